@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Lodge needs on Debian 12 (root, Node 20, npm) and builds it.
+# Idempotent: a second run installs nothing new and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# runc: the OCI runtime of ct guests; busybox-static: the busybox image;
+# debootstrap: the debian/12 image; gcc/make/libc6-dev: lodge-shim, the console holder
+packages=(runc busybox-static debootstrap gcc make libc6-dev procps util-linux iproute2 curl)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "lodge: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# native modules (better-sqlite3, node-pty) build from source: keep node_modules when the lockfile has not changed
+stamp=node_modules/.lodge-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "lodge: installing npm packages (native modules compile the first time: about two minutes)"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+npm run --silent build

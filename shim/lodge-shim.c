@@ -1,0 +1,368 @@
+/*
+ * lodge-shim: holds one guest's console and exit status so that both outlive lodged.
+ *
+ * lodged starts one shim per guest. The shim detaches (double fork, setsid), becomes a
+ * child subreaper so that the guest's main process is its child, and then:
+ *   - keeps the console's pty master, appending what the guest prints to DIR/console.log
+ *     (bounded: at --log-max bytes the log turns over to DIR/console.log.1);
+ *   - serves DIR/attach.sock, a stream socket: bytes read from the console go to every
+ *     attached client, bytes a client writes go to the console;
+ *   - when the main process ends, writes DIR/exit ("exit N" or "signal N") and exits.
+ *
+ * Two ways to get the console:
+ *   --console-socket  CMD is an OCI runtime's `create`; it hands the pty master back over
+ *                     DIR/console.sock (SCM_RIGHTS) and the main pid is read from --pidfile.
+ *   (default)         the shim makes a pty and runs CMD on its slave; CMD is the main process.
+ *
+ * The first line on stdout tells the caller the outcome: "ok SHIMPID MAINPID" or
+ * "error MESSAGE". Why C and not conmon: conmon's attach socket is SOCK_SEQPACKET, which
+ * Node's net module cannot open, and a few hundred KB per guest matters at thousands of guests.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_CLIENTS 16
+
+static const char *dir;
+static long log_max = 1 << 20;
+static int log_fd = -1;
+static long log_size;
+static int report_fd = -1; /* write end of the pipe to the waiting parent */
+
+static void path_in_dir(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
+
+static void report(const char *fmt, ...) {
+  char buf[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (len < 0) return;
+  if (len > (int)sizeof buf - 2) len = sizeof buf - 2;
+  for (int i = 0; i < len; i++)
+    if (buf[i] == '\n') buf[i] = ' ';
+  buf[len++] = '\n';
+  if (report_fd >= 0) {
+    (void)!write(report_fd, buf, len);
+    close(report_fd);
+    report_fd = -1;
+  }
+}
+
+static void fail(const char *what) {
+  report("error %s: %s", what, strerror(errno));
+  exit(1);
+}
+
+static int listen_unix(const char *name) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  char path[sizeof addr.sun_path];
+  path_in_dir(path, sizeof path, name);
+  if (strlen(path) >= sizeof addr.sun_path - 1) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(addr.sun_path, path);
+  unlink(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 8) < 0) return -1;
+  chmod(path, 0600);
+  return fd;
+}
+
+static void open_log(void) {
+  char path[4096];
+  path_in_dir(path, sizeof path, "console.log");
+  log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  struct stat st;
+  log_size = (log_fd >= 0 && fstat(log_fd, &st) == 0) ? st.st_size : 0;
+}
+
+static void append_log(const char *buf, ssize_t n) {
+  if (log_fd < 0) return;
+  if (log_size + n > log_max) {
+    char cur[4096], old[4096];
+    path_in_dir(cur, sizeof cur, "console.log");
+    path_in_dir(old, sizeof old, "console.log.1");
+    close(log_fd);
+    rename(cur, old);
+    open_log();
+  }
+  if (write(log_fd, buf, n) == n) log_size += n;
+}
+
+static void write_exit(int status) {
+  char tmp[4096], path[4096], line[64];
+  path_in_dir(tmp, sizeof tmp, "exit.tmp");
+  path_in_dir(path, sizeof path, "exit");
+  int len = WIFSIGNALED(status) ? snprintf(line, sizeof line, "signal %d\n", WTERMSIG(status))
+                                : snprintf(line, sizeof line, "exit %d\n", WEXITSTATUS(status));
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  (void)!write(fd, line, len);
+  fsync(fd);
+  close(fd);
+  rename(tmp, path);
+}
+
+/* Receives the pty master an OCI runtime sends over the console socket. */
+static int receive_fd(int conn) {
+  char data[256];
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) < 0) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) {
+    errno = EPROTO;
+    return -1;
+  }
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  if (ctty >= 0) {
+    setsid();
+    ioctl(ctty, TIOCSCTTY, 0);
+  }
+  dup2(in, 0);
+  dup2(out, 1);
+  dup2(err, 2);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execvp(argv[0], argv);
+  dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+/* Runs the runtime's create, collecting its stderr and the pty master it sends us. */
+static pid_t start_with_console_socket(char **argv, const char *pidfile, int *master) {
+  int sock = listen_unix("console.sock");
+  if (sock < 0) fail("console socket");
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) < 0) fail("pipe");
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  pid_t pid = spawn(argv, devnull, errpipe[1], errpipe[1], -1);
+  if (pid < 0) fail("fork");
+  close(errpipe[1]);
+  char errbuf[2048] = "";
+  size_t errlen = 0;
+  *master = -1;
+  for (;;) {
+    struct pollfd p[2] = {{.fd = errpipe[0], .events = POLLIN}, {.fd = sock, .events = POLLIN}};
+    if (poll(p, *master < 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      fail("poll");
+    }
+    if (*master < 0 && (p[1].revents & POLLIN)) {
+      int conn = accept4(sock, NULL, NULL, SOCK_CLOEXEC);
+      if (conn >= 0) {
+        *master = receive_fd(conn);
+        close(conn);
+      }
+    }
+    if (p[0].revents) {
+      ssize_t n = read(errpipe[0], errbuf + errlen, sizeof errbuf - 1 - errlen);
+      if (n <= 0) break;
+      errlen += n;
+      if (errlen == sizeof errbuf - 1) errlen = 0; /* keep the tail: the reason is last */
+    }
+  }
+  errbuf[errlen] = 0;
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  close(sock);
+  char path[4096];
+  path_in_dir(path, sizeof path, "console.sock");
+  unlink(path);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    report("error %s failed: %s", argv[0], errbuf[0] ? errbuf : "no message");
+    exit(1);
+  }
+  if (*master < 0) {
+    report("error %s sent no console", argv[0]);
+    exit(1);
+  }
+  FILE *f = fopen(pidfile, "r");
+  long main_pid = 0;
+  if (!f || fscanf(f, "%ld", &main_pid) != 1 || main_pid <= 0) {
+    report("error cannot read the main pid from %s", pidfile);
+    exit(1);
+  }
+  fclose(f);
+  return (pid_t)main_pid;
+}
+
+static pid_t start_on_pty(char **argv, int *master) {
+  int slave;
+  if (openpty(master, &slave, NULL, NULL, NULL) < 0) fail("openpty");
+  fcntl(*master, F_SETFD, FD_CLOEXEC);
+  pid_t pid = spawn(argv, slave, slave, slave, slave);
+  if (pid < 0) fail("fork");
+  close(slave);
+  return pid;
+}
+
+static void serve(int master, pid_t main_pid, int sigfd) {
+  int lsock = listen_unix("attach.sock");
+  if (lsock < 0) fail("attach socket");
+  int clients[MAX_CLIENTS];
+  int nclients = 0;
+  int master_open = 1;
+  char buf[65536];
+  report("ok %d %d", getpid(), main_pid);
+  for (;;) {
+    struct pollfd p[3 + MAX_CLIENTS];
+    int n = 0;
+    p[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+    p[n++] = (struct pollfd){.fd = lsock, .events = POLLIN};
+    p[n++] = (struct pollfd){.fd = master_open ? master : -1, .events = POLLIN};
+    for (int i = 0; i < nclients; i++) p[n++] = (struct pollfd){.fd = clients[i], .events = POLLIN};
+    if (poll(p, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      fail("poll");
+    }
+    if (p[2].revents) {
+      ssize_t r = read(master, buf, sizeof buf);
+      if (r > 0) {
+        append_log(buf, r);
+        for (int i = 0; i < nclients; i++)
+          if (send(clients[i], buf, r, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+            shutdown(clients[i], SHUT_RDWR); /* the read below sees the end and drops it */
+      } else if (r == 0 || errno != EAGAIN) {
+        master_open = 0; /* every slave is closed: wait for the main process to end */
+      }
+    }
+    for (int i = 0; i < nclients; i++) {
+      if (!p[3 + i].revents) continue;
+      ssize_t r = read(clients[i], buf, sizeof buf);
+      if (r > 0 && master_open) {
+        (void)!write(master, buf, r);
+      } else if (r <= 0) {
+        close(clients[i]);
+        /* move the last client into this slot, and its poll result with it */
+        p[3 + i] = p[3 + nclients - 1];
+        clients[i--] = clients[--nclients];
+      }
+    }
+    if (p[1].revents & POLLIN) {
+      int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+      if (c >= 0 && nclients < MAX_CLIENTS)
+        clients[nclients++] = c;
+      else if (c >= 0)
+        close(c);
+    }
+    if (p[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      (void)!read(sigfd, &si, sizeof si);
+      int status;
+      pid_t pid;
+      while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid != main_pid) continue;
+        /* drain what the guest printed last before recording the end */
+        ssize_t r;
+        fcntl(master, F_SETFL, O_NONBLOCK);
+        while (master_open && (r = read(master, buf, sizeof buf)) > 0) append_log(buf, r);
+        write_exit(status);
+        char path[4096];
+        path_in_dir(path, sizeof path, "attach.sock");
+        unlink(path);
+        exit(0);
+      }
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  int use_console_socket = 0;
+  const char *pidfile = NULL;
+  int i = 1;
+  for (; i < argc; i++) {
+    if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+      dir = argv[++i];
+    else if (!strcmp(argv[i], "--log-max") && i + 1 < argc)
+      log_max = atol(argv[++i]);
+    else if (!strcmp(argv[i], "--pidfile") && i + 1 < argc)
+      pidfile = argv[++i];
+    else if (!strcmp(argv[i], "--console-socket"))
+      use_console_socket = 1;
+    else if (!strcmp(argv[i], "--")) {
+      i++;
+      break;
+    } else {
+      fprintf(stderr, "usage: lodge-shim --dir DIR [--log-max BYTES] [--console-socket --pidfile FILE] -- CMD...\n");
+      return 2;
+    }
+  }
+  if (!dir || i >= argc || (use_console_socket && !pidfile) || log_max < 4096) {
+    fprintf(stderr, "lodge-shim: --dir and a command are required (and --pidfile with --console-socket)\n");
+    return 2;
+  }
+
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0) return 1;
+  pid_t first = fork();
+  if (first < 0) return 1;
+  if (first > 0) {
+    /* the caller's child: relay the outcome line, then leave the shim to init */
+    close(pipefd[1]);
+    char line[4096];
+    ssize_t n = read(pipefd[0], line, sizeof line);
+    if (n <= 0) {
+      printf("error lodge-shim ended before reporting\n");
+      return 1;
+    }
+    (void)!write(1, line, n);
+    return strncmp(line, "ok ", 3) == 0 ? 0 : 1;
+  }
+  close(pipefd[0]);
+  report_fd = pipefd[1];
+  setsid();
+  if (fork() != 0) _exit(0);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sigfd = signalfd(-1, &chld, SFD_CLOEXEC);
+  if (sigfd < 0) fail("signalfd");
+  int devnull = open("/dev/null", O_RDWR);
+  dup2(devnull, 0);
+  dup2(devnull, 1);
+  dup2(devnull, 2);
+  close(devnull);
+  char path[4096];
+  path_in_dir(path, sizeof path, "exit");
+  unlink(path);
+  open_log();
+
+  int master;
+  pid_t main_pid = use_console_socket ? start_with_console_socket(argv + i, pidfile, &master) : start_on_pty(argv + i, &master);
+  serve(master, main_pid, sigfd);
+  return 0;
+}

@@ -1,0 +1,47 @@
+/**
+ * @module Every error Lodge answers with: a stable code, its HTTP status and what it
+ * means. The daemon maps a LodgeError to HTTP here and nowhere else; clients rebuild it
+ * from the body so that a CLI error reads the same as the API's.
+ */
+export const errorCodes = {
+  BAD_REQUEST: { status: 400, description: 'The request body, a parameter or a flag is invalid; the message names it.' },
+  NOT_FOUND: { status: 404, description: 'The named guest, image or operation does not exist.' },
+  CONFLICT: { status: 409, description: 'The object exists already, or its state does not allow the action.' },
+  UNSUPPORTED: { status: 422, description: 'The guest kind or host cannot do what was asked.' },
+  ENGINE_FAILED: { status: 500, description: 'The engine (runtime, hypervisor) failed; the cause says how.' },
+  INTERNAL: { status: 500, description: 'An unexpected error inside lodged.' },
+  UNAVAILABLE: { status: 503, description: 'The engine this needs is not installed or not usable on this host.' },
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; cause?: string };
+}
+
+export class LodgeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LodgeError';
+    this.code = code;
+  }
+
+  get status(): number {
+    return errorCodes[this.code].status;
+  }
+
+  /** The message, followed by the chain of causes, as one line a person can read. */
+  describe(): string {
+    const parts = [this.message];
+    for (let c: unknown = this.cause; c instanceof Error; c = c.cause) parts.push(c.message);
+    return parts.join(': ');
+  }
+
+  toBody(): ErrorBody {
+    const cause = this.cause instanceof Error ? this.describe().slice(this.message.length + 2) : undefined;
+    return { error: { code: this.code, message: this.message, ...(cause ? { cause } : {}) } };
+  }
+}
+
+export const isErrorCode = (code: unknown): code is ErrorCode => typeof code === 'string' && code in errorCodes;

@@ -1,0 +1,96 @@
+/**
+ * @module The wire types of guests: what a client sends to create, change and drive a
+ * guest, and what it gets back.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { GuestKind, Name, Size, StringEnum } from './common.js';
+
+export const Limits = Type.Object(
+  {
+    cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024, description: 'CPUs the guest may use (1.5 = one and a half)' })),
+    memory: Type.Optional(Size),
+    swap: Type.Optional(Size),
+    processes: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304 })),
+  },
+  { additionalProperties: false },
+);
+export type Limits = Static<typeof Limits>;
+
+export const GuestsPost = Type.Object(
+  {
+    name: Name,
+    image: Type.String({ minLength: 1, maxLength: 128 }),
+    kind: Type.Optional(GuestKind),
+    limits: Type.Optional(Limits),
+    privileged: Type.Optional(Type.Boolean({ description: 'ct: no user namespace; root in the guest is root on the host' })),
+    start: Type.Optional(Type.Boolean({ default: true })),
+  },
+  { additionalProperties: false },
+);
+export type GuestsPost = Static<typeof GuestsPost>;
+
+export const GuestPatch = Type.Object({ limits: Limits }, { additionalProperties: false });
+export type GuestPatch = Static<typeof GuestPatch>;
+
+export const guestStates = ['creating', 'stopped', 'running', 'paused', 'error'] as const;
+export type GuestState = (typeof guestStates)[number];
+
+export const guestActions = ['start', 'stop', 'restart', 'pause', 'resume'] as const;
+export type GuestAction = (typeof guestActions)[number];
+
+export const GuestStatePut = Type.Object(
+  {
+    action: StringEnum(guestActions),
+    timeout: Type.Optional(Type.Number({ minimum: 0, maximum: 3600, description: 'seconds to wait for a graceful stop' })),
+    force: Type.Optional(Type.Boolean({ description: 'stop: kill at once' })),
+  },
+  { additionalProperties: false },
+);
+export type GuestStatePut = Static<typeof GuestStatePut>;
+
+export const Guest = Type.Object({
+  name: Type.String(),
+  kind: GuestKind,
+  image: Type.String(),
+  state: StringEnum(guestStates),
+  stateReason: Type.Optional(Type.String()),
+  privileged: Type.Boolean(),
+  limits: Limits,
+  createdAt: Type.String(),
+  pid: Type.Optional(Type.Integer()),
+  engine: Type.Optional(Type.String({ description: 'the engine that runs the guest, and why it was chosen' })),
+  usage: Type.Optional(
+    Type.Object({
+      memoryBytes: Type.Optional(Type.Integer()),
+      processes: Type.Optional(Type.Integer()),
+      cpuSeconds: Type.Optional(Type.Number()),
+    }),
+  ),
+});
+export type Guest = Static<typeof Guest>;
+
+export const GuestList = Type.Array(Guest);
+
+export const ExecPost = Type.Object(
+  {
+    command: Type.Array(Type.String(), { minItems: 1 }),
+    stdin: Type.Optional(Type.String({ description: 'sent to the command, then end of input' })),
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+    cwd: Type.Optional(Type.String({ pattern: '^/' })),
+  },
+  { additionalProperties: false },
+);
+export type ExecPost = Static<typeof ExecPost>;
+
+export const ExecResult = Type.Object({ exitCode: Type.Integer(), stdout: Type.String(), stderr: Type.String() });
+export type ExecResult = Static<typeof ExecResult>;
+
+export const ExecWsQuery = Type.Object(
+  {
+    command: Type.Union([Type.String(), Type.Array(Type.String())]),
+    cols: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    rows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
+export type ExecWsQuery = Static<typeof ExecWsQuery>;

@@ -1,0 +1,14 @@
+/**
+ * @module The wire type of GET /1.0: what this lodged is and what its host can run.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { GuestKind } from './common.js';
+
+export const HostInfo = Type.Object({
+  apiVersion: Type.Literal('1.0'),
+  version: Type.String(),
+  instance: Type.String({ description: 'short id of this installation; host-side names (cgroups, runtime ids) carry it' }),
+  cgroups: Type.String(),
+  drivers: Type.Array(Type.Object({ kind: GuestKind, available: Type.Boolean(), engine: Type.String() })),
+});
+export type HostInfo = Static<typeof HostInfo>;

@@ -1,0 +1,45 @@
+/**
+ * @module lodge launch IMAGE NAME
+ */
+import type { Command } from 'commander';
+import type { GuestKind } from '../../api/common.js';
+import { LodgeError } from '../../api/errors.js';
+import type { LodgeClient } from '../../client/index.js';
+import { limitsFromFlags, type LimitFlags } from '../flags.js';
+import { waitFor } from '../progress.js';
+
+interface Flags extends LimitFlags {
+  kind: string;
+  privileged?: boolean;
+  start: boolean;
+}
+
+export function register(program: Command, client: () => LodgeClient): void {
+  program
+    .command('launch')
+    .description('create a guest from an image and start it')
+    .argument('<image>', 'image to start from (see lodge image list)')
+    .argument('<name>', 'guest name: lowercase letters, digits and -, starting with a letter')
+    .option('--kind <kind>', 'ct (system container), vm (virtual machine) or pv (paravirtual)', 'ct')
+    .option('--cpu <n>', 'CPUs the guest may use, e.g. 1 or 0.5')
+    .option('--memory <size>', 'memory limit, e.g. 256M or 1G')
+    .option('--swap <size>', 'swap the guest may use beyond --memory (default none)')
+    .option('--processes <n>', 'most processes the guest may run at once')
+    .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
+    .option('--no-start', 'create the guest but leave it stopped')
+    .addHelpText('after', '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200\n  lodge launch debian/12 db1 --memory 1G')
+    .action(async (image: string, name: string, flags: Flags) => {
+      if (!['ct', 'vm', 'pv'].includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ct, vm or pv`);
+      const c = client();
+      const op = await c.guests.launch({
+        name,
+        image,
+        kind: flags.kind as GuestKind,
+        limits: limitsFromFlags(flags),
+        ...(flags.privileged ? { privileged: true } : {}),
+        ...(flags.start ? {} : { start: false }),
+      });
+      await waitFor(c, op, `Launching ${name}`);
+      process.stderr.write(`${name} ${flags.start ? 'is running' : 'is created (stopped)'}\n`);
+    });
+}

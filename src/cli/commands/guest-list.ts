@@ -1,0 +1,51 @@
+/**
+ * @module lodge list, lodge info NAME
+ */
+import type { Command } from 'commander';
+import type { Guest } from '../../api/guests.js';
+import { formatSize } from '../../api/sizes.js';
+import type { LodgeClient } from '../../client/index.js';
+import { parseFormat, printFields, printJson, printTable } from '../output.js';
+
+const limitsText = (g: Guest) =>
+  [g.limits.cpu && `cpu ${g.limits.cpu}`, g.limits.memory && `mem ${g.limits.memory}`, g.limits.processes && `procs ${g.limits.processes}`].filter(Boolean).join(', ');
+
+export function register(program: Command, client: () => LodgeClient): void {
+  program
+    .command('list')
+    .alias('ls')
+    .description('list guests')
+    .option('--format <format>', 'table or json', 'table')
+    .addHelpText('after', '\nExamples:\n  lodge list\n  lodge list --format json')
+    .action(async (flags: { format: string }) => {
+      const format = parseFormat(flags.format);
+      const guests = await client().guests.list();
+      if (format === 'json') return printJson(guests);
+      printTable(['NAME', 'KIND', 'STATE', 'IMAGE', 'LIMITS'], guests.map((g) => [g.name, g.kind, g.state, g.image, limitsText(g)]));
+    });
+
+  program
+    .command('info')
+    .description('show a guest: state, engine, limits and usage')
+    .argument('<name>')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (name: string, flags: { format: string }) => {
+      const format = parseFormat(flags.format);
+      const g = await client().guests.get(name);
+      if (format === 'json') return printJson(g);
+      printFields([
+        ['Name', g.name],
+        ['Kind', g.kind],
+        ['State', g.stateReason ? `${g.state} (${g.stateReason})` : g.state],
+        ['Image', g.image],
+        ['Privileged', g.privileged ? 'yes' : 'no (user namespace)'],
+        ['Engine', g.engine],
+        ['PID', g.pid],
+        ['Limits', limitsText(g) || 'none'],
+        ['Memory used', g.usage?.memoryBytes !== undefined ? formatSize(g.usage.memoryBytes) : undefined],
+        ['Processes', g.usage?.processes],
+        ['CPU time', g.usage?.cpuSeconds !== undefined ? `${g.usage.cpuSeconds.toFixed(2)}s` : undefined],
+        ['Created', g.createdAt],
+      ]);
+    });
+}

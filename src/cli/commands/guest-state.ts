@@ -1,0 +1,38 @@
+/**
+ * @module lodge start|stop|restart|pause|resume NAME
+ */
+import type { Command } from 'commander';
+import type { GuestAction } from '../../api/guests.js';
+import type { LodgeClient } from '../../client/index.js';
+import { seconds } from '../flags.js';
+import { waitFor } from '../progress.js';
+
+const verbs: Array<{ action: GuestAction; description: string; done: string; progress: string }> = [
+  { action: 'start', description: 'start a stopped guest', done: 'is running', progress: 'Starting' },
+  { action: 'stop', description: 'stop a guest: ask its init to shut down, kill it after --timeout', done: 'is stopped', progress: 'Stopping' },
+  { action: 'restart', description: 'stop a guest and start it again', done: 'is running', progress: 'Restarting' },
+  { action: 'pause', description: 'freeze every process of a guest', done: 'is paused', progress: 'Pausing' },
+  { action: 'resume', description: 'thaw a paused guest', done: 'is running', progress: 'Resuming' },
+];
+
+export function register(program: Command, client: () => LodgeClient): void {
+  for (const verb of verbs) {
+    const cmd = program.command(verb.action).description(verb.description).argument('<name>');
+    if (verb.action === 'stop' || verb.action === 'restart') {
+      cmd
+        .option('--timeout <seconds>', 'how long init has to shut down before it is killed', '30')
+        .option('--force', 'kill at once, without asking init')
+        .addHelpText('after', `\nExamples:\n  lodge ${verb.action} web1\n  lodge ${verb.action} web1 --timeout 5\n  lodge ${verb.action} web1 --force`);
+    }
+    cmd.action(async (name: string, flags: { timeout?: string; force?: boolean }) => {
+      const c = client();
+      const op = await c.guests.changeState(name, {
+        action: verb.action,
+        ...(flags.timeout !== undefined ? { timeout: seconds('timeout', flags.timeout) } : {}),
+        ...(flags.force ? { force: true } : {}),
+      });
+      await waitFor(c, op, `${verb.progress} ${name}`);
+      process.stderr.write(`${name} ${verb.done}\n`);
+    });
+  }
+}

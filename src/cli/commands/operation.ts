@@ -1,0 +1,56 @@
+/**
+ * @module lodge operation list|wait, lodge monitor
+ */
+import type { Command } from 'commander';
+import type { LodgeClient } from '../../client/index.js';
+import { parseFormat, printJson, printTable } from '../output.js';
+import { waitFor } from '../progress.js';
+
+export function register(program: Command, client: () => LodgeClient): void {
+  const operation = program.command('operation').description('long actions: launches, builds, deletions');
+
+  operation
+    .command('list')
+    .alias('ls')
+    .description('list recent operations, newest first')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (flags: { format: string }) => {
+      const format = parseFormat(flags.format);
+      const ops = await client().operations.list();
+      if (format === 'json') return printJson(ops);
+      printTable(
+        ['ID', 'ACTION', 'TARGET', 'STATUS', 'STEP'],
+        ops.map((o) => [o.id, o.action, o.target, o.status === 'running' ? `running ${o.progress}%` : o.status, o.error?.message ?? o.step]),
+      );
+    });
+
+  operation
+    .command('wait')
+    .description('wait for an operation to end; fails if it failed')
+    .argument('<id>')
+    .action(async (id: string) => {
+      const c = client();
+      const op = await waitFor(c, await c.operations.get(id), `Waiting for ${id.slice(0, 8)}`);
+      process.stderr.write(`${op.action} of ${op.target}: ${op.status}\n`);
+    });
+
+  program
+    .command('monitor')
+    .description('print events as they happen, one JSON object per line, until interrupted')
+    .action(async () => {
+      await client().operations.events((e) => printJson(e));
+      await new Promise(() => {});
+    });
+
+  program
+    .command('host')
+    .description('show this host: version, cgroups and the engine of each guest kind')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (flags: { format: string }) => {
+      const format = parseFormat(flags.format);
+      const info = await client().host();
+      if (format === 'json') return printJson(info);
+      process.stdout.write(`lodged ${info.version}, API ${info.apiVersion}, cgroups ${info.cgroups}\n`);
+      printTable(['KIND', 'AVAILABLE', 'ENGINE'], info.drivers.map((d) => [d.kind, d.available ? 'yes' : 'no', d.engine]));
+    });
+}

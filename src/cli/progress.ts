@@ -1,0 +1,29 @@
+/**
+ * @module Waiting for an operation: a progress bar on a terminal, silence in a script,
+ * and the operation's error as a LodgeError when it fails.
+ */
+import cliProgress from 'cli-progress';
+import { isErrorCode, LodgeError } from '../api/errors.js';
+import type { Operation } from '../api/operations.js';
+import type { LodgeClient } from '../client/index.js';
+
+export async function waitFor(client: LodgeClient, started: Operation, label: string): Promise<Operation> {
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {step}`, stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  bar?.start(100, started.progress, { step: started.step });
+  let op = started;
+  try {
+    while (op.status === 'running') {
+      op = await client.operations.wait(op.id, bar ? 0.2 : 3600);
+      bar?.update(op.progress, { step: op.step });
+    }
+  } finally {
+    bar?.stop();
+  }
+  if (op.status === 'failure') {
+    const err = op.error!;
+    throw new LodgeError(isErrorCode(err.code) ? err.code : 'INTERNAL', err.message, err.cause ? { cause: new Error(err.cause) } : undefined);
+  }
+  return op;
+}

@@ -1,0 +1,51 @@
+/**
+ * @module Attaching this terminal to a WebSocket that carries a terminal (a guest's
+ * console, or an interactive command): raw mode, Ctrl-] to detach, window size.
+ */
+import WebSocket from 'ws';
+import { LodgeError } from '../api/errors.js';
+
+const detachKey = 0x1d; // Ctrl-]
+
+export interface AttachResult {
+  exitCode?: number;
+}
+
+export function attach(url: string, options: { detachable: boolean; onResize?: (send: (cols: number, rows: number) => void) => void }): Promise<AttachResult> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const stdin = process.stdin;
+    const result: AttachResult = {};
+    let failed: LodgeError | undefined;
+    const restore = () => {
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+    };
+    ws.on('open', () => {
+      if (stdin.isTTY) stdin.setRawMode(true);
+      stdin.resume();
+      stdin.on('data', (d: Buffer) => {
+        if (options.detachable && stdin.isTTY && d.includes(detachKey)) return ws.close(1000);
+        ws.send(d, { binary: true });
+      });
+      // without a terminal, the end of input ends the session after the output settles
+      stdin.on('end', () => setTimeout(() => ws.close(1000), 500));
+      options.onResize?.((cols, rows) => ws.send(JSON.stringify({ resize: [cols, rows] })));
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) return void process.stdout.write(data);
+      const msg = JSON.parse(data.toString()) as { exit?: number; error?: { code: string; message: string } };
+      if (msg.exit !== undefined) result.exitCode = msg.exit;
+      if (msg.error) failed = new LodgeError('CONFLICT', msg.error.message);
+    });
+    ws.on('error', (e) => {
+      restore();
+      reject(new LodgeError('UNAVAILABLE', `cannot attach: ${e.message}`));
+    });
+    ws.on('close', () => {
+      restore();
+      if (failed) reject(failed);
+      else resolve(result);
+    });
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * @module The client side of /1.0/guests.
+ */
+import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestStatePut } from '../api/guests.js';
+import type { Operation } from '../api/operations.js';
+import type { Transport } from './http.js';
+
+const at = (name: string) => `/1.0/guests/${encodeURIComponent(name)}`;
+
+export class GuestsClient {
+  private readonly t: Transport;
+  constructor(t: Transport) {
+    this.t = t;
+  }
+
+  list = () => this.t.request<Guest[]>('GET', '/1.0/guests');
+  get = (name: string) => this.t.request<Guest>('GET', at(name));
+  launch = (body: GuestsPost) => this.t.request<Operation>('POST', '/1.0/guests', { body });
+  update = (name: string, body: GuestPatch) => this.t.request<Guest>('PATCH', at(name), { body });
+  delete = (name: string, force = false) => this.t.request<Operation>('DELETE', `${at(name)}${force ? '?force=true' : ''}`);
+  changeState = (name: string, body: GuestStatePut) => this.t.request<Operation>('PUT', `${at(name)}/state`, { body });
+  exec = (name: string, body: ExecPost) => this.t.request<ExecResult>('POST', `${at(name)}/exec`, { body });
+  consoleLog = (name: string) => this.t.request<string>('GET', `${at(name)}/console/log`, { text: true });
+
+  /** WebSocket address of the live console, or of an interactive command. */
+  consoleUrl = (name: string) => `ws+unix://${this.t.socketPath}:${at(name)}/console`;
+  execUrl = (name: string, command: string[], size?: { cols: number; rows: number }) => {
+    const q = new URLSearchParams(command.map((c) => ['command', c]));
+    if (size) {
+      q.set('cols', String(size.cols));
+      q.set('rows', String(size.rows));
+    }
+    return `ws+unix://${this.t.socketPath}:${at(name)}/exec?${q}`;
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * @module The typed client of Lodge's REST API, one part per noun.
+ */
+import type { HostInfo } from '../api/host.js';
+import { GuestsClient } from './guests.js';
+import { Transport } from './http.js';
+import { ImagesClient } from './images.js';
+import { OperationsClient } from './operations.js';
+
+export class LodgeClient {
+  readonly transport: Transport;
+  readonly guests: GuestsClient;
+  readonly images: ImagesClient;
+  readonly operations: OperationsClient;
+
+  constructor(socketPath?: string) {
+    this.transport = new Transport(socketPath);
+    this.guests = new GuestsClient(this.transport);
+    this.images = new ImagesClient(this.transport);
+    this.operations = new OperationsClient(this.transport);
+  }
+
+  host = () => this.transport.request<HostInfo>('GET', '/1.0');
+}

@@ -1,0 +1,294 @@
+/**
+ * @module Guests: launch, drive, change and delete them, whatever their kind. Every
+ * change takes the guest's lock, checks the state machine, calls the driver and
+ * records the outcome; a launch that fails undoes every step it made.
+ */
+import path from 'node:path';
+import { LodgeError } from '../api/errors.js';
+import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestState, GuestStatePut } from '../api/guests.js';
+import type { Operation } from '../api/operations.js';
+import type { DriverRegistry } from '../drivers/registry.js';
+import type { ConsolePaths, GuestDriver, GuestSpec, InteractiveCommand } from '../drivers/driver.js';
+import type { ImageFiles } from '../images/store.js';
+import { Revert } from '../lib/revert.js';
+import type { Events } from './events.js';
+import { checkAction, checkDelete, checkRunning, resultState } from './guest-states.js';
+import { resolveLimits } from './limits.js';
+import { KeyedLock } from './locks.js';
+import type { Operations } from './operations.js';
+import type { GuestRecord, Store } from './store.js';
+
+export interface GuestServiceDeps {
+  store: Store;
+  drivers: DriverRegistry;
+  images: ImageFiles;
+  operations: Operations;
+  events: Events;
+  guestsDir: string;
+  hostMemoryBytes: number;
+  log: (message: string) => void;
+}
+
+const defaultStopTimeoutSeconds = 30;
+
+/** Errors from engines become ENGINE_FAILED with the action named; our own errors pass as they are. */
+function wrap(e: unknown, message: string): LodgeError {
+  return e instanceof LodgeError ? e : new LodgeError('ENGINE_FAILED', message, { cause: e });
+}
+
+export class GuestService {
+  private readonly lock = new KeyedLock();
+  private readonly deps: GuestServiceDeps;
+
+  constructor(deps: GuestServiceDeps) {
+    this.deps = deps;
+  }
+
+  private spec(g: GuestRecord): GuestSpec {
+    const id = `${this.deps.store.instance}-${g.id}`;
+    const image = this.deps.store.image(g.image);
+    return {
+      id,
+      name: g.name,
+      kind: g.kind,
+      dir: path.join(this.deps.guestsDir, id),
+      image: {
+        name: g.image,
+        rootfs: this.deps.images.rootfs(g.image),
+        init: image?.init ?? '/sbin/init',
+        stopSignal: image?.stopSignal ?? 'SIGTERM',
+      },
+      privileged: g.privileged,
+      limits: resolveLimits(g.limits, Number.MAX_SAFE_INTEGER),
+    };
+  }
+
+  private record(name: string): GuestRecord {
+    const g = this.deps.store.guest(name);
+    if (!g) throw new LodgeError('NOT_FOUND', `guest ${name} not found`);
+    return g;
+  }
+
+  private driver(g: GuestRecord): GuestDriver {
+    const d = this.deps.drivers.existing(g.kind);
+    if (!d) throw new LodgeError('UNSUPPORTED', `guest kind ${g.kind} of ${g.name} is not supported by this lodged`);
+    return d;
+  }
+
+  private setState(g: GuestRecord, state: GuestState, reason?: string): void {
+    this.deps.store.setGuestState(g.id, state, reason);
+    g.state = state;
+    if (reason) g.stateReason = reason;
+    else delete g.stateReason;
+    this.deps.events.emit('lifecycle', g.name, state, reason ? { reason } : undefined);
+  }
+
+  /** Brings the record in line with the host: a guest whose process ended is stopped, with why. */
+  private async refresh(g: GuestRecord): Promise<{ pid?: number }> {
+    if (g.state !== 'running' && g.state !== 'paused') return {};
+    const observed = await this.driver(g).observe(this.spec(g));
+    if (observed.state === 'stopped') {
+      this.setState(g, 'stopped', observed.reason ?? 'it ended');
+      return {};
+    }
+    return { pid: observed.pid };
+  }
+
+  private toApi(g: GuestRecord, extra: Partial<Guest> = {}): Guest {
+    return {
+      name: g.name,
+      kind: g.kind,
+      image: g.image,
+      state: g.state,
+      ...(g.stateReason ? { stateReason: g.stateReason } : {}),
+      privileged: g.privileged,
+      limits: g.limits,
+      createdAt: g.createdAt,
+      ...extra,
+    };
+  }
+
+  async list(): Promise<Guest[]> {
+    const guests = this.deps.store.guests();
+    await Promise.all(guests.map((g) => this.refresh(g)));
+    return guests.map((g) => this.toApi(g));
+  }
+
+  async get(name: string): Promise<Guest> {
+    const g = this.record(name);
+    const { pid } = await this.refresh(g);
+    const live = g.state === 'running' || g.state === 'paused';
+    const usage = live ? await this.driver(g).usage(this.spec(g)) : undefined;
+    const engine = this.deps.drivers.info(g.kind)?.engine;
+    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}) });
+  }
+
+  launch(req: GuestsPost): Operation {
+    const kind = req.kind ?? 'ct';
+    const driver = this.deps.drivers.get(kind);
+    if (!this.deps.store.image(req.image)) {
+      throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
+    }
+    const limits = req.limits ?? {};
+    resolveLimits(limits, this.deps.hostMemoryBytes);
+    if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
+    // the row goes in before any host resource: a lodged killed from here on finds it in state creating and cleans up
+    const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits });
+    return this.deps.operations.start('guest.launch', req.name, (progress) =>
+      this.lock.with(req.name, async () => {
+        const spec = this.spec(g);
+        const revert = new Revert();
+        revert.add('guest record', () => this.deps.store.deleteGuest(g.id));
+        revert.add('host resources', () => driver.destroy(spec));
+        try {
+          progress(10, 'preparing the root filesystem');
+          await driver.create(spec);
+          if (req.start === false) {
+            this.setState(g, 'stopped');
+          } else {
+            progress(50, `starting ${kind} guest`);
+            await driver.start(spec);
+            this.setState(g, 'running');
+          }
+          revert.success();
+        } catch (e) {
+          await revert.fail(this.deps.log);
+          throw wrap(e, `launching ${req.name} failed`);
+        }
+      }),
+    );
+  }
+
+  changeState(name: string, req: GuestStatePut): Operation {
+    const g = this.record(name);
+    checkAction(name, g.state, req.action);
+    return this.deps.operations.start(`guest.${req.action}`, name, (progress) =>
+      this.lock.with(name, async () => {
+        const g = this.record(name);
+        await this.refresh(g);
+        checkAction(name, g.state, req.action);
+        const driver = this.driver(g);
+        const spec = this.spec(g);
+        const stopOptions = { timeoutMs: (req.timeout ?? defaultStopTimeoutSeconds) * 1000, force: req.force ?? false, stopSignal: spec.image.stopSignal };
+        try {
+          switch (req.action) {
+            case 'start':
+              progress(20, 'starting');
+              await driver.start(spec);
+              break;
+            case 'stop':
+              progress(20, req.force ? 'killing' : `asking init to stop (${spec.image.stopSignal})`);
+              await driver.stop(spec, stopOptions);
+              break;
+            case 'restart':
+              progress(20, 'stopping');
+              await driver.stop(spec, stopOptions);
+              progress(60, 'starting');
+              await driver.start(spec);
+              break;
+            case 'pause':
+              await driver.pause(spec);
+              break;
+            case 'resume':
+              await driver.resume(spec);
+              break;
+          }
+        } catch (e) {
+          throw wrap(e, `${req.action} of ${name} failed`);
+        }
+        this.setState(g, resultState[req.action], req.action === 'stop' ? (req.force ? 'stopped by force' : 'stopped on request') : undefined);
+      }),
+    );
+  }
+
+  delete(name: string, force: boolean): Operation {
+    const g = this.record(name);
+    checkDelete(name, g.state, force);
+    return this.deps.operations.start('guest.delete', name, (progress) =>
+      this.lock.with(name, async () => {
+        const g = this.record(name);
+        await this.refresh(g);
+        checkDelete(name, g.state, force);
+        const driver = this.driver(g);
+        const spec = this.spec(g);
+        try {
+          if (g.state === 'running' || g.state === 'paused') {
+            progress(20, 'stopping');
+            await driver.stop(spec, { timeoutMs: 0, force: true, stopSignal: 'SIGKILL' });
+          }
+          progress(60, 'removing host resources');
+          await driver.destroy(spec);
+        } catch (e) {
+          throw wrap(e, `deleting ${name} failed`);
+        }
+        this.deps.store.deleteGuest(g.id);
+        this.deps.events.emit('lifecycle', name, 'deleted');
+      }),
+    );
+  }
+
+  async update(name: string, patch: GuestPatch): Promise<Guest> {
+    return this.lock.with(name, async () => {
+      const g = this.record(name);
+      await this.refresh(g);
+      const limits = { ...g.limits, ...patch.limits };
+      const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
+      if (g.state === 'running' || g.state === 'paused') {
+        try {
+          await this.driver(g).setLimits(this.spec(g), resolved);
+        } catch (e) {
+          throw wrap(e, `changing the limits of ${name} failed`);
+        }
+      }
+      this.deps.store.setGuestLimits(g.id, limits);
+      g.limits = limits;
+      this.deps.events.emit('lifecycle', name, 'updated', { limits });
+      return this.toApi(g);
+    });
+  }
+
+  async exec(name: string, req: ExecPost): Promise<ExecResult> {
+    const g = this.record(name);
+    await this.refresh(g);
+    checkRunning(name, g.state, 'exec in');
+    return this.driver(g).exec(this.spec(g), req);
+  }
+
+  async interactive(name: string, command: string[]): Promise<InteractiveCommand> {
+    const g = this.record(name);
+    await this.refresh(g);
+    checkRunning(name, g.state, 'exec in');
+    return this.driver(g).interactive(this.spec(g), command);
+  }
+
+  async console(name: string, live: boolean): Promise<ConsolePaths> {
+    const g = this.record(name);
+    await this.refresh(g);
+    if (live && g.state !== 'running' && g.state !== 'paused') {
+      throw new LodgeError('CONFLICT', `cannot attach to the console of ${name}: it is ${g.state} (console --log shows what it printed)`);
+    }
+    return this.driver(g).console(this.spec(g));
+  }
+
+  /**
+   * At start: a guest left in `creating` was a launch that lodged did not finish, and is
+   * removed whole; every other guest is adopted as the host shows it.
+   */
+  async reconcile(): Promise<void> {
+    for (const g of this.deps.store.guests()) {
+      try {
+        if (g.state === 'creating') {
+          this.deps.log(`removing ${g.name}: its launch was interrupted`);
+          await this.driver(g).destroy(this.spec(g));
+          this.deps.store.deleteGuest(g.id);
+          continue;
+        }
+        const before = g.state;
+        await this.refresh(g);
+        this.deps.log(`${g.name}: ${before === g.state ? `adopted, ${g.state}` : `${before} → ${g.state} (${g.stateReason})`}`);
+      } catch (e) {
+        this.deps.log(`reconciling ${g.name} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+}

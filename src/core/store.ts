@@ -1,0 +1,202 @@
+/**
+ * @module The state store: SQLite in WAL mode, with its schema migrations in code.
+ * It holds what lodged knows (guests, images, operations); what runs is found on the
+ * host and reconciled with it at start.
+ */
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import type { GuestKind } from '../api/common.js';
+import type { GuestState, Limits } from '../api/guests.js';
+import type { Operation } from '../api/operations.js';
+
+export interface GuestRecord {
+  id: number;
+  name: string;
+  kind: GuestKind;
+  image: string;
+  state: GuestState;
+  stateReason?: string;
+  privileged: boolean;
+  limits: Limits;
+  createdAt: string;
+}
+
+export interface ImageRecord {
+  name: string;
+  init: string;
+  stopSignal: string;
+  sizeBytes: number;
+  source: string;
+  createdAt: string;
+}
+
+/** Each entry moves the schema one version on; never edit one that has shipped. */
+const migrations: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE guests (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     name TEXT NOT NULL UNIQUE,
+     kind TEXT NOT NULL,
+     image TEXT NOT NULL,
+     state TEXT NOT NULL,
+     state_reason TEXT,
+     privileged INTEGER NOT NULL,
+     limits TEXT NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE images (
+     name TEXT PRIMARY KEY,
+     init TEXT NOT NULL,
+     stop_signal TEXT NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     source TEXT NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE operations (
+     id TEXT PRIMARY KEY,
+     body TEXT NOT NULL,
+     updated_at TEXT NOT NULL);`,
+];
+
+interface GuestRow {
+  id: number;
+  name: string;
+  kind: string;
+  image: string;
+  state: string;
+  state_reason: string | null;
+  privileged: number;
+  limits: string;
+  created_at: string;
+}
+
+const toGuest = (r: GuestRow): GuestRecord => ({
+  id: r.id,
+  name: r.name,
+  kind: r.kind as GuestKind,
+  image: r.image,
+  state: r.state as GuestState,
+  ...(r.state_reason ? { stateReason: r.state_reason } : {}),
+  privileged: r.privileged === 1,
+  limits: JSON.parse(r.limits) as Limits,
+  createdAt: r.created_at,
+});
+
+export class Store {
+  readonly db: Database.Database;
+  /** A short random id of this installation: host-wide names (cgroups) carry it so two daemons never collide. */
+  readonly instance: string;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // WAL with synchronous=NORMAL is durable across a daemon crash; only a power cut may lose the last commits
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+    this.instance = this.metaValue('instance') ?? this.setMeta('instance', randomBytes(3).toString('hex'));
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < migrations.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(migrations[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private metaValue(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  private setMeta(key: string, value: string): string {
+    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+    return value;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // guests
+
+  insertGuest(g: Omit<GuestRecord, 'id' | 'createdAt'>): GuestRecord {
+    const createdAt = new Date().toISOString();
+    const info = this.db
+      .prepare(
+        'INSERT INTO guests (name, kind, image, state, state_reason, privileged, limits, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(g.name, g.kind, g.image, g.state, g.stateReason ?? null, g.privileged ? 1 : 0, JSON.stringify(g.limits), createdAt);
+    return { ...g, id: Number(info.lastInsertRowid), createdAt };
+  }
+
+  guest(name: string): GuestRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM guests WHERE name = ?').get(name) as GuestRow | undefined;
+    return row && toGuest(row);
+  }
+
+  guests(): GuestRecord[] {
+    return (this.db.prepare('SELECT * FROM guests ORDER BY name').all() as GuestRow[]).map(toGuest);
+  }
+
+  setGuestState(id: number, state: GuestState, reason?: string): void {
+    this.db.prepare('UPDATE guests SET state = ?, state_reason = ? WHERE id = ?').run(state, reason ?? null, id);
+  }
+
+  setGuestLimits(id: number, limits: Limits): void {
+    this.db.prepare('UPDATE guests SET limits = ? WHERE id = ?').run(JSON.stringify(limits), id);
+  }
+
+  deleteGuest(id: number): void {
+    this.db.prepare('DELETE FROM guests WHERE id = ?').run(id);
+  }
+
+  // images
+
+  upsertImage(i: ImageRecord): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO images (name, init, stop_signal, size_bytes, source, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(i.name, i.init, i.stopSignal, i.sizeBytes, i.source, i.createdAt);
+  }
+
+  image(name: string): ImageRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM images WHERE name = ?').get(name) as Record<string, string | number> | undefined;
+    return r && {
+      name: r.name as string,
+      init: r.init as string,
+      stopSignal: r.stop_signal as string,
+      sizeBytes: r.size_bytes as number,
+      source: r.source as string,
+      createdAt: r.created_at as string,
+    };
+  }
+
+  images(): ImageRecord[] {
+    const names = this.db.prepare('SELECT name FROM images ORDER BY name').pluck().all() as string[];
+    return names.map((n) => this.image(n)!);
+  }
+
+  deleteImage(name: string): void {
+    this.db.prepare('DELETE FROM images WHERE name = ?').run(name);
+  }
+
+  imageInUse(name: string): string[] {
+    return this.db.prepare('SELECT name FROM guests WHERE image = ? ORDER BY name').pluck().all(name) as string[];
+  }
+
+  // operations
+
+  saveOperation(op: Operation): void {
+    this.db.prepare('INSERT OR REPLACE INTO operations (id, body, updated_at) VALUES (?, ?, ?)').run(op.id, JSON.stringify(op), op.updatedAt);
+  }
+
+  operation(id: string): Operation | undefined {
+    const body = this.db.prepare('SELECT body FROM operations WHERE id = ?').pluck().get(id) as string | undefined;
+    return body ? (JSON.parse(body) as Operation) : undefined;
+  }
+
+  operations(limit = 100): Operation[] {
+    const bodies = this.db.prepare('SELECT body FROM operations ORDER BY updated_at DESC LIMIT ?').pluck().all(limit) as string[];
+    return bodies.map((b) => JSON.parse(b) as Operation);
+  }
+}

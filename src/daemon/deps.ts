@@ -1,0 +1,19 @@
+/**
+ * @module What the HTTP server needs, made by main.ts (or a test) and passed in.
+ */
+import type { HostInfo } from '../api/host.js';
+import type { Events } from '../core/events.js';
+import type { GuestService } from '../core/guests.js';
+import type { ImageService } from '../core/images.js';
+import type { Operations } from '../core/operations.js';
+
+export interface ServerDeps {
+  guests: GuestService;
+  images: ImageService;
+  operations: Operations;
+  events: Events;
+  hostInfo: () => HostInfo;
+  /** Where uploads are staged before they are checked. */
+  tmpDir: string;
+  log: (message: string) => void;
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+/**
+ * @module lodged, the host daemon: the composition root. It makes every object once,
+ * adopts the guests that kept running while it was away, and serves the API on a unix
+ * socket. It runs in the foreground and logs to stderr (systemd, or `&` in a shell).
+ */
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Events } from '../core/events.js';
+import { GuestService } from '../core/guests.js';
+import { ImageService } from '../core/images.js';
+import { Operations } from '../core/operations.js';
+import { Store } from '../core/store.js';
+import { CtDriver } from '../drivers/ct/driver.js';
+import { DriverRegistry } from '../drivers/registry.js';
+import { cgroupVersion } from '../host/cgroups.js';
+import { ImageFiles } from '../images/store.js';
+import { buildServer } from './server.js';
+import { lodgeVersion } from '../api/version.js';
+
+const usage = `lodged: the Lodge host daemon
+
+Usage: lodged [--socket PATH] [--state-dir DIR]
+
+  --socket PATH     unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
+  --state-dir DIR   database, images and guests (default /var/lib/lodge)
+  --version         print the version
+  -h, --help        this help
+
+Runs in the foreground and logs to stderr. Guests keep running when lodged stops;
+the next lodged adopts them.`;
+
+function log(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} lodged: ${message}\n`);
+}
+
+/** Refuses to start beside another lodged on the same socket; removes a socket a dead one left. */
+async function claimSocket(socketPath: string): Promise<void> {
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = net.connect(socketPath);
+    c.on('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.on('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`another lodged is already serving ${socketPath}`);
+  await rm(socketPath, { force: true });
+}
+
+/** The first directory above `dir` that other users cannot pass through, if any. */
+async function unsearchableAncestor(dir: string): Promise<string | undefined> {
+  for (let d = path.dirname(dir); d !== path.dirname(d); d = path.dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0) return d;
+  }
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      socket: { type: 'string', default: '/run/lodge/lodge.sock' },
+      'state-dir': { type: 'string', default: '/var/lib/lodge' },
+      version: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void console.log(usage);
+  if (values.version) return void console.log(lodgeVersion());
+  if (process.getuid?.() !== 0) throw new Error('lodged must run as root (it makes namespaces, mounts and cgroups)');
+  const stateDir = path.resolve(values['state-dir']);
+  const socketPath = path.resolve(values.socket);
+  const dirs = { guests: path.join(stateDir, 'guests'), images: path.join(stateDir, 'images'), runtime: path.join(stateDir, 'runtime'), tmp: path.join(stateDir, 'tmp') };
+  for (const d of [stateDir, ...Object.values(dirs), path.dirname(socketPath)]) await mkdir(d, { recursive: true });
+  // unprivileged guests' init must be able to pass through to their root filesystem
+  for (const d of [stateDir, dirs.guests]) await chmod(d, 0o711);
+  const blocking = await unsearchableAncestor(stateDir);
+  if (blocking) log(`warning: ${blocking} is not searchable by others (chmod o+x ${blocking}): unprivileged guests will fail to start`);
+  await rm(dirs.tmp, { recursive: true, force: true });
+  await mkdir(dirs.tmp);
+
+  const store = new Store(path.join(stateDir, 'lodge.db'));
+  const events = new Events();
+  const operations = new Operations(store, events);
+  operations.failInterrupted();
+  const imageFiles = new ImageFiles(dirs.images);
+  await imageFiles.sweepStaging();
+
+  const drivers = new DriverRegistry();
+  const shimBinary = fileURLToPath(new URL('../../shim/lodge-shim', import.meta.url));
+  const ct = await drivers.add(new CtDriver({ runtimeRoot: dirs.runtime, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
+  log(`ct: ${ct.available ? '' : 'UNAVAILABLE: '}${ct.engine}`);
+
+  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
+  const images = new ImageService({ store, files: imageFiles, operations, events });
+  await guests.reconcile();
+
+  const app = await buildServer({
+    guests,
+    images,
+    operations,
+    events,
+    tmpDir: dirs.tmp,
+    log,
+    hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: (['ct', 'vm', 'pv'] as const).flatMap((k) => drivers.info(k) ?? []) }),
+  });
+  await claimSocket(socketPath);
+  await app.listen({ path: socketPath });
+  await chmod(socketPath, 0o660);
+  log(`lodge ${lodgeVersion()} serving ${socketPath}, state in ${stateDir}`);
+
+  const shutdown = async (signal: string) => {
+    log(`${signal}: stopping (guests keep running)`);
+    await app.close();
+    store.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e: Error) => {
+  log(`cannot start: ${e.message}`);
+  process.exit(1);
+});

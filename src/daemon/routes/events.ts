@@ -1,0 +1,16 @@
+/**
+ * @module /1.0/events: a stream of events, one JSON object per line, for as long as the
+ * client keeps the connection.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ServerDeps } from '../deps.js';
+
+export function eventRoutes(app: FastifyInstance, { events }: ServerDeps): void {
+  app.get('/1.0/events', { schema: { tags: ['events'], summary: 'Lifecycle and operation events as newline-delimited JSON' } }, (request, reply) => {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    reply.raw.write('\n'); // the headers go out now, so a client knows it is subscribed
+    const unsubscribe = events.subscribe((e) => reply.raw.write(`${JSON.stringify(e)}\n`));
+    request.raw.on('close', unsubscribe);
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * @module A guest's input and output: exec (with output, or interactive on a pty over
+ * WebSocket) and the console (live over WebSocket, or what it has printed so far).
+ */
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import * as pty from 'node-pty';
+import type { WebSocket } from 'ws';
+import { NameParams } from '../../api/common.js';
+import { ExecPost, ExecResult, ExecWsQuery } from '../../api/guests.js';
+import type { ServerDeps } from '../deps.js';
+import { toLodgeError } from '../errors.js';
+
+/** Refuses a WebSocket with the error as a close reason (a close frame carries at most 123 bytes). */
+function refuse(socket: WebSocket, e: unknown): void {
+  const body = JSON.stringify(toLodgeError(e as Error).toBody());
+  socket.send(body);
+  socket.close(4000 + toLodgeError(e as Error).status, body.slice(0, 120));
+}
+
+const LogQuery = Type.Object({}, { additionalProperties: false });
+
+type Sink = (data: Buffer, isBinary: boolean) => void;
+
+/**
+ * Holds what the client sends while the route is still finding the guest (a handler
+ * attached after an await would miss it), and hands it to the sink once there is one.
+ */
+function inbox(socket: WebSocket): (sink: Sink) => void {
+  const early: Array<[Buffer, boolean]> = [];
+  let deliver: Sink = (data, isBinary) => early.push([data, isBinary]);
+  socket.on('message', (data: Buffer, isBinary: boolean) => deliver(data, isBinary));
+  return (sink) => {
+    deliver = sink;
+    for (const [data, isBinary] of early.splice(0)) sink(data, isBinary);
+  };
+}
+
+export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): void {
+  app.post<{ Params: NameParams; Body: ExecPost }>(
+    '/1.0/guests/:name/exec',
+    { schema: { tags: ['guests'], summary: 'Run a command in a guest and return its exit code and output', params: NameParams, body: ExecPost, response: { 200: ExecResult } } },
+    (request) => guests.exec(request.params.name, request.body),
+  );
+
+  app.get<{ Params: NameParams; Querystring: ExecWsQuery }>(
+    '/1.0/guests/:name/exec',
+    {
+      websocket: true,
+      schema: { tags: ['guests'], summary: 'Interactive command on a pty (WebSocket: binary frames are the terminal, text frames {"resize":[cols,rows]} in and {"exit":code} out)', params: NameParams, querystring: ExecWsQuery },
+    },
+    async (socket, request) => {
+      const command = ([] as string[]).concat(request.query.command);
+      const receive = inbox(socket);
+      try {
+        const { argv } = await guests.interactive(request.params.name, command);
+        const term = pty.spawn(argv[0]!, argv.slice(1), { name: 'xterm-256color', cols: request.query.cols ?? 80, rows: request.query.rows ?? 24, env: process.env as Record<string, string> });
+        term.onData((d) => socket.send(Buffer.from(d, 'binary')));
+        term.onExit(({ exitCode }) => {
+          socket.send(JSON.stringify({ exit: exitCode }));
+          socket.close(1000);
+        });
+        receive((data, isBinary) => {
+          if (isBinary) return term.write(data.toString('binary'));
+          const msg = JSON.parse(data.toString()) as { resize?: [number, number] };
+          if (msg.resize) term.resize(msg.resize[0], msg.resize[1]);
+        });
+        socket.on('close', () => term.kill('SIGHUP'));
+      } catch (e) {
+        refuse(socket, e);
+      }
+    },
+  );
+
+  app.get<{ Params: NameParams }>(
+    '/1.0/guests/:name/console',
+    { websocket: true, schema: { tags: ['guests'], summary: 'The guest console (WebSocket, binary frames both ways)', params: NameParams } },
+    async (socket, request) => {
+      const receive = inbox(socket);
+      try {
+        const paths = await guests.console(request.params.name, true);
+        const conn = net.connect(paths.socket);
+        conn.on('data', (d) => socket.send(d));
+        conn.on('error', (e) => refuse(socket, e));
+        conn.on('close', () => socket.close(1000));
+        receive((data) => conn.write(data));
+        socket.on('close', () => conn.destroy());
+      } catch (e) {
+        refuse(socket, e);
+      }
+    },
+  );
+
+  app.get<{ Params: NameParams }>(
+    '/1.0/guests/:name/console/log',
+    { schema: { tags: ['guests'], summary: 'What the console has shown so far (bounded)', params: NameParams, querystring: LogQuery } },
+    async (request, reply) => {
+      const paths = await guests.console(request.params.name, false);
+      const parts = await Promise.all(paths.logs.map((f) => readFile(f).catch(() => Buffer.alloc(0))));
+      return reply.type('text/plain; charset=utf-8').send(Buffer.concat(parts));
+    },
+  );
+}

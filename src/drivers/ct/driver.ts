@@ -1,0 +1,183 @@
+/**
+ * @module System containers (`ct`) through an OCI runtime. Each guest is an OCI bundle
+ * in its directory (config.json and an overlay root), created by the runtime under a
+ * lodge-shim that holds its console and exit status, so the guest outlives lodged.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExecPost, ExecResult } from '../../api/guests.js';
+import { cgroupVersion, readUsage, type CgroupVersion } from '../../host/cgroups.js';
+import { isAlive } from '../../host/processes.js';
+import { run } from '../../lib/exec.js';
+import { mountOverlayRoot, overlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
+import { ensureShifted } from '../../storage/shift.js';
+import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
+import { consolePaths, readExit, shimPaths, startShim, waitForExit } from '../shim.js';
+import { cgroupResources, defaultIdMap, ociSpec } from './oci-spec.js';
+import { chooseRuntime } from './runtime.js';
+
+export interface CtDriverOptions {
+  /** The runtime's state directory (its --root). */
+  runtimeRoot: string;
+  shimBinary: string;
+  /** cgroup parent of every guest of this lodged, e.g. /lodge. */
+  cgroupParent: string;
+  consoleLogBytes: number;
+}
+
+export class CtDriver implements GuestDriver {
+  readonly kind = 'ct' as const;
+  private runtime = 'runc';
+  private readonly cgroups: CgroupVersion = cgroupVersion();
+  private readonly swapAccounting = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/cgroup.controllers');
+  /** Shifted image copies being made, so that concurrent launches of one image wait for one copy. */
+  private readonly shifting = new Map<string, Promise<string>>();
+  private readonly options: CtDriverOptions;
+
+  constructor(options: CtDriverOptions) {
+    this.options = options;
+  }
+
+  async probe(): Promise<DriverInfo> {
+    const choice = await chooseRuntime(this.cgroups);
+    if (choice.binary) this.runtime = choice.binary;
+    const shim = existsSync(this.options.shimBinary) ? '' : `; lodge-shim is missing at ${this.options.shimBinary} (run npm run build)`;
+    return { kind: 'ct', available: !!choice.binary && !shim, engine: choice.reason + shim };
+  }
+
+  private runtimeArgv(...args: string[]): string[] {
+    return [this.runtime, '--root', this.options.runtimeRoot, ...args];
+  }
+
+  private cgroupsPath(spec: GuestSpec): string {
+    return `${this.options.cgroupParent}/${spec.id}`;
+  }
+
+  private bundleConfig(spec: GuestSpec): string {
+    return path.join(spec.dir, 'config.json');
+  }
+
+  private lowerDir(spec: GuestSpec): Promise<string> {
+    if (spec.privileged) return Promise.resolve(spec.image.rootfs);
+    const key = spec.image.rootfs;
+    let pending = this.shifting.get(key);
+    if (!pending) {
+      pending = ensureShifted(spec.image.rootfs, defaultIdMap.hostId).finally(() => this.shifting.delete(key));
+      this.shifting.set(key, pending);
+    }
+    return pending;
+  }
+
+  async create(spec: GuestSpec): Promise<void> {
+    await mkdir(path.join(spec.dir, 'shim'), { recursive: true });
+    await this.mountRoot(spec);
+    await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
+  }
+
+  private async mountRoot(spec: GuestSpec): Promise<void> {
+    await mountOverlayRoot(spec.dir, await this.lowerDir(spec), spec.privileged ? 0 : defaultIdMap.hostId);
+  }
+
+  private config(spec: GuestSpec): Record<string, unknown> {
+    return ociSpec({
+      hostname: spec.name,
+      rootfs: overlayRoot(spec.dir).rootfs,
+      init: spec.image.init,
+      privileged: spec.privileged,
+      limits: spec.limits,
+      cgroupsPath: this.cgroupsPath(spec),
+      swapAccounting: this.swapAccounting,
+      cgroupV2: this.cgroups === 'v2',
+    });
+  }
+
+  async start(spec: GuestSpec): Promise<void> {
+    const paths = shimPaths(path.join(spec.dir, 'shim'));
+    // a previous run's container record and files must go before the id can be used again
+    await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
+    for (const f of [paths.exit, paths.pidfile]) await rm(f, { force: true });
+    // after a host reboot the overlay is gone; the limits may have changed since create
+    await this.mountRoot(spec);
+    await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
+    await startShim({
+      binary: this.options.shimBinary,
+      paths,
+      consoleSocket: true,
+      logMaxBytes: this.options.consoleLogBytes,
+      argv: this.runtimeArgv('create', '--bundle', spec.dir, '--console-socket', paths.consoleSocket, '--pid-file', paths.pidfile, spec.id),
+    });
+    await run(this.runtimeArgv('start', spec.id));
+  }
+
+  async stop(spec: GuestSpec, options: StopOptions): Promise<void> {
+    const paths = shimPaths(path.join(spec.dir, 'shim'));
+    if (!options.force && !existsSync(paths.exit)) {
+      // a frozen init cannot act on the signal: thaw it first
+      await run(this.runtimeArgv('resume', spec.id), { allowFailure: true });
+      await run(this.runtimeArgv('kill', spec.id, options.stopSignal), { allowFailure: true });
+      await waitForExit(paths, options.timeoutMs);
+    }
+    if (!existsSync(paths.exit)) {
+      await run(this.runtimeArgv('kill', spec.id, 'KILL'), { allowFailure: true });
+      // a frozen cgroup holds even SIGKILL until it thaws
+      await run(this.runtimeArgv('resume', spec.id), { allowFailure: true });
+      if (!(await waitForExit(paths, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
+    }
+    await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
+  }
+
+  async pause(spec: GuestSpec): Promise<void> {
+    await run(this.runtimeArgv('pause', spec.id));
+  }
+
+  async resume(spec: GuestSpec): Promise<void> {
+    await run(this.runtimeArgv('resume', spec.id));
+  }
+
+  /** From files alone (the shim's exit record and the runtime's pidfile): no runtime call, so list stays fast. */
+  async observe(spec: GuestSpec): Promise<ObservedState> {
+    const paths = shimPaths(path.join(spec.dir, 'shim'));
+    const exit = await readExit(paths);
+    if (exit) return { state: 'stopped', reason: exit };
+    const pid = Number(await readFile(paths.pidfile, 'utf8').catch(() => '0'));
+    if (!pid || !isAlive(pid)) return { state: 'stopped', reason: 'its init is gone and no exit status was recorded' };
+    return { state: 'running', pid };
+  }
+
+  async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
+    const file = path.join(spec.dir, 'resources.json');
+    await writeFile(file, JSON.stringify(cgroupResources(limits, this.swapAccounting)));
+    await run(this.runtimeArgv('update', '--resources', file, spec.id));
+  }
+
+  async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
+    const args = ['exec'];
+    for (const [k, v] of Object.entries(request.env ?? {})) args.push('--env', `${k}=${v}`);
+    if (request.cwd) args.push('--cwd', request.cwd);
+    const result = await run(this.runtimeArgv(...args, spec.id, ...request.command), {
+      allowFailure: true,
+      input: request.stdin ?? '',
+      timeoutMs: 3_600_000,
+    });
+    return { exitCode: result.code, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  interactive(spec: GuestSpec, command: string[]): InteractiveCommand {
+    return { argv: this.runtimeArgv('exec', '--tty', spec.id, ...command) };
+  }
+
+  console(spec: GuestSpec): ConsolePaths {
+    return consolePaths(shimPaths(path.join(spec.dir, 'shim')));
+  }
+
+  usage(spec: GuestSpec): Promise<{ memoryBytes?: number; processes?: number; cpuSeconds?: number }> {
+    return readUsage(this.cgroups, this.cgroupsPath(spec));
+  }
+
+  async destroy(spec: GuestSpec): Promise<void> {
+    await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
+    await removeOverlayRoot(spec.dir);
+    await rm(spec.dir, { recursive: true, force: true });
+  }
+}

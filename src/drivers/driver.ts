@@ -1,0 +1,75 @@
+/**
+ * @module The GuestDriver interface: what every guest kind does, and nothing more.
+ * A driver is told everything about a guest in a GuestSpec (it never reads the
+ * database), keeps the guest's host-side files in spec.dir, and names host-wide
+ * resources after spec.id so cleanup after a crash is mechanical.
+ */
+import type { GuestKind } from '../api/common.js';
+import type { ExecPost, ExecResult } from '../api/guests.js';
+
+export interface ResolvedLimits {
+  cpu?: number;
+  memoryBytes?: number;
+  swapBytes?: number;
+  processes?: number;
+}
+
+export interface GuestSpec {
+  /** Unique on the host and across restarts: runtime ids and cgroups carry it. */
+  id: string;
+  name: string;
+  kind: GuestKind;
+  /** The guest's own directory; the driver owns everything in it. */
+  dir: string;
+  image: { name: string; rootfs: string; init: string; stopSignal: string };
+  privileged: boolean;
+  limits: ResolvedLimits;
+}
+
+export interface DriverInfo {
+  kind: GuestKind;
+  available: boolean;
+  /** The engine and why it was chosen, or what is missing (naming the Debian package). */
+  engine: string;
+}
+
+/** What the host shows of a guest: alive (running or paused: the store knows which) or ended. */
+export type ObservedState = { state: 'running'; pid?: number } | { state: 'stopped'; reason?: string };
+
+export interface StopOptions {
+  timeoutMs: number;
+  force: boolean;
+  stopSignal: string;
+}
+
+export interface ConsolePaths {
+  /** A stream socket: bytes read are what the console shows, bytes written are typed into it. */
+  socket: string;
+  /** Oldest first: what the console has shown so far, bounded in size. */
+  logs: string[];
+}
+
+/** An interactive command: the argv to run on a pty that the daemon holds. */
+export interface InteractiveCommand {
+  argv: string[];
+}
+
+export interface GuestDriver {
+  readonly kind: GuestKind;
+  probe(): Promise<DriverInfo>;
+  /** Makes the guest's host-side files (root filesystem, bundle). Undone by destroy. */
+  create(spec: GuestSpec): Promise<void>;
+  start(spec: GuestSpec): Promise<void>;
+  stop(spec: GuestSpec, options: StopOptions): Promise<void>;
+  pause(spec: GuestSpec): Promise<void>;
+  resume(spec: GuestSpec): Promise<void>;
+  /** Cheap enough to call for every guest on every list. */
+  observe(spec: GuestSpec): Promise<ObservedState>;
+  setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void>;
+  exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult>;
+  interactive(spec: GuestSpec, command: string[]): InteractiveCommand;
+  console(spec: GuestSpec): ConsolePaths;
+  usage(spec: GuestSpec): Promise<{ memoryBytes?: number; processes?: number; cpuSeconds?: number }>;
+  /** Removes every host-side trace of the guest; safe to call on a half-made or running guest. */
+  destroy(spec: GuestSpec): Promise<void>;
+}

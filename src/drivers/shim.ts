@@ -1,0 +1,74 @@
+/**
+ * @module Starting lodge-shim (shim/lodge-shim.c) and reading what it leaves: the
+ * holder of a guest's console and exit status, shared by every kind that needs one.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { run } from '../lib/exec.js';
+import type { ConsolePaths } from './driver.js';
+
+export interface ShimPaths {
+  dir: string;
+  socket: string;
+  log: string;
+  exit: string;
+  pidfile: string;
+  consoleSocket: string;
+}
+
+export function shimPaths(dir: string): ShimPaths {
+  return {
+    dir,
+    socket: path.join(dir, 'attach.sock'),
+    log: path.join(dir, 'console.log'),
+    exit: path.join(dir, 'exit'),
+    pidfile: path.join(dir, 'pid'),
+    consoleSocket: path.join(dir, 'console.sock'),
+  };
+}
+
+export function consolePaths(p: ShimPaths): ConsolePaths {
+  return { socket: p.socket, logs: [`${p.log}.1`, p.log] };
+}
+
+export interface ShimLaunch {
+  binary: string;
+  paths: ShimPaths;
+  argv: string[];
+  /** The command hands the pty back over paths.consoleSocket and writes the main pid to paths.pidfile. */
+  consoleSocket: boolean;
+  logMaxBytes: number;
+}
+
+/** Starts the shim and returns the guest's main pid once the command is up. */
+export async function startShim(launch: ShimLaunch): Promise<number> {
+  const { binary, paths } = launch;
+  const args = [binary, '--dir', paths.dir, '--log-max', String(launch.logMaxBytes)];
+  if (launch.consoleSocket) args.push('--console-socket', '--pidfile', paths.pidfile);
+  const result = await run([...args, '--', ...launch.argv], { allowFailure: true, timeoutMs: 120_000 });
+  const line = result.stdout.trim();
+  const ok = /^ok (\d+) (\d+)$/.exec(line);
+  if (!ok) throw new Error(line.replace(/^error /, '') || result.stderr.trim() || `lodge-shim exited with ${result.code}`);
+  return Number(ok[2]);
+}
+
+/** How the guest's main process ended, as the shim recorded it, or undefined while it runs. */
+export async function readExit(paths: ShimPaths): Promise<string | undefined> {
+  try {
+    const [how, n] = (await readFile(paths.exit, 'utf8')).trim().split(' ');
+    return how === 'signal' ? `killed by signal ${n}` : `exited with code ${n}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function waitForExit(paths: ShimPaths, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
+    if (existsSync(paths.exit)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(delay);
+  }
+}

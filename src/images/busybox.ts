@@ -1,0 +1,49 @@
+/**
+ * @module The busybox image: a system container root made in a second from Debian's
+ * busybox-static, with busybox init as PID 1 and a shell on the console.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, symlink, writeFile, copyFile, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { LodgeError } from '../api/errors.js';
+import { run } from '../lib/exec.js';
+
+const busybox = '/bin/busybox';
+
+const files: Record<string, string> = {
+  'etc/inittab': [
+    '::sysinit:/etc/init.d/rcS',
+    // the console shell has no job control: init holds the console as its controlling terminal
+    '::respawn:-/bin/sh',
+    '::ctrlaltdel:/sbin/reboot',
+    '::shutdown:/bin/umount -a -r',
+    '',
+  ].join('\n'),
+  'etc/init.d/rcS': '#!/bin/sh\nmount -a 2>/dev/null\n[ -x /etc/rc.local ] && /etc/rc.local\nexit 0\n',
+  'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  'etc/group': 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n',
+  'etc/profile': 'export PS1="\\h:\\w\\$ "\nexport PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n',
+  'etc/fstab': '',
+  'etc/hosts': '127.0.0.1 localhost\n::1 localhost\n',
+};
+
+export const busyboxImage = { init: '/sbin/init', stopSignal: 'SIGUSR2' } as const;
+
+export async function buildBusybox(rootfs: string): Promise<void> {
+  if (!existsSync(busybox)) throw new LodgeError('UNAVAILABLE', `${busybox} is missing: install the Debian package busybox-static`);
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/init.d', 'proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/log', 'mnt']) {
+    await mkdir(path.join(rootfs, d), { recursive: true });
+  }
+  await chmod(path.join(rootfs, 'tmp'), 0o1777);
+  await chmod(path.join(rootfs, 'root'), 0o700);
+  await copyFile(busybox, path.join(rootfs, 'bin/busybox'));
+  await chmod(path.join(rootfs, 'bin/busybox'), 0o755);
+  const applets = (await run([busybox, '--list-full'])).stdout.split('\n').filter(Boolean);
+  for (const applet of applets) {
+    if (applet === 'bin/busybox') continue;
+    const depth = applet.split('/').length - 1;
+    await symlink(`${'../'.repeat(depth)}bin/busybox`, path.join(rootfs, applet));
+  }
+  for (const [file, text] of Object.entries(files)) await writeFile(path.join(rootfs, file), text);
+  await chmod(path.join(rootfs, 'etc/init.d/rcS'), 0o755);
+}

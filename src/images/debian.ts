@@ -1,0 +1,38 @@
+/**
+ * @module The debian/12 image: a minimal Debian bookworm with systemd as init, made by
+ * debootstrap from the mirror the host's apt already uses.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LodgeError } from '../api/errors.js';
+import { run } from '../lib/exec.js';
+
+export const debianImage = { init: '/sbin/init', stopSignal: 'SIGRTMIN+4' } as const;
+
+/** The host's own Debian mirror, so the build reaches nothing apt does not already reach. */
+async function hostMirror(): Promise<string> {
+  for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const m = /^URIs:\s*(\S+\/debian)\s*$/m.exec(text) ?? /^deb\s+(\S+\/debian)\s+bookworm\s/m.exec(text);
+    if (m) return m[1]!;
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+export async function buildDebian(rootfs: string, progress: (step: string) => void): Promise<void> {
+  if (!existsSync('/usr/sbin/debootstrap')) throw new LodgeError('UNAVAILABLE', 'debootstrap is missing: install the Debian package debootstrap');
+  const mirror = await hostMirror();
+  progress(`debootstrap bookworm from ${mirror}`);
+  await run(['debootstrap', '--variant=minbase', '--include=systemd-sysv,iproute2,ifupdown', 'bookworm', rootfs, mirror], {
+    timeoutMs: 1_800_000,
+  });
+  progress('configuring');
+  await writeFile(path.join(rootfs, 'etc/hostname'), 'debian\n');
+  // a container has no hardware clock, udev or real ttys to manage
+  for (const unit of ['systemd-udevd.service', 'systemd-udevd-control.socket', 'systemd-udevd-kernel.socket', 'getty@tty1.service']) {
+    await run(['ln', '-sf', '/dev/null', path.join(rootfs, 'etc/systemd/system', unit)]);
+  }
+  await run(['chroot', rootfs, 'passwd', '-d', 'root']);
+  await run(['rm', '-rf', path.join(rootfs, 'var/cache/apt/archives'), path.join(rootfs, 'var/lib/apt/lists')]);
+}

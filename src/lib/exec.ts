@@ -1,0 +1,63 @@
+/**
+ * @module The one way Lodge runs a program: an argv array (never a shell string), a
+ * timeout, an optional AbortSignal, and on failure an error that carries the command
+ * line and what the program wrote to stderr.
+ */
+import { spawn } from 'node:child_process';
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Resolve with the result instead of throwing when the exit code is not 0. */
+  allowFailure?: boolean;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class ExecError extends Error {
+  readonly argv: readonly string[];
+  readonly result: ExecResult;
+  constructor(argv: readonly string[], result: ExecResult, why: string) {
+    const detail = result.stderr.trim() || result.stdout.trim();
+    super(`${argv.join(' ')}: ${why}${detail ? `: ${detail.slice(-2000)}` : ''}`);
+    this.name = 'ExecError';
+    this.argv = argv;
+    this.result = result;
+  }
+}
+
+export function run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('run: empty argv');
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      signal: options.signal,
+      timeout: options.timeoutMs ?? 60_000,
+      killSignal: 'SIGKILL',
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    if (options.input !== undefined) child.stdin!.end(options.input);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'ENOENT' ? 'not found (is it installed?)' : e.message;
+      reject(new ExecError(argv, { code: -1, stdout: '', stderr: '' }, why));
+    });
+    child.on('close', (code, signal) => {
+      const result = { code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      if (code === 0 || options.allowFailure) resolve(result);
+      else reject(new ExecError(argv, result, signal ? `killed by ${signal}` : `exit code ${code}`));
+    });
+  });
+}

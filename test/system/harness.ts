@@ -1,0 +1,191 @@
+/**
+ * @module The system tests' harness: a private lodged in a temporary directory (its own
+ * socket, state, runtime root), the CLI pointed at it, and a cleanup that leaves no guest,
+ * mount, cgroup or directory behind, also when a test failed.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import type { Operation } from '../../src/api/operations.js';
+import { LodgeClient } from '../../src/client/index.js';
+
+const dist = fileURLToPath(new URL('../../', import.meta.url));
+export const lodgedBin = path.join(dist, 'src/daemon/main.js');
+export const lodgeBin = path.join(dist, 'src/cli/main.js');
+
+/** Real-engine tests never skip: a missing engine fails and names its package. */
+export function requireEngines(): void {
+  for (const [binary, pkg] of [['runc', 'runc'], ['/bin/busybox', 'busybox-static']] as const) {
+    const found = binary.startsWith('/') ? existsSync(binary) : spawnSync('which', [binary]).status === 0;
+    if (!found) throw new Error(`${binary} is missing: install the Debian package ${pkg} (scripts/install-deps.sh does)`);
+  }
+  if (process.getuid?.() !== 0) throw new Error('the system tests run as root: they make namespaces, mounts and cgroups');
+}
+
+export class TestDaemon {
+  readonly dir: string;
+  readonly socket: string;
+  readonly stateDir: string;
+  readonly client: LodgeClient;
+  private proc: ChildProcess | undefined;
+  /** The daemon's instance id: host-wide names (cgroups, runtime ids) carry it. */
+  instance: string | undefined;
+  stderr = '';
+
+  constructor() {
+    requireEngines();
+    // short: unix socket paths inside must stay under 108 bytes
+    this.dir = mkdtempSync('/tmp/lodge-t-');
+    chmodSync(this.dir, 0o711); // unprivileged guests' init passes through it to their root
+    this.socket = path.join(this.dir, 'lodge.sock');
+    this.stateDir = path.join(this.dir, 'state');
+    this.client = new LodgeClient(this.socket);
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  async start(): Promise<void> {
+    const proc = spawn(process.execPath, [lodgedBin, '--socket', this.socket, '--state-dir', this.stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.proc = proc;
+    for (let i = 0; i < 200; i++) {
+      if (proc.exitCode !== null) throw new Error(`lodged exited at start: ${this.stderr}`);
+      try {
+        this.instance = (await this.client.host()).instance;
+        return;
+      } catch {
+        await sleep(50);
+      }
+    }
+    throw new Error(`lodged did not answer: ${this.stderr}`);
+  }
+
+  /** kill -9: the daemon dies at once, its guests do not. */
+  async kill9(): Promise<void> {
+    const proc = this.proc!;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+    this.proc = undefined;
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+    this.proc = undefined;
+  }
+
+  async buildBusybox(): Promise<void> {
+    await this.done(await this.client.images.build({ name: 'busybox' }));
+  }
+
+  /** Waits for an operation and fails with its error if it failed. */
+  async done(op: Operation): Promise<Operation> {
+    const end = await this.client.operations.wait(op.id, 120);
+    if (end.status !== 'success') throw new Error(`${op.action} ${op.target}: ${end.status}: ${JSON.stringify(end.error)}`);
+    return end;
+  }
+
+  async launch(name: string, extra: Partial<Parameters<LodgeClient['guests']['launch']>[0]> = {}): Promise<void> {
+    await this.done(await this.client.guests.launch({ name, image: 'busybox', ...extra }));
+  }
+
+  lodge(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, [lodgeBin, ...args], { env: { ...process.env, LODGE_SOCKET: this.socket }, input: input ?? '', encoding: 'utf8', timeout: 120_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  runtimeContainers(): string[] {
+    const root = path.join(this.stateDir, 'runtime');
+    return existsSync(root) ? readdirSync(root) : [];
+  }
+
+  /** Mount points under this daemon's directory. */
+  mounts(): string[] {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(this.dir));
+  }
+
+  /** cgroups of this daemon's guests (named after its instance id). */
+  cgroups(): string[] {
+    const instance = this.instance;
+    if (!instance) return [];
+    const found: string[] = [];
+    for (const controller of ['memory', 'pids', 'cpu', 'freezer']) {
+      const dir = `/sys/fs/cgroup/${controller}/lodge`;
+      if (existsSync(dir)) found.push(...readdirSync(dir).filter((d) => d.startsWith(`${instance}-`)).map((d) => `${controller}/lodge/${d}`));
+    }
+    return found;
+  }
+
+  /** Removes everything: guests through the API when it answers, then by hand whatever is left. */
+  async cleanup(): Promise<void> {
+    try {
+      if (!this.proc) await this.start();
+      for (const g of await this.client.guests.list()) await this.client.operations.wait((await this.client.guests.delete(g.name, true)).id, 60);
+    } catch {
+      // fall through to the manual sweep
+    }
+    await this.stop().catch(() => {});
+    const root = path.join(this.stateDir, 'runtime');
+    for (const id of this.runtimeContainers()) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+    for (const cg of this.cgroups()) {
+      try {
+        rmdirSync(`/sys/fs/cgroup/${cg}`);
+      } catch {
+        // a cgroup with processes left cannot go; the assertion in the test reports it
+      }
+    }
+    for (const m of this.mounts().sort((a, b) => b.length - a.length)) spawnSync('umount', ['--lazy', m]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Reads from a guest's live console until `pattern` shows up, typing `input` first. */
+export async function consoleExpect(d: TestDaemon, name: string, input: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  const ws = new WebSocket(d.client.guests.consoleUrl(name));
+  let seen = '';
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`console of ${name} never showed ${pattern}; it showed: ${JSON.stringify(seen.slice(-500))}`)), timeoutMs);
+      ws.on('open', () => ws.send(Buffer.from(input), { binary: true }));
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (!isBinary) return reject(new Error(`console refused: ${data.toString()}`));
+        seen += data.toString();
+        if (pattern.test(seen)) {
+          clearTimeout(timer);
+          resolve(seen);
+        }
+      });
+      ws.on('error', reject);
+    });
+  } finally {
+    ws.close();
+  }
+}
+
+/** The host-side pid of a running guest's init. */
+export async function guestPid(d: TestDaemon, name: string): Promise<number> {
+  const g = await d.client.guests.get(name);
+  if (!g.pid) throw new Error(`${name} has no pid (state ${g.state})`);
+  return g.pid;
+}
+
+/** The host-side cgroup directory of a guest's init for one v1 controller. */
+export function hostCgroup(pid: number, controller: string): string {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[1]?.split(',').includes(controller));
+  if (!line) throw new Error(`no ${controller} cgroup for ${pid}`);
+  return `/sys/fs/cgroup/${controller}${line.split(':')[2]}`;
+}
