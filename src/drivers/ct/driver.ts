@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
+import { boundingSet } from '../../host/capabilities.js';
 import { cgroupVersion, readUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { isAlive } from '../../host/processes.js';
 import { run } from '../../lib/exec.js';
@@ -14,7 +15,7 @@ import { mountOverlayRoot, overlayRoot, removeOverlayRoot } from '../../storage/
 import { ensureShifted } from '../../storage/shift.js';
 import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, readExit, shimPaths, startShim, waitForExit } from '../shim.js';
-import { cgroupResources, defaultIdMap, ociSpec } from './oci-spec.js';
+import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { chooseRuntime } from './runtime.js';
 
 export interface CtDriverOptions {
@@ -30,6 +31,7 @@ export class CtDriver implements GuestDriver {
   readonly kind = 'ct' as const;
   private runtime = 'runc';
   private readonly cgroups: CgroupVersion = cgroupVersion();
+  private readonly capabilities = systemContainerCapabilities(boundingSet());
   private readonly swapAccounting = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/cgroup.controllers');
   /** Shifted image copies being made, so that concurrent launches of one image wait for one copy. */
   private readonly shifting = new Map<string, Promise<string>>();
@@ -87,6 +89,7 @@ export class CtDriver implements GuestDriver {
       privileged: spec.privileged,
       limits: spec.limits,
       cgroupsPath: this.cgroupsPath(spec),
+      capabilities: this.capabilities,
       swapAccounting: this.swapAccounting,
       cgroupV2: this.cgroups === 'v2',
     });

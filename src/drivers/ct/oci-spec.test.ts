@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cgroupResources, defaultIdMap, ociSpec, type OciSpecInput } from './oci-spec.js';
+import { capabilityNames } from '../../host/capabilities.js';
+import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities, type OciSpecInput } from './oci-spec.js';
 
 const base: OciSpecInput = {
   hostname: 'web1',
@@ -9,6 +10,7 @@ const base: OciSpecInput = {
   privileged: false,
   limits: {},
   cgroupsPath: '/lodge/abc-1',
+  capabilities: systemContainerCapabilities(capabilityNames),
   swapAccounting: true,
   cgroupV2: false,
 };
@@ -29,6 +31,12 @@ test('a privileged guest has no user namespace and no id map', () => {
   const ns = (spec.linux.namespaces as Array<{ type: string }>).map((n) => n.type);
   assert.ok(!ns.includes('user'));
   assert.equal(spec.linux.uidMappings, undefined);
+});
+
+test('a guest gets no capability the host lacks', () => {
+  const host = capabilityNames.filter((c) => c !== 'CAP_SYS_RESOURCE');
+  assert.ok(!systemContainerCapabilities(host).includes('CAP_SYS_RESOURCE'));
+  assert.ok(systemContainerCapabilities(host).includes('CAP_SYS_NICE'));
 });
 
 test('capabilities drop module loading, clock and raw I/O', () => {

@@ -14,22 +14,19 @@ export interface OciSpecInput {
   privileged: boolean;
   limits: ResolvedLimits;
   cgroupsPath: string;
+  capabilities: string[];
   /** Whether the host's memory cgroup can limit swap (memsw on v1). */
   swapAccounting: boolean;
   cgroupV2: boolean;
 }
 
-/** What a system container keeps: all but loading modules, changing the clock, MAC policy and raw I/O. */
+/** What a system container gives up: loading modules, changing the clock, MAC policy and raw I/O. */
 const droppedCapabilities = new Set(['CAP_SYS_MODULE', 'CAP_SYS_TIME', 'CAP_MAC_ADMIN', 'CAP_MAC_OVERRIDE', 'CAP_SYS_RAWIO']);
-const allCapabilities = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
-  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
-];
-export const systemContainerCapabilities = allCapabilities.filter((c) => !droppedCapabilities.has(c));
+
+/** The capabilities of a system container on a host whose bounding set is `host`. */
+export function systemContainerCapabilities(host: Iterable<string>): string[] {
+  return [...host].filter((c) => !droppedCapabilities.has(c));
+}
 
 /** Syscalls no guest may make: kernel modules, kexec, file handles that escape a mount, the kernel keyring. */
 export const deniedSyscalls = [
@@ -80,9 +77,9 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=linux', 'container=lodge'],
       cwd: '/',
       capabilities: {
-        bounding: systemContainerCapabilities,
-        effective: systemContainerCapabilities,
-        permitted: systemContainerCapabilities,
+        bounding: input.capabilities,
+        effective: input.capabilities,
+        permitted: input.capabilities,
       },
       noNewPrivileges: false,
     },

@@ -1,0 +1,84 @@
+/**
+ * What a system container may see and be: its own processes, hostname and files; its
+ * root is not the host's root; two guests of one image share the image's lower layer.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { guestPid, TestDaemon } from './harness.js';
+
+const d = new TestDaemon();
+before(async () => {
+  await d.start();
+  await d.buildBusybox();
+  await d.launch('iso-a');
+  await d.launch('iso-b');
+});
+after(() => d.cleanup());
+
+const exec = async (name: string, script: string) => (await d.client.guests.exec(name, { command: ['sh', '-c', script] })).stdout.trim();
+
+function hostUid(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'))!;
+  return Number(line.split(/\s+/)[1]);
+}
+
+/** The overlay mount options of a guest's root, as the host's mount table has them. */
+function overlayOf(name: string, pid: number): Record<string, string> {
+  const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/')!;
+  const options = root.split(' - ')[1]!.split(' ')[2]!;
+  const parsed = Object.fromEntries(options.split(',').map((o) => o.split('=') as [string, string]));
+  assert.ok(parsed.lowerdir, `${name}: root is an overlay`);
+  return parsed;
+}
+
+test('a guest sees only its own processes', async () => {
+  const ps = await exec('iso-a', 'ps -o pid,args');
+  const pids = ps.split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0]));
+  assert.ok(pids.includes(1));
+  assert.ok(pids.every((p) => p < 100), `only the guest's own small pids: ${pids.join(' ')}`);
+  assert.ok(!ps.includes('node'), 'the host test runner is not visible');
+  const count = Number(await exec('iso-a', 'ls -d /proc/[0-9]* | wc -l'));
+  assert.ok(count < 10, `a handful of processes, not the host's (${count})`);
+});
+
+test('a guest has its own hostname and filesystem', async () => {
+  assert.equal(await exec('iso-a', 'hostname'), 'iso-a');
+  assert.equal(await exec('iso-b', 'hostname'), 'iso-b');
+  await exec('iso-a', 'echo only-a > /root/mine');
+  assert.equal(await exec('iso-b', 'cat /root/mine 2>/dev/null || echo absent'), 'absent');
+  assert.equal(await exec('iso-a', 'test -e /work && echo host-visible || echo hidden'), 'hidden');
+  assert.equal(await exec('iso-a', 'ls /dev | sort | tr "\\n" " "'), 'console fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero');
+});
+
+test('root in a guest is not root on the host', async () => {
+  assert.equal(await exec('iso-a', 'id -u'), '0');
+  const pid = await guestPid(d, 'iso-a');
+  assert.equal(hostUid(pid), 1_000_000, 'the guest init runs as the mapped uid on the host');
+  // and a guest's root cannot do what needs real root: load modules, set the clock
+  assert.equal(await exec('iso-a', 'date -s 2001-01-01 >/dev/null 2>&1; date +%Y'), String(new Date().getFullYear()), 'setting the clock is refused');
+  assert.equal(await exec('iso-a', 'mknod /tmp/sda b 8 0 2>/dev/null && echo made || echo refused'), 'refused', 'making a block device is refused');
+  assert.equal(await exec('iso-a', 'cat /sys/fs/cgroup/../../../etc/shadow 2>/dev/null || echo refused'), 'refused');
+});
+
+test('a privileged guest runs as the host root, and says so', async () => {
+  await d.launch('iso-priv', { privileged: true });
+  assert.equal(hostUid(await guestPid(d, 'iso-priv')), 0);
+  assert.match(d.lodge(['info', 'iso-priv']).stdout, /Privileged:\s+yes/);
+  assert.match(d.lodge(['info', 'iso-a']).stdout, /Privileged:\s+no \(user namespace\)/);
+  assert.match(d.lodge(['launch', '--help']).stdout.replace(/\s+/g, ' '), /--privileged ct: no user namespace, so root in the guest is root on the host/);
+});
+
+test('two guests of one image share its lower layer and write only their own upper', async () => {
+  const a = overlayOf('iso-a', await guestPid(d, 'iso-a'));
+  const b = overlayOf('iso-b', await guestPid(d, 'iso-b'));
+  assert.equal(a.lowerdir, b.lowerdir);
+  assert.notEqual(a.upperdir, b.upperdir);
+  await exec('iso-b', 'echo written > /etc/from-b');
+  assert.ok(existsSync(path.join(b.upperdir!, 'etc/from-b')), 'the write is in b upper layer');
+  assert.ok(!existsSync(path.join(a.lowerdir!, 'etc/from-b')), 'the shared layer is untouched');
+  // the same busybox binary, one inode, for both guests
+  const inode = async (name: string) => exec(name, 'stat -c %i /bin/busybox');
+  assert.equal(await inode('iso-a'), await inode('iso-b'));
+});
