@@ -3,7 +3,7 @@
  * console, or an interactive command): raw mode, Ctrl-] to detach, window size.
  */
 import WebSocket from 'ws';
-import { LodgeError } from '../api/errors.js';
+import { isErrorCode, LodgeError } from '../api/errors.js';
 
 const detachKey = 0x1d; // Ctrl-]
 
@@ -36,7 +36,7 @@ export function attach(url: string, options: { detachable: boolean; onResize?: (
       if (isBinary) return void process.stdout.write(data);
       const msg = JSON.parse(data.toString()) as { exit?: number; error?: { code: string; message: string } };
       if (msg.exit !== undefined) result.exitCode = msg.exit;
-      if (msg.error) failed = new LodgeError('CONFLICT', msg.error.message);
+      if (msg.error) failed = new LodgeError(isErrorCode(msg.error.code) ? msg.error.code : 'INTERNAL', msg.error.message);
     });
     ws.on('error', (e) => {
       restore();

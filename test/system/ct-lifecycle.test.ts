@@ -38,6 +38,16 @@ test('exec passes output, stdin, environment and the exit code through', async (
   assert.deepEqual(api, { exitCode: 0, stdout: '/tmp\n', stderr: '' });
 });
 
+test('exec -t runs an interactive command on a pty, with its exit code', async () => {
+  const r = d.lodge(['exec', '-t', 'life1', '--', 'sh', '-c', 'tty; read x; echo "got $x"; exit 5'], 'typed\n');
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stdout, /^\/dev\/pts\/\d+\r?$/m, 'the command has a terminal');
+  assert.match(r.stdout, /got typed/);
+  const refused = d.lodge(['exec', '-t', 'nosuch', '--', 'sh']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /guest nosuch not found/);
+});
+
 test('the console takes input and shows output, live and in its log', async () => {
   const seen = await consoleExpect(d, 'life1', 'echo console-$((6*7))\n', /console-42/);
   assert.match(seen, /console-42/);

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import * as pty from 'node-pty';
 import type { WebSocket } from 'ws';
 import { NameParams } from '../../api/common.js';
+import { LodgeError } from '../../api/errors.js';
 import { ExecPost, ExecResult, ExecWsQuery } from '../../api/guests.js';
 import type { ServerDeps } from '../deps.js';
 import { toLodgeError } from '../errors.js';
@@ -21,6 +22,11 @@ function refuse(socket: WebSocket, e: unknown): void {
 }
 
 const LogQuery = Type.Object({}, { additionalProperties: false });
+
+/** A plain GET on a WebSocket endpoint. */
+async function needsUpgrade(): Promise<never> {
+  throw new LodgeError('BAD_REQUEST', 'this endpoint is a WebSocket: send an Upgrade request');
+}
 
 type Sink = (data: Buffer, isBinary: boolean) => void;
 
@@ -45,13 +51,12 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
     (request) => guests.exec(request.params.name, request.body),
   );
 
-  app.get<{ Params: NameParams; Querystring: ExecWsQuery }>(
-    '/1.0/guests/:name/exec',
-    {
-      websocket: true,
-      schema: { tags: ['guests'], summary: 'Interactive command on a pty (WebSocket: binary frames are the terminal, text frames {"resize":[cols,rows]} in and {"exit":code} out)', params: NameParams, querystring: ExecWsQuery },
-    },
-    async (socket, request) => {
+  app.route<{ Params: NameParams; Querystring: ExecWsQuery }>({
+    method: 'GET',
+    url: '/1.0/guests/:name/exec',
+    schema: { tags: ['guests'], summary: 'Interactive command on a pty (WebSocket: binary frames are the terminal, text frames {"resize":[cols,rows]} in and {"exit":code} out)', params: NameParams, querystring: ExecWsQuery },
+    handler: needsUpgrade,
+    wsHandler: async (socket, request) => {
       const command = ([] as string[]).concat(request.query.command);
       const receive = inbox(socket);
       try {
@@ -72,12 +77,14 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
         refuse(socket, e);
       }
     },
-  );
+  });
 
-  app.get<{ Params: NameParams }>(
-    '/1.0/guests/:name/console',
-    { websocket: true, schema: { tags: ['guests'], summary: 'The guest console (WebSocket, binary frames both ways)', params: NameParams } },
-    async (socket, request) => {
+  app.route<{ Params: NameParams }>({
+    method: 'GET',
+    url: '/1.0/guests/:name/console',
+    schema: { tags: ['guests'], summary: 'The guest console (WebSocket, binary frames both ways)', params: NameParams },
+    handler: needsUpgrade,
+    wsHandler: async (socket, request) => {
       const receive = inbox(socket);
       try {
         const paths = await guests.console(request.params.name, true);
@@ -91,7 +98,7 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
         refuse(socket, e);
       }
     },
-  );
+  });
 
   app.get<{ Params: NameParams }>(
     '/1.0/guests/:name/console/log',
