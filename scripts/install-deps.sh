@@ -26,4 +26,9 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-npm run --silent build
+# rebuild only when a source is newer than the last build
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find src test bench shim package.json tsconfig.json -newer "$stamp" -print -quit)" ]; then
+  npm run --silent build
+  touch "$stamp"
+fi

@@ -7,7 +7,9 @@ import { StringEnum } from './common.js';
 export const imageNamePattern = '^[a-z0-9][a-z0-9._-]{0,62}(/[a-z0-9][a-z0-9._-]{0,62})?$';
 export const ImageName = Type.String({ pattern: imageNamePattern, description: 'e.g. busybox or debian/12' });
 
-export const buildableImages = ['busybox', 'debian/12'] as const;
+import { buildableImages } from './image-names.js';
+
+export { buildableImages };
 
 export const ImagesBuildPost = Type.Object(
   { name: StringEnum(buildableImages) },

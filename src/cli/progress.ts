@@ -2,13 +2,14 @@
  * @module Waiting for an operation: a progress bar on a terminal, silence in a script,
  * and the operation's error as a LodgeError when it fails.
  */
-import cliProgress from 'cli-progress';
 import { isErrorCode, LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
 import type { LodgeClient } from '../client/index.js';
 
 export async function waitFor(client: LodgeClient, started: Operation, label: string): Promise<Operation> {
-  const bar = process.stderr.isTTY
+  // the bar library loads only for a terminal: scripts do not pay its start time
+  const cliProgress = process.stderr.isTTY ? (await import('cli-progress')).default : undefined;
+  const bar = cliProgress
     ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {step}`, stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
     : undefined;
   bar?.start(100, started.progress, { step: started.step });

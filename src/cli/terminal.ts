@@ -2,7 +2,6 @@
  * @module Attaching this terminal to a WebSocket that carries a terminal (a guest's
  * console, or an interactive command): raw mode, Ctrl-] to detach, window size.
  */
-import WebSocket from 'ws';
 import { isErrorCode, LodgeError } from '../api/errors.js';
 
 const detachKey = 0x1d; // Ctrl-]
@@ -11,7 +10,9 @@ export interface AttachResult {
   exitCode?: number;
 }
 
-export function attach(url: string, options: { detachable: boolean; onResize?: (send: (cols: number, rows: number) => void) => void }): Promise<AttachResult> {
+export async function attach(url: string, options: { detachable: boolean; onResize?: (send: (cols: number, rows: number) => void) => void }): Promise<AttachResult> {
+  // loaded here, not at the top: most commands never attach, and ws costs start time
+  const { default: WebSocket } = await import('ws');
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     const stdin = process.stdin;

@@ -3,7 +3,7 @@
  * debootstrap from the mirror the host's apt already uses.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import { run } from '../lib/exec.js';
@@ -20,11 +20,15 @@ async function hostMirror(): Promise<string> {
   return 'http://deb.debian.org/debian';
 }
 
+/** Downloaded packages stay here, so a rebuild (or a second test run) fetches nothing new. */
+const packageCache = '/var/cache/lodge/debootstrap';
+
 export async function buildDebian(rootfs: string, progress: (step: string) => void): Promise<void> {
   if (!existsSync('/usr/sbin/debootstrap')) throw new LodgeError('UNAVAILABLE', 'debootstrap is missing: install the Debian package debootstrap');
   const mirror = await hostMirror();
   progress(`debootstrap bookworm from ${mirror}`);
-  await run(['debootstrap', '--variant=minbase', '--include=systemd-sysv,iproute2,ifupdown', 'bookworm', rootfs, mirror], {
+  await mkdir(packageCache, { recursive: true });
+  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, '--include=systemd-sysv,iproute2,ifupdown', 'bookworm', rootfs, mirror], {
     timeoutMs: 1_800_000,
   });
   progress('configuring');

@@ -4,7 +4,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { LodgeError } from '../../api/errors.js';
-import { buildableImages } from '../../api/images.js';
+import { buildableImages } from '../../api/image-names.js';
 import { formatSize } from '../../api/sizes.js';
 import type { LodgeClient } from '../../client/index.js';
 import { parseFormat, printJson, printTable } from '../output.js';

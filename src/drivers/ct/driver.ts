@@ -97,8 +97,8 @@ export class CtDriver implements GuestDriver {
 
   async start(spec: GuestSpec): Promise<void> {
     const paths = shimPaths(path.join(spec.dir, 'shim'));
-    // a previous run's container record and files must go before the id can be used again
-    await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
+    // a previous run's container record must go before the id can be used again
+    if (existsSync(path.join(this.options.runtimeRoot, spec.id))) await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
     for (const f of [paths.exit, paths.pidfile]) await rm(f, { force: true });
     // after a host reboot the overlay is gone; the limits may have changed since create
     await this.mountRoot(spec);
