@@ -231,7 +231,11 @@ static void serve(int master, pid_t main_pid, int sigfd) {
   if (lsock < 0) fail("attach socket");
   int clients[MAX_CLIENTS];
   int nclients = 0;
-  int master_open = 1;
+  /* With no slave open (the guest closed or hung up its console, as systemd does at boot),
+     the master reports HUP at once on every poll; it is then left out of the poll set and
+     tried again after a pause, until the guest opens its console again. */
+  int hung = 0;
+  fcntl(master, F_SETFL, O_NONBLOCK);
   char buf[65536];
   report("ok %d %d", getpid(), main_pid);
   for (;;) {
@@ -239,11 +243,16 @@ static void serve(int master, pid_t main_pid, int sigfd) {
     int n = 0;
     p[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
     p[n++] = (struct pollfd){.fd = lsock, .events = POLLIN};
-    p[n++] = (struct pollfd){.fd = master_open ? master : -1, .events = POLLIN};
+    p[n++] = (struct pollfd){.fd = hung ? -1 : master, .events = POLLIN};
     for (int i = 0; i < nclients; i++) p[n++] = (struct pollfd){.fd = clients[i], .events = POLLIN};
-    if (poll(p, n, -1) < 0) {
+    int ready = poll(p, n, hung ? 100 : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       fail("poll");
+    }
+    if (hung && ready == 0) {
+      hung = 0;
+      continue;
     }
     if (p[2].revents) {
       ssize_t r = read(master, buf, sizeof buf);
@@ -253,13 +262,13 @@ static void serve(int master, pid_t main_pid, int sigfd) {
           if (send(clients[i], buf, r, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
             shutdown(clients[i], SHUT_RDWR); /* the read below sees the end and drops it */
       } else if (r == 0 || errno != EAGAIN) {
-        master_open = 0; /* every slave is closed: wait for the main process to end */
+        hung = 1;
       }
     }
     for (int i = 0; i < nclients; i++) {
       if (!p[3 + i].revents) continue;
       ssize_t r = read(clients[i], buf, sizeof buf);
-      if (r > 0 && master_open) {
+      if (r > 0) {
         (void)!write(master, buf, r);
       } else if (r <= 0) {
         close(clients[i]);
@@ -284,8 +293,7 @@ static void serve(int master, pid_t main_pid, int sigfd) {
         if (pid != main_pid) continue;
         /* drain what the guest printed last before recording the end */
         ssize_t r;
-        fcntl(master, F_SETFL, O_NONBLOCK);
-        while (master_open && (r = read(master, buf, sizeof buf)) > 0) append_log(buf, r);
+        while ((r = read(master, buf, sizeof buf)) > 0) append_log(buf, r);
         write_exit(status);
         char path[4096];
         path_in_dir(path, sizeof path, "attach.sock");

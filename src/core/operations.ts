@@ -37,9 +37,12 @@ export class Operations {
     this.events.emit('operation', target, action, { id: op.id, status: op.status });
     const progress: Progress = (percent, step) => {
       op.progress = Math.max(op.progress, Math.min(100, Math.round(percent)));
-      op.step = step;
       op.updatedAt = new Date().toISOString();
-      // progress lives in memory; the store sees the start and the end, not every step
+      // a new step is stored (a lodged that dies can then say where it was); percentages only go to watchers
+      if (step !== op.step) {
+        op.step = step;
+        this.store.saveOperation(op);
+      }
       this.events.emit('operation', target, action, { id: op.id, status: op.status, progress: op.progress, step });
     };
     const done = work(progress).then(

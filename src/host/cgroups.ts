@@ -3,7 +3,7 @@
  * container's cgroup; Lodge reads usage from it and finds the layout once at start.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { chown, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export type CgroupVersion = 'v1' | 'v2';
@@ -63,4 +63,20 @@ export function cgroupDirs(version: CgroupVersion, cgroupPath: string): string[]
   return ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd']
     .map((c) => path.join(root, c, cgroupPath))
     .filter((d) => existsSync(d));
+}
+
+/**
+ * Hands a guest's own cgroup to its root user, so an init such as systemd can make
+ * sub-cgroups for its services. Only the hierarchies that carry no resource limits are
+ * given (name=systemd and the hybrid unified tree on v1; the whole cgroup on v2, whose
+ * limit files sit in the parent): a guest cannot raise its own limits.
+ */
+export async function delegate(version: CgroupVersion, cgroupPath: string, uid: number): Promise<void> {
+  const dirs = version === 'v2' ? [path.join(root, cgroupPath)] : ['systemd', 'unified'].map((h) => path.join(root, h, cgroupPath));
+  for (const dir of dirs.filter((d) => existsSync(d))) {
+    await chown(dir, uid, uid);
+    for (const file of await readdir(dir)) {
+      if (file.startsWith('cgroup.') || file === 'tasks' || file === 'notify_on_release') await chown(path.join(dir, file), uid, uid).catch(() => {});
+    }
+  }
 }

@@ -3,7 +3,7 @@
  * debootstrap from the mirror the host's apt already uses.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import { run } from '../lib/exec.js';
@@ -38,5 +38,8 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
     await run(['ln', '-sf', '/dev/null', path.join(rootfs, 'etc/systemd/system', unit)]);
   }
   await run(['chroot', rootfs, 'passwd', '-d', 'root']);
+  // empty: each guest's systemd makes its own machine id at first boot
+  await writeFile(path.join(rootfs, 'etc/machine-id'), '');
+  await rm(path.join(rootfs, 'var/lib/dbus/machine-id'), { force: true });
   await run(['rm', '-rf', path.join(rootfs, 'var/cache/apt/archives'), path.join(rootfs, 'var/lib/apt/lists')]);
 }

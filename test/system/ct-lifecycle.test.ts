@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Event } from '../../src/api/operations.js';
 import { consoleExpect, guestPid, hostCgroup, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
@@ -16,8 +17,16 @@ before(async () => {
 after(() => d.cleanup());
 
 test('launch runs the image init as PID 1, and list and info show it running', async () => {
+  const events: Event[] = [];
+  const unsubscribe = await d.client.operations.events((e) => events.push(e));
   const launch = d.lodge(['launch', 'busybox', 'life1', '--memory', '128M']);
   assert.equal(launch.code, 0, launch.stderr);
+  await sleep(100);
+  unsubscribe();
+  assert.ok(events.some((e) => e.type === 'lifecycle' && e.target === 'life1' && e.action === 'running'), 'a lifecycle event says it runs');
+  const ops = events.filter((e) => e.type === 'operation' && e.target === 'life1');
+  assert.deepEqual([ops[0]?.detail?.status, ops.at(-1)?.detail?.status], ['running', 'success']);
+  assert.ok(ops.some((e) => e.detail?.step === 'preparing the root filesystem'), 'progress steps are streamed');
   const list = d.lodge(['list']);
   assert.match(list.stdout, /^life1\s+ct\s+running\s+busybox\s+mem 128M$/m);
   const json = JSON.parse(d.lodge(['list', '--format', 'json']).stdout) as Array<{ name: string; state: string }>;

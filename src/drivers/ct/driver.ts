@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
-import { cgroupVersion, readUsage, type CgroupVersion } from '../../host/cgroups.js';
+import { cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { isAlive } from '../../host/processes.js';
 import { run } from '../../lib/exec.js';
 import { mountOverlayRoot, overlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
@@ -16,7 +16,8 @@ import { ensureShifted } from '../../storage/shift.js';
 import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, readExit, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
-import { chooseRuntime } from './runtime.js';
+import { writeHostname } from './identity.js';
+import { chooseRuntime, runtimeSignal } from './runtime.js';
 
 export interface CtDriverOptions {
   /** The runtime's state directory (its --root). */
@@ -74,6 +75,7 @@ export class CtDriver implements GuestDriver {
   async create(spec: GuestSpec): Promise<void> {
     await mkdir(path.join(spec.dir, 'shim'), { recursive: true });
     await this.mountRoot(spec);
+    await writeHostname(overlayRoot(spec.dir).rootfs, spec.name, spec.privileged ? 0 : defaultIdMap.hostId);
     await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
   }
 
@@ -91,7 +93,6 @@ export class CtDriver implements GuestDriver {
       cgroupsPath: this.cgroupsPath(spec),
       capabilities: this.capabilities,
       swapAccounting: this.swapAccounting,
-      cgroupV2: this.cgroups === 'v2',
     });
   }
 
@@ -110,6 +111,7 @@ export class CtDriver implements GuestDriver {
       logMaxBytes: this.options.consoleLogBytes,
       argv: this.runtimeArgv('create', '--bundle', spec.dir, '--console-socket', paths.consoleSocket, '--pid-file', paths.pidfile, spec.id),
     });
+    if (!spec.privileged) await delegate(this.cgroups, this.cgroupsPath(spec), defaultIdMap.hostId);
     await run(this.runtimeArgv('start', spec.id));
   }
 
@@ -118,7 +120,11 @@ export class CtDriver implements GuestDriver {
     if (!options.force && !existsSync(paths.exit)) {
       // a frozen init cannot act on the signal: thaw it first
       await run(this.runtimeArgv('resume', spec.id), { allowFailure: true });
-      await run(this.runtimeArgv('kill', spec.id, options.stopSignal), { allowFailure: true });
+      const kill = await run(this.runtimeArgv('kill', spec.id, runtimeSignal(options.stopSignal)), { allowFailure: true });
+      // a guest that ended meanwhile cannot be signalled; any other refusal is ours to report
+      if (kill.code !== 0 && !existsSync(paths.exit) && !/not running|does not exist/.test(kill.stderr)) {
+        throw new Error(`cannot send ${options.stopSignal} to ${spec.name}: ${kill.stderr.trim()}`);
+      }
       await waitForExit(paths, options.timeoutMs);
     }
     if (!existsSync(paths.exit)) {

@@ -12,7 +12,6 @@ const base: OciSpecInput = {
   cgroupsPath: '/lodge/abc-1',
   capabilities: systemContainerCapabilities(capabilityNames),
   swapAccounting: true,
-  cgroupV2: false,
 };
 
 type Spec = { process: { args: string[]; capabilities: { bounding: string[] } }; linux: Record<string, unknown>; hostname: string };
@@ -56,9 +55,7 @@ test('limits become cgroup resources', () => {
   assert.deepEqual(cgroupResources({}, true), {});
 });
 
-test('the cgroup namespace is used only on a unified hierarchy', () => {
-  const v1 = (ociSpec(base) as unknown as Spec).linux.namespaces as Array<{ type: string }>;
-  const v2 = (ociSpec({ ...base, cgroupV2: true }) as unknown as Spec).linux.namespaces as Array<{ type: string }>;
-  assert.ok(!v1.some((n) => n.type === 'cgroup'));
-  assert.ok(v2.some((n) => n.type === 'cgroup'));
+test('every guest has its own cgroup namespace', () => {
+  const ns = (ociSpec(base) as unknown as Spec).linux.namespaces as Array<{ type: string }>;
+  assert.ok(ns.some((n) => n.type === 'cgroup'));
 });

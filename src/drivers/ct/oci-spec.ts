@@ -17,7 +17,6 @@ export interface OciSpecInput {
   capabilities: string[];
   /** Whether the host's memory cgroup can limit swap (memsw on v1). */
   swapAccounting: boolean;
-  cgroupV2: boolean;
 }
 
 /** What a system container gives up: loading modules, changing the clock, MAC policy and raw I/O. */
@@ -61,11 +60,12 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+    // writable so that an init like systemd can make sub-cgroups in the hierarchies delegated to it
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime'] },
     { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=65536k'] },
   ];
-  const namespaces = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  if (input.cgroupV2) namespaces.push({ type: 'cgroup' });
+  // the cgroup namespace makes a guest see its own cgroup as the root, as its mounted hierarchy shows it
+  const namespaces = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
   if (userns) namespaces.push({ type: 'user' });
   const idMap = [{ containerID: 0, hostID: defaultIdMap.hostId, size: defaultIdMap.size }];
   return {

@@ -27,3 +27,16 @@ export async function chooseRuntime(cgroups: CgroupVersion): Promise<RuntimeChoi
   if (runc) return { binary: 'runc', reason: `${runc}, chosen because this host's cgroups are ${cgroups === 'v1' ? 'v1 (hybrid)' : 'v2 and crun is missing'}` };
   return { binary: undefined, reason: 'no OCI runtime found: install the Debian package runc' };
 }
+
+/** glibc's SIGRTMIN: the kernel's 32 plus the two that threads use. */
+const rtmin = 34;
+const rtmax = 64;
+
+/** A signal as the runtime's kill accepts it: realtime names (systemd's SIGRTMIN+4) become numbers. */
+export function runtimeSignal(name: string): string {
+  const rt = /^SIGRTM(IN|AX)([+-]\d+)?$/.exec(name);
+  if (!rt) return name;
+  const n = (rt[1] === 'IN' ? rtmin : rtmax) + Number(rt[2] ?? 0);
+  if (n < rtmin || n > rtmax) throw new Error(`${name} is not a realtime signal (${rtmin}-${rtmax})`);
+  return String(n);
+}
