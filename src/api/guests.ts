@@ -3,7 +3,7 @@
  * guest, and what it gets back.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { GuestKind, Name, Size, StringEnum } from './common.js';
+import { GuestKind, Name, Size, sizePattern, StringEnum } from './common.js';
 
 export const Limits = Type.Object(
   {
@@ -11,6 +11,7 @@ export const Limits = Type.Object(
     memory: Type.Optional(Size),
     swap: Type.Optional(Size),
     processes: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304 })),
+    disk: Type.Optional(Type.String({ pattern: sizePattern, description: 'size of the guest\'s own writable storage, set at launch (e.g. 1G)' })),
   },
   { additionalProperties: false },
 );

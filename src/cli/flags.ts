@@ -10,6 +10,7 @@ export interface LimitFlags {
   memory?: string;
   swap?: string;
   processes?: string;
+  disk?: string;
 }
 
 function bad(flag: string, value: string, rule: string): never {
@@ -23,7 +24,7 @@ export function limitsFromFlags(flags: LimitFlags): Limits {
     if (!(n > 0)) bad('cpu', flags.cpu, 'is not a positive number of CPUs');
     limits.cpu = n;
   }
-  for (const key of ['memory', 'swap'] as const) {
+  for (const key of ['memory', 'swap', 'disk'] as const) {
     const v = flags[key];
     if (v === undefined) continue;
     if (parseSize(v) === undefined) bad(key, v, 'is not a size (use e.g. 256M or 1G)');

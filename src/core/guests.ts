@@ -231,6 +231,9 @@ export class GuestService {
     return this.lock.with(name, async () => {
       const g = this.record(name);
       await this.refresh(g);
+      if (patch.limits.disk !== undefined && patch.limits.disk !== g.limits.disk) {
+        throw new LodgeError('UNSUPPORTED', `limits.disk: the disk size of ${name} is set at launch and cannot change`);
+      }
       const limits = { ...g.limits, ...patch.limits };
       const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
       if (g.state === 'running' || g.state === 'paused') {

@@ -8,6 +8,7 @@ import { formatSize, parseSize } from '../api/sizes.js';
 import type { ResolvedLimits } from '../drivers/driver.js';
 
 const minimumMemory = 8 * 1024 * 1024;
+const minimumDisk = 32 * 1024 * 1024;
 
 function size(field: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -26,10 +27,15 @@ export function resolveLimits(limits: Limits, hostMemoryBytes: number): Resolved
     throw new LodgeError('BAD_REQUEST', `limits.memory: ${limits.memory} is more than this host has (${formatSize(hostMemoryBytes)})`);
   }
   if (swapBytes !== undefined && memoryBytes === undefined) throw new LodgeError('BAD_REQUEST', 'limits.swap: needs limits.memory as well');
+  const diskBytes = size('disk', limits.disk);
+  if (diskBytes !== undefined && diskBytes < minimumDisk) {
+    throw new LodgeError('BAD_REQUEST', `limits.disk: ${limits.disk} is below the ${formatSize(minimumDisk)} a guest's filesystem needs`);
+  }
   return {
     ...(limits.cpu !== undefined ? { cpu: limits.cpu } : {}),
     ...(memoryBytes !== undefined ? { memoryBytes } : {}),
     ...(swapBytes !== undefined ? { swapBytes } : {}),
     ...(limits.processes !== undefined ? { processes: limits.processes } : {}),
+    ...(diskBytes !== undefined ? { diskBytes } : {}),
   };
 }

@@ -95,9 +95,4 @@ export class Operations {
       clearTimeout(timer);
     }
   }
-
-  /** Waits for every running operation (for a clean shutdown and for tests). */
-  async settle(): Promise<void> {
-    await Promise.all([...this.running.values()].map((r) => r.done));
-  }
 }

@@ -12,6 +12,8 @@ export interface ResolvedLimits {
   memoryBytes?: number;
   swapBytes?: number;
   processes?: number;
+  /** Set at launch: the size of the guest's own writable storage. */
+  diskBytes?: number;
 }
 
 export interface GuestSpec {

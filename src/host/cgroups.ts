@@ -57,14 +57,6 @@ export async function readUsage(version: CgroupVersion, cgroupPath: string): Pro
   };
 }
 
-/** Every directory that a cgroup path occupies, to find leftovers after a crash. */
-export function cgroupDirs(version: CgroupVersion, cgroupPath: string): string[] {
-  if (version === 'v2') return [path.join(root, cgroupPath)];
-  return ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd']
-    .map((c) => path.join(root, c, cgroupPath))
-    .filter((d) => existsSync(d));
-}
-
 /**
  * Hands a guest's own cgroup to its root user, so an init such as systemd can make
  * sub-cgroups for its services. Only the hierarchies that carry no resource limits are

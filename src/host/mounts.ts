@@ -15,13 +15,6 @@ export async function unmount(target: string): Promise<void> {
   if (await isMounted(target)) await run(['umount', '--lazy', target]);
 }
 
-/** Mount points at or below `dir`, deepest first (the order to unmount them). */
-export async function mountsUnder(dir: string): Promise<string[]> {
-  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  const points = (await readMountPoints()).filter((p) => p === dir || p.startsWith(prefix));
-  return points.sort((a, b) => b.length - a.length);
-}
-
 export async function isMounted(target: string): Promise<boolean> {
   return (await readMountPoints()).includes(target);
 }

@@ -4,6 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { guestPid, hostCgroup, TestDaemon } from './harness.js';
@@ -74,4 +75,23 @@ test('a live limit change applies to the running guest', async () => {
   // and the limits survive a restart of the guest
   await d.done(await d.client.guests.changeState('live', { action: 'restart', timeout: 5 }));
   assert.equal(readFileSync(`${hostCgroup(await guestPid(d, 'live'), 'pids')}/pids.max`, 'utf8').trim(), '10');
+});
+
+test('a sized disk fills up inside the guest, which goes on; delete removes the disk', async () => {
+  await d.launch('small', { limits: { disk: '40M' } });
+  const df = (await run('small', 'df -m / | tail -1')).stdout.trim().split(/\s+/);
+  assert.ok(Number(df[1]) <= 40 && Number(df[1]) >= 30, `the root is about 40M (${df.join(' ')})`);
+  const fill = await run('small', 'dd if=/dev/zero of=/big bs=1M count=100 2>&1; echo "status $?"');
+  assert.match(fill.stdout, /No space left on device/);
+  assert.match(fill.stdout, /status 1/);
+  assert.equal((await d.client.guests.get('small')).state, 'running');
+  assert.equal((await run('small', 'rm /big && echo freed')).stdout, 'freed\n');
+  await assert.rejects(d.client.guests.update('small', { limits: { disk: '1G' } }), { code: 'UNSUPPORTED', message: /limits\.disk: the disk size of small is set at launch and cannot change/ });
+  const tooSmall = d.lodge(['launch', 'busybox', 'tiny', '--disk', '1M']);
+  assert.match(tooSmall.stderr, /limits\.disk: 1M is below the 32M/);
+  assert.equal(d.mounts().filter((m) => m.endsWith('/disk')).length, 1, 'its disk is mounted');
+  await d.done(await d.client.guests.delete('small', true));
+  assert.deepEqual(d.mounts().filter((m) => m.endsWith('/disk')), [], 'its disk is unmounted');
+  assert.ok(!execFileSync('losetup', ['-a']).toString().includes(d.dir), 'its loop device is freed');
+  assert.equal(d.mounts().length, (await d.client.guests.list()).length, 'the other guests keep their roots');
 });

@@ -25,9 +25,10 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--memory <size>', 'memory limit, e.g. 256M or 1G')
     .option('--swap <size>', 'swap the guest may use beyond --memory (default none)')
     .option('--processes <n>', 'most processes the guest may run at once')
+    .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: shares the host filesystem)')
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
     .option('--no-start', 'create the guest but leave it stopped')
-    .addHelpText('after', '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200\n  lodge launch debian/12 db1 --memory 1G')
+    .addHelpText('after', '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch debian/12 db1 --memory 1G')
     .action(async (image: string, name: string, flags: Flags) => {
       if (!['ct', 'vm', 'pv'].includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ct, vm or pv`);
       const c = client();

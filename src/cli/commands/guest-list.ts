@@ -8,7 +8,7 @@ import type { LodgeClient } from '../../client/index.js';
 import { parseFormat, printFields, printJson, printTable } from '../output.js';
 
 const limitsText = (g: Guest) =>
-  [g.limits.cpu && `cpu ${g.limits.cpu}`, g.limits.memory && `mem ${g.limits.memory}`, g.limits.processes && `procs ${g.limits.processes}`].filter(Boolean).join(', ');
+  [g.limits.cpu && `cpu ${g.limits.cpu}`, g.limits.memory && `mem ${g.limits.memory}`, g.limits.processes && `procs ${g.limits.processes}`, g.limits.disk && `disk ${g.limits.disk}`].filter(Boolean).join(', ');
 
 export function register(program: Command, client: () => LodgeClient): void {
   program

@@ -80,7 +80,7 @@ export class CtDriver implements GuestDriver {
   }
 
   private async mountRoot(spec: GuestSpec): Promise<void> {
-    await mountOverlayRoot(spec.dir, await this.lowerDir(spec), spec.privileged ? 0 : defaultIdMap.hostId);
+    await mountOverlayRoot(spec.dir, await this.lowerDir(spec), spec.privileged ? 0 : defaultIdMap.hostId, spec.limits.diskBytes);
   }
 
   private config(spec: GuestSpec): Record<string, unknown> {
