@@ -9,6 +9,10 @@
  *     attached client, bytes a client writes go to the console;
  *   - when the main process ends, writes DIR/exit ("exit N" or "signal N") and exits.
  *
+ * With --join, the command first joins those cgroups (their cgroup.procs files); with
+ * --user, it then drops to that uid (and the same gid, no supplementary groups); with
+ * --pidfile in pty mode, the shim writes the main pid there.
+ *
  * Two ways to get the console:
  *   --console-socket  CMD is an OCI runtime's `create`; it hands the pty master back over
  *                     DIR/console.sock (SCM_RIGHTS) and the main pid is read from --pidfile.
@@ -34,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,9 +144,27 @@ static int receive_fd(int conn) {
   return fd;
 }
 
+/* cgroup.procs files the command joins before it runs, so none of its children escape them */
+static const char *joins[8];
+static int njoins;
+/* the unprivileged user the command runs as (0: as the shim's caller) */
+static uid_t run_uid;
+
 static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
   pid_t pid = fork();
   if (pid != 0) return pid;
+  for (int i = 0; i < njoins; i++) {
+    int fd = open(joins[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0\n", 2) != 2) {
+      dprintf(err, "cannot join cgroup %s: %s\n", joins[i], strerror(errno));
+      _exit(126);
+    }
+    close(fd);
+  }
+  if (run_uid && (setgroups(0, NULL) < 0 || setgid(run_uid) < 0 || setuid(run_uid) < 0)) {
+    dprintf(err, "cannot become user %d: %s\n", (int)run_uid, strerror(errno));
+    _exit(126);
+  }
   if (ctty >= 0) {
     setsid();
     ioctl(ctty, TIOCSCTTY, 0);
@@ -216,13 +239,19 @@ static pid_t start_with_console_socket(char **argv, const char *pidfile, int *ma
   return (pid_t)main_pid;
 }
 
-static pid_t start_on_pty(char **argv, int *master) {
+static pid_t start_on_pty(char **argv, const char *pidfile, int *master) {
   int slave;
   if (openpty(master, &slave, NULL, NULL, NULL) < 0) fail("openpty");
   fcntl(*master, F_SETFD, FD_CLOEXEC);
   pid_t pid = spawn(argv, slave, slave, slave, slave);
   if (pid < 0) fail("fork");
   close(slave);
+  if (pidfile) {
+    FILE *f = fopen(pidfile, "w");
+    if (!f) fail("pidfile");
+    fprintf(f, "%d\n", pid);
+    fclose(f);
+  }
   return pid;
 }
 
@@ -317,11 +346,15 @@ int main(int argc, char **argv) {
       pidfile = argv[++i];
     else if (!strcmp(argv[i], "--console-socket"))
       use_console_socket = 1;
+    else if (!strcmp(argv[i], "--user") && i + 1 < argc)
+      run_uid = (uid_t)atol(argv[++i]);
+    else if (!strcmp(argv[i], "--join") && i + 1 < argc && njoins < 8)
+      joins[njoins++] = argv[++i];
     else if (!strcmp(argv[i], "--")) {
       i++;
       break;
     } else {
-      fprintf(stderr, "usage: lodge-shim --dir DIR [--log-max BYTES] [--console-socket --pidfile FILE] -- CMD...\n");
+      fprintf(stderr, "usage: lodge-shim --dir DIR [--log-max BYTES] [--pidfile FILE] [--console-socket] [--join CGROUP_PROCS]... [--user UID] -- CMD...\n");
       return 2;
     }
   }
@@ -370,7 +403,7 @@ int main(int argc, char **argv) {
   open_log();
 
   int master;
-  pid_t main_pid = use_console_socket ? start_with_console_socket(argv + i, pidfile, &master) : start_on_pty(argv + i, &master);
+  pid_t main_pid = use_console_socket ? start_with_console_socket(argv + i, pidfile, &master) : start_on_pty(argv + i, pidfile, &master);
   serve(master, main_pid, sigfd);
   return 0;
 }

@@ -9,6 +9,13 @@ export const HostInfo = Type.Object({
   version: Type.String(),
   instance: Type.String({ description: 'short id of this installation; host-side names (cgroups, runtime ids) carry it' }),
   cgroups: Type.String(),
-  drivers: Type.Array(Type.Object({ kind: GuestKind, available: Type.Boolean(), engine: Type.String() })),
+  drivers: Type.Array(
+    Type.Object({
+      kind: GuestKind,
+      available: Type.Boolean(),
+      engine: Type.String(),
+      memory: Type.Optional(Type.Object({ minimumBytes: Type.Integer(), defaultBytes: Type.Integer() })),
+    }),
+  ),
 });
 export type HostInfo = Static<typeof HostInfo>;

@@ -8,7 +8,9 @@ import { LodgeError } from '../api/errors.js';
 import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestState, GuestStatePut } from '../api/guests.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import type { ConsolePaths, GuestDriver, GuestSpec, InteractiveCommand } from '../drivers/driver.js';
+import type { ConsolePaths, GuestDriver, GuestSpec, InteractiveCommand, ResolvedLimits } from '../drivers/driver.js';
+import type { GuestKind } from '../api/common.js';
+import { formatSize } from '../api/sizes.js';
 import type { ImageFiles } from '../images/store.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
@@ -108,6 +110,14 @@ export class GuestService {
     };
   }
 
+  /** A kind that boots its own kernel needs some memory to do it. */
+  private checkKindLimits(kind: GuestKind, limits: ResolvedLimits): void {
+    const memory = this.deps.drivers.info(kind)?.memory;
+    if (memory && limits.memoryBytes !== undefined && limits.memoryBytes < memory.minimumBytes) {
+      throw new LodgeError('BAD_REQUEST', `limits.memory: ${formatSize(limits.memoryBytes)} is below the ${formatSize(memory.minimumBytes)} a ${kind} guest's kernel needs`);
+    }
+  }
+
   async list(): Promise<Guest[]> {
     const guests = this.deps.store.guests();
     await Promise.all(guests.map((g) => this.refresh(g)));
@@ -130,7 +140,8 @@ export class GuestService {
       throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
     }
     const limits = req.limits ?? {};
-    resolveLimits(limits, this.deps.hostMemoryBytes);
+    this.checkKindLimits(kind, resolveLimits(limits, this.deps.hostMemoryBytes));
+    if (req.privileged && kind !== 'ct') throw new LodgeError('BAD_REQUEST', `privileged: applies to ct guests only, not ${kind}`);
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
     // the row goes in before any host resource: a lodged killed from here on finds it in state creating and cleans up
     const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits });
@@ -236,6 +247,7 @@ export class GuestService {
       }
       const limits = { ...g.limits, ...patch.limits };
       const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
+      this.checkKindLimits(g.kind, resolved);
       if (g.state === 'running' || g.state === 'paused') {
         try {
           await this.driver(g).setLimits(this.spec(g), resolved);

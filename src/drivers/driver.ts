@@ -33,6 +33,8 @@ export interface DriverInfo {
   available: boolean;
   /** The engine and why it was chosen, or what is missing (naming the Debian package). */
   engine: string;
+  /** For kinds that give a guest a fixed amount of memory: the least it boots with, and what it gets unasked. */
+  memory?: { minimumBytes: number; defaultBytes: number };
 }
 
 /** What the host shows of a guest: alive (running or paused: the store knows which) or ended. */

@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../lib/exec.js';
-import type { ConsolePaths } from './driver.js';
+import { isAlive } from '../host/processes.js';
+import type { ConsolePaths, ObservedState } from './driver.js';
 
 export interface ShimPaths {
   dir: string;
@@ -40,13 +41,19 @@ export interface ShimLaunch {
   /** The command hands the pty back over paths.consoleSocket and writes the main pid to paths.pidfile. */
   consoleSocket: boolean;
   logMaxBytes: number;
+  /** cgroup.procs files the command joins before it runs. */
+  join?: string[];
+  /** An unprivileged uid (and gid) the command runs as. */
+  user?: number;
 }
 
 /** Starts the shim and returns the guest's main pid once the command is up. */
 export async function startShim(launch: ShimLaunch): Promise<number> {
   const { binary, paths } = launch;
-  const args = [binary, '--dir', paths.dir, '--log-max', String(launch.logMaxBytes)];
-  if (launch.consoleSocket) args.push('--console-socket', '--pidfile', paths.pidfile);
+  const args = [binary, '--dir', paths.dir, '--log-max', String(launch.logMaxBytes), '--pidfile', paths.pidfile];
+  if (launch.consoleSocket) args.push('--console-socket');
+  for (const procs of launch.join ?? []) args.push('--join', procs);
+  if (launch.user !== undefined) args.push('--user', String(launch.user));
   const result = await run([...args, '--', ...launch.argv], { allowFailure: true, timeoutMs: 120_000 });
   const line = result.stdout.trim();
   const ok = /^ok (\d+) (\d+)$/.exec(line);
@@ -62,6 +69,15 @@ export async function readExit(paths: ShimPaths): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** From files alone (the exit record and the pidfile): cheap enough for every guest on every list. */
+export async function observeShim(paths: ShimPaths): Promise<ObservedState> {
+  const exit = await readExit(paths);
+  if (exit) return { state: 'stopped', reason: exit };
+  const pid = Number(await readFile(paths.pidfile, 'utf8').catch(() => '0'));
+  if (!pid || !isAlive(pid)) return { state: 'stopped', reason: 'its main process is gone and no exit status was recorded' };
+  return { state: 'running', pid };
 }
 
 export async function waitForExit(paths: ShimPaths, timeoutMs: number): Promise<boolean> {

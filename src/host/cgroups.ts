@@ -3,7 +3,7 @@
  * container's cgroup; Lodge reads usage from it and finds the layout once at start.
  */
 import { existsSync } from 'node:fs';
-import { chown, readdir, readFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export type CgroupVersion = 'v1' | 'v2';
@@ -71,4 +71,87 @@ export async function delegate(version: CgroupVersion, cgroupPath: string, uid: 
       if (file.startsWith('cgroup.') || file === 'tasks' || file === 'notify_on_release') await chown(path.join(dir, file), uid, uid).catch(() => {});
     }
   }
+}
+
+/** Limits as the kernel's cgroup files take them, for guests whose engine does not manage cgroups. */
+export interface CgroupLimits {
+  cpu?: number;
+  memoryBytes?: number;
+  swapBytes?: number;
+  processes?: number;
+}
+
+const v1Controllers = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
+const cpuPeriodUs = 100_000;
+
+/** [file, value, may fail]: a write that may fail is retried by a later entry. */
+function limitFiles(version: CgroupVersion, limits: CgroupLimits): Array<[string, string, boolean?]> {
+  const files: Array<[string, string, boolean?]> = [];
+  const { cpu, memoryBytes, swapBytes, processes } = limits;
+  if (version === 'v1') {
+    if (cpu !== undefined) files.push(['cpu/cpu.cfs_period_us', String(cpuPeriodUs)], ['cpu/cpu.cfs_quota_us', String(Math.round(cpu * cpuPeriodUs))], ['cpu/cpu.shares', String(Math.max(2, Math.round(cpu * 1024)))]);
+    if (memoryBytes !== undefined) {
+      // memsw may never be below the memory limit: raising needs memsw first, lowering memory first
+      const memsw = existsSync(path.join(root, 'memory/memory.memsw.limit_in_bytes')) ? String(memoryBytes + (swapBytes ?? 0)) : undefined;
+      if (memsw) files.push(['memory/memory.memsw.limit_in_bytes', memsw, true]);
+      files.push(['memory/memory.limit_in_bytes', String(memoryBytes)]);
+      if (memsw) files.push(['memory/memory.memsw.limit_in_bytes', memsw]);
+    }
+    if (processes !== undefined) files.push(['pids/pids.max', String(processes)]);
+  } else {
+    if (cpu !== undefined) files.push(['cpu.max', `${Math.round(cpu * cpuPeriodUs)} ${cpuPeriodUs}`]);
+    if (memoryBytes !== undefined) files.push(['memory.max', String(memoryBytes)], ['memory.swap.max', String(swapBytes ?? 0)]);
+    if (processes !== undefined) files.push(['pids.max', String(processes)]);
+  }
+  return files;
+}
+
+const dirOf = (version: CgroupVersion, cgroupPath: string, controller = '') => (version === 'v1' ? path.join(root, controller, cgroupPath) : path.join(root, cgroupPath));
+
+/** Makes a guest's cgroup with its limits; returns the cgroup.procs files its process joins. */
+export async function createCgroup(version: CgroupVersion, cgroupPath: string, limits: CgroupLimits): Promise<string[]> {
+  if (version === 'v2') {
+    // each level above must hand the controllers down
+    const parts = cgroupPath.split('/').filter(Boolean);
+    for (let i = 0; i < parts.length; i++) {
+      const dir = path.join(root, ...parts.slice(0, i));
+      await mkdir(path.join(root, ...parts.slice(0, i + 1)), { recursive: true });
+      await writeFile(path.join(dir, 'cgroup.subtree_control'), '+cpu +memory +pids').catch(() => {});
+    }
+  } else {
+    for (const c of v1Controllers) await mkdir(dirOf(version, cgroupPath, c), { recursive: true });
+  }
+  await setCgroupLimits(version, cgroupPath, limits);
+  const controllers = version === 'v1' ? v1Controllers : [''];
+  return controllers.map((c) => path.join(dirOf(version, cgroupPath, c), 'cgroup.procs'));
+}
+
+export async function setCgroupLimits(version: CgroupVersion, cgroupPath: string, limits: CgroupLimits): Promise<void> {
+  for (const [file, value, mayFail] of limitFiles(version, limits)) {
+    const [controller, name] = version === 'v1' ? file.split('/') : ['', file];
+    await writeFile(path.join(dirOf(version, cgroupPath, controller), name!), value).catch((e: Error) => {
+      if (!mayFail) throw new Error(`cannot set ${file} of ${cgroupPath} to ${value}: ${e.message}`);
+    });
+  }
+}
+
+/** Kills every process in the cgroup and removes it. */
+export async function destroyCgroup(version: CgroupVersion, cgroupPath: string): Promise<void> {
+  const procs = path.join(dirOf(version, cgroupPath, 'memory'), 'cgroup.procs');
+  for (let i = 0; i < 100 && existsSync(procs); i++) {
+    const pids = (await readFile(procs, 'utf8')).split('\n').filter(Boolean).map(Number);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const controllers = version === 'v1' ? v1Controllers : [''];
+  for (const c of controllers) await rmdir(dirOf(version, cgroupPath, c)).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
 }

@@ -15,11 +15,25 @@ const files: Record<string, string> = {
     '::sysinit:/etc/init.d/rcS',
     // the console shell has no job control: init holds the console as its controlling terminal
     '::respawn:-/bin/sh',
-    '::ctrlaltdel:/sbin/reboot',
+    // Ctrl-Alt-Del is how Lodge asks a paravirtual guest to shut down
+    '::ctrlaltdel:/sbin/poweroff',
     '::shutdown:/bin/umount -a -r',
     '',
   ].join('\n'),
-  'etc/init.d/rcS': '#!/bin/sh\nmount -a 2>/dev/null\n[ -x /etc/rc.local ] && /etc/rc.local\nexit 0\n',
+  // a container gets /proc, /sys and /dev from its runtime; a paravirtual guest mounts its own
+  'etc/init.d/rcS': [
+    '#!/bin/sh',
+    '[ -e /proc/self ] || mount -t proc proc /proc',
+    '[ -d /sys/kernel ] || mount -t sysfs sysfs /sys',
+    'mkdir -p /dev/pts && { [ -e /dev/pts/ptmx ] || mount -t devpts devpts /dev/pts; }',
+    '# pv: the name comes on the kernel command line, the UML kernel\'s modules through hostfs',
+    '[ -n "$LODGE_HOSTNAME" ] && hostname "$LODGE_HOSTNAME"',
+    'if [ "$LODGE_KIND" = pv ]; then mkdir -p /lib/modules && mount -t hostfs -o ro none /lib/modules; fi',
+    'mount -a 2>/dev/null',
+    '[ -x /etc/rc.local ] && /etc/rc.local',
+    'exit 0',
+    '',
+  ].join('\n'),
   'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
   'etc/group': 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n',
   'etc/profile': 'export PS1="\\h:\\w\\$ "\nexport PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n',

@@ -38,7 +38,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['Kind', g.kind],
         ['State', g.stateReason ? `${g.state} (${g.stateReason})` : g.state],
         ['Image', g.image],
-        ['Privileged', g.privileged ? 'yes' : 'no (user namespace)'],
+        ['Privileged', g.kind !== 'ct' ? undefined : g.privileged ? 'yes' : 'no (user namespace)'],
         ['Engine', g.engine],
         ['PID', g.pid],
         ['Limits', limitsText(g) || 'none'],

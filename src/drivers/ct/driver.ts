@@ -4,17 +4,16 @@
  * lodge-shim that holds its console and exit status, so the guest outlives lodged.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
 import { cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
-import { isAlive } from '../../host/processes.js';
 import { run } from '../../lib/exec.js';
 import { mountOverlayRoot, overlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
 import { ensureShifted } from '../../storage/shift.js';
 import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
-import { consolePaths, readExit, shimPaths, startShim, waitForExit } from '../shim.js';
+import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { writeHostname } from './identity.js';
 import { chooseRuntime, runtimeSignal } from './runtime.js';
@@ -144,14 +143,8 @@ export class CtDriver implements GuestDriver {
     await run(this.runtimeArgv('resume', spec.id));
   }
 
-  /** From files alone (the shim's exit record and the runtime's pidfile): no runtime call, so list stays fast. */
-  async observe(spec: GuestSpec): Promise<ObservedState> {
-    const paths = shimPaths(path.join(spec.dir, 'shim'));
-    const exit = await readExit(paths);
-    if (exit) return { state: 'stopped', reason: exit };
-    const pid = Number(await readFile(paths.pidfile, 'utf8').catch(() => '0'));
-    if (!pid || !isAlive(pid)) return { state: 'stopped', reason: 'its init is gone and no exit status was recorded' };
-    return { state: 'running', pid };
+  observe(spec: GuestSpec): Promise<ObservedState> {
+    return observeShim(shimPaths(path.join(spec.dir, 'shim')));
   }
 
   async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {

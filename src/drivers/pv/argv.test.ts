@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { umlArgv } from './argv.js';
+
+const base = {
+  kernel: '/usr/bin/linux.uml',
+  umlDir: '/var/lib/lodge/guests/ab-1',
+  umid: 'uml',
+  memoryBytes: 128 * 1024 * 1024,
+  cow: '/var/lib/lodge/guests/ab-1/root.cow',
+  base: '/var/lib/lodge/images/busybox/rootfs.ext4',
+  init: '/sbin/init',
+  hostname: 'pv1',
+  hostfsRoot: '/usr/lib/uml/modules',
+};
+
+test('the guest boots from a COW file over the shared base, on the shim console', () => {
+  const argv = umlArgv(base);
+  assert.equal(argv[0], '/usr/bin/linux.uml');
+  assert.ok(argv.includes('ubd0=/var/lib/lodge/guests/ab-1/root.cow,/var/lib/lodge/images/busybox/rootfs.ext4'));
+  assert.ok(argv.includes('root=/dev/ubda'));
+  assert.ok(argv.includes('con0=fd:0,fd:1'));
+  assert.ok(argv.includes('con=null'));
+  assert.ok(argv.includes('umid=uml') && argv.includes('uml_dir=/var/lib/lodge/guests/ab-1'));
+  assert.ok(argv.includes('LODGE_HOSTNAME=pv1'));
+  assert.ok(argv.includes('hostfs=/usr/lib/uml/modules'));
+});
+
+test('memory is given in whole MiB', () => {
+  assert.ok(umlArgv({ ...base, memoryBytes: 256 * 1024 * 1024 }).includes('mem=256M'));
+  assert.ok(umlArgv({ ...base, memoryBytes: 100 * 1024 * 1024 + 5 }).includes('mem=100M'));
+});

@@ -1,0 +1,176 @@
+/**
+ * Paravirtual guests on real User-Mode Linux: boot to a shell on the console with the
+ * UML kernel and the memory asked for; pause and resume; graceful halt; force stop of a
+ * hung guest; a shared base disk; adoption after kill -9; bad input.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { guestPid, hostCgroup, TestDaemon } from './harness.js';
+
+const d = new TestDaemon();
+const kernel = '/usr/bin/linux.uml';
+before(async () => {
+  if (!existsSync(kernel)) throw new Error(`${kernel} is missing: install the Debian package user-mode-linux`);
+  await d.start();
+  await d.buildBusybox();
+});
+after(() => d.cleanup());
+
+/** Types `command` on the console (again each second, until the shell has started) and waits for `pattern`. */
+async function onConsole(name: string, command: string, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  const ws = new WebSocket(d.client.guests.consoleUrl(name));
+  let seen = '';
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`${name} never showed ${pattern}: ${JSON.stringify(seen.slice(-600))}`)), timeoutMs);
+      ws.on('open', () => {
+        const type = () => ws.send(Buffer.from(`${command}\n`), { binary: true });
+        type();
+        timer = setInterval(() => !pattern.test(seen) && type(), 1500);
+      });
+      ws.on('message', (data: Buffer) => {
+        seen += data.toString();
+        if (pattern.test(seen)) {
+          clearTimeout(deadline);
+          resolve(seen);
+        }
+      });
+      ws.on('error', reject);
+    });
+  } finally {
+    clearInterval(timer);
+    ws.close();
+  }
+}
+
+const consoleLog = (name: string) => d.lodge(['console', name, '--log']).stdout;
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+test('a pv guest boots the UML kernel to a shell, with the memory asked for and its modules', async () => {
+  const launch = d.lodge(['launch', 'busybox', 'pv1', '--kind', 'pv', '--memory', '96M']);
+  assert.equal(launch.code, 0, launch.stderr);
+  const umlVersion = /(\d+\.\d+\.\d+)/.exec(execFileSync(kernel, ['--version']).toString())![1]!;
+  const out = await onConsole('pv1', 'echo "R=$(uname -r) H=$(hostname) M=$(sed -n "s/MemTotal: *//p" /proc/meminfo) L=$(ls /lib/modules)"', /R=\S+ H=\S+ M=\d+ kB L=\S+/);
+  const [, release, host, memKb, modules] = /R=(\S+) H=(\S+) M=(\d+) kB L=(\S+)/.exec(out)!;
+  assert.equal(release, umlVersion, 'the guest runs the UML kernel, not the host one');
+  assert.notEqual(release, execFileSync('uname', ['-r']).toString().trim());
+  assert.equal(host, 'pv1');
+  // the kernel gets exactly what was asked: its boot lines give the total, of which UML adds a gap of its own
+  const boot = consoleLog('pv1');
+  const gap = Number(/Adding (\d+) bytes to physical memory to account for exec-shield gap/.exec(boot)?.[1] ?? 0);
+  const totalKb = Number(/Memory: \d+K\/(\d+)K available/.exec(boot)![1]);
+  assert.equal(totalKb - gap / 1024, 96 * 1024);
+  const mem = Number(memKb) / 1024;
+  assert.ok(mem > 48 && mem <= 96, `MemTotal fits in 96M (${mem.toFixed(1)}M)`);
+  assert.equal(modules, umlVersion, "the UML kernel's modules are in the guest");
+  const info = d.lodge(['info', 'pv1']).stdout;
+  assert.match(info, /Kind:\s+pv/);
+  assert.match(info, /Engine:\s+User-Mode Linux/);
+  // the UML processes run in the guest's cgroup, as an unprivileged user
+  const pid = await guestPid(d, 'pv1');
+  const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  assert.ok(uid >= 1_200_000, `linux.uml runs as an unprivileged uid (${uid})`);
+  const memLimit = Number(readFileSync(`${hostCgroup(pid, 'memory')}/memory.limit_in_bytes`, 'utf8'));
+  assert.equal(memLimit, (96 + 64) * 1024 * 1024, 'the cgroup caps the guest memory plus UML overhead');
+});
+
+test('pause stops the guest (a console counter stops) and resume continues it', async () => {
+  await onConsole('pv1', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done &', /tick-3\b/);
+  assert.equal(d.lodge(['pause', 'pv1']).code, 0);
+  assert.equal((await d.client.guests.get('pv1')).state, 'paused');
+  await sleep(300);
+  const before = consoleLog('pv1').length;
+  await sleep(1500);
+  assert.equal(consoleLog('pv1').length, before, 'nothing is printed while paused');
+  assert.equal(d.lodge(['resume', 'pv1']).code, 0);
+  await sleep(1500);
+  assert.ok(consoleLog('pv1').length > before, 'the counter goes on after resume');
+});
+
+test('stop halts the guest through its init', async () => {
+  const stop = d.lodge(['stop', 'pv1', '--timeout', '30']);
+  assert.equal(stop.code, 0, stop.stderr);
+  const log = consoleLog('pv1');
+  assert.match(log, /The system is going down NOW!/);
+  assert.match(log, /reboot: System halted/);
+  assert.equal((await d.client.guests.get('pv1')).state, 'stopped');
+});
+
+test('a hung guest is killed after the timeout', async () => {
+  assert.equal(d.lodge(['start', 'pv1']).code, 0);
+  const pid = await guestPid(d, 'pv1');
+  await onConsole('pv1', 'echo up-$((2*3))', /up-6/);
+  process.kill(pid, 'SIGSTOP'); // the guest kernel no longer runs: nothing inside can answer
+  const t0 = Date.now();
+  const stop = d.lodge(['stop', 'pv1', '--timeout', '2']);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.ok(Date.now() - t0 < 15_000, `killed soon after the timeout (${Date.now() - t0} ms)`);
+  assert.ok(!existsSync(`/proc/${pid}`));
+  assert.equal((await d.client.guests.get('pv1')).stateReason, 'stopped on request');
+});
+
+test('two pv guests of one image share its base disk and write only their COW files', async () => {
+  assert.equal(d.lodge(['start', 'pv1']).code, 0);
+  assert.equal(d.lodge(['launch', 'busybox', 'pv2', '--kind', 'pv']).code, 0);
+  const base = path.join(d.stateDir, 'images/busybox/rootfs.ext4');
+  const baseHash = sha(base);
+  for (const name of ['pv1', 'pv2']) await onConsole(name, `dd if=/dev/urandom of=/root/${name}.bin bs=1k count=512 2>/dev/null; sync; echo wrote-$((40+2))-${name}`, new RegExp(`wrote-42-${name}`));
+  const cmdlines = await Promise.all(['pv1', 'pv2'].map(async (n) => readFileSync(`/proc/${await guestPid(d, n)}/cmdline`, 'utf8').split('\0')));
+  const ubd = cmdlines.map((c) => c.find((a) => a.startsWith('ubd0='))!.slice(5).split(','));
+  assert.equal(ubd[0]![1], base);
+  assert.equal(ubd[1]![1], base, 'both boot from the same base file');
+  assert.notEqual(ubd[0]![0], ubd[1]![0], 'each has its own COW file');
+  for (const [cow] of ubd) assert.ok(statSync(cow!).blocks * 512 > 512 * 1024, `${cow} holds what its guest wrote`);
+  assert.equal(sha(base), baseHash, 'the base is untouched');
+  assert.equal(statSync(base).mode & 0o777, 0o444);
+});
+
+test('kill -9 of lodged: pv guests survive, are adopted, and their consoles work', async () => {
+  const pids = [await guestPid(d, 'pv1'), await guestPid(d, 'pv2')];
+  await d.kill9();
+  for (const pid of pids) assert.ok(existsSync(`/proc/${pid}`));
+  await d.start();
+  assert.match(d.stderr, /pv1: adopted, running/);
+  assert.match(d.stderr, /pv2: adopted, running/);
+  assert.deepEqual([await guestPid(d, 'pv1'), await guestPid(d, 'pv2')], pids);
+  await onConsole('pv1', 'echo back-$((4+4))', /back-8/);
+  await onConsole('pv2', 'echo back-$((5+5))', /back-10/);
+  assert.equal(d.lodge(['pause', 'pv2']).code, 0, 'the mconsole answers the new lodged');
+  assert.equal(d.lodge(['resume', 'pv2']).code, 0);
+  for (const name of ['pv1', 'pv2']) assert.equal(d.lodge(['delete', '--force', name]).code, 0);
+});
+
+test('bad input: too little memory, privileged, exec; a guest whose kernel dies at boot is reported', async () => {
+  const small = d.lodge(['launch', 'busybox', 'pvx', '--kind', 'pv', '--memory', '16M']);
+  assert.equal(small.code, 1);
+  assert.equal(small.stderr, "lodge: limits.memory: 16M is below the 32M a pv guest's kernel needs\n");
+  assert.match(d.lodge(['launch', 'busybox', 'pvx', '--kind', 'pv', '--privileged']).stderr, /privileged: applies to ct guests only, not pv/);
+  // a root disk that is not a filesystem: the kernel cannot mount it and ends
+  const broken = path.join(d.dir, 'broken');
+  execFileSync('cp', ['-a', path.join(d.stateDir, 'images/busybox/rootfs'), broken]);
+  execFileSync('tar', ['-C', broken, '-cf', path.join(d.dir, 'broken.tar'), '.']);
+  assert.equal(d.lodge(['image', 'import', path.join(d.dir, 'broken.tar'), 'broken']).code, 0);
+  assert.equal(d.lodge(['launch', 'broken', 'dies', '--kind', 'pv', '--no-start']).code, 0);
+  truncateSync(path.join(d.stateDir, 'images/broken/rootfs.ext4'), 4096);
+  d.lodge(['start', 'dies']);
+  let g = await d.client.guests.get('dies');
+  for (let i = 0; i < 60 && g.state !== 'stopped'; i++) {
+    await sleep(250);
+    g = await d.client.guests.get('dies');
+  }
+  assert.equal(g.state, 'stopped');
+  assert.match(g.stateReason ?? '', /exited with code|killed by signal/);
+  assert.match(consoleLog('dies'), /Kernel panic|Unable to mount root|VFS/);
+  assert.match(d.lodge(['exec', 'dies', '--', 'true']).stderr, /cannot exec in dies: it is stopped/);
+  assert.equal(d.lodge(['delete', 'dies']).code, 0);
+  assert.ok(!existsSync('/sys/fs/cgroup/memory/lodge') || !spawnSync('ls', ['/sys/fs/cgroup/memory/lodge']).stdout.toString().includes(`${d.instance}-`), 'no cgroup is left');
+  assert.deepEqual(d.runtimeContainers(), []);
+  assert.equal(spawnSync('pgrep', ['-f', `uml_dir=${d.stateDir}`]).status, 1, 'no UML process is left');
+});
