@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { elapsedMs, report, series } from './stats.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { TestDaemon } from '../test/system/harness.js';
@@ -14,12 +15,6 @@ import { TestDaemon } from '../test/system/harness.js';
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
 const runs = Number(values.runs);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 function rawBundle(dir: string, rootfs: string): string {
   const bundle = path.join(dir, 'raw-bundle');
@@ -49,30 +44,16 @@ try {
     let t0 = process.hrtime.bigint();
     const launch = d.lodge(['launch', 'busybox', `b${i}`]);
     const exec = d.lodge(['exec', `b${i}`, '--', 'true']);
-    lodge.push(ms(t0));
+    lodge.push(elapsedMs(t0));
     if (launch.code !== 0 || exec.code !== 0) throw new Error(`lodge failed: ${launch.stderr}${exec.stderr}`);
     await d.done(await d.client.guests.delete(`b${i}`, true));
 
     t0 = process.hrtime.bigint();
     const r = spawnSync('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `raw${i}`]);
-    raw.push(ms(t0));
+    raw.push(elapsedMs(t0));
     if (r.status !== 0) throw new Error(`runc run failed: ${r.stderr}`);
   }
-  const result = {
-    benchmark: 'ct-start',
-    runs,
-    lodge: { what: 'lodge launch + lodge exec -- true', medianMs: median(lodge), minMs: Math.min(...lodge), maxMs: Math.max(...lodge) },
-    raw: { what: 'runc run (process: true)', medianMs: median(raw), minMs: Math.min(...raw), maxMs: Math.max(...raw) },
-    ratio: median(lodge) / median(raw),
-    date: new Date().toISOString(),
-  };
-  const f = (x: { medianMs: number; minMs: number; maxMs: number }) => `${x.medianMs.toFixed(1)} ms (${x.minMs.toFixed(1)}-${x.maxMs.toFixed(1)})`;
-  console.log(`lodge launch + exec true: ${f(result.lodge)}`);
-  console.log(`raw runc run true:        ${f(result.raw)}`);
-  console.log(`ratio lodge/raw:          ${result.ratio.toFixed(2)} (${runs} runs each, alternated)`);
-  const out = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(new URL('ct-start.json', out), `${JSON.stringify(result, null, 2)}\n`);
+  report('ct-start', series('lodge launch + lodge exec -- true', lodge), series('raw runc run (process: true)', raw), runs);
 } finally {
   await d.cleanup();
   rmSync(d.dir, { recursive: true, force: true });

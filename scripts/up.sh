@@ -21,19 +21,28 @@ if ! lodge host >/dev/null 2>&1; then
 fi
 
 lodge image list --format json | grep -q '"name": "busybox"' || lodge image build busybox
-state=$(lodge list --format json | node -e 'const g=JSON.parse(require("fs").readFileSync(0,"utf8")).find(g=>g.name==="demo-ct"); console.log(g?g.state:"none")')
-case "$state" in
-  none) lodge launch busybox demo-ct --memory 256M --processes 500 ;;
-  stopped|error) lodge start demo-ct ;;
-  paused) lodge resume demo-ct ;;
-esac
+# launches NAME from busybox (with the given flags) unless it exists, and makes sure it runs
+demo() {
+  local name=$1; shift
+  local state
+  state=$(lodge list --format json | node -e 'const g=JSON.parse(require("fs").readFileSync(0,"utf8")).find(g=>g.name===process.argv[1]); console.log(g?g.state:"none")' "$name")
+  case "$state" in
+    none) lodge launch busybox "$name" "$@" ;;
+    stopped|error) lodge start "$name" ;;
+    paused) lodge resume "$name" ;;
+  esac
+}
+demo demo-ct --memory 256M --processes 500
+demo demo-pv --kind pv --memory 128M
 
 cat <<MSG
 
 Lodge is running (socket $LODGE_SOCKET, log $log).
   lodge list                      the guests
-  lodge exec demo-ct -- ps        run a command in the demo container
+  lodge exec demo-ct -- ps        run a command in the demo container (ct)
   lodge exec -t demo-ct -- sh     a shell in it
   lodge console demo-ct           its console (Ctrl-] detaches)
+  lodge exec demo-pv -- uname -a  the paravirtual guest (pv, User-Mode Linux)
+  lodge console demo-pv           its console, where it booted its own kernel
   lodge --help                    everything else
 MSG

@@ -7,6 +7,7 @@ import { mkdir, symlink, writeFile, copyFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import { run } from '../lib/exec.js';
+import { agentScript } from './agent.js';
 
 const busybox = '/bin/busybox';
 
@@ -26,9 +27,9 @@ const files: Record<string, string> = {
     '[ -e /proc/self ] || mount -t proc proc /proc',
     '[ -d /sys/kernel ] || mount -t sysfs sysfs /sys',
     'mkdir -p /dev/pts && { [ -e /dev/pts/ptmx ] || mount -t devpts devpts /dev/pts; }',
-    '# pv: the name comes on the kernel command line, the UML kernel\'s modules through hostfs',
+    '# pv: the name comes on the kernel command line; lodge exec goes through the agent',
     '[ -n "$LODGE_HOSTNAME" ] && hostname "$LODGE_HOSTNAME"',
-    'if [ "$LODGE_KIND" = pv ]; then mkdir -p /lib/modules && mount -t hostfs -o ro none /lib/modules; fi',
+    '[ "$LODGE_KIND" = pv ] && /sbin/lodge-agent </dev/null >/dev/null 2>&1 &',
     'mount -a 2>/dev/null',
     '[ -x /etc/rc.local ] && /etc/rc.local',
     'exit 0',
@@ -59,5 +60,6 @@ export async function buildBusybox(rootfs: string): Promise<void> {
     await symlink(`${'../'.repeat(depth)}bin/busybox`, path.join(rootfs, applet));
   }
   for (const [file, text] of Object.entries(files)) await writeFile(path.join(rootfs, file), text);
+  await writeFile(path.join(rootfs, 'sbin/lodge-agent'), agentScript, { mode: 0o755 });
   await chmod(path.join(rootfs, 'etc/init.d/rcS'), 0o755);
 }

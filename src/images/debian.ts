@@ -7,6 +7,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import { run } from '../lib/exec.js';
+import { agentScript } from './agent.js';
 
 export const debianImage = { init: '/sbin/init', stopSignal: 'SIGRTMIN+4' } as const;
 
@@ -19,6 +20,18 @@ async function hostMirror(): Promise<string> {
   }
   return 'http://deb.debian.org/debian';
 }
+
+const agentUnit = `[Unit]
+Description=Lodge agent (lodge exec in pv guests)
+ConditionKernelCommandLine=LODGE_KIND=pv
+
+[Service]
+ExecStart=/usr/local/sbin/lodge-agent
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+`;
 
 /** Downloaded packages stay here, so a rebuild (or a second test run) fetches nothing new. */
 const packageCache = '/var/cache/lodge/debootstrap';
@@ -38,6 +51,11 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
     await run(['ln', '-sf', '/dev/null', path.join(rootfs, 'etc/systemd/system', unit)]);
   }
   await run(['chroot', rootfs, 'passwd', '-d', 'root']);
+  // as a pv guest: Ctrl-Alt-Del is Lodge's request to shut down, and lodge exec needs the agent
+  await run(['ln', '-sf', '/lib/systemd/system/poweroff.target', path.join(rootfs, 'etc/systemd/system/ctrl-alt-del.target')]);
+  await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-agent'), agentScript, { mode: 0o755 });
+  await writeFile(path.join(rootfs, 'etc/systemd/system/lodge-agent.service'), agentUnit);
+  await run(['ln', '-sf', '/etc/systemd/system/lodge-agent.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/lodge-agent.service')]);
   // empty: each guest's systemd makes its own machine id at first boot
   await writeFile(path.join(rootfs, 'etc/machine-id'), '');
   await rm(path.join(rootfs, 'var/lib/dbus/machine-id'), { force: true });

@@ -4,7 +4,8 @@
  * `mkfs.ext4 -d` fills it from the directory: no loop mount, no root in a namespace.
  */
 import { existsSync } from 'node:fs';
-import { chmod, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { run } from '../lib/exec.js';
 
 const mib = 1024 * 1024;
@@ -13,23 +14,38 @@ export function ext4BasePath(rootfs: string): string {
   return `${rootfs}.ext4`;
 }
 
-/** Returns the base file, making it (atomically, by rename) when it is missing. */
-export async function ensureExt4Base(rootfs: string): Promise<string> {
+/**
+ * Returns the base file, making it (atomically, by rename) when it is missing.
+ * `additions` maps paths in the guest to host directories copied in as well (a kernel's modules).
+ */
+export async function ensureExt4Base(rootfs: string, additions: Record<string, string> = {}): Promise<string> {
   const target = ext4BasePath(rootfs);
   if (existsSync(target)) return target;
-  const used = Number((await run(['du', '-sb', rootfs])).stdout.split('\t')[0]);
-  // room for the filesystem's own metadata and for what guests write through their COW files
-  const size = Math.ceil((used * 1.3 + 256 * mib) / mib) * mib;
   const tmp = `${target}.tmp-${process.pid}`;
+  const staging = `${target}.staging-${process.pid}`;
   try {
+    let source = rootfs;
+    if (Object.keys(additions).length > 0) {
+      await run(['cp', '-a', '--reflink=auto', rootfs, staging], { timeoutMs: 600_000 });
+      for (const [inGuest, fromHost] of Object.entries(additions)) {
+        await mkdir(path.join(staging, inGuest), { recursive: true });
+        await run(['cp', '-a', '--reflink=auto', `${fromHost}/.`, path.join(staging, inGuest)], { timeoutMs: 600_000 });
+      }
+      source = staging;
+    }
+    const used = Number((await run(['du', '-sb', source])).stdout.split('\t')[0]);
+    // room for the filesystem's own metadata and for what guests write through their COW files
+    const size = Math.ceil((used * 1.3 + 256 * mib) / mib) * mib;
     await run(['truncate', '-s', String(size), tmp]);
-    await run(['mkfs.ext4', '-q', '-F', '-L', 'lodge-root', '-d', rootfs, tmp], { timeoutMs: 600_000 });
+    await run(['mkfs.ext4', '-q', '-F', '-L', 'lodge-root', '-d', source, tmp], { timeoutMs: 600_000 });
     // guests' UML runs as an unprivileged user: the base is theirs to read, never to write
     await chmod(tmp, 0o444);
     await rename(tmp, target);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
   return target;
 }

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -79,6 +79,21 @@ test('a pv guest boots the UML kernel to a shell, with the memory asked for and 
   assert.ok(uid >= 1_200_000, `linux.uml runs as an unprivileged uid (${uid})`);
   const memLimit = Number(readFileSync(`${hostCgroup(pid, 'memory')}/memory.limit_in_bytes`, 'utf8'));
   assert.equal(memLimit, (96 + 64) * 1024 * 1024, 'the cgroup caps the guest memory plus UML overhead');
+});
+
+test('exec in a pv guest goes through its agent: output, input, environment, exit code', async () => {
+  const r = d.lodge(['exec', 'pv1', '--env', 'WHO=agent', '--cwd', '/etc', '--', 'sh', '-c', 'read x; echo "$x $WHO $(pwd) $(uname -r)"; echo warn >&2; exit 4'], 'hello');
+  assert.equal(r.code, 4, r.stderr);
+  assert.equal(r.stdout, `hello agent /etc ${execFileSync(kernel, ['--version']).toString().match(/(\d+\.\d+\.\d+)/)![1]}\n`);
+  assert.equal(r.stderr, 'warn\n');
+  const quoted = await d.client.guests.exec('pv1', { command: ['printf', '%s|', "it's", '$HOME', 'a b'] });
+  assert.deepEqual(quoted, { exitCode: 0, stdout: "it's|$HOME|a b|", stderr: '' });
+  assert.match(d.lodge(['exec', '-t', 'pv1', '--', 'sh']).stderr, /exec -t is not available in pv guests yet/);
+  // nothing of the exchange is left behind
+  const umlDir = readFileSync(`/proc/${await guestPid(d, 'pv1')}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('uml_dir='))!.slice(8);
+  const agent = path.join(umlDir, 'agent');
+  assert.deepEqual(readdirSync(path.join(agent, 'requests')), []);
+  assert.deepEqual(readdirSync(path.join(agent, 'responses')), []);
 });
 
 test('pause stops the guest (a console counter stops) and resume continues it', async () => {

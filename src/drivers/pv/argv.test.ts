@@ -11,7 +11,7 @@ const base = {
   base: '/var/lib/lodge/images/busybox/rootfs.ext4',
   init: '/sbin/init',
   hostname: 'pv1',
-  hostfsRoot: '/usr/lib/uml/modules',
+  hostfsRoot: '/var/lib/lodge/guests/ab-1/pv/agent',
 };
 
 test('the guest boots from a COW file over the shared base, on the shim console', () => {
@@ -23,7 +23,8 @@ test('the guest boots from a COW file over the shared base, on the shim console'
   assert.ok(argv.includes('con=null'));
   assert.ok(argv.includes('umid=uml') && argv.includes('uml_dir=/var/lib/lodge/guests/ab-1'));
   assert.ok(argv.includes('LODGE_HOSTNAME=pv1'));
-  assert.ok(argv.includes('hostfs=/usr/lib/uml/modules'));
+  assert.ok(argv.includes('hostfs=/var/lib/lodge/guests/ab-1/pv/agent'));
+  assert.ok(argv.includes('systemd.hostname=pv1'));
 });
 
 test('memory is given in whole MiB', () => {

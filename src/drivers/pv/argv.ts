@@ -14,7 +14,7 @@ export interface UmlArgvInput {
   base: string;
   init: string;
   hostname: string;
-  /** The host directory the guest may mount with hostfs (the UML kernel's modules). */
+  /** The only host directory the guest may mount with hostfs (the exec agent's exchange). */
   hostfsRoot: string;
 }
 
@@ -37,6 +37,7 @@ export function umlArgv(i: UmlArgvInput): string[] {
     `init=${i.init}`,
     // words the kernel does not know reach init as environment variables
     `LODGE_HOSTNAME=${i.hostname}`,
+    `systemd.hostname=${i.hostname}`,
     'LODGE_KIND=pv',
   ];
 }

@@ -2,7 +2,8 @@
  * @module Paravirtual guests (`pv`): User-Mode Linux, a Linux kernel ported to run as
  * host processes. One linux.uml per guest under a lodge-shim (its console and exit
  * status), in its own cgroup, as an unprivileged host user of its own; its root disk is
- * a COW file over the image's shared ext4 base; it is driven through the mconsole.
+ * a COW file over the image's shared ext4 base; it is driven through the mconsole, and
+ * `lodge exec` reaches it through lodge-agent.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -11,11 +12,13 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
 import { LodgeError } from '../../api/errors.js';
+import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../../host/cgroups.js';
 import { run } from '../../lib/exec.js';
 import { ensureExt4Base } from '../../storage/ext4-base.js';
 import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
+import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
 import { Mconsole } from './mconsole.js';
 
@@ -60,7 +63,7 @@ export class PvDriver implements GuestDriver {
 
   private paths(spec: GuestSpec) {
     const pv = path.join(spec.dir, 'pv');
-    return { pv, cow: path.join(pv, 'root.cow'), umid: 'uml', mconsole: path.join(pv, 'uml', 'mconsole'), shim: shimPaths(path.join(spec.dir, 'shim')) };
+    return { pv, cow: path.join(pv, 'root.cow'), umid: 'uml', mconsole: path.join(pv, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent')), shim: shimPaths(path.join(spec.dir, 'shim')) };
   }
 
   private uid(spec: GuestSpec): number {
@@ -80,7 +83,8 @@ export class PvDriver implements GuestDriver {
     const key = spec.image.rootfs;
     let pending = this.bases.get(key);
     if (!pending) {
-      pending = ensureExt4Base(key).finally(() => this.bases.delete(key));
+      // the UML kernel's modules go into the shared base: every guest has them, on disk once
+      pending = ensureExt4Base(key, { 'lib/modules': this.options.modulesDir }).finally(() => this.bases.delete(key));
       this.bases.set(key, pending);
     }
     return pending;
@@ -98,6 +102,7 @@ export class PvDriver implements GuestDriver {
     await mkdir(p.pv, { recursive: true });
     await mkdir(p.shim.dir, { recursive: true });
     await chown(p.pv, this.uid(spec), this.uid(spec));
+    await p.agent.prepare(this.uid(spec));
     await this.base(spec);
   }
 
@@ -123,7 +128,7 @@ export class PvDriver implements GuestDriver {
           base: await this.base(spec),
           init: spec.image.init,
           hostname: spec.name,
-          hostfsRoot: this.options.modulesDir,
+          hostfsRoot: p.agent.dir,
         }),
       });
     } catch (e) {
@@ -166,12 +171,12 @@ export class PvDriver implements GuestDriver {
     await setCgroupLimits(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(limits));
   }
 
-  exec(spec: GuestSpec): never {
-    throw new LodgeError('UNSUPPORTED', `exec is not available in pv guests yet (${spec.name}): use lodge console ${spec.name}`);
+  exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
+    return this.paths(spec).agent.exec(spec.name, request);
   }
 
   interactive(spec: GuestSpec): InteractiveCommand {
-    return this.exec(spec);
+    throw new LodgeError('UNSUPPORTED', `exec -t is not available in pv guests yet: lodge console ${spec.name} is their terminal`);
   }
 
   console(spec: GuestSpec): ConsolePaths {
