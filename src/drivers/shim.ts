@@ -76,8 +76,10 @@ export async function observeShim(paths: ShimPaths): Promise<ObservedState> {
   const exit = await readExit(paths);
   if (exit) return { state: 'stopped', reason: exit };
   const pid = Number(await readFile(paths.pidfile, 'utf8').catch(() => '0'));
-  if (!pid || !isAlive(pid)) return { state: 'stopped', reason: 'its main process is gone and no exit status was recorded' };
-  return { state: 'running', pid };
+  if (pid && isAlive(pid)) return { state: 'running', pid };
+  // the shim reaps the process a moment before it records how it ended: give it that moment
+  if (await waitForExit(paths, 2000)) return { state: 'stopped', reason: (await readExit(paths))! };
+  return { state: 'stopped', reason: 'its main process is gone and no exit status was recorded' };
 }
 
 export async function waitForExit(paths: ShimPaths, timeoutMs: number): Promise<boolean> {

@@ -7,10 +7,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createRequire } from 'node:module';
+import type * as UnixDgram from 'unix-dgram';
 import WebSocket from 'ws';
+import { Mconsole } from '../../src/drivers/pv/mconsole.js';
 import { guestPid, hostCgroup, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
@@ -96,6 +99,25 @@ test('exec in a pv guest goes through its agent: output, input, environment, exi
   assert.deepEqual(readdirSync(path.join(agent, 'responses')), []);
 });
 
+test('the mconsole client speaks to the real guest: version, config, sysrq, disk hot-plug', async () => {
+  const unix = createRequire(import.meta.url)('unix-dgram') as typeof UnixDgram;
+  const pid = await guestPid(d, 'pv1');
+  const umlDir = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('uml_dir='))!.slice(8);
+  const mc = new Mconsole(path.join(umlDir, 'uml', 'mconsole'), d.dir, unix);
+  assert.match(await mc.version(), /6\.\d+\.\d+/);
+  assert.match(await mc.config('ubd0'), /root\.cow,.*rootfs\.ext4/);
+  assert.match(await mc.sysrq('7'), /sysrq: Changing Loglevel[\s\S]*Loglevel set to 7/);
+  // hot-plug: a second disk appears in the running guest, and goes again
+  const disk = path.join(d.dir, 'extra.img');
+  execFileSync('truncate', ['-s', '8M', disk]);
+  execFileSync('chown', [String(Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])), disk]);
+  await mc.config('ubd1', disk);
+  await onConsole('pv1', 'echo "sz=$(cat /sys/block/ubdb/size)"', /sz=16384/);
+  await mc.remove('ubd1');
+  await onConsole('pv1', 'test -e /sys/block/ubdb && echo still || echo gone-$((1+1))', /gone-2/);
+  await assert.rejects(mc.command('no-such-command'), /mconsole no-such-command: /);
+});
+
 test('pause stops the guest (a console counter stops) and resume continues it', async () => {
   await onConsole('pv1', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done &', /tick-3\b/);
   assert.equal(d.lodge(['pause', 'pv1']).code, 0);
@@ -162,7 +184,7 @@ test('kill -9 of lodged: pv guests survive, are adopted, and their consoles work
   for (const name of ['pv1', 'pv2']) assert.equal(d.lodge(['delete', '--force', name]).code, 0);
 });
 
-test('bad input: too little memory, privileged, exec; a guest whose kernel dies at boot is reported', async () => {
+test('bad input: too little memory, privileged; a corrupt or replaced base disk is reported', { timeout: 180_000 }, async () => {
   const small = d.lodge(['launch', 'busybox', 'pvx', '--kind', 'pv', '--memory', '16M']);
   assert.equal(small.code, 1);
   assert.equal(small.stderr, "lodge: limits.memory: 16M is below the 32M a pv guest's kernel needs\n");
@@ -175,15 +197,32 @@ test('bad input: too little memory, privileged, exec; a guest whose kernel dies 
   assert.equal(d.lodge(['launch', 'broken', 'dies', '--kind', 'pv', '--no-start']).code, 0);
   truncateSync(path.join(d.stateDir, 'images/broken/rootfs.ext4'), 4096);
   d.lodge(['start', 'dies']);
+  // a panicking UML dumps its stack and aborts: that can take a while
   let g = await d.client.guests.get('dies');
-  for (let i = 0; i < 60 && g.state !== 'stopped'; i++) {
+  for (let i = 0; i < 240 && g.state !== 'stopped'; i++) {
     await sleep(250);
     g = await d.client.guests.get('dies');
   }
-  assert.equal(g.state, 'stopped');
+  assert.equal(g.state, 'stopped', consoleLog('dies').slice(-1500));
   assert.match(g.stateReason ?? '', /exited with code|killed by signal/);
   assert.match(consoleLog('dies'), /Kernel panic|Unable to mount root|VFS/);
   assert.match(d.lodge(['exec', 'dies', '--', 'true']).stderr, /cannot exec in dies: it is stopped/);
+  // a missing base is made again, but a guest's COW file belongs to the old one: UML refuses it, and says so
+  assert.equal(d.lodge(['launch', 'busybox', 'orphan', '--kind', 'pv', '--no-start']).code, 0);
+  assert.equal(d.lodge(['start', 'orphan']).code, 0);
+  await onConsole('orphan', 'echo booted-$((3*3))', /booted-9/); // its COW file exists once it has booted
+  assert.equal(d.lodge(['stop', 'orphan', '--force']).code, 0);
+  rmSync(path.join(d.stateDir, 'images/busybox/rootfs.ext4'));
+  await sleep(1100); // a new mtime
+  d.lodge(['start', 'orphan']);
+  let o = await d.client.guests.get('orphan');
+  for (let i = 0; i < 240 && o.state !== 'stopped'; i++) {
+    await sleep(250);
+    o = await d.client.guests.get('orphan');
+  }
+  assert.equal(o.state, 'stopped', consoleLog('orphan').slice(-1500));
+  assert.match(consoleLog('orphan'), /mtime mismatch .* of COW header vs backing file/);
+  assert.equal(d.lodge(['delete', 'orphan']).code, 0);
   assert.equal(d.lodge(['delete', 'dies']).code, 0);
   assert.ok(!existsSync('/sys/fs/cgroup/memory/lodge') || !spawnSync('ls', ['/sys/fs/cgroup/memory/lodge']).stdout.toString().includes(`${d.instance}-`), 'no cgroup is left');
   assert.deepEqual(d.runtimeContainers(), []);

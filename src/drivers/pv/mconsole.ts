@@ -84,7 +84,12 @@ export class Mconsole {
   cad = () => this.command('cad');
   halt = () => this.command('halt');
   reboot = () => this.command('reboot');
-  sysrq = (key: string) => this.command(`sysrq ${key}`);
+  /**
+   * Answers with what the kernel printed for it. A long answer (sysrq m, t) comes in more
+   * datagrams than a unix socket queues by default (net.unix.max_dgram_qlen, 10) and may
+   * then never end: use those keys on the console instead.
+   */
+  sysrq = (key: string) => this.command(`sysrq ${key}`, 10_000);
   config = (device: string, value?: string) => this.command(value === undefined ? `config ${device}` : `config ${device}=${value}`);
   remove = (device: string) => this.command(`remove ${device}`);
 }
