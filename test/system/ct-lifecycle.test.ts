@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Event } from '../../src/api/operations.js';
-import { consoleExpect, guestPid, hostCgroup, TestDaemon } from './harness.js';
+import { consoleExpect, guestPid, hostCgroup, TestDaemon, waitForState } from './harness.js';
 
 const d = new TestDaemon();
 before(async () => {
@@ -127,8 +127,7 @@ test('a hung guest that ignores the stop signal is killed after the timeout; for
 test('a guest whose init ends on its own shows as stopped, with the reason', async () => {
   await d.launch('selfstop');
   await d.client.guests.exec('selfstop', { command: ['poweroff'] });
-  for (let i = 0; i < 100 && (await d.client.guests.get('selfstop')).state !== 'stopped'; i++) await sleep(100);
-  const g = await d.client.guests.get('selfstop');
+  const g = await waitForState(d, 'selfstop', 'stopped', 10_000);
   assert.equal(g.state, 'stopped');
   assert.match(g.stateReason ?? '', /killed by signal|exited with code/);
 });

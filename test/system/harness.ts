@@ -151,14 +151,22 @@ export class TestDaemon {
   }
 }
 
-/** Reads from a guest's live console until `pattern` shows up, typing `input` first. */
-export async function consoleExpect(d: TestDaemon, name: string, input: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+/**
+ * Reads from a guest's live console until `pattern` shows up, typing `input` first, and
+ * again every `retypeMs` (for a guest whose shell may not have started yet).
+ */
+export async function consoleExpect(d: TestDaemon, name: string, input: string, pattern: RegExp, timeoutMs = 10_000, retypeMs?: number): Promise<string> {
   const ws = new WebSocket(d.client.guests.consoleUrl(name));
   let seen = '';
+  let retype: NodeJS.Timeout | undefined;
   try {
     return await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`console of ${name} never showed ${pattern}; it showed: ${JSON.stringify(seen.slice(-500))}`)), timeoutMs);
-      ws.on('open', () => ws.send(Buffer.from(input), { binary: true }));
+      ws.on('open', () => {
+        const type = () => ws.send(Buffer.from(input), { binary: true });
+        type();
+        if (retypeMs) retype = setInterval(() => !pattern.test(seen) && type(), retypeMs);
+      });
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         if (!isBinary) return reject(new Error(`console refused: ${data.toString()}`));
         seen += data.toString();
@@ -170,7 +178,18 @@ export async function consoleExpect(d: TestDaemon, name: string, input: string, 
       ws.on('error', reject);
     });
   } finally {
+    clearInterval(retype);
     ws.close();
+  }
+}
+
+/** Polls until the guest is in `state` (guests that end on their own take a moment to be seen). */
+export async function waitForState(d: TestDaemon, name: string, state: string, timeoutMs: number): Promise<Awaited<ReturnType<LodgeClient['guests']['get']>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const g = await d.client.guests.get(name);
+    if (g.state === state || Date.now() > deadline) return g;
+    await sleep(250);
   }
 }
 

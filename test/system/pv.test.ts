@@ -12,9 +12,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type * as UnixDgram from 'unix-dgram';
-import WebSocket from 'ws';
 import { Mconsole } from '../../src/drivers/pv/mconsole.js';
-import { guestPid, hostCgroup, TestDaemon } from './harness.js';
+import { consoleExpect, guestPid, hostCgroup, TestDaemon, waitForState } from './harness.js';
 
 const d = new TestDaemon();
 const kernel = '/usr/bin/linux.uml';
@@ -25,33 +24,8 @@ before(async () => {
 });
 after(() => d.cleanup());
 
-/** Types `command` on the console (again each second, until the shell has started) and waits for `pattern`. */
-async function onConsole(name: string, command: string, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  const ws = new WebSocket(d.client.guests.consoleUrl(name));
-  let seen = '';
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error(`${name} never showed ${pattern}: ${JSON.stringify(seen.slice(-600))}`)), timeoutMs);
-      ws.on('open', () => {
-        const type = () => ws.send(Buffer.from(`${command}\n`), { binary: true });
-        type();
-        timer = setInterval(() => !pattern.test(seen) && type(), 1500);
-      });
-      ws.on('message', (data: Buffer) => {
-        seen += data.toString();
-        if (pattern.test(seen)) {
-          clearTimeout(deadline);
-          resolve(seen);
-        }
-      });
-      ws.on('error', reject);
-    });
-  } finally {
-    clearInterval(timer);
-    ws.close();
-  }
-}
+/** Types `command` on the console (again until the shell has started) and waits for `pattern`. */
+const onConsole = (name: string, command: string, pattern: RegExp) => consoleExpect(d, name, `${command}\n`, pattern, 30_000, 1500);
 
 const consoleLog = (name: string) => d.lodge(['console', name, '--log']).stdout;
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -198,11 +172,7 @@ test('bad input: too little memory, privileged; a corrupt or replaced base disk 
   truncateSync(path.join(d.stateDir, 'images/broken/rootfs.ext4'), 4096);
   d.lodge(['start', 'dies']);
   // a panicking UML dumps its stack and aborts: that can take a while
-  let g = await d.client.guests.get('dies');
-  for (let i = 0; i < 240 && g.state !== 'stopped'; i++) {
-    await sleep(250);
-    g = await d.client.guests.get('dies');
-  }
+  const g = await waitForState(d, 'dies', 'stopped', 60_000);
   assert.equal(g.state, 'stopped', consoleLog('dies').slice(-1500));
   assert.match(g.stateReason ?? '', /exited with code|killed by signal/);
   assert.match(consoleLog('dies'), /Kernel panic|Unable to mount root|VFS/);
@@ -215,11 +185,7 @@ test('bad input: too little memory, privileged; a corrupt or replaced base disk 
   rmSync(path.join(d.stateDir, 'images/busybox/rootfs.ext4'));
   await sleep(1100); // a new mtime
   d.lodge(['start', 'orphan']);
-  let o = await d.client.guests.get('orphan');
-  for (let i = 0; i < 240 && o.state !== 'stopped'; i++) {
-    await sleep(250);
-    o = await d.client.guests.get('orphan');
-  }
+  const o = await waitForState(d, 'orphan', 'stopped', 60_000);
   assert.equal(o.state, 'stopped', consoleLog('orphan').slice(-1500));
   assert.match(consoleLog('orphan'), /mtime mismatch .* of COW header vs backing file/);
   assert.equal(d.lodge(['delete', 'orphan']).code, 0);
