@@ -41,15 +41,17 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   const mirror = await hostMirror();
   progress(`debootstrap bookworm from ${mirror}`);
   await mkdir(packageCache, { recursive: true });
-  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, '--include=systemd-sysv,iproute2,ifupdown', 'bookworm', rootfs, mirror], {
+  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, '--include=systemd-sysv,kmod,iproute2,ifupdown', 'bookworm', rootfs, mirror], {
     timeoutMs: 1_800_000,
   });
   progress('configuring');
   await writeFile(path.join(rootfs, 'etc/hostname'), 'debian\n');
-  // a container has no hardware clock, udev or real ttys to manage
-  for (const unit of ['systemd-udevd.service', 'systemd-udevd-control.socket', 'systemd-udevd-kernel.socket', 'getty@tty1.service']) {
+  // a guest has no udev work and no virtual terminals (a pv guest's tty1-6 lead nowhere): its one login is on the console
+  for (const unit of ['systemd-udevd.service', 'systemd-udevd-control.socket', 'systemd-udevd-kernel.socket', 'getty@.service', 'getty-static.service']) {
     await run(['ln', '-sf', '/dev/null', path.join(rootfs, 'etc/systemd/system', unit)]);
   }
+  await mkdir(path.join(rootfs, 'etc/systemd/system/getty.target.wants'), { recursive: true });
+  await run(['ln', '-sf', '/lib/systemd/system/console-getty.service', path.join(rootfs, 'etc/systemd/system/getty.target.wants/console-getty.service')]);
   await run(['chroot', rootfs, 'passwd', '-d', 'root']);
   // as a pv guest: Ctrl-Alt-Del is Lodge's request to shut down, and lodge exec needs the agent
   await run(['ln', '-sf', '/lib/systemd/system/poweroff.target', path.join(rootfs, 'etc/systemd/system/ctrl-alt-del.target')]);

@@ -1,0 +1,79 @@
+/**
+ * The debian/12 image: built with debootstrap, it boots systemd as PID 1 to a running
+ * system, as a container (its cgroup delegated, its console reopened after systemd's
+ * hangup) and as a paravirtual guest (under User-Mode Linux, exec through lodge-agent);
+ * it takes the guest's name and powers off when asked instead of being killed.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TestDaemon } from './harness.js';
+
+const d = new TestDaemon();
+before(async () => {
+  if (spawnSync('which', ['debootstrap']).status !== 0) throw new Error('debootstrap is missing: install the Debian package debootstrap');
+  if (spawnSync('which', ['linux.uml']).status !== 0) throw new Error('linux.uml is missing: install the Debian package user-mode-linux');
+  await d.start();
+});
+after(() => d.cleanup());
+
+const run = async (name: string, ...command: string[]) => (await d.client.guests.exec(name, { command })).stdout.trim();
+
+/** Waits until systemd in the guest says how the boot went (exec works once the guest is up). */
+async function systemState(name: string): Promise<string> {
+  let state = '';
+  for (let i = 0; i < 120 && !['running', 'degraded'].includes(state); i++) {
+    await sleep(500);
+    state = (await d.client.guests.exec(name, { command: ['systemctl', 'is-system-running'] }).catch(() => ({ stdout: '' }))).stdout.trim();
+  }
+  return state;
+}
+
+async function consoleShows(name: string, pattern: RegExp): Promise<string> {
+  let log = '';
+  for (let i = 0; i < 40 && !pattern.test(log); i++) {
+    await sleep(250);
+    log = d.lodge(['console', name, '--log']).stdout;
+  }
+  return log;
+}
+
+test('debian/12 builds, and boots systemd to a running system', { timeout: 900_000 }, async () => {
+  const build = d.lodge(['image', 'build', 'debian/12']);
+  assert.equal(build.code, 0, build.stderr);
+  assert.match(d.lodge(['image', 'list']).stdout, /^debian\/12\s+\d+(\.\d)?M\s+\/sbin\/init\s+built with debootstrap/m);
+  await d.launch('deb-a', { image: 'debian/12', limits: { memory: '512M' } });
+  await d.launch('deb-b', { image: 'debian/12', limits: { memory: '512M' } });
+  const state = await systemState('deb-a');
+  assert.equal(state, 'running', `systemd reached ${state}: ${await run('deb-a', 'systemctl', '--failed', '--no-legend')}`);
+  assert.equal(await run('deb-a', 'cat', '/proc/1/comm'), 'systemd');
+  assert.equal(await run('deb-a', 'hostname'), 'deb-a');
+  assert.notEqual(await run('deb-a', 'cat', '/etc/machine-id'), await run('deb-b', 'cat', '/etc/machine-id'), 'each guest has its own machine id');
+  assert.equal(await run('deb-a', 'id', '-u'), '0');
+  // the console came back after systemd's hangup: the login prompt is on it
+  assert.match(await consoleShows('deb-a', /deb-a login:/), /deb-a login:/);
+});
+
+test('stop powers systemd off cleanly, well before the timeout', async () => {
+  const t0 = Date.now();
+  const stop = d.lodge(['stop', 'deb-a', '--timeout', '60']);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.ok(Date.now() - t0 < 30_000, `it took ${Date.now() - t0} ms: the stop signal was not acted on`);
+  assert.match(d.lodge(['console', 'deb-a', '--log']).stdout, /Powering off\./);
+  assert.equal((await d.client.guests.get('deb-a')).state, 'stopped');
+});
+
+test('the same image boots systemd as a pv guest under User-Mode Linux, and powers off when asked', { timeout: 300_000 }, async () => {
+  await d.launch('deb-pv', { image: 'debian/12', kind: 'pv', limits: { memory: '256M' } });
+  const state = await systemState('deb-pv');
+  assert.equal(state, 'running', `systemd reached ${state}: ${await run('deb-pv', 'systemctl', '--failed', '--no-legend')}`);
+  assert.equal(await run('deb-pv', 'hostname'), 'deb-pv');
+  assert.equal(await run('deb-pv', 'uname', '-r'), /(\d+\.\d+\.\d+)/.exec(spawnSync('linux.uml', ['--version']).stdout.toString())![1]);
+  assert.match(await consoleShows('deb-pv', /deb-pv login:/), /deb-pv login:/);
+  assert.doesNotMatch(d.lodge(['console', 'deb-pv', '--log']).stdout, /epollctl add err/, 'no getty on the null lines');
+  const t0 = Date.now();
+  assert.equal(d.lodge(['stop', 'deb-pv', '--timeout', '60']).code, 0);
+  assert.ok(Date.now() - t0 < 30_000, `it took ${Date.now() - t0} ms: Ctrl-Alt-Del did not power it off`);
+  assert.match(d.lodge(['console', 'deb-pv', '--log']).stdout, /reboot: System halted/);
+});
