@@ -5,7 +5,6 @@ import { Type, type Static } from '@sinclair/typebox';
 import { StringEnum } from './common.js';
 
 export const operationStatuses = ['running', 'success', 'failure'] as const;
-export type OperationStatus = (typeof operationStatuses)[number];
 
 export const Operation = Type.Object({
   id: Type.String(),

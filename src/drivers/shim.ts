@@ -62,7 +62,7 @@ export async function startShim(launch: ShimLaunch): Promise<number> {
 }
 
 /** How the guest's main process ended, as the shim recorded it, or undefined while it runs. */
-export async function readExit(paths: ShimPaths): Promise<string | undefined> {
+async function readExit(paths: ShimPaths): Promise<string | undefined> {
   try {
     const [how, n] = (await readFile(paths.exit, 'utf8')).trim().split(' ');
     return how === 'signal' ? `killed by signal ${n}` : `exited with code ${n}`;

@@ -10,7 +10,7 @@ import { run } from '../lib/exec.js';
 
 const mib = 1024 * 1024;
 
-export function ext4BasePath(rootfs: string): string {
+function ext4BasePath(rootfs: string): string {
   return `${rootfs}.ext4`;
 }
 

@@ -8,7 +8,7 @@ import { chmod, lchown, lstat, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../lib/exec.js';
 
-export function shiftedPath(rootfs: string, offset: number): string {
+function shiftedPath(rootfs: string, offset: number): string {
   return `${rootfs}.shifted-${offset}`;
 }
 

@@ -28,7 +28,7 @@ export function systemContainerCapabilities(host: Iterable<string>): string[] {
 }
 
 /** Syscalls no guest may make: kernel modules, kexec, file handles that escape a mount, the kernel keyring. */
-export const deniedSyscalls = [
+const deniedSyscalls = [
   'init_module', 'finit_module', 'delete_module', 'kexec_load', 'kexec_file_load', 'open_by_handle_at',
   'add_key', 'request_key', 'keyctl', 'iopl', 'ioperm', 'swapon', 'swapoff', 'acct', 'lookup_dcookie',
   'quotactl', 'nfsservctl', 'vm86', 'vm86old', 'create_module', 'get_kernel_syms', 'query_module', 'uselib',
