@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
@@ -19,6 +19,7 @@ import { ensureExt4Base } from '../../storage/ext4-base.js';
 import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
 import { AgentChannel } from './agent.js';
+import { readCowHeader } from './cow.js';
 import { umlArgv } from './argv.js';
 import { Mconsole } from './mconsole.js';
 
@@ -106,8 +107,23 @@ export class PvDriver implements GuestDriver {
     await this.base(spec);
   }
 
+  /** A COW file belongs to the base it was written over: refuse a base made again since. */
+  private async checkCow(spec: GuestSpec, cow: string, base: string): Promise<void> {
+    if (!existsSync(cow)) return;
+    const header = await readCowHeader(cow);
+    const st = await stat(base);
+    if (header && (header.backingFile !== base || header.mtime !== Math.floor(st.mtimeMs / 1000) || header.size !== st.size)) {
+      throw new LodgeError(
+        'CONFLICT',
+        `cannot start ${spec.name}: its disk was written over an earlier base of image ${spec.image.name}, which has been made again since (${base}); delete the guest and launch it anew`,
+      );
+    }
+  }
+
   async start(spec: GuestSpec): Promise<void> {
     const p = this.paths(spec);
+    const base = await this.base(spec);
+    await this.checkCow(spec, p.cow, base);
     for (const f of [p.shim.exit, p.shim.pidfile]) await rm(f, { force: true });
     await rm(path.join(p.pv, 'uml'), { recursive: true, force: true });
     const join = await createCgroup(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(spec.limits));
@@ -125,7 +141,7 @@ export class PvDriver implements GuestDriver {
           umid: p.umid,
           memoryBytes: spec.limits.memoryBytes ?? pvMemory.defaultBytes,
           cow: p.cow,
-          base: await this.base(spec),
+          base,
           init: spec.image.init,
           hostname: spec.name,
           hostfsRoot: p.agent.dir,
