@@ -62,6 +62,17 @@ test('root in a guest is not root on the host', async () => {
   assert.equal(await exec('iso-a', 'cat /sys/fs/cgroup/../../../etc/shadow 2>/dev/null || echo refused'), 'refused');
 });
 
+test('a guest runs under a seccomp filter, with module loading and clock setting out of its capabilities', async () => {
+  const status = await exec('iso-a', 'cat /proc/1/status');
+  assert.match(status, /^Seccomp:\s+2$/m, 'init is under a seccomp filter');
+  assert.match(status, /^NoNewPrivs:\s+0$/m, 'setuid programs still work in a system container');
+  const bounding = BigInt(`0x${/^CapBnd:\s+([0-9a-f]+)$/m.exec(status)![1]}`);
+  for (const [cap, bit] of [['CAP_SYS_MODULE', 16n], ['CAP_SYS_RAWIO', 17n], ['CAP_SYS_TIME', 25n], ['CAP_MAC_ADMIN', 33n]] as const) {
+    assert.equal((bounding >> bit) & 1n, 0n, `${cap} is not in the bounding set`);
+  }
+  assert.equal((bounding >> 21n) & 1n, 1n, 'CAP_SYS_ADMIN (in its own user namespace) is');
+});
+
 test('a privileged guest runs as the host root, and says so', async () => {
   await d.launch('iso-priv', { privileged: true });
   assert.equal(hostUid(await guestPid(d, 'iso-priv')), 0);
