@@ -34,6 +34,7 @@ demo() {
 }
 demo demo-ct --memory 256M --processes 500
 demo demo-pv --kind pv --memory 128M
+demo demo-vm --kind vm --memory 256M
 
 cat <<MSG
 
@@ -44,5 +45,6 @@ Lodge is running (socket $LODGE_SOCKET, log $log).
   lodge console demo-ct           its console (Ctrl-] detaches)
   lodge exec demo-pv -- uname -a  the paravirtual guest (pv, User-Mode Linux)
   lodge console demo-pv           its console, where it booted its own kernel
+  lodge console demo-vm           the virtual machine's serial console (vm, QEMU)
   lodge --help                    everything else
 MSG

@@ -17,6 +17,7 @@ import { Operations } from '../core/operations.js';
 import { Store } from '../core/store.js';
 import { CtDriver } from '../drivers/ct/driver.js';
 import { PvDriver } from '../drivers/pv/driver.js';
+import { VmDriver } from '../drivers/vm/driver.js';
 import { DriverRegistry } from '../drivers/registry.js';
 import { cgroupVersion } from '../host/cgroups.js';
 import { ImageFiles } from '../images/store.js';
@@ -95,7 +96,10 @@ async function main(): Promise<void> {
   const shimBinary = fileURLToPath(new URL('../../shim/lodge-shim', import.meta.url));
   const ct = await drivers.add(new CtDriver({ runtimeRoot: dirs.runtime, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   const pv = await drivers.add(new PvDriver({ kernel: '/usr/bin/linux.uml', modulesDir: '/usr/lib/uml/modules', shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
-  for (const info of [ct, pv]) log(`${info.kind}: ${info.available ? '' : 'UNAVAILABLE: '}${info.engine}`);
+  const vm = await drivers.add(
+    new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', kernelCacheDir: path.join(stateDir, 'kernels'), busybox: '/bin/busybox', shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }),
+  );
+  for (const info of [ct, pv, vm]) log(`${info.kind}: ${info.available ? '' : 'UNAVAILABLE: '}${info.engine}`);
 
   const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   const images = new ImageService({ store, files: imageFiles, operations, events });

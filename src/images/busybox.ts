@@ -30,6 +30,8 @@ const files: Record<string, string> = {
     '# pv: the name comes on the kernel command line; lodge exec goes through the agent',
     '[ -n "$LODGE_HOSTNAME" ] && hostname "$LODGE_HOSTNAME"',
     '[ "$LODGE_KIND" = pv ] && /sbin/lodge-agent </dev/null >/dev/null 2>&1 &',
+    '# vm: the ACPI power button (Lodge\'s graceful stop) powers off',
+    '[ "$LODGE_KIND" = vm ] && acpid',
     'mount -a 2>/dev/null',
     '[ -x /etc/rc.local ] && /etc/rc.local',
     'exit 0',
@@ -39,6 +41,8 @@ const files: Record<string, string> = {
   'etc/group': 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n',
   'etc/profile': 'export PS1="\\h:\\w\\$ "\nexport PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n',
   'etc/fstab': '',
+  // busybox acpid runs /etc/acpi/<event> for the power button's event
+  'etc/acpi/PWRF/00000080': '#!/bin/sh\npoweroff\n',
   'etc/hosts': '127.0.0.1 localhost\n::1 localhost\n',
 };
 
@@ -46,7 +50,7 @@ export const busyboxImage = { init: '/sbin/init', stopSignal: 'SIGUSR2' } as con
 
 export async function buildBusybox(rootfs: string): Promise<void> {
   if (!existsSync(busybox)) throw new LodgeError('UNAVAILABLE', `${busybox} is missing: install the Debian package busybox-static`);
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/init.d', 'proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/log', 'mnt']) {
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/init.d', 'etc/acpi/PWRF', 'proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/log', 'mnt']) {
     await mkdir(path.join(rootfs, d), { recursive: true });
   }
   await chmod(path.join(rootfs, 'tmp'), 0o1777);
@@ -62,4 +66,5 @@ export async function buildBusybox(rootfs: string): Promise<void> {
   for (const [file, text] of Object.entries(files)) await writeFile(path.join(rootfs, file), text);
   await writeFile(path.join(rootfs, 'sbin/lodge-agent'), agentScript, { mode: 0o755 });
   await chmod(path.join(rootfs, 'etc/init.d/rcS'), 0o755);
+  await chmod(path.join(rootfs, 'etc/acpi/PWRF/00000080'), 0o755);
 }

@@ -10,16 +10,12 @@ import { run } from '../lib/exec.js';
 
 const mib = 1024 * 1024;
 
-function ext4BasePath(rootfs: string): string {
-  return `${rootfs}.ext4`;
-}
-
 /**
- * Returns the base file, making it (atomically, by rename) when it is missing.
- * `additions` maps paths in the guest to host directories copied in as well (a kernel's modules).
+ * Returns the base file (by default ROOTFS.ext4), making it (atomically, by rename) when
+ * it is missing. `additions` maps paths in the guest to host directories copied in as
+ * well (a kernel's modules).
  */
-export async function ensureExt4Base(rootfs: string, additions: Record<string, string> = {}): Promise<string> {
-  const target = ext4BasePath(rootfs);
+export async function ensureExt4Base(rootfs: string, additions: Record<string, string> = {}, target = `${rootfs}.ext4`): Promise<string> {
   if (existsSync(target)) return target;
   const tmp = `${target}.tmp-${process.pid}`;
   const staging = `${target}.staging-${process.pid}`;

@@ -5,7 +5,6 @@
  * a COW file over the image's shared ext4 base; it is driven through the mconsole, and
  * `lodge exec` reaches it through lodge-agent.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -17,6 +16,7 @@ import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits,
 import { run } from '../../lib/exec.js';
 import { ensureExt4Base } from '../../storage/ext4-base.js';
 import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
+import { guestUid } from '../guest-uid.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
 import { AgentChannel } from './agent.js';
 import { readCowHeader } from './cow.js';
@@ -35,9 +35,6 @@ const mib = 1024 * 1024;
 export const pvMemory = { minimumBytes: 32 * mib, defaultBytes: 128 * mib } as const;
 /** What the UML processes need beyond the guest's own memory (page tables, helpers). */
 const hostOverheadBytes = 64 * mib;
-/** Each guest's UML runs as its own unprivileged uid from this range, so guests cannot touch each other. */
-const uidBase = 1_200_000;
-const uidRange = 100_000;
 
 export class PvDriver implements GuestDriver {
   readonly kind = 'pv' as const;
@@ -68,7 +65,7 @@ export class PvDriver implements GuestDriver {
   }
 
   private uid(spec: GuestSpec): number {
-    return uidBase + (createHash('sha256').update(spec.id).digest().readUInt32LE(0) % uidRange);
+    return guestUid(spec.id);
   }
 
   private cgroupPath(spec: GuestSpec): string {
