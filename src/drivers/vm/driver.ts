@@ -41,8 +41,10 @@ export class VmDriver implements GuestDriver {
   readonly kind = 'vm' as const;
   private readonly cgroups: CgroupVersion = cgroupVersion();
   private readonly options: VmDriverOptions;
-  /** Work done once per host or image, shared by concurrent launches. */
+  /** Work done once per image, shared by concurrent launches. */
   private readonly once = new Map<string, Promise<unknown>>();
+  /** The kernel and initramfs, found (or made) once per lodged: asking apt each launch costs about a second. */
+  private bootFiles: Promise<VmKernel & { initrd: string }> | undefined;
 
   constructor(options: VmDriverOptions) {
     this.options = options;
@@ -81,7 +83,7 @@ export class VmDriver implements GuestDriver {
 
   /** The kernel and, beside it, the initramfs made for it. */
   private boot(): Promise<VmKernel & { initrd: string }> {
-    return this.shared('kernel', async () => {
+    this.bootFiles ??= (async () => {
       const kernel = await ensureVmKernel(this.options.kernelCacheDir);
       const initrd = path.join(path.dirname(kernel.vmlinuz), 'lodge-initrd.gz');
       if (!existsSync(initrd)) {
@@ -89,7 +91,10 @@ export class VmDriver implements GuestDriver {
         await rename(`${initrd}.tmp`, initrd);
       }
       return { ...kernel, initrd };
-    });
+    })();
+    // a failed attempt (no network, no package index) is tried again on the next launch
+    this.bootFiles.catch(() => (this.bootFiles = undefined));
+    return this.bootFiles;
   }
 
   private cgroupLimits(limits: ResolvedLimits) {
