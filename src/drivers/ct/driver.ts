@@ -10,6 +10,7 @@ import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
 import { cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { run } from '../../lib/exec.js';
+import { Inflight } from '../../lib/inflight.js';
 import { mountOverlayRoot, overlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
 import { ensureShifted } from '../../storage/shift.js';
 import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
@@ -34,7 +35,7 @@ export class CtDriver implements GuestDriver {
   private readonly capabilities = systemContainerCapabilities(boundingSet());
   private readonly swapAccounting = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/cgroup.controllers');
   /** Shifted image copies being made, so that concurrent launches of one image wait for one copy. */
-  private readonly shifting = new Map<string, Promise<string>>();
+  private readonly shifting = new Inflight<string>();
   private readonly options: CtDriverOptions;
 
   constructor(options: CtDriverOptions) {
@@ -62,13 +63,7 @@ export class CtDriver implements GuestDriver {
 
   private lowerDir(spec: GuestSpec): Promise<string> {
     if (spec.privileged) return Promise.resolve(spec.image.rootfs);
-    const key = spec.image.rootfs;
-    let pending = this.shifting.get(key);
-    if (!pending) {
-      pending = ensureShifted(spec.image.rootfs, defaultIdMap.hostId).finally(() => this.shifting.delete(key));
-      this.shifting.set(key, pending);
-    }
-    return pending;
+    return this.shifting.run(spec.image.rootfs, () => ensureShifted(spec.image.rootfs, defaultIdMap.hostId));
   }
 
   async create(spec: GuestSpec): Promise<void> {

@@ -1,9 +1,8 @@
 /**
  * @module Paravirtual guests (`pv`): User-Mode Linux, a Linux kernel ported to run as
- * host processes. One linux.uml per guest under a lodge-shim (its console and exit
- * status), in its own cgroup, as an unprivileged host user of its own; its root disk is
- * a COW file over the image's shared ext4 base; it is driven through the mconsole, and
- * `lodge exec` reaches it through lodge-agent.
+ * host processes, one linux.uml per guest as an EngineProcess (shim, own cgroup, own
+ * uid). Its root disk is a COW file over the image's shared ext4 base; it is driven
+ * through the mconsole, and `lodge exec` reaches it through lodge-agent.
  */
 import { existsSync } from 'node:fs';
 import { chown, mkdir, rm, stat } from 'node:fs/promises';
@@ -12,15 +11,14 @@ import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
 import { LodgeError } from '../../api/errors.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../../host/cgroups.js';
 import { run } from '../../lib/exec.js';
+import { Inflight } from '../../lib/inflight.js';
 import { ensureExt4Base } from '../../storage/ext4-base.js';
-import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
-import { guestUid } from '../guest-uid.js';
-import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
+import type { DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, StopOptions } from '../driver.js';
+import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
-import { readCowHeader } from './cow.js';
 import { umlArgv } from './argv.js';
+import { readCowHeader } from './cow.js';
 import { Mconsole } from './mconsole.js';
 
 export interface PvDriverOptions {
@@ -33,18 +31,19 @@ export interface PvDriverOptions {
 
 const mib = 1024 * 1024;
 export const pvMemory = { minimumBytes: 32 * mib, defaultBytes: 128 * mib } as const;
-/** What the UML processes need beyond the guest's own memory (page tables, helpers). */
-const hostOverheadBytes = 64 * mib;
 
-export class PvDriver implements GuestDriver {
+export class PvDriver extends EngineDriver implements GuestDriver {
   readonly kind = 'pv' as const;
-  private readonly cgroups: CgroupVersion = cgroupVersion();
-  private readonly bases = new Map<string, Promise<string>>();
+  private readonly bases = new Inflight<string>();
   private readonly options: PvDriverOptions;
+  protected readonly engine: EngineProcess;
   private unix: typeof UnixDgram | undefined;
 
   constructor(options: PvDriverOptions) {
+    super();
     this.options = options;
+    // UML's own page tables and helper processes, beside the guest's memory
+    this.engine = new EngineProcess({ ...options, defaultMemoryBytes: pvMemory.defaultBytes, overheadBytes: 64 * mib });
   }
 
   async probe(): Promise<DriverInfo> {
@@ -61,15 +60,7 @@ export class PvDriver implements GuestDriver {
 
   private paths(spec: GuestSpec) {
     const pv = path.join(spec.dir, 'pv');
-    return { pv, cow: path.join(pv, 'root.cow'), umid: 'uml', mconsole: path.join(pv, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent')), shim: shimPaths(path.join(spec.dir, 'shim')) };
-  }
-
-  private uid(spec: GuestSpec): number {
-    return guestUid(spec.id);
-  }
-
-  private cgroupPath(spec: GuestSpec): string {
-    return `${this.options.cgroupParent}/${spec.id}`;
+    return { pv, cow: path.join(pv, 'root.cow'), umid: 'uml', mconsole: path.join(pv, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent')) };
   }
 
   private mconsole(spec: GuestSpec): Mconsole {
@@ -77,20 +68,9 @@ export class PvDriver implements GuestDriver {
     return new Mconsole(this.paths(spec).mconsole, this.paths(spec).pv, this.unix);
   }
 
+  /** The UML kernel's modules go into the shared base: every guest has them, on disk once. */
   private base(spec: GuestSpec): Promise<string> {
-    const key = spec.image.rootfs;
-    let pending = this.bases.get(key);
-    if (!pending) {
-      // the UML kernel's modules go into the shared base: every guest has them, on disk once
-      pending = ensureExt4Base(key, { 'lib/modules': this.options.modulesDir }).finally(() => this.bases.delete(key));
-      this.bases.set(key, pending);
-    }
-    return pending;
-  }
-
-  private cgroupLimits(limits: ResolvedLimits) {
-    const memoryBytes = (limits.memoryBytes ?? pvMemory.defaultBytes) + hostOverheadBytes;
-    return { ...(limits.cpu !== undefined ? { cpu: limits.cpu } : {}), memoryBytes, ...(limits.processes !== undefined ? { processes: limits.processes } : {}) };
+    return this.bases.run(spec.image.rootfs, () => ensureExt4Base(spec.image.rootfs, { 'lib/modules': this.options.modulesDir }));
   }
 
   async create(spec: GuestSpec): Promise<void> {
@@ -98,9 +78,9 @@ export class PvDriver implements GuestDriver {
     if (spec.limits.diskBytes !== undefined) throw new LodgeError('UNSUPPORTED', 'limits.disk: not yet for pv guests (their COW file grows up to the image size)');
     const p = this.paths(spec);
     await mkdir(p.pv, { recursive: true });
-    await mkdir(p.shim.dir, { recursive: true });
-    await chown(p.pv, this.uid(spec), this.uid(spec));
-    await p.agent.prepare(this.uid(spec));
+    await mkdir(this.engine.shim(spec).dir, { recursive: true });
+    await chown(p.pv, this.engine.uid(spec), this.engine.uid(spec));
+    await p.agent.prepare(this.engine.uid(spec));
     await this.base(spec);
   }
 
@@ -121,50 +101,30 @@ export class PvDriver implements GuestDriver {
     const p = this.paths(spec);
     const base = await this.base(spec);
     await this.checkCow(spec, p.cow, base);
-    for (const f of [p.shim.exit, p.shim.pidfile]) await rm(f, { force: true });
     await rm(path.join(p.pv, 'uml'), { recursive: true, force: true });
-    const join = await createCgroup(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(spec.limits));
-    try {
-      await startShim({
-        binary: this.options.shimBinary,
-        paths: p.shim,
-        consoleSocket: false,
-        logMaxBytes: this.options.consoleLogBytes,
-        join,
-        user: this.uid(spec),
-        argv: umlArgv({
-          kernel: this.options.kernel,
-          umlDir: p.pv,
-          umid: p.umid,
-          memoryBytes: spec.limits.memoryBytes ?? pvMemory.defaultBytes,
-          cow: p.cow,
-          base,
-          init: spec.image.init,
-          hostname: spec.name,
-          hostfsRoot: p.agent.dir,
-        }),
-      });
-    } catch (e) {
-      await destroyCgroup(this.cgroups, this.cgroupPath(spec));
-      throw e;
-    }
+    await this.engine.start(
+      spec,
+      umlArgv({
+        kernel: this.options.kernel,
+        umlDir: p.pv,
+        umid: p.umid,
+        memoryBytes: this.engine.memoryBytes(spec),
+        cow: p.cow,
+        base,
+        init: spec.image.init,
+        hostname: spec.name,
+        hostfsRoot: p.agent.dir,
+      }),
+    );
   }
 
-  async stop(spec: GuestSpec, options: StopOptions): Promise<void> {
-    const p = this.paths(spec);
-    if (!options.force && !existsSync(p.shim.exit)) {
+  stop(spec: GuestSpec, options: StopOptions): Promise<void> {
+    return this.engine.stop(spec, options, async (deadline) => {
       const mc = this.mconsole(spec);
-      const deadline = Date.now() + options.timeoutMs;
-      // a hung guest does not answer: never wait on the mconsole longer than the stop may take
-      const ask = (command: string) => mc.command(command, Math.max(100, Math.min(5000, deadline - Date.now()))).catch(() => {});
-      // a paused UML answers only the mconsole: let it run so that init can act
-      await ask('go');
-      await ask('cad');
-      await waitForExit(p.shim, Math.max(0, deadline - Date.now()));
-    }
-    // whatever is left (a hung guest, or force) dies with its cgroup
-    await destroyCgroup(this.cgroups, this.cgroupPath(spec));
-    if (!(await waitForExit(p.shim, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
+      // a paused UML answers only the mconsole: let it run so that init can act on Ctrl-Alt-Del
+      await mc.command('go', untilDeadline(deadline)).catch(() => {});
+      await mc.command('cad', untilDeadline(deadline));
+    });
   }
 
   async pause(spec: GuestSpec): Promise<void> {
@@ -175,33 +135,11 @@ export class PvDriver implements GuestDriver {
     await this.mconsole(spec).go();
   }
 
-  observe(spec: GuestSpec): Promise<ObservedState> {
-    return observeShim(this.paths(spec).shim);
-  }
-
-  async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
-    // the guest kernel's own memory (mem=) is fixed while it runs: a new value applies at the next start
-    await setCgroupLimits(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(limits));
-  }
-
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
     return this.paths(spec).agent.exec(spec.name, request);
   }
 
   interactive(spec: GuestSpec): InteractiveCommand {
     throw new LodgeError('UNSUPPORTED', `exec -t is not available in pv guests yet: lodge console ${spec.name} is their terminal`);
-  }
-
-  console(spec: GuestSpec): ConsolePaths {
-    return consolePaths(this.paths(spec).shim);
-  }
-
-  usage(spec: GuestSpec) {
-    return readUsage(this.cgroups, this.cgroupPath(spec));
-  }
-
-  async destroy(spec: GuestSpec): Promise<void> {
-    await destroyCgroup(this.cgroups, this.cgroupPath(spec));
-    await rm(spec.dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,134 @@
+/**
+ * @module What pv and vm guests have in common: the engine (UML, QEMU) is one host
+ * process tree, started under a lodge-shim (console and exit status), in a cgroup of its
+ * own (the guest's memory plus the engine's overhead), as an unprivileged uid of the
+ * guest's own. A driver gives the command line, how to ask the guest to stop, and its
+ * control channel; starting, killing, observing and removing are done here.
+ */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../host/cgroups.js';
+import type { ConsolePaths, GuestSpec, ObservedState, ResolvedLimits, StopOptions } from './driver.js';
+import { guestUid } from './guest-uid.js';
+import { consolePaths, observeShim, shimPaths, startShim, waitForExit, type ShimPaths } from './shim.js';
+
+export interface EngineProcessOptions {
+  shimBinary: string;
+  cgroupParent: string;
+  consoleLogBytes: number;
+  /** The guest's memory when none is asked for. */
+  defaultMemoryBytes: number;
+  /** What the engine needs beside the guest's memory. */
+  overheadBytes: number;
+}
+
+export class EngineProcess {
+  private readonly cgroups: CgroupVersion = cgroupVersion();
+  private readonly options: EngineProcessOptions;
+
+  constructor(options: EngineProcessOptions) {
+    this.options = options;
+  }
+
+  shim(spec: GuestSpec): ShimPaths {
+    return shimPaths(path.join(spec.dir, 'shim'));
+  }
+
+  uid(spec: GuestSpec): number {
+    return guestUid(spec.id);
+  }
+
+  memoryBytes(spec: GuestSpec): number {
+    return spec.limits.memoryBytes ?? this.options.defaultMemoryBytes;
+  }
+
+  private cgroupPath(spec: GuestSpec): string {
+    return `${this.options.cgroupParent}/${spec.id}`;
+  }
+
+  private cgroupLimits(limits: ResolvedLimits) {
+    const memoryBytes = (limits.memoryBytes ?? this.options.defaultMemoryBytes) + this.options.overheadBytes;
+    return { ...(limits.cpu !== undefined ? { cpu: limits.cpu } : {}), memoryBytes, ...(limits.processes !== undefined ? { processes: limits.processes } : {}) };
+  }
+
+  /** Starts `argv`; `ready` may check that the engine really came up. Nothing is left if either fails. */
+  async start(spec: GuestSpec, argv: string[], ready: () => Promise<void> = async () => {}): Promise<void> {
+    const shim = this.shim(spec);
+    for (const f of [shim.exit, shim.pidfile]) await rm(f, { force: true });
+    const join = await createCgroup(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(spec.limits));
+    try {
+      await startShim({ binary: this.options.shimBinary, paths: shim, consoleSocket: false, logMaxBytes: this.options.consoleLogBytes, join, user: this.uid(spec), argv });
+      await ready();
+    } catch (e) {
+      await destroyCgroup(this.cgroups, this.cgroupPath(spec));
+      throw e;
+    }
+  }
+
+  /**
+   * Asks the guest to stop (`ask` gets the deadline and must not wait past it), waits for it
+   * until the timeout, then kills whatever is left with the cgroup.
+   */
+  async stop(spec: GuestSpec, options: StopOptions, ask: (deadline: number) => Promise<void>): Promise<void> {
+    const shim = this.shim(spec);
+    if (!options.force && !existsSync(shim.exit)) {
+      const deadline = Date.now() + options.timeoutMs;
+      await ask(deadline).catch(() => {});
+      await waitForExit(shim, Math.max(0, deadline - Date.now()));
+    }
+    await destroyCgroup(this.cgroups, this.cgroupPath(spec));
+    if (!(await waitForExit(shim, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
+  }
+
+  observe(spec: GuestSpec): Promise<ObservedState> {
+    return observeShim(this.shim(spec));
+  }
+
+  /** The cgroup's caps change at once; what the engine was started with stays until the next start. */
+  async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
+    await setCgroupLimits(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(limits));
+  }
+
+  console(spec: GuestSpec): ConsolePaths {
+    return consolePaths(this.shim(spec));
+  }
+
+  usage(spec: GuestSpec) {
+    return readUsage(this.cgroups, this.cgroupPath(spec));
+  }
+
+  async destroy(spec: GuestSpec): Promise<void> {
+    await destroyCgroup(this.cgroups, this.cgroupPath(spec));
+    await rm(spec.dir, { recursive: true, force: true });
+  }
+}
+
+/** How long a control request may wait when the stop must be done by `deadline`. */
+export const untilDeadline = (deadline: number) => Math.max(100, Math.min(5000, deadline - Date.now()));
+
+/** The part of a pv or vm driver that is its EngineProcess's. */
+export abstract class EngineDriver {
+  protected abstract readonly engine: EngineProcess;
+
+  observe(spec: GuestSpec): Promise<ObservedState> {
+    return this.engine.observe(spec);
+  }
+
+  /** What the engine was started with (memory, vCPUs) applies at the next start; the cgroup's caps change now. */
+  setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
+    return this.engine.setLimits(spec, limits);
+  }
+
+  console(spec: GuestSpec): ConsolePaths {
+    return this.engine.console(spec);
+  }
+
+  usage(spec: GuestSpec) {
+    return this.engine.usage(spec);
+  }
+
+  destroy(spec: GuestSpec): Promise<void> {
+    return this.engine.destroy(spec);
+  }
+}
