@@ -16,6 +16,11 @@ export interface CgroupUsage {
 
 const root = '/sys/fs/cgroup';
 
+/** Whether memory limits can cover swap too (memsw on v1, which a kernel may lack; always on v2). */
+export function canLimitSwap(): boolean {
+  return existsSync(path.join(root, 'memory/memory.memsw.limit_in_bytes')) || existsSync(path.join(root, 'cgroup.controllers'));
+}
+
 /** v2 only when the whole hierarchy is unified; a hybrid host (v2 mounted beside v1) counts as v1. */
 export function cgroupVersion(): CgroupVersion {
   return existsSync(path.join(root, 'cgroup.controllers')) ? 'v2' : 'v1';
@@ -92,7 +97,7 @@ function limitFiles(version: CgroupVersion, limits: CgroupLimits): Array<[string
     if (cpu !== undefined) files.push(['cpu/cpu.cfs_period_us', String(cpuPeriodUs)], ['cpu/cpu.cfs_quota_us', String(Math.round(cpu * cpuPeriodUs))], ['cpu/cpu.shares', String(Math.max(2, Math.round(cpu * 1024)))]);
     if (memoryBytes !== undefined) {
       // memsw may never be below the memory limit: raising needs memsw first, lowering memory first
-      const memsw = existsSync(path.join(root, 'memory/memory.memsw.limit_in_bytes')) ? String(memoryBytes + (swapBytes ?? 0)) : undefined;
+      const memsw = canLimitSwap() ? String(memoryBytes + (swapBytes ?? 0)) : undefined;
       if (memsw) files.push(['memory/memory.memsw.limit_in_bytes', memsw, true]);
       files.push(['memory/memory.limit_in_bytes', String(memoryBytes)]);
       if (memsw) files.push(['memory/memory.memsw.limit_in_bytes', memsw]);

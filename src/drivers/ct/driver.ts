@@ -8,7 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
-import { cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
+import { canLimitSwap, cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { mountOverlayRoot, overlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
@@ -33,7 +33,7 @@ export class CtDriver implements GuestDriver {
   private runtime = 'runc';
   private readonly cgroups: CgroupVersion = cgroupVersion();
   private readonly capabilities = systemContainerCapabilities(boundingSet());
-  private readonly swapAccounting = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/cgroup.controllers');
+  private readonly swapAccounting = canLimitSwap();
   /** Shifted image copies being made, so that concurrent launches of one image wait for one copy. */
   private readonly shifting = new Inflight<string>();
   private readonly options: CtDriverOptions;

@@ -74,7 +74,6 @@ export class PvDriver extends EngineDriver implements GuestDriver {
   }
 
   async create(spec: GuestSpec): Promise<void> {
-    if (spec.privileged) throw new LodgeError('BAD_REQUEST', 'privileged: applies to ct guests only (a pv guest has its own kernel)');
     if (spec.limits.diskBytes !== undefined) throw new LodgeError('UNSUPPORTED', 'limits.disk: not yet for pv guests (their COW file grows up to the image size)');
     const p = this.paths(spec);
     await mkdir(p.pv, { recursive: true });

@@ -89,7 +89,6 @@ export class VmDriver extends EngineDriver implements GuestDriver {
   }
 
   async create(spec: GuestSpec): Promise<void> {
-    if (spec.privileged) throw new LodgeError('BAD_REQUEST', 'privileged: applies to ct guests only');
     const p = this.paths(spec);
     await mkdir(p.vm, { recursive: true });
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
