@@ -17,6 +17,23 @@ export const Limits = Type.Object(
 );
 export type Limits = Static<typeof Limits>;
 
+export const accelModes = ['auto', 'kvm', 'tcg'] as const;
+export type AccelMode = (typeof accelModes)[number];
+export const deviceProfiles = ['virtio', 'legacy'] as const;
+export type DeviceProfile = (typeof deviceProfiles)[number];
+
+/** How a vm guest runs, chosen at launch. */
+export const VmOptions = Type.Object(
+  {
+    accel: Type.Optional(StringEnum(accelModes, { description: 'auto takes KVM only where a probe shows it fast; tcg is software emulation' })),
+    profile: Type.Optional(
+      StringEnum(deviceProfiles, { description: 'virtio: paravirtual disk, balloon and rng (default for Linux images); legacy: AHCI disk and standard devices any OS has drivers for (default for imported disks and ISOs)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type VmOptions = Static<typeof VmOptions>;
+
 export const GuestsPost = Type.Object(
   {
     name: Name,
@@ -24,6 +41,7 @@ export const GuestsPost = Type.Object(
     kind: Type.Optional(GuestKind),
     limits: Type.Optional(Limits),
     privileged: Type.Optional(Type.Boolean({ description: 'ct: no user namespace; root in the guest is root on the host' })),
+    vm: Type.Optional(VmOptions),
     start: Type.Optional(Type.Boolean({ default: true })),
   },
   { additionalProperties: false },
@@ -49,6 +67,25 @@ export const GuestStatePut = Type.Object(
 );
 export type GuestStatePut = Static<typeof GuestStatePut>;
 
+/** What a vm runs on and what it has done, as its driver sees it. */
+export const Machine = Type.Object({
+  accel: Type.String({ description: 'kvm or tcg' }),
+  accelReason: Type.String({ description: 'why that accelerator' }),
+  cpuModel: Type.String(),
+  profile: StringEnum(deviceProfiles),
+  boot: Type.String({ description: 'kernel (direct kernel boot) or firmware (SeaBIOS from a disk or an ISO)' }),
+  vncSocket: Type.Optional(Type.String({ description: 'the VGA screen over VNC, on a unix socket' })),
+  stats: Type.Optional(
+    Type.Object({
+      vcpuSeconds: Type.Number(),
+      balloonBytes: Type.Optional(Type.Integer({ description: 'memory the guest holds after ballooning' })),
+      diskReadBytes: Type.Integer(),
+      diskWrittenBytes: Type.Integer(),
+    }),
+  ),
+});
+export type Machine = Static<typeof Machine>;
+
 export const Guest = Type.Object({
   name: Type.String(),
   kind: GuestKind,
@@ -59,6 +96,8 @@ export const Guest = Type.Object({
   limits: Limits,
   createdAt: Type.String(),
   pid: Type.Optional(Type.Integer()),
+  vm: Type.Optional(VmOptions),
+  machine: Type.Optional(Machine),
   engine: Type.Optional(Type.String({ description: 'the engine that runs the guest, and why it was chosen' })),
   usage: Type.Optional(
     Type.Object({

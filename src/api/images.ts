@@ -1,5 +1,5 @@
 /**
- * @module The wire types of images: root filesystems that guests start from.
+ * @module The wire types of images: root filesystems, disks and ISOs that guests start from.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { StringEnum } from './common.js';
@@ -17,9 +17,19 @@ export const ImagesBuildPost = Type.Object(
 );
 export type ImagesBuildPost = Static<typeof ImagesBuildPost>;
 
+/** How an image is kept: a root filesystem tree (every kind), or a bootable disk or ISO (vm, through firmware). */
+export const imageFormats = ['rootfs', 'qcow2', 'raw', 'iso'] as const;
+export type ImageFormat = (typeof imageFormats)[number];
+
+export const importFormats = ['auto', 'tar', 'qcow2', 'raw', 'iso'] as const;
+export type ImportFormat = (typeof importFormats)[number];
+
 export const ImageImportQuery = Type.Object(
   {
     name: ImageName,
+    format: Type.Optional(
+      StringEnum(importFormats, { description: 'auto (default) tells a tarball, a qcow2 and an ISO apart by their contents; a raw disk must be named as one' }),
+    ),
     init: Type.Optional(Type.String({ pattern: '^/', description: 'the program the guest starts as PID 1' })),
     stopSignal: Type.Optional(Type.String({ pattern: '^SIG[A-Z0-9+]+$', description: 'the signal that asks init to shut down' })),
   },
@@ -29,6 +39,7 @@ export type ImageImportQuery = Static<typeof ImageImportQuery>;
 
 export const Image = Type.Object({
   name: Type.String(),
+  format: StringEnum(imageFormats),
   init: Type.String(),
   stopSignal: Type.String(),
   sizeBytes: Type.Integer(),

@@ -49,6 +49,7 @@ export class GuestService {
   private spec(g: GuestRecord): GuestSpec {
     const id = `${this.deps.store.instance}-${g.id}`;
     const image = this.deps.store.image(g.image);
+    const format = image?.format ?? 'rootfs';
     return {
       id,
       name: g.name,
@@ -56,11 +57,14 @@ export class GuestService {
       dir: path.join(this.deps.guestsDir, id),
       image: {
         name: g.image,
+        format,
         rootfs: this.deps.images.rootfs(g.image),
+        ...(format !== 'rootfs' ? { file: this.deps.images.file(g.image, format) } : {}),
         init: image?.init ?? '/sbin/init',
         stopSignal: image?.stopSignal ?? 'SIGTERM',
       },
       privileged: g.privileged,
+      ...(g.vm ? { vm: g.vm } : {}),
       limits: resolveLimits(g.limits, Number.MAX_SAFE_INTEGER),
     };
   }
@@ -105,6 +109,7 @@ export class GuestService {
       ...(g.stateReason ? { stateReason: g.stateReason } : {}),
       privileged: g.privileged,
       limits: g.limits,
+      ...(g.vm ? { vm: g.vm } : {}),
       createdAt: g.createdAt,
       ...extra,
     };
@@ -128,23 +133,30 @@ export class GuestService {
     const g = this.record(name);
     const { pid } = await this.refresh(g);
     const live = g.state === 'running' || g.state === 'paused';
-    const usage = live ? await this.driver(g).usage(this.spec(g)) : undefined;
+    const driver = this.driver(g);
+    const usage = live ? await driver.usage(this.spec(g)) : undefined;
+    const machine = await driver.machine?.(this.spec(g), live);
     const engine = this.deps.drivers.info(g.kind)?.engine;
-    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}) });
+    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}) });
   }
 
   launch(req: GuestsPost): Operation {
     const kind = req.kind ?? 'ct';
     const driver = this.deps.drivers.get(kind);
-    if (!this.deps.store.image(req.image)) {
+    const image = this.deps.store.image(req.image);
+    if (!image) {
       throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
+    }
+    if (image.format !== 'rootfs' && kind !== 'vm') {
+      throw new LodgeError('BAD_REQUEST', `image: ${req.image} is ${image.format === 'iso' ? 'an ISO' : `a ${image.format} disk`}, which only vm guests boot (--kind vm)`);
     }
     const limits = req.limits ?? {};
     this.checkKindLimits(kind, resolveLimits(limits, this.deps.hostMemoryBytes));
     if (req.privileged && kind !== 'ct') throw new LodgeError('BAD_REQUEST', `privileged: applies to ct guests only, not ${kind}`);
+    if (req.vm && kind !== 'vm') throw new LodgeError('BAD_REQUEST', `vm: accelerator and device profile apply to vm guests only, not ${kind}`);
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
     // the row goes in before any host resource: a lodged killed from here on finds it in state creating and cleans up
-    const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits });
+    const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits, ...(req.vm ? { vm: req.vm } : {}) });
     return this.deps.operations.start('guest.launch', req.name, (progress) =>
       this.lock.with(req.name, async () => {
         const spec = this.spec(g);

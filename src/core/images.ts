@@ -1,16 +1,19 @@
 /**
- * @module Images: build the ones Lodge knows how to make, import rootfs tarballs,
- * list and delete. An image is made in a staging directory and put in place whole,
+ * @module Images: build the ones Lodge knows how to make, import rootfs tarballs and
+ * disk or ISO files, list and delete. An image is made in a staging directory and put in place whole,
  * so a failed or interrupted build leaves nothing that looks like an image.
  */
-import { rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { Image, ImageImportQuery, ImagesBuildPost } from '../api/images.js';
+import type { Image, ImageFormat, ImageImportQuery, ImagesBuildPost } from '../api/images.js';
 import type { Operation } from '../api/operations.js';
 import { buildBusybox, busyboxImage } from '../images/busybox.js';
 import { buildDebian, debianImage } from '../images/debian.js';
+import { checkDiskImage, sniffFile, type DiskFormat } from '../images/disk-import.js';
 import { checkTarball, extractTarball } from '../images/import.js';
-import type { ImageFiles } from '../images/store.js';
+import { buildBusyboxIso, busyboxIsoImage } from '../images/iso.js';
+import { imageFileName, type ImageFiles } from '../images/store.js';
 import type { Events } from './events.js';
 import { KeyedLock } from './locks.js';
 import type { Operations, Progress } from './operations.js';
@@ -21,6 +24,15 @@ export interface ImageServiceDeps {
   files: ImageFiles;
   operations: Operations;
   events: Events;
+  /** Where the vm kernels are kept (the ISO image carries one). */
+  kernelCacheDir: string;
+  busybox: string;
+}
+
+interface ImageMeta {
+  format: ImageFormat;
+  init: string;
+  stopSignal: string;
 }
 
 const toApi = (i: ImageRecord): Image => ({ ...i });
@@ -48,12 +60,16 @@ export class ImageService {
     if (users.length > 0) throw new LodgeError('CONFLICT', `cannot ${what} image ${name}: guests use it (${users.join(', ')})`);
   }
 
-  /** Makes an image in staging with `make`, then swaps it in and records it. */
-  private async install(name: string, source: string, meta: { init: string; stopSignal: string }, progress: Progress, make: (rootfs: string) => Promise<void>): Promise<void> {
+  /** Makes an image in staging with `make` (given where its rootfs or file goes), then swaps it in and records it. */
+  private async install(name: string, source: string, meta: ImageMeta, progress: Progress, make: (target: string) => Promise<void>): Promise<void> {
     const { files, store } = this.deps;
     const staging = await files.staging(name);
     try {
-      await make(`${staging}/rootfs`);
+      const target = path.join(staging, meta.format === 'rootfs' ? 'rootfs' : imageFileName(meta.format));
+      if (meta.format === 'rootfs') await mkdir(target);
+      await make(target);
+      // a disk or ISO is the shared, read-only base of every guest made from it
+      if (meta.format !== 'rootfs') await chmod(target, 0o444);
       progress(90, 'putting the image in place');
       const old = `${files.imageDir(name)}.old`;
       await rename(files.imageDir(name), old).catch(() => {});
@@ -73,35 +89,52 @@ export class ImageService {
       this.lock.with(req.name, async () => {
         this.refuseInUse(req.name, 'rebuild');
         progress(5, `building ${req.name}`);
-        if (req.name === 'busybox') {
-          await this.install(req.name, 'built from Debian busybox-static', busyboxImage, progress, buildBusybox);
-        } else {
-          await this.install(req.name, 'built with debootstrap (bookworm, minbase, systemd)', debianImage, progress, (rootfs) =>
-            buildDebian(rootfs, (step) => progress(20, step)),
-          );
+        const step = (what: string) => progress(20, what);
+        switch (req.name) {
+          case 'busybox':
+            return this.install(req.name, 'built from Debian busybox-static', { format: 'rootfs', ...busyboxImage }, progress, buildBusybox);
+          case 'debian/12':
+            return this.install(req.name, 'built with debootstrap (bookworm, minbase, systemd)', { format: 'rootfs', ...debianImage }, progress, (rootfs) => buildDebian(rootfs, step));
+          case 'busybox-iso':
+            return this.install(req.name, 'a live ISO built with grub-mkrescue (cloud kernel, busybox)', { format: 'iso', ...busyboxIsoImage }, progress, (iso) =>
+              buildBusyboxIso(iso, this.deps.kernelCacheDir, this.deps.busybox, step),
+            );
         }
       }),
     );
   }
 
-  /** Imports a tarball that the caller has saved to `file`; the file is removed when done. */
+  /** Imports a tarball, disk or ISO that the caller has saved to `file`; the file is removed when done. */
   import(query: ImageImportQuery, file: string): Operation {
     if (this.deps.store.image(query.name)) throw new LodgeError('CONFLICT', `image ${query.name} exists already; delete it first`);
     return this.deps.operations.start('image.import', query.name, (progress) =>
       this.lock.with(query.name, async () => {
         try {
-          progress(10, 'checking the tarball');
-          await checkTarball(file);
+          const format = !query.format || query.format === 'auto' ? ((await sniffFile(file)) ?? 'tar') : query.format;
           const meta = { init: query.init ?? '/sbin/init', stopSignal: query.stopSignal ?? 'SIGTERM' };
-          await this.install(query.name, 'imported from a tarball', meta, progress, async (rootfs) => {
-            progress(40, 'extracting');
-            await extractTarball(file, rootfs);
-          });
+          if (format === 'tar') {
+            progress(10, 'checking the tarball');
+            await checkTarball(file).catch((e: Error) => {
+              throw query.format === 'tar' ? e : new LodgeError('BAD_REQUEST', `not a tarball, a qcow2 disk or an ISO (import a raw disk as format raw: lodge image import --type raw): ${e.message}`);
+            });
+            await this.install(query.name, 'imported from a tarball', { format: 'rootfs', ...meta }, progress, async (rootfs) => {
+              progress(40, 'extracting');
+              await extractTarball(file, rootfs);
+            });
+          } else {
+            await this.importDisk(query.name, format, meta, file, progress);
+          }
         } finally {
           await rm(file, { force: true });
         }
       }),
     );
+  }
+
+  private async importDisk(name: string, format: DiskFormat, meta: Omit<ImageMeta, 'format'>, file: string, progress: Progress): Promise<void> {
+    progress(10, `checking the ${format} file`);
+    await checkDiskImage(file, format);
+    await this.install(name, `imported ${format === 'iso' ? 'ISO' : `${format} disk`}`, { format, ...meta }, progress, (target) => rename(file, target));
   }
 
   async delete(name: string): Promise<void> {

@@ -6,7 +6,8 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { GuestKind } from '../api/common.js';
-import type { GuestState, Limits } from '../api/guests.js';
+import type { GuestState, Limits, VmOptions } from '../api/guests.js';
+import type { ImageFormat } from '../api/images.js';
 import type { Operation } from '../api/operations.js';
 
 export interface GuestRecord {
@@ -18,11 +19,14 @@ export interface GuestRecord {
   stateReason?: string;
   privileged: boolean;
   limits: Limits;
+  /** vm guests: accelerator and device profile, as asked at launch. */
+  vm?: VmOptions;
   createdAt: string;
 }
 
 export interface ImageRecord {
   name: string;
+  format: ImageFormat;
   init: string;
   stopSignal: string;
   sizeBytes: number;
@@ -54,6 +58,8 @@ const migrations: readonly string[] = [
      id TEXT PRIMARY KEY,
      body TEXT NOT NULL,
      updated_at TEXT NOT NULL);`,
+  `ALTER TABLE guests ADD COLUMN vm TEXT;
+   ALTER TABLE images ADD COLUMN format TEXT NOT NULL DEFAULT 'rootfs';`,
 ];
 
 interface GuestRow {
@@ -65,6 +71,7 @@ interface GuestRow {
   state_reason: string | null;
   privileged: number;
   limits: string;
+  vm: string | null;
   created_at: string;
 }
 
@@ -77,6 +84,7 @@ const toGuest = (r: GuestRow): GuestRecord => ({
   ...(r.state_reason ? { stateReason: r.state_reason } : {}),
   privileged: r.privileged === 1,
   limits: JSON.parse(r.limits) as Limits,
+  ...(r.vm ? { vm: JSON.parse(r.vm) as VmOptions } : {}),
   createdAt: r.created_at,
 });
 
@@ -124,9 +132,9 @@ export class Store {
     const createdAt = new Date().toISOString();
     const info = this.db
       .prepare(
-        'INSERT INTO guests (name, kind, image, state, state_reason, privileged, limits, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO guests (name, kind, image, state, state_reason, privileged, limits, vm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(g.name, g.kind, g.image, g.state, g.stateReason ?? null, g.privileged ? 1 : 0, JSON.stringify(g.limits), createdAt);
+      .run(g.name, g.kind, g.image, g.state, g.stateReason ?? null, g.privileged ? 1 : 0, JSON.stringify(g.limits), g.vm ? JSON.stringify(g.vm) : null, createdAt);
     return { ...g, id: Number(info.lastInsertRowid), createdAt };
   }
 
@@ -155,14 +163,15 @@ export class Store {
 
   upsertImage(i: ImageRecord): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO images (name, init, stop_signal, size_bytes, source, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(i.name, i.init, i.stopSignal, i.sizeBytes, i.source, i.createdAt);
+      .prepare('INSERT OR REPLACE INTO images (name, format, init, stop_signal, size_bytes, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(i.name, i.format, i.init, i.stopSignal, i.sizeBytes, i.source, i.createdAt);
   }
 
   image(name: string): ImageRecord | undefined {
     const r = this.db.prepare('SELECT * FROM images WHERE name = ?').get(name) as Record<string, string | number> | undefined;
     return r && {
       name: r.name as string,
+      format: r.format as ImageFormat,
       init: r.init as string,
       stopSignal: r.stop_signal as string,
       sizeBytes: r.size_bytes as number,

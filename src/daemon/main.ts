@@ -96,13 +96,14 @@ async function main(): Promise<void> {
   const shimBinary = fileURLToPath(new URL('../../shim/lodge-shim', import.meta.url));
   const ct = await drivers.add(new CtDriver({ runtimeRoot: dirs.runtime, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   const pv = await drivers.add(new PvDriver({ kernel: '/usr/bin/linux.uml', modulesDir: '/usr/lib/uml/modules', shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
-  const vm = await drivers.add(
-    new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', kernelCacheDir: path.join(stateDir, 'kernels'), busybox: '/bin/busybox', shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }),
-  );
+  // vm kernels are Debian's packages unpacked, the same for every lodged on the host: a cache, not state
+  const kernelCacheDir = '/var/cache/lodge/kernels';
+  const busybox = '/bin/busybox';
+  const vm = await drivers.add(new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', kernelCacheDir, busybox, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   for (const info of [ct, pv, vm]) log(`${info.kind}: ${info.available ? '' : 'UNAVAILABLE: '}${info.engine}`);
 
   const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
-  const images = new ImageService({ store, files: imageFiles, operations, events });
+  const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox });
   await guests.reconcile();
 
   const app = await buildServer({

@@ -5,7 +5,8 @@
  * resources after spec.id so cleanup after a crash is mechanical.
  */
 import type { GuestKind } from '../api/common.js';
-import type { ExecPost, ExecResult } from '../api/guests.js';
+import type { ExecPost, ExecResult, Machine, VmOptions } from '../api/guests.js';
+import type { ImageFormat } from '../api/images.js';
 
 export interface ResolvedLimits {
   cpu?: number;
@@ -23,8 +24,10 @@ export interface GuestSpec {
   kind: GuestKind;
   /** The guest's own directory; the driver owns everything in it. */
   dir: string;
-  image: { name: string; rootfs: string; init: string; stopSignal: string };
+  /** A rootfs tree (`rootfs`), or for vm guests a bootable disk or ISO (`file`). */
+  image: { name: string; format: ImageFormat; rootfs: string; file?: string; init: string; stopSignal: string };
   privileged: boolean;
+  vm?: VmOptions;
   limits: ResolvedLimits;
 }
 
@@ -74,6 +77,8 @@ export interface GuestDriver {
   interactive(spec: GuestSpec, command: string[]): InteractiveCommand;
   console(spec: GuestSpec): ConsolePaths;
   usage(spec: GuestSpec): Promise<{ memoryBytes?: number; processes?: number; cpuSeconds?: number }>;
+  /** Kinds that emulate a machine: what it runs on, and its counters while it runs. */
+  machine?(spec: GuestSpec, running: boolean): Promise<Machine | undefined>;
   /** Removes every host-side trace of the guest; safe to call on a half-made or running guest. */
   destroy(spec: GuestSpec): Promise<void>;
 }

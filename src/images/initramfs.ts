@@ -1,10 +1,12 @@
 /**
  * @module The initramfs of vm guests: busybox and the few kernel modules that reach the
- * root disk (virtio-pci, virtio-blk); its /init loads them, mounts /dev/vda and hands
- * over to the image's own init with switch_root. Module dependencies come from each
- * module's .modinfo (the kernel package ships no modules.dep).
+ * root disk (virtio-blk, or AHCI for the legacy profile); its /init loads them, mounts
+ * the disk named by LODGE_ROOT and hands over to the image's own init with switch_root.
+ * With LODGE_ROOT=initramfs the root filesystem came as a second archive (a live ISO)
+ * and init runs in place. Module dependencies come from each module's .modinfo (the
+ * kernel package ships no modules.dep).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cpioArchive, type CpioEntry } from './cpio.js';
@@ -31,13 +33,16 @@ export function modinfoDepends(ko: Buffer): string[] {
   return ko.subarray(at + 9, end).toString().split(',').filter(Boolean);
 }
 
+/** The kernel treats - and _ in module names alike. */
+const moduleName = (name: string) => name.replaceAll('-', '_');
+
 async function findModules(modulesDir: string): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   const walk = async (dir: string) => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.name.endsWith('.ko')) found.set(e.name.slice(0, -3).replaceAll('-', '_'), p);
+      else if (e.name.endsWith('.ko')) found.set(moduleName(e.name.slice(0, -3)), p);
     }
   };
   await walk(path.join(modulesDir, 'kernel'));
@@ -50,9 +55,11 @@ const initScript = (modules: string[]) => `#!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t devtmpfs devtmpfs /dev
 ${modules.map((m) => `/bin/busybox insmod /lib/modules/${m}.ko`).join('\n')}
-for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; /bin/busybox sleep 0.1; done
-/bin/busybox mount -t ext4 -o rw /dev/vda /newroot || { echo "lodge initramfs: cannot mount /dev/vda"; exec /bin/busybox sh; }
 /bin/busybox umount /proc
+[ "$LODGE_ROOT" = initramfs ] && exec "\${LODGE_INIT:-/sbin/init}"
+root="\${LODGE_ROOT:-/dev/vda}"
+for i in $(/bin/busybox seq 50); do [ -b "$root" ] && break; /bin/busybox sleep 0.1; done
+/bin/busybox mount -t ext4 -o rw "$root" /newroot || { echo "lodge initramfs: cannot mount $root"; exec /bin/busybox sh; }
 /bin/busybox mount --move /dev /newroot/dev
 exec /bin/busybox switch_root /newroot "\${LODGE_INIT:-/sbin/init}"
 `;
@@ -61,7 +68,7 @@ export async function buildInitramfs(modulesDir: string, busybox: string, wanted
   const modules = await findModules(modulesDir);
   const cache = new Map<string, Buffer>();
   const ko = async (name: string) => {
-    const file = modules.get(name);
+    const file = modules.get(moduleName(name));
     if (!file) throw new Error(`kernel module ${name} is not in ${modulesDir}`);
     if (!cache.has(name)) cache.set(name, await readFile(file));
     return cache.get(name)!;
@@ -72,7 +79,7 @@ export async function buildInitramfs(modulesDir: string, busybox: string, wanted
   while (pending.length) {
     const name = pending.pop()!;
     if (deps.has(name)) continue;
-    const d = modinfoDepends(await ko(name));
+    const d = modinfoDepends(await ko(name)).map(moduleName);
     deps.set(name, d);
     pending.push(...d);
   }
@@ -83,5 +90,24 @@ export async function buildInitramfs(modulesDir: string, busybox: string, wanted
     { path: 'init', type: 'file', data: Buffer.from(initScript(order)), mode: 0o755 },
     ...(await Promise.all(order.map(async (m) => ({ path: `lib/modules/${m}.ko`, type: 'file' as const, data: await ko(m) })))),
   ];
+  return gzipSync(cpioArchive(entries));
+}
+
+/** A directory tree as a gzipped initramfs archive, owners and all as root. */
+export async function directoryArchive(dir: string): Promise<Buffer> {
+  const entries: CpioEntry[] = [];
+  const walk = async (rel: string) => {
+    for (const name of (await readdir(path.join(dir, rel))).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const p = path.join(dir, r);
+      const st = await lstat(p);
+      if (st.isSymbolicLink()) entries.push({ path: r, type: 'symlink', target: await readlink(p) });
+      else if (st.isDirectory()) {
+        entries.push({ path: r, type: 'dir', mode: st.mode & 0o7777 });
+        await walk(r);
+      } else if (st.isFile()) entries.push({ path: r, type: 'file', data: await readFile(p), mode: st.mode & 0o7777 });
+    }
+  };
+  await walk('');
   return gzipSync(cpioArchive(entries));
 }

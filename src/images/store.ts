@@ -1,9 +1,11 @@
 /**
  * @module Where images live on disk: one directory per image holding its canonical
- * rootfs (and, beside it, the shifted copies that storage/shift.ts makes).
+ * rootfs (and, beside it, the shifted copies that storage/shift.ts makes), or its one
+ * disk or ISO file.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { ImageFormat } from '../api/images.js';
 import { run } from '../lib/exec.js';
 
 export class ImageFiles {
@@ -21,11 +23,16 @@ export class ImageFiles {
     return path.join(this.imageDir(name), 'rootfs');
   }
 
-  /** A fresh, empty staging directory for an image being made; renamed into place when done. */
+  /** The disk or ISO file of an image kept in that format. */
+  file(name: string, format: Exclude<ImageFormat, 'rootfs'>): string {
+    return path.join(this.imageDir(name), imageFileName(format));
+  }
+
+  /** A fresh, empty staging directory for an image being made (its rootfs or file goes inside); renamed into place when done. */
   async staging(name: string): Promise<string> {
     const dir = `${this.imageDir(name)}.new`;
     await rm(dir, { recursive: true, force: true });
-    await mkdir(path.join(dir, 'rootfs'), { recursive: true });
+    await mkdir(dir, { recursive: true });
     return dir;
   }
 
@@ -42,7 +49,9 @@ export class ImageFiles {
   }
 
   async sizeBytes(name: string): Promise<number> {
-    const { stdout } = await run(['du', '-sb', this.rootfs(name)]);
+    const { stdout } = await run(['du', '-sb', this.imageDir(name)]);
     return Number(stdout.split('\t')[0]);
   }
 }
+
+export const imageFileName = (format: Exclude<ImageFormat, 'rootfs'>) => (format === 'iso' ? 'image.iso' : `disk.${format}`);

@@ -1,7 +1,8 @@
 /**
- * @module The kernel of vm guests: Debian's cloud kernel, fetched as a package with
- * apt-get download (from the mirror apt already uses) and unpacked once into a cache;
- * never installed on the host.
+ * @module The kernels of vm guests: Debian's cloud kernel (virtio drivers only: small and
+ * quick to boot) and, for the legacy device profile, Debian's generic kernel (AHCI, e1000),
+ * each fetched as a package with apt-get download (from the mirror apt already uses) and
+ * unpacked once into a cache shared by every lodged; never installed on the host.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
@@ -15,18 +16,19 @@ export interface VmKernel {
   modulesDir: string;
 }
 
-const metaPackage = 'linux-image-cloud-amd64';
+export type KernelFlavour = 'cloud-amd64' | 'amd64';
 
 /** The versioned package the meta package depends on today, e.g. linux-image-6.1.0-56-cloud-amd64. */
-async function kernelPackage(): Promise<string> {
-  const { stdout } = await run(['apt-cache', 'depends', metaPackage], { allowFailure: true });
-  const name = /Depends: (linux-image-\S+-cloud-amd64)/.exec(stdout)?.[1];
-  if (!name) throw new LodgeError('UNAVAILABLE', `apt knows no ${metaPackage}: run apt-get update (the Debian package index is needed to fetch the vm kernel)`);
+async function kernelPackage(flavour: KernelFlavour): Promise<string> {
+  const meta = `linux-image-${flavour}`;
+  const { stdout } = await run(['apt-cache', 'depends', meta], { allowFailure: true });
+  const name = new RegExp(`Depends: (linux-image-[0-9]\\S*[0-9]-${flavour})$`, 'm').exec(stdout)?.[1];
+  if (!name) throw new LodgeError('UNAVAILABLE', `apt knows no ${meta}: run apt-get update (the Debian package index is needed to fetch the vm kernel)`);
   return name;
 }
 
-export async function ensureVmKernel(cacheDir: string): Promise<VmKernel> {
-  const pkg = await kernelPackage();
+export async function ensureVmKernel(cacheDir: string, flavour: KernelFlavour): Promise<VmKernel> {
+  const pkg = await kernelPackage(flavour);
   const version = pkg.replace(/^linux-image-/, '');
   const dir = path.join(cacheDir, version);
   const kernel = (): VmKernel => ({ version, vmlinuz: path.join(dir, 'boot', `vmlinuz-${version}`), modulesDir: path.join(dir, 'lib', 'modules', version) });
@@ -38,8 +40,11 @@ export async function ensureVmKernel(cacheDir: string): Promise<VmKernel> {
     const deb = (await readdir(tmp)).find((f) => f.endsWith('.deb'));
     if (!deb) throw new LodgeError('ENGINE_FAILED', `apt-get download ${pkg} left no package`);
     await run(['dpkg-deb', '-x', path.join(tmp, deb), path.join(tmp, 'x')], { timeoutMs: 300_000 });
-    await rm(dir, { recursive: true, force: true });
-    await rename(path.join(tmp, 'x'), dir);
+    // another lodged sharing the cache may have unpacked it meanwhile
+    if (!existsSync(kernel().vmlinuz)) {
+      await rm(dir, { recursive: true, force: true });
+      await rename(path.join(tmp, 'x'), dir);
+    }
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

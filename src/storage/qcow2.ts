@@ -26,6 +26,19 @@ export async function ensureQcow2Base(rootfs: string): Promise<string> {
   return target;
 }
 
-export async function createOverlay(base: string, overlay: string, sizeBytes?: number): Promise<void> {
-  await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, overlay, ...(sizeBytes ? [String(sizeBytes)] : [])]);
+/** The size of the disk a guest sees (not the file's size on the host). */
+export async function virtualSize(file: string, format: 'qcow2' | 'raw'): Promise<number> {
+  // -U: the base is open read-only in running guests
+  const { stdout } = await run(['qemu-img', 'info', '-U', '--output=json', '-f', format, file]);
+  return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
+}
+
+/** An overlay of `base`, as large as the base or `sizeBytes` (which may grow it, never shrink it). */
+export async function createOverlay(base: string, overlay: string, options: { sizeBytes?: number; baseFormat: 'qcow2' | 'raw' }): Promise<void> {
+  await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', options.baseFormat, '-b', base, overlay, ...(options.sizeBytes ? [String(options.sizeBytes)] : [])]);
+}
+
+/** An empty qcow2 disk: it takes host space only as the guest writes. */
+export async function createDisk(file: string, sizeBytes: number): Promise<void> {
+  await run(['qemu-img', 'create', '-q', '-f', 'qcow2', file, String(sizeBytes)]);
 }

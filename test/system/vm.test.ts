@@ -45,7 +45,7 @@ test('a vm boots the cloud kernel to a shell on its serial console, with its vCP
   const pid = await guestPid(d, 'vm1');
   assert.ok(Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) >= 1_200_000, 'QEMU runs unprivileged');
   assert.equal(Number(readFileSync(`${hostCgroup(pid, 'memory')}/memory.limit_in_bytes`, 'utf8')), (256 + 256) * 1024 * 1024);
-  assert.match(d.lodge(['info', 'vm1']).stdout, /Engine:\s+QEMU emulator .*TCG/);
+  assert.match(d.lodge(['info', 'vm1']).stdout, /Engine:\s+QEMU emulator version .*\nAccelerator: tcg \(auto: /);
 });
 
 test('the QMP client speaks to the real QEMU: status, vCPUs, block stats, balloon, errors', async () => {

@@ -4,12 +4,15 @@
 import type { Command } from 'commander';
 import type { GuestKind } from '../../api/common.js';
 import { LodgeError } from '../../api/errors.js';
+import type { AccelMode, DeviceProfile } from '../../api/guests.js';
 import type { LodgeClient } from '../../client/index.js';
 import { limitsFromFlags, type LimitFlags } from '../flags.js';
 import { waitFor } from '../progress.js';
 
 interface Flags extends LimitFlags {
   kind: string;
+  accel?: string;
+  profile?: string;
   privileged?: boolean;
   start: boolean;
 }
@@ -26,11 +29,19 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--swap <size>', 'swap the guest may use beyond --memory (default none)')
     .option('--processes <n>', 'most processes the guest may run at once')
     .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: shares the host filesystem)')
+    .option('--accel <accel>', 'vm: auto (KVM where a probe shows it fast, else TCG), kvm or tcg')
+    .option('--profile <profile>', 'vm: virtio (paravirtual devices; default for Linux images) or legacy (AHCI disk, standard devices; default for imported disks and ISOs)')
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
     .option('--no-start', 'create the guest but leave it stopped')
-    .addHelpText('after', '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch debian/12 db1 --memory 1G')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
+    )
     .action(async (image: string, name: string, flags: Flags) => {
       if (!['ct', 'vm', 'pv'].includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ct, vm or pv`);
+      if (flags.accel !== undefined && !['auto', 'kvm', 'tcg'].includes(flags.accel)) throw new LodgeError('BAD_REQUEST', `--accel: "${flags.accel}" is not auto, kvm or tcg`);
+      if (flags.profile !== undefined && !['virtio', 'legacy'].includes(flags.profile)) throw new LodgeError('BAD_REQUEST', `--profile: "${flags.profile}" is not virtio or legacy`);
+      const vm = { ...(flags.accel ? { accel: flags.accel as AccelMode } : {}), ...(flags.profile ? { profile: flags.profile as DeviceProfile } : {}) };
       const c = client();
       const op = await c.guests.launch({
         name,
@@ -38,6 +49,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         kind: flags.kind as GuestKind,
         limits: limitsFromFlags(flags),
         ...(flags.privileged ? { privileged: true } : {}),
+        ...(Object.keys(vm).length > 0 ? { vm } : {}),
         ...(flags.start ? {} : { start: false }),
       });
       await waitFor(c, op, `Launching ${name}`);

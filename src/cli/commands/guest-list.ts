@@ -40,11 +40,17 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['Image', g.image],
         ['Privileged', g.kind !== 'ct' ? undefined : g.privileged ? 'yes' : 'no (user namespace)'],
         ['Engine', g.engine],
+        ['Accelerator', g.machine && `${g.machine.accel} (${g.machine.accelReason}), -cpu ${g.machine.cpuModel}`],
+        ['Devices', g.machine && `${g.machine.profile} profile, ${g.machine.boot === 'kernel' ? 'direct kernel boot' : 'firmware boot (SeaBIOS)'}`],
+        ['Screen', g.machine?.vncSocket && `VNC on unix socket ${g.machine.vncSocket}`],
         ['PID', g.pid],
         ['Limits', limitsText(g) || 'none'],
         ['Memory used', g.usage?.memoryBytes !== undefined ? formatSize(g.usage.memoryBytes) : undefined],
         ['Processes', g.usage?.processes],
         ['CPU time', g.usage?.cpuSeconds !== undefined ? `${g.usage.cpuSeconds.toFixed(2)}s` : undefined],
+        ['vCPU time', g.machine?.stats && `${g.machine.stats.vcpuSeconds.toFixed(2)}s`],
+        ['Balloon', g.machine?.stats?.balloonBytes !== undefined ? formatSize(g.machine.stats.balloonBytes) : undefined],
+        ['Disk I/O', g.machine?.stats && `${formatSize(g.machine.stats.diskReadBytes)} read, ${formatSize(g.machine.stats.diskWrittenBytes)} written`],
         ['Created', g.createdAt],
       ]);
     });

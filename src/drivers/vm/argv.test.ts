@@ -1,23 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { qemuArgv } from './argv.js';
+import { qemuArgv, type QemuArgvInput } from './argv.js';
 
-const base = {
+const base: QemuArgvInput = {
   binary: '/usr/bin/qemu-system-x86_64',
   name: 'vm1',
-  accel: 'tcg' as const,
+  accel: { accel: 'tcg', cpu: 'max' },
   memoryBytes: 256 * 1024 * 1024,
   cpus: 2,
-  kernel: '/k/vmlinuz',
-  initrd: '/k/initrd.gz',
+  profile: 'virtio',
+  boot: { kind: 'kernel', kernel: '/k/vmlinuz', initrd: '/k/initrd.gz', init: '/sbin/init' },
   disk: '/g/vm/root.qcow2',
   qmpSocket: '/g/vm/qmp.sock',
-  init: '/sbin/init',
+  vncSocket: '/g/vm/vnc.sock',
 };
 
 const after = (argv: string[], flag: string) => argv[argv.indexOf(flag) + 1];
+const all = (argv: string[], flag: string) => argv.flatMap((a, i) => (argv[i - 1] === flag ? [a] : []));
 
-test('a TCG guest on q35 with -cpu max, its memory, vCPUs, kernel and disk', () => {
+test('a TCG guest on q35 with its CPU model, memory, vCPUs, kernel, disk, QMP and VNC', () => {
   const argv = qemuArgv(base);
   assert.equal(after(argv, '-accel'), 'tcg');
   assert.equal(after(argv, '-cpu'), 'max');
@@ -26,11 +27,27 @@ test('a TCG guest on q35 with -cpu max, its memory, vCPUs, kernel and disk', () 
   assert.equal(after(argv, '-smp'), '2');
   assert.equal(after(argv, '-serial'), 'stdio');
   assert.equal(after(argv, '-qmp'), 'unix:/g/vm/qmp.sock,server=on,wait=off');
-  assert.match(after(argv, '-drive')!, /^file=\/g\/vm\/root\.qcow2,if=virtio,format=qcow2/);
-  assert.match(after(argv, '-append')!, /console=ttyS0 .*LODGE_HOSTNAME=vm1 .*LODGE_INIT=\/sbin\/init/);
+  assert.equal(after(argv, '-vnc'), 'unix:/g/vm/vnc.sock');
+  assert.match(after(argv, '-drive')!, /^file=\/g\/vm\/root\.qcow2,if=none,id=root,format=qcow2/);
+  assert.match(after(argv, '-append')!, /console=ttyS0 .*LODGE_HOSTNAME=vm1 .*LODGE_INIT=\/sbin\/init LODGE_ROOT=\/dev\/vda/);
   assert.match(after(argv, '-sandbox')!, /^on,/);
 });
 
-test('KVM uses the host CPU model', () => {
-  assert.equal(after(qemuArgv({ ...base, accel: 'kvm' }), '-cpu'), 'host');
+test('the device profiles: virtio has paravirtual disk, balloon and rng; legacy an AHCI disk and no virtio at all', () => {
+  const virtio = all(qemuArgv(base), '-device');
+  assert.deepEqual(virtio, ['VGA', 'virtio-blk-pci,drive=root,bootindex=1', 'virtio-balloon-pci', 'virtio-rng-pci']);
+  const legacyArgv = qemuArgv({ ...base, profile: 'legacy' });
+  assert.deepEqual(all(legacyArgv, '-device'), ['VGA', 'ide-hd,drive=root,bus=ide.0,bootindex=1']);
+  assert.match(after(legacyArgv, '-append')!, /LODGE_ROOT=\/dev\/sda/);
+});
+
+test('firmware boot: no kernel, the disk first, then the ISO as a read-only cdrom', () => {
+  const argv = qemuArgv({ ...base, profile: 'legacy', boot: { kind: 'firmware' }, cdrom: '/i/image.iso' });
+  for (const flag of ['-kernel', '-initrd', '-append']) assert.ok(!argv.includes(flag), flag);
+  assert.deepEqual(all(argv, '-drive'), ['file=/g/vm/root.qcow2,if=none,id=root,format=qcow2,discard=unmap', 'file=/i/image.iso,if=none,id=cdrom,media=cdrom,readonly=on,format=raw']);
+  assert.ok(all(argv, '-device').includes('ide-cd,drive=cdrom,bus=ide.1,bootindex=2'));
+});
+
+test('KVM takes the CPU model it is given', () => {
+  assert.equal(after(qemuArgv({ ...base, accel: { accel: 'kvm', cpu: 'host' } }), '-cpu'), 'host');
 });

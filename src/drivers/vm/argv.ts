@@ -2,45 +2,69 @@
  * @module The qemu-system-x86_64 command line of a vm guest, made from its settings.
  * Pure: no I/O, table-tested beside it.
  */
+import type { DeviceProfile } from '../../api/guests.js';
 
 export interface QemuArgvInput {
   binary: string;
   name: string;
-  accel: 'tcg' | 'kvm';
+  accel: { accel: 'tcg' | 'kvm'; cpu: string };
   memoryBytes: number;
   cpus: number;
-  kernel: string;
-  initrd: string;
-  /** The guest's qcow2 overlay over the image's shared base. */
+  profile: DeviceProfile;
+  /** Direct kernel boot of Lodge's kernel and initramfs, or the firmware (SeaBIOS) from the disk, then the cdrom. */
+  boot: { kind: 'kernel'; kernel: string; initrd: string; init: string } | { kind: 'firmware' };
+  /** The guest's qcow2 root disk (an overlay on the image's shared base, or empty for an ISO). */
   disk: string;
+  /** An ISO, read-only and shared. */
+  cdrom?: string;
   qmpSocket: string;
-  init: string;
+  vncSocket: string;
 }
 
 const mib = 1024 * 1024;
 
+/** What the guest's kernel calls its root disk in each profile. */
+export const rootDevice: Record<DeviceProfile, string> = { virtio: '/dev/vda', legacy: '/dev/sda' };
+
+/** virtio: paravirtual disk, balloon and entropy; legacy: the disk on q35's built-in AHCI controller. */
+const profileDevices: Record<DeviceProfile, string[]> = {
+  virtio: ['-device', 'virtio-blk-pci,drive=root,bootindex=1', '-device', 'virtio-balloon-pci', '-device', 'virtio-rng-pci'],
+  legacy: ['-device', 'ide-hd,drive=root,bus=ide.0,bootindex=1'],
+};
+
 export function qemuArgv(i: QemuArgvInput): string[] {
+  const boot =
+    i.boot.kind === 'kernel'
+      ? [
+          '-kernel', i.boot.kernel,
+          '-initrd', i.boot.initrd,
+          '-append', `console=ttyS0 quiet LODGE_HOSTNAME=${i.name} LODGE_KIND=vm LODGE_INIT=${i.boot.init} LODGE_ROOT=${rootDevice[i.profile]}`,
+        ]
+      : [];
+  const cdrom = i.cdrom
+    ? ['-drive', `file=${i.cdrom},if=none,id=cdrom,media=cdrom,readonly=on,format=raw`, '-device', 'ide-cd,drive=cdrom,bus=ide.1,bootindex=2']
+    : [];
   return [
     i.binary,
     '-name', `guest=${i.name}`,
     '-nodefaults', '-no-user-config',
     // q35, not microvm: under TCG microvm hangs in early boot about one time in five (no HPET or PM timer)
     '-machine', 'q35',
-    '-accel', i.accel,
-    // -cpu host fails on these hosts' MSRs; max is what TCG offers
-    '-cpu', i.accel === 'kvm' ? 'host' : 'max',
+    '-accel', i.accel.accel,
+    '-cpu', i.accel.cpu,
     '-m', `${Math.floor(i.memoryBytes / mib)}M`,
     '-smp', String(i.cpus),
-    '-display', 'none',
-    // the serial console is QEMU's stdio: the lodge-shim's pty
+    // the serial console (a 16550) is QEMU's stdio: the lodge-shim's pty
     '-serial', 'stdio',
+    // the VGA screen is seen only through VNC, on a unix socket
+    '-device', 'VGA',
+    '-display', 'none',
+    '-vnc', `unix:${i.vncSocket}`,
     '-qmp', `unix:${i.qmpSocket},server=on,wait=off`,
-    '-kernel', i.kernel,
-    '-initrd', i.initrd,
-    '-append', `console=ttyS0 quiet LODGE_HOSTNAME=${i.name} LODGE_KIND=vm LODGE_INIT=${i.init}`,
-    '-drive', `file=${i.disk},if=virtio,format=qcow2,discard=unmap`,
-    '-device', 'virtio-balloon-pci',
-    '-device', 'virtio-rng-pci',
+    ...boot,
+    '-drive', `file=${i.disk},if=none,id=root,format=qcow2,discard=unmap`,
+    ...profileDevices[i.profile],
+    ...cdrom,
     '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
   ];
 }

@@ -1,22 +1,27 @@
 /**
  * @module Full virtual machines (`vm`): one qemu-system-x86_64 per guest as an
- * EngineProcess (shim, own cgroup, own uid), with -sandbox on, booting Debian's cloud
- * kernel (direct kernel boot) with a small initramfs that mounts the guest's qcow2 disk,
- * an overlay on the image's shared base. Its serial console is the shim's pty (bounded
- * log, several viewers, exit status); it is driven through QMP.
+ * EngineProcess (shim, own cgroup, own uid), with -sandbox on. A rootfs image boots
+ * directly: Debian's kernel (cloud for virtio, generic for legacy) with a small initramfs
+ * that mounts the guest's qcow2 disk, an overlay on the image's shared base. A disk or
+ * ISO image boots through the firmware. Its serial console is the shim's pty (bounded
+ * log, several viewers, exit status), its screen a VNC unix socket; it is driven through QMP.
  */
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { LodgeError } from '../../api/errors.js';
+import type { DeviceProfile, Machine } from '../../api/guests.js';
+import { formatSize } from '../../api/sizes.js';
 import { buildInitramfs } from '../../images/initramfs.js';
-import { ensureVmKernel, type VmKernel } from '../../images/vm-kernel.js';
+import { ensureVmKernel, type KernelFlavour, type VmKernel } from '../../images/vm-kernel.js';
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
-import { createOverlay, ensureQcow2Base } from '../../storage/qcow2.js';
+import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
 import type { DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
+import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { qemuArgv } from './argv.js';
 import { Qmp } from './qmp.js';
 
@@ -31,8 +36,23 @@ export interface VmDriverOptions {
 
 const mib = 1024 * 1024;
 export const vmMemory = { minimumBytes: 96 * mib, defaultBytes: 256 * mib } as const;
-/** What the initramfs loads: the disk (virtio), and the ACPI power button with its event device. */
-const initramfsModules = ['virtio_pci', 'virtio_blk', 'button', 'evdev'];
+/** The root disk of a guest booting an ISO, unless --disk says otherwise: sparse, so it costs only what is written. */
+const isoDiskBytes = 8 * 1024 * mib;
+
+/** Per profile: the kernel that has its drivers, and what the initramfs loads (the root disk, and the ACPI power button with its event device). */
+const profileKernels: Record<DeviceProfile, { flavour: KernelFlavour; modules: string[] }> = {
+  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'button', 'evdev'] },
+  // the generic kernel has ext4 and its checksum as modules too (the cloud kernel builds them in)
+  legacy: { flavour: 'amd64', modules: ['ahci', 'sd_mod', 'crc32c_generic', 'ext4', 'button', 'evdev'] },
+};
+
+interface BootFiles {
+  kernel: VmKernel;
+  initrd: string;
+}
+
+/** How a guest was started, kept beside it for lodge info. */
+type MachineRecord = Omit<Machine, 'stats'>;
 
 export class VmDriver extends EngineDriver implements GuestDriver {
   readonly kind = 'vm' as const;
@@ -40,8 +60,11 @@ export class VmDriver extends EngineDriver implements GuestDriver {
   protected readonly engine: EngineProcess;
   /** Bases being made, so that concurrent launches of one image wait for one. */
   private readonly bases = new Inflight<string>();
-  /** The kernel and initramfs, found (or made) once per lodged: asking apt each launch costs about a second. */
-  private bootFiles: Promise<VmKernel & { initrd: string }> | undefined;
+  /** Kernel and initramfs per profile, found (or made) once per lodged: asking apt each launch costs about a second. */
+  private readonly bootFiles = new Map<DeviceProfile, BootFiles>();
+  private readonly bootMaking = new Inflight<BootFiles>();
+  /** The accelerator probe, run once per lodged when a guest first needs it. */
+  private accelProbe: Promise<ProbeResult> | undefined;
 
   constructor(options: VmDriverOptions) {
     super();
@@ -60,61 +83,96 @@ export class VmDriver extends EngineDriver implements GuestDriver {
           : undefined;
     if (missing) return { kind: 'vm', available: false, engine: missing };
     const version = (await run([this.options.qemu, '--version'])).stdout.split('\n')[0]!.trim();
-    return { kind: 'vm', available: true, engine: `${version}, TCG (software emulation): KVM is not probed yet, and these hosts' KVM is slow`, memory: vmMemory };
+    return { kind: 'vm', available: true, engine: version, memory: vmMemory };
   }
 
   private paths(spec: GuestSpec) {
     const vm = path.join(spec.dir, 'vm');
-    return { vm, disk: path.join(vm, 'root.qcow2'), qmp: path.join(vm, 'qmp.sock') };
+    return { vm, disk: path.join(vm, 'root.qcow2'), qmp: path.join(vm, 'qmp.sock'), vnc: path.join(vm, 'vnc.sock'), machine: path.join(vm, 'machine.json') };
   }
 
-  /** The kernel and, beside it, the initramfs made for it. */
-  private boot(): Promise<VmKernel & { initrd: string }> {
-    this.bootFiles ??= (async () => {
-      const kernel = await ensureVmKernel(this.options.kernelCacheDir);
-      const initrd = path.join(path.dirname(kernel.vmlinuz), 'lodge-initrd.gz');
+  /** virtio for Lodge's Linux images, legacy for imported disks and ISOs (any OS has drivers for it), unless asked. */
+  private profile(spec: GuestSpec): DeviceProfile {
+    return spec.vm?.profile ?? (spec.image.format === 'rootfs' ? 'virtio' : 'legacy');
+  }
+
+  /** The kernel of a profile and, beside it, an initramfs named after what it holds; found again if the cache lost them. */
+  private async boot(profile: DeviceProfile): Promise<BootFiles> {
+    const known = this.bootFiles.get(profile);
+    if (known && existsSync(known.kernel.vmlinuz) && existsSync(known.initrd)) return known;
+    const files = await this.bootMaking.run(profile, async () => {
+      const { flavour, modules } = profileKernels[profile];
+      const kernel = await ensureVmKernel(this.options.kernelCacheDir, flavour);
+      const image = await buildInitramfs(kernel.modulesDir, this.options.busybox, modules);
+      const initrd = path.join(path.dirname(kernel.vmlinuz), `lodge-initrd-${createHash('sha256').update(image).digest('hex').slice(0, 12)}.gz`);
       if (!existsSync(initrd)) {
-        await writeFile(`${initrd}.tmp`, await buildInitramfs(kernel.modulesDir, this.options.busybox, initramfsModules));
-        await rename(`${initrd}.tmp`, initrd);
+        await writeFile(`${initrd}.tmp-${process.pid}`, image);
+        await rename(`${initrd}.tmp-${process.pid}`, initrd);
       }
-      return { ...kernel, initrd };
-    })();
-    // a failed attempt (no network, no package index) is tried again on the next launch
-    this.bootFiles.catch(() => (this.bootFiles = undefined));
-    return this.bootFiles;
+      return { kernel, initrd };
+    });
+    this.bootFiles.set(profile, files);
+    return files;
+  }
+
+  private probeAccel(): Promise<ProbeResult> {
+    this.accelProbe ??= probeAccel(this.options.qemu);
+    this.accelProbe.catch(() => (this.accelProbe = undefined));
+    return this.accelProbe;
   }
 
   private base(spec: GuestSpec): Promise<string> {
     return this.bases.run(spec.image.rootfs, () => ensureQcow2Base(spec.image.rootfs));
   }
 
+  /** The guest's root disk: an overlay of its image's base or disk, or for an ISO an empty disk. */
+  private async makeDisk(spec: GuestSpec, disk: string): Promise<void> {
+    const { format, file } = spec.image;
+    const sizeBytes = spec.limits.diskBytes;
+    if (format === 'iso') return createDisk(disk, sizeBytes ?? isoDiskBytes);
+    const base = format === 'rootfs' ? await this.base(spec) : file!;
+    const baseFormat = format === 'raw' ? 'raw' : 'qcow2';
+    if (sizeBytes !== undefined) {
+      const least = await virtualSize(base, baseFormat);
+      if (sizeBytes < least) throw new LodgeError('BAD_REQUEST', `limits.disk: ${formatSize(sizeBytes)} is smaller than the disk of image ${spec.image.name} (${formatSize(least)})`);
+    }
+    await createOverlay(base, disk, { baseFormat, ...(sizeBytes !== undefined ? { sizeBytes } : {}) });
+  }
+
   async create(spec: GuestSpec): Promise<void> {
     const p = this.paths(spec);
     await mkdir(p.vm, { recursive: true });
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
-    await this.boot();
-    await createOverlay(await this.base(spec), p.disk, spec.limits.diskBytes);
-    // QEMU runs as the guest's own user: its directory and disk are its to write
+    if (spec.image.format === 'rootfs') await this.boot(this.profile(spec));
+    await this.makeDisk(spec, p.disk);
+    // QEMU runs as the guest's own user: its directory and disk are its alone (no other guest's QEMU may read them)
     await chown(p.vm, this.engine.uid(spec), this.engine.uid(spec));
+    await chmod(p.vm, 0o700);
     await chown(p.disk, this.engine.uid(spec), this.engine.uid(spec));
   }
 
   async start(spec: GuestSpec): Promise<void> {
     const p = this.paths(spec);
-    await rm(p.qmp, { force: true });
-    const boot = await this.boot();
+    for (const f of [p.qmp, p.vnc]) await rm(f, { force: true });
+    const profile = this.profile(spec);
+    const mode = spec.vm?.accel ?? 'auto';
+    const accel = chooseAccel(mode, mode === 'tcg' ? undefined : await this.probeAccel());
+    const kernelBoot = spec.image.format === 'rootfs' ? await this.boot(profile) : undefined;
     const argv = qemuArgv({
       binary: this.options.qemu,
       name: spec.name,
-      accel: 'tcg',
+      accel,
       memoryBytes: this.engine.memoryBytes(spec),
       cpus: Math.max(1, Math.ceil(spec.limits.cpu ?? 1)),
-      kernel: boot.vmlinuz,
-      initrd: boot.initrd,
+      profile,
+      boot: kernelBoot ? { kind: 'kernel', kernel: kernelBoot.kernel.vmlinuz, initrd: kernelBoot.initrd, init: spec.image.init } : { kind: 'firmware' },
       disk: p.disk,
+      ...(spec.image.format === 'iso' ? { cdrom: spec.image.file! } : {}),
       qmpSocket: p.qmp,
-      init: spec.image.init,
+      vncSocket: p.vnc,
     });
+    const machine: MachineRecord = { accel: accel.accel, accelReason: accel.reason, cpuModel: accel.cpu, profile, boot: kernelBoot ? 'kernel' : 'firmware', vncSocket: p.vnc };
+    await writeFile(p.machine, JSON.stringify(machine));
     await this.engine.start(spec, argv, async () => {
       // QEMU makes its QMP socket early and answers on it once the machine is built: a QEMU
       // that refused a disk or an option has ended by then, and its reason is on the console
@@ -126,6 +184,29 @@ export class VmDriver extends EngineDriver implements GuestDriver {
         throw new Error(`QEMU did not start: ${(await readFile(shim.log, 'utf8').catch(() => '')).slice(-2000).trim()}`);
       }
     });
+  }
+
+  /** How the guest was started; while it runs, its vCPU time, balloon and disk counters from QMP. */
+  async machine(spec: GuestSpec, running: boolean): Promise<Machine | undefined> {
+    const text = await readFile(this.paths(spec).machine, 'utf8').catch(() => undefined);
+    if (!text) return undefined;
+    const machine = JSON.parse(text) as MachineRecord;
+    if (!running) return machine;
+    const observed = await this.observe(spec);
+    const pid = observed.state === 'running' ? observed.pid : undefined;
+    const stats = await this.qmp(spec, async (q) => {
+      const cpus = await q.cpus();
+      const ticks = await Promise.all(cpus.map((c) => readFile(`/proc/${pid}/task/${c['thread-id']}/stat`, 'utf8').then(cpuTicks, () => 0)));
+      const disks = await q.blockStats();
+      const balloon = machine.profile === 'virtio' ? (await q.balloonInfo().catch(() => undefined))?.actual : undefined;
+      return {
+        vcpuSeconds: ticks.reduce((a, b) => a + b, 0) / 100,
+        ...(balloon !== undefined ? { balloonBytes: balloon } : {}),
+        diskReadBytes: disks.reduce((a, d) => a + (d.stats.rd_bytes ?? 0), 0),
+        diskWrittenBytes: disks.reduce((a, d) => a + (d.stats.wr_bytes ?? 0), 0),
+      };
+    }).catch(() => undefined);
+    return { ...machine, ...(stats ? { stats } : {}) };
   }
 
   private async qmp<T>(spec: GuestSpec, use: (qmp: Qmp) => Promise<T>, timeoutMs = 5000): Promise<T> {
@@ -166,4 +247,10 @@ export class VmDriver extends EngineDriver implements GuestDriver {
   interactive(spec: GuestSpec): InteractiveCommand {
     return this.exec(spec);
   }
+}
+
+/** utime + stime of a /proc/PID/task/TID/stat line, in clock ticks (USER_HZ, 100 on Linux). */
+function cpuTicks(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }

@@ -89,4 +89,5 @@ export class Qmp {
   balloon = (bytes: number) => this.execute('balloon', { value: bytes });
   cpus = () => this.execute<Array<{ 'cpu-index': number; 'thread-id': number }>>('query-cpus-fast');
   blockStats = () => this.execute<Array<{ device: string; stats: Record<string, number> }>>('query-blockstats');
+  balloonInfo = () => this.execute<{ actual: number }>('query-balloon');
 }
