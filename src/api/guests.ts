@@ -72,6 +72,7 @@ export const Machine = Type.Object({
   accel: Type.String({ description: 'kvm or tcg' }),
   accelReason: Type.String({ description: 'why that accelerator' }),
   cpuModel: Type.String(),
+  memoryBytes: Type.Integer({ description: 'the memory it booted with; a smaller --memory while it runs inflates the balloon' }),
   profile: StringEnum(deviceProfiles),
   boot: Type.String({ description: 'kernel (direct kernel boot) or firmware (SeaBIOS from a disk or an ISO)' }),
   vncSocket: Type.Optional(Type.String({ description: 'the VGA screen over VNC, on a unix socket' })),

@@ -11,7 +11,7 @@ import type { Operation } from '../api/operations.js';
 import { buildBusybox, busyboxImage } from '../images/busybox.js';
 import { buildDebian, debianImage } from '../images/debian.js';
 import { checkDiskImage, sniffFile, type DiskFormat } from '../images/disk-import.js';
-import { checkTarball, extractTarball } from '../images/import.js';
+import { checkTarball, extractTarball, unreadableTarball } from '../images/import.js';
 import { buildBusyboxIso, busyboxIsoImage } from '../images/iso.js';
 import { imageFileName, type ImageFiles } from '../images/store.js';
 import type { Events } from './events.js';
@@ -115,7 +115,9 @@ export class ImageService {
           if (format === 'tar') {
             progress(10, 'checking the tarball');
             await checkTarball(file).catch((e: Error) => {
-              throw query.format === 'tar' ? e : new LodgeError('BAD_REQUEST', `not a tarball, a qcow2 disk or an ISO (import a raw disk as format raw: lodge image import --type raw): ${e.message}`);
+              // unreadable as a tarball, in auto mode: say what else it could have been
+              if (query.format === 'tar' || !(e instanceof LodgeError && e.message.startsWith(unreadableTarball))) throw e;
+              throw new LodgeError('BAD_REQUEST', `not a tarball, a qcow2 disk or an ISO (import a raw disk as format raw: lodge image import --type raw): ${e.message}`);
             });
             await this.install(query.name, 'imported from a tarball', { format: 'rootfs', ...meta }, progress, async (rootfs) => {
               progress(40, 'extracting');

@@ -24,6 +24,8 @@ export function unsafeEntry(entry: { path: string; type: string; linkpath?: stri
   return undefined;
 }
 
+export const unreadableTarball = 'the tarball cannot be read';
+
 export async function checkTarball(file: string): Promise<number> {
   const problems: string[] = [];
   let entries = 0;
@@ -38,7 +40,7 @@ export async function checkTarball(file: string): Promise<number> {
       },
     });
   } catch (e) {
-    throw new LodgeError('BAD_REQUEST', `the tarball cannot be read: ${(e as Error).message}`);
+    throw new LodgeError('BAD_REQUEST', `${unreadableTarball}: ${(e as Error).message}`);
   }
   if (problems.length > 0) {
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';

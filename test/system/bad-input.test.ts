@@ -142,7 +142,7 @@ t.close()`, file, member, ...(link ? [link] : [])]);
   writeFileSync(path.join(dir, 'garbage.tar'), 'this is not a tarball at all'.repeat(40));
   const garbage = d.lodge(['image', 'import', path.join(dir, 'garbage.tar'), 'hostile']);
   assert.equal(garbage.code, 1);
-  assert.match(garbage.stderr, /lodge: the tarball cannot be read/);
+  assert.match(garbage.stderr, /lodge: not a tarball, a qcow2 disk or an ISO \(import a raw disk as format raw: lodge image import --type raw\): the tarball cannot be read/);
   assert.deepEqual((await d.client.images.list()).map((i) => i.name), ['busybox']);
   assert.deepEqual(readdirSync(path.join(d.stateDir, 'images')), ['busybox']);
   assert.deepEqual(readdirSync(path.join(d.stateDir, 'tmp')), [], 'the upload is gone too');
@@ -155,7 +155,7 @@ test('a good tarball imports, and a guest boots from it', async () => {
   execFileSync('tar', ['-C', rootfs, '-czf', path.join(d.dir, 'good.tar.gz'), '.']);
   const r = d.lodge(['image', 'import', path.join(d.dir, 'good.tar.gz'), 'mine/1', '--stop-signal', 'SIGUSR2']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(d.lodge(['image', 'list']).stdout, /^mine\/1\s+\S+\s+\/sbin\/init\s+imported from a tarball$/m);
+  assert.match(d.lodge(['image', 'list']).stdout, /^mine\/1\s+rootfs\s+\S+\s+\/sbin\/init\s+imported from a tarball$/m);
   await d.done(await d.client.guests.launch({ name: 'frommine', image: 'mine/1' }));
   assert.equal((await d.client.guests.exec('frommine', { command: ['hostname'] })).stdout, 'frommine\n');
   const inUse = d.lodge(['image', 'delete', 'mine/1']);

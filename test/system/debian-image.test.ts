@@ -42,7 +42,7 @@ async function consoleShows(name: string, pattern: RegExp): Promise<string> {
 test('debian/12 builds, and boots systemd to a running system', { timeout: 900_000 }, async () => {
   const build = d.lodge(['image', 'build', 'debian/12']);
   assert.equal(build.code, 0, build.stderr);
-  assert.match(d.lodge(['image', 'list']).stdout, /^debian\/12\s+\d+(\.\d)?M\s+\/sbin\/init\s+built with debootstrap/m);
+  assert.match(d.lodge(['image', 'list']).stdout, /^debian\/12\s+rootfs\s+\d+(\.\d)?M\s+\/sbin\/init\s+built with debootstrap/m);
   await d.launch('deb-a', { image: 'debian/12', limits: { memory: '512M' } });
   await d.launch('deb-b', { image: 'debian/12', limits: { memory: '512M' } });
   const state = await systemState('deb-a');

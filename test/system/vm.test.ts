@@ -62,6 +62,19 @@ test('the QMP client speaks to the real QEMU: status, vCPUs, block stats, balloo
   }
 });
 
+test('a smaller --memory on a running vm inflates its balloon; a larger one must wait for a stop', { timeout: 120_000 }, async () => {
+  const set = d.lodge(['set', 'vm1', '--memory', '160M']);
+  assert.equal(set.code, 0, set.stderr);
+  const target = 160 * 1024 * 1024;
+  for (let i = 0; i < 60 && (await d.client.guests.get('vm1')).machine?.stats?.balloonBytes !== target; i++) await sleep(500);
+  const machine = (await d.client.guests.get('vm1')).machine!;
+  assert.equal(machine.stats?.balloonBytes, target, 'the guest gave the memory back');
+  assert.equal(machine.memoryBytes, 256 * 1024 * 1024, 'it still has the memory it booted with');
+  const out = await onConsole('vm1', 'echo M=$(sed -n "s/MemTotal: *//p" /proc/meminfo)', /M=\d+ kB/);
+  assert.ok(Number(/M=(\d+) kB/.exec(out)![1]) / 1024 <= 160, 'MemTotal shrank with the balloon');
+  assert.match(d.lodge(['set', 'vm1', '--memory', '512M']).stderr, /limits\.memory: a running vm cannot grow past the 256M it booted with; stop it, set the limit, start it/);
+});
+
 test('pause stops the guest (a console counter stops) and resume continues it', async () => {
   await onConsole('vm1', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done &', /tick-3\b/);
   assert.equal(d.lodge(['pause', 'vm1']).code, 0);

@@ -18,7 +18,7 @@ import { ensureVmKernel, type KernelFlavour, type VmKernel } from '../../images/
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
-import type { DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, StopOptions } from '../driver.js';
+import type { DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
@@ -41,7 +41,7 @@ const isoDiskBytes = 8 * 1024 * mib;
 
 /** Per profile: the kernel that has its drivers, and what the initramfs loads (the root disk, and the ACPI power button with its event device). */
 const profileKernels: Record<DeviceProfile, { flavour: KernelFlavour; modules: string[] }> = {
-  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'button', 'evdev'] },
+  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'virtio_balloon', 'virtio_rng', 'button', 'evdev'] },
   // the generic kernel has ext4 and its checksum as modules too (the cloud kernel builds them in)
   legacy: { flavour: 'amd64', modules: ['ahci', 'sd_mod', 'crc32c_generic', 'ext4', 'button', 'evdev'] },
 };
@@ -171,7 +171,15 @@ export class VmDriver extends EngineDriver implements GuestDriver {
       qmpSocket: p.qmp,
       vncSocket: p.vnc,
     });
-    const machine: MachineRecord = { accel: accel.accel, accelReason: accel.reason, cpuModel: accel.cpu, profile, boot: kernelBoot ? 'kernel' : 'firmware', vncSocket: p.vnc };
+    const machine: MachineRecord = {
+      accel: accel.accel,
+      accelReason: accel.reason,
+      cpuModel: accel.cpu,
+      memoryBytes: this.engine.memoryBytes(spec),
+      profile,
+      boot: kernelBoot ? 'kernel' : 'firmware',
+      vncSocket: p.vnc,
+    };
     await writeFile(p.machine, JSON.stringify(machine));
     await this.engine.start(spec, argv, async () => {
       // QEMU makes its QMP socket early and answers on it once the machine is built: a QEMU
@@ -186,12 +194,31 @@ export class VmDriver extends EngineDriver implements GuestDriver {
     });
   }
 
+  private async started(spec: GuestSpec): Promise<MachineRecord | undefined> {
+    const text = await readFile(this.paths(spec).machine, 'utf8').catch(() => undefined);
+    return text ? (JSON.parse(text) as MachineRecord) : undefined;
+  }
+
+  /**
+   * A running guest keeps the memory it booted with: a smaller --memory inflates the
+   * balloon (virtio profile) so the guest gives memory back, a larger one waits for the next
+   * start. The cgroup stays sized for the booted memory, since a guest may ignore the balloon.
+   */
+  override async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
+    const machine = (await this.observe(spec)).state === 'running' ? await this.started(spec) : undefined;
+    if (!machine || limits.memoryBytes === undefined) return this.engine.setLimits(spec, limits);
+    if (limits.memoryBytes > machine.memoryBytes) {
+      throw new LodgeError('BAD_REQUEST', `limits.memory: a running vm cannot grow past the ${formatSize(machine.memoryBytes)} it booted with; stop it, set the limit, start it`);
+    }
+    if (machine.profile !== 'virtio') throw new LodgeError('BAD_REQUEST', 'limits.memory: a running vm on the legacy profile has no balloon; stop it to change its memory');
+    await this.qmp(spec, (q) => q.balloon(limits.memoryBytes!));
+    await this.engine.setLimits(spec, { ...limits, memoryBytes: machine.memoryBytes });
+  }
+
   /** How the guest was started; while it runs, its vCPU time, balloon and disk counters from QMP. */
   async machine(spec: GuestSpec, running: boolean): Promise<Machine | undefined> {
-    const text = await readFile(this.paths(spec).machine, 'utf8').catch(() => undefined);
-    if (!text) return undefined;
-    const machine = JSON.parse(text) as MachineRecord;
-    if (!running) return machine;
+    const machine = await this.started(spec);
+    if (!machine || !running) return machine;
     const observed = await this.observe(spec);
     const pid = observed.state === 'running' ? observed.pid : undefined;
     const stats = await this.qmp(spec, async (q) => {
