@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main command: installs and builds Lodge, starts lodged in the background (if it is
-# not running), builds the busybox image and launches a demo guest, then says how to reach it.
+# not running), builds the busybox and debian/12 images and launches a demo guest of each
+# kind, then says how to reach them.
 # Idempotent: run it again and it only starts what is not running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,21 +21,23 @@ if ! lodge host >/dev/null 2>&1; then
   lodge host >/dev/null || { echo "lodge: lodged did not start; see $log" >&2; tail -n 20 "$log" >&2; exit 1; }
 fi
 
-lodge image list --format json | grep -q '"name": "busybox"' || lodge image build busybox
-# launches NAME from busybox (with the given flags) unless it exists, and makes sure it runs
+for image in busybox debian/12; do
+  lodge image list --format json | grep -q "\"name\": \"$image\"" || lodge image build "$image"
+done
+# launches NAME from IMAGE (with the given flags) unless it exists, and makes sure it runs
 demo() {
-  local name=$1; shift
+  local image=$1 name=$2; shift 2
   local state
   state=$(lodge list --format json | node -e 'const g=JSON.parse(require("fs").readFileSync(0,"utf8")).find(g=>g.name===process.argv[1]); console.log(g?g.state:"none")' "$name")
   case "$state" in
-    none) lodge launch busybox "$name" "$@" ;;
+    none) lodge launch "$image" "$name" "$@" ;;
     stopped|error) lodge start "$name" ;;
     paused) lodge resume "$name" ;;
   esac
 }
-demo demo-ct --memory 256M --processes 500
-demo demo-pv --kind pv --memory 128M
-demo demo-vm --kind vm --memory 256M
+demo busybox demo-ct --memory 256M --processes 500
+demo busybox demo-pv --kind pv --memory 128M
+demo debian/12 demo-vm --kind vm --memory 512M --cpu 2
 
 cat <<MSG
 
@@ -45,6 +48,8 @@ Lodge is running (socket $LODGE_SOCKET, log $log).
   lodge console demo-ct           its console (Ctrl-] detaches)
   lodge exec demo-pv -- uname -a  the paravirtual guest (pv, User-Mode Linux)
   lodge console demo-pv           its console, where it booted its own kernel
-  lodge console demo-vm           the virtual machine's serial console (vm, QEMU)
+  lodge console demo-vm           the virtual machine's serial console (vm, QEMU: Debian 12
+                                  with systemd; log in as root, no password)
+  lodge info demo-vm              its accelerator and why, devices, VNC socket, counters
   lodge --help                    everything else
 MSG

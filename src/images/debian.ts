@@ -41,18 +41,21 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   const mirror = await hostMirror();
   progress(`debootstrap bookworm from ${mirror}`);
   await mkdir(packageCache, { recursive: true });
-  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, '--include=systemd-sysv,kmod,iproute2,ifupdown', 'bookworm', rootfs, mirror], {
+  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, '--include=systemd-sysv,kmod,iproute2,ifupdown,acpid', 'bookworm', rootfs, mirror], {
     timeoutMs: 1_800_000,
   });
   progress('configuring');
   await writeFile(path.join(rootfs, 'etc/hostname'), 'debian\n');
-  // a guest has no udev work and no virtual terminals (a pv guest's tty1-6 lead nowhere): its one login is on the console
-  for (const unit of ['systemd-udevd.service', 'systemd-udevd-control.socket', 'systemd-udevd-kernel.socket', 'getty@.service', 'getty-static.service']) {
+  // no virtual terminals (a pv guest's tty1-6 lead nowhere) and no serial getty (a vm's ttyS0 is its console, and
+  // without udev its device unit never appears): the one login is on the console
+  for (const unit of ['getty@.service', 'getty-static.service', 'serial-getty@.service']) {
     await run(['ln', '-sf', '/dev/null', path.join(rootfs, 'etc/systemd/system', unit)]);
   }
   await mkdir(path.join(rootfs, 'etc/systemd/system/getty.target.wants'), { recursive: true });
   await run(['ln', '-sf', '/lib/systemd/system/console-getty.service', path.join(rootfs, 'etc/systemd/system/getty.target.wants/console-getty.service')]);
   await run(['chroot', rootfs, 'passwd', '-d', 'root']);
+  // as a vm: the ACPI power button is Lodge's request to shut down (acpid skips itself in a container)
+  await writeFile(path.join(rootfs, 'etc/acpi/events/lodge-power-button'), 'event=button/power\naction=/bin/systemctl poweroff\n');
   // as a pv guest: Ctrl-Alt-Del is Lodge's request to shut down, and lodge exec needs the agent
   await run(['ln', '-sf', '/lib/systemd/system/poweroff.target', path.join(rootfs, 'etc/systemd/system/ctrl-alt-del.target')]);
   await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-agent'), agentScript, { mode: 0o755 });

@@ -1,14 +1,15 @@
 /**
  * The debian/12 image: built with debootstrap, it boots systemd as PID 1 to a running
  * system, as a container (its cgroup delegated, its console reopened after systemd's
- * hangup) and as a paravirtual guest (under User-Mode Linux, exec through lodge-agent);
- * it takes the guest's name and powers off when asked instead of being killed.
+ * hangup), as a paravirtual guest (under User-Mode Linux, exec through lodge-agent) and
+ * as a virtual machine (QEMU, its root disk made from the rootfs with mkfs.ext4 -d); it
+ * takes the guest's name and powers off when asked instead of being killed.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TestDaemon } from './harness.js';
+import { consoleExpect, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
 before(async () => {
@@ -30,9 +31,9 @@ async function systemState(name: string): Promise<string> {
   return state;
 }
 
-async function consoleShows(name: string, pattern: RegExp): Promise<string> {
+async function consoleShows(name: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
   let log = '';
-  for (let i = 0; i < 40 && !pattern.test(log); i++) {
+  for (let i = 0; i < timeoutMs / 250 && !pattern.test(log); i++) {
     await sleep(250);
     log = d.lodge(['console', name, '--log']).stdout;
   }
@@ -76,4 +77,23 @@ test('the same image boots systemd as a pv guest under User-Mode Linux, and powe
   assert.equal(d.lodge(['stop', 'deb-pv', '--timeout', '60']).code, 0);
   assert.ok(Date.now() - t0 < 30_000, `it took ${Date.now() - t0} ms: Ctrl-Alt-Del did not power it off`);
   assert.match(d.lodge(['console', 'deb-pv', '--log']).stdout, /reboot: System halted/);
+});
+
+test('the same image boots systemd as a vm under QEMU, to a login on its serial console, and the power button stops it', { timeout: 300_000 }, async () => {
+  if (spawnSync('which', ['qemu-system-x86_64']).status !== 0) throw new Error('qemu-system-x86_64 is missing: install the Debian package qemu-system-x86');
+  await d.launch('deb-vm', { image: 'debian/12', kind: 'vm', limits: { memory: '512M' } });
+  assert.match(await consoleShows('deb-vm', /deb-vm login:/, 120_000), /deb-vm login:/);
+  await consoleExpect(d, 'deb-vm', 'root\n', /root@deb-vm:~# /, 30_000);
+  let state = '';
+  // the answer alone on its line (bash wraps it in bracketed-paste escapes), not the echoed command
+  const answer = (words: string) => new RegExp(`[\\r\\n](${words})\\r`);
+  for (let i = 0; i < 60 && !answer('running|degraded').test(state); i++) {
+    state = await consoleExpect(d, 'deb-vm', 'systemctl is-system-running\n', answer('running|degraded|starting|initializing'), 30_000);
+    await sleep(1000);
+  }
+  assert.match(state, answer('running'), 'systemd reached running, with no failed unit');
+  const t0 = Date.now();
+  assert.equal(d.lodge(['stop', 'deb-vm', '--timeout', '60']).code, 0);
+  assert.ok(Date.now() - t0 < 30_000, `it took ${Date.now() - t0} ms: the ACPI power button did not power it off`);
+  assert.match(d.lodge(['console', 'deb-vm', '--log']).stdout, /reboot: Power down/);
 });

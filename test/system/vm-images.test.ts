@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, openSync, writeSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { consoleExpect, guestPid, TestDaemon } from './harness.js';
 
@@ -45,7 +46,12 @@ test('the busybox ISO boots through SeaBIOS and GRUB to a shell, on the legacy p
   const argv = execFileSync('cat', [`/proc/${await guestPid(d, 'live')}/cmdline`]).toString().split('\0');
   assert.ok(!argv.includes('-kernel'), 'no direct kernel boot');
   assert.ok(argv.some((a) => a.startsWith(`file=${iso()},`) && a.includes('media=cdrom,readonly=on')), 'the image ISO is the read-only cdrom');
-  assert.ok(existsSync(machine.vncSocket!), 'the VGA screen is on a VNC socket');
+  const rfb = await new Promise<string>((resolve, reject) => {
+    const s = connect(machine.vncSocket!);
+    s.once('data', (b) => (resolve(b.toString()), s.destroy()));
+    s.once('error', reject);
+  });
+  assert.equal(rfb, 'RFB 003.008\n', 'a VNC server shows the VGA screen on the unix socket');
   const stop = d.lodge(['stop', 'live', '--timeout', '60']);
   assert.equal(stop.code, 0, stop.stderr);
   assert.match(d.lodge(['console', 'live', '--log']).stdout, /reboot: Power down/, 'the ACPI power button shut it down');

@@ -38,7 +38,7 @@ export function qemuArgv(i: QemuArgvInput): string[] {
       ? [
           '-kernel', i.boot.kernel,
           '-initrd', i.boot.initrd,
-          '-append', `console=ttyS0 quiet LODGE_HOSTNAME=${i.name} LODGE_KIND=vm LODGE_INIT=${i.boot.init} LODGE_ROOT=${rootDevice[i.profile]}`,
+          '-append', `console=ttyS0 quiet LODGE_HOSTNAME=${i.name} systemd.hostname=${i.name} LODGE_KIND=vm LODGE_INIT=${i.boot.init} LODGE_ROOT=${rootDevice[i.profile]}`,
         ]
       : [];
   const cdrom = i.cdrom
