@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { GuestKind, Name, Size, sizePattern, StringEnum } from './common.js';
+import { Nic, NicRequest } from './networks.js';
 
 export const Limits = Type.Object(
   {
@@ -42,6 +43,7 @@ export const GuestsPost = Type.Object(
     limits: Type.Optional(Limits),
     privileged: Type.Optional(Type.Boolean({ description: 'ct: no user namespace; root in the guest is root on the host' })),
     vm: Type.Optional(VmOptions),
+    networks: Type.Optional(Type.Array(NicRequest, { maxItems: 8, description: 'one NIC per entry, eth0 first' })),
     start: Type.Optional(Type.Boolean({ default: true })),
   },
   { additionalProperties: false },
@@ -99,6 +101,7 @@ export const Guest = Type.Object({
   pid: Type.Optional(Type.Integer()),
   vm: Type.Optional(VmOptions),
   machine: Type.Optional(Machine),
+  nics: Type.Optional(Type.Array(Nic)),
   engine: Type.Optional(Type.String({ description: 'the engine that runs the guest, and why it was chosen' })),
   usage: Type.Optional(
     Type.Object({

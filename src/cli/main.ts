@@ -13,6 +13,7 @@ import { register as guestList } from './commands/guest-list.js';
 import { register as guestSet } from './commands/guest-set.js';
 import { register as guestState } from './commands/guest-state.js';
 import { register as image } from './commands/image.js';
+import { register as network } from './commands/network.js';
 import { register as operation } from './commands/operation.js';
 import { describeError } from './output.js';
 import { lodgeVersion } from '../api/version.js';
@@ -26,7 +27,7 @@ const program = new Command('lodge')
 
 let client: LodgeClient | undefined;
 const getClient = () => (client ??= new LodgeClient());
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestSet, guestExec, guestConsole, image, operation]) register(program, getClient);
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestSet, guestExec, guestConsole, image, network, operation]) register(program, getClient);
 
 try {
   await program.parseAsync();

@@ -5,18 +5,21 @@ import type { HostInfo } from '../api/host.js';
 import { GuestsClient } from './guests.js';
 import { Transport } from './http.js';
 import { ImagesClient } from './images.js';
+import { NetworksClient } from './networks.js';
 import { OperationsClient } from './operations.js';
 
 export class LodgeClient {
   readonly transport: Transport;
   readonly guests: GuestsClient;
   readonly images: ImagesClient;
+  readonly networks: NetworksClient;
   readonly operations: OperationsClient;
 
   constructor(socketPath?: string) {
     this.transport = new Transport(socketPath);
     this.guests = new GuestsClient(this.transport);
     this.images = new ImagesClient(this.transport);
+    this.networks = new NetworksClient(this.transport);
     this.operations = new OperationsClient(this.transport);
   }
 

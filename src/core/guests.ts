@@ -14,6 +14,7 @@ import { formatSize } from '../api/sizes.js';
 import type { ImageFiles } from '../images/store.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
+import type { NetworkService } from './networks.js';
 import { checkAction, checkDelete, checkRunning, resultState } from './guest-states.js';
 import { resolveLimits } from './limits.js';
 import { KeyedLock } from './locks.js';
@@ -26,6 +27,7 @@ export interface GuestServiceDeps {
   images: ImageFiles;
   operations: Operations;
   events: Events;
+  networks: NetworkService;
   guestsDir: string;
   hostMemoryBytes: number;
   log: (message: string) => void;
@@ -65,6 +67,7 @@ export class GuestService {
       },
       privileged: g.privileged,
       ...(g.vm ? { vm: g.vm } : {}),
+      nics: this.deps.networks.guestNics(g.id),
       limits: resolveLimits(g.limits, Number.MAX_SAFE_INTEGER),
     };
   }
@@ -137,7 +140,8 @@ export class GuestService {
     const usage = live ? await driver.usage(this.spec(g)) : undefined;
     const machine = await driver.machine?.(this.spec(g), live);
     const engine = this.deps.drivers.info(g.kind)?.engine;
-    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}) });
+    const nics = this.deps.networks.apiNics(g.id);
+    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}) });
   }
 
   launch(req: GuestsPost): Operation {
@@ -154,9 +158,13 @@ export class GuestService {
     this.checkKindLimits(kind, resolveLimits(limits, this.deps.hostMemoryBytes));
     if (req.privileged && kind !== 'ct') throw new LodgeError('BAD_REQUEST', `privileged: applies to ct guests only, not ${kind}`);
     if (req.vm && kind !== 'vm') throw new LodgeError('BAD_REQUEST', `vm: accelerator and device profile apply to vm guests only, not ${kind}`);
+    if (req.networks?.length && kind !== 'ct') throw new LodgeError('UNSUPPORTED', `networks: NICs for ${kind} guests are not there yet (ct guests have them)`);
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
-    // the row goes in before any host resource: a lodged killed from here on finds it in state creating and cleans up
+    const nics = this.deps.networks.plan(req.networks ?? []);
+    // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits, ...(req.vm ? { vm: req.vm } : {}) });
+    this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
+    const networks = [...new Set(nics.map((n) => n.network))];
     return this.deps.operations.start('guest.launch', req.name, (progress) =>
       this.lock.with(req.name, async () => {
         const spec = this.spec(g);
@@ -177,9 +185,16 @@ export class GuestService {
         } catch (e) {
           await revert.fail(this.deps.log);
           throw wrap(e, `launching ${req.name} failed`);
+        } finally {
+          await this.syncDns(networks);
         }
       }),
     );
+  }
+
+  /** The guests' names in DNS follow their NICs; a failure here is logged, not the guest's. */
+  private async syncDns(networks: readonly string[]): Promise<void> {
+    for (const n of networks) await this.deps.networks.syncDns(n).catch((e: Error) => this.deps.log(`network ${n}: ${e.message}`));
   }
 
   changeState(name: string, req: GuestStatePut): Operation {
@@ -244,7 +259,9 @@ export class GuestService {
         } catch (e) {
           throw wrap(e, `deleting ${name} failed`);
         }
+        const networks = [...new Set(spec.nics.map((n) => n.network))];
         this.deps.store.deleteGuest(g.id);
+        await this.syncDns(networks);
         this.deps.events.emit('lifecycle', name, 'deleted');
       }),
     );

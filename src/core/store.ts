@@ -34,6 +34,21 @@ export interface ImageRecord {
   createdAt: string;
 }
 
+export interface NetworkRecord {
+  name: string;
+  subnet: string;
+  createdAt: string;
+}
+
+export interface NicRecord {
+  guestId: number;
+  index: number;
+  network: string;
+  mac: string;
+  /** Without the prefix length: the network's subnet has it. */
+  address: string;
+}
+
 /** Each entry moves the schema one version on; never edit one that has shipped. */
 const migrations: readonly string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +75,18 @@ const migrations: readonly string[] = [
      updated_at TEXT NOT NULL);`,
   `ALTER TABLE guests ADD COLUMN vm TEXT;
    ALTER TABLE images ADD COLUMN format TEXT NOT NULL DEFAULT 'rootfs';`,
+  `CREATE TABLE networks (
+     name TEXT PRIMARY KEY,
+     subnet TEXT NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE nics (
+     guest_id INTEGER NOT NULL REFERENCES guests(id) ON DELETE CASCADE,
+     idx INTEGER NOT NULL,
+     network TEXT NOT NULL REFERENCES networks(name),
+     mac TEXT NOT NULL UNIQUE,
+     address TEXT NOT NULL,
+     PRIMARY KEY (guest_id, idx),
+     UNIQUE (network, address));`,
 ];
 
 interface GuestRow {
@@ -191,6 +218,38 @@ export class Store {
 
   imageInUse(name: string): string[] {
     return this.db.prepare('SELECT name FROM guests WHERE image = ? ORDER BY name').pluck().all(name) as string[];
+  }
+
+  // networks
+
+  insertNetwork(n: NetworkRecord): void {
+    this.db.prepare('INSERT INTO networks (name, subnet, created_at) VALUES (?, ?, ?)').run(n.name, n.subnet, n.createdAt);
+  }
+
+  network(name: string): NetworkRecord | undefined {
+    const r = this.db.prepare('SELECT name, subnet, created_at AS createdAt FROM networks WHERE name = ?').get(name) as NetworkRecord | undefined;
+    return r && { ...r };
+  }
+
+  networks(): NetworkRecord[] {
+    return this.db.prepare('SELECT name, subnet, created_at AS createdAt FROM networks ORDER BY name').all() as NetworkRecord[];
+  }
+
+  deleteNetwork(name: string): void {
+    this.db.prepare('DELETE FROM networks WHERE name = ?').run(name);
+  }
+
+  insertNics(nics: readonly NicRecord[]): void {
+    const insert = this.db.prepare('INSERT INTO nics (guest_id, idx, network, mac, address) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => nics.forEach((n) => insert.run(n.guestId, n.index, n.network, n.mac, n.address)))();
+  }
+
+  /** NICs of one guest, or of every guest on one network (with the guest's name). */
+  nics(where: { guestId: number } | { network: string }): Array<NicRecord & { guest: string }> {
+    const [clause, value] = 'guestId' in where ? ['nics.guest_id = ?', where.guestId] : ['nics.network = ?', where.network];
+    return this.db
+      .prepare(`SELECT nics.guest_id AS guestId, nics.idx AS "index", nics.network, nics.mac, nics.address, guests.name AS guest FROM nics JOIN guests ON guests.id = nics.guest_id WHERE ${clause} ORDER BY guests.name, nics.idx`)
+      .all(value) as Array<NicRecord & { guest: string }>;
   }
 
   // operations

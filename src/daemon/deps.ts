@@ -5,11 +5,13 @@ import type { HostInfo } from '../api/host.js';
 import type { Events } from '../core/events.js';
 import type { GuestService } from '../core/guests.js';
 import type { ImageService } from '../core/images.js';
+import type { NetworkService } from '../core/networks.js';
 import type { Operations } from '../core/operations.js';
 
 export interface ServerDeps {
   guests: GuestService;
   images: ImageService;
+  networks: NetworkService;
   operations: Operations;
   events: Events;
   hostInfo: () => HostInfo;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Events } from '../core/events.js';
 import { GuestService } from '../core/guests.js';
+import { NetworkService } from '../core/networks.js';
 import { ImageService } from '../core/images.js';
 import { Operations } from '../core/operations.js';
 import { Store } from '../core/store.js';
@@ -102,13 +103,16 @@ async function main(): Promise<void> {
   const vm = await drivers.add(new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', kernelCacheDir, busybox, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   for (const info of [ct, pv, vm]) log(`${info.kind}: ${info.available ? '' : 'UNAVAILABLE: '}${info.engine}`);
 
-  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
+  const networks = new NetworkService({ store, events, dir: path.join(stateDir, 'networks'), log });
+  await networks.restore();
+  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox });
   await guests.reconcile();
 
   const app = await buildServer({
     guests,
     images,
+    networks,
     operations,
     events,
     tmpDir: dirs.tmp,

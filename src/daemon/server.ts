@@ -13,6 +13,7 @@ import { eventRoutes } from './routes/events.js';
 import { guestRoutes } from './routes/guests.js';
 import { guestIoRoutes } from './routes/guest-io.js';
 import { imageRoutes } from './routes/images.js';
+import { networkRoutes } from './routes/networks.js';
 import { operationRoutes } from './routes/operations.js';
 import { validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
@@ -37,6 +38,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     guestRoutes(scope, deps);
     guestIoRoutes(scope, deps);
     imageRoutes(scope, deps);
+    networkRoutes(scope, deps);
     operationRoutes(scope, deps);
     eventRoutes(scope, deps);
   });

@@ -7,6 +7,7 @@
 import type { GuestKind } from '../api/common.js';
 import type { ExecPost, ExecResult, Machine, VmOptions } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
+import type { GuestNic } from '../network/nic.js';
 
 export interface ResolvedLimits {
   cpu?: number;
@@ -28,6 +29,8 @@ export interface GuestSpec {
   image: { name: string; format: ImageFormat; rootfs: string; file?: string; init: string; stopSignal: string };
   privileged: boolean;
   vm?: VmOptions;
+  /** Its NICs, eth0 first; none means loopback only. */
+  nics: GuestNic[];
   limits: ResolvedLimits;
 }
 

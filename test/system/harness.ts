@@ -3,7 +3,7 @@
  * socket, state, runtime root), the CLI pointed at it, and a cleanup that leaves no guest,
  * mount, cgroup or directory behind, also when a test failed.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,7 +35,10 @@ export class TestDaemon {
   instance: string | undefined;
   stderr = '';
 
-  constructor() {
+  /** A network namespace of the test's own that lodged runs in, if any. */
+  readonly netns: string | undefined;
+
+  constructor(options: { netns?: boolean } = {}) {
     requireEngines();
     // short: unix socket paths inside must stay under 108 bytes
     this.dir = mkdtempSync('/tmp/lodge-t-');
@@ -43,6 +46,18 @@ export class TestDaemon {
     this.socket = path.join(this.dir, 'lodge.sock');
     this.stateDir = path.join(this.dir, 'state');
     this.client = new LodgeClient(this.socket);
+    if (options.netns) {
+      // the network tests' only wire: nothing in it is routed anywhere
+      this.netns = `lodge-t-${process.pid}`;
+      execFileSync('ip', ['netns', 'add', this.netns]);
+      execFileSync('ip', ['-n', this.netns, 'link', 'set', 'lo', 'up']);
+    }
+  }
+
+  /** Runs argv inside the test's network namespace. */
+  inNetns(argv: string[]): { code: number; stdout: string; stderr: string } {
+    const r = spawnSync('ip', ['netns', 'exec', this.netns!, ...argv], { encoding: 'utf8', timeout: 30_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
   get pid(): number | undefined {
@@ -50,7 +65,10 @@ export class TestDaemon {
   }
 
   async start(): Promise<void> {
-    const proc = spawn(process.execPath, [lodgedBin, '--socket', this.socket, '--state-dir', this.stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = [process.execPath, lodgedBin, '--socket', this.socket, '--state-dir', this.stateDir];
+    // nsenter joins the network namespace only (not its mounts, as ip netns exec would) and execs lodged in its place
+    if (this.netns) argv.unshift('nsenter', `--net=/run/netns/${this.netns}`);
+    const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.proc = proc;
     for (let i = 0; i < 200; i++) {
@@ -147,6 +165,11 @@ export class TestDaemon {
       }
     }
     for (const m of this.mounts().sort((a, b) => b.length - a.length)) spawnSync('umount', ['--lazy', m]);
+    if (this.netns) {
+      // what still runs in it is ours (the networks' dnsmasq): end it by pid, then the namespace
+      for (const pid of spawnSync('ip', ['netns', 'pids', this.netns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('kill', ['-9', pid]);
+      spawnSync('ip', ['netns', 'del', this.netns]);
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { GuestKind } from '../../api/common.js';
 import { LodgeError } from '../../api/errors.js';
 import type { AccelMode, DeviceProfile } from '../../api/guests.js';
+import type { NicRequest } from '../../api/networks.js';
 import type { LodgeClient } from '../../client/index.js';
 import { limitsFromFlags, type LimitFlags } from '../flags.js';
 import { waitFor } from '../progress.js';
@@ -13,8 +14,15 @@ interface Flags extends LimitFlags {
   kind: string;
   accel?: string;
   profile?: string;
+  network: string[];
   privileged?: boolean;
   start: boolean;
+}
+
+/** "backend" or "backend=10.20.0.9". */
+function nicFromFlag(flag: string): NicRequest {
+  const [network, address] = flag.split('=');
+  return { network: network!, ...(address ? { address } : {}) };
 }
 
 export function register(program: Command, client: () => LodgeClient): void {
@@ -29,13 +37,14 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--swap <size>', 'swap the guest may use beyond --memory (default none)')
     .option('--processes <n>', 'most processes the guest may run at once')
     .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: shares the host filesystem)')
+    .option('--network <name[=address]>', 'a NIC on this network (repeat for more; eth0 first), optionally with a fixed address', (v: string, all: string[]) => [...all, v], [])
     .option('--accel <accel>', 'vm: auto (KVM where a probe shows it fast, else TCG), kvm or tcg')
     .option('--profile <profile>', 'vm: virtio (paravirtual devices; default for Linux images) or legacy (AHCI disk, standard devices; default for imported disks and ISOs)')
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
     .option('--no-start', 'create the guest but leave it stopped')
     .addHelpText(
       'after',
-      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
+      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
     )
     .action(async (image: string, name: string, flags: Flags) => {
       if (!['ct', 'vm', 'pv'].includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ct, vm or pv`);
@@ -50,6 +59,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         limits: limitsFromFlags(flags),
         ...(flags.privileged ? { privileged: true } : {}),
         ...(Object.keys(vm).length > 0 ? { vm } : {}),
+        ...(flags.network.length > 0 ? { networks: flags.network.map(nicFromFlag) } : {}),
         ...(flags.start ? {} : { start: false }),
       });
       await waitFor(c, op, `Launching ${name}`);

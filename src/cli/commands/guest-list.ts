@@ -44,6 +44,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['Devices', g.machine && `${g.machine.profile} profile, ${g.machine.boot === 'kernel' ? 'direct kernel boot' : 'firmware boot (SeaBIOS)'}`],
         ['Screen', g.machine?.vncSocket && `VNC on unix socket ${g.machine.vncSocket}`],
         ['PID', g.pid],
+        ['NICs', g.nics?.map((n) => `${n.name} ${n.address} on ${n.network} (${n.mac}, host ${n.hostDevice})`).join('\n             ')],
         ['Limits', limitsText(g) || 'none'],
         ['Memory used', g.usage?.memoryBytes !== undefined ? formatSize(g.usage.memoryBytes) : undefined],
         ['Processes', g.usage?.processes],

@@ -4,19 +4,21 @@
  * lodge-shim that holds its console and exit status, so the guest outlives lodged.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
 import { canLimitSwap, cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { run } from '../../lib/exec.js';
+import { dnsDomain } from '../../network/dnsmasq.js';
+import { attachContainerNics } from '../../network/nic.js';
 import { Inflight } from '../../lib/inflight.js';
 import { mountOverlayRoot, overlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
 import { ensureShifted } from '../../storage/shift.js';
 import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
-import { writeHostname } from './identity.js';
+import { writeHostname, writeResolvConf } from './identity.js';
 import { chooseRuntime, runtimeSignal } from './runtime.js';
 
 export interface CtDriverOptions {
@@ -69,7 +71,10 @@ export class CtDriver implements GuestDriver {
   async create(spec: GuestSpec): Promise<void> {
     await mkdir(path.join(spec.dir, 'shim'), { recursive: true });
     await this.mountRoot(spec);
-    await writeHostname(overlayRoot(spec.dir).rootfs, spec.name, spec.privileged ? 0 : defaultIdMap.hostId);
+    const owner = spec.privileged ? 0 : defaultIdMap.hostId;
+    await writeHostname(overlayRoot(spec.dir).rootfs, spec.name, owner);
+    // its network's dnsmasq answers for the other guests' names
+    if (spec.nics.length > 0) await writeResolvConf(overlayRoot(spec.dir).rootfs, spec.nics[0]!.gateway, dnsDomain, owner);
     await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
   }
 
@@ -106,6 +111,15 @@ export class CtDriver implements GuestDriver {
       argv: this.runtimeArgv('create', '--bundle', spec.dir, '--console-socket', paths.consoleSocket, '--pid-file', paths.pidfile, spec.id),
     });
     if (!spec.privileged) await delegate(this.cgroups, this.cgroupsPath(spec), defaultIdMap.hostId);
+    // the container's network namespace exists once it is created, before its init runs: its NICs go in now
+    if (spec.nics.length > 0) {
+      try {
+        await attachContainerNics(Number(await readFile(paths.pidfile, 'utf8')), spec.nics);
+      } catch (e) {
+        await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
+        throw e;
+      }
+    }
     await run(this.runtimeArgv('start', spec.id));
   }
 

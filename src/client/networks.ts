@@ -1,0 +1,17 @@
+/**
+ * @module The client side of /1.0/networks.
+ */
+import type { Network, NetworksPost } from '../api/networks.js';
+import type { Transport } from './http.js';
+
+export class NetworksClient {
+  private readonly t: Transport;
+  constructor(t: Transport) {
+    this.t = t;
+  }
+
+  list = () => this.t.request<Network[]>('GET', '/1.0/networks');
+  get = (name: string) => this.t.request<Network>('GET', `/1.0/networks/${encodeURIComponent(name)}`);
+  create = (body: NetworksPost) => this.t.request<Network>('POST', '/1.0/networks', { body });
+  delete = (name: string) => this.t.request<void>('DELETE', `/1.0/networks/${encodeURIComponent(name)}`);
+}

@@ -1,0 +1,213 @@
+/**
+ * @module Networks: create, list and delete them, and give guests their NICs. A network
+ * is a bridge on the host holding the subnet's first address, an address plan in SQLite
+ * and a dnsmasq answering the guests' DHCP and DNS. What is on the host is made again
+ * from the database when lodged starts, and what the database no longer knows is removed.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { LodgeError } from '../api/errors.js';
+import type { Network, NetworksPost, Nic, NicRequest } from '../api/networks.js';
+import { createBridge, deleteLink, linksWithPrefix, routeDestinations } from '../host/net.js';
+import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
+import { contains, formatIp, formatSubnet, freeSubnet, gateway, guestRange, isGuestAddress, netmask, nextFree, overlaps, parseIp, parseSubnet, type Subnet } from '../network/ipam.js';
+import { bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
+import type { Events } from './events.js';
+import { KeyedLock } from './locks.js';
+import type { NetworkRecord, NicRecord, Store } from './store.js';
+
+export interface NetworkServiceDeps {
+  store: Store;
+  events: Events;
+  /** Each network's dnsmasq files live in a directory of its own here. */
+  dir: string;
+  log: (message: string) => void;
+}
+
+const bad = (message: string) => new LodgeError('BAD_REQUEST', message);
+
+export class NetworkService {
+  private readonly deps: NetworkServiceDeps;
+  private readonly lock = new KeyedLock();
+
+  constructor(deps: NetworkServiceDeps) {
+    this.deps = deps;
+  }
+
+  private record(name: string): NetworkRecord {
+    const n = this.deps.store.network(name);
+    if (!n) throw new LodgeError('NOT_FOUND', `network ${name} not found (lodge network list shows what there is)`);
+    return n;
+  }
+
+  private toApi(n: NetworkRecord): Network {
+    const subnet = parseSubnet(n.subnet);
+    const guests = [...new Set(this.deps.store.nics({ network: n.name }).map((x) => x.guest))];
+    return { name: n.name, subnet: n.subnet, gateway: formatIp(gateway(subnet)), bridge: bridgeName(n.name), guests, createdAt: n.createdAt };
+  }
+
+  list(): Network[] {
+    return this.deps.store.networks().map((n) => this.toApi(n));
+  }
+
+  get(name: string): Network {
+    return this.toApi(this.record(name));
+  }
+
+  /** The host's routes and Lodge's networks: what a new subnet may not overlap. */
+  private async taken(): Promise<Array<{ subnet: Subnet; what: string }>> {
+    const routes = (await routeDestinations())
+      .filter((d) => d !== 'default')
+      .map((d) => (d.includes('/') ? d : `${d}/32`))
+      .flatMap((d) => {
+        const [ip, prefix] = d.split('/');
+        const base = parseIp(ip!);
+        return base === undefined ? [] : [{ subnet: { base, prefix: Number(prefix) }, what: `the host's route to ${d}` }];
+      });
+    const networks = this.deps.store.networks().map((n) => ({ subnet: parseSubnet(n.subnet), what: `network ${n.name} (${n.subnet})` }));
+    return [...networks, ...routes];
+  }
+
+  async create(req: NetworksPost): Promise<Network> {
+    if (req.name.length > maxNetworkNameLength) {
+      throw bad(`name: "${req.name}" is ${req.name.length} characters; a network's bridge is named ${bridgeName('NAME')} and interface names hold 15, so at most ${maxNetworkNameLength}`);
+    }
+    return this.lock.with(`network:${req.name}`, async () => {
+      if (this.deps.store.network(req.name)) throw new LodgeError('CONFLICT', `a network named ${req.name} exists already`);
+      const taken = await this.taken();
+      let subnet: Subnet;
+      if (req.subnet !== undefined) {
+        try {
+          subnet = parseSubnet(req.subnet);
+        } catch (e) {
+          throw bad((e as Error).message);
+        }
+        const clash = taken.find((t) => overlaps(t.subnet, subnet));
+        if (clash) throw new LodgeError('CONFLICT', `subnet: ${req.subnet} overlaps ${clash.what}`);
+      } else {
+        const free = freeSubnet(taken.map((t) => t.subnet), Math.floor(Math.random() * 65536));
+        if (!free) throw new LodgeError('CONFLICT', 'subnet: no free /24 is left in 10.0.0.0/8; give one with --subnet');
+        subnet = free;
+      }
+      const record = { name: req.name, subnet: formatSubnet(subnet), createdAt: new Date().toISOString() };
+      this.deps.store.insertNetwork(record);
+      try {
+        await this.bringUp(record);
+      } catch (e) {
+        await this.tearDown(record.name);
+        this.deps.store.deleteNetwork(record.name);
+        throw new LodgeError('ENGINE_FAILED', `creating network ${req.name} failed: ${(e as Error).message}`, { cause: e });
+      }
+      this.deps.events.emit('lifecycle', req.name, 'network-created');
+      return this.toApi(record);
+    });
+  }
+
+  private dnsmasqNetwork(n: NetworkRecord) {
+    const s = parseSubnet(n.subnet);
+    const range = guestRange(s);
+    return { bridge: bridgeName(n.name), gateway: formatIp(gateway(s)), firstAddress: formatIp(range.first), lastAddress: formatIp(range.last), netmask: netmask(s), dir: path.join(this.deps.dir, n.name) };
+  }
+
+  /** The bridge with its address, and dnsmasq with the guests the plan has. */
+  private async bringUp(n: NetworkRecord): Promise<void> {
+    const s = parseSubnet(n.subnet);
+    await createBridge(bridgeName(n.name), `${formatIp(gateway(s))}/${s.prefix}`);
+    await this.syncDns(n.name);
+  }
+
+  private async tearDown(name: string): Promise<void> {
+    await stopDnsmasq(path.join(this.deps.dir, name));
+    await deleteLink(bridgeName(name));
+    await rm(path.join(this.deps.dir, name), { recursive: true, force: true });
+  }
+
+  /** Tells the network's dnsmasq which guests it has now. */
+  async syncDns(network: string): Promise<void> {
+    const n = this.deps.store.network(network);
+    if (!n) return;
+    await mkdir(this.deps.dir, { recursive: true });
+    const hosts = this.deps.store.nics({ network }).map((x) => ({ name: x.guest, mac: x.mac, address: x.address }));
+    await syncDnsmasq(this.dnsmasqNetwork(n), hosts);
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.lock.with(`network:${name}`, async () => {
+      this.record(name);
+      const users = [...new Set(this.deps.store.nics({ network: name }).map((x) => x.guest))];
+      if (users.length > 0) throw new LodgeError('CONFLICT', `cannot delete network ${name}: guests use it (${users.join(', ')})`);
+      await this.tearDown(name);
+      this.deps.store.deleteNetwork(name);
+      this.deps.events.emit('lifecycle', name, 'network-deleted');
+    });
+  }
+
+  /**
+   * Checks what a launch asks for and picks each NIC's address and MAC, without storing
+   * anything: the caller stores the plan with the guest's row, in the same tick.
+   */
+  plan(requests: readonly NicRequest[]): Array<Omit<NicRecord, 'guestId'>> {
+    const chosen = new Map<string, Set<number>>();
+    return requests.map((req, index) => {
+      const n = this.deps.store.network(req.network);
+      if (!n) throw new LodgeError('NOT_FOUND', `networks[${index}]: network ${req.network} not found (lodge network list shows what there is)`);
+      const s = parseSubnet(n.subnet);
+      const used = chosen.get(n.name) ?? new Set(this.deps.store.nics({ network: n.name }).map((x) => parseIp(x.address)!));
+      chosen.set(n.name, used);
+      let ip: number | undefined;
+      if (req.address !== undefined) {
+        ip = parseIp(req.address);
+        if (ip === undefined || !contains(s, ip) || !isGuestAddress(s, ip)) throw bad(`networks[${index}].address: ${req.address} is not a guest address in ${n.subnet} (the first is the bridge's)`);
+        if (used.has(ip)) throw new LodgeError('CONFLICT', `networks[${index}].address: ${req.address} is taken on network ${n.name}`);
+      } else {
+        ip = nextFree(s, used);
+        if (ip === undefined) throw new LodgeError('CONFLICT', `networks[${index}]: network ${n.name} (${n.subnet}) has no free address left`);
+      }
+      used.add(ip);
+      return { index, network: n.name, mac: randomMac(), address: formatIp(ip) };
+    });
+  }
+
+  /** A guest's NICs as its driver needs them, with the network each is on. */
+  guestNics(guestId: number): GuestNic[] {
+    return this.deps.store.nics({ guestId }).map((x) => {
+      const s = parseSubnet(this.record(x.network).subnet);
+      return {
+        name: `eth${x.index}`,
+        network: x.network,
+        bridge: bridgeName(x.network),
+        hostDevice: hostDeviceName(this.deps.store.instance, guestId, x.index),
+        mac: x.mac,
+        address: `${x.address}/${s.prefix}`,
+        gateway: formatIp(gateway(s)),
+      };
+    });
+  }
+
+  apiNics(guestId: number): Nic[] {
+    return this.guestNics(guestId).map(({ name, network, mac, address, hostDevice }) => ({ name, network, mac, address, hostDevice }));
+  }
+
+  /**
+   * At start: every network's bridge and dnsmasq as the database has them; bridges of
+   * networks it no longer has, and host ends of NICs of guests it no longer has, removed.
+   */
+  async restore(): Promise<void> {
+    const known = new Set(this.deps.store.networks().map((n) => bridgeName(n.name)));
+    for (const bridge of await linksWithPrefix(bridgePrefix)) {
+      if (!known.has(bridge)) {
+        this.deps.log(`removing bridge ${bridge}: no such network`);
+        await stopDnsmasq(path.join(this.deps.dir, bridge.slice(bridgePrefix.length)));
+        await deleteLink(bridge);
+      }
+    }
+    const devices = new Set(this.deps.store.guests().flatMap((g) => this.guestNics(g.id).map((n) => n.hostDevice)));
+    for (const dev of await linksWithPrefix(hostDevicePrefix(this.deps.store.instance))) {
+      if (!devices.has(dev)) {
+        this.deps.log(`removing ${dev}: its guest is gone`);
+        await deleteLink(dev);
+      }
+    }
+    for (const n of this.deps.store.networks()) await this.bringUp(n);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * @module One dnsmasq per network (Debian's dnsmasq-base): DHCP for guests that ask
+ * (vm, pv) with a fixed address per MAC, and DNS for guest names under .lodge. It
+ * answers nothing else: no upstream servers, no /etc/hosts, only on its bridge. It runs
+ * as its own daemon, so it outlives lodged like the guests do; a SIGHUP re-reads the
+ * host lists after a guest comes or goes.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isAlive } from '../host/processes.js';
+import { run } from '../lib/exec.js';
+
+export interface DnsmasqNetwork {
+  bridge: string;
+  gateway: string;
+  firstAddress: string;
+  lastAddress: string;
+  netmask: string;
+  /** Where its config, host lists, leases and pidfile live. */
+  dir: string;
+}
+
+export interface DnsmasqHost {
+  name: string;
+  mac: string;
+  address: string;
+}
+
+export const dnsDomain = 'lodge';
+
+const files = (dir: string) => ({
+  conf: path.join(dir, 'dnsmasq.conf'),
+  dhcpHosts: path.join(dir, 'dhcp-hosts'),
+  hosts: path.join(dir, 'hosts'),
+  leases: path.join(dir, 'leases'),
+  pid: path.join(dir, 'dnsmasq.pid'),
+});
+
+/** Pure: the configuration of one network's dnsmasq. */
+export function dnsmasqConfig(n: DnsmasqNetwork): string {
+  const f = files(n.dir);
+  return [
+    `interface=${n.bridge}`,
+    'bind-interfaces',
+    'except-interface=lo',
+    // it answers for the guests only: nothing is forwarded upstream, the host's files are not read
+    'no-resolv',
+    'no-hosts',
+    'no-poll',
+    `domain=${dnsDomain}`,
+    `local=/${dnsDomain}/`,
+    'expand-hosts',
+    `addn-hosts=${f.hosts}`,
+    `dhcp-range=${n.firstAddress},${n.lastAddress},${n.netmask},1h`,
+    `dhcp-hostsfile=${f.dhcpHosts}`,
+    `dhcp-option=option:router,${n.gateway}`,
+    `dhcp-option=option:dns-server,${n.gateway}`,
+    `dhcp-leasefile=${f.leases}`,
+    'dhcp-authoritative',
+    `pid-file=${f.pid}`,
+    'user=nobody',
+    '',
+  ].join('\n');
+}
+
+async function pidOf(dir: string): Promise<number | undefined> {
+  const pid = Number((await readFile(files(dir).pid, 'utf8').catch(() => '')).trim());
+  return pid > 0 && isAlive(pid) ? pid : undefined;
+}
+
+async function writeAtomic(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.tmp`, text);
+  await rename(`${file}.tmp`, file);
+}
+
+/** Writes the host lists and makes sure dnsmasq runs with them (started, or told to re-read). */
+export async function syncDnsmasq(n: DnsmasqNetwork, hosts: readonly DnsmasqHost[]): Promise<void> {
+  const f = files(n.dir);
+  await mkdir(n.dir, { recursive: true });
+  await writeAtomic(f.hosts, hosts.map((h) => `${h.address} ${h.name}\n`).join(''));
+  await writeAtomic(f.dhcpHosts, hosts.map((h) => `${h.mac},${h.address},${h.name}\n`).join(''));
+  const conf = dnsmasqConfig(n);
+  const pid = await pidOf(n.dir);
+  if (pid && (await readFile(f.conf, 'utf8').catch(() => '')) === conf) {
+    process.kill(pid, 'SIGHUP');
+    return;
+  }
+  if (pid) await stopDnsmasq(n.dir);
+  await writeAtomic(f.conf, conf);
+  if (!existsSync(f.leases)) await writeFile(f.leases, '');
+  await run(['dnsmasq', `--conf-file=${f.conf}`]);
+}
+
+export async function stopDnsmasq(dir: string): Promise<void> {
+  const pid = await pidOf(dir);
+  if (!pid) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+}

@@ -1,0 +1,45 @@
+/**
+ * @module A guest's NICs on the host side: their names (after the network and the
+ * guest's id, so a sweep after a crash knows what is Lodge's), and for containers the
+ * veth pair whose guest end is moved into the container's network namespace and
+ * configured there with the address the plan gave it.
+ */
+import { randomBytes } from 'node:crypto';
+import { createVethInto, ipIn } from '../host/net.js';
+
+/** One NIC as a driver needs it. */
+export interface GuestNic {
+  /** Inside the guest: eth0, eth1, ... */
+  name: string;
+  network: string;
+  bridge: string;
+  hostDevice: string;
+  mac: string;
+  /** With its prefix length, e.g. 10.20.0.5/24. */
+  address: string;
+  gateway: string;
+}
+
+/** Interface names hold 15 characters: "lb-" leaves 12 for the network's name. */
+export const maxNetworkNameLength = 12;
+export const bridgeName = (network: string) => `lb-${network}`;
+export const bridgePrefix = 'lb-';
+
+/** "lv" + the lodged instance + the guest id in base 36 + "x" + the NIC's index: at most 15 characters below 1.6 million guests. */
+export const hostDeviceName = (instance: string, guestId: number, index: number) => `lv${instance}${guestId.toString(36)}x${index}`;
+export const hostDevicePrefix = (instance: string) => `lv${instance}`;
+
+/** A locally administered unicast MAC (02:...), random; kept for the guest's life. */
+export const randomMac = () => ['02', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+
+/** Plugs a container's NICs: a veth pair each, its guest end renamed, addressed and up; the first one routes. */
+export async function attachContainerNics(pid: number, nics: readonly GuestNic[]): Promise<void> {
+  for (const [i, nic] of nics.entries()) {
+    const peer = `${nic.hostDevice.replace(/^lv/, 'lp')}`;
+    await createVethInto(nic.hostDevice, peer, nic.mac, nic.bridge, pid);
+    await ipIn(pid, 'link', 'set', peer, 'name', nic.name);
+    await ipIn(pid, 'addr', 'add', nic.address, 'dev', nic.name);
+    await ipIn(pid, 'link', 'set', nic.name, 'up');
+    if (i === 0) await ipIn(pid, 'route', 'add', 'default', 'via', nic.gateway);
+  }
+}

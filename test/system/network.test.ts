@@ -1,0 +1,103 @@
+/**
+ * Guest networks, inside a network namespace of the test's own (nothing leaves it):
+ * containers on one network reach each other by name over their veths and exchange TCP
+ * data; fixed addresses; bad input refused with nothing half-made; deleting a guest or a
+ * network removes its host side; after kill -9 of lodged, what the database no longer
+ * knows is swept at the next start.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { TestDaemon } from './harness.js';
+
+const d = new TestDaemon({ netns: true });
+before(async () => {
+  if (spawnSync('which', ['dnsmasq']).status !== 0) throw new Error('dnsmasq is missing: install the Debian package dnsmasq-base');
+  await d.start();
+  await d.buildBusybox();
+});
+after(() => d.cleanup());
+
+const links = () => d.inNetns(['ip', '-o', 'link', 'show']).stdout;
+const exec = (name: string, ...command: string[]) => d.lodge(['exec', name, '--', ...command]);
+
+test('two containers on one network reach each other by name and exchange TCP data', async () => {
+  const create = d.lodge(['network', 'create', 'n1', '--subnet', '10.50.0.0/24']);
+  assert.equal(create.code, 0, create.stderr);
+  assert.match(links(), /lb-n1: <[^>]*\bUP\b/, 'the bridge is up in the namespace');
+  for (const name of ['c1', 'c2']) assert.equal(d.lodge(['launch', 'busybox', name, '--network', 'n1']).code, 0);
+  const c1 = await d.client.guests.get('c1');
+  assert.equal(c1.nics?.[0]?.address, '10.50.0.2/24');
+  assert.match(exec('c1', 'ip', '-o', 'addr', 'show', 'eth0').stdout, /inet 10\.50\.0\.2\/24/);
+  const ping = exec('c1', 'ping', '-c', '1', '-W', '5', 'c2');
+  assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+  assert.match(ping.stdout, /PING c2 \(10\.50\.0\.3\)/, 'the name resolves through the network\'s dnsmasq');
+  assert.match(exec('c2', 'nslookup', 'c1.lodge').stdout, /10\.50\.0\.2/);
+  // a server in c2, a client in c1 sending across the bridge
+  assert.match(exec('c2', 'sh', '-c', 'nc -l -p 5000 > /tmp/got 2>/dev/null < /dev/null & echo started').stdout, /started/);
+  let sent = exec('c1', 'sh', '-c', 'echo hello-over-tcp | nc -w 2 c2 5000');
+  for (let i = 0; i < 20 && sent.code !== 0; i++) sent = exec('c1', 'sh', '-c', 'sleep 0.2; echo hello-over-tcp | nc -w 2 c2 5000');
+  assert.equal(sent.code, 0, sent.stderr);
+  let got = '';
+  for (let i = 0; i < 20 && !got.includes('hello'); i++) got = exec('c2', 'cat', '/tmp/got').stdout;
+  assert.equal(got.trim(), 'hello-over-tcp');
+  const net = await d.client.networks.get('n1');
+  assert.deepEqual(net.guests, ['c1', 'c2']);
+  assert.equal(net.gateway, '10.50.0.1');
+});
+
+test('a fixed address is kept; deleting a guest removes its veth and its name', async () => {
+  assert.equal(d.lodge(['launch', 'busybox', 'c3', '--network', 'n1=10.50.0.77']).code, 0);
+  const nic = (await d.client.guests.get('c3')).nics![0]!;
+  assert.equal(nic.address, '10.50.0.77/24');
+  assert.match(links(), new RegExp(`${nic.hostDevice}@`));
+  assert.equal(exec('c1', 'ping', '-c', '1', '-W', '5', 'c3').code, 0);
+  assert.equal(d.lodge(['delete', '--force', 'c3']).code, 0);
+  assert.doesNotMatch(links(), new RegExp(nic.hostDevice), 'the veth is gone');
+  assert.notEqual(exec('c1', 'nslookup', 'c3').code, 0, 'the name is gone from DNS');
+});
+
+test('bad input: a host address as subnet, overlaps, a name too long for an interface, unknown or taken addresses, deleting a network in use', async () => {
+  const before = links();
+  assert.equal(d.lodge(['network', 'create', 'n2', '--subnet', '10.60.0.5/24']).stderr, 'lodge: subnet: 10.60.0.5/24 is not a network address (did you mean 10.60.0.0/24?)\n');
+  assert.equal(d.lodge(['network', 'create', 'n2', '--subnet', '10.50.0.128/25']).stderr, 'lodge: subnet: 10.50.0.128/25 overlaps network n1 (10.50.0.0/24)\n');
+  assert.match(d.lodge(['network', 'create', 'n2', '--subnet', '127.0.0.0/16']).stderr, /subnet: 127\.0\.0\.0\/16 overlaps the host's route to 127\.0\.0\.0\/8/);
+  assert.match(d.lodge(['network', 'create', 'averylongname1']).stderr, /name: "averylongname1" is 14 characters; a network's bridge is named lb-NAME and interface names hold 15, so at most 12/);
+  assert.match(d.lodge(['launch', 'busybox', 'c4', '--network', 'nope']).stderr, /networks\[0\]: network nope not found/);
+  assert.match(d.lodge(['launch', 'busybox', 'c4', '--network', 'n1=10.50.0.2']).stderr, /networks\[0\]\.address: 10\.50\.0\.2 is taken on network n1/);
+  assert.match(d.lodge(['launch', 'busybox', 'c4', '--network', 'n1=10.50.0.1']).stderr, /networks\[0\]\.address: 10\.50\.0\.1 is not a guest address in 10\.50\.0\.0\/24/);
+  assert.match(d.lodge(['launch', 'busybox', 'c4', '--kind', 'pv', '--network', 'n1']).stderr, /networks: NICs for pv guests are not there yet/);
+  assert.equal(d.lodge(['network', 'delete', 'n1']).stderr, 'lodge: cannot delete network n1: guests use it (c1, c2)\n');
+  assert.deepEqual((await d.client.networks.list()).map((n) => n.name), ['n1'], 'nothing half-made');
+  assert.deepEqual((await d.client.guests.list()).map((g) => g.name), ['c1', 'c2']);
+  assert.equal(links(), before, 'no bridge or veth was left behind');
+});
+
+test('kill -9 of lodged: a guest and a network gone from the database leave no veth, name or bridge after the next start', async () => {
+  assert.equal(d.lodge(['network', 'create', 'n3']).code, 0);
+  const n3 = await d.client.networks.get('n3');
+  assert.match(n3.subnet, /^10\.\d+\.\d+\.0\/24$/, 'a free /24 was chosen');
+  const veth = (await d.client.guests.get('c2')).nics![0]!.hostDevice;
+  await d.kill9();
+  const db = new Database(path.join(d.stateDir, 'lodge.db'));
+  db.pragma('foreign_keys = ON');
+  db.prepare('DELETE FROM guests WHERE name = ?').run('c2');
+  db.prepare('DELETE FROM networks WHERE name = ?').run('n3');
+  db.close();
+  await d.start();
+  assert.match(d.stderr, new RegExp(`removing ${veth}: its guest is gone`));
+  assert.match(d.stderr, /removing bridge lb-n3: no such network/);
+  assert.doesNotMatch(links(), new RegExp(`${veth}|lb-n3`));
+  assert.notEqual(exec('c1', 'nslookup', 'c2').code, 0, 'c2 is gone from DNS');
+  assert.equal(exec('c1', 'ping', '-c', '1', '-W', '5', 'c1').code, 0, 'the rest of the network still works');
+});
+
+test('deleting a network removes its bridge and its dnsmasq', async () => {
+  assert.equal(d.lodge(['delete', '--force', 'c1']).code, 0);
+  assert.equal(d.lodge(['network', 'delete', 'n1']).code, 0);
+  assert.doesNotMatch(links(), /lb-n1/);
+  assert.equal(spawnSync('pgrep', ['-f', `${d.stateDir}/networks/n1/`]).status, 1, 'no dnsmasq is left');
+  assert.deepEqual(await d.client.networks.list(), []);
+});
