@@ -158,7 +158,6 @@ export class GuestService {
     this.checkKindLimits(kind, resolveLimits(limits, this.deps.hostMemoryBytes));
     if (req.privileged && kind !== 'ct') throw new LodgeError('BAD_REQUEST', `privileged: applies to ct guests only, not ${kind}`);
     if (req.vm && kind !== 'vm') throw new LodgeError('BAD_REQUEST', `vm: accelerator and device profile apply to vm guests only, not ${kind}`);
-    if (req.networks?.length && kind !== 'ct') throw new LodgeError('UNSUPPORTED', `networks: NICs for ${kind} guests are not there yet (ct guests have them)`);
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
     const nics = this.deps.networks.plan(req.networks ?? []);
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up

@@ -8,10 +8,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import type { Network, NetworksPost, Nic, NicRequest } from '../api/networks.js';
-import { createBridge, deleteLink, linksWithPrefix, routeDestinations } from '../host/net.js';
+import { createBridge, deleteLink, linksWithPrefix, openTunDevice, routeDestinations } from '../host/net.js';
 import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
 import { contains, formatIp, formatSubnet, freeSubnet, gateway, guestRange, isGuestAddress, netmask, nextFree, overlaps, parseIp, parseSubnet, type Subnet } from '../network/ipam.js';
-import { bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
+import { bridgeMac, bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
 import type { Events } from './events.js';
 import { KeyedLock } from './locks.js';
 import type { NetworkRecord, NicRecord, Store } from './store.js';
@@ -112,7 +112,7 @@ export class NetworkService {
   /** The bridge with its address, and dnsmasq with the guests the plan has. */
   private async bringUp(n: NetworkRecord): Promise<void> {
     const s = parseSubnet(n.subnet);
-    await createBridge(bridgeName(n.name), `${formatIp(gateway(s))}/${s.prefix}`);
+    await createBridge(bridgeName(n.name), `${formatIp(gateway(s))}/${s.prefix}`, bridgeMac(n.name));
     await this.syncDns(n.name);
   }
 
@@ -193,6 +193,8 @@ export class NetworkService {
    * networks it no longer has, and host ends of NICs of guests it no longer has, removed.
    */
   async restore(): Promise<void> {
+    const changed = await openTunDevice();
+    if (changed) this.deps.log(changed);
     const known = new Set(this.deps.store.networks().map((n) => bridgeName(n.name)));
     for (const bridge of await linksWithPrefix(bridgePrefix)) {
       if (!known.has(bridge)) {

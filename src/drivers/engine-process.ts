@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../host/cgroups.js';
+import { createTaps, removeHostDevices } from '../network/nic.js';
 import type { ConsolePaths, GuestSpec, ObservedState, ResolvedLimits, StopOptions } from './driver.js';
 import { guestUid } from './guest-uid.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit, type ShimPaths } from './shim.js';
@@ -52,16 +53,21 @@ export class EngineProcess {
     return { ...(limits.cpu !== undefined ? { cpu: limits.cpu } : {}), memoryBytes, ...(limits.processes !== undefined ? { processes: limits.processes } : {}) };
   }
 
-  /** Starts `argv`; `ready` may check that the engine really came up. Nothing is left if either fails. */
+  /** Starts `argv` with the guest's taps made; `ready` may check that the engine really came up. Nothing is left if either fails. */
   async start(spec: GuestSpec, argv: string[], ready: () => Promise<void> = async () => {}): Promise<void> {
     const shim = this.shim(spec);
     for (const f of [shim.exit, shim.pidfile]) await rm(f, { force: true });
-    const join = await createCgroup(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(spec.limits));
+    await createTaps(spec.nics, this.uid(spec));
+    const join = await createCgroup(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(spec.limits)).catch(async (e: unknown) => {
+      await removeHostDevices(spec.nics);
+      throw e;
+    });
     try {
       await startShim({ binary: this.options.shimBinary, paths: shim, consoleSocket: false, logMaxBytes: this.options.consoleLogBytes, join, user: this.uid(spec), argv });
       await ready();
     } catch (e) {
       await destroyCgroup(this.cgroups, this.cgroupPath(spec));
+      await removeHostDevices(spec.nics);
       throw e;
     }
   }
@@ -79,6 +85,7 @@ export class EngineProcess {
     }
     await destroyCgroup(this.cgroups, this.cgroupPath(spec));
     if (!(await waitForExit(shim, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
+    await removeHostDevices(spec.nics);
   }
 
   observe(spec: GuestSpec): Promise<ObservedState> {
@@ -100,6 +107,7 @@ export class EngineProcess {
 
   async destroy(spec: GuestSpec): Promise<void> {
     await destroyCgroup(this.cgroups, this.cgroupPath(spec));
+    await removeHostDevices(spec.nics);
     await rm(spec.dir, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@
  * moving a device into a guest's network namespace and configuring it there, and the
  * routes the host already has. Every call is one argv; nothing goes through a shell.
  */
+import { chmod, stat } from 'node:fs/promises';
 import { run } from '../lib/exec.js';
 
 const ip = (...args: string[]) => run(['ip', ...args]);
@@ -17,8 +18,13 @@ export async function linksWithPrefix(prefix: string): Promise<string[]> {
   return [...stdout.matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]!).filter((n) => n.startsWith(prefix));
 }
 
-export async function createBridge(name: string, addressCidr: string): Promise<void> {
-  if (!(await linkExists(name))) await ip('link', 'add', name, 'type', 'bridge');
+/**
+ * A bridge with its own fixed MAC: left to itself a bridge takes the lowest MAC of its
+ * ports, so a guest leaving would change the gateway's MAC under the others' ARP caches.
+ */
+export async function createBridge(name: string, addressCidr: string, mac: string): Promise<void> {
+  if (!(await linkExists(name))) await ip('link', 'add', name, 'address', mac, 'type', 'bridge');
+  await ip('link', 'set', name, 'address', mac);
   await run(['ip', 'addr', 'replace', addressCidr, 'dev', name]);
   await ip('link', 'set', name, 'up');
 }
@@ -33,6 +39,26 @@ export async function createVethInto(host: string, peer: string, mac: string, br
   await ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'address', mac);
   await ip('link', 'set', host, 'master', bridge, 'up');
   await ip('link', 'set', peer, 'netns', String(pid));
+}
+
+/**
+ * Makes /dev/net/tun 0666, Debian's own default (its udev rule), where the host has left it
+ * 0600: an engine running as its own uid must open the tap made for it. Making a tap still
+ * needs CAP_NET_ADMIN, and a tap owned by one uid cannot be opened by another.
+ * Returns what it changed, for the log.
+ */
+export async function openTunDevice(): Promise<string | undefined> {
+  const mode = (await stat('/dev/net/tun')).mode & 0o777;
+  if (mode === 0o666) return undefined;
+  await chmod('/dev/net/tun', 0o666);
+  return `/dev/net/tun was ${mode.toString(8)}, made 666 (Debian's default) so that QEMU and UML, each as its guest's uid, can open their taps`;
+}
+
+/** A tap device on `bridge` that the unprivileged engine running as `owner` (QEMU, UML) may open. */
+export async function createTap(name: string, owner: number, bridge: string): Promise<void> {
+  await deleteLink(name);
+  await ip('tuntap', 'add', 'dev', name, 'mode', 'tap', 'user', String(owner));
+  await ip('link', 'set', name, 'master', bridge, 'up');
 }
 
 /** Runs `ip ARGS` inside the network namespace of process `pid`. */

@@ -30,6 +30,8 @@ const files: Record<string, string> = {
     '# pv: the name comes on the kernel command line; lodge exec goes through the agent',
     '[ -n "$LODGE_HOSTNAME" ] && hostname "$LODGE_HOSTNAME"',
     '[ "$LODGE_KIND" = pv ] && /sbin/lodge-agent </dev/null >/dev/null 2>&1 &',
+    '# vm and pv: a NIC asks its network\'s dnsmasq for the address Lodge planned (a ct\'s is set from the host)',
+    '[ "$LODGE_KIND" = vm -o "$LODGE_KIND" = pv ] && for nic in /sys/class/net/eth*; do [ -e "$nic" ] && udhcpc -b -i "${nic##*/}" -s /etc/udhcpc.script >/dev/null 2>&1; done',
     '# vm: the ACPI power button (Lodge\'s graceful stop) powers off',
     '[ "$LODGE_KIND" = vm ] && acpid',
     'mount -a 2>/dev/null',
@@ -44,6 +46,20 @@ const files: Record<string, string> = {
   // busybox acpid runs /etc/acpi/<event> for the power button's event
   'etc/acpi/PWRF/00000080': '#!/bin/sh\npoweroff\n',
   'etc/hosts': '127.0.0.1 localhost\n::1 localhost\n',
+  // udhcpc hands its lease to a script: the address, the default route, the name server
+  'etc/udhcpc.script': [
+    '#!/bin/sh',
+    'case "$1" in',
+    '  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;',
+    '  bound|renew)',
+    '    ip addr flush dev "$interface"',
+    '    ip addr add "$ip/${mask:-24}" dev "$interface"',
+    '    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"',
+    '    [ -n "$dns" ] && { for s in $dns; do echo "nameserver $s"; done; [ -n "$domain" ] && echo "search $domain"; } > /etc/resolv.conf',
+    '    ;;',
+    'esac',
+    '',
+  ].join('\n'),
 };
 
 export const busyboxImage = { init: '/sbin/init', stopSignal: 'SIGUSR2' } as const;
@@ -67,4 +83,5 @@ export async function buildBusybox(rootfs: string): Promise<void> {
   await writeFile(path.join(rootfs, 'sbin/lodge-agent'), agentScript, { mode: 0o755 });
   await chmod(path.join(rootfs, 'etc/init.d/rcS'), 0o755);
   await chmod(path.join(rootfs, 'etc/acpi/PWRF/00000080'), 0o755);
+  await chmod(path.join(rootfs, 'etc/udhcpc.script'), 0o755);
 }

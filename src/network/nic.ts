@@ -1,11 +1,12 @@
 /**
  * @module A guest's NICs on the host side: their names (after the network and the
- * guest's id, so a sweep after a crash knows what is Lodge's), and for containers the
- * veth pair whose guest end is moved into the container's network namespace and
- * configured there with the address the plan gave it.
+ * guest's id, so a sweep after a crash knows what is Lodge's); for containers the veth
+ * pair whose guest end is moved into the container's network namespace and configured
+ * there with the address the plan gave it; for engines (QEMU, UML) a tap device each,
+ * whose guest asks dnsmasq for that address by DHCP.
  */
-import { randomBytes } from 'node:crypto';
-import { createVethInto, ipIn } from '../host/net.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { createTap, createVethInto, deleteLink, ipIn } from '../host/net.js';
 
 /** One NIC as a driver needs it. */
 export interface GuestNic {
@@ -29,8 +30,13 @@ export const bridgePrefix = 'lb-';
 export const hostDeviceName = (instance: string, guestId: number, index: number) => `lv${instance}${guestId.toString(36)}x${index}`;
 export const hostDevicePrefix = (instance: string) => `lv${instance}`;
 
+const localMac = (bytes: Buffer) => ['02', ...[...bytes.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+
 /** A locally administered unicast MAC (02:...), random; kept for the guest's life. */
-export const randomMac = () => ['02', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+export const randomMac = () => localMac(randomBytes(5));
+
+/** The bridge's MAC, the same at every start: derived from the network's name. */
+export const bridgeMac = (network: string) => localMac(createHash('sha256').update(`lodge-bridge:${network}`).digest());
 
 /** Plugs a container's NICs: a veth pair each, its guest end renamed, addressed and up; the first one routes. */
 export async function attachContainerNics(pid: number, nics: readonly GuestNic[]): Promise<void> {
@@ -42,4 +48,19 @@ export async function attachContainerNics(pid: number, nics: readonly GuestNic[]
     await ipIn(pid, 'link', 'set', nic.name, 'up');
     if (i === 0) await ipIn(pid, 'route', 'add', 'default', 'via', nic.gateway);
   }
+}
+
+/** Taps for an engine that runs as `owner`; if one cannot be made, none is left. */
+export async function createTaps(nics: readonly GuestNic[], owner: number): Promise<void> {
+  try {
+    for (const nic of nics) await createTap(nic.hostDevice, owner, nic.bridge);
+  } catch (e) {
+    await removeHostDevices(nics);
+    throw e;
+  }
+}
+
+/** The host ends of a guest's NICs (a container's veths die with its namespace; taps stay until removed). */
+export async function removeHostDevices(nics: readonly GuestNic[]): Promise<void> {
+  for (const nic of nics) await deleteLink(nic.hostDevice);
 }

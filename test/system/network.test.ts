@@ -1,7 +1,7 @@
 /**
  * Guest networks, inside a network namespace of the test's own (nothing leaves it):
  * containers on one network reach each other by name over their veths and exchange TCP
- * data; fixed addresses; bad input refused with nothing half-made; deleting a guest or a
+ * data; a vm and a pv guest get their addresses by DHCP over taps; fixed addresses; bad input refused with nothing half-made; deleting a guest or a
  * network removes its host side; after kill -9 of lodged, what the database no longer
  * knows is swept at the next start.
  */
@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { TestDaemon } from './harness.js';
+import { consoleExpect, TestDaemon } from './harness.js';
 
 const d = new TestDaemon({ netns: true });
 before(async () => {
@@ -48,6 +48,27 @@ test('two containers on one network reach each other by name and exchange TCP da
   assert.equal(net.gateway, '10.50.0.1');
 });
 
+test('a vm and a pv guest get their planned addresses by DHCP and reach a container by name', { timeout: 300_000 }, async () => {
+  for (const [name, kind] of [['vmnet', 'vm'], ['pvnet', 'pv']] as const) {
+    const launch = d.lodge(['launch', 'busybox', name, '--kind', kind, '--network', 'n1']);
+    assert.equal(launch.code, 0, launch.stderr);
+  }
+  for (const name of ['vmnet', 'pvnet']) {
+    const nic = (await d.client.guests.get(name)).nics![0]!;
+    assert.match(links(), new RegExp(`${nic.hostDevice}: .*master lb-n1`), `${name}'s tap is on the bridge`);
+    // the guest's own view: the address came from dnsmasq, and c1's name resolves
+    await consoleExpect(d, name, 'echo up-$((1+1))\n', /up-2/, 120_000, 3000);
+    const out = await consoleExpect(d, name, 'ip -o -4 addr show eth0; ping -c 1 -W 5 c1 && echo reached-$((40+2))\n', /reached-42/, 30_000);
+    assert.match(out, new RegExp(`inet ${nic.address.replace(/\./g, '\\.')}`), `${name} has the planned address`);
+  }
+  const toVm = exec('c1', 'ping', '-c', '1', '-W', '5', 'vmnet');
+  assert.equal(toVm.code, 0, `the container reaches the vm by name: ${toVm.stdout}${toVm.stderr}`);
+  assert.equal(exec('c1', 'ping', '-c', '1', '-W', '5', 'pvnet').code, 0, 'and the pv guest');
+  const taps = await Promise.all(['vmnet', 'pvnet'].map(async (n) => (await d.client.guests.get(n)).nics![0]!.hostDevice));
+  for (const name of ['vmnet', 'pvnet']) assert.equal(d.lodge(['delete', '--force', name]).code, 0);
+  for (const tap of taps) assert.doesNotMatch(links(), new RegExp(tap), 'the tap is gone with its guest');
+});
+
 test('a fixed address is kept; deleting a guest removes its veth and its name', async () => {
   assert.equal(d.lodge(['launch', 'busybox', 'c3', '--network', 'n1=10.50.0.77']).code, 0);
   const nic = (await d.client.guests.get('c3')).nics![0]!;
@@ -68,7 +89,6 @@ test('bad input: a host address as subnet, overlaps, a name too long for an inte
   assert.match(d.lodge(['launch', 'busybox', 'c4', '--network', 'nope']).stderr, /networks\[0\]: network nope not found/);
   assert.match(d.lodge(['launch', 'busybox', 'c4', '--network', 'n1=10.50.0.2']).stderr, /networks\[0\]\.address: 10\.50\.0\.2 is taken on network n1/);
   assert.match(d.lodge(['launch', 'busybox', 'c4', '--network', 'n1=10.50.0.1']).stderr, /networks\[0\]\.address: 10\.50\.0\.1 is not a guest address in 10\.50\.0\.0\/24/);
-  assert.match(d.lodge(['launch', 'busybox', 'c4', '--kind', 'pv', '--network', 'n1']).stderr, /networks: NICs for pv guests are not there yet/);
   assert.equal(d.lodge(['network', 'delete', 'n1']).stderr, 'lodge: cannot delete network n1: guests use it (c1, c2)\n');
   assert.deepEqual((await d.client.networks.list()).map((n) => n.name), ['n1'], 'nothing half-made');
   assert.deepEqual((await d.client.guests.list()).map((g) => g.name), ['c1', 'c2']);
@@ -91,7 +111,8 @@ test('kill -9 of lodged: a guest and a network gone from the database leave no v
   assert.match(d.stderr, /removing bridge lb-n3: no such network/);
   assert.doesNotMatch(links(), new RegExp(`${veth}|lb-n3`));
   assert.notEqual(exec('c1', 'nslookup', 'c2').code, 0, 'c2 is gone from DNS');
-  assert.equal(exec('c1', 'ping', '-c', '1', '-W', '5', 'c1').code, 0, 'the rest of the network still works');
+  const still = exec('c1', 'ping', '-c', '1', '-W', '5', 'c1');
+  assert.equal(still.code, 0, `the rest of the network still works: ${still.stdout}${still.stderr}\n${d.inNetns(['ss', '-lunp']).stdout}\n${d.stderr}\n${exec('c1', 'cat', '/etc/resolv.conf').stdout}`);
 });
 
 test('deleting a network removes its bridge and its dnsmasq', async () => {

@@ -12,6 +12,7 @@ const base = {
   init: '/sbin/init',
   hostname: 'pv1',
   hostfsRoot: '/var/lib/lodge/guests/ab-1/pv/agent',
+  nics: [],
 };
 
 test('the guest boots from a COW file over the shared base, on the shim console', () => {
@@ -30,4 +31,10 @@ test('the guest boots from a COW file over the shared base, on the shim console'
 test('memory is given in whole MiB', () => {
   assert.ok(umlArgv({ ...base, memoryBytes: 256 * 1024 * 1024 }).includes('mem=256M'));
   assert.ok(umlArgv({ ...base, memoryBytes: 100 * 1024 * 1024 + 5 }).includes('mem=100M'));
+});
+
+test('a NIC is a tuntap transport on its tap, with the MAC the plan gave', () => {
+  const argv = umlArgv({ ...base, nics: [{ tap: 'lvabc1x0', mac: '02:00:00:00:00:01' }, { tap: 'lvabc1x1', mac: '02:00:00:00:00:02' }] });
+  assert.ok(argv.includes('eth0=tuntap,lvabc1x0,02:00:00:00:00:01'));
+  assert.ok(argv.includes('eth1=tuntap,lvabc1x1,02:00:00:00:00:02'));
 });

@@ -16,6 +16,8 @@ export interface UmlArgvInput {
   hostname: string;
   /** The only host directory the guest may mount with hostfs (the exec agent's exchange). */
   hostfsRoot: string;
+  /** One tap device each, eth0 first. */
+  nics: Array<{ tap: string; mac: string }>;
 }
 
 const mib = 1024 * 1024;
@@ -39,5 +41,6 @@ export function umlArgv(i: UmlArgvInput): string[] {
     `LODGE_HOSTNAME=${i.hostname}`,
     `systemd.hostname=${i.hostname}`,
     'LODGE_KIND=pv',
+    ...i.nics.map((n, k) => `eth${k}=tuntap,${n.tap},${n.mac}`),
   ];
 }

@@ -13,6 +13,7 @@ const base: QemuArgvInput = {
   disk: '/g/vm/root.qcow2',
   qmpSocket: '/g/vm/qmp.sock',
   vncSocket: '/g/vm/vnc.sock',
+  nics: [],
 };
 
 const after = (argv: string[], flag: string) => argv[argv.indexOf(flag) + 1];
@@ -50,4 +51,12 @@ test('firmware boot: no kernel, the disk first, then the ISO as a read-only cdro
 
 test('KVM takes the CPU model it is given', () => {
   assert.equal(after(qemuArgv({ ...base, accel: { accel: 'kvm', cpu: 'host' } }), '-cpu'), 'host');
+});
+
+test('NICs: a tap each, virtio-net or e1000 by profile, with the MAC the plan gave', () => {
+  const nics = [{ tap: 'lvabc1x0', mac: '02:00:00:00:00:01' }];
+  const virtio = qemuArgv({ ...base, nics });
+  assert.deepEqual(all(virtio, '-netdev'), ['tap,id=nic0,ifname=lvabc1x0,script=no,downscript=no']);
+  assert.ok(all(virtio, '-device').includes('virtio-net-pci,netdev=nic0,mac=02:00:00:00:00:01'));
+  assert.ok(all(qemuArgv({ ...base, profile: 'legacy', nics }), '-device').includes('e1000,netdev=nic0,mac=02:00:00:00:00:01'));
 });

@@ -19,12 +19,17 @@ export interface QemuArgvInput {
   cdrom?: string;
   qmpSocket: string;
   vncSocket: string;
+  /** One tap device each, eth0 first. */
+  nics: Array<{ tap: string; mac: string }>;
 }
 
 const mib = 1024 * 1024;
 
 /** What the guest's kernel calls its root disk in each profile. */
 export const rootDevice: Record<DeviceProfile, string> = { virtio: '/dev/vda', legacy: '/dev/sda' };
+
+/** The NIC model of each profile: paravirtual, or the Intel e1000 every OS has a driver for. */
+const nicModel: Record<DeviceProfile, string> = { virtio: 'virtio-net-pci', legacy: 'e1000' };
 
 /** virtio: paravirtual disk, balloon and entropy; legacy: the disk on q35's built-in AHCI controller. */
 const profileDevices: Record<DeviceProfile, string[]> = {
@@ -65,6 +70,7 @@ export function qemuArgv(i: QemuArgvInput): string[] {
     '-drive', `file=${i.disk},if=none,id=root,format=qcow2,discard=unmap`,
     ...profileDevices[i.profile],
     ...cdrom,
+    ...i.nics.flatMap((n, k) => ['-netdev', `tap,id=nic${k},ifname=${n.tap},script=no,downscript=no`, '-device', `${nicModel[i.profile]},netdev=nic${k},mac=${n.mac}`]),
     '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
   ];
 }

@@ -39,11 +39,11 @@ export const vmMemory = { minimumBytes: 96 * mib, defaultBytes: 256 * mib } as c
 /** The root disk of a guest booting an ISO, unless --disk says otherwise: sparse, so it costs only what is written. */
 const isoDiskBytes = 8 * 1024 * mib;
 
-/** Per profile: the kernel that has its drivers, and what the initramfs loads (the root disk, and the ACPI power button with its event device). */
+/** Per profile: the kernel that has its drivers, and what the initramfs loads (the root disk, the NIC, and the ACPI power button with its event device). */
 const profileKernels: Record<DeviceProfile, { flavour: KernelFlavour; modules: string[] }> = {
-  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'virtio_balloon', 'virtio_rng', 'button', 'evdev'] },
+  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_balloon', 'virtio_rng', 'button', 'evdev'] },
   // the generic kernel has ext4 and its checksum as modules too (the cloud kernel builds them in)
-  legacy: { flavour: 'amd64', modules: ['ahci', 'sd_mod', 'crc32c_generic', 'ext4', 'button', 'evdev'] },
+  legacy: { flavour: 'amd64', modules: ['ahci', 'sd_mod', 'crc32c_generic', 'ext4', 'e1000', 'button', 'evdev'] },
 };
 
 interface BootFiles {
@@ -170,6 +170,7 @@ export class VmDriver extends EngineDriver implements GuestDriver {
       ...(spec.image.format === 'iso' ? { cdrom: spec.image.file! } : {}),
       qmpSocket: p.qmp,
       vncSocket: p.vnc,
+      nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac })),
     });
     const machine: MachineRecord = {
       accel: accel.accel,
