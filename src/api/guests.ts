@@ -43,7 +43,7 @@ export const GuestsPost = Type.Object(
     limits: Type.Optional(Limits),
     privileged: Type.Optional(Type.Boolean({ description: 'ct: no user namespace; root in the guest is root on the host' })),
     vm: Type.Optional(VmOptions),
-    networks: Type.Optional(Type.Array(NicRequest, { maxItems: 8, description: 'one NIC per entry, eth0 first' })),
+    networks: Type.Optional(Type.Array(NicRequest, { maxItems: 8, description: 'one NIC per entry, eth0 first; left out: one on the network "default" if there is one; [] for loopback only' })),
     start: Type.Optional(Type.Boolean({ default: true })),
   },
   { additionalProperties: false },

@@ -3,7 +3,7 @@
  * guests join with one NIC each.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Name } from './common.js';
+import { Name, StringEnum } from './common.js';
 
 export const NetworksPost = Type.Object(
   {
@@ -44,3 +44,26 @@ export const Nic = Type.Object({
   hostDevice: Type.String({ description: 'the host end of it (veth or tap)' }),
 });
 export type Nic = Static<typeof Nic>;
+
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+export const ForwardPost = Type.Object(
+  {
+    hostPort: Port,
+    guestPort: Port,
+    proto: Type.Optional(StringEnum(['tcp', 'udp'] as const)),
+  },
+  { additionalProperties: false },
+);
+export type ForwardPost = Static<typeof ForwardPost>;
+
+export const Forward = Type.Object({
+  guest: Type.String(),
+  proto: StringEnum(['tcp', 'udp'] as const),
+  hostPort: Type.Integer(),
+  guestPort: Type.Integer(),
+  guestAddress: Type.String({ description: "the guest's eth0 address, where connections go" }),
+});
+export type Forward = Static<typeof Forward>;
+
+export const ForwardList = Type.Array(Forward);

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestState, GuestStatePut } from '../api/guests.js';
+import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import type { ConsolePaths, GuestDriver, GuestSpec, InteractiveCommand, ResolvedLimits } from '../drivers/driver.js';
@@ -159,7 +160,7 @@ export class GuestService {
     if (req.privileged && kind !== 'ct') throw new LodgeError('BAD_REQUEST', `privileged: applies to ct guests only, not ${kind}`);
     if (req.vm && kind !== 'vm') throw new LodgeError('BAD_REQUEST', `vm: accelerator and device profile apply to vm guests only, not ${kind}`);
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
-    const nics = this.deps.networks.plan(req.networks ?? []);
+    const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits, ...(req.vm ? { vm: req.vm } : {}) });
     this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
@@ -171,6 +172,8 @@ export class GuestService {
         revert.add('guest record', () => this.deps.store.deleteGuest(g.id));
         revert.add('host resources', () => driver.destroy(spec));
         try {
+          // its anti-spoofing rules are in force before it first sends
+          await this.syncNetworks(networks);
           progress(10, 'preparing the root filesystem');
           await driver.create(spec);
           if (req.start === false) {
@@ -185,15 +188,29 @@ export class GuestService {
           await revert.fail(this.deps.log);
           throw wrap(e, `launching ${req.name} failed`);
         } finally {
-          await this.syncDns(networks);
+          await this.syncNetworks(networks);
         }
       }),
     );
   }
 
-  /** The guests' names in DNS follow their NICs; a failure here is logged, not the guest's. */
-  private async syncDns(networks: readonly string[]): Promise<void> {
+  /** DNS names and firewall rules follow the guests' NICs; a failure here is logged, not the guest's. */
+  private async syncNetworks(networks: readonly string[]): Promise<void> {
+    if (networks.length === 0) return;
     for (const n of networks) await this.deps.networks.syncDns(n).catch((e: Error) => this.deps.log(`network ${n}: ${e.message}`));
+    await this.deps.networks.syncFirewall().catch((e: Error) => this.deps.log(`firewall: ${e.message}`));
+  }
+
+  forwards(name: string): Forward[] {
+    return this.deps.networks.forwards(this.record(name));
+  }
+
+  addForward(name: string, req: ForwardPost): Promise<Forward> {
+    return this.lock.with(name, () => this.deps.networks.addForward(this.record(name), req));
+  }
+
+  removeForward(name: string, proto: 'tcp' | 'udp', hostPort: number): Promise<void> {
+    return this.lock.with(name, () => this.deps.networks.removeForward(this.record(name), proto, hostPort));
   }
 
   changeState(name: string, req: GuestStatePut): Operation {
@@ -260,7 +277,7 @@ export class GuestService {
         }
         const networks = [...new Set(spec.nics.map((n) => n.network))];
         this.deps.store.deleteGuest(g.id);
-        await this.syncDns(networks);
+        await this.syncNetworks(networks);
         this.deps.events.emit('lifecycle', name, 'deleted');
       }),
     );

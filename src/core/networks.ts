@@ -7,9 +7,10 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { Network, NetworksPost, Nic, NicRequest } from '../api/networks.js';
+import type { Forward, ForwardPost, Network, NetworksPost, Nic, NicRequest } from '../api/networks.js';
 import { createBridge, deleteLink, linksWithPrefix, openTunDevice, routeDestinations } from '../host/net.js';
 import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
+import { applyFirewall, firewallRules, firewallTable } from '../network/firewall.js';
 import { contains, formatIp, formatSubnet, freeSubnet, gateway, guestRange, isGuestAddress, netmask, nextFree, overlaps, parseIp, parseSubnet, type Subnet } from '../network/ipam.js';
 import { bridgeMac, bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
 import type { Events } from './events.js';
@@ -26,12 +27,19 @@ export interface NetworkServiceDeps {
 
 const bad = (message: string) => new LodgeError('BAD_REQUEST', message);
 
+export const defaultNetwork = 'default';
+
 export class NetworkService {
   private readonly deps: NetworkServiceDeps;
   private readonly lock = new KeyedLock();
 
   constructor(deps: NetworkServiceDeps) {
     this.deps = deps;
+  }
+
+  /** The alias of this lodged's bridges. */
+  private owner(): string {
+    return `lodge:${this.deps.store.instance}`;
   }
 
   private record(name: string): NetworkRecord {
@@ -98,6 +106,7 @@ export class NetworkService {
         this.deps.store.deleteNetwork(record.name);
         throw new LodgeError('ENGINE_FAILED', `creating network ${req.name} failed: ${(e as Error).message}`, { cause: e });
       }
+      await this.syncFirewall();
       this.deps.events.emit('lifecycle', req.name, 'network-created');
       return this.toApi(record);
     });
@@ -112,7 +121,7 @@ export class NetworkService {
   /** The bridge with its address, and dnsmasq with the guests the plan has. */
   private async bringUp(n: NetworkRecord): Promise<void> {
     const s = parseSubnet(n.subnet);
-    await createBridge(bridgeName(n.name), `${formatIp(gateway(s))}/${s.prefix}`, bridgeMac(n.name));
+    await createBridge(bridgeName(n.name), `${formatIp(gateway(s))}/${s.prefix}`, bridgeMac(n.name), this.owner());
     await this.syncDns(n.name);
   }
 
@@ -138,8 +147,24 @@ export class NetworkService {
       if (users.length > 0) throw new LodgeError('CONFLICT', `cannot delete network ${name}: guests use it (${users.join(', ')})`);
       await this.tearDown(name);
       this.deps.store.deleteNetwork(name);
+      await this.syncFirewall();
       this.deps.events.emit('lifecycle', name, 'network-deleted');
     });
+  }
+
+  /** Makes the network "default" on the first start only: one the administrator deleted stays deleted. */
+  async ensureDefault(): Promise<void> {
+    if (this.deps.store.metaValue('default-network')) return;
+    if (!this.deps.store.network(defaultNetwork)) {
+      const n = await this.create({ name: defaultNetwork });
+      this.deps.log(`created the network ${n.name}: ${n.subnet} on bridge ${n.bridge} (no host route overlaps it)`);
+    }
+    this.deps.store.setMeta('default-network', 'created');
+  }
+
+  /** What a launch that names no network gets: a NIC on the default network, if there is one. */
+  defaultRequests(): NicRequest[] {
+    return this.deps.store.network(defaultNetwork) ? [{ network: defaultNetwork }] : [];
   }
 
   /**
@@ -189,14 +214,14 @@ export class NetworkService {
   }
 
   /**
-   * At start: every network's bridge and dnsmasq as the database has them; bridges of
-   * networks it no longer has, and host ends of NICs of guests it no longer has, removed.
+   * At start: every network's bridge and dnsmasq as the database has them; its own bridges
+   * of networks it no longer has, and host ends of NICs of guests it no longer has, removed.
    */
   async restore(): Promise<void> {
     const changed = await openTunDevice();
     if (changed) this.deps.log(changed);
     const known = new Set(this.deps.store.networks().map((n) => bridgeName(n.name)));
-    for (const bridge of await linksWithPrefix(bridgePrefix)) {
+    for (const bridge of await linksWithPrefix(bridgePrefix, this.owner())) {
       if (!known.has(bridge)) {
         this.deps.log(`removing bridge ${bridge}: no such network`);
         await stopDnsmasq(path.join(this.deps.dir, bridge.slice(bridgePrefix.length)));
@@ -211,5 +236,45 @@ export class NetworkService {
       }
     }
     for (const n of this.deps.store.networks()) await this.bringUp(n);
+    await this.syncFirewall();
+  }
+
+  /** Lodge's nftables rules, made again from the database: isolation, anti-spoofing, port forwards. */
+  async syncFirewall(): Promise<void> {
+    const guests = this.deps.store.guests();
+    const nics = guests.flatMap((g) => this.guestNics(g.id)).map((n) => ({ hostDevice: n.hostDevice, mac: n.mac, address: n.address.split('/')[0]! }));
+    const forwards = this.forwards().map((f) => ({ proto: f.proto, hostPort: f.hostPort, guestAddress: f.guestAddress, guestPort: f.guestPort }));
+    await applyFirewall(firewallRules({ table: firewallTable(this.deps.store.instance), bridges: this.deps.store.networks().map((n) => bridgeName(n.name)), nics, forwards }));
+  }
+
+  forwards(guest?: { id: number }): Forward[] {
+    return this.deps.store.forwards(guest?.id).flatMap((f) => {
+      const eth0 = this.deps.store.nics({ guestId: f.guestId })[0];
+      return eth0 ? [{ guest: f.guest, proto: f.proto, hostPort: f.hostPort, guestPort: f.guestPort, guestAddress: eth0.address }] : [];
+    });
+  }
+
+  /** Sends connections to a host port on to the guest's eth0; removed with the guest. */
+  async addForward(guest: { id: number; name: string }, req: ForwardPost): Promise<Forward> {
+    const proto = req.proto ?? 'tcp';
+    if (this.deps.store.nics({ guestId: guest.id }).length === 0) throw new LodgeError('CONFLICT', `${guest.name} has no NIC to forward to (launch it with --network)`);
+    const taken = this.deps.store.forwards().find((f) => f.proto === proto && f.hostPort === req.hostPort);
+    if (taken) throw new LodgeError('CONFLICT', `hostPort: ${proto} port ${req.hostPort} is forwarded to ${taken.guest} already`);
+    this.deps.store.insertForward({ guestId: guest.id, proto, hostPort: req.hostPort, guestPort: req.guestPort });
+    try {
+      await this.syncFirewall();
+    } catch (e) {
+      this.deps.store.deleteForward(proto, req.hostPort);
+      throw new LodgeError('ENGINE_FAILED', `adding the port forward failed: ${(e as Error).message}`, { cause: e });
+    }
+    return this.forwards(guest).find((f) => f.proto === proto && f.hostPort === req.hostPort)!;
+  }
+
+  async removeForward(guest: { id: number; name: string }, proto: 'tcp' | 'udp', hostPort: number): Promise<void> {
+    if (!this.deps.store.forwards(guest.id).some((f) => f.proto === proto && f.hostPort === hostPort)) {
+      throw new LodgeError('NOT_FOUND', `${guest.name} has no ${proto} forward from port ${hostPort}`);
+    }
+    this.deps.store.deleteForward(proto, hostPort);
+    await this.syncFirewall();
   }
 }

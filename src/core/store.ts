@@ -49,6 +49,13 @@ export interface NicRecord {
   address: string;
 }
 
+export interface ForwardRecord {
+  guestId: number;
+  proto: 'tcp' | 'udp';
+  hostPort: number;
+  guestPort: number;
+}
+
 /** Each entry moves the schema one version on; never edit one that has shipped. */
 const migrations: readonly string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -87,6 +94,12 @@ const migrations: readonly string[] = [
      address TEXT NOT NULL,
      PRIMARY KEY (guest_id, idx),
      UNIQUE (network, address));`,
+  `CREATE TABLE forwards (
+     guest_id INTEGER NOT NULL REFERENCES guests(id) ON DELETE CASCADE,
+     proto TEXT NOT NULL,
+     host_port INTEGER NOT NULL,
+     guest_port INTEGER NOT NULL,
+     PRIMARY KEY (proto, host_port));`,
 ];
 
 interface GuestRow {
@@ -140,11 +153,11 @@ export class Store {
     }
   }
 
-  private metaValue(key: string): string | undefined {
+  metaValue(key: string): string | undefined {
     return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
-  private setMeta(key: string, value: string): string {
+  setMeta(key: string, value: string): string {
     this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
     return value;
   }
@@ -250,6 +263,24 @@ export class Store {
     return this.db
       .prepare(`SELECT nics.guest_id AS guestId, nics.idx AS "index", nics.network, nics.mac, nics.address, guests.name AS guest FROM nics JOIN guests ON guests.id = nics.guest_id WHERE ${clause} ORDER BY guests.name, nics.idx`)
       .all(value) as Array<NicRecord & { guest: string }>;
+  }
+
+  // port forwards
+
+  insertForward(f: ForwardRecord): void {
+    this.db.prepare('INSERT INTO forwards (guest_id, proto, host_port, guest_port) VALUES (?, ?, ?, ?)').run(f.guestId, f.proto, f.hostPort, f.guestPort);
+  }
+
+  /** Forwards of one guest, or all of them; with the guest's name. */
+  forwards(guestId?: number): Array<ForwardRecord & { guest: string }> {
+    const where = guestId === undefined ? '' : 'WHERE forwards.guest_id = ?';
+    return this.db
+      .prepare(`SELECT forwards.guest_id AS guestId, proto, host_port AS hostPort, guest_port AS guestPort, guests.name AS guest FROM forwards JOIN guests ON guests.id = forwards.guest_id ${where} ORDER BY proto, host_port`)
+      .all(...(guestId === undefined ? [] : [guestId])) as Array<ForwardRecord & { guest: string }>;
+  }
+
+  deleteForward(proto: string, hostPort: number): boolean {
+    return this.db.prepare('DELETE FROM forwards WHERE proto = ? AND host_port = ?').run(proto, hostPort).changes > 0;
   }
 
   // operations

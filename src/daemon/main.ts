@@ -27,10 +27,12 @@ import { lodgeVersion } from '../api/version.js';
 
 const usage = `lodged: the Lodge host daemon
 
-Usage: lodged [--socket PATH] [--state-dir DIR]
+Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network]
 
-  --socket PATH     unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
-  --state-dir DIR   database, images and guests (default /var/lib/lodge)
+  --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
+  --state-dir DIR         database, images and guests (default /var/lib/lodge)
+  --no-default-network    do not make the network "default" on the first start (guests then
+                          have only loopback unless launched with --network)
   --version         print the version
   -h, --help        this help
 
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
     options: {
       socket: { type: 'string', default: '/run/lodge/lodge.sock' },
       'state-dir': { type: 'string', default: '/var/lib/lodge' },
+      'no-default-network': { type: 'boolean' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -105,6 +108,7 @@ async function main(): Promise<void> {
 
   const networks = new NetworkService({ store, events, dir: path.join(stateDir, 'networks'), log });
   await networks.restore();
+  if (!values['no-default-network']) await networks.ensureDefault();
   const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox });
   await guests.reconcile();

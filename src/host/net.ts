@@ -12,19 +12,24 @@ export async function linkExists(name: string): Promise<boolean> {
   return (await run(['ip', 'link', 'show', 'dev', name], { allowFailure: true })).code === 0;
 }
 
-/** Names of the host's links that start with `prefix`. */
-export async function linksWithPrefix(prefix: string): Promise<string[]> {
+/** Names of the host's links that start with `prefix` (and, if given, carry the alias `alias`). */
+export async function linksWithPrefix(prefix: string, alias?: string): Promise<string[]> {
   const { stdout } = await ip('-o', 'link', 'show');
-  return [...stdout.matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]!).filter((n) => n.startsWith(prefix));
+  return stdout
+    .split('\n')
+    .map((line) => ({ name: /^\d+: ([^:@]+)[:@]/.exec(line)?.[1], alias: /\\\s+alias (\S+)/.exec(line)?.[1] }))
+    .filter((l): l is { name: string; alias: string | undefined } => !!l.name?.startsWith(prefix) && (alias === undefined || l.alias === alias))
+    .map((l) => l.name);
 }
 
 /**
  * A bridge with its own fixed MAC: left to itself a bridge takes the lowest MAC of its
  * ports, so a guest leaving would change the gateway's MAC under the others' ARP caches.
+ * Its alias says whose it is, so that one daemon's sweep never takes another's bridge.
  */
-export async function createBridge(name: string, addressCidr: string, mac: string): Promise<void> {
+export async function createBridge(name: string, addressCidr: string, mac: string, alias: string): Promise<void> {
   if (!(await linkExists(name))) await ip('link', 'add', name, 'address', mac, 'type', 'bridge');
-  await ip('link', 'set', name, 'address', mac);
+  await ip('link', 'set', name, 'address', mac, 'alias', alias);
   await run(['ip', 'addr', 'replace', addressCidr, 'dev', name]);
   await ip('link', 'set', name, 'up');
 }

@@ -66,8 +66,10 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     const argv = [process.execPath, lodgedBin, '--socket', this.socket, '--state-dir', this.stateDir];
-    // nsenter joins the network namespace only (not its mounts, as ip netns exec would) and execs lodged in its place
+    // nsenter joins the network namespace only (not its mounts, as ip netns exec would) and execs lodged in its place;
+    // outside one, no network at all: nothing is made on the host's own
     if (this.netns) argv.unshift('nsenter', `--net=/run/netns/${this.netns}`);
+    else argv.push('--no-default-network');
     const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.proc = proc;

@@ -1,7 +1,8 @@
 /**
- * Guest networks, inside a network namespace of the test's own (nothing leaves it):
- * containers on one network reach each other by name over their veths and exchange TCP
- * data; a vm and a pv guest get their addresses by DHCP over taps; fixed addresses; bad input refused with nothing half-made; deleting a guest or a
+ * Guest networks, inside a network namespace of the test's own (nothing leaves it): the
+ * default network made on the first start; containers on one network reach each other by name over their veths and exchange TCP
+ * data; a vm and a pv guest get their addresses by DHCP over taps; networks are isolated
+ * from each other, spoofed sources are dropped, a port forward reaches a guest; fixed addresses; bad input refused with nothing half-made; deleting a guest or a
  * network removes its host side; after kill -9 of lodged, what the database no longer
  * knows is swept at the next start.
  */
@@ -22,6 +23,20 @@ after(() => d.cleanup());
 
 const links = () => d.inNetns(['ip', '-o', 'link', 'show']).stdout;
 const exec = (name: string, ...command: string[]) => d.lodge(['exec', name, '--', ...command]);
+
+test('the default network is made on the first start; a guest joins it unless told otherwise', async () => {
+  const [dflt] = await d.client.networks.list();
+  assert.equal(dflt?.name, 'default');
+  assert.match(dflt!.subnet, /^10\.\d+\.\d+\.0\/24$/);
+  assert.match(d.stderr, /created the network default: 10\.\d+\.\d+\.0\/24 on bridge lb-default/);
+  assert.equal(d.lodge(['launch', 'busybox', 'plain']).code, 0);
+  assert.equal((await d.client.guests.get('plain')).nics?.[0]?.network, 'default');
+  assert.equal(d.lodge(['launch', 'busybox', 'alone', '--network', 'none']).code, 0);
+  assert.equal((await d.client.guests.get('alone')).nics, undefined);
+  assert.doesNotMatch(exec('alone', 'ip', '-o', 'link').stdout, /eth0/, 'loopback only');
+  assert.equal(exec('alone', 'ping', '-c', '1', '-W', '2', 'plain').code, 1);
+  for (const name of ['plain', 'alone']) assert.equal(d.lodge(['delete', '--force', name]).code, 0);
+});
 
 test('two containers on one network reach each other by name and exchange TCP data', async () => {
   const create = d.lodge(['network', 'create', 'n1', '--subnet', '10.50.0.0/24']);
@@ -90,9 +105,53 @@ test('bad input: a host address as subnet, overlaps, a name too long for an inte
   assert.match(d.lodge(['launch', 'busybox', 'c4', '--network', 'n1=10.50.0.2']).stderr, /networks\[0\]\.address: 10\.50\.0\.2 is taken on network n1/);
   assert.match(d.lodge(['launch', 'busybox', 'c4', '--network', 'n1=10.50.0.1']).stderr, /networks\[0\]\.address: 10\.50\.0\.1 is not a guest address in 10\.50\.0\.0\/24/);
   assert.equal(d.lodge(['network', 'delete', 'n1']).stderr, 'lodge: cannot delete network n1: guests use it (c1, c2)\n');
-  assert.deepEqual((await d.client.networks.list()).map((n) => n.name), ['n1'], 'nothing half-made');
+  assert.deepEqual((await d.client.networks.list()).map((n) => n.name), ['default', 'n1'], 'nothing half-made');
   assert.deepEqual((await d.client.guests.list()).map((g) => g.name), ['c1', 'c2']);
   assert.equal(links(), before, 'no bridge or veth was left behind');
+});
+
+test('guests on two networks cannot reach each other, even where the host forwards', async () => {
+  // only inside the test's namespace, which has no way out: forwarding moves packets between its own bridges
+  assert.equal(d.inNetns(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']).code, 0);
+  assert.equal(d.lodge(['network', 'create', 'n2', '--subnet', '10.51.0.0/24']).code, 0);
+  assert.equal(d.lodge(['launch', 'busybox', 'c5', '--network', 'n2']).code, 0);
+  assert.notEqual(exec('c1', 'ping', '-c', '1', '-W', '2', '10.51.0.2').code, 0, 'n1 does not reach n2');
+  assert.notEqual(exec('c5', 'ping', '-c', '1', '-W', '2', '10.50.0.2').code, 0, 'nor n2 n1');
+  // the control: without Lodge's rules the host routes between them, so the rules are what stops it
+  assert.equal(d.inNetns(['nft', 'delete', 'table', 'inet', `lodge-${d.instance}`]).code, 0);
+  assert.equal(exec('c1', 'ping', '-c', '1', '-W', '2', '10.51.0.2').code, 0, 'routed without the rules');
+  assert.equal(d.lodge(['delete', '--force', 'c5']).code, 0, 'a change puts the rules back');
+  assert.equal(d.lodge(['launch', 'busybox', 'c5', '--network', 'n2']).code, 0);
+  assert.notEqual(exec('c1', 'ping', '-c', '1', '-W', '2', '10.51.0.2').code, 0, 'isolated again');
+  assert.equal(d.lodge(['delete', '--force', 'c5']).code, 0);
+  assert.equal(d.lodge(['network', 'delete', 'n2']).code, 0);
+});
+
+test('a guest cannot send with an address or a MAC that is not its own', async () => {
+  assert.equal(exec('c1', 'ping', '-c', '1', '-W', '2', 'c2').code, 0);
+  assert.equal(exec('c1', 'ip', 'addr', 'add', '10.50.0.99/24', 'dev', 'eth0').code, 0, 'root in the container may set it');
+  assert.notEqual(exec('c1', 'ping', '-c', '1', '-W', '2', '-I', '10.50.0.99', 'c2').code, 0, 'a spoofed source is dropped at the bridge');
+  assert.equal(exec('c1', 'ip', 'addr', 'del', '10.50.0.99/24', 'dev', 'eth0').code, 0);
+  const mac = exec('c1', 'cat', '/sys/class/net/eth0/address').stdout.trim();
+  assert.equal(exec('c1', 'ip', 'link', 'set', 'eth0', 'address', '02:11:22:33:44:55').code, 0);
+  assert.notEqual(exec('c1', 'ping', '-c', '1', '-W', '2', 'c2').code, 0, 'a spoofed MAC is dropped');
+  assert.equal(exec('c1', 'ip', 'link', 'set', 'eth0', 'address', mac).code, 0);
+  assert.equal(exec('c1', 'ping', '-c', '1', '-W', '5', 'c2').code, 0, 'its own addresses work again');
+});
+
+test('a port forward from the host side reaches a server in a guest, and goes with the guest', async () => {
+  assert.equal(d.lodge(['launch', 'busybox', 'web', '--network', 'n1']).code, 0);
+  assert.equal(exec('web', 'sh', '-c', 'mkdir -p /www && echo served-by-web > /www/index.html && httpd -p 80 -h /www').code, 0);
+  const add = d.lodge(['forward', 'add', 'web', '8080', '80']);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stderr, /tcp port 8080 goes to web \(10\.50\.0\.\d+:80\)/);
+  assert.match(d.lodge(['forward', 'list', 'web']).stdout, /tcp\s+8080\s+web \(10\.50\.0\.\d+\)\s+80/);
+  // the namespace's own address on the bridge: a host address, so the forward applies
+  const got = d.inNetns(['curl', '-s', '--max-time', '5', 'http://10.50.0.1:8080/']);
+  assert.equal(got.stdout.trim(), 'served-by-web', got.stderr);
+  assert.match(d.lodge(['forward', 'add', 'c1', '8080', '80']).stderr, /hostPort: tcp port 8080 is forwarded to web already/);
+  assert.equal(d.lodge(['delete', '--force', 'web']).code, 0);
+  assert.doesNotMatch(d.inNetns(['nft', 'list', 'table', 'inet', `lodge-${d.instance}`]).stdout, /dport 8080/, 'the forward went with its guest');
 });
 
 test('kill -9 of lodged: a guest and a network gone from the database leave no veth, name or bridge after the next start', async () => {
@@ -120,5 +179,5 @@ test('deleting a network removes its bridge and its dnsmasq', async () => {
   assert.equal(d.lodge(['network', 'delete', 'n1']).code, 0);
   assert.doesNotMatch(links(), /lb-n1/);
   assert.equal(spawnSync('pgrep', ['-f', `${d.stateDir}/networks/n1/`]).status, 1, 'no dnsmasq is left');
-  assert.deepEqual(await d.client.networks.list(), []);
+  assert.deepEqual((await d.client.networks.list()).map((n) => n.name), ['default']);
 });

@@ -37,7 +37,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--swap <size>', 'swap the guest may use beyond --memory (default none)')
     .option('--processes <n>', 'most processes the guest may run at once')
     .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: shares the host filesystem)')
-    .option('--network <name[=address]>', 'a NIC on this network (repeat for more; eth0 first), optionally with a fixed address', (v: string, all: string[]) => [...all, v], [])
+    .option('--network <name[=address]>', 'a NIC on this network (repeat for more; eth0 first), optionally with a fixed address; none: loopback only (default: the network "default")', (v: string, all: string[]) => [...all, v], [])
     .option('--accel <accel>', 'vm: auto (KVM where a probe shows it fast, else TCG), kvm or tcg')
     .option('--profile <profile>', 'vm: virtio (paravirtual devices; default for Linux images) or legacy (AHCI disk, standard devices; default for imported disks and ISOs)')
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
@@ -59,7 +59,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         limits: limitsFromFlags(flags),
         ...(flags.privileged ? { privileged: true } : {}),
         ...(Object.keys(vm).length > 0 ? { vm } : {}),
-        ...(flags.network.length > 0 ? { networks: flags.network.map(nicFromFlag) } : {}),
+        ...(flags.network.length > 0 ? { networks: flags.network.includes('none') ? [] : flags.network.map(nicFromFlag) } : {}),
         ...(flags.start ? {} : { start: false }),
       });
       await waitFor(c, op, `Launching ${name}`);
