@@ -9,12 +9,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { consoleExpect, TestDaemon } from './harness.js';
+import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
 before(async () => {
-  if (spawnSync('which', ['debootstrap']).status !== 0) throw new Error('debootstrap is missing: install the Debian package debootstrap');
-  if (spawnSync('which', ['linux.uml']).status !== 0) throw new Error('linux.uml is missing: install the Debian package user-mode-linux');
+  requireProgram('debootstrap', 'debootstrap');
+  requireProgram('linux.uml', 'user-mode-linux');
+  requireProgram('qemu-system-x86_64', 'qemu-system-x86');
   await d.start();
 });
 after(() => d.cleanup());
@@ -80,7 +81,6 @@ test('the same image boots systemd as a pv guest under User-Mode Linux, and powe
 });
 
 test('the same image boots systemd as a vm under QEMU, to a login on its serial console, and the power button stops it', { timeout: 300_000 }, async () => {
-  if (spawnSync('which', ['qemu-system-x86_64']).status !== 0) throw new Error('qemu-system-x86_64 is missing: install the Debian package qemu-system-x86');
   await d.launch('deb-vm', { image: 'debian/12', kind: 'vm', limits: { memory: '512M' } });
   assert.match(await consoleShows('deb-vm', /deb-vm login:/, 120_000), /deb-vm login:/);
   await consoleExpect(d, 'deb-vm', 'root\n', /root@deb-vm:~# /, 30_000);

@@ -16,12 +16,15 @@ const dist = fileURLToPath(new URL('../../', import.meta.url));
 export const lodgedBin = path.join(dist, 'src/daemon/main.js');
 export const lodgeBin = path.join(dist, 'src/cli/main.js');
 
-/** Real-engine tests never skip: a missing engine fails and names its package. */
+/** Real-engine tests never skip: a missing program fails the test and names its Debian package. */
+export function requireProgram(binary: string, pkg: string): void {
+  const found = binary.startsWith('/') ? existsSync(binary) : spawnSync('which', [binary]).status === 0;
+  if (!found) throw new Error(`${binary} is missing: install the Debian package ${pkg} (scripts/install-deps.sh does)`);
+}
+
 export function requireEngines(): void {
-  for (const [binary, pkg] of [['runc', 'runc'], ['/bin/busybox', 'busybox-static']] as const) {
-    const found = binary.startsWith('/') ? existsSync(binary) : spawnSync('which', [binary]).status === 0;
-    if (!found) throw new Error(`${binary} is missing: install the Debian package ${pkg} (scripts/install-deps.sh does)`);
-  }
+  requireProgram('runc', 'runc');
+  requireProgram('/bin/busybox', 'busybox-static');
   if (process.getuid?.() !== 0) throw new Error('the system tests run as root: they make namespaces, mounts and cgroups');
 }
 

@@ -11,11 +11,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { consoleExpect, TestDaemon } from './harness.js';
+import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon({ netns: true });
 before(async () => {
-  if (spawnSync('which', ['dnsmasq']).status !== 0) throw new Error('dnsmasq is missing: install the Debian package dnsmasq-base');
+  requireProgram('dnsmasq', 'dnsmasq-base');
+  requireProgram('nft', 'nftables');
   await d.start();
   await d.buildBusybox();
 });

@@ -13,12 +13,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type * as UnixDgram from 'unix-dgram';
 import { Mconsole } from '../../src/drivers/pv/mconsole.js';
-import { consoleExpect, guestPid, hostCgroup, TestDaemon, waitForState } from './harness.js';
+import { consoleExpect, guestPid, hostCgroup, requireProgram, TestDaemon, waitForState } from './harness.js';
 
 const d = new TestDaemon();
 const kernel = '/usr/bin/linux.uml';
 before(async () => {
-  if (!existsSync(kernel)) throw new Error(`${kernel} is missing: install the Debian package user-mode-linux`);
+  requireProgram(kernel, 'user-mode-linux');
   await d.start();
   await d.buildBusybox();
 });

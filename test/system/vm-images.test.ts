@@ -11,12 +11,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, openSync, writeSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { consoleExpect, guestPid, TestDaemon } from './harness.js';
+import { consoleExpect, guestPid, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
-const qemu = '/usr/bin/qemu-system-x86_64';
 before(async () => {
-  if (!existsSync(qemu)) throw new Error(`${qemu} is missing: install the Debian package qemu-system-x86`);
+  requireProgram('/usr/bin/qemu-system-x86_64', 'qemu-system-x86');
   await d.start();
   await d.buildBusybox();
   const build = d.lodge(['image', 'build', 'busybox-iso']);

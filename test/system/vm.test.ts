@@ -12,12 +12,11 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Qmp } from '../../src/drivers/vm/qmp.js';
-import { consoleExpect, guestPid, hostCgroup, TestDaemon } from './harness.js';
+import { consoleExpect, guestPid, hostCgroup, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
-const qemu = '/usr/bin/qemu-system-x86_64';
 before(async () => {
-  if (!existsSync(qemu)) throw new Error(`${qemu} is missing: install the Debian package qemu-system-x86`);
+  requireProgram('/usr/bin/qemu-system-x86_64', 'qemu-system-x86');
   await d.start();
   await d.buildBusybox();
 });
