@@ -9,10 +9,9 @@ const rules = firewallRules({
   forwards: [{ proto: 'tcp', hostPort: 8080, guestAddress: '10.1.0.2', guestPort: 80 }],
 });
 
-test('nothing is forwarded between two Lodge networks, either way', () => {
-  assert.match(rules, /iifname "lb-a" oifname "lb-b" drop/);
-  assert.match(rules, /iifname "lb-b" oifname "lb-a" drop/);
-  assert.doesNotMatch(rules, /iifname "lb-a" oifname "lb-a"/);
+test('nothing is routed out of a Lodge network, replies of port forwards aside', () => {
+  assert.match(rules, /iifname "lb-a" oifname != "lb-a" ct status != dnat drop/);
+  assert.match(rules, /iifname "lb-b" oifname != "lb-b" ct status != dnat drop/);
 });
 
 test('a NIC sends only with its own MAC and address', () => {

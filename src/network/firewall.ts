@@ -1,7 +1,7 @@
 /**
  * @module Lodge's nftables rules, made whole from the database and swapped in atomically
- * whenever networks, NICs or port forwards change: nothing is forwarded from one Lodge
- * network to another; a guest's NIC sends only with the MAC and address it was given
+ * whenever networks, NICs or port forwards change: nothing is routed out of a Lodge
+ * network, to another one or to the uplink; a guest's NIC sends only with the MAC and address it was given
  * (DHCP's 0.0.0.0 aside); a port forward sends connections to a host port on to a guest.
  * The text is made by a pure function, tested beside it.
  */
@@ -22,7 +22,9 @@ export function firewallRules(i: FirewallInput): string {
     `delete table ${family} ${i.table}`,
     ...(i.bridges.length > 0 ? [`table ${family} ${i.table} {`, ...body, '}'] : []),
   ];
-  const isolation = i.bridges.flatMap((a) => i.bridges.filter((b) => b !== a).map((b) => `    iifname "${a}" oifname "${b}" drop`));
+  // bridged traffic stays on its bridge (iifname = oifname); anything routed out of a network (to another one, or
+  // to the host's uplink) is dropped, replies of port forwards aside. NAT towards the uplink is not there yet.
+  const isolation = i.bridges.map((b) => `    iifname "${b}" oifname != "${b}" ct status != dnat drop`);
   const dnat = i.forwards.map((f) => `    fib daddr type local ${f.proto} dport ${f.hostPort} dnat ip to ${f.guestAddress}:${f.guestPort}`);
   const spoofing = i.nics.flatMap((n) => [
     `    iifname "${n.hostDevice}" ether saddr != ${n.mac} drop`,
