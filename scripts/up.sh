@@ -48,6 +48,8 @@ Lodge is running (socket $LODGE_SOCKET, log $log).
   lodge console demo-ct           its console (Ctrl-] detaches)
   lodge exec demo-pv -- uname -a  the paravirtual guest (pv, User-Mode Linux)
   lodge console demo-pv           its console, where it booted its own kernel
+  lodge exec demo-ct -- ping -c1 demo-pv
+                                  guests find each other by name on the network "default"
   lodge console demo-vm           the virtual machine's serial console (vm, QEMU: Debian 12
                                   with systemd; log in as root, no password)
   lodge info demo-vm              its accelerator and why, devices, VNC socket, counters
