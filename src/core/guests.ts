@@ -172,7 +172,7 @@ export class GuestService {
         revert.add('guest record', () => this.deps.store.deleteGuest(g.id));
         revert.add('host resources', () => driver.destroy(spec));
         try {
-          // its anti-spoofing rules are in force before it first sends
+          // its name in DNS, and its anti-spoofing rules in force before it first sends
           await this.syncNetworks(networks);
           progress(10, 'preparing the root filesystem');
           await driver.create(spec);
@@ -186,9 +186,9 @@ export class GuestService {
           revert.success();
         } catch (e) {
           await revert.fail(this.deps.log);
-          throw wrap(e, `launching ${req.name} failed`);
-        } finally {
+          // its NICs went with its record: their names and rules go too
           await this.syncNetworks(networks);
+          throw wrap(e, `launching ${req.name} failed`);
         }
       }),
     );
