@@ -33,6 +33,38 @@ Restart=always
 WantedBy=multi-user.target
 `;
 
+/** vm and pv guests: the addresses Lodge planned come on the kernel command line; a container's are set from the host. */
+const netScript = `#!/bin/sh
+# LODGE_NICn=ADDRESS/PREFIX,GATEWAY for each NIC; the gateway is also the network's name server (domain lodge)
+for word in $(cat /proc/cmdline); do
+  case "$word" in
+    LODGE_NIC[0-9]*=*)
+      n=\${word%%=*}; n=\${n#LODGE_NIC}; value=\${word#*=}
+      ip link set "eth$n" up
+      ip addr replace "\${value%,*}" dev "eth$n"
+      if [ "$n" = 0 ]; then
+        ip route replace default via "\${value#*,}"
+        printf 'nameserver %s\\nsearch lodge\\n' "\${value#*,}" > /etc/resolv.conf
+      fi ;;
+  esac
+done
+`;
+
+const netUnit = `[Unit]
+Description=Lodge: the guest's NICs as planned (vm and pv guests)
+ConditionKernelCommandLine=LODGE_NIC0
+Before=network.target
+Wants=network.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/lodge-net
+
+[Install]
+WantedBy=multi-user.target
+`;
+
 /** Downloaded packages stay here, so a rebuild (or a second test run) fetches nothing new. */
 const packageCache = '/var/cache/lodge/debootstrap';
 
@@ -61,6 +93,9 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-agent'), agentScript, { mode: 0o755 });
   await writeFile(path.join(rootfs, 'etc/systemd/system/lodge-agent.service'), agentUnit);
   await run(['ln', '-sf', '/etc/systemd/system/lodge-agent.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/lodge-agent.service')]);
+  await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-net'), netScript, { mode: 0o755 });
+  await writeFile(path.join(rootfs, 'etc/systemd/system/lodge-net.service'), netUnit);
+  await run(['ln', '-sf', '/etc/systemd/system/lodge-net.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/lodge-net.service')]);
   // empty: each guest's systemd makes its own machine id at first boot
   await writeFile(path.join(rootfs, 'etc/machine-id'), '');
   await rm(path.join(rootfs, 'var/lib/dbus/machine-id'), { force: true });

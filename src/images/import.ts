@@ -50,6 +50,14 @@ export async function checkTarball(file: string): Promise<number> {
   return entries;
 }
 
+/** Device nodes and FIFOs are left out: a guest gets its /dev from its runtime or its kernel. */
+const skipped = new Set(['CharacterDevice', 'BlockDevice', 'FIFO']);
+
+/**
+ * Extracts a tarball that checkTarball has passed. Absolute symbolic links are kept as they
+ * are (they resolve inside the guest's root, as /etc/mtab -> /proc/self/mounts does);
+ * node-tar would otherwise rewrite them, and refuse the archive in strict mode.
+ */
 export async function extractTarball(file: string, rootfs: string): Promise<void> {
-  await tar.x({ file, cwd: rootfs, preserveOwner: true, strict: true });
+  await tar.x({ file, cwd: rootfs, preserveOwner: true, strict: true, preservePaths: true, filter: (_path, entry) => !skipped.has((entry as tar.ReadEntry).type) });
 }

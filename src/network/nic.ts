@@ -38,6 +38,9 @@ export const randomMac = () => localMac(randomBytes(5));
 /** The bridge's MAC, the same at every start: derived from the network's name. */
 export const bridgeMac = (network: string) => localMac(createHash('sha256').update(`lodge-bridge:${network}`).digest());
 
+/** LODGE_NICn=ADDRESS/PREFIX,GATEWAY on a kernel command line: what images without a DHCP client (debian/12) configure their NICs from. */
+export const nicWords = (nics: ReadonlyArray<{ address: string; gateway: string }>) => nics.map((n, k) => `LODGE_NIC${k}=${n.address},${n.gateway}`);
+
 /** Plugs a container's NICs: a veth pair each, its guest end renamed, addressed and up; the first one routes. */
 export async function attachContainerNics(pid: number, nics: readonly GuestNic[]): Promise<void> {
   for (const [i, nic] of nics.entries()) {

@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
@@ -17,6 +17,7 @@ const d = new TestDaemon({ netns: true });
 before(async () => {
   requireProgram('dnsmasq', 'dnsmasq-base');
   requireProgram('nft', 'nftables');
+  requireProgram('debootstrap', 'debootstrap');
   await d.start();
   await d.buildBusybox();
 });
@@ -83,6 +84,33 @@ test('a vm and a pv guest get their planned addresses by DHCP and reach a contai
   const taps = await Promise.all(['vmnet', 'pvnet'].map(async (n) => (await d.client.guests.get(n)).nics![0]!.hostDevice));
   for (const name of ['vmnet', 'pvnet']) assert.equal(d.lodge(['delete', '--force', name]).code, 0);
   for (const tap of taps) assert.doesNotMatch(links(), new RegExp(tap), 'the tap is gone with its guest');
+});
+
+test('a debian/12 pv guest takes its planned address from the kernel command line, and finds a container by name', { timeout: 600_000 }, async () => {
+  // debootstrap needs the mirror, which the test's namespace cannot reach: build outside, import the rootfs inside
+  const outside = new TestDaemon();
+  const tarball = path.join(d.dir, 'debian12.tar');
+  try {
+    await outside.start();
+    const build = outside.lodge(['image', 'build', 'debian/12']);
+    assert.equal(build.code, 0, build.stderr);
+    execFileSync('tar', ['-C', path.join(outside.stateDir, 'images/debian_12/rootfs'), '-cf', tarball, '.']);
+  } finally {
+    await outside.cleanup();
+  }
+  const imported = d.lodge(['image', 'import', tarball, 'debian12', '--init', '/sbin/init', '--stop-signal', 'SIGRTMIN+4']);
+  assert.equal(imported.code, 0, imported.stderr);
+  assert.equal(d.lodge(['launch', 'debian12', 'debnet', '--kind', 'pv', '--memory', '256M', '--network', 'n1']).code, 0);
+  const planned = (await d.client.guests.get('debnet')).nics![0]!.address;
+  let addr = '';
+  for (let i = 0; i < 120 && !addr.includes(planned); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    addr = exec('debnet', 'ip', '-o', '-4', 'addr', 'show', 'eth0').stdout;
+  }
+  assert.match(addr, new RegExp(`inet ${planned.replace(/\./g, '\\.')}`));
+  assert.match(exec('debnet', 'getent', 'hosts', 'c1').stdout, /^10\.50\.0\.2\s+c1/, "its resolver is the network's dnsmasq");
+  assert.equal(exec('c1', 'ping', '-c', '1', '-W', '5', 'debnet').code, 0, 'the container reaches it by name');
+  assert.equal(d.lodge(['delete', '--force', 'debnet']).code, 0);
 });
 
 test('a fixed address is kept; deleting a guest removes its veth and its name', async () => {

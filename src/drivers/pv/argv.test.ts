@@ -34,7 +34,14 @@ test('memory is given in whole MiB', () => {
 });
 
 test('a NIC is a tuntap transport on its tap, with the MAC the plan gave', () => {
-  const argv = umlArgv({ ...base, nics: [{ tap: 'lvabc1x0', mac: '02:00:00:00:00:01' }, { tap: 'lvabc1x1', mac: '02:00:00:00:00:02' }] });
+  const argv = umlArgv({
+    ...base,
+    nics: [
+      { tap: 'lvabc1x0', mac: '02:00:00:00:00:01', address: '10.1.0.5/24', gateway: '10.1.0.1' },
+      { tap: 'lvabc1x1', mac: '02:00:00:00:00:02', address: '10.2.0.5/24', gateway: '10.2.0.1' },
+    ],
+  });
+  assert.ok(argv.includes('LODGE_NIC0=10.1.0.5/24,10.1.0.1') && argv.includes('LODGE_NIC1=10.2.0.5/24,10.2.0.1'));
   assert.ok(argv.includes('eth0=tuntap,lvabc1x0,02:00:00:00:00:01'));
   assert.ok(argv.includes('eth1=tuntap,lvabc1x1,02:00:00:00:00:02'));
 });

@@ -2,6 +2,7 @@
  * @module The linux.uml command line of a paravirtual guest, made from its settings.
  * Pure: no I/O, table-tested beside it.
  */
+import { nicWords } from '../../network/nic.js';
 
 export interface UmlArgvInput {
   kernel: string;
@@ -16,8 +17,8 @@ export interface UmlArgvInput {
   hostname: string;
   /** The only host directory the guest may mount with hostfs (the exec agent's exchange). */
   hostfsRoot: string;
-  /** One tap device each, eth0 first. */
-  nics: Array<{ tap: string; mac: string }>;
+  /** One tap device each, eth0 first, with the address planned for it. */
+  nics: Array<{ tap: string; mac: string; address: string; gateway: string }>;
 }
 
 const mib = 1024 * 1024;
@@ -42,5 +43,6 @@ export function umlArgv(i: UmlArgvInput): string[] {
     `systemd.hostname=${i.hostname}`,
     'LODGE_KIND=pv',
     ...i.nics.map((n, k) => `eth${k}=tuntap,${n.tap},${n.mac}`),
+    ...nicWords(i.nics),
   ];
 }

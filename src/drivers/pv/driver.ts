@@ -113,7 +113,7 @@ export class PvDriver extends EngineDriver implements GuestDriver {
         init: spec.image.init,
         hostname: spec.name,
         hostfsRoot: p.agent.dir,
-        nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac })),
+        nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac, address: n.address, gateway: n.gateway })),
       }),
     );
   }

@@ -54,8 +54,9 @@ test('KVM takes the CPU model it is given', () => {
 });
 
 test('NICs: a tap each, virtio-net or e1000 by profile, with the MAC the plan gave', () => {
-  const nics = [{ tap: 'lvabc1x0', mac: '02:00:00:00:00:01' }];
+  const nics = [{ tap: 'lvabc1x0', mac: '02:00:00:00:00:01', address: '10.1.0.5/24', gateway: '10.1.0.1' }];
   const virtio = qemuArgv({ ...base, nics });
+  assert.match(after(virtio, '-append')!, / LODGE_NIC0=10\.1\.0\.5\/24,10\.1\.0\.1$/);
   assert.deepEqual(all(virtio, '-netdev'), ['tap,id=nic0,ifname=lvabc1x0,script=no,downscript=no']);
   assert.ok(all(virtio, '-device').includes('virtio-net-pci,netdev=nic0,mac=02:00:00:00:00:01'));
   assert.ok(all(qemuArgv({ ...base, profile: 'legacy', nics }), '-device').includes('e1000,netdev=nic0,mac=02:00:00:00:00:01'));

@@ -3,6 +3,7 @@
  * Pure: no I/O, table-tested beside it.
  */
 import type { DeviceProfile } from '../../api/guests.js';
+import { nicWords } from '../../network/nic.js';
 
 export interface QemuArgvInput {
   binary: string;
@@ -19,8 +20,8 @@ export interface QemuArgvInput {
   cdrom?: string;
   qmpSocket: string;
   vncSocket: string;
-  /** One tap device each, eth0 first. */
-  nics: Array<{ tap: string; mac: string }>;
+  /** One tap device each, eth0 first, with the address planned for it. */
+  nics: Array<{ tap: string; mac: string; address: string; gateway: string }>;
 }
 
 const mib = 1024 * 1024;
@@ -43,7 +44,7 @@ export function qemuArgv(i: QemuArgvInput): string[] {
       ? [
           '-kernel', i.boot.kernel,
           '-initrd', i.boot.initrd,
-          '-append', `console=ttyS0 quiet LODGE_HOSTNAME=${i.name} systemd.hostname=${i.name} LODGE_KIND=vm LODGE_INIT=${i.boot.init} LODGE_ROOT=${rootDevice[i.profile]}`,
+          '-append', [`console=ttyS0 quiet LODGE_HOSTNAME=${i.name} systemd.hostname=${i.name} LODGE_KIND=vm LODGE_INIT=${i.boot.init} LODGE_ROOT=${rootDevice[i.profile]}`, ...nicWords(i.nics)].join(' '),
         ]
       : [];
   const cdrom = i.cdrom

@@ -170,7 +170,7 @@ export class VmDriver extends EngineDriver implements GuestDriver {
       ...(spec.image.format === 'iso' ? { cdrom: spec.image.file! } : {}),
       qmpSocket: p.qmp,
       vncSocket: p.vnc,
-      nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac })),
+      nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac, address: n.address, gateway: n.gateway })),
     });
     const machine: MachineRecord = {
       accel: accel.accel,
