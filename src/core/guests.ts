@@ -139,7 +139,7 @@ export class GuestService {
     const live = g.state === 'running' || g.state === 'paused';
     const driver = this.driver(g);
     const usage = live ? await driver.usage(this.spec(g)) : undefined;
-    const machine = await driver.machine?.(this.spec(g), live);
+    const machine = await driver.machine?.(this.spec(g), live ? pid : undefined);
     const engine = this.deps.drivers.info(g.kind)?.engine;
     const nics = this.deps.networks.apiNics(g.id);
     return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}) });

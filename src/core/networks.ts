@@ -11,7 +11,7 @@ import type { Forward, ForwardPost, Network, NetworksPost, Nic, NicRequest } fro
 import { createBridge, deleteLink, linksWithPrefix, openTunDevice, routeDestinations } from '../host/net.js';
 import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
 import { applyFirewall, firewallRules, firewallTable } from '../network/firewall.js';
-import { contains, formatIp, formatSubnet, freeSubnet, gateway, guestRange, isGuestAddress, netmask, nextFree, overlaps, parseIp, parseSubnet, type Subnet } from '../network/ipam.js';
+import { formatIp, formatSubnet, freeSubnet, gateway, guestRange, isGuestAddress, netmask, nextFree, overlaps, parseIp, parseSubnet, type Subnet } from '../network/ipam.js';
 import { bridgeMac, bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
 import type { Events } from './events.js';
 import { KeyedLock } from './locks.js';
@@ -182,7 +182,7 @@ export class NetworkService {
       let ip: number | undefined;
       if (req.address !== undefined) {
         ip = parseIp(req.address);
-        if (ip === undefined || !contains(s, ip) || !isGuestAddress(s, ip)) throw bad(`networks[${index}].address: ${req.address} is not a guest address in ${n.subnet} (the first is the bridge's)`);
+        if (ip === undefined || !isGuestAddress(s, ip)) throw bad(`networks[${index}].address: ${req.address} is not a guest address in ${n.subnet} (the first is the bridge's)`);
         if (used.has(ip)) throw new LodgeError('CONFLICT', `networks[${index}].address: ${req.address} is taken on network ${n.name}`);
       } else {
         ip = nextFree(s, used);
@@ -228,7 +228,7 @@ export class NetworkService {
         await deleteLink(bridge);
       }
     }
-    const devices = new Set(this.deps.store.guests().flatMap((g) => this.guestNics(g.id).map((n) => n.hostDevice)));
+    const devices = new Set(this.allNics().map((n) => n.hostDevice));
     for (const dev of await linksWithPrefix(hostDevicePrefix(this.deps.store.instance))) {
       if (!devices.has(dev)) {
         this.deps.log(`removing ${dev}: its guest is gone`);
@@ -239,12 +239,18 @@ export class NetworkService {
     await this.syncFirewall();
   }
 
+  /** Every guest's NICs, read one network at a time (not one guest at a time), with their host devices. */
+  private allNics(): Array<{ hostDevice: string; mac: string; address: string }> {
+    return this.deps.store
+      .networks()
+      .flatMap((n) => this.deps.store.nics({ network: n.name }))
+      .map((x) => ({ hostDevice: hostDeviceName(this.deps.store.instance, x.guestId, x.index), mac: x.mac, address: x.address }));
+  }
+
   /** Lodge's nftables rules, made again from the database: isolation, anti-spoofing, port forwards. */
   async syncFirewall(): Promise<void> {
-    const guests = this.deps.store.guests();
-    const nics = guests.flatMap((g) => this.guestNics(g.id)).map((n) => ({ hostDevice: n.hostDevice, mac: n.mac, address: n.address.split('/')[0]! }));
-    const forwards = this.forwards().map((f) => ({ proto: f.proto, hostPort: f.hostPort, guestAddress: f.guestAddress, guestPort: f.guestPort }));
-    await applyFirewall(firewallRules({ table: firewallTable(this.deps.store.instance), bridges: this.deps.store.networks().map((n) => bridgeName(n.name)), nics, forwards }));
+    const bridges = this.deps.store.networks().map((n) => bridgeName(n.name));
+    await applyFirewall(firewallRules({ table: firewallTable(this.deps.store.instance), bridges, nics: this.allNics(), forwards: this.forwards() }));
   }
 
   forwards(guest?: { id: number }): Forward[] {

@@ -80,8 +80,8 @@ export interface GuestDriver {
   interactive(spec: GuestSpec, command: string[]): InteractiveCommand;
   console(spec: GuestSpec): ConsolePaths;
   usage(spec: GuestSpec): Promise<{ memoryBytes?: number; processes?: number; cpuSeconds?: number }>;
-  /** Kinds that emulate a machine: what it runs on, and its counters while it runs. */
-  machine?(spec: GuestSpec, running: boolean): Promise<Machine | undefined>;
+  /** Kinds that emulate a machine: what it runs on, and its counters while it runs (as process `pid`). */
+  machine?(spec: GuestSpec, pid: number | undefined): Promise<Machine | undefined>;
   /** Removes every host-side trace of the guest; safe to call on a half-made or running guest. */
   destroy(spec: GuestSpec): Promise<void>;
 }

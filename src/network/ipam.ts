@@ -38,8 +38,6 @@ export const formatSubnet = (s: Subnet) => `${formatIp(s.base)}/${s.prefix}`;
 
 export const overlaps = (a: Subnet, b: Subnet) => a.base < b.base + size(b) && b.base < a.base + size(a);
 
-export const contains = (s: Subnet, ip: number) => ip >= s.base && ip < s.base + size(s);
-
 /** The bridge's own address: the first host address. */
 export const gateway = (s: Subnet) => s.base + 1;
 

@@ -217,11 +217,9 @@ export class VmDriver extends EngineDriver implements GuestDriver {
   }
 
   /** How the guest was started; while it runs, its vCPU time, balloon and disk counters from QMP. */
-  async machine(spec: GuestSpec, running: boolean): Promise<Machine | undefined> {
+  async machine(spec: GuestSpec, pid: number | undefined): Promise<Machine | undefined> {
     const machine = await this.started(spec);
-    if (!machine || !running) return machine;
-    const observed = await this.observe(spec);
-    const pid = observed.state === 'running' ? observed.pid : undefined;
+    if (!machine || pid === undefined) return machine;
     const stats = await this.qmp(spec, async (q) => {
       const cpus = await q.cpus();
       const ticks = await Promise.all(cpus.map((c) => readFile(`/proc/${pid}/task/${c['thread-id']}/stat`, 'utf8').then(cpuTicks, () => 0)));
