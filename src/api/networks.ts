@@ -9,6 +9,7 @@ export const NetworksPost = Type.Object(
   {
     name: Name,
     subnet: Type.Optional(Type.String({ description: 'IPv4 subnet in CIDR notation, e.g. 10.20.0.0/24; a free /24 is chosen when left out' })),
+    isolated: Type.Optional(Type.Boolean({ description: "no NAT towards the host's uplink: its guests reach the host and each other only, and names outside .lodge do not resolve" })),
   },
   { additionalProperties: false },
 );
@@ -19,6 +20,8 @@ export const Network = Type.Object({
   subnet: Type.String(),
   gateway: Type.String({ description: "the bridge's own address: the guests' router and DNS server" }),
   bridge: Type.String({ description: 'the Linux bridge on the host' }),
+  nat: Type.Boolean({ description: "masquerades its guests towards the host's uplink; false for isolated networks" }),
+  uplink: Type.Boolean({ description: 'its guests reach beyond the host now: nat, and lodged runs with --uplink' }),
   guests: Type.Array(Type.String(), { description: 'guests with a NIC on it' }),
   createdAt: Type.String(),
 });

@@ -23,6 +23,12 @@ export interface NetworkServiceDeps {
   /** Each network's dnsmasq files live in a directory of its own here. */
   dir: string;
   log: (message: string) => void;
+  /**
+   * Set when lodged runs with --uplink: NAT networks then route their guests out through
+   * the host (masqueraded) and their dnsmasq forwards names it does not know to the
+   * resolvers in this file. Unset, every network reaches the host and its own guests only.
+   */
+  uplink?: { resolvConf: string };
 }
 
 const bad = (message: string) => new LodgeError('BAD_REQUEST', message);
@@ -51,7 +57,11 @@ export class NetworkService {
   private toApi(n: NetworkRecord): Network {
     const subnet = parseSubnet(n.subnet);
     const guests = [...new Set(this.deps.store.nics({ network: n.name }).map((x) => x.guest))];
-    return { name: n.name, subnet: n.subnet, gateway: formatIp(gateway(subnet)), bridge: bridgeName(n.name), guests, createdAt: n.createdAt };
+    return { name: n.name, subnet: n.subnet, gateway: formatIp(gateway(subnet)), bridge: bridgeName(n.name), nat: n.nat, uplink: this.reachesUplink(n), guests, createdAt: n.createdAt };
+  }
+
+  private reachesUplink(n: NetworkRecord): boolean {
+    return n.nat && this.deps.uplink !== undefined;
   }
 
   list(): Network[] {
@@ -97,7 +107,7 @@ export class NetworkService {
         if (!free) throw new LodgeError('CONFLICT', 'subnet: no free /24 is left in 10.0.0.0/8; give one with --subnet');
         subnet = free;
       }
-      const record = { name: req.name, subnet: formatSubnet(subnet), createdAt: new Date().toISOString() };
+      const record = { name: req.name, subnet: formatSubnet(subnet), nat: !req.isolated, createdAt: new Date().toISOString() };
       this.deps.store.insertNetwork(record);
       try {
         await this.bringUp(record);
@@ -115,7 +125,15 @@ export class NetworkService {
   private dnsmasqNetwork(n: NetworkRecord) {
     const s = parseSubnet(n.subnet);
     const range = guestRange(s);
-    return { bridge: bridgeName(n.name), gateway: formatIp(gateway(s)), firstAddress: formatIp(range.first), lastAddress: formatIp(range.last), netmask: netmask(s), dir: path.join(this.deps.dir, n.name) };
+    return {
+      bridge: bridgeName(n.name),
+      gateway: formatIp(gateway(s)),
+      firstAddress: formatIp(range.first),
+      lastAddress: formatIp(range.last),
+      netmask: netmask(s),
+      dir: path.join(this.deps.dir, n.name),
+      ...(this.reachesUplink(n) ? { upstream: this.deps.uplink!.resolvConf } : {}),
+    };
   }
 
   /** The bridge with its address, and dnsmasq with the guests the plan has. */
@@ -247,10 +265,10 @@ export class NetworkService {
       .map((x) => ({ hostDevice: hostDeviceName(this.deps.store.instance, x.guestId, x.index), mac: x.mac, address: x.address }));
   }
 
-  /** Lodge's nftables rules, made again from the database: isolation, anti-spoofing, port forwards. */
+  /** Lodge's nftables rules, made again from the database: isolation, NAT, anti-spoofing, port forwards. */
   async syncFirewall(): Promise<void> {
-    const bridges = this.deps.store.networks().map((n) => bridgeName(n.name));
-    await applyFirewall(firewallRules({ table: firewallTable(this.deps.store.instance), bridges, nics: this.allNics(), forwards: this.forwards() }));
+    const networks = this.deps.store.networks().map((n) => ({ bridge: bridgeName(n.name), subnet: n.subnet, nat: this.reachesUplink(n) }));
+    await applyFirewall(firewallRules({ table: firewallTable(this.deps.store.instance), networks, nics: this.allNics(), forwards: this.forwards() }));
   }
 
   forwards(guest?: { id: number }): Forward[] {

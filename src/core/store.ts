@@ -37,6 +37,8 @@ export interface ImageRecord {
 export interface NetworkRecord {
   name: string;
   subnet: string;
+  /** Masquerades its guests towards the host's uplink (when lodged runs with --uplink); false for isolated networks. */
+  nat: boolean;
   createdAt: string;
 }
 
@@ -100,7 +102,12 @@ const migrations: readonly string[] = [
      host_port INTEGER NOT NULL,
      guest_port INTEGER NOT NULL,
      PRIMARY KEY (proto, host_port));`,
+  `ALTER TABLE networks ADD COLUMN nat INTEGER NOT NULL DEFAULT 1;`,
 ];
+
+type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
+const selectNetwork = 'SELECT name, subnet, nat, created_at AS createdAt FROM networks';
+const toNetwork = (r: NetworkRow): NetworkRecord => ({ ...r, nat: r.nat === 1 });
 
 interface GuestRow {
   id: number;
@@ -236,16 +243,16 @@ export class Store {
   // networks
 
   insertNetwork(n: NetworkRecord): void {
-    this.db.prepare('INSERT INTO networks (name, subnet, created_at) VALUES (?, ?, ?)').run(n.name, n.subnet, n.createdAt);
+    this.db.prepare('INSERT INTO networks (name, subnet, nat, created_at) VALUES (?, ?, ?, ?)').run(n.name, n.subnet, n.nat ? 1 : 0, n.createdAt);
   }
 
   network(name: string): NetworkRecord | undefined {
-    const r = this.db.prepare('SELECT name, subnet, created_at AS createdAt FROM networks WHERE name = ?').get(name) as NetworkRecord | undefined;
-    return r && { ...r };
+    const r = this.db.prepare(`${selectNetwork} WHERE name = ?`).get(name) as NetworkRow | undefined;
+    return r && toNetwork(r);
   }
 
   networks(): NetworkRecord[] {
-    return this.db.prepare('SELECT name, subnet, created_at AS createdAt FROM networks ORDER BY name').all() as NetworkRecord[];
+    return (this.db.prepare(`${selectNetwork} ORDER BY name`).all() as NetworkRow[]).map(toNetwork);
   }
 
   deleteNetwork(name: string): void {

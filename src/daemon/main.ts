@@ -4,6 +4,7 @@
  * adopts the guests that kept running while it was away, and serves the API on a unix
  * socket. It runs in the foreground and logs to stderr (systemd, or `&` in a shell).
  */
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -21,18 +22,25 @@ import { PvDriver } from '../drivers/pv/driver.js';
 import { VmDriver } from '../drivers/vm/driver.js';
 import { DriverRegistry } from '../drivers/registry.js';
 import { cgroupVersion } from '../host/cgroups.js';
+import { enableIpv4Forwarding } from '../host/net.js';
 import { ImageFiles } from '../images/store.js';
 import { buildServer } from './server.js';
 import { lodgeVersion } from '../api/version.js';
 
 const usage = `lodged: the Lodge host daemon
 
-Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network]
+Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
   --no-default-network    do not make the network "default" on the first start (guests then
                           have only loopback unless launched with --network)
+  --uplink                let the guests of NAT networks (all but --isolated ones) out through
+                          the host: turns IPv4 forwarding on, masquerades them, and forwards
+                          DNS names outside .lodge to the host's resolvers. Without it every
+                          network reaches the host and its own guests only, and Lodge leaves
+                          the host's routing as it is.
+  --resolv-conf FILE      the resolvers for --uplink (default /etc/resolv.conf)
   --version         print the version
   -h, --help        this help
 
@@ -65,12 +73,28 @@ async function unsearchableAncestor(dir: string): Promise<string | undefined> {
   return undefined;
 }
 
+/** --uplink and its resolvers, checked before anything is made. */
+async function uplinkOption(uplink: boolean | undefined, resolvConf: string | undefined): Promise<{ resolvConf: string } | undefined> {
+  if (!uplink) {
+    if (resolvConf !== undefined) throw new Error('--resolv-conf is for --uplink only: without it nothing is forwarded upstream');
+    return undefined;
+  }
+  const file = path.resolve(resolvConf ?? '/etc/resolv.conf');
+  if (!existsSync(file)) throw new Error(`--resolv-conf: ${file} does not exist`);
+  // dnsmasq reads it as nobody
+  const closed = ((await stat(file)).mode & 0o004) === 0 ? file : await unsearchableAncestor(file);
+  if (closed) throw new Error(`--resolv-conf: dnsmasq reads ${file} as nobody, and ${closed} is closed to others (chmod o+r or o+x)`);
+  return { resolvConf: file };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       socket: { type: 'string', default: '/run/lodge/lodge.sock' },
       'state-dir': { type: 'string', default: '/var/lib/lodge' },
       'no-default-network': { type: 'boolean' },
+      uplink: { type: 'boolean' },
+      'resolv-conf': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -78,6 +102,7 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(usage);
   if (values.version) return void console.log(lodgeVersion());
   if (process.getuid?.() !== 0) throw new Error('lodged must run as root (it makes namespaces, mounts and cgroups)');
+  const uplink = await uplinkOption(values.uplink, values['resolv-conf']);
   const stateDir = path.resolve(values['state-dir']);
   const socketPath = path.resolve(values.socket);
   const dirs = { guests: path.join(stateDir, 'guests'), images: path.join(stateDir, 'images'), runtime: path.join(stateDir, 'runtime'), tmp: path.join(stateDir, 'tmp') };
@@ -106,7 +131,11 @@ async function main(): Promise<void> {
   const vm = await drivers.add(new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', kernelCacheDir, busybox, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   for (const info of [ct, pv, vm]) log(`${info.kind}: ${info.available ? '' : 'UNAVAILABLE: '}${info.engine}`);
 
-  const networks = new NetworkService({ store, events, dir: path.join(stateDir, 'networks'), log });
+  if (uplink) {
+    const changed = await enableIpv4Forwarding();
+    if (changed) log(changed);
+  }
+  const networks = new NetworkService({ store, events, dir: path.join(stateDir, 'networks'), log, ...(uplink ? { uplink } : {}) });
   await networks.restore();
   if (!values['no-default-network']) await networks.ensureDefault();
   const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });

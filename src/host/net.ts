@@ -3,7 +3,7 @@
  * moving a device into a guest's network namespace and configuring it there, and the
  * routes the host already has. Every call is one argv; nothing goes through a shell.
  */
-import { chmod, stat } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { run } from '../lib/exec.js';
 
 const ip = (...args: string[]) => run(['ip', ...args]);
@@ -57,6 +57,17 @@ export async function openTunDevice(): Promise<string | undefined> {
   if (mode === 0o666) return undefined;
   await chmod('/dev/net/tun', 0o666);
   return `/dev/net/tun was ${mode.toString(8)}, made 666 (Debian's default) so that QEMU and UML, each as its guest's uid, can open their taps`;
+}
+
+/**
+ * Turns IPv4 forwarding on in lodged's network namespace (the host's, or a test's own),
+ * which NAT networks need to reach the uplink. Returns what it changed, for the log.
+ */
+export async function enableIpv4Forwarding(): Promise<string | undefined> {
+  const file = '/proc/sys/net/ipv4/ip_forward';
+  if ((await readFile(file, 'utf8')).trim() === '1') return undefined;
+  await writeFile(file, '1\n');
+  return 'turned IPv4 forwarding on (net.ipv4.ip_forward=1) for the NAT networks (lodged --uplink)';
 }
 
 /** A tap device on `bridge` that the unprivileged engine running as `owner` (QEMU, UML) may open. */

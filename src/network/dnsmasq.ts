@@ -1,7 +1,8 @@
 /**
  * @module One dnsmasq per network (Debian's dnsmasq-base): DHCP for guests that ask
- * (vm, pv) with a fixed address per MAC, and DNS for guest names under .lodge. It
- * answers nothing else: no upstream servers, no /etc/hosts, only on its bridge. It runs
+ * (vm, pv) with a fixed address per MAC, and DNS for guest names under .lodge. Other
+ * names it forwards upstream only for a network that reaches the uplink; it never reads
+ * /etc/hosts and listens only on its bridge. It runs
  * as its own daemon, so it outlives lodged like the guests do; a SIGHUP re-reads the
  * host lists after a guest comes or goes.
  */
@@ -19,6 +20,8 @@ export interface DnsmasqNetwork {
   netmask: string;
   /** Where its config, host lists, leases and pidfile live. */
   dir: string;
+  /** A resolv.conf naming the servers for names outside .lodge; without it, only guest names resolve. */
+  upstream?: string;
 }
 
 export interface DnsmasqHost {
@@ -44,8 +47,8 @@ export function dnsmasqConfig(n: DnsmasqNetwork): string {
     `interface=${n.bridge}`,
     'bind-interfaces',
     'except-interface=lo',
-    // it answers for the guests only: nothing is forwarded upstream, the host's files are not read
-    'no-resolv',
+    // guest names it answers itself; others go upstream only where the network reaches the uplink
+    ...(n.upstream ? [`resolv-file=${n.upstream}`] : ['no-resolv']),
     'no-hosts',
     'no-poll',
     `domain=${dnsDomain}`,

@@ -1,16 +1,23 @@
 /**
  * @module Lodge's nftables rules, made whole from the database and swapped in atomically
- * whenever networks, NICs or port forwards change: nothing is routed out of a Lodge
- * network, to another one or to the uplink; a guest's NIC sends only with the MAC and address it was given
+ * whenever networks, NICs or port forwards change: nothing is routed into a Lodge network
+ * from outside it but replies and port forwards, nor from one Lodge network to another;
+ * out to the uplink only from a NAT network, masqueraded as the host; a guest's NIC sends
+ * only with the MAC and address it was given
  * (DHCP's 0.0.0.0 aside); a port forward sends connections to a host port on to a guest.
  * The text is made by a pure function, tested beside it.
  */
 import { run } from '../lib/exec.js';
+import { bridgePrefix } from './nic.js';
+
+/** Every Lodge bridge, of any lodged on the host. */
+const bridgePattern = `${bridgePrefix}*`;
 
 export interface FirewallInput {
   /** The tables' name: one lodged's own (after its instance), so two never overwrite each other. */
   table: string;
-  bridges: string[];
+  /** nat: routed out to the uplink (masqueraded); otherwise nothing is routed out of it. */
+  networks: Array<{ bridge: string; subnet: string; nat: boolean }>;
   nics: Array<{ hostDevice: string; mac: string; address: string }>;
   forwards: Array<{ proto: 'tcp' | 'udp'; hostPort: number; guestAddress: string; guestPort: number }>;
 }
@@ -20,11 +27,17 @@ export function firewallRules(i: FirewallInput): string {
   const table = (family: string, body: string[]) => [
     `table ${family} ${i.table} {}`,
     `delete table ${family} ${i.table}`,
-    ...(i.bridges.length > 0 ? [`table ${family} ${i.table} {`, ...body, '}'] : []),
+    ...(i.networks.length > 0 ? [`table ${family} ${i.table} {`, ...body, '}'] : []),
   ];
-  // bridged traffic stays on its bridge (iifname = oifname); anything routed out of a network (to another one, or
-  // to the host's uplink) is dropped, replies of port forwards aside. NAT towards the uplink is not there yet.
-  const isolation = i.bridges.map((b) => `    iifname "${b}" oifname != "${b}" ct status != dnat drop`);
+  // bridged traffic stays on its bridge (iifname = oifname, also under br_netfilter); what is routed is judged
+  // here. Port forwards (ct status dnat) and their replies pass everywhere.
+  const isolation = i.networks.flatMap(({ bridge: b, nat }) => [
+    // nothing from outside opens a connection into a network
+    `    oifname "${b}" iifname != "${b}" ct state != { established, related } ct status != dnat drop`,
+    // out: a NAT network to anything but another Lodge network, an isolated one nowhere
+    nat ? `    iifname "${b}" oifname "${bridgePattern}" oifname != "${b}" ct status != dnat drop` : `    iifname "${b}" oifname != "${b}" ct status != dnat drop`,
+  ]);
+  const masquerade = i.networks.filter((n) => n.nat).map((n) => `    ip saddr ${n.subnet} oifname != "${n.bridge}" masquerade`);
   const dnat = i.forwards.map((f) => `    fib daddr type local ${f.proto} dport ${f.hostPort} dnat ip to ${f.guestAddress}:${f.guestPort}`);
   const spoofing = i.nics.flatMap((n) => [
     `    iifname "${n.hostDevice}" ether saddr != ${n.mac} drop`,
@@ -46,6 +59,10 @@ export function firewallRules(i: FirewallInput): string {
       // dstnat names -100 only on prerouting in this nft
       '    type nat hook output priority -100; policy accept;',
       ...dnat,
+      '  }',
+      '  chain postrouting {',
+      '    type nat hook postrouting priority srcnat; policy accept;',
+      ...masquerade,
       '  }',
     ]),
     ...table('bridge', ['  chain prerouting {', '    type filter hook prerouting priority 0; policy accept;', ...spoofing, '  }']),

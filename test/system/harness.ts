@@ -41,7 +41,10 @@ export class TestDaemon {
   /** A network namespace of the test's own that lodged runs in, if any. */
   readonly netns: string | undefined;
 
-  constructor(options: { netns?: boolean } = {}) {
+  /** lodged's own flags beyond socket and state. */
+  readonly args: string[];
+
+  constructor(options: { netns?: boolean; args?: string[] } = {}) {
     requireEngines();
     // short: unix socket paths inside must stay under 108 bytes
     this.dir = mkdtempSync('/tmp/lodge-t-');
@@ -49,6 +52,7 @@ export class TestDaemon {
     this.socket = path.join(this.dir, 'lodge.sock');
     this.stateDir = path.join(this.dir, 'state');
     this.client = new LodgeClient(this.socket);
+    this.args = options.args ?? [];
     if (options.netns) {
       // the network tests' only wire: nothing in it is routed anywhere
       this.netns = `lodge-t-${process.pid}`;
@@ -68,7 +72,7 @@ export class TestDaemon {
   }
 
   async start(): Promise<void> {
-    const argv = [process.execPath, lodgedBin, '--socket', this.socket, '--state-dir', this.stateDir];
+    const argv = [process.execPath, lodgedBin, '--socket', this.socket, '--state-dir', this.stateDir, ...this.args];
     // nsenter joins the network namespace only (not its mounts, as ip netns exec would) and execs lodged in its place;
     // outside one, no network at all: nothing is made on the host's own
     if (this.netns) argv.unshift('nsenter', `--net=/run/netns/${this.netns}`);

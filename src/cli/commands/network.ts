@@ -2,8 +2,16 @@
  * @module lodge network list|create|info|delete
  */
 import type { Command } from 'commander';
+import type { Network } from '../../api/networks.js';
 import type { LodgeClient } from '../../client/index.js';
 import { parseFormat, printFields, printJson, printTable } from '../output.js';
+
+/** What a network's guests reach beyond the host, short for a table and in a sentence. */
+function outside(n: Network): { short: string; long: string } {
+  if (!n.nat) return { short: 'isolated', long: 'isolated: its guests reach the host and each other only' };
+  if (n.uplink) return { short: 'nat', long: "NAT: its guests reach the host's uplink, masqueraded" };
+  return { short: 'host only', long: 'NAT, but lodged runs without --uplink: its guests reach the host and each other only' };
+}
 
 export function register(program: Command, client: () => LodgeClient): void {
   const network = program.command('network').description('manage networks: bridges with addresses, DHCP and DNS that guests join');
@@ -17,7 +25,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       const format = parseFormat(flags.format);
       const networks = await client().networks.list();
       if (format === 'json') return printJson(networks);
-      printTable(['NAME', 'SUBNET', 'GATEWAY', 'BRIDGE', 'GUESTS'], networks.map((n) => [n.name, n.subnet, n.gateway, n.bridge, String(n.guests.length)]));
+      printTable(['NAME', 'SUBNET', 'GATEWAY', 'BRIDGE', 'OUTSIDE', 'GUESTS'], networks.map((n) => [n.name, n.subnet, n.gateway, n.bridge, outside(n).short, String(n.guests.length)]));
     });
 
   network
@@ -25,10 +33,25 @@ export function register(program: Command, client: () => LodgeClient): void {
     .description('create a network: a bridge on the host holding its first address, DHCP and DNS for its guests')
     .argument('<name>', 'at most 12 characters: the bridge is named lb-NAME')
     .option('--subnet <cidr>', 'IPv4 subnet, e.g. 10.20.0.0/24 (default: a free /24 in 10.0.0.0/8 that no host route uses)')
-    .addHelpText('after', '\nGuests join it at launch and find each other by name (NAME or NAME.lodge).\n\nExamples:\n  lodge network create backend\n  lodge network create lab --subnet 10.77.0.0/24\n  lodge launch busybox web1 --network backend\n  lodge launch busybox db1 --network backend=10.77.0.10')
-    .action(async (name: string, flags: { subnet?: string }) => {
-      const n = await client().networks.create({ name, ...(flags.subnet ? { subnet: flags.subnet } : {}) });
-      process.stderr.write(`network ${n.name} is ready: ${n.subnet} on bridge ${n.bridge}\n`);
+    .option('--isolated', "no NAT towards the host's uplink: its guests reach the host and each other only")
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Guests join it at launch and find each other by name (NAME or NAME.lodge). A network',
+        "masquerades its guests towards the host's uplink (NAT) unless --isolated, once lodged",
+        'runs with --uplink; routing between two Lodge networks is never allowed.',
+        '',
+        'Examples:',
+        '  lodge network create backend',
+        '  lodge network create lab --subnet 10.77.0.0/24 --isolated',
+        '  lodge launch busybox web1 --network backend',
+        '  lodge launch busybox db1 --network lab=10.77.0.10',
+      ].join('\n'),
+    )
+    .action(async (name: string, flags: { subnet?: string; isolated?: boolean }) => {
+      const n = await client().networks.create({ name, ...(flags.subnet ? { subnet: flags.subnet } : {}), ...(flags.isolated ? { isolated: true } : {}) });
+      process.stderr.write(`network ${n.name} is ready: ${n.subnet} on bridge ${n.bridge}; ${outside(n).long}\n`);
     });
 
   network
@@ -45,6 +68,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['Subnet', n.subnet],
         ['Gateway', `${n.gateway} (the bridge; DNS and DHCP for the guests)`],
         ['Bridge', n.bridge],
+        ['Outside', outside(n).long],
         ['Guests', n.guests.join(', ') || 'none'],
         ['Created', n.createdAt],
       ]);
