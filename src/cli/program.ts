@@ -1,0 +1,43 @@
+/**
+ * @module The lodge command line: every command lives in commands/ and registers itself
+ * here. It talks to lodged through the typed client only.
+ */
+import { Command, CommanderError } from 'commander';
+import { LodgeClient } from '../client/index.js';
+import { register as guestConsole } from './commands/guest-console.js';
+import { register as guestDelete } from './commands/guest-delete.js';
+import { register as guestExec } from './commands/guest-exec.js';
+import { register as guestLaunch } from './commands/guest-launch.js';
+import { register as guestList } from './commands/guest-list.js';
+import { register as guestSet } from './commands/guest-set.js';
+import { register as guestState } from './commands/guest-state.js';
+import { register as forward } from './commands/forward.js';
+import { register as image } from './commands/image.js';
+import { register as network } from './commands/network.js';
+import { register as operation } from './commands/operation.js';
+import { describeError } from './output.js';
+import { lodgeVersion } from '../api/version.js';
+
+const program = new Command('lodge')
+  .description('Lodge: virtual machines, paravirtual guests and system containers on one host')
+  .version(lodgeVersion())
+  .addHelpText('after', '\nlodge talks to lodged on /run/lodge/lodge.sock, or on $LODGE_SOCKET.\n\nStart here:\n  lodge image build busybox\n  lodge launch busybox web1\n  lodge exec web1 -- ps\n  lodge console web1')
+  .exitOverride()
+  .configureOutput({ outputError: () => {} });
+
+let client: LodgeClient | undefined;
+const getClient = () => (client ??= new LodgeClient());
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestSet, guestExec, guestConsole, image, network, forward, operation]) register(program, getClient);
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // help and version end with code 0; a usage error gets one line and a hint
+    if (e.exitCode !== 0) process.stderr.write(`lodge: ${e.message.replace(/^error: /, '')} (see lodge --help)\n`);
+    process.exitCode = e.exitCode;
+  } else {
+    process.stderr.write(`lodge: ${describeError(e)}\n`);
+    process.exitCode = 1;
+  }
+}
