@@ -22,6 +22,7 @@ import { PvDriver } from '../drivers/pv/driver.js';
 import { VmDriver } from '../drivers/vm/driver.js';
 import { DriverRegistry } from '../drivers/registry.js';
 import { cgroupVersion } from '../host/cgroups.js';
+import { raiseKernelLimits } from '../host/kernel-limits.js';
 import { enableIpv4Forwarding } from '../host/net.js';
 import { ImageFiles } from '../images/store.js';
 import { buildServer } from './server.js';
@@ -135,6 +136,7 @@ async function main(): Promise<void> {
     const changed = await enableIpv4Forwarding();
     if (changed) log(changed);
   }
+  for (const line of await raiseKernelLimits()) log(line);
   const networks = new NetworkService({ store, events, dir: path.join(stateDir, 'networks'), log, ...(uplink ? { uplink } : {}) });
   await networks.restore();
   if (!values['no-default-network']) await networks.ensureDefault();
