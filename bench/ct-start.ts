@@ -1,60 +1,93 @@
 /**
- * bench/ct-start: the time to a usable system container, Lodge against the raw engine.
- *   Lodge: `lodge launch busybox NAME` then `lodge exec NAME -- true` (two CLI runs, end to end)
- *   raw:   `runc run` of a bundle on the same busybox rootfs whose process is `true`
- * Runs alternate (A B A B ...) so both see the same machine; prints medians, min-max and
- * the ratio, and writes bench/results/ct-start.json.  Usage: npm run bench:ct-start [-- --runs N]
+ * @module ct-start: the time to a system container.
+ *   (a) API level: POST /1.0/guests (busybox, ct, no NIC) until the operation says its
+ *       init runs, against `runc create` + `runc start` of the same rootfs and init (the limit);
+ *   (b) end to end: `lodge launch` + `lodge exec NAME -- true` (two CLI runs) against
+ *       `podman run --rm IMAGE true` of the same rootfs;
+ *   (c) the CLI's cold start: `lodge --version` and `lodge list`, beside `node -e 0`.
+ * Runs alternate (A B A B ...). Options: --runs N (15), --no-peers.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { elapsedMs, report, series } from './stats.js';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { TestDaemon } from '../test/system/harness.js';
+import { lodgeBin } from '../test/system/harness.js';
+import { privateDaemon, type Benchmark } from './bench.js';
+import { podman } from './peers.js';
+import { rawRunc } from './raw-runc.js';
+import { compare, series, show, showComparison, timed } from './stats.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
-const runs = Number(values.runs);
-
-
-function rawBundle(dir: string, rootfs: string): string {
-  const bundle = path.join(dir, 'raw-bundle');
-  mkdirSync(bundle, { recursive: true });
-  execFileSync('runc', ['spec'], { cwd: bundle });
-  const spec = JSON.parse(execFileSync('cat', [path.join(bundle, 'config.json')]).toString());
-  spec.process.terminal = false;
-  spec.process.args = ['/bin/true'];
-  spec.root = { path: rootfs, readonly: true };
-  writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
-  return bundle;
+function check(r: ReturnType<typeof spawnSync>, what: string): void {
+  if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr?.toString().trim()}`);
 }
 
-const d = new TestDaemon();
-try {
-  await d.start();
-  await d.buildBusybox();
+export const ctStart: Benchmark = async (ctx) => {
+  const runs = ctx.options.runs ?? 15;
+  const d = await privateDaemon(ctx);
   const rootfs = path.join(d.stateDir, 'images/busybox/rootfs');
-  const bundle = rawBundle(d.dir, rootfs);
-  const runcRoot = path.join(d.dir, 'raw-runc');
-  const lodge: number[] = [];
-  const raw: number[] = [];
+  const init = (await d.client.images.get('busybox')).init;
+  const runc = rawRunc(ctx, d.dir, rootfs, [init]);
   // one launch first so the image's shifted copy exists; its cost is not what is measured
-  await d.launch('warmup');
+  await d.launch('warmup', { networks: [] });
   await d.done(await d.client.guests.delete('warmup', true));
-  for (let i = 0; i < runs; i++) {
-    let t0 = process.hrtime.bigint();
-    const launch = d.lodge(['launch', 'busybox', `b${i}`]);
-    const exec = d.lodge(['exec', `b${i}`, '--', 'true']);
-    lodge.push(elapsedMs(t0));
-    if (launch.code !== 0 || exec.code !== 0) throw new Error(`lodge failed: ${launch.stderr}${exec.stderr}`);
-    await d.done(await d.client.guests.delete(`b${i}`, true));
 
-    t0 = process.hrtime.bigint();
-    const r = spawnSync('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `raw${i}`]);
-    raw.push(elapsedMs(t0));
-    if (r.status !== 0) throw new Error(`runc run failed: ${r.stderr}`);
+  ctx.log('(a) API: POST /1.0/guests until init runs, against runc create + runc start');
+  const api: number[] = [];
+  const raw: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    api.push(await timed(async () => d.done(await d.client.guests.launch({ name: `a${i}`, image: 'busybox', networks: [] }))));
+    await d.done(await d.client.guests.delete(`a${i}`, true));
+    raw.push(
+      await timed(() => {
+        runc('create', '--bundle', runc.bundle, `raw${i}`);
+        runc('start', `raw${i}`);
+      }),
+    );
+    runc('delete', '--force', `raw${i}`);
   }
-  report('ct-start', series('lodge launch + lodge exec -- true', lodge), series('raw runc run (process: true)', raw), runs);
-} finally {
-  await d.cleanup();
-  rmSync(d.dir, { recursive: true, force: true });
-}
+  const apiLaunch = compare(series('Lodge API launch (no NIC)', 'ms', api), series('runc create + runc start', 'ms', raw));
+  ctx.log(showComparison(apiLaunch));
+
+  ctx.log('(b) end to end: lodge launch + lodge exec -- true, against podman run --rm');
+  const pod = ctx.options['no-peers'] ? ({ available: false, why: '--no-peers' } as const) : podman(ctx, path.join(d.dir, 'podman'), rootfs);
+  if (!pod.available) ctx.log(`podman: not compared: ${pod.why}`);
+  // the CLI as installed: its own shebang, not `node FILE`
+  const lodge = (...args: string[]) => spawnSync(lodgeBin, args, { env: { ...process.env, LODGE_SOCKET: d.socket } });
+  const endToEndMs: number[] = [];
+  const podmanRun: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    endToEndMs.push(
+      await timed(() => {
+        check(lodge('launch', 'busybox', `b${i}`, '--network', 'none'), 'lodge launch');
+        check(lodge('exec', `b${i}`, '--', 'true'), 'lodge exec');
+      }),
+    );
+    await d.done(await d.client.guests.delete(`b${i}`, true));
+    if (pod.available) {
+      const argv = pod.peer.argv('run', '--rm', pod.peer.image, 'true');
+      podmanRun.push(await timed(() => check(spawnSync(argv[0]!, argv.slice(1)), 'podman run')));
+    }
+  }
+  const endToEnd = series('lodge launch + lodge exec -- true', 'ms', endToEndMs);
+  ctx.log(show(endToEnd));
+  const vsPodman = pod.available ? compare(endToEnd, series('podman run --rm IMAGE true', 'ms', podmanRun)) : undefined;
+  if (vsPodman) ctx.log(`${show(vsPodman.against)}\nratio: ${vsPodman.ratio.toFixed(2)}`);
+
+  ctx.log('(c) CLI cold start');
+  const lodgeCli = (...args: string[]) => () => check(lodge(...args), `lodge ${args.join(' ')}`);
+  const cli = { version: [] as number[], list: [] as number[], node: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    cli.version.push(await timed(lodgeCli('--version')));
+    cli.list.push(await timed(lodgeCli('list')));
+    cli.node.push(await timed(() => check(spawnSync(process.execPath, ['-e', '0']), 'node -e 0')));
+  }
+  const cliStart = { version: series('lodge --version', 'ms', cli.version), list: series('lodge list', 'ms', cli.list), node: series('node -e 0 (the floor)', 'ms', cli.node) };
+  for (const s of Object.values(cliStart)) ctx.log(show(s));
+
+  return {
+    summary: [
+      `API launch ${apiLaunch.lodge.median.toFixed(0)} ms against runc ${apiLaunch.against.median.toFixed(0)} ms: ratio ${apiLaunch.ratio.toFixed(2)} (target 1.5)`,
+      `launch + exec ${endToEnd.median.toFixed(0)} ms${vsPodman ? `, podman run ${vsPodman.against.median.toFixed(0)} ms (ratio ${vsPodman.ratio.toFixed(2)})` : `, podman not compared (${pod.available ? '' : pod.why})`}`,
+      `lodge --version ${cliStart.version.median.toFixed(0)} ms (target 80; node alone ${cliStart.node.median.toFixed(0)} ms)`,
+    ].join('; '),
+    result: { apiLaunch, endToEnd, ...(vsPodman ? { vsPodman } : {}), cliStart },
+  };
+};

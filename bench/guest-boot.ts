@@ -1,24 +1,20 @@
 /**
- * @module The boot benchmark of kinds that boot a kernel (pv, vm): time from launch to
- * the shell prompt on the console, Lodge against the same engine command line run by
- * hand, alternated (A B A B ...); also the engine's and lodge-shim's memory per guest.
+ * @module vm-boot and pv-boot, the benchmarks of kinds that boot a kernel: time from
+ * `lodge launch` to the shell prompt on the console, against the same engine command line
+ * (its own disk and sockets) run by hand, alternated (A B A B ...); also the engine's and
+ * lodge-shim's memory per guest.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import WebSocket from 'ws';
 import type { GuestKind } from '../src/api/common.js';
 import { guestPid, hostCgroup, TestDaemon } from '../test/system/harness.js';
-import { elapsedMs, median, report, series } from './stats.js';
+import { privateDaemon, type Benchmark } from './bench.js';
+import { parentPid, pssKb } from './proc.js';
+import { compare, elapsedMs, series, showComparison } from './stats.js';
 
 const prompt = /:\/[#$] /;
-
-function pssKb(pid: number): number {
-  try {
-    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
 
 async function lodgeBoot(d: TestDaemon, kind: GuestKind, name: string): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -55,46 +51,76 @@ async function rawBoot(argv: string[]): Promise<number> {
   return ms;
 }
 
-export interface BootBench {
+interface BootBench {
   kind: GuestKind;
-  runs: number;
   /** The engine argv Lodge used, made private for run `i` (its own disk, sockets); `dir` is scratch space. */
   rawArgv: (lodgeArgv: string[], i: number, dir: string) => string[];
   /** Removes what rawArgv made for run `i`. */
   rawCleanup: (i: number, dir: string) => void;
 }
 
-export async function benchBoot(b: BootBench): Promise<void> {
-  const d = new TestDaemon();
-  try {
-    await d.start();
-    await d.buildBusybox();
+function bootBench(b: BootBench): Benchmark {
+  return async (ctx) => {
+    const runs = ctx.options.runs ?? 7;
+    const d = await privateDaemon(ctx);
     // one launch first: it makes the image's base disk (and the kernel, for vm), which is not what is measured
     await lodgeBoot(d, b.kind, 'warmup');
     const pid = await guestPid(d, 'warmup');
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     const procs = readFileSync(`${hostCgroup(pid, 'memory')}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
-    const enginePss = procs.reduce((sum, p) => sum + pssKb(p), 0) / 1024;
-    const shimPid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-    const shimPss = pssKb(shimPid) / 1024;
+    const enginePssMb = procs.reduce((sum, p) => sum + pssKb(p), 0) / 1024;
+    const shimPssMb = pssKb(parentPid(pid)) / 1024;
     await d.done(await d.client.guests.delete('warmup', true));
 
     const lodge: number[] = [];
     const raw: number[] = [];
-    for (let i = 0; i < b.runs; i++) {
+    for (let i = 0; i < runs; i++) {
       lodge.push(await lodgeBoot(d, b.kind, `g${i}`));
       await d.done(await d.client.guests.delete(`g${i}`, true));
       raw.push(await rawBoot(b.rawArgv(argv, i, d.dir)));
       b.rawCleanup(i, d.dir);
     }
-    report(`${b.kind}-boot`, series(`lodge launch --kind ${b.kind} to the shell prompt`, lodge), series(`${argv[0]} by hand to the shell prompt`, raw), b.runs, {
-      enginePssMbPerGuest: enginePss,
-      shimPssMbPerGuest: shimPss,
-      lodgeOverheadMs: median(lodge) - median(raw),
-    });
-  } finally {
-    await d.cleanup();
-  }
+    const boot = compare(series(`lodge launch --kind ${b.kind} to the shell prompt`, 'ms', lodge), series(`${path.basename(argv[0]!)} by hand to the shell prompt`, 'ms', raw));
+    ctx.log(showComparison(boot));
+    ctx.log(`per guest: ${path.basename(argv[0]!)} ${enginePssMb.toFixed(0)} MB PSS, lodge-shim ${shimPssMb.toFixed(1)} MB PSS`);
+    return {
+      summary: `launch to prompt ${boot.lodge.median.toFixed(0)} ms against ${boot.against.median.toFixed(0)} ms by hand: ratio ${boot.ratio.toFixed(2)} (target 1.10)`,
+      result: { boot, enginePssMbPerGuest: enginePssMb, shimPssMbPerGuest: shimPssMb, lodgeOverheadMs: boot.lodge.median - boot.against.median },
+    };
+  };
 }
 
-export const rmForce = (file: string) => rmSync(file, { recursive: true, force: true });
+const rmForce = (file: string) => rmSync(file, { recursive: true, force: true });
+
+export const pvBoot = bootBench({
+  kind: 'pv',
+  // its own COW file and umid
+  rawArgv: (argv, i, dir) =>
+    argv.map((a) =>
+      a.startsWith('ubd0=') ? `ubd0=${path.join(dir, `raw${i}.cow`)},${a.split(',')[1]}` : a.startsWith('uml_dir=') ? `uml_dir=${dir}` : a.startsWith('umid=') ? `umid=raw${i}` : a,
+    ),
+  rawCleanup: (i, dir) => {
+    rmForce(path.join(dir, `raw${i}.cow`));
+    rmForce(path.join(dir, `raw${i}`));
+  },
+});
+
+export const vmBoot = bootBench({
+  kind: 'vm',
+  rawArgv: (argv, i, dir) => {
+    const overlay = path.join(dir, `raw${i}.qcow2`);
+    // the same base Lodge's overlays stand on (the harness keeps its state in DIR/state)
+    const backing = path.join(dir, 'state/images/busybox/rootfs.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', backing, overlay]);
+    // its own disk, QMP and VNC sockets; everything else as Lodge ran it
+    const own: Record<string, (a: string) => string> = {
+      '-drive': (a) => (a.includes('id=root') ? a.replace(/^file=[^,]+/, `file=${overlay}`) : a),
+      '-qmp': () => `unix:${path.join(dir, `raw${i}.qmp`)},server=on,wait=off`,
+      '-vnc': () => `unix:${path.join(dir, `raw${i}.vnc`)}`,
+    };
+    return argv.map((a, j) => own[argv[j - 1]!]?.(a) ?? a);
+  },
+  rawCleanup: (i, dir) => {
+    for (const f of [`raw${i}.qcow2`, `raw${i}.qmp`, `raw${i}.vnc`]) rmForce(path.join(dir, f));
+  },
+});

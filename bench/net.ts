@@ -4,22 +4,12 @@
  * one (taps, virtio-net, QEMU under TCG here), against the limit: two bare network
  * namespaces joined by one veth. All three pairs run the same busybox tools. Everything
  * runs inside network namespaces this script makes (lodged in one of them) and removes.
- * Runs alternate; prints medians, min-max and the ratios, writes bench/results/net.json.
- * Usage: npm run bench:net [-- --runs N --megabytes M --no-vm]
+ * Runs alternate. Options: --runs N (5), --megabytes M (128), --vm-megabytes M (16), --no-vm.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
-import { median, series } from './stats.js';
-import { consoleExpect, TestDaemon } from '../test/system/harness.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
-
-const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, megabytes: { type: 'string', default: '128' }, 'vm-megabytes': { type: 'string', default: '16' }, 'no-vm': { type: 'boolean' } },
-});
-const runs = Number(values.runs);
-const megabytes = Number(values.megabytes);
-// QEMU under TCG moves a few MB/s: a smaller transfer for the vm pair
-const vmMegabytes = Number(values['vm-megabytes']);
+import { consoleExpect } from '../test/system/harness.js';
+import { privateDaemon, type Benchmark } from './bench.js';
+import { compare, series, show, type Comparison } from './stats.js';
 
 /** Runs a shell command in one end of a pair: a ct guest (lodge exec), a vm guest (its console) or a bare namespace. */
 type Shell = (script: string) => Promise<{ code: number; stdout: string; stderr: string }>;
@@ -48,17 +38,20 @@ async function rttMs(from: Shell, address: string): Promise<number> {
   return Number(m[1]);
 }
 
-const d = new TestDaemon({ netns: true });
-const bare = [`lodge-bn-a-${process.pid}`, `lodge-bn-b-${process.pid}`] as const;
-try {
-  await d.start();
-  await d.buildBusybox();
+export const net: Benchmark = async (ctx) => {
+  const runs = ctx.options.runs ?? 5;
+  const megabytes = Number(ctx.options.megabytes ?? 128);
+  // QEMU under TCG moves a few MB/s: a smaller transfer for the vm pair
+  const vmMegabytes = Number(ctx.options['vm-megabytes'] ?? 16);
+  const d = await privateDaemon(ctx, { netns: true });
+  const bare = [`lodge-bn-a-${process.pid}`, `lodge-bn-b-${process.pid}`] as const;
+  ctx.defer(() => bare.forEach((ns) => spawnSync('ip', ['netns', 'del', ns])));
   if (d.lodge(['network', 'create', 'bench', '--subnet', '10.70.0.0/24']).code !== 0) throw new Error('network create failed');
   for (const [name, address] of [['a', '10.70.0.11'], ['b', '10.70.0.12']]) {
     if (d.lodge(['launch', 'busybox', name!, '--network', `bench=${address}`]).code !== 0) throw new Error(`launch ${name} failed`);
   }
   const guest = (name: string): Shell => async (script) => d.lodge(['exec', name, '--', 'sh', '-c', script]);
-  const vms = values['no-vm'] ? [] : ['va', 'vb'];
+  const vms = ctx.options['no-vm'] ? [] : ['va', 'vb'];
   for (const [i, name] of vms.entries()) {
     if (d.lodge(['launch', 'busybox', name, '--kind', 'vm', '--network', `bench=10.70.0.${21 + i}`]).code !== 0) throw new Error(`launch ${name} failed`);
     await consoleExpect(d, name, 'echo up-$((1+1))\n', /up-2/, 180_000, 3000);
@@ -91,41 +84,38 @@ try {
   const lodge = { mbps: [] as number[], rtt: [] as number[] };
   const vm = { mbps: [] as number[], rtt: [] as number[] };
   const raw = { mbps: [] as number[], rtt: [] as number[] };
+  // an idle vm under TCG still takes CPU time: the vms are paused while the others are measured
+  const vmsRunning = async (running: boolean) => {
+    for (const name of vms) await d.done(await d.client.guests.changeState(name, { action: running ? 'resume' : 'pause' }));
+  };
   for (let i = 0; i < runs; i++) {
+    await vmsRunning(false);
     lodge.mbps.push(await throughput(guest('a'), guest('b'), '10.70.0.12', megabytes));
     raw.mbps.push(await throughput(netns(bare[0]), netns(bare[1]), '10.71.0.2', megabytes));
-    if (vms.length > 0) vm.mbps.push(await throughput(vmShell('va'), vmShell('vb'), '10.70.0.22', vmMegabytes));
     lodge.rtt.push(await rttMs(guest('a'), '10.70.0.12'));
     raw.rtt.push(await rttMs(netns(bare[0]), '10.71.0.2'));
-    if (vms.length > 0) vm.rtt.push(await rttMs(vmShell('va'), '10.70.0.22'));
+    if (vms.length === 0) continue;
+    await vmsRunning(true);
+    vm.mbps.push(await throughput(vmShell('va'), vmShell('vb'), '10.70.0.22', vmMegabytes));
+    vm.rtt.push(await rttMs(vmShell('va'), '10.70.0.22'));
   }
-  const result = {
-    benchmark: 'net',
-    runs,
-    megabytes,
-    ...(vms.length > 0 ? { vmMegabytes } : {}),
-    ctPair: { throughputMBps: series('two ct guests on a Lodge bridge (MB/s)', lodge.mbps), rttMs: series('two ct guests, ping (ms)', lodge.rtt) },
-    ...(vms.length > 0
-      ? {
-          vmPair: { throughputMBps: series('two vm guests (TCG) on a Lodge bridge (MB/s)', vm.mbps), rttMs: series('two vm guests, ping (ms)', vm.rtt) },
-          vmThroughputRatio: median(vm.mbps) / median(raw.mbps),
-          vmRttRatio: median(vm.rtt) / median(raw.rtt),
-        }
-      : {}),
-    barePair: { throughputMBps: series('two bare namespaces on one veth (MB/s)', raw.mbps), rttMs: series('two bare namespaces, ping (ms)', raw.rtt) },
-    throughputRatio: median(lodge.mbps) / median(raw.mbps),
-    rttRatio: median(lodge.rtt) / median(raw.rtt),
-    date: new Date().toISOString(),
+  const pair = (what: string, xs: { mbps: number[]; rtt: number[] }) => ({
+    throughput: series(`${what}: TCP throughput`, 'MB/s', xs.mbps),
+    roundTrip: series(`${what}: round trip (ping)`, 'ms', xs.rtt),
+  });
+  const bareLimit = pair('two bare namespaces on one veth', raw);
+  const ct = pair('two ct guests on a Lodge bridge', lodge);
+  const ratios = (p: typeof ct) => ({ throughput: compare(p.throughput, bareLimit.throughput), roundTrip: compare(p.roundTrip, bareLimit.roundTrip) });
+  const ctVsBare = ratios(ct);
+  const vmVsBare = vms.length > 0 ? ratios(pair('two vm guests (QEMU TCG, virtio-net) on a Lodge bridge', vm)) : undefined;
+  const line = (c: Comparison) => `${show(c.lodge)}: ratio ${c.ratio.toFixed(2)}`;
+  ctx.log(`busybox dd | nc (${megabytes} MB; vm ${vmMegabytes} MB) and ping, alternated`);
+  ctx.log(show(bareLimit.throughput));
+  ctx.log(show(bareLimit.roundTrip));
+  for (const r of [ctVsBare, vmVsBare]) if (r) ctx.log(`${line(r.throughput)}\n  ${line(r.roundTrip)}`);
+  const f = (c: Comparison) => `${c.lodge.median.toFixed(c.lodge.unit === 'ms' ? 3 : 0)} ${c.lodge.unit} (${c.ratio.toFixed(2)})`;
+  return {
+    summary: `against bare veth: ct pair ${f(ctVsBare.throughput)}, ${f(ctVsBare.roundTrip)}${vmVsBare ? `; vm pair ${f(vmVsBare.throughput)}, ${f(vmVsBare.roundTrip)}` : ''}`,
+    result: { megabytes, ...(vmVsBare ? { vmMegabytes, vm: vmVsBare } : {}), ct: ctVsBare, bare: bareLimit },
   };
-  console.log(`TCP throughput (busybox dd | nc, ${megabytes} MB): ct pair ${median(lodge.mbps).toFixed(0)} MB/s, bare veth ${median(raw.mbps).toFixed(0)} MB/s, ratio ${result.throughputRatio.toFixed(2)}`);
-  console.log(`round trip (ping, median of ${runs} x 20): ct pair ${median(lodge.rtt).toFixed(3)} ms, bare veth ${median(raw.rtt).toFixed(3)} ms, ratio ${result.rttRatio.toFixed(2)}`);
-  if (vms.length > 0) {
-    console.log(`vm pair (QEMU TCG, virtio-net, ${vmMegabytes} MB): ${median(vm.mbps).toFixed(0)} MB/s, ratio ${(median(vm.mbps) / median(raw.mbps)).toFixed(2)}; round trip ${median(vm.rtt).toFixed(3)} ms, ratio ${(median(vm.rtt) / median(raw.rtt)).toFixed(2)}`);
-  }
-  const out = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(new URL('net.json', out), `${JSON.stringify(result, null, 2)}\n`);
-} finally {
-  for (const ns of bare) spawnSync('ip', ['netns', 'del', ns]);
-  await d.cleanup();
-}
+};

@@ -1,17 +1,18 @@
 /**
- * @module What every benchmark prints and stores: medians, min-max and the ratio
- * against the raw engine, in bench/results/NAME.json.
+ * @module What every benchmark reports: series of measurements as median and min-max,
+ * and the ratio of Lodge's median to the raw engine's (or a peer's) in the same run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 
 export interface Series {
   what: string;
-  medianMs: number;
-  minMs: number;
-  maxMs: number;
+  unit: string;
+  runs: number;
+  median: number;
+  min: number;
+  max: number;
 }
 
-export function median(xs: number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -19,19 +20,35 @@ export function median(xs: number[]): number {
 
 export const elapsedMs = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
-export function series(what: string, xs: number[]): Series {
-  return { what, medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs) };
+/** Times one call, in ms. */
+export async function timed(f: () => unknown): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await f();
+  return elapsedMs(t0);
 }
 
-/** Prints the comparison and writes the result file. */
-export function report(name: string, lodge: Series, raw: Series, runs: number, extra: Record<string, unknown> = {}): void {
-  const f = (x: Series) => `${x.medianMs.toFixed(1)} ms (${x.minMs.toFixed(1)}-${x.maxMs.toFixed(1)})`;
-  const ratio = lodge.medianMs / raw.medianMs;
-  console.log(`${lodge.what}: ${f(lodge)}`);
-  console.log(`${raw.what}: ${f(raw)}`);
-  console.log(`ratio lodge/raw: ${ratio.toFixed(2)} (${runs} runs each, alternated)`);
-  for (const [k, v] of Object.entries(extra)) console.log(`${k}: ${typeof v === 'number' ? v.toFixed(1) : JSON.stringify(v)}`);
-  const out = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(new URL(`${name}.json`, out), `${JSON.stringify({ benchmark: name, runs, lodge, raw, ratio, ...extra, date: new Date().toISOString() }, null, 2)}\n`);
+export function series(what: string, unit: string, xs: readonly number[]): Series {
+  if (xs.length === 0) throw new Error(`${what}: no measurement`);
+  return { what, unit, runs: xs.length, median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+const digits = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(3).replace(/0+$/, '').replace(/\.$/, ''));
+
+export function show(s: Series): string {
+  return `${s.what}: ${digits(s.median)} ${s.unit} (${digits(s.min)}-${digits(s.max)}, ${s.runs} runs)`;
+}
+
+export interface Comparison {
+  lodge: Series;
+  against: Series;
+  /** lodge's median over the other's: below 1 is faster for times, slower for rates. */
+  ratio: number;
+}
+
+export function compare(lodge: Series, against: Series): Comparison {
+  return { lodge, against, ratio: lodge.median / against.median };
+}
+
+export function showComparison(c: Comparison): string {
+  return `${show(c.lodge)}\n${show(c.against)}\nratio: ${c.ratio.toFixed(2)}`;
 }

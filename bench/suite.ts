@@ -1,0 +1,111 @@
+/**
+ * The benchmark suite: `npm run bench -- [NAME...] [options]`. Each benchmark runs Lodge
+ * and what it is compared with in one script, alternating runs, prints medians, min-max
+ * and ratios, and writes bench/results/NAME.json; the suite ends with one line each.
+ * Everything a benchmark makes is removed when it ends, fails or is interrupted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import type { BenchContext, BenchOptions, Benchmark } from './bench.js';
+
+const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark> }> = {
+  'ct-start': { about: 'a container: API launch against runc create+start; lodge launch + exec against podman and LXD; CLI cold start', load: async () => (await import('./ct-start.js')).ctStart },
+  density: { about: 'N containers (--count, default 2000) on Lodge networks: launch time, memory per guest, list and delete, against raw runc', load: async () => (await import('./density.js')).density },
+  'vm-boot': { about: 'lodge launch --kind vm to the shell prompt against the same QEMU command by hand', load: async () => (await import('./guest-boot.js')).vmBoot },
+  'pv-boot': { about: 'lodge launch --kind pv to the shell prompt against the same linux.uml command by hand', load: async () => (await import('./guest-boot.js')).pvBoot },
+  net: { about: 'TCP throughput and round trip: two ct and two vm guests on a bridge against two bare namespaces', load: async () => (await import('./net.js')).net },
+  api: { about: 'requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest', load: async () => (await import('./api.js')).api },
+};
+
+const usage = `npm run bench -- [NAME...] [options]
+
+Benchmarks (all when none is named):
+${Object.entries(benchmarks)
+  .map(([name, b]) => `  ${name.padEnd(10)} ${b.about}`)
+  .join('\n')}
+
+Options:
+  --runs N            runs of each side (each benchmark has its own default)
+  --count N           density: containers (default 2000)
+  --megabytes N       net: MB per ct transfer (default 128)
+  --vm-megabytes N    net: MB per vm transfer (default 16)
+  --no-vm             net: leave the vm pair out
+  --no-peers          ct-start, density: leave Podman and LXD out
+
+Results: bench/results/NAME.json. Runs as root; installs the peers (podman, lxd) it compares with.`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    runs: { type: 'string' },
+    count: { type: 'string' },
+    megabytes: { type: 'string' },
+    'vm-megabytes': { type: 'string' },
+    'no-vm': { type: 'boolean' },
+    'no-peers': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const unknown = positionals.filter((n) => !benchmarks[n]);
+if (unknown.length > 0) {
+  console.error(`unknown benchmark: ${unknown.join(', ')}\n\n${usage}`);
+  process.exit(2);
+}
+const options: BenchOptions = {};
+for (const [k, v] of Object.entries(values)) {
+  if (v === undefined || k === 'help') continue;
+  const n = typeof v === 'string' ? Number(v) : NaN;
+  if (typeof v === 'string' && !(Number.isInteger(n) && n > 0)) {
+    console.error(`--${k}: ${v} is not a positive whole number`);
+    process.exit(2);
+  }
+  options[k] = typeof v === 'string' ? n : v;
+}
+
+/** Cleanups of the benchmark that runs now, also run on Ctrl-C. */
+let cleanups: Array<() => unknown> = [];
+async function runCleanups(): Promise<void> {
+  for (const f of cleanups.reverse()) {
+    try {
+      await f();
+    } catch (e) {
+      console.error(`cleanup: ${(e as Error).message}`);
+    }
+  }
+  cleanups = [];
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: removing what the benchmark made`);
+    void runCleanups().then(() => process.exit(130));
+  });
+}
+
+const host = { cores: os.cpus().length, memoryBytes: os.totalmem(), kernel: os.release(), node: process.version };
+const results = new URL('../../bench/results/', import.meta.url);
+mkdirSync(results, { recursive: true });
+const summaries: string[] = [];
+let failed = 0;
+for (const name of positionals.length > 0 ? positionals : Object.keys(benchmarks)) {
+  console.log(`\n== ${name}`);
+  const ctx: BenchContext = { options, defer: (f) => void cleanups.push(f), log: (line) => console.log(`  ${line}`) };
+  const started = Date.now();
+  try {
+    const outcome = await (await benchmarks[name]!.load())(ctx);
+    writeFileSync(new URL(`${name}.json`, results), `${JSON.stringify({ benchmark: name, date: new Date().toISOString(), host, seconds: (Date.now() - started) / 1000, ...outcome.result, summary: outcome.summary }, null, 2)}\n`);
+    summaries.push(`${name}: ${outcome.summary}`);
+  } catch (e) {
+    failed++;
+    console.error(`${name} failed: ${(e as Error).stack ?? e}`);
+    summaries.push(`${name}: FAILED: ${(e as Error).message.split('\n')[0]}`);
+  } finally {
+    await runCleanups();
+  }
+}
+console.log(`\n== summary (bench/results/)\n${summaries.join('\n')}`);
+process.exitCode = failed > 0 ? 1 : 0;
