@@ -164,7 +164,6 @@ export class GuestService {
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits, ...(req.vm ? { vm: req.vm } : {}) });
     this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
-    const networks = [...new Set(nics.map((n) => n.network))];
     return this.deps.operations.start('guest.launch', req.name, (progress) =>
       this.lock.with(req.name, async () => {
         const spec = this.spec(g);
@@ -172,8 +171,8 @@ export class GuestService {
         revert.add('guest record', () => this.deps.store.deleteGuest(g.id));
         revert.add('host resources', () => driver.destroy(spec));
         try {
-          // its name in DNS, and its anti-spoofing rules in force before it first sends
-          await this.syncNetworks(networks);
+          // its name in DNS, and its anti-spoofing entries in force before it first sends
+          await this.deps.networks.nicsChanged(spec.nics, 'add');
           progress(10, 'preparing the root filesystem');
           await driver.create(spec);
           if (req.start === false) {
@@ -186,19 +185,12 @@ export class GuestService {
           revert.success();
         } catch (e) {
           await revert.fail(this.deps.log);
-          // its NICs went with its record: their names and rules go too
-          await this.syncNetworks(networks);
+          // its NICs went with its record: their names and firewall entries go too
+          await this.deps.networks.nicsChanged(spec.nics, 'delete');
           throw wrap(e, `launching ${req.name} failed`);
         }
       }),
     );
-  }
-
-  /** DNS names and firewall rules follow the guests' NICs; a failure here is logged, not the guest's. */
-  private async syncNetworks(networks: readonly string[]): Promise<void> {
-    if (networks.length === 0) return;
-    for (const n of networks) await this.deps.networks.syncDns(n).catch((e: Error) => this.deps.log(`network ${n}: ${e.message}`));
-    await this.deps.networks.syncFirewall().catch((e: Error) => this.deps.log(`firewall: ${e.message}`));
   }
 
   forwards(name: string): Forward[] {
@@ -275,9 +267,11 @@ export class GuestService {
         } catch (e) {
           throw wrap(e, `deleting ${name} failed`);
         }
-        const networks = [...new Set(spec.nics.map((n) => n.network))];
+        // its port forwards go with its record, and with them their rules
+        const forwarded = this.deps.networks.forwards(g).length > 0;
         this.deps.store.deleteGuest(g.id);
-        await this.syncNetworks(networks);
+        await this.deps.networks.nicsChanged(spec.nics, 'delete');
+        if (forwarded) await this.deps.networks.syncFirewall().catch((e: Error) => this.deps.log(`firewall: ${e.message}`));
         this.deps.events.emit('lifecycle', name, 'deleted');
       }),
     );

@@ -10,7 +10,7 @@ import { LodgeError } from '../api/errors.js';
 import type { Forward, ForwardPost, Network, NetworksPost, Nic, NicRequest } from '../api/networks.js';
 import { createBridge, deleteLink, linksWithPrefix, openTunDevice, routeDestinations } from '../host/net.js';
 import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
-import { applyFirewall, firewallRules, firewallTable } from '../network/firewall.js';
+import { applyFirewall, firewallRules, firewallTable, nicElements, type FirewallNic } from '../network/firewall.js';
 import { formatIp, formatSubnet, freeSubnet, gateway, guestRange, isGuestAddress, netmask, nextFree, overlaps, parseIp, parseSubnet, type Subnet } from '../network/ipam.js';
 import { bridgeMac, bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
 import type { Events } from './events.js';
@@ -258,7 +258,7 @@ export class NetworkService {
   }
 
   /** Every guest's NICs, read one network at a time (not one guest at a time), with their host devices. */
-  private allNics(): Array<{ hostDevice: string; mac: string; address: string }> {
+  private allNics(): FirewallNic[] {
     return this.deps.store
       .networks()
       .flatMap((n) => this.deps.store.nics({ network: n.name }))
@@ -268,7 +268,26 @@ export class NetworkService {
   /** Lodge's nftables rules, made again from the database: isolation, NAT, anti-spoofing, port forwards. */
   async syncFirewall(): Promise<void> {
     const networks = this.deps.store.networks().map((n) => ({ bridge: bridgeName(n.name), subnet: n.subnet, nat: this.reachesUplink(n) }));
-    await applyFirewall(firewallRules({ table: firewallTable(this.deps.store.instance), networks, nics: this.allNics(), forwards: this.forwards() }));
+    const instance = this.deps.store.instance;
+    await applyFirewall(firewallRules({ table: firewallTable(instance), networks, nicPrefix: hostDevicePrefix(instance), nics: this.allNics(), forwards: this.forwards() }));
+  }
+
+  /**
+   * A guest's NICs came (before it first sends) or went: their names in its networks'
+   * DNS, their entries in the anti-spoofing sets. Nothing else of the firewall changes;
+   * should the small change fail, the whole is made again. Failures are logged: they
+   * are the network's, not the guest's.
+   */
+  async nicsChanged(nics: readonly GuestNic[], op: 'add' | 'delete'): Promise<void> {
+    if (nics.length === 0) return;
+    for (const n of new Set(nics.map((x) => x.network))) await this.syncDns(n).catch((e: Error) => this.deps.log(`network ${n}: ${e.message}`));
+    const elements = nics.map((x) => ({ hostDevice: x.hostDevice, mac: x.mac, address: x.address.split('/')[0]! }));
+    try {
+      await applyFirewall(nicElements(firewallTable(this.deps.store.instance), elements, op).join('\n'));
+    } catch (e) {
+      this.deps.log(`firewall: ${(e as Error).message.trim()}; making it whole again`);
+      await this.syncFirewall().catch((e2: Error) => this.deps.log(`firewall: ${e2.message}`));
+    }
   }
 
   forwards(guest?: { id: number }): Forward[] {

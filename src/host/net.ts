@@ -38,12 +38,18 @@ export async function deleteLink(name: string): Promise<void> {
   if (await linkExists(name)) await run(['ip', 'link', 'del', name], { allowFailure: true });
 }
 
-/** A veth pair: `host` joins `bridge`, `peer` (with `mac`) goes into the network namespace of process `pid`. */
+/**
+ * A veth pair in one call: `host` on `bridge` and up; its peer made right inside the
+ * network namespace of process `pid`, already named `peer` and with `mac`.
+ */
 export async function createVethInto(host: string, peer: string, mac: string, bridge: string, pid: number): Promise<void> {
-  await deleteLink(host);
-  await ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'address', mac);
-  await ip('link', 'set', host, 'master', bridge, 'up');
-  await ip('link', 'set', peer, 'netns', String(pid));
+  const add = ['link', 'add', host, 'master', bridge, 'up', 'type', 'veth', 'peer', 'name', peer, 'address', mac, 'netns', String(pid)];
+  const first = await run(['ip', ...add], { allowFailure: true });
+  if (first.code === 0) return;
+  if (!/exists/i.test(first.stderr)) throw new Error(`ip ${add.join(' ')}: ${first.stderr.trim()}`);
+  // a host end left by a guest whose state was lost: it goes, and the pair is made again
+  await run(['ip', 'link', 'del', host], { allowFailure: true });
+  await ip(...add);
 }
 
 /**
@@ -77,9 +83,9 @@ export async function createTap(name: string, owner: number, bridge: string): Pr
   await ip('link', 'set', name, 'master', bridge, 'up');
 }
 
-/** Runs `ip ARGS` inside the network namespace of process `pid`. */
-export async function ipIn(pid: number, ...args: string[]): Promise<void> {
-  await run(['nsenter', `--net=/proc/${pid}/ns/net`, 'ip', ...args]);
+/** Runs `ip` commands inside the network namespace of process `pid`, all in one process (ip -batch). */
+export async function ipBatchIn(pid: number, commands: readonly string[][]): Promise<void> {
+  await run(['nsenter', `--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'], { input: `${commands.map((c) => c.join(' ')).join('\n')}\n` });
 }
 
 const routeTypes = new Set(['local', 'broadcast', 'unreachable', 'blackhole', 'prohibit', 'throw', 'multicast', 'anycast']);

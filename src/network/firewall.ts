@@ -13,12 +13,21 @@ import { bridgePrefix } from './nic.js';
 /** Every Lodge bridge, of any lodged on the host. */
 const bridgePattern = `${bridgePrefix}*`;
 
+export interface FirewallNic {
+  hostDevice: string;
+  mac: string;
+  /** Without its prefix length. */
+  address: string;
+}
+
 export interface FirewallInput {
   /** The tables' name: one lodged's own (after its instance), so two never overwrite each other. */
   table: string;
   /** nat: routed out to the uplink (masqueraded); otherwise nothing is routed out of it. */
   networks: Array<{ bridge: string; subnet: string; nat: boolean }>;
-  nics: Array<{ hostDevice: string; mac: string; address: string }>;
+  /** What every host end of this lodged's NICs is named with. */
+  nicPrefix: string;
+  nics: FirewallNic[];
   forwards: Array<{ proto: 'tcp' | 'udp'; hostPort: number; guestAddress: string; guestPort: number }>;
 }
 
@@ -39,11 +48,13 @@ export function firewallRules(i: FirewallInput): string {
   ]);
   const masquerade = i.networks.filter((n) => n.nat).map((n) => `    ip saddr ${n.subnet} oifname != "${n.bridge}" masquerade`);
   const dnat = i.forwards.map((f) => `    fib daddr type local ${f.proto} dport ${f.hostPort} dnat ip to ${f.guestAddress}:${f.guestPort}`);
-  const spoofing = i.nics.flatMap((n) => [
-    `    iifname "${n.hostDevice}" ether saddr != ${n.mac} drop`,
-    `    iifname "${n.hostDevice}" ether type ip ip saddr != { ${n.address}, 0.0.0.0 } drop`,
-    `    iifname "${n.hostDevice}" ether type arp arp saddr ip != { ${n.address}, 0.0.0.0 } drop`,
-  ]);
+  // a NIC of this lodged sends only with its pair of MAC and address; one not in the sets sends nothing
+  const nic = `iifname "${i.nicPrefix}*"`;
+  const spoofing = [
+    `    ${nic} iifname . ether saddr != @nic_mac drop`,
+    `    ${nic} ether type ip ip saddr != 0.0.0.0 iifname . ip saddr != @nic_ip drop`,
+    `    ${nic} ether type arp arp saddr ip != 0.0.0.0 iifname . arp saddr ip != @nic_ip drop`,
+  ];
   return [
     ...table('inet', [
       '  chain forward {',
@@ -65,9 +76,39 @@ export function firewallRules(i: FirewallInput): string {
       ...masquerade,
       '  }',
     ]),
-    ...table('bridge', ['  chain prerouting {', '    type filter hook prerouting priority 0; policy accept;', ...spoofing, '  }']),
+    ...table('bridge', [
+      '  set nic_mac { type ifname . ether_addr; }',
+      '  set nic_ip { type ifname . ipv4_addr; }',
+      '  chain prerouting {',
+      '    type filter hook prerouting priority 0; policy accept;',
+      ...spoofing,
+      '  }',
+    ]),
+    ...(i.networks.length > 0 ? nicElements(i.table, i.nics, 'add').filter((l) => l.startsWith('add element')) : []),
     '',
   ].join('\n');
+}
+
+/**
+ * Pure: adds or removes NICs' set elements, in one transaction. Removing adds first, so
+ * that removing an element that is not there (a crash between the two) is no error.
+ */
+export function nicElements(table: string, nics: readonly FirewallNic[], op: 'add' | 'delete'): string[] {
+  if (nics.length === 0) return [];
+  // adding a chain that is there changes nothing, and fails where a table is gone (removed by hand): the caller
+  // then makes the whole ruleset again
+  const present = [`add chain inet ${table} forward`, `add chain bridge ${table} prerouting`];
+  const sets = {
+    nic_mac: nics.map((n) => `"${n.hostDevice}" . ${n.mac}`).join(', '),
+    nic_ip: nics.map((n) => `"${n.hostDevice}" . ${n.address}`).join(', '),
+  };
+  return [
+    ...present,
+    ...Object.entries(sets).flatMap(([set, elements]) => [
+      `add element bridge ${table} ${set} { ${elements} }`,
+      ...(op === 'delete' ? [`delete element bridge ${table} ${set} { ${elements} }`] : []),
+    ]),
+  ];
 }
 
 export const firewallTable = (instance: string) => `lodge-${instance}`;

@@ -6,7 +6,7 @@
  * whose guest asks dnsmasq for that address by DHCP.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createTap, createVethInto, deleteLink, ipIn } from '../host/net.js';
+import { createTap, createVethInto, deleteLink, ipBatchIn } from '../host/net.js';
 
 /** One NIC as a driver needs it. */
 export interface GuestNic {
@@ -41,16 +41,13 @@ export const bridgeMac = (network: string) => localMac(createHash('sha256').upda
 /** LODGE_NICn=ADDRESS/PREFIX,GATEWAY on a kernel command line: what images without a DHCP client (debian/12) configure their NICs from. */
 export const nicWords = (nics: ReadonlyArray<{ address: string; gateway: string }>) => nics.map((n, k) => `LODGE_NIC${k}=${n.address},${n.gateway}`);
 
-/** Plugs a container's NICs: a veth pair each, its guest end renamed, addressed and up; the first one routes. */
+/** Plugs a container's NICs: a veth pair each, its guest end named, addressed and up; the first one routes. Two processes, however many NICs share the batch. */
 export async function attachContainerNics(pid: number, nics: readonly GuestNic[]): Promise<void> {
-  for (const [i, nic] of nics.entries()) {
-    const peer = `${nic.hostDevice.replace(/^lv/, 'lp')}`;
-    await createVethInto(nic.hostDevice, peer, nic.mac, nic.bridge, pid);
-    await ipIn(pid, 'link', 'set', peer, 'name', nic.name);
-    await ipIn(pid, 'addr', 'add', nic.address, 'dev', nic.name);
-    await ipIn(pid, 'link', 'set', nic.name, 'up');
-    if (i === 0) await ipIn(pid, 'route', 'add', 'default', 'via', nic.gateway);
-  }
+  for (const nic of nics) await createVethInto(nic.hostDevice, nic.name, nic.mac, nic.bridge, pid);
+  await ipBatchIn(
+    pid,
+    nics.flatMap((nic, i) => [['addr', 'add', nic.address, 'dev', nic.name], ['link', 'set', nic.name, 'up'], ...(i === 0 ? [['route', 'add', 'default', 'via', nic.gateway]] : [])]),
+  );
 }
 
 /** Taps for an engine that runs as `owner`; if one cannot be made, none is left. */
