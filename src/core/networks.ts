@@ -11,6 +11,7 @@ import type { Forward, ForwardPost, Network, NetworksPost, Nic, NicRequest } fro
 import { createBridge, deleteLink, linksWithPrefix, openTunDevice, routeDestinations } from '../host/net.js';
 import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
 import { applyFirewall, firewallRules, firewallTable, nicElements, type FirewallNic } from '../network/firewall.js';
+import { FirewallWriter } from '../network/firewall-writer.js';
 import { formatIp, formatSubnet, freeSubnet, gateway, guestRange, isGuestAddress, netmask, nextFree, overlaps, parseIp, parseSubnet, type Subnet } from '../network/ipam.js';
 import { bridgeMac, bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
 import type { Events } from './events.js';
@@ -38,9 +39,11 @@ export const defaultNetwork = 'default';
 export class NetworkService {
   private readonly deps: NetworkServiceDeps;
   private readonly lock = new KeyedLock();
+  private readonly firewall: FirewallWriter;
 
   constructor(deps: NetworkServiceDeps) {
     this.deps = deps;
+    this.firewall = new FirewallWriter(applyFirewall, () => this.wholeRuleset(), deps.log);
   }
 
   /** The alias of this lodged's bridges. */
@@ -266,28 +269,26 @@ export class NetworkService {
   }
 
   /** Lodge's nftables rules, made again from the database: isolation, NAT, anti-spoofing, port forwards. */
-  async syncFirewall(): Promise<void> {
-    const networks = this.deps.store.networks().map((n) => ({ bridge: bridgeName(n.name), subnet: n.subnet, nat: this.reachesUplink(n) }));
+  syncFirewall(): Promise<void> {
+    return this.firewall.rebuild();
+  }
+
+  private wholeRuleset(): string {
     const instance = this.deps.store.instance;
-    await applyFirewall(firewallRules({ table: firewallTable(instance), networks, nicPrefix: hostDevicePrefix(instance), nics: this.allNics(), forwards: this.forwards() }));
+    const networks = this.deps.store.networks().map((n) => ({ bridge: bridgeName(n.name), subnet: n.subnet, nat: this.reachesUplink(n) }));
+    return firewallRules({ table: firewallTable(instance), networks, nicPrefix: hostDevicePrefix(instance), nics: this.allNics(), forwards: this.forwards() });
   }
 
   /**
    * A guest's NICs came (before it first sends) or went: their names in its networks'
-   * DNS, their entries in the anti-spoofing sets. Nothing else of the firewall changes;
-   * should the small change fail, the whole is made again. Failures are logged: they
-   * are the network's, not the guest's.
+   * DNS, their entries in the anti-spoofing sets; nothing else of the firewall changes.
+   * Failures are logged: they are the network's, not the guest's.
    */
   async nicsChanged(nics: readonly GuestNic[], op: 'add' | 'delete'): Promise<void> {
     if (nics.length === 0) return;
     for (const n of new Set(nics.map((x) => x.network))) await this.syncDns(n).catch((e: Error) => this.deps.log(`network ${n}: ${e.message}`));
     const elements = nics.map((x) => ({ hostDevice: x.hostDevice, mac: x.mac, address: x.address.split('/')[0]! }));
-    try {
-      await applyFirewall(nicElements(firewallTable(this.deps.store.instance), elements, op).join('\n'));
-    } catch (e) {
-      this.deps.log(`firewall: ${(e as Error).message.trim()}; making it whole again`);
-      await this.syncFirewall().catch((e2: Error) => this.deps.log(`firewall: ${e2.message}`));
-    }
+    await this.firewall.change(nicElements(firewallTable(this.deps.store.instance), elements, op)).catch((e: Error) => this.deps.log(`firewall: ${e.message}`));
   }
 
   forwards(guest?: { id: number }): Forward[] {
