@@ -25,6 +25,7 @@ import { cgroupVersion } from '../host/cgroups.js';
 import { raiseKernelLimits } from '../host/kernel-limits.js';
 import { enableIpv4Forwarding } from '../host/net.js';
 import { ImageFiles } from '../images/store.js';
+import { useSpawner } from '../lib/exec.js';
 import { buildServer } from './server.js';
 import { lodgeVersion } from '../api/version.js';
 
@@ -122,6 +123,8 @@ async function main(): Promise<void> {
   const imageFiles = new ImageFiles(dirs.images);
   await imageFiles.sweepStaging();
 
+  // lodged forks no program itself: each fork of a process this size costs milliseconds of its one thread
+  useSpawner(fileURLToPath(new URL('../../shim/lodge-spawner', import.meta.url)));
   const drivers = new DriverRegistry();
   const shimBinary = fileURLToPath(new URL('../../shim/lodge-shim', import.meta.url));
   const ct = await drivers.add(new CtDriver({ runtimeRoot: dirs.runtime, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));

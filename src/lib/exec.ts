@@ -1,9 +1,18 @@
 /**
  * @module The one way Lodge runs a program: an argv array (never a shell string), a
  * timeout, an optional AbortSignal, and on failure an error that carries the command
- * line and what the program wrote to stderr.
+ * line and what the program wrote to stderr. In lodged, programs are started by
+ * lodge-spawner (see spawner.ts) rather than by forking lodged itself.
  */
 import { spawn } from 'node:child_process';
+import { Spawner } from './spawner.js';
+
+let spawner: Spawner | undefined;
+
+/** From now on this process runs programs through the lodge-spawner at `binary` (lodged does, at start). */
+export function useSpawner(binary: string): void {
+  spawner = new Spawner(binary);
+}
 
 export interface ExecOptions {
   timeoutMs?: number;
@@ -36,6 +45,8 @@ export class ExecError extends Error {
 export function run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
+  // the spawner runs with lodged's environment and directory, and cannot be aborted
+  if (spawner?.alive && !options.env && !options.cwd && !options.signal) return runBySpawner(spawner, argv, options);
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       env: options.env ?? process.env,
@@ -60,4 +71,12 @@ export function run(argv: readonly string[], options: ExecOptions = {}): Promise
       else reject(new ExecError(argv, result, signal ? `killed by ${signal}` : `exit code ${code}`));
     });
   });
+}
+
+async function runBySpawner(s: Spawner, argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
+  const r = await s.run(argv, options.input, options.timeoutMs ?? 60_000);
+  if (r.spawnError) throw new ExecError(argv, { code: -1, stdout: '', stderr: '' }, r.spawnError === 'ENOENT' ? 'not found (is it installed?)' : r.spawnError);
+  const result = { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  if (r.code === 0 || options.allowFailure) return result;
+  throw new ExecError(argv, result, r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`);
 }
