@@ -46,7 +46,14 @@ export async function attachContainerNics(pid: number, nics: readonly GuestNic[]
   for (const nic of nics) await createVethInto(nic.hostDevice, nic.name, nic.mac, nic.bridge, pid);
   await ipBatchIn(
     pid,
-    nics.flatMap((nic, i) => [['addr', 'add', nic.address, 'dev', nic.name], ['link', 'set', nic.name, 'up'], ...(i === 0 ? [['route', 'add', 'default', 'via', nic.gateway]] : [])]),
+    nics.flatMap((nic, i) => [
+      // Lodge's networks are IPv4: without a link-local address the NIC sends no IPv6 duplicate-address and router
+      // probes, which the bridge would flood to every other guest on it (at a thousand guests, most of a launch's CPU)
+      ['link', 'set', nic.name, 'addrgenmode', 'none'],
+      ['addr', 'add', nic.address, 'dev', nic.name],
+      ['link', 'set', nic.name, 'up'],
+      ...(i === 0 ? [['route', 'add', 'default', 'via', nic.gateway]] : []),
+    ]),
   );
 }
 
