@@ -1,8 +1,9 @@
 /**
- * @module Mounts on the host: overlay roots for guests, and finding what is mounted
- * under a directory so that cleanup after a crash can be mechanical.
+ * @module Mounts on the host: overlay roots for guests, whether a directory is mounted
+ * on, and unmounting.
  */
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { run } from '../lib/exec.js';
 
 export async function mountOverlay(lowers: readonly string[], upper: string, work: string, target: string): Promise<void> {
@@ -15,15 +16,17 @@ export async function unmount(target: string): Promise<void> {
   if (await isMounted(target)) await run(['umount', '--lazy', target]);
 }
 
+/**
+ * Whether something is mounted on `target`: its device differs from its parent's. One stat
+ * each, not a read of /proc/self/mountinfo, which the kernel renders line by line with one
+ * long overlay line per guest (at two thousand guests, milliseconds of kernel time per read).
+ * Lodge mounts only filesystems of their own device here (overlay, ext4 on a loop device).
+ */
 export async function isMounted(target: string): Promise<boolean> {
-  return (await readMountPoints()).includes(target);
-}
-
-async function readMountPoints(): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  // field 5 is the mount point, with spaces and the like written as octal escapes
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  try {
+    const [own, parent] = await Promise.all([stat(target), stat(path.dirname(target))]);
+    return own.dev !== parent.dev;
+  } catch {
+    return false;
+  }
 }
