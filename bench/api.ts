@@ -5,7 +5,7 @@
  * record: no guest is read) as the floor of the HTTP stack.
  */
 import autocannon from 'autocannon';
-import { privateDaemon, type Benchmark } from './bench.js';
+import { pool, privateDaemon, type Benchmark } from './bench.js';
 
 async function load(socketPath: string, urlPath: string) {
   const r = await autocannon({ url: `http://localhost${urlPath}`, socketPath, connections: 10, duration: 10 });
@@ -18,9 +18,7 @@ export const api: Benchmark = async (ctx) => {
   const d = await privateDaemon(ctx);
   ctx.log(`launching ${count} containers (no NIC)`);
   const names = Array.from({ length: count }, (_, i) => `g${i}`);
-  for (let i = 0; i < names.length; i += 8) {
-    await Promise.all(names.slice(i, i + 8).map(async (name) => d.done(await d.client.guests.launch({ name, image: 'busybox', networks: [] }))));
-  }
+  await pool(names, 8, async (name) => d.done(await d.client.guests.launch({ name, image: 'busybox', networks: [] })));
   const results = [];
   for (const urlPath of ['/1.0', '/1.0/guests', `/1.0/guests/g${count >> 1}`]) {
     const r = await load(d.socket, urlPath);

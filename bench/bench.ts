@@ -35,3 +35,13 @@ export async function privateDaemon(ctx: BenchContext, options: ConstructorParam
   await d.buildBusybox();
   return d;
 }
+
+/** Runs `f` over `items`, `width` at a time. */
+export async function pool<T>(items: readonly T[], width: number, f: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await f(items[next++]!);
+    }),
+  );
+}

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { lodgeBin } from '../test/system/harness.js';
-import { privateDaemon, type Benchmark } from './bench.js';
+import { pool, privateDaemon, type Benchmark } from './bench.js';
 import { parentPid, pssKb, settledMeminfo } from './proc.js';
 import { rawRunc } from './raw-runc.js';
 import { timed } from './stats.js';
@@ -21,16 +21,6 @@ const used = (m: Record<string, number>) => m.MemTotal! - m.MemAvailable!;
 function memoryDelta(before: Record<string, number>, after: Record<string, number>, count: number) {
   const per = (k: string) => (after[k]! - before[k]!) / count / 2 ** 20;
   return { usedMb: (used(after) - used(before)) / count / 2 ** 20, slabMb: per('Slab'), pageTablesMb: per('PageTables'), kernelStackMb: per('KernelStack') };
-}
-
-/** Runs `f` over `items`, `width` at a time. */
-async function pool<T>(items: readonly T[], width: number, f: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) await f(items[next++]!);
-    }),
-  );
 }
 
 const perBridge = 1000;

@@ -84,7 +84,7 @@ export function firewallRules(i: FirewallInput): string {
       ...spoofing,
       '  }',
     ]),
-    ...(i.networks.length > 0 ? nicElements(i.table, i.nics, 'add').filter((l) => l.startsWith('add element')) : []),
+    ...(i.networks.length > 0 ? elementLines(i.table, i.nics, 'add') : []),
     '',
   ].join('\n');
 }
@@ -97,18 +97,19 @@ export function nicElements(table: string, nics: readonly FirewallNic[], op: 'ad
   if (nics.length === 0) return [];
   // adding a chain that is there changes nothing, and fails where a table is gone (removed by hand): the caller
   // then makes the whole ruleset again
-  const present = [`add chain inet ${table} forward`, `add chain bridge ${table} prerouting`];
+  return [`add chain inet ${table} forward`, `add chain bridge ${table} prerouting`, ...elementLines(table, nics, op)];
+}
+
+function elementLines(table: string, nics: readonly FirewallNic[], op: 'add' | 'delete'): string[] {
+  if (nics.length === 0) return [];
   const sets = {
     nic_mac: nics.map((n) => `"${n.hostDevice}" . ${n.mac}`).join(', '),
     nic_ip: nics.map((n) => `"${n.hostDevice}" . ${n.address}`).join(', '),
   };
-  return [
-    ...present,
-    ...Object.entries(sets).flatMap(([set, elements]) => [
-      `add element bridge ${table} ${set} { ${elements} }`,
-      ...(op === 'delete' ? [`delete element bridge ${table} ${set} { ${elements} }`] : []),
-    ]),
-  ];
+  return Object.entries(sets).flatMap(([set, elements]) => [
+    `add element bridge ${table} ${set} { ${elements} }`,
+    ...(op === 'delete' ? [`delete element bridge ${table} ${set} { ${elements} }`] : []),
+  ]);
 }
 
 export const firewallTable = (instance: string) => `lodge-${instance}`;
