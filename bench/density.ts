@@ -14,7 +14,8 @@ import { lodgeBin } from '../test/system/harness.js';
 import { pool, privateDaemon, type Benchmark } from './bench.js';
 import { parentPid, pssKb, settledMeminfo } from './proc.js';
 import { rawRunc } from './raw-runc.js';
-import { timed } from './stats.js';
+import { showSteps, stepMedians, timed } from './stats.js';
+import type { Operation } from '../src/api/operations.js';
 
 const used = (m: Record<string, number>) => m.MemTotal! - m.MemAvailable!;
 
@@ -38,14 +39,19 @@ export const density: Benchmark = async (ctx) => {
 
   ctx.log(`launching ${count} containers, ${width} at a time, on ${networks.length} network(s)`);
   const before = settledMeminfo();
-  let launched = 0;
+  const launches: Operation[] = [];
   const launchMs = await timed(() =>
     pool(names, width, async (name) => {
       const i = Number(name.slice(1));
-      await d.done(await d.client.guests.launch({ name, image: 'busybox', networks: [{ network: networks[Math.floor(i / perBridge)]! }] }));
-      if (++launched % 250 === 0) ctx.log(`${launched} running`);
+      launches.push(await d.done(await d.client.guests.launch({ name, image: 'busybox', networks: [{ network: networks[Math.floor(i / perBridge)]! }] })));
+      if (launches.length % 250 === 0) ctx.log(`${launches.length} running`);
     }),
   );
+  // where a launch's time goes with few guests and with nearly all of them
+  const tenth = Math.max(1, Math.floor(count / 10));
+  const launchSteps = { first: stepMedians(launches.slice(0, tenth)), last: stepMedians(launches.slice(-tenth)) };
+  ctx.log(`a launch among the first ${tenth}: ${showSteps(launchSteps.first)}`);
+  ctx.log(`a launch among the last ${tenth}: ${showSteps(launchSteps.last)}`);
   const guests = await d.client.guests.list();
   const running = guests.filter((g) => g.state === 'running').length;
   if (running !== count) throw new Error(`${running} of ${count} guests run`);
@@ -74,7 +80,11 @@ export const density: Benchmark = async (ctx) => {
   ctx.log(`lodged RSS ${lodgedRssMb.toFixed(0)} MB; lodge list ${listCliMs.toFixed(0)} ms (API ${listApiMs.toFixed(0)} ms)`);
 
   ctx.log(`deleting ${count}`);
-  const deleteMs = await timed(() => pool(names, width, async (name) => d.done(await d.client.guests.delete(name, true))));
+  const deletes: Operation[] = [];
+  const deleteMs = await timed(() => pool(names, width, async (name) => deletes.push(await d.done(await d.client.guests.delete(name, true)))));
+  const deleteSteps = { first: stepMedians(deletes.slice(0, tenth)), last: stepMedians(deletes.slice(-tenth)) };
+  ctx.log(`a delete among the first ${tenth}: ${showSteps(deleteSteps.first)}`);
+  ctx.log(`a delete among the last ${tenth}: ${showSteps(deleteSteps.last)}`);
   const leftovers = [
     ...d.inNetns(['ip', '-o', 'link', 'show']).stdout.split('\n').filter((l) => l.includes(`lv${d.instance}`)),
     ...d.runtimeContainers(),
@@ -106,6 +116,7 @@ export const density: Benchmark = async (ctx) => {
       concurrency: width,
       launchSeconds: launchMs / 1000,
       launchesPerSecond: (count / launchMs) * 1000,
+      launchSteps,
       memoryPerGuestMb: memory,
       guestProcessesPssMbPerGuest: guestPssMb,
       memoryBeyondGuestProcessesMbPerGuest: beyondGuests,
@@ -114,6 +125,7 @@ export const density: Benchmark = async (ctx) => {
       listCliMs,
       listApiMs,
       deleteSeconds: deleteMs / 1000,
+      deleteSteps,
       leftovers,
       rawRunc: { launchSeconds: rawLaunchMs / 1000, memoryPerGuestMb: rawMemory, deleteSeconds: rawDeleteMs / 1000 },
     },

@@ -52,3 +52,23 @@ export function compare(lodge: Series, against: Series): Comparison {
 export function showComparison(c: Comparison): string {
   return `${show(c.lodge)}\n${show(c.against)}\nratio: ${c.ratio.toFixed(2)}`;
 }
+
+/**
+ * Where operations' time went: for each step of their timings (summed within one
+ * operation when it repeats), the median over the operations, largest first.
+ */
+export function stepMedians(ops: readonly { timings?: { step: string; ms: number }[] }[]): Record<string, number> {
+  const byStep = new Map<string, number[]>();
+  for (const op of ops) {
+    const sums = new Map<string, number>();
+    for (const t of op.timings ?? []) sums.set(t.step, (sums.get(t.step) ?? 0) + t.ms);
+    for (const [step, ms] of sums) byStep.set(step, [...(byStep.get(step) ?? []), ms]);
+  }
+  const medians = [...byStep].map(([step, xs]) => [step, Math.round(median(xs) * 10) / 10] as const);
+  return Object.fromEntries(medians.sort((a, b) => b[1] - a[1]));
+}
+
+export const showSteps = (steps: Record<string, number>) =>
+  Object.entries(steps)
+    .map(([step, ms]) => `${step} ${ms} ms`)
+    .join(', ');

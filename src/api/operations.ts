@@ -14,6 +14,11 @@ export const Operation = Type.Object({
   progress: Type.Number({ minimum: 0, maximum: 100 }),
   step: Type.String({ description: 'what it is doing now, or did last' }),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), cause: Type.Optional(Type.String()) })),
+  timings: Type.Optional(
+    Type.Array(Type.Object({ step: Type.String(), ms: Type.Number() }), {
+      description: 'where the time went, in the order each piece ended: its steps, and each program it ran (`$ runc create`)',
+    }),
+  ),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });

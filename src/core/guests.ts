@@ -9,7 +9,7 @@ import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestState, G
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import type { ConsolePaths, GuestDriver, GuestSpec, InteractiveCommand, ResolvedLimits } from '../drivers/driver.js';
+import type { ConsolePaths, GuestDriver, GuestRef, GuestSpec, InteractiveCommand, ResolvedLimits } from '../drivers/driver.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
 import type { ImageFiles } from '../images/store.js';
@@ -49,15 +49,17 @@ export class GuestService {
     this.deps = deps;
   }
 
-  private spec(g: GuestRecord): GuestSpec {
+  private ref(g: GuestRecord): GuestRef {
     const id = `${this.deps.store.instance}-${g.id}`;
+    return { id, name: g.name, dir: path.join(this.deps.guestsDir, id) };
+  }
+
+  private spec(g: GuestRecord): GuestSpec {
     const image = this.deps.store.image(g.image);
     const format = image?.format ?? 'rootfs';
     return {
-      id,
-      name: g.name,
+      ...this.ref(g),
       kind: g.kind,
-      dir: path.join(this.deps.guestsDir, id),
       image: {
         name: g.image,
         format,
@@ -96,7 +98,7 @@ export class GuestService {
   /** Brings the record in line with the host: a guest whose process ended is stopped, with why. */
   private async refresh(g: GuestRecord): Promise<{ pid?: number }> {
     if (g.state !== 'running' && g.state !== 'paused') return {};
-    const observed = await this.driver(g).observe(this.spec(g));
+    const observed = await this.driver(g).observe(this.ref(g));
     if (observed.state === 'stopped') {
       this.setState(g, 'stopped', observed.reason ?? 'it ended');
       return {};
@@ -172,6 +174,7 @@ export class GuestService {
         revert.add('host resources', () => driver.destroy(spec));
         try {
           // its name in DNS, and its anti-spoofing entries in force before it first sends
+          if (spec.nics.length) progress(5, 'adding its NICs to their networks');
           await this.deps.networks.nicsChanged(spec.nics, 'add');
           progress(10, 'preparing the root filesystem');
           await driver.create(spec);

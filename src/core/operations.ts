@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
 import type { Events } from './events.js';
+import { recordingSteps, type StepTiming } from '../lib/step-timings.js';
 import type { Store } from './store.js';
 
 export type Progress = (percent: number, step: string) => void;
@@ -35,17 +36,25 @@ export class Operations {
     const op: Operation = { id: randomUUID(), action, target, status: 'running', progress: 0, step: 'queued', createdAt: now, updatedAt: now };
     this.store.saveOperation(op);
     this.events.emit('operation', target, action, { id: op.id, status: op.status });
+    const timings: StepTiming[] = [];
+    let stepStart = performance.now();
+    const endStep = () => {
+      const now = performance.now();
+      timings.push({ step: op.step, ms: Math.round((now - stepStart) * 10) / 10 });
+      stepStart = now;
+    };
     const progress: Progress = (percent, step) => {
       op.progress = Math.max(op.progress, Math.min(100, Math.round(percent)));
       op.updatedAt = new Date().toISOString();
       // a new step is stored (a lodged that dies can then say where it was); percentages only go to watchers
       if (step !== op.step) {
+        endStep();
         op.step = step;
         this.store.saveOperation(op);
       }
       this.events.emit('operation', target, action, { id: op.id, status: op.status, progress: op.progress, step });
     };
-    const done = work(progress).then(
+    const done = recordingSteps(timings, () => work(progress)).then(
       () => {
         op.status = 'success';
         op.progress = 100;
@@ -57,6 +66,8 @@ export class Operations {
         op.error = { code: body.code, message: `${body.message} (at step: ${op.step})`, ...(body.cause ? { cause: body.cause } : {}) };
       },
     ).then(() => {
+      endStep();
+      op.timings = timings;
       op.updatedAt = new Date().toISOString();
       this.store.saveOperation(op);
       this.running.delete(op.id);

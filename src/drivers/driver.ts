@@ -34,6 +34,9 @@ export interface GuestSpec {
   limits: ResolvedLimits;
 }
 
+/** What names a guest on the host: enough to observe it without building its whole spec. */
+export type GuestRef = Pick<GuestSpec, 'id' | 'name' | 'dir'>;
+
 export interface DriverInfo {
   kind: GuestKind;
   available: boolean;
@@ -74,7 +77,7 @@ export interface GuestDriver {
   pause(spec: GuestSpec): Promise<void>;
   resume(spec: GuestSpec): Promise<void>;
   /** Cheap enough to call for every guest on every list. */
-  observe(spec: GuestSpec): Promise<ObservedState>;
+  observe(guest: GuestRef): Promise<ObservedState>;
   setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void>;
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult>;
   interactive(spec: GuestSpec, command: string[]): InteractiveCommand;

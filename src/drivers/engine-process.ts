@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../host/cgroups.js';
 import { createTaps, removeHostDevices } from '../network/nic.js';
-import type { ConsolePaths, GuestSpec, ObservedState, ResolvedLimits, StopOptions } from './driver.js';
+import type { ConsolePaths, GuestRef, GuestSpec, ObservedState, ResolvedLimits, StopOptions } from './driver.js';
 import { guestUid } from './guest-uid.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit, type ShimPaths } from './shim.js';
 
@@ -32,7 +32,7 @@ export class EngineProcess {
     this.options = options;
   }
 
-  shim(spec: GuestSpec): ShimPaths {
+  shim(spec: GuestRef): ShimPaths {
     return shimPaths(path.join(spec.dir, 'shim'));
   }
 
@@ -88,7 +88,7 @@ export class EngineProcess {
     await removeHostDevices(spec.nics);
   }
 
-  observe(spec: GuestSpec): Promise<ObservedState> {
+  observe(spec: GuestRef): Promise<ObservedState> {
     return observeShim(this.shim(spec));
   }
 
@@ -119,7 +119,7 @@ export const untilDeadline = (deadline: number) => Math.max(100, Math.min(5000, 
 export abstract class EngineDriver {
   protected abstract readonly engine: EngineProcess;
 
-  observe(spec: GuestSpec): Promise<ObservedState> {
+  observe(spec: GuestRef): Promise<ObservedState> {
     return this.engine.observe(spec);
   }
 

@@ -2,7 +2,7 @@
  * @module Starting lodge-shim (shim/lodge-shim.c) and reading what it leaves: the
  * holder of a guest's console and exit status, shared by every kind that needs one.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,6 +45,8 @@ export interface ShimLaunch {
   join?: string[];
   /** An unprivileged uid (and gid) the command runs as. */
   user?: number;
+  /** An overlay the command needs, mounted in a mount namespace of the shim's own. */
+  overlay?: { options: string; target: string };
 }
 
 /** Starts the shim and returns the guest's main pid once the command is up. */
@@ -54,6 +56,7 @@ export async function startShim(launch: ShimLaunch): Promise<number> {
   if (launch.consoleSocket) args.push('--console-socket');
   for (const procs of launch.join ?? []) args.push('--join', procs);
   if (launch.user !== undefined) args.push('--user', String(launch.user));
+  if (launch.overlay) args.push('--mount-overlay', launch.overlay.options, launch.overlay.target);
   const result = await run([...args, '--', ...launch.argv], { allowFailure: true, timeoutMs: 120_000 });
   const line = result.stdout.trim();
   const ok = /^ok (\d+) (\d+)$/.exec(line);
@@ -71,12 +74,27 @@ async function readExit(paths: ShimPaths): Promise<string | undefined> {
   }
 }
 
+/**
+ * The pid of a guest whose main process runs, from the exit record and the pidfile.
+ * Synchronous on purpose: a list of thousands of guests would queue its reads on
+ * libuv's four threads, and these files are small and in the page cache.
+ */
+function runningPid(paths: ShimPaths): number | undefined {
+  if (existsSync(paths.exit)) return undefined;
+  try {
+    const pid = Number(readFileSync(paths.pidfile, 'utf8'));
+    return pid && isAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** From files alone (the exit record and the pidfile): cheap enough for every guest on every list. */
 export async function observeShim(paths: ShimPaths): Promise<ObservedState> {
+  const pid = runningPid(paths);
+  if (pid) return { state: 'running', pid };
   const exit = await readExit(paths);
   if (exit) return { state: 'stopped', reason: exit };
-  const pid = Number(await readFile(paths.pidfile, 'utf8').catch(() => '0'));
-  if (pid && isAlive(pid)) return { state: 'running', pid };
   // the shim reaps the process a moment before it records how it ended: give it that moment
   if (await waitForExit(paths, 2000)) return { state: 'stopped', reason: (await readExit(paths))! };
   return { state: 'stopped', reason: 'its main process is gone and no exit status was recorded' };

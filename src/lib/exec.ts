@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Spawner } from './spawner.js';
+import { programStep, timed } from './step-timings.js';
 
 let spawner: Spawner | undefined;
 
@@ -43,10 +44,15 @@ export class ExecError extends Error {
 }
 
 export function run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-  const [file, ...args] = argv;
-  if (!file) throw new Error('run: empty argv');
+  if (!argv[0]) throw new Error('run: empty argv');
   // the spawner runs with lodged's environment and directory, and cannot be aborted
-  if (spawner?.alive && !options.env && !options.cwd && !options.signal) return runBySpawner(spawner, argv, options);
+  const s = spawner;
+  if (s?.alive && !options.env && !options.cwd && !options.signal) return timed(programStep(argv), () => runBySpawner(s, argv, options));
+  return timed(programStep(argv), () => runByFork(argv, options));
+}
+
+function runByFork(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
+  const [file, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       env: options.env ?? process.env,

@@ -1,17 +1,19 @@
 /**
  * @module A guest's root filesystem as an overlay: the image's read-only rootfs below,
  * the guest's own upper directory above. Guests of one image share the lower layer on
- * disk and in the page cache.
+ * disk and in the page cache. The overlay is mounted only where the guest runs, in its
+ * own mount namespace (lodge-shim --mount-overlay), never in the host's.
  */
 import { existsSync } from 'node:fs';
 import { chown, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { makeExt4File, mountLoop } from '../host/disks.js';
-import { isMounted, mountOverlay, unmount } from '../host/mounts.js';
+import { isMounted, overlayOptions, unmount } from '../host/mounts.js';
 
 export interface OverlayRoot {
   upper: string;
   work: string;
+  /** Where the overlay is mounted. */
   rootfs: string;
 }
 
@@ -27,8 +29,11 @@ export function overlayRoot(dir: string, sized = existsSync(diskFile(dir))): Ove
   return { upper: path.join(base, 'upper'), work: path.join(base, 'work'), rootfs: path.join(dir, 'rootfs') };
 }
 
-/** Makes the directories, owned by the guest's root user, and mounts the overlay (and its disk, if sized). */
-export async function mountOverlayRoot(dir: string, lower: string, owner: number, diskBytes?: number): Promise<OverlayRoot> {
+/**
+ * Makes the directories (the upper one owned by the guest's root user) and mounts its disk
+ * if sized; returns the overlay's mount options.
+ */
+export async function prepareOverlayRoot(dir: string, lower: string, owner: number, diskBytes?: number): Promise<OverlayRoot & { options: string }> {
   if (diskBytes !== undefined) {
     await mkdir(diskMount(dir), { recursive: true });
     if (!existsSync(diskFile(dir))) await makeExt4File(diskFile(dir), diskBytes);
@@ -37,12 +42,12 @@ export async function mountOverlayRoot(dir: string, lower: string, owner: number
   const root = overlayRoot(dir, diskBytes !== undefined);
   for (const d of [root.upper, root.work, root.rootfs]) await mkdir(d, { recursive: true });
   await chown(root.upper, owner, owner);
-  if (!(await isMounted(root.rootfs))) await mountOverlay([lower], root.upper, root.work, root.rootfs);
-  return root;
+  return { ...root, options: overlayOptions([lower], root.upper, root.work) };
 }
 
 export async function removeOverlayRoot(dir: string): Promise<void> {
   const root = overlayRoot(dir);
+  // a root that an older lodged mounted on the host goes too
   await unmount(root.rootfs);
   await unmount(diskMount(dir));
   for (const p of [root.upper, root.work, root.rootfs, diskMount(dir), diskFile(dir)]) await rm(p, { recursive: true, force: true });

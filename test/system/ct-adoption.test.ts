@@ -58,7 +58,7 @@ test('a launch interrupted by the daemon dying leaves nothing once lodged is bac
   const db = new Database(path.join(d.stateDir, 'lodge.db'));
   db.prepare("UPDATE guests SET state = 'creating' WHERE name = 'halfway'").run();
   db.close();
-  assert.ok(d.mounts().length > 0 && d.runtimeContainers().length > 0);
+  assert.ok(d.runtimeContainers().length > 0);
 
   await d.start();
   assert.match(d.stderr, /removing halfway: its launch was interrupted/);
@@ -67,6 +67,5 @@ test('a launch interrupted by the daemon dying leaves nothing once lodged is bac
   assert.ok(!existsSync(`/proc/${pid}`), 'its process is gone');
   const left = d.runtimeContainers().length;
   assert.equal(left, (await d.client.guests.list()).filter((g) => g.state === 'running').length, 'only the other guests remain in the runtime');
-  assert.deepEqual(d.mounts().filter((m) => !m.includes('/guests/')), []);
-  assert.equal(d.mounts().length, (await d.client.guests.list()).length, 'one root mount per remaining guest');
+  assert.deepEqual(d.mounts(), [], "no guest's root is mounted on the host: each is in its own mount namespace");
 });

@@ -24,7 +24,7 @@ function hostUid(pid: number): number {
   return Number(line.split(/\s+/)[1]);
 }
 
-/** The overlay mount options of a guest's root, as the host's mount table has them. */
+/** The overlay mount options of a guest's root, as its own mount table has them. */
 function overlayOf(name: string, pid: number): Record<string, string> {
   const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/')!;
   const options = root.split(' - ')[1]!.split(' ')[2]!;
@@ -92,4 +92,6 @@ test('two guests of one image share its lower layer and write only their own upp
   // the same busybox binary, one inode, for both guests
   const inode = async (name: string) => exec(name, 'stat -c %i /bin/busybox');
   assert.equal(await inode('iso-a'), await inode('iso-b'));
+  // the overlays are mounted in the guests' own namespaces: the host's mount table has no line per guest
+  assert.deepEqual(d.mounts(), []);
 });

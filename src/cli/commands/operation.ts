@@ -1,5 +1,5 @@
 /**
- * @module lodge operation list|wait, lodge monitor
+ * @module lodge operation list|show|wait, lodge monitor
  */
 import type { Command } from 'commander';
 import type { LodgeClient } from '../../client/index.js';
@@ -22,6 +22,20 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['ID', 'ACTION', 'TARGET', 'STATUS', 'STEP'],
         ops.map((o) => [o.id, o.action, o.target, o.status === 'running' ? `running ${o.progress}%` : o.status, o.error?.message ?? o.step]),
       );
+    });
+
+  operation
+    .command('show')
+    .description('show one operation, and where its time went: its steps, and each program it ran ($ ...)')
+    .argument('<id>')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (id: string, flags: { format: string }) => {
+      const format = parseFormat(flags.format);
+      const op = await client().operations.get(id);
+      if (format === 'json') return printJson(op);
+      process.stdout.write(`${op.action} of ${op.target}: ${op.status === 'running' ? `running ${op.progress}%` : op.status}, at step: ${op.step}\n`);
+      if (op.error) process.stdout.write(`error: ${op.error.message}\n`);
+      if (op.timings?.length) printTable(['STEP', 'MS'], op.timings.map((t) => [t.step, t.ms.toFixed(1)]));
     });
 
   operation

@@ -13,12 +13,12 @@ import { run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
 import { Inflight } from '../../lib/inflight.js';
-import { mountOverlayRoot, overlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
+import { overlayRoot, prepareOverlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
 import { ensureShifted } from '../../storage/shift.js';
-import type { ConsolePaths, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
+import type { ConsolePaths, DriverInfo, GuestDriver, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
-import { writeHostname, writeResolvConf } from './identity.js';
+import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
 import { chooseRuntime, runtimeSignal } from './runtime.js';
 
 export interface CtDriverOptions {
@@ -70,16 +70,16 @@ export class CtDriver implements GuestDriver {
 
   async create(spec: GuestSpec): Promise<void> {
     await mkdir(path.join(spec.dir, 'shim'), { recursive: true });
-    await this.mountRoot(spec);
-    const owner = spec.privileged ? 0 : defaultIdMap.hostId;
-    await writeHostname(overlayRoot(spec.dir).rootfs, spec.name, owner);
+    const lower = await this.lowerDir(spec);
+    const root = await this.prepareRoot(spec, lower);
     // its network's dnsmasq answers for the other guests' names
-    if (spec.nics.length > 0) await writeResolvConf(overlayRoot(spec.dir).rootfs, spec.nics[0]!.gateway, dnsDomain, owner);
+    const dns = spec.nics.length > 0 ? resolvConfFile(spec.nics[0]!.gateway, dnsDomain) : {};
+    await writeEtcFiles(lower, root.upper, { ...hostnameFile(spec.name), ...dns });
     await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
   }
 
-  private async mountRoot(spec: GuestSpec): Promise<void> {
-    await mountOverlayRoot(spec.dir, await this.lowerDir(spec), spec.privileged ? 0 : defaultIdMap.hostId, spec.limits.diskBytes);
+  private prepareRoot(spec: GuestSpec, lower: string) {
+    return prepareOverlayRoot(spec.dir, lower, spec.privileged ? 0 : defaultIdMap.hostId, spec.limits.diskBytes);
   }
 
   private config(spec: GuestSpec): Record<string, unknown> {
@@ -100,14 +100,15 @@ export class CtDriver implements GuestDriver {
     // a previous run's container record must go before the id can be used again
     if (existsSync(path.join(this.options.runtimeRoot, spec.id))) await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
     for (const f of [paths.exit, paths.pidfile]) await rm(f, { force: true });
-    // after a host reboot the overlay is gone; the limits may have changed since create
-    await this.mountRoot(spec);
+    // after a host reboot a sized disk is unmounted; the limits may have changed since create
+    const root = await this.prepareRoot(spec, await this.lowerDir(spec));
     await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
     await startShim({
       binary: this.options.shimBinary,
       paths,
       consoleSocket: true,
       logMaxBytes: this.options.consoleLogBytes,
+      overlay: { options: root.options, target: root.rootfs },
       argv: this.runtimeArgv('create', '--bundle', spec.dir, '--console-socket', paths.consoleSocket, '--pid-file', paths.pidfile, spec.id),
     });
     if (!spec.privileged) await delegate(this.cgroups, this.cgroupsPath(spec), defaultIdMap.hostId);
@@ -135,13 +136,9 @@ export class CtDriver implements GuestDriver {
       }
       await waitForExit(paths, options.timeoutMs);
     }
-    if (!existsSync(paths.exit)) {
-      await run(this.runtimeArgv('kill', spec.id, 'KILL'), { allowFailure: true });
-      // a frozen cgroup holds even SIGKILL until it thaws
-      await run(this.runtimeArgv('resume', spec.id), { allowFailure: true });
-      if (!(await waitForExit(paths, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
-    }
+    // whatever is left is killed with SIGKILL (a frozen container too: runc thaws it) and its record removed, in one run
     await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
+    if (!(await waitForExit(paths, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
   }
 
   async pause(spec: GuestSpec): Promise<void> {
@@ -152,7 +149,7 @@ export class CtDriver implements GuestDriver {
     await run(this.runtimeArgv('resume', spec.id));
   }
 
-  observe(spec: GuestSpec): Promise<ObservedState> {
+  observe(spec: GuestRef): Promise<ObservedState> {
     return observeShim(shimPaths(path.join(spec.dir, 'shim')));
   }
 

@@ -1,37 +1,48 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeHostname, writeResolvConf } from './identity.js';
+import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
 
-test('the hostname and name server are written into the guest root, and never through a link', async () => {
+test('the hostname and name server go into the upper layer, whose /etc mirrors the image', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-identity-'));
   try {
-    const plain = path.join(dir, 'plain');
-    mkdirSync(path.join(plain, 'etc'), { recursive: true });
-    await writeHostname(plain, 'web1', process.getuid!());
-    assert.equal(readFileSync(path.join(plain, 'etc/hostname'), 'utf8'), 'web1\n');
-
-    // /etc/hostname and /etc/resolv.conf pointing outside the root: replaced by files, the target untouched
+    const lower = path.join(dir, 'lower');
+    const upper = path.join(dir, 'upper');
+    mkdirSync(path.join(lower, 'etc'), { recursive: true });
+    mkdirSync(upper);
+    chmodSync(path.join(lower, 'etc'), 0o751);
+    chownSync(path.join(lower, 'etc'), 100000, 100000);
+    // the image's resolv.conf is a link out of it: shadowed in the upper layer, its target untouched
     const outside = path.join(dir, 'outside');
     writeFileSync(outside, 'precious\n');
-    const linked = path.join(dir, 'linked');
-    mkdirSync(path.join(linked, 'etc'), { recursive: true });
-    symlinkSync(outside, path.join(linked, 'etc/hostname'));
-    symlinkSync(outside, path.join(linked, 'etc/resolv.conf'));
-    await writeHostname(linked, 'web1', process.getuid!());
-    await writeResolvConf(linked, '10.50.0.1', 'lodge', process.getuid!());
+    symlinkSync(outside, path.join(lower, 'etc/resolv.conf'));
+    await writeEtcFiles(lower, upper, { ...hostnameFile('web1'), ...resolvConfFile('10.50.0.1', 'lodge') });
+    assert.equal(readFileSync(path.join(upper, 'etc/hostname'), 'utf8'), 'web1\n');
+    assert.equal(readFileSync(path.join(upper, 'etc/resolv.conf'), 'utf8'), 'nameserver 10.50.0.1\nsearch lodge\n');
     assert.equal(readFileSync(outside, 'utf8'), 'precious\n');
-    assert.ok(!lstatSync(path.join(linked, 'etc/hostname')).isSymbolicLink());
-    assert.equal(readFileSync(path.join(linked, 'etc/hostname'), 'utf8'), 'web1\n');
-    assert.equal(readFileSync(path.join(linked, 'etc/resolv.conf'), 'utf8'), 'nameserver 10.50.0.1\nsearch lodge\n');
+    const etc = lstatSync(path.join(upper, 'etc'));
+    assert.equal(etc.mode & 0o7777, 0o751);
+    assert.deepEqual([etc.uid, etc.gid], [100000, 100000]);
+    assert.equal(lstatSync(path.join(upper, 'etc/hostname')).uid, 100000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
-    // /etc itself a link: skipped
-    const etcLink = path.join(dir, 'etclink');
-    mkdirSync(etcLink);
-    symlinkSync(dir, path.join(etcLink, 'etc'));
-    await writeHostname(etcLink, 'web1', 0);
+test('an image whose /etc is a link or missing gets no files, and nothing is written through the link', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-identity-'));
+  try {
+    const lower = path.join(dir, 'lower');
+    const upper = path.join(dir, 'upper');
+    mkdirSync(lower);
+    mkdirSync(upper);
+    await writeEtcFiles(lower, upper, hostnameFile('web1'));
+    assert.throws(() => lstatSync(path.join(upper, 'etc')));
+    symlinkSync(dir, path.join(lower, 'etc'));
+    await writeEtcFiles(lower, upper, hostnameFile('web1'));
+    assert.throws(() => lstatSync(path.join(upper, 'etc')));
     assert.throws(() => readFileSync(path.join(dir, 'hostname')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
