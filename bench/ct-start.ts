@@ -3,7 +3,8 @@
  *   (a) API level: POST /1.0/guests (busybox, ct, no NIC) until the operation says its
  *       init runs, against `runc create` + `runc start` of the same rootfs and init (the limit);
  *   (b) end to end: `lodge launch` + `lodge exec NAME -- true` (two CLI runs) against
- *       `podman run --rm IMAGE true` of the same rootfs;
+ *       `podman run --rm IMAGE true` and LXD's `lxc launch` + `lxc exec NAME -- true` of
+ *       the same rootfs; and the forced delete of each;
  *   (c) the CLI's cold start: `lodge --version` and `lodge list`, beside `node -e 0`.
  * Runs alternate (A B A B ...). Options: --runs N (15), --no-peers.
  */
@@ -11,13 +12,15 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { lodgeBin } from '../test/system/harness.js';
 import { privateDaemon, type Benchmark } from './bench.js';
-import { podman } from './peers.js';
+import { lxd, podman, type Lxd, type Peer } from './peers.js';
 import { rawRunc } from './raw-runc.js';
 import { compare, series, show, showComparison, timed } from './stats.js';
 
 function check(r: ReturnType<typeof spawnSync>, what: string): void {
   if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr?.toString().trim()}`);
 }
+
+const { NODE_EXTRA_CA_CERTS: _unused, ...withoutCaBundle } = process.env;
 
 export const ctStart: Benchmark = async (ctx) => {
   const runs = ctx.options.runs ?? 15;
@@ -46,30 +49,46 @@ export const ctStart: Benchmark = async (ctx) => {
   const apiLaunch = compare(series('Lodge API launch (no NIC)', 'ms', api), series('runc create + runc start', 'ms', raw));
   ctx.log(showComparison(apiLaunch));
 
-  ctx.log('(b) end to end: lodge launch + lodge exec -- true, against podman run --rm');
-  const pod = ctx.options['no-peers'] ? ({ available: false, why: '--no-peers' } as const) : podman(ctx, path.join(d.dir, 'podman'), rootfs);
+  ctx.log('(b) end to end: lodge launch + lodge exec -- true, against podman run --rm and lxc launch + lxc exec -- true');
+  const unavailable = (why: string) => ({ available: false, why }) as const;
+  const noPeers = ctx.options['no-peers'];
+  const pod = noPeers ? unavailable('--no-peers') : podman(ctx, path.join(d.dir, 'podman'), rootfs);
+  const lx: Peer<Lxd> = noPeers ? unavailable('--no-peers') : lxd(ctx, path.join(d.dir, 'lxd'), rootfs);
   if (!pod.available) ctx.log(`podman: not compared: ${pod.why}`);
+  if (!lx.available) ctx.log(`lxd: not compared: ${lx.why}`);
   // the CLI as installed: its own shebang, not `node FILE`
   const lodge = (...args: string[]) => spawnSync(lodgeBin, args, { env: { ...process.env, LODGE_SOCKET: d.socket } });
-  const endToEndMs: number[] = [];
-  const podmanRun: number[] = [];
+  const times = { lodge: [] as number[], lodgeDelete: [] as number[], podman: [] as number[], lxd: [] as number[], lxdDelete: [] as number[] };
   for (let i = 0; i < runs; i++) {
-    endToEndMs.push(
+    times.lodge.push(
       await timed(() => {
         check(lodge('launch', 'busybox', `b${i}`, '--network', 'none'), 'lodge launch');
         check(lodge('exec', `b${i}`, '--', 'true'), 'lodge exec');
       }),
     );
-    await d.done(await d.client.guests.delete(`b${i}`, true));
+    times.lodgeDelete.push(await timed(() => check(lodge('delete', '--force', `b${i}`), 'lodge delete')));
     if (pod.available) {
       const argv = pod.peer.argv('run', '--rm', pod.peer.image, 'true');
-      podmanRun.push(await timed(() => check(spawnSync(argv[0]!, argv.slice(1)), 'podman run')));
+      times.podman.push(await timed(() => check(spawnSync(argv[0]!, argv.slice(1)), 'podman run')));
+    }
+    if (lx.available) {
+      times.lxd.push(
+        await timed(() => {
+          lx.peer.lxc('launch', lx.peer.image, `x${i}`);
+          lx.peer.lxc('exec', `x${i}`, '--', 'true');
+        }),
+      );
+      times.lxdDelete.push(await timed(() => lx.peer.lxc('delete', '--force', `x${i}`)));
     }
   }
-  const endToEnd = series('lodge launch + lodge exec -- true', 'ms', endToEndMs);
+  const endToEnd = series('lodge launch + lodge exec -- true', 'ms', times.lodge);
   ctx.log(show(endToEnd));
-  const vsPodman = pod.available ? compare(endToEnd, series('podman run --rm IMAGE true', 'ms', podmanRun)) : undefined;
+  const vsPodman = pod.available ? compare(endToEnd, series('podman run --rm IMAGE true', 'ms', times.podman)) : undefined;
   if (vsPodman) ctx.log(`${show(vsPodman.against)}\nratio: ${vsPodman.ratio.toFixed(2)}`);
+  const vsLxd = lx.available ? compare(endToEnd, series('lxc launch + lxc exec -- true', 'ms', times.lxd)) : undefined;
+  if (vsLxd) ctx.log(`${show(vsLxd.against)}\nratio: ${vsLxd.ratio.toFixed(2)}`);
+  const deletion = lx.available ? compare(series('lodge delete --force', 'ms', times.lodgeDelete), series('lxc delete --force', 'ms', times.lxdDelete)) : undefined;
+  if (deletion) ctx.log(showComparison(deletion));
 
   ctx.log('(c) CLI cold start');
   const lodgeCli = (...args: string[]) => () => check(lodge(...args), `lodge ${args.join(' ')}`);
@@ -77,7 +96,8 @@ export const ctStart: Benchmark = async (ctx) => {
   for (let i = 0; i < runs; i++) {
     cli.version.push(await timed(lodgeCli('--version')));
     cli.list.push(await timed(lodgeCli('list')));
-    cli.node.push(await timed(() => check(spawnSync(process.execPath, ['-e', '0']), 'node -e 0')));
+    // as the CLI's shebang runs it: without the certificate bundle this environment names
+    cli.node.push(await timed(() => check(spawnSync(process.execPath, ['-e', '0'], { env: withoutCaBundle }), 'node -e 0')));
   }
   const cliStart = { version: series('lodge --version', 'ms', cli.version), list: series('lodge list', 'ms', cli.list), node: series('node -e 0 (the floor)', 'ms', cli.node) };
   for (const s of Object.values(cliStart)) ctx.log(show(s));
@@ -85,9 +105,11 @@ export const ctStart: Benchmark = async (ctx) => {
   return {
     summary: [
       `API launch ${apiLaunch.lodge.median.toFixed(0)} ms against runc ${apiLaunch.against.median.toFixed(0)} ms: ratio ${apiLaunch.ratio.toFixed(2)} (target 1.5)`,
-      `launch + exec ${endToEnd.median.toFixed(0)} ms${vsPodman ? `, podman run ${vsPodman.against.median.toFixed(0)} ms (ratio ${vsPodman.ratio.toFixed(2)})` : `, podman not compared (${pod.available ? '' : pod.why})`}`,
+      `launch + exec ${endToEnd.median.toFixed(0)} ms` +
+        (vsPodman ? `, podman run ${vsPodman.against.median.toFixed(0)} ms (ratio ${vsPodman.ratio.toFixed(2)})` : `, podman not compared (${pod.available ? '' : pod.why})`) +
+        (vsLxd ? `, lxc launch + exec ${vsLxd.against.median.toFixed(0)} ms (ratio ${vsLxd.ratio.toFixed(2)})` : `, LXD not compared (${lx.available ? '' : lx.why})`),
       `lodge --version ${cliStart.version.median.toFixed(0)} ms (target 80; node alone ${cliStart.node.median.toFixed(0)} ms)`,
     ].join('; '),
-    result: { apiLaunch, endToEnd, ...(vsPodman ? { vsPodman } : {}), cliStart },
+    result: { apiLaunch, endToEnd, ...(vsPodman ? { vsPodman } : {}), ...(vsLxd ? { vsLxd } : {}), ...(deletion ? { deletion } : {}), cliStart },
   };
 };

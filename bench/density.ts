@@ -5,14 +5,17 @@
  * checking that nothing is left. Reports wall times, launches per second, host memory per
  * guest (MemTotal-MemAvailable, Slab, PageTables, KernelStack), the PSS of the guests'
  * own processes and of lodge-shim, lodged's RSS. Against raw runc for the same N (one
- * bundle, a network namespace each, no veth). Runs inside a network namespace of its own.
+ * bundle, a network namespace each, no veth), and LXD for --lxd-count (200) containers
+ * launched as many at a time, without NICs. Runs inside a network namespace of its own.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { lodgeBin } from '../test/system/harness.js';
 import { pool, privateDaemon, type Benchmark } from './bench.js';
 import { parentPid, pssKb, settledMeminfo } from './proc.js';
+import { lxd } from './peers.js';
 import { rawRunc } from './raw-runc.js';
 import { showSteps, stepMedians, timed } from './stats.js';
 import type { Operation } from '../src/api/operations.js';
@@ -69,7 +72,7 @@ export const density: Benchmark = async (ctx) => {
   const memory = memoryDelta(before, after, count);
   const guestPssMb = guestPssKb / count / 1024;
   const shimPssMb = shimPssKb / count / 1024;
-  const lodgedRssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.pid}/status`, 'utf8'))![1]) / 1024;
+  const lodgedRssMb = rssMb(d.pid!);
   const listCliMs = await timed(() => {
     const r = spawnSync(lodgeBin, ['list'], { env: { ...process.env, LODGE_SOCKET: d.socket }, maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(`lodge list: ${r.stderr}`);
@@ -104,12 +107,15 @@ export const density: Benchmark = async (ctx) => {
   const rawDeleteMs = await timed(() => names.forEach((name) => runc('delete', '--force', name)));
   ctx.log(`raw runc: ${(rawLaunchMs / 1000).toFixed(1)} s to start, ${rawMemory.usedMb.toFixed(2)} MB per container, ${(rawDeleteMs / 1000).toFixed(1)} s to delete`);
 
+  const lxdResult = ctx.options['no-peers'] ? undefined : await lxdDensity(ctx, d.dir, path.join(d.stateDir, 'images/busybox/rootfs'));
+
   const beyondGuests = memory.usedMb - guestPssMb;
   return {
     summary:
       `${count} cts in ${(launchMs / 1000).toFixed(1)} s (target 120; raw runc ${(rawLaunchMs / 1000).toFixed(1)} s), ` +
       `${beyondGuests.toFixed(2)} MB/guest beyond its processes (target 2; raw runc ${rawMemory.usedMb.toFixed(2)}), lodged ${lodgedRssMb.toFixed(0)} MB (target 300), ` +
-      `lodge list ${listCliMs.toFixed(0)} ms (target 1000), delete ${(deleteMs / 1000).toFixed(1)} s (target 120), ${leftovers.length} left`,
+      `lodge list ${listCliMs.toFixed(0)} ms (target 1000), delete ${(deleteMs / 1000).toFixed(1)} s (target 120), ${leftovers.length} left` +
+      (lxdResult ? `; LXD ${lxdResult.count} in ${lxdResult.launchSeconds.toFixed(1)} s, ${lxdResult.memoryPerGuestMb.usedMb.toFixed(1)} MB/guest` : ''),
     result: {
       count,
       networks: networks.length,
@@ -128,6 +134,31 @@ export const density: Benchmark = async (ctx) => {
       deleteSteps,
       leftovers,
       rawRunc: { launchSeconds: rawLaunchMs / 1000, memoryPerGuestMb: rawMemory, deleteSeconds: rawDeleteMs / 1000 },
+      ...(lxdResult ? { lxd: lxdResult } : {}),
     },
   };
 };
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+/** LXD: N containers of the same rootfs, `width` launches at a time; memory per guest, its daemon's growth, the time to delete them. */
+async function lxdDensity(ctx: Parameters<Benchmark>[0], dir: string, rootfs: string) {
+  const count = Number(ctx.options['lxd-count'] ?? 200);
+  const peer = lxd(ctx, path.join(dir, 'lxd'), rootfs);
+  if (!peer.available) {
+    ctx.log(`lxd: not compared: ${peer.why}`);
+    return undefined;
+  }
+  const { argv, image, pid } = peer.peer;
+  const lxc = (...args: string[]) => promisify(execFile)(argv(...args)[0]!, argv(...args).slice(1), { timeout: 300_000 });
+  const names = Array.from({ length: count }, (_, i) => `x${i}`);
+  ctx.log(`lxd: ${count} containers, ${width} at a time`);
+  const before = settledMeminfo();
+  const daemonBeforeMb = rssMb(pid);
+  const launchMs = await timed(() => pool(names, width, (name) => lxc('launch', image, name)));
+  const memory = memoryDelta(before, settledMeminfo(), count);
+  const daemonAfterMb = rssMb(pid);
+  const deleteMs = await timed(() => pool(names, width, (name) => lxc('delete', '--force', name)));
+  ctx.log(`lxd: ${(launchMs / 1000).toFixed(1)} s to launch, ${memory.usedMb.toFixed(2)} MB per container, its daemon ${daemonBeforeMb.toFixed(0)} -> ${daemonAfterMb.toFixed(0)} MB, ${(deleteMs / 1000).toFixed(1)} s to delete`);
+  return { count, launchSeconds: launchMs / 1000, memoryPerGuestMb: memory, daemonRssMb: { before: daemonBeforeMb, after: daemonAfterMb }, deleteSeconds: deleteMs / 1000 };
+}

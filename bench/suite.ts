@@ -11,7 +11,7 @@ import type { BenchContext, BenchOptions, Benchmark } from './bench.js';
 
 const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark> }> = {
   'ct-start': { about: 'a container: API launch against runc create+start; lodge launch + exec against podman and LXD; CLI cold start', load: async () => (await import('./ct-start.js')).ctStart },
-  density: { about: 'N containers (--count, default 2000) on Lodge networks: launch time, memory per guest, list and delete, against raw runc', load: async () => (await import('./density.js')).density },
+  density: { about: 'N containers (--count, default 2000) on Lodge networks: launch time, memory per guest, list and delete, against raw runc and LXD (--lxd-count, 200)', load: async () => (await import('./density.js')).density },
   'vm-boot': { about: 'lodge launch --kind vm to the shell prompt against the same QEMU command by hand', load: async () => (await import('./guest-boot.js')).vmBoot },
   'pv-boot': { about: 'lodge launch --kind pv to the shell prompt against the same linux.uml command by hand', load: async () => (await import('./guest-boot.js')).pvBoot },
   net: { about: 'TCP throughput and round trip: two ct and two vm guests on a bridge against two bare namespaces', load: async () => (await import('./net.js')).net },
@@ -28,6 +28,7 @@ ${Object.entries(benchmarks)
 Options:
   --runs N            runs of each side (each benchmark has its own default)
   --count N           density: containers (default 2000)
+  --lxd-count N       density: LXD containers (default 200)
   --megabytes N       net: MB per ct transfer (default 128)
   --vm-megabytes N    net: MB per vm transfer (default 16)
   --no-vm             net: leave the vm pair out
@@ -40,6 +41,7 @@ const { values, positionals } = parseArgs({
   options: {
     runs: { type: 'string' },
     count: { type: 'string' },
+    'lxd-count': { type: 'string' },
     megabytes: { type: 'string' },
     'vm-megabytes': { type: 'string' },
     'no-vm': { type: 'boolean' },

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 root=$(pwd)
-ln -sf "$root/dist/src/cli/main.js" /usr/local/bin/lodge
+ln -sf "$root/dist/src/cli/lodge.js" /usr/local/bin/lodge
 ln -sf "$root/dist/src/daemon/main.js" /usr/local/bin/lodged
 export LODGE_SOCKET=${LODGE_SOCKET:-/run/lodge/lodge.sock}
 log=/var/log/lodge/lodged.log

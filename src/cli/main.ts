@@ -7,6 +7,12 @@
  */
 import { lodgeVersion } from '../api/version.js';
 
+// output piped into a reader that stops early (lodge list | head) ends the command quietly
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(0);
+});
+
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) console.log(lodgeVersion());
 else await import('./program.js');

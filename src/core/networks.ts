@@ -13,7 +13,7 @@ import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
 import { applyFirewall, firewallRules, firewallTable, nicElements, type FirewallNic } from '../network/firewall.js';
 import { FirewallWriter } from '../network/firewall-writer.js';
 import { formatIp, formatSubnet, freeSubnet, gateway, guestRange, isGuestAddress, netmask, nextFree, overlaps, parseIp, parseSubnet, type Subnet } from '../network/ipam.js';
-import { bridgeMac, bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
+import { bridgeMac, bridgeName, bridgePrefix, hostDeviceName, hostDevicePrefix, maxBridgePorts, maxNetworkNameLength, randomMac, type GuestNic } from '../network/nic.js';
 import type { Events } from './events.js';
 import { KeyedLock } from './locks.js';
 import type { NetworkRecord, NicRecord, Store } from './store.js';
@@ -200,6 +200,9 @@ export class NetworkService {
       const s = parseSubnet(n.subnet);
       const used = chosen.get(n.name) ?? new Set(this.deps.store.nics({ network: n.name }).map((x) => parseIp(x.address)!));
       chosen.set(n.name, used);
+      if (used.size >= maxBridgePorts) {
+        throw new LodgeError('CONFLICT', `networks[${index}]: network ${n.name} has ${used.size} NICs, the most its bridge takes (a Linux bridge has ${maxBridgePorts} ports); put more guests on another network (lodge network create)`);
+      }
       let ip: number | undefined;
       if (req.address !== undefined) {
         ip = parseIp(req.address);

@@ -25,6 +25,8 @@ export interface GuestNic {
 export const maxNetworkNameLength = 12;
 export const bridgeName = (network: string) => `lb-${network}`;
 export const bridgePrefix = 'lb-';
+/** A Linux bridge numbers its ports 1 to 1023 (BR_MAX_PORTS is 1024, port 0 is never used). */
+export const maxBridgePorts = 1023;
 
 /** "lv" + the lodged instance + the guest id in base 36 + "x" + the NIC's index: at most 15 characters below 1.6 million guests. */
 export const hostDeviceName = (instance: string, guestId: number, index: number) => `lv${instance}${guestId.toString(36)}x${index}`;

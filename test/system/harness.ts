@@ -14,7 +14,7 @@ import { LodgeClient } from '../../src/client/index.js';
 
 const dist = fileURLToPath(new URL('../../', import.meta.url));
 export const lodgedBin = path.join(dist, 'src/daemon/main.js');
-export const lodgeBin = path.join(dist, 'src/cli/main.js');
+export const lodgeBin = path.join(dist, 'src/cli/lodge.js');
 
 /** Real-engine tests never skip: a missing program fails the test and names its Debian package. */
 export function requireProgram(binary: string, pkg: string): void {
