@@ -140,8 +140,8 @@ export class GuestService {
     const { pid } = await this.refresh(g);
     const live = g.state === 'running' || g.state === 'paused';
     const driver = this.driver(g);
-    const usage = live ? await driver.usage(this.spec(g)) : undefined;
-    const machine = await driver.machine?.(this.spec(g), live ? pid : undefined);
+    const spec = this.spec(g);
+    const [usage, machine] = await Promise.all([live ? driver.usage(spec) : undefined, driver.machine?.(spec, live ? pid : undefined)]);
     const engine = this.deps.drivers.info(g.kind)?.engine;
     const nics = this.deps.networks.apiNics(g.id);
     return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}) });

@@ -48,18 +48,13 @@ async function readV2CpuSeconds(dir: string): Promise<number | undefined> {
 export async function readUsage(version: CgroupVersion, cgroupPath: string): Promise<CgroupUsage> {
   if (version === 'v2') {
     const dir = path.join(root, cgroupPath);
-    return {
-      memoryBytes: await readNumber(path.join(dir, 'memory.current')),
-      processes: await readNumber(path.join(dir, 'pids.current')),
-      cpuSeconds: await readV2CpuSeconds(dir),
-    };
+    const [memoryBytes, processes, cpuSeconds] = await Promise.all([readNumber(path.join(dir, 'memory.current')), readNumber(path.join(dir, 'pids.current')), readV2CpuSeconds(dir)]);
+    return { memoryBytes, processes, cpuSeconds };
   }
-  const ns = await readNumber(path.join(root, 'cpuacct', cgroupPath, 'cpuacct.usage'));
-  return {
-    memoryBytes: await readNumber(path.join(root, 'memory', cgroupPath, 'memory.usage_in_bytes')),
-    processes: await readNumber(path.join(root, 'pids', cgroupPath, 'pids.current')),
-    cpuSeconds: ns === undefined ? undefined : ns / 1e9,
-  };
+  const [ns, memoryBytes, processes] = await Promise.all(
+    [['cpuacct', 'cpuacct.usage'], ['memory', 'memory.usage_in_bytes'], ['pids', 'pids.current']].map(([hierarchy, file]) => readNumber(path.join(root, hierarchy!, cgroupPath, file!))),
+  );
+  return { memoryBytes, processes, cpuSeconds: ns === undefined ? undefined : ns / 1e9 };
 }
 
 /**
