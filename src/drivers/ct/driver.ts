@@ -74,8 +74,8 @@ export class CtDriver implements GuestDriver {
     const root = await this.prepareRoot(spec, lower);
     // its network's dnsmasq answers for the other guests' names
     const dns = spec.nics.length > 0 ? resolvConfFile(spec.nics[0]!.gateway, dnsDomain) : {};
+    // the bundle's config.json is written by start, with the limits of that moment
     await writeEtcFiles(lower, root.upper, { ...hostnameFile(spec.name), ...dns });
-    await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
   }
 
   private prepareRoot(spec: GuestSpec, lower: string) {
