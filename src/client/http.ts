@@ -23,6 +23,16 @@ export class Transport {
   }
 
   request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return this.attempt<T>(method, path, options, true);
+  }
+
+  /**
+   * One try. A GET may go out on a kept-alive connection that lodged closed just then
+   * (its keep-alive timeout, or a restart): it is sent again, once, on a fresh connection.
+   * Every other method goes out on a connection of its own, so it is never sent twice and
+   * never lost to a stale one.
+   */
+  private attempt<T>(method: string, path: string, options: RequestOptions, mayRetry: boolean): Promise<T> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {};
       let payload: string | undefined;
@@ -32,19 +42,35 @@ export class Transport {
       } else if (options.stream) {
         headers['content-type'] = options.stream.contentType;
       }
-      const req = http.request({ socketPath: this.socketPath, method, path, headers }, (res) => {
+      const reusable = method === 'GET';
+      let answered = false;
+      const req = http.request({ socketPath: this.socketPath, method, path, headers, ...(reusable && mayRetry ? {} : { agent: false }) }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e: NodeJS.ErrnoException) => reject(this.unreachable(e)));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString();
           if ((res.statusCode ?? 500) >= 400) return reject(errorFrom(res.statusCode ?? 500, text));
           if (options.text) return resolve(text as T);
-          resolve((text ? JSON.parse(text) : undefined) as T);
+          try {
+            resolve((text ? JSON.parse(text) : undefined) as T);
+          } catch {
+            reject(new LodgeError('INTERNAL', `lodged answered ${res.statusCode} with a body that is not JSON`));
+          }
         });
       });
-      req.on('error', (e: NodeJS.ErrnoException) => reject(this.unreachable(e)));
-      if (options.stream) options.stream.data.pipe(req);
-      else req.end(payload);
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (answered) return;
+        if (reusable && mayRetry && req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+          return void this.attempt<T>(method, path, options, false).then(resolve, reject);
+        }
+        reject(this.unreachable(e));
+      });
+      if (options.stream) {
+        options.stream.data.on('error', (e) => req.destroy(e));
+        options.stream.data.pipe(req);
+      } else req.end(payload);
     });
   }
 

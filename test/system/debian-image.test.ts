@@ -41,9 +41,9 @@ async function consoleShows(name: string, pattern: RegExp, timeoutMs = 10_000): 
   return log;
 }
 
-test('debian/12 builds, and boots systemd to a running system', { timeout: 900_000 }, async () => {
-  const build = d.lodge(['image', 'build', 'debian/12']);
-  assert.equal(build.code, 0, build.stderr);
+test('debian/12 builds, and boots systemd to a running system', { timeout: 1_200_000 }, async () => {
+  // debootstrap's time is the package mirror's and the machine's: a cold cache on a busy machine takes many minutes
+  await d.done(await d.client.images.build({ name: 'debian/12' }), 840);
   assert.match(d.lodge(['image', 'list']).stdout, /^debian\/12\s+rootfs\s+\d+(\.\d)?M\s+\/sbin\/init\s+built with debootstrap/m);
   await d.launch('deb-a', { image: 'debian/12', limits: { memory: '512M' } });
   await d.launch('deb-b', { image: 'debian/12', limits: { memory: '512M' } });

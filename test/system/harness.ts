@@ -115,8 +115,8 @@ export class TestDaemon {
   }
 
   /** Waits for an operation and fails with its error if it failed. */
-  async done(op: Operation): Promise<Operation> {
-    const end = await this.client.operations.wait(op.id, 120);
+  async done(op: Operation, timeoutSeconds = 120): Promise<Operation> {
+    const end = await this.client.operations.wait(op.id, timeoutSeconds);
     if (end.status !== 'success') throw new Error(`${op.action} ${op.target}: ${end.status}: ${JSON.stringify(end.error)}`);
     return end;
   }

@@ -93,12 +93,12 @@ test('device profiles on a Linux image: virtio devices, or none and an AHCI disk
   assert.doesNotMatch(generic!, /cloud/, "the generic kernel: the cloud one has no AHCI driver");
   await onConsole('plegacy', 'echo root-$(sed -n "s| / ext4.*||p" /proc/mounts)', /root-\/dev\/sda\b/);
   const auto = (await info('pvirtio')).machine!;
-  assert.equal(auto.accel, 'tcg', 'KVM on these hosts is far slower than TCG');
-  assert.match(auto.accelReason, /^auto: KVM (ran the probe guest in more than|failed the probe)/);
+  // what auto chose must be what its reason says; the reason depends on the host (no /dev/kvm, a nested KVM, a fast one)
+  assert.match(auto.accelReason, auto.accel === 'kvm' ? /^auto: KVM ran the probe guest in [\d.]+ s, TCG in/ : /^auto: (\/dev\/kvm (is missing|cannot be opened)|KVM (ran the probe guest in|failed the probe))/);
   assert.ok(auto.stats && auto.stats.vcpuSeconds > 0 && auto.stats.diskReadBytes > 0, 'QMP counters');
   assert.equal((await info('plegacy')).machine!.accelReason, 'asked for (--accel tcg)');
   const shown = d.lodge(['info', 'pvirtio']).stdout;
-  assert.match(shown, /Accelerator:\s+tcg \(auto: KVM/);
+  assert.match(shown, new RegExp(`Accelerator:\\s+${auto.accel} \\(auto: `));
   assert.match(shown, /Devices:\s+virtio profile, direct kernel boot/);
   assert.match(d.lodge(['launch', 'busybox', 'bad', '--kind', 'vm', '--accel', 'fast']).stderr, /--accel: "fast" is not auto, kvm or tcg/);
   assert.match(d.lodge(['launch', 'busybox', 'bad', '--profile', 'legacy']).stderr, /vm: accelerator and device profile apply to vm guests only, not ct/);

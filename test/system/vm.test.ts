@@ -39,12 +39,13 @@ test('a vm boots the cloud kernel to a shell on its serial console, with its vCP
   const mem = Number(memKb) / 1024;
   assert.ok(mem > 180 && mem <= 256, `MemTotal fits 256M (${mem.toFixed(1)}M)`);
   const argv = await argvOf('vm1');
-  assert.equal(argv[argv.indexOf('-accel') + 1], 'tcg', 'TCG on these hosts');
+  const accel = (await d.client.guests.get('vm1')).machine!.accel;
+  assert.equal(argv[argv.indexOf('-accel') + 1], accel, 'QEMU runs on the accelerator the guest reports');
   assert.ok(argv.includes('-sandbox'));
   const pid = await guestPid(d, 'vm1');
   assert.ok(Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) >= 1_200_000, 'QEMU runs unprivileged');
   assert.equal(Number(readFileSync(`${hostCgroup(pid, 'memory')}/memory.limit_in_bytes`, 'utf8')), (256 + 256) * 1024 * 1024);
-  assert.match(d.lodge(['info', 'vm1']).stdout, /Engine:\s+QEMU emulator version .*\nAccelerator: tcg \(auto: /);
+  assert.match(d.lodge(['info', 'vm1']).stdout, new RegExp(`Engine:\\s+QEMU emulator version .*\\nAccelerator: ${accel} \\(auto: `));
 });
 
 test('the QMP client speaks to the real QEMU: status, vCPUs, block stats, balloon, errors', async () => {
