@@ -55,6 +55,7 @@ export const ForwardPost = Type.Object(
     hostPort: Port,
     guestPort: Port,
     proto: Type.Optional(StringEnum(['tcp', 'udp'] as const)),
+    force: Type.Optional(Type.Boolean({ description: 'allow a host port below 1024 (a privileged port, as a service of the host would use)' })),
   },
   { additionalProperties: false },
 );

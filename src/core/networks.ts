@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import type { Forward, ForwardPost, Network, NetworksPost, Nic, NicRequest } from '../api/networks.js';
-import { createBridge, deleteLink, linksWithPrefix, openTunDevice, routeDestinations } from '../host/net.js';
+import { createBridge, deleteLink, linksWithPrefix, openTunDevice, portListener, routeDestinations } from '../host/net.js';
 import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
 import { applyFirewall, firewallRules, firewallTable, nicElements, type FirewallNic } from '../network/firewall.js';
 import { FirewallWriter } from '../network/firewall-writer.js';
@@ -307,6 +307,11 @@ export class NetworkService {
     if (this.deps.store.nics({ guestId: guest.id }).length === 0) throw new LodgeError('CONFLICT', `${guest.name} has no NIC to forward to (launch it with --network)`);
     const taken = this.deps.store.forwards().find((f) => f.proto === proto && f.hostPort === req.hostPort);
     if (taken) throw new LodgeError('CONFLICT', `hostPort: ${proto} port ${req.hostPort} is forwarded to ${taken.guest} already`);
+    if (req.hostPort < 1024 && !req.force) {
+      throw new LodgeError('BAD_REQUEST', `hostPort: ${req.hostPort} is a privileged port, as the host's own services use; forward it only on purpose (--force)`);
+    }
+    const listener = await portListener(proto, req.hostPort);
+    if (listener) throw new LodgeError('CONFLICT', `hostPort: ${listener} listens on ${proto} port ${req.hostPort} of the host; a forward would take its connections away`);
     this.deps.store.insertForward({ guestId: guest.id, proto, hostPort: req.hostPort, guestPort: req.guestPort });
     try {
       await this.syncFirewall();

@@ -99,3 +99,16 @@ export async function routeDestinations(): Promise<string[]> {
     .map((t) => (routeTypes.has(t[0]!) ? t[1] : t[0]))
     .filter((d): d is string => !!d);
 }
+
+/**
+ * The host socket that listens on a port, if one does (TCP listening, or UDP bound), named
+ * by its process where `ss` can tell: a port forward must not take a port away from it.
+ * Only this network namespace's sockets count: that is where the forward applies.
+ */
+export async function portListener(proto: 'tcp' | 'udp', port: number): Promise<string | undefined> {
+  const { stdout } = await run(['ss', '-H', '-n', '-l', '-p', proto === 'tcp' ? '-t' : '-u', `sport = :${port}`]);
+  const line = stdout.split('\n').find((l) => l.trim());
+  if (!line) return undefined;
+  const user = /users:\(\("([^"]*)",pid=(\d+)/.exec(line);
+  return user ? `${user[1]} (pid ${user[2]})` : 'a host socket';
+}

@@ -54,8 +54,9 @@ test('a guest coming or going changes set elements only; removing tolerates an e
   assert.deepEqual(nicElements('lodge-abc123', [], 'add'), []);
 });
 
-test('a port forward rewrites connections to a host port, from outside and from the host', () => {
+test('a port forward rewrites connections to a host port, from outside and from the host but not through loopback', () => {
   assert.equal(rules.match(/fib daddr type local tcp dport 8080 dnat ip to 10\.1\.0\.2:80/g)?.length, 2);
+  assert.match(rules, /chain output \{\n.*\n {4}ip daddr != 127\.0\.0\.0\/8 fib daddr type local tcp dport 8080 dnat/);
 });
 
 test("the lodged's own tables are replaced whole, and removed when it has no network", () => {

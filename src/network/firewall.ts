@@ -47,7 +47,7 @@ export function firewallRules(i: FirewallInput): string {
     nat ? `    iifname "${b}" oifname "${bridgePattern}" oifname != "${b}" ct status != dnat drop` : `    iifname "${b}" oifname != "${b}" ct status != dnat drop`,
   ]);
   const masquerade = i.networks.filter((n) => n.nat).map((n) => `    ip saddr ${n.subnet} oifname != "${n.bridge}" masquerade`);
-  const dnat = i.forwards.map((f) => `    fib daddr type local ${f.proto} dport ${f.hostPort} dnat ip to ${f.guestAddress}:${f.guestPort}`);
+  const dnat = (from: string) => i.forwards.map((f) => `    ${from}fib daddr type local ${f.proto} dport ${f.hostPort} dnat ip to ${f.guestAddress}:${f.guestPort}`);
   // a NIC of this lodged sends only with its pair of MAC and address; one not in the sets sends nothing
   const nic = `iifname "${i.nicPrefix}*"`;
   const spoofing = [
@@ -61,15 +61,17 @@ export function firewallRules(i: FirewallInput): string {
       '    type filter hook forward priority filter; policy accept;',
       ...isolation,
       '  }',
-      // connections from other hosts, and from this host itself
+      // connections from other hosts, and from this host itself to one of its addresses but loopback's: a
+      // packet from 127.0.0.1 cannot be routed to a guest (and letting it would open the host's loopback
+      // services to the guests), so a connection to localhost:PORT is refused at once instead of hanging
       '  chain prerouting {',
       '    type nat hook prerouting priority dstnat; policy accept;',
-      ...dnat,
+      ...dnat(''),
       '  }',
       '  chain output {',
       // dstnat names -100 only on prerouting in this nft
       '    type nat hook output priority -100; policy accept;',
-      ...dnat,
+      ...dnat('ip daddr != 127.0.0.0/8 '),
       '  }',
       '  chain postrouting {',
       '    type nat hook postrouting priority srcnat; policy accept;',

@@ -8,7 +8,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
@@ -179,6 +180,24 @@ test('a port forward from the host side reaches a server in a guest, and goes wi
   const got = d.inNetns(['curl', '-s', '--max-time', '5', 'http://10.50.0.1:8080/']);
   assert.equal(got.stdout.trim(), 'served-by-web', got.stderr);
   assert.match(d.lodge(['forward', 'add', 'c1', '8080', '80']).stderr, /hostPort: tcp port 8080 is forwarded to web already/);
+  // loopback is not forwarded: a connection there is refused at once rather than hanging
+  const local = d.inNetns(['curl', '-s', '--max-time', '5', '-o', '/dev/null', '-w', '%{exitcode}', 'http://127.0.0.1:8080/']);
+  assert.equal(local.stdout, '7', `curl to localhost: connection refused (exit 7), not a timeout (28): ${local.stderr}`);
+  // a port that a host service listens on stays the service's, whichever address it listens on
+  const listener = spawn('ip', ['netns', 'exec', d.netns!, 'busybox', 'nc', '-l', '-p', '2024'], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 50 && !d.inNetns(['ss', '-Hltn', 'sport = :2024']).stdout.trim(); i++) await sleep(100);
+    const taken = d.lodge(['forward', 'add', 'web', '2024', '22']);
+    assert.notEqual(taken.code, 0);
+    assert.match(taken.stderr, /hostPort: busybox \(pid \d+\) listens on tcp port 2024 of the host; a forward would take its connections away/);
+    assert.equal(d.lodge(['forward', 'add', 'web', '2024', '22', '--proto', 'udp']).code, 0, 'the same port in udp is free');
+  } finally {
+    listener.kill('SIGKILL');
+  }
+  // dnsmasq answers DNS on port 53 of the bridge's address
+  assert.match(d.lodge(['forward', 'add', 'web', '53', '53', '--proto', 'udp', '--force']).stderr, /hostPort: dnsmasq \(pid \d+\) listens on udp port 53 of the host/);
+  assert.match(d.lodge(['forward', 'add', 'web', '80', '80']).stderr, /hostPort: 80 is a privileged port, as the host's own services use; forward it only on purpose \(--force\)/);
+  assert.equal(d.lodge(['forward', 'add', 'web', '80', '80', '--force']).code, 0);
   assert.equal(d.lodge(['delete', '--force', 'web']).code, 0);
   assert.doesNotMatch(d.inNetns(['nft', 'list', 'table', 'inet', `lodge-${d.instance}`]).stdout, /dport 8080/, 'the forward went with its guest');
 });

@@ -27,9 +27,26 @@ export function register(program: Command, client: () => LodgeClient): void {
     .argument('<host-port>')
     .argument('<guest-port>')
     .option('--proto <proto>', 'tcp or udp', 'tcp')
-    .addHelpText('after', '\nExamples:\n  lodge forward add web1 8080 80\n  lodge forward add dns1 5353 53 --proto udp')
-    .action(async (name: string, hostPort: string, guestPort: string, flags: { proto: string }) => {
-      const f = await client().networks.addForward(name, { hostPort: port(hostPort, 'host-port'), guestPort: port(guestPort, 'guest-port'), proto: proto(flags.proto) });
+    .option('--force', 'allow a host port below 1024')
+    .addHelpText(
+      'after',
+      `
+A forward applies to connections from other hosts and from this host to any of its
+addresses but 127.0.0.1 (curl http://HOST-ADDRESS:8080/, not localhost:8080). A port
+that a host service listens on is refused, naming the service; ports below 1024 need --force.
+
+Examples:
+  lodge forward add web1 8080 80
+  lodge forward add dns1 5353 53 --proto udp
+  lodge forward add web1 443 443 --force`,
+    )
+    .action(async (name: string, hostPort: string, guestPort: string, flags: { proto: string; force?: boolean }) => {
+      const f = await client().networks.addForward(name, {
+        hostPort: port(hostPort, 'host-port'),
+        guestPort: port(guestPort, 'guest-port'),
+        proto: proto(flags.proto),
+        ...(flags.force ? { force: true } : {}),
+      });
       process.stderr.write(`${f.proto} port ${f.hostPort} goes to ${name} (${f.guestAddress}:${f.guestPort})\n`);
     });
 
