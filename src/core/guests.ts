@@ -336,8 +336,11 @@ export class GuestService {
       try {
         if (g.state === 'creating') {
           this.deps.log(`removing ${g.name}: its launch was interrupted`);
-          await this.driver(g).destroy(this.spec(g));
+          const spec = this.spec(g);
+          await this.driver(g).destroy(spec);
           this.deps.store.deleteGuest(g.id);
+          // its names in DNS and its anti-spoofing entries go with it
+          await this.deps.networks.nicsChanged(spec.nics, 'delete');
           continue;
         }
         const before = g.state;

@@ -13,7 +13,7 @@ test('a network whose bridge has no port left refuses another NIC, naming the ne
   const store = new Store(path.join(dir, 'lodge.db'));
   try {
     // the plan reads the database only: rows stand for guests and NICs here, no bridge is made
-    store.insertNetwork({ name: 'big', subnet: '10.200.0.0/20', nat: false, createdAt: new Date().toISOString() });
+    store.insertNetwork({ name: 'big', subnet: '10.200.0.0/20', nat: false, bridge: 'lb-big', createdAt: new Date().toISOString() });
     const networks = new NetworkService({ store, events: new Events(), dir, log: () => {} });
     const fill = (count: number) => {
       for (let i = 0; i < count; i++) {

@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import type { Forward, ForwardPost, Network, NetworksPost, Nic, NicRequest } from '../api/networks.js';
-import { createBridge, deleteLink, linksWithPrefix, openTunDevice, portListener, routeDestinations } from '../host/net.js';
+import { createBridge, deleteLink, linkOwner, linksWithPrefix, openTunDevice, portListener, routeDestinations, setMasters } from '../host/net.js';
 import { stopDnsmasq, syncDnsmasq } from '../network/dnsmasq.js';
 import { applyFirewall, firewallRules, firewallTable, nicElements, type FirewallNic } from '../network/firewall.js';
 import { FirewallWriter } from '../network/firewall-writer.js';
@@ -60,7 +60,7 @@ export class NetworkService {
   private toApi(n: NetworkRecord): Network {
     const subnet = parseSubnet(n.subnet);
     const guests = [...new Set(this.deps.store.nics({ network: n.name }).map((x) => x.guest))];
-    return { name: n.name, subnet: n.subnet, gateway: formatIp(gateway(subnet)), bridge: bridgeName(n.name), nat: n.nat, uplink: this.reachesUplink(n), guests, createdAt: n.createdAt };
+    return { name: n.name, subnet: n.subnet, gateway: formatIp(gateway(subnet)), bridge: n.bridge, nat: n.nat, uplink: this.reachesUplink(n), guests, createdAt: n.createdAt };
   }
 
   private reachesUplink(n: NetworkRecord): boolean {
@@ -110,12 +110,12 @@ export class NetworkService {
         if (!free) throw new LodgeError('CONFLICT', 'subnet: no free /24 is left in 10.0.0.0/8; give one with --subnet');
         subnet = free;
       }
-      const record = { name: req.name, subnet: formatSubnet(subnet), nat: !req.isolated, createdAt: new Date().toISOString() };
+      const record = { name: req.name, subnet: formatSubnet(subnet), nat: !req.isolated, bridge: await this.freeBridge(req.name), createdAt: new Date().toISOString() };
       this.deps.store.insertNetwork(record);
       try {
         await this.bringUp(record);
       } catch (e) {
-        await this.tearDown(record.name);
+        await this.tearDown(record);
         this.deps.store.deleteNetwork(record.name);
         throw new LodgeError('ENGINE_FAILED', `creating network ${req.name} failed: ${(e as Error).message}`, { cause: e });
       }
@@ -125,11 +125,28 @@ export class NetworkService {
     });
   }
 
+  /**
+   * lb-NAME, unless the host has that link and it is not this lodged's (another lodged's network
+   * of the same name, or a bridge of the host's own): then a name with this lodged's instance in it.
+   */
+  private async freeBridge(name: string): Promise<string> {
+    const mine = (bridge: string) => linkOwner(bridge).then((o) => o === undefined || o === this.owner());
+    const preferred = bridgeName(name);
+    if (await mine(preferred)) return preferred;
+    const instance = this.deps.store.instance;
+    const qualified = bridgeName(`${name.slice(0, maxNetworkNameLength - instance.length - 1)}-${instance}`);
+    if (await mine(qualified)) {
+      this.deps.log(`network ${name}: ${preferred} is not this lodged's (another lodged on this host has a network of that name?): its bridge is ${qualified}`);
+      return qualified;
+    }
+    throw new LodgeError('CONFLICT', `name: the bridges ${preferred} and ${qualified} exist on the host and are not this lodged's; choose another name`);
+  }
+
   private dnsmasqNetwork(n: NetworkRecord) {
     const s = parseSubnet(n.subnet);
     const range = guestRange(s);
     return {
-      bridge: bridgeName(n.name),
+      bridge: n.bridge,
       gateway: formatIp(gateway(s)),
       firstAddress: formatIp(range.first),
       lastAddress: formatIp(range.last),
@@ -142,14 +159,15 @@ export class NetworkService {
   /** The bridge with its address, and dnsmasq with the guests the plan has. */
   private async bringUp(n: NetworkRecord): Promise<void> {
     const s = parseSubnet(n.subnet);
-    await createBridge(bridgeName(n.name), `${formatIp(gateway(s))}/${s.prefix}`, bridgeMac(n.name), this.owner());
+    // the MAC's seed is the bridge's name without lb-: the network's name for the usual lb-NAME, as it always was
+    await createBridge(n.bridge, `${formatIp(gateway(s))}/${s.prefix}`, bridgeMac(n.bridge.slice(bridgePrefix.length)), this.owner());
     await this.syncDns(n.name);
   }
 
-  private async tearDown(name: string): Promise<void> {
-    await stopDnsmasq(path.join(this.deps.dir, name));
-    await deleteLink(bridgeName(name));
-    await rm(path.join(this.deps.dir, name), { recursive: true, force: true });
+  private async tearDown(n: NetworkRecord): Promise<void> {
+    await stopDnsmasq(path.join(this.deps.dir, n.name));
+    if ((await linkOwner(n.bridge)) === this.owner()) await deleteLink(n.bridge);
+    await rm(path.join(this.deps.dir, n.name), { recursive: true, force: true });
   }
 
   /** Tells the network's dnsmasq which guests it has now. */
@@ -163,10 +181,10 @@ export class NetworkService {
 
   async delete(name: string): Promise<void> {
     await this.lock.with(`network:${name}`, async () => {
-      this.record(name);
+      const n = this.record(name);
       const users = [...new Set(this.deps.store.nics({ network: name }).map((x) => x.guest))];
       if (users.length > 0) throw new LodgeError('CONFLICT', `cannot delete network ${name}: guests use it (${users.join(', ')})`);
-      await this.tearDown(name);
+      await this.tearDown(n);
       this.deps.store.deleteNetwork(name);
       await this.syncFirewall();
       this.deps.events.emit('lifecycle', name, 'network-deleted');
@@ -220,11 +238,12 @@ export class NetworkService {
   /** A guest's NICs as its driver needs them, with the network each is on. */
   guestNics(guestId: number): GuestNic[] {
     return this.deps.store.nics({ guestId }).map((x) => {
-      const s = parseSubnet(this.record(x.network).subnet);
+      const n = this.record(x.network);
+      const s = parseSubnet(n.subnet);
       return {
         name: `eth${x.index}`,
         network: x.network,
-        bridge: bridgeName(x.network),
+        bridge: n.bridge,
         hostDevice: hostDeviceName(this.deps.store.instance, guestId, x.index),
         mac: x.mac,
         address: `${x.address}/${s.prefix}`,
@@ -244,22 +263,39 @@ export class NetworkService {
   async restore(): Promise<void> {
     const changed = await openTunDevice();
     if (changed) this.deps.log(changed);
-    const known = new Set(this.deps.store.networks().map((n) => bridgeName(n.name)));
+    const bridges = new Set(this.deps.store.networks().map((n) => n.bridge));
     for (const bridge of await linksWithPrefix(bridgePrefix, this.owner())) {
-      if (!known.has(bridge)) {
+      if (!bridges.has(bridge)) {
         this.deps.log(`removing bridge ${bridge}: no such network`);
         await stopDnsmasq(path.join(this.deps.dir, bridge.slice(bridgePrefix.length)));
         await deleteLink(bridge);
       }
     }
-    const devices = new Set(this.allNics().map((n) => n.hostDevice));
+    const known = new Set(this.allNics().map((n) => n.hostDevice));
+    const devices = new Set<string>();
     for (const dev of await linksWithPrefix(hostDevicePrefix(this.deps.store.instance))) {
-      if (!devices.has(dev)) {
+      if (known.has(dev)) {
+        devices.add(dev);
+      } else {
         this.deps.log(`removing ${dev}: its guest is gone`);
         await deleteLink(dev);
       }
     }
-    for (const n of this.deps.store.networks()) await this.bringUp(n);
+    for (const n of this.deps.store.networks()) {
+      try {
+        await this.bringUp(n);
+      } catch (e) {
+        // another lodged's, or the host's: never taken over; this network's guests stay off it until it is free
+        this.deps.log(`network ${n.name} is down: ${(e as Error).message}`);
+        continue;
+      }
+      // a bridge made again (deleted by hand, or by a crash) has lost its ports: the NICs of guests that still run go back on it
+      const ports = this.deps.store
+        .nics({ network: n.name })
+        .map((x) => ({ device: hostDeviceName(this.deps.store.instance, x.guestId, x.index), bridge: n.bridge }))
+        .filter((p) => devices.has(p.device));
+      await setMasters(ports).catch((e: Error) => this.deps.log(`network ${n.name}: putting its guests' NICs back on ${n.bridge} failed: ${e.message}`));
+    }
     await this.syncFirewall();
   }
 
@@ -278,7 +314,7 @@ export class NetworkService {
 
   private wholeRuleset(): string {
     const instance = this.deps.store.instance;
-    const networks = this.deps.store.networks().map((n) => ({ bridge: bridgeName(n.name), subnet: n.subnet, nat: this.reachesUplink(n) }));
+    const networks = this.deps.store.networks().map((n) => ({ bridge: n.bridge, subnet: n.subnet, nat: this.reachesUplink(n) }));
     return firewallRules({ table: firewallTable(instance), networks, nicPrefix: hostDevicePrefix(instance), nics: this.allNics(), forwards: this.forwards() });
   }
 

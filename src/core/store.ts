@@ -39,6 +39,8 @@ export interface NetworkRecord {
   subnet: string;
   /** Masquerades its guests towards the host's uplink (when lodged runs with --uplink); false for isolated networks. */
   nat: boolean;
+  /** Its Linux bridge on the host. */
+  bridge: string;
   createdAt: string;
 }
 
@@ -103,10 +105,13 @@ const migrations: readonly string[] = [
      guest_port INTEGER NOT NULL,
      PRIMARY KEY (proto, host_port));`,
   `ALTER TABLE networks ADD COLUMN nat INTEGER NOT NULL DEFAULT 1;`,
+  // a network's bridge is chosen when it is made: lb-NAME, unless another lodged on the host has that one
+  `ALTER TABLE networks ADD COLUMN bridge TEXT;
+   UPDATE networks SET bridge = 'lb-' || name;`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
-const selectNetwork = 'SELECT name, subnet, nat, created_at AS createdAt FROM networks';
+const selectNetwork = 'SELECT name, subnet, nat, bridge, created_at AS createdAt FROM networks';
 const toNetwork = (r: NetworkRow): NetworkRecord => ({ ...r, nat: r.nat === 1 });
 
 interface GuestRow {
@@ -243,7 +248,7 @@ export class Store {
   // networks
 
   insertNetwork(n: NetworkRecord): void {
-    this.db.prepare('INSERT INTO networks (name, subnet, nat, created_at) VALUES (?, ?, ?, ?)').run(n.name, n.subnet, n.nat ? 1 : 0, n.createdAt);
+    this.db.prepare('INSERT INTO networks (name, subnet, nat, bridge, created_at) VALUES (?, ?, ?, ?, ?)').run(n.name, n.subnet, n.nat ? 1 : 0, n.bridge, n.createdAt);
   }
 
   network(name: string): NetworkRecord | undefined {

@@ -28,10 +28,25 @@ export async function linksWithPrefix(prefix: string, alias?: string): Promise<s
  * Its alias says whose it is, so that one daemon's sweep never takes another's bridge.
  */
 export async function createBridge(name: string, addressCidr: string, mac: string, alias: string): Promise<void> {
-  if (!(await linkExists(name))) await ip('link', 'add', name, 'address', mac, 'type', 'bridge');
+  const owner = await linkOwner(name);
+  if (owner === undefined) await ip('link', 'add', name, 'address', mac, 'type', 'bridge');
+  else if (owner !== alias) throw new Error(`${name} exists on the host and is not this lodged's (${owner ? `its alias is ${owner}` : 'it has no alias'})`);
   await ip('link', 'set', name, 'address', mac, 'alias', alias);
   await run(['ip', 'addr', 'replace', addressCidr, 'dev', name]);
   await ip('link', 'set', name, 'up');
+}
+
+/** Whose a link is, by its alias: undefined when there is no such link, '' when it has no alias. */
+export async function linkOwner(name: string): Promise<string | undefined> {
+  const r = await run(['ip', '-o', 'link', 'show', 'dev', name], { allowFailure: true });
+  if (r.code !== 0) return undefined;
+  return /\\\s+alias (\S+)/.exec(r.stdout)?.[1] ?? '';
+}
+
+/** Puts host devices on their bridges, in one ip run; one already there is left as it is. */
+export async function setMasters(ports: ReadonlyArray<{ device: string; bridge: string }>): Promise<void> {
+  if (ports.length === 0) return;
+  await run(['ip', '-force', '-batch', '-'], { input: ports.map((p) => `link set dev ${p.device} master ${p.bridge}\n`).join('') });
 }
 
 export async function deleteLink(name: string): Promise<void> {

@@ -28,6 +28,9 @@ export function requireEngines(): void {
   if (process.getuid?.() !== 0) throw new Error('the system tests run as root: they make namespaces, mounts and cgroups');
 }
 
+/** Network namespaces made by this test process so far (their names carry it). */
+let namespaces = 0;
+
 export class TestDaemon {
   readonly dir: string;
   readonly socket: string;
@@ -44,7 +47,11 @@ export class TestDaemon {
   /** lodged's own flags beyond socket and state. */
   readonly args: string[];
 
-  constructor(options: { netns?: boolean; args?: string[] } = {}) {
+  /** Whether this daemon made its namespace (and removes it), or joined another daemon's. */
+  private readonly ownsNetns: boolean;
+
+  /** netns: a namespace of its own (true), or the name of another daemon's to run beside it. */
+  constructor(options: { netns?: boolean | string; args?: string[] } = {}) {
     requireEngines();
     // short: unix socket paths inside must stay under 108 bytes
     this.dir = mkdtempSync('/tmp/lodge-t-');
@@ -53,9 +60,11 @@ export class TestDaemon {
     this.stateDir = path.join(this.dir, 'state');
     this.client = new LodgeClient(this.socket);
     this.args = options.args ?? [];
-    if (options.netns) {
+    this.ownsNetns = options.netns === true;
+    if (typeof options.netns === 'string') this.netns = options.netns;
+    if (options.netns === true) {
       // the network tests' only wire: nothing in it is routed anywhere
-      this.netns = `lodge-t-${process.pid}`;
+      this.netns = `lodge-t-${process.pid}-${namespaces++}`;
       execFileSync('ip', ['netns', 'add', this.netns]);
       execFileSync('ip', ['-n', this.netns, 'link', 'set', 'lo', 'up']);
     }
@@ -174,10 +183,13 @@ export class TestDaemon {
       }
     }
     for (const m of this.mounts().sort((a, b) => b.length - a.length)) spawnSync('umount', ['--lazy', m]);
-    if (this.netns) {
+    if (this.netns && this.ownsNetns) {
       // what still runs in it is ours (the networks' dnsmasq): end it by pid, then the namespace
       for (const pid of spawnSync('ip', ['netns', 'pids', this.netns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('kill', ['-9', pid]);
       spawnSync('ip', ['netns', 'del', this.netns]);
+    } else if (this.netns) {
+      // a namespace shared with another daemon: only what runs from this daemon's state (its dnsmasq)
+      spawnSync('pkill', ['-9', '-f', `${this.stateDir}/`]);
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
