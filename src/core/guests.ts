@@ -31,6 +31,8 @@ export interface GuestServiceDeps {
   networks: NetworkService;
   guestsDir: string;
   hostMemoryBytes: number;
+  /** Whether an image is being rebuilt (its files are about to be swapped). */
+  imageBeingRebuilt: (name: string) => boolean;
   log: (message: string) => void;
 }
 
@@ -95,15 +97,25 @@ export class GuestService {
     this.deps.events.emit('lifecycle', g.name, state, reason ? { reason } : undefined);
   }
 
-  /** Brings the record in line with the host: a guest whose process ended is stopped, with why. */
-  private async refresh(g: GuestRecord): Promise<{ pid?: number }> {
+  /**
+   * Brings the record in line with the host: a guest whose process ended is stopped, with why.
+   * Outside the guest's lock (a list, a get) it records that only while no action holds the lock
+   * and the row is still as it was read: a guest between the stop and the start of a restart is
+   * not stopped, and a deleted one is not written again. The action will record what it made.
+   */
+  private async refresh(g: GuestRecord, underLock = false): Promise<{ pid?: number }> {
     if (g.state !== 'running' && g.state !== 'paused') return {};
+    const before = underLock ? undefined : this.lock.mark(g.name);
     const observed = await this.driver(g).observe(this.ref(g));
-    if (observed.state === 'stopped') {
-      this.setState(g, 'stopped', observed.reason ?? 'it ended');
-      return {};
+    if (observed.state === 'running') return { pid: observed.pid };
+    if (!underLock) {
+      // an action held the lock, or took it while we looked (observing waits for an exit record)
+      if (before === undefined || this.lock.mark(g.name) !== before) return {};
+      const now = this.deps.store.guest(g.name);
+      if (now?.id !== g.id || now.state !== g.state) return {};
     }
-    return { pid: observed.pid };
+    this.setState(g, 'stopped', observed.reason ?? 'it ended');
+    return {};
   }
 
   private toApi(g: GuestRecord, extra: Partial<Guest> = {}): Guest {
@@ -154,6 +166,7 @@ export class GuestService {
     if (!image) {
       throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
     }
+    if (this.deps.imageBeingRebuilt(req.image)) throw new LodgeError('CONFLICT', `image: ${req.image} is being rebuilt; launch from it once that is done (lodge operation list)`);
     if (image.format !== 'rootfs' && kind !== 'vm') {
       throw new LodgeError('BAD_REQUEST', `image: ${req.image} is ${image.format === 'iso' ? 'an ISO' : `a ${image.format} disk`}, which only vm guests boot (--kind vm)`);
     }
@@ -164,8 +177,11 @@ export class GuestService {
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
-    const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits, ...(req.vm ? { vm: req.vm } : {}) });
-    this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
+    const g = this.deps.store.transaction(() => {
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits, ...(req.vm ? { vm: req.vm } : {}) });
+      this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
+      return g;
+    });
     return this.deps.operations.start('guest.launch', req.name, (progress) =>
       this.lock.with(req.name, async () => {
         const spec = this.spec(g);
@@ -214,7 +230,7 @@ export class GuestService {
     return this.deps.operations.start(`guest.${req.action}`, name, (progress) =>
       this.lock.with(name, async () => {
         const g = this.record(name);
-        await this.refresh(g);
+        await this.refresh(g, true);
         checkAction(name, g.state, req.action);
         const driver = this.driver(g);
         const spec = this.spec(g);
@@ -243,11 +259,29 @@ export class GuestService {
               break;
           }
         } catch (e) {
-          throw wrap(e, `${req.action} of ${name} failed`);
+          const error = wrap(e, `${req.action} of ${name} failed`);
+          await this.recordFailure(g, error);
+          throw error;
         }
         this.setState(g, resultState[req.action], req.action === 'stop' ? (req.force ? 'stopped by force' : 'stopped on request') : undefined);
       }),
     );
+  }
+
+  /**
+   * After an action failed half-way: a guest whose engine still runs keeps its state; one
+   * whose engine is gone (a start that failed, a restart that stopped it and could not start
+   * it again) is in error, with the failure as the reason, until started or deleted.
+   */
+  private async recordFailure(g: GuestRecord, error: LodgeError): Promise<void> {
+    const observed = await this.driver(g)
+      .observe(this.ref(g))
+      .catch(() => ({ state: 'stopped' as const }));
+    if (observed.state === 'running') {
+      if (g.state !== 'running' && g.state !== 'paused') this.setState(g, 'running');
+      return;
+    }
+    this.setState(g, 'error', error.message);
   }
 
   delete(name: string, force: boolean): Operation {
@@ -256,7 +290,7 @@ export class GuestService {
     return this.deps.operations.start('guest.delete', name, (progress) =>
       this.lock.with(name, async () => {
         const g = this.record(name);
-        await this.refresh(g);
+        await this.refresh(g, true);
         checkDelete(name, g.state, force);
         const driver = this.driver(g);
         const spec = this.spec(g);
@@ -283,7 +317,7 @@ export class GuestService {
   async update(name: string, patch: GuestPatch): Promise<Guest> {
     return this.lock.with(name, async () => {
       const g = this.record(name);
-      await this.refresh(g);
+      await this.refresh(g, true);
       if (patch.limits.disk !== undefined && patch.limits.disk !== g.limits.disk) {
         throw new LodgeError('UNSUPPORTED', `limits.disk: the disk size of ${name} is set at launch and cannot change`);
       }
@@ -344,7 +378,7 @@ export class GuestService {
           continue;
         }
         const before = g.state;
-        await this.refresh(g);
+        await this.refresh(g, true);
         this.deps.log(`${g.name}: ${before === g.state ? `adopted, ${g.state}` : `${before} → ${g.state} (${g.stateReason})`}`);
       } catch (e) {
         this.deps.log(`reconciling ${g.name} failed: ${(e as Error).message}`);

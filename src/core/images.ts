@@ -39,6 +39,7 @@ const toApi = (i: ImageRecord): Image => ({ ...i });
 
 export class ImageService {
   private readonly lock = new KeyedLock();
+  private readonly rebuilding = new Set<string>();
   private readonly deps: ImageServiceDeps;
 
   constructor(deps: ImageServiceDeps) {
@@ -83,25 +84,40 @@ export class ImageService {
     this.deps.events.emit('lifecycle', name, 'image-created');
   }
 
+  /** Whether the image is being rebuilt now: a guest launched from it would have its files swapped under it. */
+  beingRebuilt(name: string): boolean {
+    return this.rebuilding.has(name);
+  }
+
   build(req: ImagesBuildPost): Operation {
     this.refuseInUse(req.name, 'rebuild');
     return this.deps.operations.start('image.build', req.name, (progress) =>
       this.lock.with(req.name, async () => {
+        // checked and marked in one tick: no launch from it gets in between
         this.refuseInUse(req.name, 'rebuild');
-        progress(5, `building ${req.name}`);
-        const step = (what: string) => progress(20, what);
-        switch (req.name) {
-          case 'busybox':
-            return this.install(req.name, 'built from Debian busybox-static', { format: 'rootfs', ...busyboxImage }, progress, buildBusybox);
-          case 'debian/12':
-            return this.install(req.name, 'built with debootstrap (bookworm, minbase, systemd)', { format: 'rootfs', ...debianImage }, progress, (rootfs) => buildDebian(rootfs, step));
-          case 'busybox-iso':
-            return this.install(req.name, 'a live ISO built with grub-mkrescue (cloud kernel, busybox)', { format: 'iso', ...busyboxIsoImage }, progress, (iso) =>
-              buildBusyboxIso(iso, this.deps.kernelCacheDir, this.deps.busybox, step),
-            );
+        this.rebuilding.add(req.name);
+        try {
+          await this.make(req.name, progress);
+        } finally {
+          this.rebuilding.delete(req.name);
         }
       }),
     );
+  }
+
+  private make(name: ImagesBuildPost['name'], progress: Progress): Promise<void> {
+    progress(5, `building ${name}`);
+    const step = (what: string) => progress(20, what);
+    switch (name) {
+      case 'busybox':
+        return this.install(name, 'built from Debian busybox-static', { format: 'rootfs', ...busyboxImage }, progress, buildBusybox);
+      case 'debian/12':
+        return this.install(name, 'built with debootstrap (bookworm, minbase, systemd)', { format: 'rootfs', ...debianImage }, progress, (rootfs) => buildDebian(rootfs, step));
+      case 'busybox-iso':
+        return this.install(name, 'a live ISO built with grub-mkrescue (cloud kernel, busybox)', { format: 'iso', ...busyboxIsoImage }, progress, (iso) =>
+          buildBusyboxIso(iso, this.deps.kernelCacheDir, this.deps.busybox, step),
+        );
+    }
   }
 
   /** Imports a tarball, disk or ISO that the caller has saved to `file`; the file is removed when done. */

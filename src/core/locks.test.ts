@@ -28,3 +28,15 @@ test('different keys do not wait for each other', async () => {
   await slow;
   assert.deepEqual(order, ['y', 'x']);
 });
+
+test("a key's mark is undefined while an action holds it, and differs once one has run", async () => {
+  const lock = new KeyedLock();
+  const before = lock.mark('g');
+  assert.notEqual(before, undefined);
+  const running = lock.with('g', () => sleep(10));
+  assert.equal(lock.mark('g'), undefined);
+  await running;
+  assert.notEqual(lock.mark('g'), undefined);
+  assert.notEqual(lock.mark('g'), before, 'an action ran in between');
+  assert.equal(lock.mark('h'), lock.mark('h'), 'nothing ran on h');
+});

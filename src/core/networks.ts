@@ -39,6 +39,8 @@ export const defaultNetwork = 'default';
 export class NetworkService {
   private readonly deps: NetworkServiceDeps;
   private readonly lock = new KeyedLock();
+  /** Networks whose delete is under way: a launch may not plan a NIC on one. */
+  private readonly deleting = new Set<string>();
   private readonly firewall: FirewallWriter;
 
   constructor(deps: NetworkServiceDeps) {
@@ -184,8 +186,14 @@ export class NetworkService {
       const n = this.record(name);
       const users = [...new Set(this.deps.store.nics({ network: name }).map((x) => x.guest))];
       if (users.length > 0) throw new LodgeError('CONFLICT', `cannot delete network ${name}: guests use it (${users.join(', ')})`);
-      await this.tearDown(n);
-      this.deps.store.deleteNetwork(name);
+      // marked in the tick that found it unused: no launch plans a NIC on it from here on
+      this.deleting.add(name);
+      try {
+        await this.tearDown(n);
+        this.deps.store.deleteNetwork(name);
+      } finally {
+        this.deleting.delete(name);
+      }
       await this.syncFirewall();
       this.deps.events.emit('lifecycle', name, 'network-deleted');
     });
@@ -215,6 +223,7 @@ export class NetworkService {
     return requests.map((req, index) => {
       const n = this.deps.store.network(req.network);
       if (!n) throw new LodgeError('NOT_FOUND', `networks[${index}]: network ${req.network} not found (lodge network list shows what there is)`);
+      if (this.deleting.has(n.name)) throw new LodgeError('CONFLICT', `networks[${index}]: network ${n.name} is being deleted`);
       const s = parseSubnet(n.subnet);
       const used = chosen.get(n.name) ?? new Set(this.deps.store.nics({ network: n.name }).map((x) => parseIp(x.address)!));
       chosen.set(n.name, used);

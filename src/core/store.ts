@@ -180,6 +180,11 @@ export class Store {
 
   // guests
 
+  /** Runs `fn` in one transaction: all of its writes land, or none. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   insertGuest(g: Omit<GuestRecord, 'id' | 'createdAt'>): GuestRecord {
     const createdAt = new Date().toISOString();
     const info = this.db

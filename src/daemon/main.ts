@@ -143,8 +143,8 @@ async function main(): Promise<void> {
   const networks = new NetworkService({ store, events, dir: path.join(stateDir, 'networks'), log, ...(uplink ? { uplink } : {}) });
   await networks.restore();
   if (!values['no-default-network']) await networks.ensureDefault();
-  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox });
+  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
   await guests.reconcile();
 
   const app = await buildServer({
