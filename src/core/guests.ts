@@ -377,6 +377,14 @@ export class GuestService {
           await this.deps.networks.nicsChanged(spec.nics, 'delete');
           continue;
         }
+        if (g.state === 'stopped' || g.state === 'error') {
+          // a start that lodged did not finish can have left the engine half-started: end it, the guest stays stopped
+          const driver = this.driver(g);
+          if ((await driver.observe(this.ref(g))).state === 'running') {
+            this.deps.log(`${g.name}: ${g.state}, but its engine runs (a start was interrupted): stopping it`);
+            await driver.stop(this.spec(g), { timeoutMs: 0, force: true, stopSignal: 'SIGKILL' });
+          }
+        }
         const before = g.state;
         await this.refresh(g, true);
         this.deps.log(`${g.name}: ${before === g.state ? `adopted, ${g.state}` : `${before} → ${g.state} (${g.stateReason})`}`);
