@@ -144,7 +144,8 @@ async function main(): Promise<void> {
   await networks.restore();
   if (!values['no-default-network']) await networks.ensureDefault();
   const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
-  const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox });
+  const unpackHelper = fileURLToPath(new URL('../../shim/lodge-unpack', import.meta.url));
+  const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox, unpackHelper });
   await guests.reconcile();
 
   const app = await buildServer({

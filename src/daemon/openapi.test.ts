@@ -30,7 +30,7 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const log = () => {};
     const networks = new NetworkService({ store, events, dir, log });
     const guests = new GuestService({ store, drivers: new DriverRegistry(), images: files, operations, events, networks, guestsDir: dir, hostMemoryBytes: os.totalmem(), log });
-    const images = new ImageService({ store, files, operations, events, kernelCacheDir: dir, busybox: '/bin/busybox' });
+    const images = new ImageService({ store, files, operations, events, kernelCacheDir: dir, busybox: '/bin/busybox', unpackHelper: '' });
     const app = await buildServer({ guests, images, networks, operations, events, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
     const served = (await app.inject({ method: 'GET', url: '/1.0/openapi.json' })).json() as { paths: Record<string, unknown> };
     await app.close();
