@@ -74,7 +74,7 @@ export class ImageService {
       // a disk or ISO is the shared, read-only base of every guest made from it
       if (meta.format !== 'rootfs') await chmod(target, 0o444);
       progress(90, 'putting the image in place');
-      const old = `${files.imageDir(name)}.old`;
+      const old = files.replaced(name);
       await rename(files.imageDir(name), old).catch(() => {});
       await rename(staging, files.imageDir(name));
       await rm(old, { recursive: true, force: true });

@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const operations = new Operations(store, events);
   operations.failInterrupted();
   const imageFiles = new ImageFiles(dirs.images);
-  await imageFiles.sweepStaging();
+  for (const line of await imageFiles.prepare(store.images().map((i) => i.name))) log(line);
 
   // lodged forks no program itself: each fork of a process this size costs milliseconds of its one thread
   useSpawner(fileURLToPath(new URL('../../shim/lodge-spawner', import.meta.url)));
