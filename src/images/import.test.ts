@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TarChecker, checkTarball, extractTarball, limitsFor, unsafeEntry, type TarEntry } from './import.js';
+import { TarChecker, checkTarball, extractTarball, limitsFor, nulInLongName, unsafeEntry, type TarEntry } from './import.js';
 
 /** The first refusal of a checker fed `entries` in order, as a message. */
 const verdict = (entries: TarEntry[], checker = new TarChecker()) => {
@@ -69,6 +69,14 @@ test('NUL bytes and names longer than Linux allows are refused', () => {
   assert.match(unsafeEntry({ path: `d/${'x'.repeat(256)}`, type: 'File' })!, /has a component longer than 255 bytes/);
   assert.match(unsafeEntry({ path: 'l', type: 'SymbolicLink', linkpath: 'a\0b' })!, /symbolic link l has a target with a NUL byte/);
   assert.match(unsafeEntry({ path: 'h', type: 'Link', linkpath: 'x\0y' })!, /contains a NUL byte/);
+});
+
+test('a NUL inside a pax path or a GNU long name is found, and a binary xattr is no name', () => {
+  assert.equal(nulInLongName('17 path=bin/a\0b\n'), 'bin/a\0b');
+  assert.equal(nulInLongName('30 mtime=1\n21 linkpath=x\0/../y\n'), 'x\0/../y');
+  assert.equal(nulInLongName('usr/lib/a-long-name\0b\0\0'), 'usr/lib/a-long-name\0b');
+  assert.equal(nulInLongName('usr/lib/a-long-name\0\0\0'), undefined);
+  assert.equal(nulInLongName('50 SCHILY.xattr.security.capability=\x01\0\0\x02\n12 path=ok\n'), undefined);
 });
 
 test('types Lodge does not import are refused', () => {

@@ -144,6 +144,17 @@ export function unsafeEntry(entry: TarEntry): string | undefined {
 
 export const unreadableTarball = 'the tarball cannot be read';
 
+/**
+ * Pure: the name with a NUL byte that a pax header (its path or linkpath record) or a GNU
+ * long name holds, if any. node-tar cuts such a name at the NUL, as busybox's C strings
+ * would; it is refused rather than guessed at.
+ */
+export function nulInLongName(meta: string): string | undefined {
+  for (const m of meta.matchAll(/(?:^|\n)\d+ (?:path|linkpath)=([^\n]*)/g)) if (m[1]!.includes('\0')) return m[1];
+  const gnu = meta.replace(/\0+$/, '');
+  return !gnu.includes('=') && gnu.includes('\0') ? gnu : undefined;
+}
+
 /** Whether a file starts as a gzip stream does. */
 export async function isGzip(file: string): Promise<boolean> {
   const fh = await open(file, 'r');
@@ -164,16 +175,19 @@ export async function checkTarball(file: string, limits: TarLimits = limitsFor(I
   const checker = new TarChecker(limits);
   let refusal: Refusal | undefined;
   const input = createReadStream(file);
+  let nulName: string | undefined;
   const parser = new tar.Parser({
     strict: true,
     onReadEntry: (e) => {
       e.resume();
       if (refusal) return;
-      refusal = checker.check({ path: e.path, type: e.type, linkpath: e.linkpath, size: e.size });
+      refusal = checker.check({ path: nulName ?? e.path, type: e.type, linkpath: e.linkpath, size: e.size });
+      nulName = undefined;
       // stop reading at once: what follows a refused header may be a bomb
       if (refusal) input.destroy();
     },
   });
+  parser.on('meta', (meta: string) => (nulName = nulInLongName(meta) ?? nulName));
   try {
     await pipeline(input, parser);
   } catch (e) {
