@@ -99,7 +99,7 @@ test('extraction keeps absolute symbolic links, owners and modes, and leaves dev
 import tarfile, sys, io
 t = tarfile.open(sys.argv[1], 'w:gz')
 for name, kind, link, mode, uid in [('etc', tarfile.DIRTYPE, '', 0o755, 0), ('etc/mtab', tarfile.SYMTYPE, '/proc/self/mounts', 0o777, 0), ('dev', tarfile.DIRTYPE, '', 0o755, 0),
-    ('dev/null', tarfile.CHRTYPE, '', 0o666, 0), ('dev/fifo', tarfile.FIFOTYPE, '', 0o666, 0), ('su', tarfile.REGTYPE, '', 0o4755, 0), ('home', tarfile.REGTYPE, '', 0o600, 1000), ('su2', tarfile.LNKTYPE, 'su', 0, 0)]:
+    ('dev/null', tarfile.CHRTYPE, '', 0o666, 0), ('dev/fifo', tarfile.FIFOTYPE, '', 0o666, 0), ('su', tarfile.REGTYPE, '', 0o4755, 0), ('home', tarfile.REGTYPE, '', 0o600, 1000), ('su2', tarfile.LNKTYPE, 'su', 0, 0), ('l' * 150, tarfile.SYMTYPE, '/' + 'x' * 150, 0o777, 0)]:
     i = tarfile.TarInfo(name); i.type = kind; i.linkname = link; i.mode = mode; i.uid = i.gid = uid
     if kind == tarfile.CHRTYPE: i.devmajor, i.devminor = 1, 3
     t.addfile(i)
@@ -110,6 +110,7 @@ t.close()`, path.join(dir, 'root.tar.gz')]);
     const helper = fileURLToPath(new URL('../../shim/lodge-unpack', import.meta.url));
     await extractTarball(path.join(dir, 'root.tar.gz'), rootfs, { helper, busybox: '/bin/busybox' });
     assert.equal(readlinkSync(path.join(rootfs, 'etc/mtab')), '/proc/self/mounts');
+    assert.equal(readlinkSync(path.join(rootfs, 'l'.repeat(150))), `/${'x'.repeat(150)}`, 'a pax name and link target');
     assert.deepEqual(readdirSync(path.join(rootfs, 'dev')), []);
     const ls = execFileSync('stat', ['-c', '%n %a %u %h', 'su', 'home', 'su2'], { cwd: rootfs, encoding: 'utf8' });
     assert.equal(ls, 'su 4755 0 2\nhome 600 1000 1\nsu2 4755 0 2\n');

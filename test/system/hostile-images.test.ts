@@ -232,13 +232,16 @@ function upload(bytes: number, declared?: number): Promise<{ status: number; mes
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' };
     if (declared !== undefined) headers['content-length'] = declared;
+    let answered = false;
     const req = http.request({ socketPath: d.socket, method: 'POST', path: '/1.0/images/import?name=hostile', headers }, (res) => {
+      answered = true;
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode!, message: (JSON.parse(text) as { error: { message: string } }).error.message }));
     });
     // the answer may come while the body is still going out: the connection then closes under it
     req.on('error', (e: NodeJS.ErrnoException) => (['EPIPE', 'ECONNRESET'].includes(e.code ?? '') ? undefined : reject(e)));
+    req.on('close', () => answered || reject(new Error('lodged closed the connection without an answer')));
     const chunk = Buffer.alloc(2 ** 20);
     let sent = 0;
     const more = () => {
@@ -252,7 +255,7 @@ function upload(bytes: number, declared?: number): Promise<{ status: number; mes
   });
 }
 
-test('an upload larger than the free space it needs is refused, and leaves nothing', async () => {
+test('an upload larger than the free space it needs is refused, and leaves nothing', { timeout: 60_000 }, async () => {
   const declared = await upload(0, 10 ** 13);
   assert.equal(declared.status, 400);
   assert.match(declared.message, /^the upload is 10000000000000 bytes, more than the \d+ bytes it may take \(90% of the free space of lodged's state directory\)$/);
