@@ -17,14 +17,18 @@ import type { ServerDeps } from '../deps.js';
 const ImageParams = Type.Object({ name: ImageName });
 const tarTypes = ['application/octet-stream', 'application/x-tar', 'application/gzip'];
 
-/** An upload may fill at most 90% of the free space of the state directory: what is left is for unpacking it and for the guests. */
+/**
+ * An upload may fill at most 90% of the free space of the state directory, the rest being the host's; a tarball's
+ * unpacked size is then held to 90% of what is free after it (images/import.ts).
+ */
 async function uploadCap(dir: string): Promise<number> {
   const s = await statfs(dir);
   return Math.floor(s.bavail * s.bsize * 0.9);
 }
 
-const tooLarge = (bytes: string, cap: number) =>
-  new LodgeError('BAD_REQUEST', `the upload is ${bytes}, more than the ${cap} bytes it may take (90% of the free space of lodged's state directory)`);
+const why = "90% of the free space of lodged's state directory";
+const tooLarge = (declared: number, cap: number) => new LodgeError('BAD_REQUEST', `the upload is ${declared} bytes, more than the ${cap} bytes it may take (${why})`);
+const grewTooLarge = (cap: number) => new LodgeError('BAD_REQUEST', `the upload passed the ${cap} bytes it may take (${why})`);
 
 /** Passes bytes through until more than `cap` went by, then fails. */
 function capped(cap: number): Transform {
@@ -32,7 +36,7 @@ function capped(cap: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
-      done(seen > cap ? tooLarge(`over ${cap} bytes`, cap) : null, chunk);
+      done(seen > cap ? grewTooLarge(cap) : null, chunk);
     },
   });
 }
@@ -63,7 +67,7 @@ export function imageRoutes(app: FastifyInstance, { images, tmpDir }: ServerDeps
       };
       const cap = await uploadCap(tmpDir);
       const declared = Number(request.headers['content-length'] ?? 0);
-      if (declared > cap) refuse(tooLarge(`${declared} bytes`, cap));
+      if (declared > cap) refuse(tooLarge(declared, cap));
       const file = path.join(tmpDir, `import-${randomUUID()}.tar`);
       const counter = capped(cap);
       // piped, not put in the pipeline: a failure must not destroy the request's socket before the answer goes out
@@ -75,6 +79,8 @@ export function imageRoutes(app: FastifyInstance, { images, tmpDir }: ServerDeps
         return await reply.status(202).send(images.import(request.query, file));
       } catch (e) {
         await rm(file, { force: true });
+        // uploads side by side can each fit and fill the disk together
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') return refuse(new LodgeError('BAD_REQUEST', `the upload filled lodged's state directory; nothing was kept`));
         return refuse(e);
       }
     },
