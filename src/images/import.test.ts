@@ -5,7 +5,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TarChecker, checkTarball, extractTarball, limitsFor, nulInLongName, unsafeEntry, type TarEntry } from './import.js';
+import { TarChecker, checkTarball, extractTarball, limitsFor, nulInLongName, type TarEntry } from './import.js';
+
+/** The verdict on one entry alone, as a message. */
+const unsafeEntry = (entry: TarEntry) => new TarChecker().check(entry)?.why;
 
 /** The first refusal of a checker fed `entries` in order, as a message. */
 const verdict = (entries: TarEntry[], checker = new TarChecker()) => {

@@ -16,7 +16,7 @@ import * as tar from 'tar';
 import { LodgeError } from '../api/errors.js';
 import { run } from '../lib/exec.js';
 
-/** Linux's PATH_MAX (with its NUL) and NAME_MAX, in bytes. */
+/** The longest name Linux takes (PATH_MAX less its NUL) and the longest component (NAME_MAX), in bytes. */
 const pathMax = 4095;
 const nameMax = 255;
 
@@ -28,12 +28,12 @@ export interface TarLimits {
 }
 
 /** One entry may be at most 16 GiB; all of them at most 256 GiB, and never more than 90% of the free space where they go. */
-export const maxEntryBytes = 16 * 2 ** 30;
-export const maxTotalBytes = 256 * 2 ** 30;
+const maxEntryBytes = 16 * 2 ** 30;
+const maxTotalBytes = 256 * 2 ** 30;
 export const limitsFor = (freeBytes: number): TarLimits => ({ entryBytes: maxEntryBytes, totalBytes: Math.min(maxTotalBytes, Math.floor(freeBytes * 0.9)) });
 
 /** A byte count as a person reads it. */
-const gib = (n: number) => (n >= 2 ** 30 ? `${+(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${+(n / 2 ** 20).toFixed(1)} MiB` : `${n} bytes`);
+const sizeText = (n: number) => (n >= 2 ** 30 ? `${+(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${+(n / 2 ** 20).toFixed(1)} MiB` : `${n} bytes`);
 
 export interface TarEntry {
   path: string;
@@ -44,7 +44,7 @@ export interface TarEntry {
 
 /** Kept as files, directories and links; device nodes and FIFOs are left out (a guest gets its /dev from its runtime or kernel). */
 const kept = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
-export const leftOut = new Set(['CharacterDevice', 'BlockDevice', 'FIFO']);
+const leftOut = new Set(['CharacterDevice', 'BlockDevice', 'FIFO']);
 
 /** A problem: whether it is an escape (the entry reaches outside the root) or another refusal. */
 export interface Refusal {
@@ -105,10 +105,10 @@ export class TarChecker {
     if (!kept.has(entry.type) && !leftOut.has(entry.type)) return { escape: false, why: `entry ${name} is of a type Lodge does not import (${entry.type})` };
     if (this.symlinks.has(key) && entry.type !== 'SymbolicLink') return { escape: true, why: `entry ${name} would replace the symbolic link an earlier entry made there` };
     const size = entry.size ?? 0;
-    if (size > this.limits.entryBytes) return { escape: false, why: `entry ${name} is ${size} bytes, over the ${gib(this.limits.entryBytes)} cap of one entry` };
+    if (size > this.limits.entryBytes) return { escape: false, why: `entry ${name} is ${size} bytes, over the ${sizeText(this.limits.entryBytes)} cap of one entry` };
     this.totalBytes += size;
     if (this.totalBytes > this.limits.totalBytes) {
-      return { escape: false, why: `the entries up to ${name} hold ${this.totalBytes} bytes, over the ${gib(this.limits.totalBytes)} cap of a whole tarball (the smaller of ${gib(maxTotalBytes)} and 90% of the free space)` };
+      return { escape: false, why: `the entries up to ${name} hold ${this.totalBytes} bytes, over the ${sizeText(this.limits.totalBytes)} cap of a whole tarball (the smaller of ${sizeText(maxTotalBytes)} and 90% of the free space)` };
     }
     if (entry.type === 'SymbolicLink') {
       const link = entry.linkpath ?? '';
@@ -135,11 +135,6 @@ export class TarChecker {
     if (key !== '') this.made.add(key);
     return undefined;
   }
-}
-
-/** Pure: the compatible verdict on one entry alone, as a message. */
-export function unsafeEntry(entry: TarEntry): string | undefined {
-  return new TarChecker().check(entry)?.why;
 }
 
 export const unreadableTarball = 'the tarball cannot be read';
