@@ -86,12 +86,13 @@ test('types Lodge does not import are refused', () => {
   assert.match(unsafeEntry({ path: 'big', type: 'SparseFile' })!, /entry big is of a type Lodge does not import \(SparseFile\)/);
 });
 
-test('an entry over the entry cap, and a total over the total cap, are refused', () => {
-  const limits = { entryBytes: 100, totalBytes: 250 };
+test('an entry over the entry cap, a total over the total cap and too many entries are refused', () => {
+  const limits = { entries: 3, entryBytes: 100, totalBytes: 250 };
   assert.equal(verdict([{ path: 'bomb', type: 'File', size: 101 }], new TarChecker(limits)), 'entry bomb is 101 bytes, over the 100 bytes cap of one entry');
   assert.match(verdict([1, 2, 3].map((i) => ({ path: `f${i}`, type: 'File', size: 100 })), new TarChecker(limits))!, /^the entries up to f3 hold 300 bytes, over the 250 bytes cap of a whole tarball/);
-  assert.deepEqual(limitsFor(10 * 2 ** 40), { entryBytes: 16 * 2 ** 30, totalBytes: 256 * 2 ** 30 });
-  assert.deepEqual(limitsFor(1000), { entryBytes: 16 * 2 ** 30, totalBytes: 900 });
+  assert.equal(verdict([1, 2, 3, 4].map((i) => ({ path: `d${i}`, type: 'Directory' })), new TarChecker(limits)), 'entry d4 is one more than the 3 entries a tarball may have');
+  assert.deepEqual(limitsFor(10 * 2 ** 40), { entries: 2_000_000, entryBytes: 16 * 2 ** 30, totalBytes: 256 * 2 ** 30 });
+  assert.deepEqual(limitsFor(1000), { entries: 2_000_000, entryBytes: 16 * 2 ** 30, totalBytes: 900 });
 });
 
 test('extraction keeps absolute symbolic links, owners and modes, and leaves device nodes and FIFOs out', async () => {

@@ -21,16 +21,23 @@ const pathMax = 4095;
 const nameMax = 255;
 
 export interface TarLimits {
+  /** The most entries a tarball may have (empty files fill a disk's inodes, not its bytes). */
+  entries: number;
   /** The largest one entry may be. */
   entryBytes: number;
   /** The largest all entries together may be. */
   totalBytes: number;
 }
 
-/** One entry may be at most 16 GiB; all of them at most 256 GiB, and never more than 90% of the free space where they go. */
+/**
+ * A tarball may have at most 2 million entries (a full Debian has about 100 thousand); one
+ * entry may be at most 16 GiB; all of them at most 256 GiB, and never more than 90% of the
+ * free space where they go.
+ */
+const maxEntries = 2_000_000;
 const maxEntryBytes = 16 * 2 ** 30;
 const maxTotalBytes = 256 * 2 ** 30;
-export const limitsFor = (freeBytes: number): TarLimits => ({ entryBytes: maxEntryBytes, totalBytes: Math.min(maxTotalBytes, Math.floor(freeBytes * 0.9)) });
+export const limitsFor = (freeBytes: number): TarLimits => ({ entries: maxEntries, entryBytes: maxEntryBytes, totalBytes: Math.min(maxTotalBytes, Math.floor(freeBytes * 0.9)) });
 
 /** A byte count as a person reads it. */
 const sizeText = (n: number) => (n >= 2 ** 30 ? `${+(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${+(n / 2 ** 20).toFixed(1)} MiB` : `${n} bytes`);
@@ -96,6 +103,7 @@ export class TarChecker {
   check(entry: TarEntry): Refusal | undefined {
     this.entries++;
     const name = entry.path;
+    if (this.entries > this.limits.entries) return { escape: false, why: `entry ${name} is one more than the ${this.limits.entries} entries a tarball may have` };
     const bad = this.badName('name', name);
     if (bad) return bad;
     const parts = components(name);
