@@ -3,7 +3,7 @@
  * disk or ISO files, list and delete. An image is made in a staging directory and put in place whole,
  * so a failed or interrupted build leaves nothing that looks like an image.
  */
-import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import type { Image, ImageFormat, ImageImportQuery, ImagesBuildPost } from '../api/images.js';
@@ -11,7 +11,7 @@ import type { Operation } from '../api/operations.js';
 import { buildBusybox, busyboxImage } from '../images/busybox.js';
 import { buildDebian, debianImage } from '../images/debian.js';
 import { checkDiskImage, sniffFile, type DiskFormat } from '../images/disk-import.js';
-import { checkTarball, extractTarball, unreadableTarball } from '../images/import.js';
+import { checkTarball, extractTarball, limitsFor, unreadableTarball } from '../images/import.js';
 import { buildBusyboxIso, busyboxIsoImage } from '../images/iso.js';
 import { imageFileName, type ImageFiles } from '../images/store.js';
 import type { Events } from './events.js';
@@ -26,7 +26,10 @@ export interface ImageServiceDeps {
   events: Events;
   /** Where the vm kernels are kept (the ISO image carries one). */
   kernelCacheDir: string;
+  /** A static busybox: images are built from it, and tarballs unpacked by its tar. */
   busybox: string;
+  /** lodge-unpack (shim/lodge-unpack.c), the confined unpacker of tarballs. */
+  unpackHelper: string;
 }
 
 interface ImageMeta {
@@ -72,7 +75,7 @@ export class ImageService {
       // a disk or ISO is the shared, read-only base of every guest made from it
       if (meta.format !== 'rootfs') await chmod(target, 0o444);
       progress(90, 'putting the image in place');
-      const old = `${files.imageDir(name)}.old`;
+      const old = files.replaced(name);
       await rename(files.imageDir(name), old).catch(() => {});
       await rename(staging, files.imageDir(name));
       await rm(old, { recursive: true, force: true });
@@ -130,14 +133,15 @@ export class ImageService {
           const meta = { init: query.init ?? '/sbin/init', stopSignal: query.stopSignal ?? 'SIGTERM' };
           if (format === 'tar') {
             progress(10, 'checking the tarball');
-            await checkTarball(file).catch((e: Error) => {
+            const limits = limitsFor(await this.freeBytes());
+            await checkTarball(file, limits).catch((e: Error) => {
               // unreadable as a tarball, in auto mode: say what else it could have been
               if (query.format === 'tar' || !(e instanceof LodgeError && e.message.startsWith(unreadableTarball))) throw e;
               throw new LodgeError('BAD_REQUEST', `not a tarball, a qcow2 disk or an ISO (import a raw disk as format raw: lodge image import --type raw): ${e.message}`);
             });
             await this.install(query.name, 'imported from a tarball', { format: 'rootfs', ...meta }, progress, async (rootfs) => {
               progress(40, 'extracting');
-              await extractTarball(file, rootfs);
+              await extractTarball(file, rootfs, { helper: this.deps.unpackHelper, busybox: this.deps.busybox }, limits);
             });
           } else {
             await this.importDisk(query.name, format, meta, file, progress);
@@ -147,6 +151,12 @@ export class ImageService {
         }
       }),
     );
+  }
+
+  /** The free space where images are kept. */
+  private async freeBytes(): Promise<number> {
+    const s = await statfs(this.deps.files.dir);
+    return s.bavail * s.bsize;
   }
 
   private async importDisk(name: string, format: DiskFormat, meta: Omit<ImageMeta, 'format'>, file: string, progress: Progress): Promise<void> {

@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const operations = new Operations(store, events);
   operations.failInterrupted();
   const imageFiles = new ImageFiles(dirs.images);
-  await imageFiles.sweepStaging();
+  for (const line of await imageFiles.prepare(store.images().map((i) => i.name))) log(line);
 
   // lodged forks no program itself: each fork of a process this size costs milliseconds of its one thread
   useSpawner(fileURLToPath(new URL('../../shim/lodge-spawner', import.meta.url)));
@@ -143,7 +143,8 @@ async function main(): Promise<void> {
   const networks = new NetworkService({ store, events, dir: path.join(stateDir, 'networks'), log, ...(uplink ? { uplink } : {}) });
   await networks.restore();
   if (!values['no-default-network']) await networks.ensureDefault();
-  const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox });
+  const unpackHelper = fileURLToPath(new URL('../../shim/lodge-unpack', import.meta.url));
+  const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox, unpackHelper });
   const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
   await guests.reconcile();
 

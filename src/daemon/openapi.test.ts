@@ -29,7 +29,7 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const files = new ImageFiles(path.join(dir, 'images'));
     const log = () => {};
     const networks = new NetworkService({ store, events, dir, log });
-    const images = new ImageService({ store, files, operations, events, kernelCacheDir: dir, busybox: '/bin/busybox' });
+    const images = new ImageService({ store, files, operations, events, kernelCacheDir: dir, busybox: '/bin/busybox', unpackHelper: '' });
     const guests = new GuestService({ store, drivers: new DriverRegistry(), images: files, operations, events, networks, guestsDir: dir, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
     const app = await buildServer({ guests, images, networks, operations, events, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
     const served = (await app.inject({ method: 'GET', url: '/1.0/openapi.json' })).json() as { paths: Record<string, unknown> };
