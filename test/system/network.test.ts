@@ -12,6 +12,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { ensureVmKernel } from '../../src/images/vm-kernel.js';
 import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon({ netns: true });
@@ -19,6 +20,8 @@ before(async () => {
   requireProgram('dnsmasq', 'dnsmasq-base');
   requireProgram('nft', 'nftables');
   requireProgram('debootstrap', 'debootstrap');
+  // lodged runs in a namespace with no way out: the vm kernel comes from Debian's mirror through the test's own network
+  await ensureVmKernel('/var/cache/lodge/kernels', 'cloud-amd64');
   await d.start();
   await d.buildBusybox();
 });
