@@ -22,8 +22,8 @@ function refuse(file: string, what: string, why: string): LodgeError {
   return new LodgeError('ENGINE_FAILED', `${what} (${file}) ${why}`);
 }
 
-/** The file's bytes; undefined if it does not exist. A link, a FIFO, a device or a file over the cap is an error. */
-export async function readUntrusted(file: string, { what, maxBytes }: UntrustedRead): Promise<Buffer | undefined> {
+/** The file opened for reading as a regular file; undefined if it does not exist. */
+async function openUntrusted(file: string, what: string): Promise<{ handle: FileHandle; size: number } | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -33,18 +33,49 @@ export async function readUntrusted(file: string, { what, maxBytes }: UntrustedR
     if (code === 'ELOOP') throw refuse(file, what, 'is a symbolic link, which Lodge does not follow');
     throw refuse(file, what, `cannot be opened (${code ?? (e as Error).message})`);
   }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw refuse(file, what, 'is not a regular file');
-    if (st.size > maxBytes) throw refuse(file, what, `is larger than the ${maxBytes} bytes Lodge reads of it`);
-    // read one byte past the cap: a file that grows while it is read is refused too
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
-    let length = 0;
-    for (let n; length < buf.length && (n = (await handle.read(buf, length, buf.length - length, length)).bytesRead) > 0; ) length += n;
-    if (length > maxBytes) throw refuse(file, what, `is larger than the ${maxBytes} bytes Lodge reads of it`);
-    return buf.subarray(0, length);
-  } finally {
+  const st = await handle.stat().catch(async (e: Error) => {
     await handle.close();
+    throw e;
+  });
+  if (!st.isFile()) {
+    await handle.close();
+    throw refuse(file, what, 'is not a regular file');
+  }
+  return { handle, size: st.size };
+}
+
+/** Up to `length` bytes from the start of `handle`. */
+async function readHead(handle: FileHandle, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  for (let n; got < length && (n = (await handle.read(buf, got, length - got, got)).bytesRead) > 0; ) got += n;
+  return buf.subarray(0, got);
+}
+
+/** The file's bytes; undefined if it does not exist. A link, a FIFO, a device or a file over the cap is an error. */
+export async function readUntrusted(file: string, { what, maxBytes }: UntrustedRead): Promise<Buffer | undefined> {
+  const opened = await openUntrusted(file, what);
+  if (!opened) return undefined;
+  try {
+    const tooLarge = () => refuse(file, what, `is larger than the ${maxBytes} bytes Lodge reads of it`);
+    if (opened.size > maxBytes) throw tooLarge();
+    // one byte past the cap: a file that grows while it is read is refused too
+    const buf = await readHead(opened.handle, Math.min(opened.size, maxBytes) + 1);
+    if (buf.length > maxBytes) throw tooLarge();
+    return buf;
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+/** The first `bytes` bytes of the file (fewer if it is shorter); undefined if it does not exist. */
+export async function readUntrustedHead(file: string, what: string, bytes: number): Promise<Buffer | undefined> {
+  const opened = await openUntrusted(file, what);
+  if (!opened) return undefined;
+  try {
+    return await readHead(opened.handle, bytes);
+  } finally {
+    await opened.handle.close();
   }
 }
 
