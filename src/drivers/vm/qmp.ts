@@ -82,10 +82,13 @@ export class Qmp {
     this.greeted.catch(() => {});
   }
 
-  /** Connects, reads the greeting and leaves capabilities negotiation done; each command then has `timeoutMs` too. */
-  static async connect(path: string, timeoutMs = 5000): Promise<Qmp> {
+  /**
+   * Connects, reads the greeting and leaves capabilities negotiation done; each command
+   * then has `timeoutMs` too. `label` names the socket in messages (`path` may be /proc/self/fd/N).
+   */
+  static async connect(path: string, timeoutMs = 5000, label = path): Promise<Qmp> {
     const qmp = new Qmp(net.connect(path), timeoutMs);
-    const timer = setTimeout(() => qmp.socket.destroy(new QmpError(`no QMP greeting on ${path} in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => qmp.socket.destroy(new QmpError(`no QMP greeting on ${label} in ${timeoutMs} ms`)), timeoutMs);
     try {
       await qmp.greeted;
       await qmp.execute('qmp_capabilities');
