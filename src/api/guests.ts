@@ -86,6 +86,7 @@ export const Machine = Type.Object({
       diskWrittenBytes: Type.Integer(),
     }),
   ),
+  statsUnavailable: Type.Optional(Type.String({ description: 'why stats are missing from a running vm: its QEMU did not answer in time (wedged or busy)' })),
 });
 export type Machine = Static<typeof Machine>;
 

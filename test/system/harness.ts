@@ -167,7 +167,8 @@ export class TestDaemon {
   /** Removes everything: guests through the API when it answers, then by hand whatever is left. */
   async cleanup(): Promise<void> {
     try {
-      if (!this.proc) await this.start();
+      // a lodged that died (a test that found a crash) is started again to delete its guests
+      if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) await this.start();
       for (const g of await this.client.guests.list()) await this.client.operations.wait((await this.client.guests.delete(g.name, true)).id, 60);
     } catch {
       // fall through to the manual sweep

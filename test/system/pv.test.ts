@@ -68,7 +68,8 @@ test('exec in a pv guest goes through its agent: output, input, environment, exi
   assert.match(d.lodge(['exec', '-t', 'pv1', '--', 'sh']).stderr, /exec -t is not available in pv guests yet/);
   // nothing of the exchange is left behind
   const umlDir = readFileSync(`/proc/${await guestPid(d, 'pv1')}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('uml_dir='))!.slice(8);
-  const agent = path.join(umlDir, 'agent');
+  // UML's directory (engine/) sits beside the exchange, in the guest's root-owned pv/
+  const agent = path.join(path.dirname(umlDir), 'agent');
   assert.deepEqual(readdirSync(path.join(agent, 'requests')), []);
   assert.deepEqual(readdirSync(path.join(agent, 'responses')), []);
 });

@@ -49,7 +49,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['Memory used', g.usage?.memoryBytes !== undefined ? formatSize(g.usage.memoryBytes) : undefined],
         ['Processes', g.usage?.processes],
         ['CPU time', g.usage?.cpuSeconds !== undefined ? `${g.usage.cpuSeconds.toFixed(2)}s` : undefined],
-        ['vCPU time', g.machine?.stats && `${g.machine.stats.vcpuSeconds.toFixed(2)}s`],
+        ['vCPU time', g.machine?.stats ? `${g.machine.stats.vcpuSeconds.toFixed(2)}s` : g.machine?.statsUnavailable && `unavailable: ${g.machine.statsUnavailable}`],
         ['Balloon', g.machine?.stats?.balloonBytes !== undefined ? formatSize(g.machine.stats.balloonBytes) : undefined],
         ['Disk I/O', g.machine?.stats && `${formatSize(g.machine.stats.diskReadBytes)} read, ${formatSize(g.machine.stats.diskWrittenBytes)} written`],
         ['Created', g.createdAt],

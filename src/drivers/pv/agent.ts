@@ -1,16 +1,21 @@
 /**
  * @module The host side of lodge-agent (images/agent.ts): `lodge exec` in a pv guest.
- * A request is a shell script in requests/ (root's: the guest may read it, never change
- * it); the answer comes back in responses/ (the guest's UML user's), read without
- * following links. A guest without the agent is noticed: nobody takes the request.
+ * A request is a shell script in requests/ (root's, in a directory of root's: the guest
+ * may read it, never change it); the answer comes back in responses/ (the guest's UML
+ * user's), where the guest may leave anything: answers are read as untrusted files
+ * (no link followed, no FIFO waited on, capped), and a bad one fails that exec only.
+ * A guest without the agent is noticed: nobody takes the request.
  */
 import { randomUUID } from 'node:crypto';
-import { constants, existsSync } from 'node:fs';
-import { chown, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LodgeError } from '../../api/errors.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
+import { readUntrustedText } from '../../host/untrusted-file.js';
+
+/** What lodged takes of a pv exec's stdout and of its stderr: the answer is held whole in memory. */
+export const maxOutputBytes = 8 * 1024 * 1024;
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -23,15 +28,13 @@ export function requestScript(req: ExecPost): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function readNoFollow(file: string): Promise<string> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
-  if (!handle) return '';
-  try {
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
+/** A directory that is not a link, owned by root and writable by root alone. */
+async function rootsAlone(dir: string): Promise<boolean> {
+  const st = await lstat(dir).catch(() => undefined);
+  return !!st && st.isDirectory() && st.uid === 0 && (st.mode & 0o022) === 0;
 }
+
+const exists = (file: string) => lstat(file).then(() => true, () => false);
 
 export class AgentChannel {
   readonly dir: string;
@@ -44,38 +47,56 @@ export class AgentChannel {
     this.responses = path.join(dir, 'responses');
   }
 
-  /** Makes the exchange: requests/ stays root's, responses/ becomes the guest's. */
+  /**
+   * Makes the exchange, or repairs it: requests/ and the exchange itself root's alone,
+   * responses/ the guest's. Only while the guest's engine is not running: what a guest
+   * made in place of the exchange is removed.
+   */
   async prepare(guestUid: number): Promise<void> {
+    if (!(await rootsAlone(this.dir)) || !(await rootsAlone(this.requests))) await rm(this.dir, { recursive: true, force: true });
     await mkdir(this.requests, { recursive: true, mode: 0o755 });
+    const responses = await lstat(this.responses).catch(() => undefined);
+    if (responses && !responses.isDirectory()) await rm(this.responses, { force: true });
     await mkdir(this.responses, { recursive: true, mode: 0o755 });
     await chown(this.responses, guestUid, guestUid);
   }
 
+  /** Refuses an exchange that is no longer root's (a guest of an earlier lodged had the directory around it). */
+  private async check(name: string): Promise<void> {
+    if (!(await rootsAlone(this.dir)) || !(await rootsAlone(this.requests))) {
+      throw new LodgeError('ENGINE_FAILED', `the exec exchange of ${name} (${this.dir}) is not root's alone: restart the guest to make it anew`);
+    }
+  }
+
   async exec(name: string, req: ExecPost, takeTimeoutMs = 15_000): Promise<ExecResult> {
+    await this.check(name);
     const id = randomUUID();
     const script = path.join(this.requests, `${id}.sh`);
     const out = path.join(this.responses, id);
+    const answer = async (ext: string, maxBytes: number) =>
+      (await readUntrustedText(`${out}.${ext}`, { what: `the ${ext} answer of ${name}'s agent`, maxBytes })) ?? '';
     try {
       if (req.stdin !== undefined) await writeFile(path.join(this.requests, `${id}.in`), req.stdin, { mode: 0o644 });
       // the agent looks for *.sh: the script appears whole, by rename
       await writeFile(`${script}.tmp`, requestScript(req), { mode: 0o644 });
       await rename(`${script}.tmp`, script);
-      for (let waited = 0; !existsSync(`${out}.taken`); waited += 50) {
+      for (let waited = 0; !(await exists(`${out}.taken`)); waited += 50) {
         if (waited >= takeTimeoutMs) {
           throw new LodgeError('UNAVAILABLE', `no lodge-agent took the command in ${name} within ${takeTimeoutMs / 1000} s (Lodge's images start it at boot; is the guest still booting, or is the image imported without it?)`);
         }
         await sleep(50);
       }
-      while (!existsSync(`${out}.exit`)) await sleep(20);
-      return {
-        exitCode: Number((await readNoFollow(`${out}.exit`)).trim()),
-        stdout: await readNoFollow(`${out}.out`),
-        stderr: await readNoFollow(`${out}.err`),
-      };
+      // as long as the command runs: an exec has no time limit of its own
+      while (!(await exists(`${out}.exit`))) await sleep(20);
+      const exit = (await answer('exit', 32)).trim();
+      if (!/^\d{1,3}$/.test(exit)) throw new LodgeError('ENGINE_FAILED', `the exit answer of ${name}'s agent (${out}.exit) is not an exit code`);
+      return { exitCode: Number(exit), stdout: await answer('out', maxOutputBytes), stderr: await answer('err', maxOutputBytes) };
     } finally {
-      for (const f of [script, `${script}.tmp`, path.join(this.requests, `${id}.in`), ...['taken', 'out', 'err', 'exit', 'code'].map((x) => `${out}.${x}`)]) {
-        await rm(f, { force: true });
-      }
+      await rm(script, { force: true });
+      await rm(`${script}.tmp`, { force: true });
+      await rm(path.join(this.requests, `${id}.in`), { force: true });
+      // unlink never follows a link; whatever the guest made a directory stays its own business
+      for (const x of ['taken', 'out', 'err', 'exit', 'code']) await unlink(`${out}.${x}`).catch(() => {});
     }
   }
 }

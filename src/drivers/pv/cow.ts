@@ -3,8 +3,6 @@
  * file it was written over, and that file's mtime and size then. UML refuses a COW file
  * whose backing file changed, by panicking at boot; Lodge checks first and says why.
  */
-import { open } from 'node:fs/promises';
-
 export interface CowHeader {
   backingFile: string;
   mtime: number;
@@ -14,6 +12,8 @@ export interface CowHeader {
 const magic = 0x4f4f4f4d;
 const pathLength = 4096;
 const backingOffset = 32;
+/** How much of the file the header takes. */
+export const cowHeaderBytes = backingOffset + pathLength;
 
 export function parseCowHeader(buf: Buffer): CowHeader | undefined {
   if (buf.length < backingOffset || buf.readUInt32BE(0) !== magic || buf.readUInt32BE(4) !== 3) return undefined;
@@ -24,15 +24,4 @@ export function parseCowHeader(buf: Buffer): CowHeader | undefined {
     size: Number(buf.readBigUInt64BE(12)),
     backingFile: name.subarray(0, end < 0 ? name.length : end).toString(),
   };
-}
-
-export async function readCowHeader(file: string): Promise<CowHeader | undefined> {
-  const handle = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(backingOffset + pathLength);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    return parseCowHeader(buf.subarray(0, bytesRead));
-  } finally {
-    await handle.close();
-  }
 }

@@ -3,9 +3,15 @@
  * host processes, one linux.uml per guest as an EngineProcess (shim, own cgroup, own
  * uid). Its root disk is a COW file over the image's shared ext4 base; it is driven
  * through the mconsole, and `lodge exec` reaches it through lodge-agent.
+ *
+ * The guest's directory `pv/` is root's (its UML's group may pass through it): UML's own
+ * files are in `pv/engine/` (its COW disk, its pidfile and mconsole socket), lodged's
+ * beside it (the exec exchange, the mconsole's client sockets), where UML cannot put a
+ * link in their place. A guest started by an earlier lodged, whose UML owned `pv/`
+ * itself, is moved to this layout: `pv/` at once, the rest at its next start.
  */
 import { existsSync } from 'node:fs';
-import { chown, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
@@ -13,12 +19,13 @@ import { LodgeError } from '../../api/errors.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
+import { readUntrustedHead } from '../../host/untrusted-file.js';
 import { ensureExt4Base } from '../../storage/ext4-base.js';
 import type { DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
-import { readCowHeader } from './cow.js';
+import { cowHeaderBytes, parseCowHeader } from './cow.js';
 import { Mconsole } from './mconsole.js';
 
 export interface PvDriverOptions {
@@ -60,12 +67,30 @@ export class PvDriver extends EngineDriver implements GuestDriver {
 
   private paths(spec: GuestSpec) {
     const pv = path.join(spec.dir, 'pv');
-    return { pv, cow: path.join(pv, 'root.cow'), umid: 'uml', mconsole: path.join(pv, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent')) };
+    const engine = path.join(pv, 'engine');
+    return { pv, engine, cow: path.join(engine, 'root.cow'), umid: 'uml', mconsole: path.join(engine, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent')) };
   }
 
-  private mconsole(spec: GuestSpec): Mconsole {
+  /** Makes `pv/` root's, with the guest's UML allowed through; an earlier lodged gave it to UML. */
+  private async secureDir(spec: GuestSpec): Promise<void> {
+    const { pv } = this.paths(spec);
+    const uid = this.engine.uid(spec);
+    const st = await lstat(pv);
+    if (!st.isDirectory()) throw new LodgeError('ENGINE_FAILED', `${pv} is not a directory`);
+    // pv's own name is in the guest's directory, which is root's: it is not a link
+    if (st.uid !== 0 || st.gid !== uid || (st.mode & 0o7777) !== 0o710) {
+      await chown(pv, 0, uid);
+      await chmod(pv, 0o710);
+    }
+  }
+
+  /** The mconsole socket of the running UML: in engine/, or for a UML an earlier lodged started, in pv/ itself. */
+  private async mconsole(spec: GuestSpec): Promise<Mconsole> {
     if (!this.unix) throw new LodgeError('UNAVAILABLE', 'the pv driver was not probed');
-    return new Mconsole(this.paths(spec).mconsole, this.paths(spec).pv, this.unix);
+    await this.secureDir(spec);
+    const p = this.paths(spec);
+    const socket = existsSync(p.engine) ? p.mconsole : path.join(p.pv, 'uml', 'mconsole');
+    return new Mconsole(socket, p.pv, this.unix);
   }
 
   /** The UML kernel's modules go into the shared base: every guest has them, on disk once. */
@@ -75,18 +100,37 @@ export class PvDriver extends EngineDriver implements GuestDriver {
 
   async create(spec: GuestSpec): Promise<void> {
     if (spec.limits.diskBytes !== undefined) throw new LodgeError('UNSUPPORTED', 'limits.disk: not yet for pv guests (their COW file grows up to the image size)');
-    const p = this.paths(spec);
-    await mkdir(p.pv, { recursive: true });
+    await mkdir(this.paths(spec).pv, { recursive: true });
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
-    await chown(p.pv, this.engine.uid(spec), this.engine.uid(spec));
-    await p.agent.prepare(this.engine.uid(spec));
+    await this.prepareDirs(spec);
     await this.base(spec);
+  }
+
+  /**
+   * The layout of `pv/`, made or repaired while no UML of the guest runs: root's `pv/`,
+   * UML's `engine/` (an earlier lodged's COW file moves there), the exec exchange.
+   */
+  private async prepareDirs(spec: GuestSpec): Promise<void> {
+    const p = this.paths(spec);
+    const uid = this.engine.uid(spec);
+    await this.secureDir(spec);
+    const engine = await lstat(p.engine).catch(() => undefined);
+    if (engine && !engine.isDirectory()) await rm(p.engine, { force: true });
+    if (!engine?.isDirectory()) await mkdir(p.engine, { mode: 0o700 });
+    await chown(p.engine, uid, uid);
+    await chmod(p.engine, 0o700);
+    const oldCow = path.join(p.pv, 'root.cow');
+    if (await lstat(oldCow).then(() => true, () => false)) await rename(oldCow, p.cow);
+    await rm(path.join(p.pv, 'uml'), { recursive: true, force: true });
+    await p.agent.prepare(uid);
   }
 
   /** A COW file belongs to the base it was written over: refuse a base made again since. */
   private async checkCow(spec: GuestSpec, cow: string, base: string): Promise<void> {
-    if (!existsSync(cow)) return;
-    const header = await readCowHeader(cow);
+    // UML's file: read as one that could be anything
+    const head = await readUntrustedHead(cow, `the COW disk of ${spec.name}`, cowHeaderBytes);
+    if (!head) return;
+    const header = parseCowHeader(head);
     const st = await stat(base);
     if (header && (header.backingFile !== base || header.mtime !== Math.floor(st.mtimeMs / 1000) || header.size !== st.size)) {
       throw new LodgeError(
@@ -99,13 +143,14 @@ export class PvDriver extends EngineDriver implements GuestDriver {
   async start(spec: GuestSpec): Promise<void> {
     const p = this.paths(spec);
     const base = await this.base(spec);
+    await this.prepareDirs(spec);
     await this.checkCow(spec, p.cow, base);
-    await rm(path.join(p.pv, 'uml'), { recursive: true, force: true });
+    await rm(path.join(p.engine, 'uml'), { recursive: true, force: true });
     await this.engine.start(
       spec,
       umlArgv({
         kernel: this.options.kernel,
-        umlDir: p.pv,
+        umlDir: p.engine,
         umid: p.umid,
         memoryBytes: this.engine.memoryBytes(spec),
         cow: p.cow,
@@ -120,7 +165,7 @@ export class PvDriver extends EngineDriver implements GuestDriver {
 
   stop(spec: GuestSpec, options: StopOptions): Promise<void> {
     return this.engine.stop(spec, options, async (deadline) => {
-      const mc = this.mconsole(spec);
+      const mc = await this.mconsole(spec);
       // a paused UML answers only the mconsole: let it run so that init can act on Ctrl-Alt-Del
       await mc.command('go', untilDeadline(deadline)).catch(() => {});
       await mc.command('cad', untilDeadline(deadline));
@@ -128,14 +173,15 @@ export class PvDriver extends EngineDriver implements GuestDriver {
   }
 
   async pause(spec: GuestSpec): Promise<void> {
-    await this.mconsole(spec).stop();
+    await (await this.mconsole(spec)).stop();
   }
 
   async resume(spec: GuestSpec): Promise<void> {
-    await this.mconsole(spec).go();
+    await (await this.mconsole(spec)).go();
   }
 
-  exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
+  async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
+    await this.secureDir(spec);
     return this.paths(spec).agent.exec(spec.name, request);
   }
 

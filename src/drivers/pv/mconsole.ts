@@ -1,17 +1,22 @@
 /**
  * @module A typed client of UML's management console (mconsole): datagrams on a unix
  * socket, each request a magic, a version, a length and up to 512 bytes of text; each
- * reply an error flag, a "more follows" flag, a length and text.
+ * reply an error flag, a "more follows" flag, a length and text. UML runs a guest's code,
+ * so its socket may have become a link and its replies anything: the request goes to the
+ * socket without following a link, and a malformed or endless reply fails that command.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
+import { withUntrustedSocket } from '../../host/untrusted-file.js';
 
 const magic = 0xcafebabe;
 const version = 2;
 const maxData = 512;
+/** What one command's reply may add up to, over all its datagrams. */
+export const maxReplyBytes = 64 * 1024;
 
 export class MconsoleError extends Error {}
 
@@ -37,7 +42,11 @@ export class Mconsole {
   private readonly clientDir: string;
   private readonly unix: typeof UnixDgram;
 
-  /** `clientDir` holds this side's socket: the guest answers to an address, so we bind one. */
+  /**
+   * `clientDir` holds this side's socket: the guest answers to an address, so we bind one
+   * and let the guest's user write to it. Only root may write to `clientDir`, so that the
+   * socket's name cannot be swapped for a link between the bind and the chmod.
+   */
   constructor(socketPath: string, clientDir: string, unix: typeof UnixDgram) {
     this.socketPath = socketPath;
     this.clientDir = clientDir;
@@ -45,31 +54,45 @@ export class Mconsole {
   }
 
   async command(text: string, timeoutMs = 5000): Promise<string> {
-    const unix = this.unix;
+    const req = encodeRequest(text);
+    const dir = await lstat(this.clientDir);
+    if (!dir.isDirectory() || dir.uid !== 0 || (dir.mode & 0o022) !== 0) {
+      throw new MconsoleError(`mconsole ${text}: ${this.clientDir} must be a directory only root may write to`);
+    }
     const own = path.join(this.clientDir, `mc-${randomBytes(4).toString('hex')}.sock`);
-    let reply = '';
-    const socket = unix.createSocket('unix_dgram');
+    const socket = this.unix.createSocket('unix_dgram');
     try {
-      return await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new MconsoleError(`mconsole ${text}: no answer in ${timeoutMs} ms`)), timeoutMs);
-        socket.on('error', (e: Error) => {
-          clearTimeout(timer);
-          reject(new MconsoleError(`mconsole ${text}: ${e.message}`));
-        });
-        socket.on('message', (msg: Buffer) => {
-          const part = decodeReply(msg);
-          reply += part.text;
-          if (part.more) return;
-          clearTimeout(timer);
-          if (part.err) reject(new MconsoleError(`mconsole ${text}: ${reply || 'refused'}`));
-          else resolve(reply);
-        });
-        socket.bind(own);
-        // the guest's UML runs as another user: it must be allowed to answer to our socket
-        chmodSync(own, 0o666);
-        const req = encodeRequest(text);
-        socket.send(req, 0, req.length, this.socketPath);
-      });
+      return await withUntrustedSocket(this.socketPath, `the mconsole socket`, (server) =>
+        new Promise<string>((resolve, reject) => {
+          let reply = '';
+          const timer = setTimeout(() => reject(new MconsoleError(`mconsole ${text}: no answer in ${timeoutMs} ms`)), timeoutMs);
+          const fail = (e: Error) => {
+            clearTimeout(timer);
+            reject(new MconsoleError(`mconsole ${text}: ${e.message}`));
+          };
+          socket.on('error', fail);
+          socket.on('message', (msg: Buffer) => {
+            try {
+              const part = decodeReply(msg);
+              reply += part.text;
+              if (reply.length > maxReplyBytes) throw new MconsoleError(`reply longer than ${maxReplyBytes} bytes`);
+              if (part.more) return;
+              clearTimeout(timer);
+              if (part.err) reject(new MconsoleError(`mconsole ${text}: ${reply || 'refused'}`));
+              else resolve(reply);
+            } catch (e) {
+              fail(e as Error);
+            }
+          });
+          let bound = false;
+          socket.once('listening', () => (bound = true));
+          socket.bind(own);
+          if (!bound) return;
+          // the guest's UML runs as another user: it must be allowed to answer to our socket
+          chmodSync(own, 0o666);
+          socket.send(req, 0, req.length, server);
+        }),
+      );
     } finally {
       socket.close();
       await rm(own, { force: true });

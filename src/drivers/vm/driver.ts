@@ -5,9 +5,14 @@
  * that mounts the guest's qcow2 disk, an overlay on the image's shared base. A disk or
  * ISO image boots through the firmware. Its serial console is the shim's pty (bounded
  * log, several viewers, exit status), its screen a VNC unix socket; it is driven through QMP.
+ *
+ * The guest's directory `vm/` is its QEMU's (the disk, the QMP and VNC sockets): lodged
+ * writes nothing there once QEMU has run, and reaches the QMP socket without following a
+ * link. What lodged keeps about the guest (machine.json) is in the guest's root-only directory.
  */
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { LodgeError } from '../../api/errors.js';
@@ -15,6 +20,7 @@ import type { DeviceProfile, Machine } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { buildInitramfs } from '../../images/initramfs.js';
 import { ensureVmKernel, type KernelFlavour, type VmKernel } from '../../images/vm-kernel.js';
+import { readUntrustedJson, withUntrustedSocket } from '../../host/untrusted-file.js';
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
@@ -52,7 +58,10 @@ interface BootFiles {
 }
 
 /** How a guest was started, kept beside it for lodge info. */
-type MachineRecord = Omit<Machine, 'stats'>;
+type MachineRecord = Omit<Machine, 'stats' | 'statsUnavailable'>;
+
+/** How long lodge info waits for a running QEMU's counters: a wedged one must not hold up the answer. */
+const statsTimeoutMs = 1500;
 
 export class VmDriver extends EngineDriver implements GuestDriver {
   readonly kind = 'vm' as const;
@@ -88,7 +97,15 @@ export class VmDriver extends EngineDriver implements GuestDriver {
 
   private paths(spec: GuestSpec) {
     const vm = path.join(spec.dir, 'vm');
-    return { vm, disk: path.join(vm, 'root.qcow2'), qmp: path.join(vm, 'qmp.sock'), vnc: path.join(vm, 'vnc.sock'), machine: path.join(vm, 'machine.json') };
+    return {
+      vm,
+      disk: path.join(vm, 'root.qcow2'),
+      qmp: path.join(vm, 'qmp.sock'),
+      vnc: path.join(vm, 'vnc.sock'),
+      machine: path.join(spec.dir, 'machine.json'),
+      /** Where an earlier lodged kept machine.json, in QEMU's own directory: read for a guest it started, never written. */
+      oldMachine: path.join(vm, 'machine.json'),
+    };
   }
 
   /** virtio for Lodge's Linux images, legacy for imported disks and ISOs (any OS has drivers for it), unless asked. */
@@ -181,7 +198,11 @@ export class VmDriver extends EngineDriver implements GuestDriver {
       boot: kernelBoot ? 'kernel' : 'firmware',
       vncSocket: p.vnc,
     };
-    await writeFile(p.machine, JSON.stringify(machine));
+    // spec.dir is root's alone: the record appears whole, by rename, and no link is followed
+    const temp = `${p.machine}.tmp-${randomBytes(4).toString('hex')}`;
+    await writeFile(temp, JSON.stringify(machine), { flag: 'wx', mode: 0o644 });
+    await rename(temp, p.machine);
+    await rm(p.oldMachine, { force: true });
     await this.engine.start(spec, argv, async () => {
       // QEMU makes its QMP socket early and answers on it once the machine is built: a QEMU
       // that refused a disk or an option has ended by then, and its reason is on the console
@@ -196,8 +217,10 @@ export class VmDriver extends EngineDriver implements GuestDriver {
   }
 
   private async started(spec: GuestSpec): Promise<MachineRecord | undefined> {
-    const text = await readFile(this.paths(spec).machine, 'utf8').catch(() => undefined);
-    return text ? (JSON.parse(text) as MachineRecord) : undefined;
+    const p = this.paths(spec);
+    const read = { what: `the machine record of ${spec.name}`, maxBytes: 64 * 1024 };
+    const record = (await readUntrustedJson(p.machine, read)) ?? (await readUntrustedJson(p.oldMachine, read));
+    return record as MachineRecord | undefined;
   }
 
   /**
@@ -221,27 +244,34 @@ export class VmDriver extends EngineDriver implements GuestDriver {
     const machine = await this.started(spec);
     if (!machine || pid === undefined) return machine;
     const stats = await this.qmp(spec, async (q) => {
+      // QMP's answers come from the guest's QEMU: only numbers are taken from them
       const cpus = await q.cpus();
-      const ticks = await Promise.all(cpus.map((c) => readFile(`/proc/${pid}/task/${c['thread-id']}/stat`, 'utf8').then(cpuTicks, () => 0)));
+      const threads = cpus.map((c) => c['thread-id']).filter((t) => Number.isSafeInteger(t) && t > 0);
+      const ticks = await Promise.all(threads.map((t) => readFile(`/proc/${pid}/task/${t}/stat`, 'utf8').then(cpuTicks, () => 0)));
       const disks = await q.blockStats();
       const balloon = machine.profile === 'virtio' ? (await q.balloonInfo().catch(() => undefined))?.actual : undefined;
+      const sum = (field: string) => disks.reduce((a, d) => a + count(d?.stats?.[field]), 0);
       return {
         vcpuSeconds: ticks.reduce((a, b) => a + b, 0) / 100,
-        ...(balloon !== undefined ? { balloonBytes: balloon } : {}),
-        diskReadBytes: disks.reduce((a, d) => a + (d.stats.rd_bytes ?? 0), 0),
-        diskWrittenBytes: disks.reduce((a, d) => a + (d.stats.wr_bytes ?? 0), 0),
+        ...(balloon !== undefined ? { balloonBytes: count(balloon) } : {}),
+        diskReadBytes: sum('rd_bytes'),
+        diskWrittenBytes: sum('wr_bytes'),
       };
-    }).catch(() => undefined);
-    return { ...machine, ...(stats ? { stats } : {}) };
+    }, statsTimeoutMs).catch((e: Error) => e);
+    return { ...machine, ...(stats instanceof Error ? { statsUnavailable: stats.message } : { stats }) };
   }
 
+  /** A QMP session on the guest's socket, reached without following a link; each step waits at most `timeoutMs`. */
   private async qmp<T>(spec: GuestSpec, use: (qmp: Qmp) => Promise<T>, timeoutMs = 5000): Promise<T> {
-    const qmp = await Qmp.connect(this.paths(spec).qmp, timeoutMs);
-    try {
-      return await use(qmp);
-    } finally {
-      qmp.close();
-    }
+    const file = this.paths(spec).qmp;
+    return withUntrustedSocket(file, `the QMP socket of ${spec.name}`, async (socket) => {
+      const qmp = await Qmp.connect(socket, timeoutMs, file);
+      try {
+        return await use(qmp);
+      } finally {
+        qmp.close();
+      }
+    });
   }
 
   stop(spec: GuestSpec, options: StopOptions): Promise<void> {
@@ -274,6 +304,9 @@ export class VmDriver extends EngineDriver implements GuestDriver {
     return this.exec(spec);
   }
 }
+
+/** A counter from QMP, or 0 for anything that is not a whole number. */
+const count = (n: unknown): number => (Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : 0);
 
 /** utime + stime of a /proc/PID/task/TID/stat line, in clock ticks (USER_HZ, 100 on Linux). */
 function cpuTicks(stat: string): number {
