@@ -157,7 +157,8 @@ export class TestDaemon {
     const instance = this.instance;
     if (!instance) return [];
     const found: string[] = [];
-    for (const controller of ['memory', 'pids', 'cpu', 'freezer']) {
+    // every hierarchy the host mounts (cpu and cpuacct, blkio, devices, ... on v1; the one tree on v2)
+    for (const controller of readdirSync('/sys/fs/cgroup')) {
       const dir = `/sys/fs/cgroup/${controller}/lodge`;
       if (existsSync(dir)) found.push(...readdirSync(dir).filter((d) => d.startsWith(`${instance}-`)).map((d) => `${controller}/lodge/${d}`));
     }
