@@ -93,8 +93,18 @@ async function readExit(paths: ShimPaths): Promise<string | undefined> {
 function mainProcess(paths: ShimPaths): CheckedProcess {
   if (existsSync(paths.exit)) return { reason: 'it ended' };
   const main = parseIdentity((readRecord(paths.processes) as { main?: unknown } | undefined)?.main);
-  // a guest started by a Lodge that recorded no identities has its pid file alone
-  return main ? checkProcess(main) : checkPidFile(paths.pidfile);
+  if (main) return checkProcess(main);
+  // a guest started by a Lodge that recorded no identities has its pid file alone: once
+  // that checks out, its identity is recorded, and the weaker check is not needed again
+  const checked = checkPidFile(paths.pidfile);
+  if (checked.pid) {
+    try {
+      writeRecord(paths.processes, { main: readIdentity(checked.pid) });
+    } catch {
+      // read-only or full: checked from the pid file again next time
+    }
+  }
+  return checked;
 }
 
 /** Whether the shim may still write the exit record: not when it is recorded and gone. */

@@ -80,7 +80,9 @@ function pidOf(dir: string): number | undefined {
   const recorded = parseIdentity(readRecord(f.identity));
   if (recorded) return checkProcess(recorded).pid;
   const pid = checkPidFile(f.pid).pid;
-  return pid !== undefined && runsConfig(pid, f.conf) ? pid : undefined;
+  if (pid === undefined || !runsConfig(pid, f.conf)) return undefined;
+  writeRecord(f.identity, readIdentity(pid));
+  return pid;
 }
 
 function runsConfig(pid: number, conf: string): boolean {

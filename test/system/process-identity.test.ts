@@ -87,8 +87,14 @@ async function strangerScenario(kind: 'ct' | 'pv', names: string[]): Promise<voi
       ends.push(shim, main);
     }
 
+    // and one that lives on, with an older Lodge's record (its pid alone, which is right)
+    await d.launch('old-live', { kind });
+    const live = await guestPid(d, 'old-live');
+    const liveDir = readFileSync(`/proc/${parentOf(live)}/cmdline`, 'utf8').split('\0').find((a) => a.includes('/guests/'))!;
+
     // lodged goes; so do the guests' processes, with no exit recorded, as at a power cut
     await d.stop();
+    rmSync(path.join(liveDir, 'processes.json'));
     for (const pid of ends) await killAndWait(pid);
     const pid = stranger.pid!;
     for (const name of names) {
@@ -110,6 +116,9 @@ async function strangerScenario(kind: 'ct' | 'pv', names: string[]): Promise<voi
       assert.match(guests[name]!.stateReason ?? '', reason, name);
     }
     assert.ok(strangerAlive(), 'the stranger was never signalled');
+    assert.equal(guests['old-live']!.state, 'running', 'a true old record is adopted');
+    assert.equal(await guestPid(d, 'old-live'), live);
+    assert.equal(JSON.parse(readFileSync(path.join(liveDir, 'processes.json'), 'utf8')).main.pid, live, 'and its identity recorded from then on');
 
     // it starts again as a new process, not as the stranger
     assert.equal(d.lodge(['start', 'reused']).code, 0);
@@ -117,7 +126,7 @@ async function strangerScenario(kind: 'ct' | 'pv', names: string[]): Promise<voi
     assert.notEqual(restarted, pid);
     if (kind === 'ct') assert.equal(d.lodge(['exec', 'reused', '--', 'hostname']).stdout, 'reused\n');
 
-    for (const name of names) {
+    for (const name of [...names, 'old-live']) {
       const r = d.lodge(['delete', '--force', name]);
       assert.equal(r.code, 0, `${name}: ${r.stderr}`);
     }
@@ -166,8 +175,14 @@ test("a network's dnsmasq pid file naming a live stranger: lodged starts its own
       assert.ok(!gone(started), 'a dnsmasq of its own runs');
       assert.ok(readFileSync(`/proc/${started}/cmdline`, 'utf8').startsWith('dnsmasq\0'));
     }
-    // the one it runs now is its own: a restart keeps it (told to re-read, not replaced)
+    // the one it runs now is its own: a restart keeps it (told to re-read, not replaced),
+    // also from an older Lodge's record, whose identity is then recorded
     const own = dnsmasqPid();
+    await d.stop();
+    rmSync(path.join(dir, 'dnsmasq.identity'));
+    await d.start();
+    assert.equal(dnsmasqPid(), own);
+    assert.equal(JSON.parse(readFileSync(path.join(dir, 'dnsmasq.identity'), 'utf8')).pid, own);
     await d.stop();
     await d.start();
     assert.equal(dnsmasqPid(), own);
