@@ -145,3 +145,23 @@ test("a container's init starts with no signal ignored", async () => {
     await d.cleanup();
   }
 });
+
+test("a pv engine (UML) starts with SIGPIPE at its default and none of its caller's descriptors", async () => {
+  requireProgram('/usr/bin/linux.uml', 'user-mode-linux');
+  const d = new TestDaemon();
+  try {
+    await d.start();
+    await d.buildBusybox();
+    await d.launch('uml', { kind: 'pv' });
+    const pid = await guestPid(d, 'uml');
+    for (let i = 0; i < 200 && readlinkSync(`/proc/${pid}/exe`) !== '/usr/bin/linux.uml'; i++) await sleep(25);
+    assert.equal(readlinkSync(`/proc/${pid}/exe`), '/usr/bin/linux.uml');
+    // UML ignores SIGHUP of its own accord; SIGPIPE it leaves as it found it
+    assert.equal(statusField(pid, 'SigIgn') & SIGPIPE_BIT, 0n, `SigIgn ${statusField(pid, 'SigIgn').toString(16)}`);
+    // beside its stdio (the console's pty), only what UML opens itself: no second handle on the pty, no pipe of lodged's
+    const fds = readdirSync(`/proc/${pid}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`)] as const);
+    assert.deepEqual(fds.filter(([fd, target]) => fd > 2 && (target.startsWith('/dev/pts/') || target.startsWith('pipe:'))), []);
+  } finally {
+    await d.cleanup();
+  }
+});
