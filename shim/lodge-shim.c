@@ -223,6 +223,12 @@ static int njoins;
 /* the unprivileged user the command runs as (0: as the shim's caller) */
 static uid_t run_uid;
 
+/* Sets `sig` to its default action; by the kernel's call, since glibc's refuses its own two (32, 33). */
+static void default_signal(int sig) {
+  unsigned long action[8] = {0}; /* a kernel sigaction of zeros: SIG_DFL, no flags, an empty mask */
+  syscall(SYS_rt_sigaction, sig, action, NULL, NSIG / 8);
+}
+
 static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
   pid_t pid = fork();
   if (pid != 0) return pid;
@@ -249,7 +255,7 @@ static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
      from a clean exec: only its stdio open, every signal at its default, none blocked */
   close_from(3);
   for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    if (sig != SIGKILL && sig != SIGSTOP) default_signal(sig);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
