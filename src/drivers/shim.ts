@@ -97,13 +97,7 @@ function mainProcess(paths: ShimPaths): CheckedProcess {
   // a guest started by a Lodge that recorded no identities has its pid file alone: once
   // that checks out, its identity is recorded, and the weaker check is not needed again
   const checked = checkPidFile(paths.pidfile);
-  if (checked.pid) {
-    try {
-      writeRecord(paths.processes, { main: readIdentity(checked.pid) });
-    } catch {
-      // read-only or full: checked from the pid file again next time
-    }
-  }
+  if (checked.pid) writeRecord(paths.processes, { main: readIdentity(checked.pid) });
   return checked;
 }
 

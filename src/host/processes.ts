@@ -97,10 +97,17 @@ export function parseIdentity(value: unknown): ProcessIdentity | undefined {
   return { pid: pid as number, bootId, startTime: startTime as number };
 }
 
-/** Writes `value` (identities) to `file` whole or not at all. */
-export function writeRecord(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(value)}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+/**
+ * Writes `value` (identities) to `file` whole or not at all. A record that cannot be
+ * written is not an error: the pid file alone is checked instead, by its age.
+ */
+export function writeRecord(file: string, value: object): void {
+  try {
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(value)}\n`, { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  } catch {
+    // read-only or full
+  }
 }
 
 /** The JSON in `file`, or undefined if it is missing or unreadable. */

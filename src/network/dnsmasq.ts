@@ -80,9 +80,10 @@ function pidOf(dir: string): number | undefined {
   const recorded = parseIdentity(readRecord(f.identity));
   if (recorded) return checkProcess(recorded).pid;
   const pid = checkPidFile(f.pid).pid;
-  if (pid === undefined || !runsConfig(pid, f.conf)) return undefined;
-  writeRecord(f.identity, readIdentity(pid));
-  return pid;
+  const identity = pid === undefined ? undefined : readIdentity(pid);
+  if (!identity || !runsConfig(identity.pid, f.conf)) return undefined;
+  writeRecord(f.identity, identity);
+  return identity.pid;
 }
 
 function runsConfig(pid: number, conf: string): boolean {
