@@ -192,24 +192,20 @@ static int receive_fd(int conn) {
   struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
   if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) < 0) return -1;
-  int fd = -1;
+  /* exactly one descriptor, in an SCM_RIGHTS message, is the protocol: anything else is
+     refused, and every descriptor that came with it closed */
+  int fd = -1, received = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(sizeof(int))) continue;
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t k = 0; k < count; k++) {
       int got;
       memcpy(&got, CMSG_DATA(c) + k * sizeof(int), sizeof got);
-      /* exactly one descriptor is the protocol: anything more is closed, and fails it */
-      if (fd < 0 && count == 1) fd = got;
+      if (received++ == 0) fd = got;
       else close(got);
     }
-    if (count != 1) {
-      if (fd >= 0) close(fd);
-      errno = EPROTO;
-      return -1;
-    }
   }
-  if (fd < 0 || (msg.msg_flags & MSG_CTRUNC)) {
+  if (received != 1 || (msg.msg_flags & MSG_CTRUNC)) {
     if (fd >= 0) close(fd);
     errno = EPROTO;
     return -1;
