@@ -7,7 +7,12 @@
  *     (bounded: at --log-max bytes the log turns over to DIR/console.log.1);
  *   - serves DIR/attach.sock, a stream socket: bytes read from the console go to every
  *     attached client, bytes a client writes go to the console;
- *   - when the main process ends, writes DIR/exit ("exit N" or "signal N") and exits.
+ *   - when the main process ends, writes DIR/exit ("exit N" or "signal N") and exits;
+ *     the record appears whole or not at all (written aside, flushed, renamed).
+ *
+ * The command starts as from a clean exec, whatever the shim's caller had: its stdio and
+ * nothing else open, every signal at its default action, none blocked (the shim itself
+ * ignores SIGPIPE and SIGHUP; an engine or a container's init must not inherit that).
  *
  * With --join, the command first joins those cgroups (their cgroup.procs files); with
  * --user, it then drops to that uid (and the same gid, no supplementary groups); with
