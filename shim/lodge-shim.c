@@ -7,7 +7,12 @@
  *     (bounded: at --log-max bytes the log turns over to DIR/console.log.1);
  *   - serves DIR/attach.sock, a stream socket: bytes read from the console go to every
  *     attached client, bytes a client writes go to the console;
- *   - when the main process ends, writes DIR/exit ("exit N" or "signal N") and exits.
+ *   - when the main process ends, writes DIR/exit ("exit N" or "signal N") and exits;
+ *     the record appears whole or not at all (written aside, flushed, renamed).
+ *
+ * The command starts as from a clean exec, whatever the shim's caller had: its stdio and
+ * nothing else open, every signal at its default action, none blocked (the shim itself
+ * ignores SIGPIPE and SIGHUP; an engine or a container's init must not inherit that).
  *
  * With --join, the command first joins those cgroups (their cgroup.procs files); with
  * --user, it then drops to that uid (and the same gid, no supplementary groups); with
@@ -45,6 +50,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <grp.h>
 #include <sys/wait.h>
@@ -109,6 +115,14 @@ static int listen_unix(const char *name) {
   return fd;
 }
 
+/* Closes every descriptor from `first` up. */
+static void close_from(int first) {
+  if (syscall(SYS_close_range, first, ~0U, 0) == 0) return;
+  /* kernels before 5.9 */
+  long max = sysconf(_SC_OPEN_MAX);
+  for (int fd = first; fd < (max > 0 ? max : 1024); fd++) close(fd);
+}
+
 static void open_log(void) {
   char path[4096];
   path_in_dir(path, sizeof path, "console.log");
@@ -117,17 +131,35 @@ static void open_log(void) {
   log_size = (log_fd >= 0 && fstat(log_fd, &st) == 0) ? st.st_size : 0;
 }
 
+/*
+ * Appends to console.log; at log_max bytes it turns over to console.log.1, so that the
+ * two files hold at least the newest log_max bytes, in order. A chunk bigger than the
+ * cap keeps its tail; a log that could not be opened is tried again at the next chunk.
+ */
 static void append_log(const char *buf, ssize_t n) {
+  if (n > log_max) {
+    buf += n - log_max;
+    n = log_max;
+  }
+  if (log_fd < 0) open_log();
   if (log_fd < 0) return;
-  if (log_size + n > log_max) {
+  if (log_size + n > log_max && log_size > 0) {
     char cur[4096], old[4096];
     path_in_dir(cur, sizeof cur, "console.log");
     path_in_dir(old, sizeof old, "console.log.1");
     close(log_fd);
     rename(cur, old);
     open_log();
+    if (log_fd < 0) return;
   }
-  if (write(log_fd, buf, n) == n) log_size += n;
+  while (n > 0) {
+    ssize_t w = write(log_fd, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    log_size += w;
+    buf += w;
+    n -= w;
+  }
 }
 
 static void write_exit(int status) {
@@ -136,28 +168,53 @@ static void write_exit(int status) {
   path_in_dir(path, sizeof path, "exit");
   int len = WIFSIGNALED(status) ? snprintf(line, sizeof line, "signal %d\n", WTERMSIG(status))
                                 : snprintf(line, sizeof line, "exit %d\n", WEXITSTATUS(status));
+  /* the record appears whole or not at all, also across a host crash: written aside,
+     flushed, renamed in place, and the directory flushed */
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
-  (void)!write(fd, line, len);
-  fsync(fd);
-  close(fd);
-  rename(tmp, path);
+  int ok = write(fd, line, len) == len && fsync(fd) == 0;
+  if (close(fd) < 0) ok = 0;
+  if (!ok || rename(tmp, path) < 0) {
+    unlink(tmp);
+    return;
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
 }
 
 /* Receives the pty master an OCI runtime sends over the console socket. */
 static int receive_fd(int conn) {
   char data[256];
-  char control[CMSG_SPACE(sizeof(int))];
+  /* aligned for struct cmsghdr; room for a few descriptors, so that a sender of more than
+     one is seen (and its extra descriptors closed) rather than silently truncated */
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(4 * sizeof(int))];
+  } control;
   struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
   if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) < 0) return -1;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS) {
+  /* exactly one descriptor, in an SCM_RIGHTS message, is the protocol: anything else is
+     refused, and every descriptor that came with it closed */
+  int fd = -1, received = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t k = 0; k < count; k++) {
+      int got;
+      memcpy(&got, CMSG_DATA(c) + k * sizeof(int), sizeof got);
+      if (received++ == 0) fd = got;
+      else close(got);
+    }
+  }
+  if (received != 1 || (msg.msg_flags & MSG_CTRUNC)) {
+    if (fd >= 0) close(fd);
     errno = EPROTO;
     return -1;
   }
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
   return fd;
 }
 
@@ -166,6 +223,12 @@ static const char *joins[8];
 static int njoins;
 /* the unprivileged user the command runs as (0: as the shim's caller) */
 static uid_t run_uid;
+
+/* Sets `sig` to its default action; by the kernel's call, since glibc's refuses its own two (32, 33). */
+static void default_signal(int sig) {
+  unsigned long action[8] = {0}; /* a kernel sigaction of zeros: SIG_DFL, no flags, an empty mask */
+  syscall(SYS_rt_sigaction, sig, action, NULL, NSIG / 8);
+}
 
 static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
   pid_t pid = fork();
@@ -189,6 +252,11 @@ static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
   dup2(in, 0);
   dup2(out, 1);
   dup2(err, 2);
+  /* the command (an engine, an OCI runtime and through it a container's init) starts as
+     from a clean exec: only its stdio open, every signal at its default, none blocked */
+  close_from(3);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) default_signal(sig);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -227,7 +295,12 @@ static pid_t start_with_console_socket(char **argv, const char *pidfile, int *ma
       ssize_t n = read(errpipe[0], errbuf + errlen, sizeof errbuf - 1 - errlen);
       if (n <= 0) break;
       errlen += n;
-      if (errlen == sizeof errbuf - 1) errlen = 0; /* keep the tail: the reason is last */
+      if (errlen == sizeof errbuf - 1) {
+        /* keep the newer half, in order: the reason is last */
+        size_t half = errlen / 2;
+        memmove(errbuf, errbuf + errlen - half, half);
+        errlen = half;
+      }
     }
   }
   errbuf[errlen] = 0;
@@ -383,6 +456,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "lodge-shim: --dir and a command are required (and --pidfile with --console-socket)\n");
     return 2;
   }
+  /* nothing its caller had open outlives the call in the shim or reaches the command */
+  close_from(3);
 
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0) return 1;

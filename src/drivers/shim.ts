@@ -2,12 +2,12 @@
  * @module Starting lodge-shim (shim/lodge-shim.c) and reading what it leaves: the
  * holder of a guest's console and exit status, shared by every kind that needs one.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../lib/exec.js';
-import { isAlive } from '../host/processes.js';
+import { checkPidFile, checkProcess, parseIdentity, readIdentity, readRecord, writeRecord, type CheckedProcess } from '../host/processes.js';
 import type { ConsolePaths, ObservedState } from './driver.js';
 
 export interface ShimPaths {
@@ -16,6 +16,8 @@ export interface ShimPaths {
   log: string;
   exit: string;
   pidfile: string;
+  /** The shim's and the main process's identities (host/processes.ts), written once both run. */
+  processes: string;
   consoleSocket: string;
 }
 
@@ -26,6 +28,7 @@ export function shimPaths(dir: string): ShimPaths {
     log: path.join(dir, 'console.log'),
     exit: path.join(dir, 'exit'),
     pidfile: path.join(dir, 'pid'),
+    processes: path.join(dir, 'processes.json'),
     consoleSocket: path.join(dir, 'console.sock'),
   };
 }
@@ -57,47 +60,62 @@ export async function startShim(launch: ShimLaunch): Promise<number> {
   for (const procs of launch.join ?? []) args.push('--join', procs);
   if (launch.user !== undefined) args.push('--user', String(launch.user));
   if (launch.overlay) args.push('--mount-overlay', launch.overlay.options, launch.overlay.target);
+  rmSync(paths.processes, { force: true });
   const result = await run([...args, '--', ...launch.argv], { allowFailure: true, timeoutMs: 120_000 });
   const line = result.stdout.trim();
   const ok = /^ok (\d+) (\d+)$/.exec(line);
   if (!ok) throw new Error(line.replace(/^error /, '') || result.stderr.trim() || `lodge-shim exited with ${result.code}`);
-  return Number(ok[2]);
+  const [shimPid, mainPid] = [Number(ok[1]), Number(ok[2])];
+  // a main process that ended already has no identity: the exit record tells its end
+  writeRecord(paths.processes, { shim: readIdentity(shimPid), main: readIdentity(mainPid) });
+  return mainPid;
+}
+
+/** Pure: how the main process ended, from the exit record's text ("exit N" or "signal N"). */
+export function describeExit(record: string): string {
+  const m = /^(exit|signal) (\d+)\n?$/.exec(record);
+  if (!m) return 'it ended, and its exit record is unreadable';
+  return m[1] === 'signal' ? `killed by signal ${m[2]}` : `exited with code ${m[2]}`;
 }
 
 /** How the guest's main process ended, as the shim recorded it, or undefined while it runs. */
 async function readExit(paths: ShimPaths): Promise<string | undefined> {
-  try {
-    const [how, n] = (await readFile(paths.exit, 'utf8')).trim().split(' ');
-    return how === 'signal' ? `killed by signal ${n}` : `exited with code ${n}`;
-  } catch {
-    return undefined;
-  }
+  const record = await readFile(paths.exit, 'utf8').catch(() => undefined);
+  return record === undefined ? undefined : describeExit(record);
 }
 
 /**
- * The pid of a guest whose main process runs, from the exit record and the pidfile.
- * Synchronous on purpose: a list of thousands of guests would queue its reads on
- * libuv's four threads, and these files are small and in the page cache.
+ * The guest's main process as recorded, checked against what holds its pid now: never a
+ * stranger that got the pid after a reboot or after the guest ended. Synchronous on
+ * purpose: a list of thousands of guests would queue its reads on libuv's four threads,
+ * and these files are small and in the page cache.
  */
-function runningPid(paths: ShimPaths): number | undefined {
-  if (existsSync(paths.exit)) return undefined;
-  try {
-    const pid = Number(readFileSync(paths.pidfile, 'utf8'));
-    return pid && isAlive(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+function mainProcess(paths: ShimPaths): CheckedProcess {
+  if (existsSync(paths.exit)) return { reason: 'it ended' };
+  const main = parseIdentity((readRecord(paths.processes) as { main?: unknown } | undefined)?.main);
+  if (main) return checkProcess(main);
+  // a guest started by a Lodge that recorded no identities has its pid file alone: once
+  // that checks out, its identity is recorded, and the weaker check is not needed again
+  const checked = checkPidFile(paths.pidfile);
+  if (checked.pid) writeRecord(paths.processes, { main: readIdentity(checked.pid) });
+  return checked;
 }
 
-/** From files alone (the exit record and the pidfile): cheap enough for every guest on every list. */
+/** Whether the shim may still write the exit record: not when it is recorded and gone. */
+function shimMayRun(paths: ShimPaths): boolean {
+  const shim = parseIdentity((readRecord(paths.processes) as { shim?: unknown } | undefined)?.shim);
+  return !shim || checkProcess(shim).pid !== undefined;
+}
+
+/** From files alone (the exit record, the identities, the pidfile): cheap enough for every guest on every list. */
 export async function observeShim(paths: ShimPaths): Promise<ObservedState> {
-  const pid = runningPid(paths);
-  if (pid) return { state: 'running', pid };
+  const main = mainProcess(paths);
+  if (main.pid) return { state: 'running', pid: main.pid };
   const exit = await readExit(paths);
   if (exit) return { state: 'stopped', reason: exit };
   // the shim reaps the process a moment before it records how it ended: give it that moment
-  if (await waitForExit(paths, 2000)) return { state: 'stopped', reason: (await readExit(paths))! };
-  return { state: 'stopped', reason: 'its main process is gone and no exit status was recorded' };
+  if (shimMayRun(paths) && (await waitForExit(paths, 2000))) return { state: 'stopped', reason: (await readExit(paths))! };
+  return { state: 'stopped', reason: `its main process ended and no exit status was recorded: ${main.reason}` };
 }
 
 export async function waitForExit(paths: ShimPaths, timeoutMs: number): Promise<boolean> {

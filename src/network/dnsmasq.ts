@@ -6,10 +6,10 @@
  * as its own daemon, so it outlives lodged like the guests do; a SIGHUP re-reads the
  * host lists after a guest comes or goes.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isAlive } from '../host/processes.js';
+import { checkPidFile, checkProcess, isAlive, parseIdentity, readIdentity, readRecord, writeRecord } from '../host/processes.js';
 import { run } from '../lib/exec.js';
 
 export interface DnsmasqNetwork {
@@ -38,6 +38,8 @@ const files = (dir: string) => ({
   hosts: path.join(dir, 'hosts'),
   leases: path.join(dir, 'leases'),
   pid: path.join(dir, 'dnsmasq.pid'),
+  /** Its identity (host/processes.ts), recorded by lodged once it runs. */
+  identity: path.join(dir, 'dnsmasq.identity'),
 });
 
 /** Pure: the configuration of one network's dnsmasq. */
@@ -67,9 +69,38 @@ export function dnsmasqConfig(n: DnsmasqNetwork): string {
   ].join('\n');
 }
 
-async function pidOf(dir: string): Promise<number | undefined> {
-  const pid = Number((await readFile(files(dir).pid, 'utf8').catch(() => '')).trim());
-  return pid > 0 && isAlive(pid) ? pid : undefined;
+/**
+ * The pid of this network's dnsmasq, only while it is the process recorded: after a
+ * reboot, or once dnsmasq ended, its pid file may name any process, which must never be
+ * signalled. A pid file without an identity beside it (an older Lodge's) is trusted only
+ * for a dnsmasq running this network's configuration.
+ */
+function pidOf(dir: string): number | undefined {
+  const f = files(dir);
+  const recorded = parseIdentity(readRecord(f.identity));
+  if (recorded) return checkProcess(recorded).pid;
+  const pid = checkPidFile(f.pid).pid;
+  const identity = pid === undefined ? undefined : readIdentity(pid);
+  if (!identity || !runsConfig(identity.pid, f.conf)) return undefined;
+  writeRecord(f.identity, identity);
+  return identity.pid;
+}
+
+function runsConfig(pid: number, conf: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`--conf-file=${conf}`);
+  } catch {
+    return false;
+  }
+}
+
+/** Records the identity of the dnsmasq that just started (it wrote its pid file before its parent returned). */
+async function recordIdentity(dir: string): Promise<void> {
+  const f = files(dir);
+  const pid = Number((await readFile(f.pid, 'utf8').catch(() => '')).trim());
+  const identity = readIdentity(pid);
+  if (!identity) throw new Error(`dnsmasq for ${dir} wrote no live pid to ${f.pid}`);
+  writeRecord(f.identity, identity);
 }
 
 async function writeAtomic(file: string, text: string): Promise<void> {
@@ -84,7 +115,7 @@ export async function syncDnsmasq(n: DnsmasqNetwork, hosts: readonly DnsmasqHost
   await writeAtomic(f.hosts, hosts.map((h) => `${h.address} ${h.name}\n`).join(''));
   await writeAtomic(f.dhcpHosts, hosts.map((h) => `${h.mac},${h.address},${h.name}\n`).join(''));
   const conf = dnsmasqConfig(n);
-  const pid = await pidOf(n.dir);
+  const pid = pidOf(n.dir);
   if (pid && (await readFile(f.conf, 'utf8').catch(() => '')) === conf) {
     process.kill(pid, 'SIGHUP');
     return;
@@ -92,11 +123,13 @@ export async function syncDnsmasq(n: DnsmasqNetwork, hosts: readonly DnsmasqHost
   if (pid) await stopDnsmasq(n.dir);
   await writeAtomic(f.conf, conf);
   if (!existsSync(f.leases)) await writeFile(f.leases, '');
+  await rm(f.identity, { force: true });
   await run(['dnsmasq', `--conf-file=${f.conf}`]);
+  await recordIdentity(n.dir);
 }
 
 export async function stopDnsmasq(dir: string): Promise<void> {
-  const pid = await pidOf(dir);
+  const pid = pidOf(dir);
   if (!pid) return;
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
