@@ -10,7 +10,9 @@ export function eventRoutes(app: FastifyInstance, { events }: ServerDeps): void 
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     reply.raw.write('\n'); // the headers go out now, so a client knows it is subscribed
-    const unsubscribe = events.subscribe((e) => reply.raw.write(`${JSON.stringify(e)}\n`));
+    const unsubscribe = events.subscribe((e) => reply.raw.writable && reply.raw.write(`${JSON.stringify(e)}\n`));
     request.raw.on('close', unsubscribe);
+    // a client gone mid-write ends its subscription, never lodged
+    reply.raw.on('error', unsubscribe);
   });
 }
