@@ -35,7 +35,8 @@ function sendHttp(socketPath: string, req: FuzzRequest, timeoutMs: number): Prom
     };
     // keep-alive, as lodge's own client sends: the server then reads and drops a body it refuses
     // (with close, it would close on the rest of an upload and the answer could be lost to EPIPE)
-    const headers = { ...req.headers, connection: 'keep-alive', ...(req.body ? { 'content-length': String(req.body.length) } : {}) };
+    // and a body waits for 100 Continue, so that a request refused at its first line is answered before the body goes
+    const headers = { ...req.headers, connection: 'keep-alive', ...(req.body ? { 'content-length': String(req.body.length), expect: '100-continue' } : {}) };
     const r = http.request({ socketPath, agent: false, method: req.method, path: req.path, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -44,9 +45,9 @@ function sendHttp(socketPath: string, req: FuzzRequest, timeoutMs: number): Prom
     });
     r.on('error', (e) => done({ body: '', error: e.message, closedOnBody: (req.body?.length ?? 0) > bodyLimit }));
     const timer = setTimeout(() => done({ body: '', hung: true }), timeoutMs);
-    r.on('response', () => (responded = true));
     let responded = false;
-    void (async () => {
+    r.on('response', () => (responded = true));
+    const sendBody = async () => {
       // a body in pieces, letting the answer in between: lodged answers a body over its limit
       // and closes, and an answer that came while a write failed would be lost with the socket
       const body = req.body ?? Buffer.alloc(0);
@@ -55,7 +56,9 @@ function sendHttp(socketPath: string, req: FuzzRequest, timeoutMs: number): Prom
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
       if (!answered) r.end();
-    })();
+    };
+    if (req.body) r.on('continue', () => void sendBody());
+    else r.end();
   });
 }
 
