@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { LodgeError } from '../api/errors.js';
 import { HostInfo } from '../api/host.js';
 import type { ServerDeps } from './deps.js';
-import { bodyLimit, clientErrorHandler, errorHandler, socketErrorHandler } from './errors.js';
+import { bodyLimit, clientErrorHandler, errorHandler, refuse, socketErrorHandler } from './errors.js';
 import { eventRoutes } from './routes/events.js';
 import { guestRoutes } from './routes/guests.js';
 import { guestIoRoutes } from './routes/guest-io.js';
@@ -25,11 +25,21 @@ const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const handleError = errorHandler(deps.log);
-  const app = Fastify({ logger: false, bodyLimit, forceCloseConnections: true, frameworkErrors: handleError, clientErrorHandler });
+  // Fastify's own 503 while closing has its own body shape: lodged answers UNAVAILABLE itself
+  const app = Fastify({ logger: false, bodyLimit, forceCloseConnections: true, frameworkErrors: handleError, clientErrorHandler, return503OnClosing: false });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new LodgeError('UNAVAILABLE', 'lodged is shutting down');
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(handleError);
   app.addHook('onRoute', (route) => {
     route.schema = { querystring: NoQuery, ...route.schema };
+    // an Upgrade to an endpoint that is no WebSocket gets an answer, not a bare close
+    if (route.method === 'GET' && !route.wsHandler) route.wsHandler = (socket) => refuse(socket, new LodgeError('BAD_REQUEST', `${route.url} is not a WebSocket endpoint`));
   });
   // JSON is checked for depth before it is parsed: a schema walks what the parser made
   const parseJson = app.getDefaultJsonParser('error', 'error');

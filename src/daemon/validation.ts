@@ -76,7 +76,7 @@ export function frameChecker<S extends TSchema>(schema: S, what: string): (text:
     } catch {
       throw new LodgeError('BAD_REQUEST', `${what}: is not valid JSON`);
     }
-    if (!validate(value)) throw new LodgeError('BAD_REQUEST', `${what}: ${describeValidationError(validate.errors![0]!, 'body')}`);
+    if (!validate(value)) throw new LodgeError('BAD_REQUEST', `${what}: ${describeValidationError(validate.errors![0]!, 'body').replace(/^the request body: /, '')}`);
     return value as Static<S>;
   };
 }

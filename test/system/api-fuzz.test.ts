@@ -118,3 +118,12 @@ test('hundreds of hostile requests from the OpenAPI document: each a registered 
   assert.deepEqual(await snapshot(), before, 'nothing was created, changed or deleted');
   assert.doesNotMatch(d.stderr, /uncaught|internal error|\n\s+at /i, 'lodged logged no crash or internal error');
 });
+
+test('a WebSocket to an endpoint that is none, or to a guest that does not exist, is closed with a registered error', async () => {
+  const at = (path: string) => `ws+unix://${d.socket}:${path}`;
+  for (const [path, code, status] of [['/1.0/guests', 'BAD_REQUEST', 400], ['/1.0/events', 'BAD_REQUEST', 400], ['/1.0/guests/ghost/console', 'NOT_FOUND', 404], ['/1.0/nothing', 'NOT_FOUND', 404]] as const) {
+    const closed = await exchange(at(path), []);
+    assert.equal(closed.refusedWith ?? closed.code - 4000, status, `${path}: ${JSON.stringify(closed)}`);
+    assert.equal(errorCodeOf(closed.texts[0]), code, path);
+  }
+});
