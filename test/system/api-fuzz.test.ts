@@ -7,6 +7,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { runFuzz, fuzzTargets } from '../fuzz/run.js';
 import { TestDaemon } from './harness.js';
@@ -126,4 +129,19 @@ test('a WebSocket to an endpoint that is none, or to a guest that does not exist
     assert.equal(closed.refusedWith ?? closed.code - 4000, status, `${path}: ${JSON.stringify(closed)}`);
     assert.equal(errorCodeOf(closed.texts[0]), code, path);
   }
+});
+
+test('a client that stops reading a guest\'s output costs lodged a bounded amount of memory', async () => {
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.pid}/status`, 'utf8'))![1]) * 1024;
+  const ws = new WebSocket(d.client.guests.execUrl('c1', ['yes', 'a line of output that the client never reads']));
+  ws.on('error', () => {});
+  await once(ws, 'open');
+  ws.pause(); // reads nothing more: what the guest writes waits somewhere
+  await sleep(1000);
+  const before = rss();
+  await sleep(8000);
+  const grown = rss() - before;
+  ws.terminate();
+  assert.ok(grown < 64 << 20, `lodged grew by ${Math.round(grown / (1 << 20))} MiB in 8 s for a client that does not read`);
+  assert.ok((await d.client.host()).instance, 'lodged answers');
 });

@@ -58,6 +58,32 @@ function inbox(socket: WebSocket): (sink: Sink) => void {
   };
 }
 
+/** Output waiting in lodged for a client that does not read, above which its source is paused. */
+const highWater = 1 << 20;
+
+/**
+ * Sends a source's output to a client at the client's pace: with more than `highWater`
+ * bytes waiting to go out, the source (a pty, a console socket) is paused until they have
+ * gone, so a client that stops reading costs lodged that much memory, not all the guest writes.
+ */
+function pacedSender(socket: WebSocket, source: { pause(): void; resume(): void }): (data: Buffer) => void {
+  let paused = false;
+  const sent = () => {
+    if (paused && socket.bufferedAmount < highWater / 2) {
+      paused = false;
+      source.resume();
+    }
+  };
+  return (data) => {
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(data, sent);
+    if (!paused && socket.bufferedAmount > highWater) {
+      paused = true;
+      source.pause();
+    }
+  };
+}
+
 export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): void {
   app.post<{ Params: NameParams; Body: ExecPost }>(
     '/1.0/guests/:name/exec',
@@ -81,7 +107,8 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
         (term as unknown as NodeJS.EventEmitter).on('error', (e: NodeJS.ErrnoException) => {
           if (e.code !== 'EIO' && e.code !== 'EAGAIN') refuse(socket, e);
         });
-        term.onData((d) => socket.readyState === socket.OPEN && socket.send(Buffer.from(d, 'binary')));
+        const send = pacedSender(socket, term);
+        term.onData((d) => send(Buffer.from(d, 'binary')));
         term.onExit(({ exitCode }) => {
           exited = true;
           if (socket.readyState !== socket.OPEN) return;
@@ -111,10 +138,14 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
       try {
         const paths = await guests.console(request.params.name, true);
         const conn = net.connect(paths.socket);
-        conn.on('data', (d) => socket.readyState === socket.OPEN && socket.send(d));
+        conn.on('data', pacedSender(socket, conn));
+        // and input at the console's pace: a client that floods it waits for the console to drain
+        conn.on('drain', () => socket.resume());
         conn.on('error', (e) => refuse(socket, new LodgeError('ENGINE_FAILED', `the console of ${request.params.name} failed`, { cause: e })));
         conn.on('close', () => socket.readyState === socket.OPEN && socket.close(1000));
-        receive((data) => conn.writable && conn.write(data));
+        receive((data) => {
+          if (conn.writable && !conn.write(data)) socket.pause();
+        });
         socket.on('close', () => conn.destroy());
       } catch (e) {
         refuse(socket, e);
