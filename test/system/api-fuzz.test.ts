@@ -145,3 +145,18 @@ test('a client that stops reading a guest\'s output costs lodged a bounded amoun
   assert.ok(grown < 64 << 20, `lodged grew by ${Math.round(grown / (1 << 20))} MiB in 8 s for a client that does not read`);
   assert.ok((await d.client.host()).instance, 'lodged answers');
 });
+
+test('a client that floods a command that does not read its input costs lodged a bounded amount of memory', async () => {
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.pid}/status`, 'utf8'))![1]) * 1024;
+  const ws = new WebSocket(d.client.guests.execUrl('c1', ['sleep', '60']));
+  ws.on('error', () => {});
+  await once(ws, 'open');
+  const before = rss();
+  const frame = Buffer.alloc(1 << 20, 0x61);
+  for (let i = 0; i < 200 && ws.readyState === ws.OPEN; i++) ws.send(frame, { binary: true });
+  await sleep(8000);
+  const grown = rss() - before;
+  ws.terminate();
+  assert.ok(grown < 64 << 20, `lodged grew by ${Math.round(grown / (1 << 20))} MiB holding input that the command does not read`);
+  assert.ok((await d.client.host()).instance, 'lodged answers');
+});

@@ -84,6 +84,27 @@ function pacedSender(socket: WebSocket, source: { pause(): void; resume(): void 
   };
 }
 
+/**
+ * Bytes node-pty holds for a pty that its command does not read. node-pty (1.1) queues
+ * writes without bound and has no public measure, so this reads its queue; 0 if it moved.
+ */
+function ptyBacklog(term: pty.IPty): number {
+  const queue = (term as unknown as { _writeStream?: { _writeQueue?: Array<{ buffer: Buffer; offset: number }> } })._writeStream?._writeQueue;
+  return Array.isArray(queue) ? queue.reduce((sum, t) => sum + t.buffer.length - t.offset, 0) : 0;
+}
+
+/** Pauses a client's input while its command has more than `highWater` bytes unread. */
+function pacedInput(socket: WebSocket, term: pty.IPty): void {
+  if (ptyBacklog(term) <= highWater) return;
+  socket.pause();
+  const check = setInterval(() => {
+    if (socket.readyState !== socket.OPEN || ptyBacklog(term) < highWater / 2) {
+      clearInterval(check);
+      socket.resume();
+    }
+  }, 50);
+}
+
 export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): void {
   app.post<{ Params: NameParams; Body: ExecPost }>(
     '/1.0/guests/:name/exec',
@@ -117,7 +138,10 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
         });
         receive((data, isBinary) => {
           if (exited) return;
-          if (isBinary) return term.write(data.toString('binary'));
+          if (isBinary) {
+            term.write(data.toString('binary'));
+            return pacedInput(socket, term);
+          }
           const { resize } = checkControlFrame(data.toString());
           term.resize(resize[0], resize[1]);
         });
