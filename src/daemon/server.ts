@@ -26,7 +26,8 @@ const NoQuery = Type.Object({}, { additionalProperties: false });
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const handleError = errorHandler(deps.log);
   // Fastify's own 503 while closing has its own body shape: lodged answers UNAVAILABLE itself
-  const app = Fastify({ logger: false, bodyLimit, forceCloseConnections: true, frameworkErrors: handleError, clientErrorHandler, return503OnClosing: false });
+  // a path parameter up to 256 characters reaches its schema (an image name is up to 127, "/" escaped as %2F)
+  const app = Fastify({ logger: false, bodyLimit, forceCloseConnections: true, frameworkErrors: handleError, clientErrorHandler, return503OnClosing: false, routerOptions: { maxParamLength: 256 } });
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;

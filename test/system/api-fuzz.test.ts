@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { runFuzz, fuzzTargets } from '../fuzz/run.js';
@@ -159,4 +160,19 @@ test('a client that floods a command that does not read its input costs lodged a
   ws.terminate();
   assert.ok(grown < 64 << 20, `lodged grew by ${Math.round(grown / (1 << 20))} MiB holding input that the command does not read`);
   assert.ok((await d.client.host()).instance, 'lodged answers');
+});
+
+test('the longest legal image name reaches its route (a 404 that names it), a longer one is refused as too long', async () => {
+  const name = `${'a'.repeat(63)}/${'b'.repeat(63)}`;
+  await assert.rejects(d.client.images.get(name), (e: Error) => e.message === `image ${name} not found`);
+  const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request({ socketPath: d.socket, path: `/1.0/images/${'a'.repeat(300)}` }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.deepEqual({ status: r.status, code: errorCodeOf(r.body) }, { status: 400, code: 'BAD_REQUEST' });
 });
