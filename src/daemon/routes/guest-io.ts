@@ -93,16 +93,20 @@ function ptyBacklog(term: pty.IPty): number {
   return Array.isArray(queue) ? queue.reduce((sum, t) => sum + t.buffer.length - t.offset, 0) : 0;
 }
 
-/** Pauses a client's input while its command has more than `highWater` bytes unread. */
-function pacedInput(socket: WebSocket, term: pty.IPty): void {
-  if (ptyBacklog(term) <= highWater) return;
-  socket.pause();
-  const check = setInterval(() => {
-    if (socket.readyState !== socket.OPEN || ptyBacklog(term) < highWater / 2) {
-      clearInterval(check);
+/** Writes a client's input to the pty, pausing the client while its command has more than `highWater` bytes unread. */
+function pacedInput(socket: WebSocket, term: pty.IPty): (data: Buffer) => void {
+  let waiting: NodeJS.Timeout | undefined;
+  return (data) => {
+    term.write(data.toString('binary'));
+    if (waiting || ptyBacklog(term) <= highWater) return;
+    socket.pause();
+    waiting = setInterval(() => {
+      if (socket.readyState === socket.OPEN && ptyBacklog(term) >= highWater / 2) return;
+      clearInterval(waiting);
+      waiting = undefined;
       socket.resume();
-    }
-  }, 50);
+    }, 50);
+  };
 }
 
 export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): void {
@@ -129,6 +133,7 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
           if (e.code !== 'EIO' && e.code !== 'EAGAIN') refuse(socket, e);
         });
         const send = pacedSender(socket, term);
+        const input = pacedInput(socket, term);
         term.onData((d) => send(Buffer.from(d, 'binary')));
         term.onExit(({ exitCode }) => {
           exited = true;
@@ -138,10 +143,7 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
         });
         receive((data, isBinary) => {
           if (exited) return;
-          if (isBinary) {
-            term.write(data.toString('binary'));
-            return pacedInput(socket, term);
-          }
+          if (isBinary) return input(data);
           const { resize } = checkControlFrame(data.toString());
           term.resize(resize[0], resize[1]);
         });
