@@ -40,25 +40,33 @@ export async function fuzzTargets(d: TestDaemon, guest: string): Promise<FuzzTar
   return { guest, image: 'busybox', network: 'fuzz-net', operation: ops[0]?.id ?? '00000000-0000-4000-8000-000000000000' };
 }
 
-export async function runFuzz(d: TestDaemon, options: { count: number; seed: number; targets: FuzzTargets; timeoutMs?: number; onProgress?: (c: FuzzCounts) => void }): Promise<FuzzCounts> {
+export async function runFuzz(d: TestDaemon, options: { count: number; seed: number; targets: FuzzTargets; timeoutMs?: number; concurrency?: number; onProgress?: (c: FuzzCounts) => void }): Promise<FuzzCounts> {
   const counts: FuzzCounts = { requests: 0, byStatus: {}, serverErrors: 0, hangs: 0, deaths: 0, failures: [] };
   const requests = fuzzRequests(openApiDocument(), options.seed, options.targets);
-  for (let i = 0; i < options.count; i++) {
-    const req = requests.next().value!;
-    const answer = await send(d.socket, req, options.timeoutMs ?? 15_000);
-    counts.requests++;
-    const status = answer.status === undefined ? (answer.hung ? 'hang' : answer.closedOnBody ? 'closed on a body over the limit' : 'none') : String(answer.status);
-    counts.byStatus[status] = (counts.byStatus[status] ?? 0) + 1;
-    if (answer.status !== undefined && answer.status >= 500) counts.serverErrors++;
-    if (answer.hung) counts.hangs++;
-    const problem = judge(req, answer);
-    if (problem) counts.failures.push({ label: req.label, problem });
-    if (!alive(d.pid)) {
-      counts.deaths++;
-      counts.failures.push({ label: req.label, problem: `lodged died: ${d.stderr.slice(-2000)}` });
-      await d.start();
+  let taken = 0;
+  let restarting: Promise<void> | undefined;
+  // workers share one generator: the requests are the seed's, whatever the concurrency
+  const worker = async () => {
+    while (taken < options.count) {
+      taken++;
+      const req = requests.next().value!;
+      await restarting;
+      const answer = await send(d.socket, req, options.timeoutMs ?? 15_000);
+      counts.requests++;
+      const status = answer.status === undefined ? (answer.hung ? 'hang' : answer.closedOnBody ? 'closed on a body over the limit' : 'none') : String(answer.status);
+      counts.byStatus[status] = (counts.byStatus[status] ?? 0) + 1;
+      if (answer.status !== undefined && answer.status >= 500) counts.serverErrors++;
+      if (answer.hung) counts.hangs++;
+      const problem = judge(req, answer);
+      if (problem) counts.failures.push({ label: req.label, problem });
+      if (!restarting && !alive(d.pid)) {
+        counts.deaths++;
+        counts.failures.push({ label: req.label, problem: `lodged died: ${d.stderr.slice(-2000)}` });
+        restarting = d.start().finally(() => (restarting = undefined));
+      }
+      if (options.onProgress && counts.requests % 500 === 0) options.onProgress(counts);
     }
-    if (options.onProgress && counts.requests % 500 === 0) options.onProgress(counts);
-  }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, worker));
   return counts;
 }

@@ -12,7 +12,7 @@ export interface SoakResult {
   ok: boolean;
 }
 
-export async function fuzzSoak(count: number, seed: number): Promise<SoakResult> {
+export async function fuzzSoak(count: number, seed: number, concurrency: number): Promise<SoakResult> {
   const d = new TestDaemon();
   try {
     await d.start();
@@ -31,6 +31,7 @@ export async function fuzzSoak(count: number, seed: number): Promise<SoakResult>
       count,
       seed,
       targets: await fuzzTargets(d, 'soak1'),
+      concurrency,
       onProgress: (c) => process.stderr.write(`soak: ${c.requests}/${count} requests, ${c.failures.length} wrong\n`),
     });
     const created = (await snapshot()) !== before;
@@ -39,6 +40,7 @@ export async function fuzzSoak(count: number, seed: number): Promise<SoakResult>
       ok: counts.failures.length === 0 && !created && !crashed,
       report: [
         ['seed', seed],
+        ['concurrency', concurrency],
         ['requests', counts.requests],
         ['seconds', Math.round((Date.now() - started) / 1000)],
         ['by status', counts.byStatus],
