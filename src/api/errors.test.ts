@@ -23,3 +23,15 @@ test('an error carries its status, and its causes read as one line', () => {
   assert.equal(e.describe(), 'launching web1 failed: runc create failed: permission denied');
   assert.deepEqual(e.toBody(), { error: { code: 'ENGINE_FAILED', message: 'launching web1 failed', cause: 'runc create failed: permission denied' } });
 });
+
+test('an answer never quotes what a parser failed on', () => {
+  let parseError: unknown;
+  try {
+    JSON.parse('root:x:0:0:secret');
+  } catch (e) {
+    parseError = e;
+  }
+  const e = new LodgeError('ENGINE_FAILED', 'reading machine.json of web1 failed', { cause: new Error('bad file', { cause: parseError }) });
+  assert.deepEqual(e.toBody(), { error: { code: 'ENGINE_FAILED', message: 'reading machine.json of web1 failed', cause: 'bad file: the content could not be parsed' } });
+  assert.match(e.describe(), /root:x/, 'the log keeps the whole chain');
+});

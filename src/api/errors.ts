@@ -38,8 +38,20 @@ export class LodgeError extends Error {
     return parts.join(': ');
   }
 
+  /**
+   * The error as the API answers it. A parse error's message quotes what it failed to
+   * parse (a file a guest or an engine may have written), so the body names only its kind.
+   */
   toBody(): ErrorBody {
-    const cause = this.cause instanceof Error ? this.describe().slice(this.message.length + 2) : undefined;
+    const causes: string[] = [];
+    for (let c: unknown = this.cause; c instanceof Error; c = c.cause) {
+      if (c instanceof SyntaxError) {
+        causes.push('the content could not be parsed');
+        break;
+      }
+      causes.push(c.message);
+    }
+    const cause = causes.join(': ');
     return { error: { code: this.code, message: this.message, ...(cause ? { cause } : {}) } };
   }
 }

@@ -130,12 +130,22 @@ export type ExecPost = Static<typeof ExecPost>;
 export const ExecResult = Type.Object({ exitCode: Type.Integer(), stdout: Type.String(), stderr: Type.String() });
 export type ExecResult = Static<typeof ExecResult>;
 
+/** A terminal size in characters: what a pty accepts. */
+const TermSize = Type.Integer({ minimum: 1, maximum: 1000 });
+
 export const ExecWsQuery = Type.Object(
   {
     command: Type.Union([Type.String(), Type.Array(Type.String())]),
-    cols: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-    rows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    cols: Type.Optional(TermSize),
+    rows: Type.Optional(TermSize),
   },
   { additionalProperties: false },
 );
 export type ExecWsQuery = Static<typeof ExecWsQuery>;
+
+/** A text frame a client sends on the interactive exec WebSocket (binary frames are the terminal's input). */
+export const ExecControlFrame = Type.Object(
+  { resize: Type.Tuple([TermSize, TermSize], { description: '[cols, rows]' }) },
+  { additionalProperties: false },
+);
+export type ExecControlFrame = Static<typeof ExecControlFrame>;

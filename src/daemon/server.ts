@@ -1,27 +1,54 @@
 /**
  * @module The HTTP server of lodged, built from its dependencies so that tests can run
- * it in-process. Routes parse, call core, and answer; every error goes through one handler.
+ * it in-process. Routes parse, call core, and answer; every error goes through one handler,
+ * whether a route, Fastify, Node's HTTP parser or a WebSocket raised it. A route that
+ * declares no query parameters refuses any, as a body refuses unknown fields.
  */
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
+import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { LodgeError } from '../api/errors.js';
 import { HostInfo } from '../api/host.js';
 import type { ServerDeps } from './deps.js';
-import { errorHandler } from './errors.js';
+import { bodyLimit, clientErrorHandler, errorHandler, refuse, socketErrorHandler } from './errors.js';
 import { eventRoutes } from './routes/events.js';
 import { guestRoutes } from './routes/guests.js';
 import { guestIoRoutes } from './routes/guest-io.js';
 import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { operationRoutes } from './routes/operations.js';
-import { validatorCompiler } from './validation.js';
+import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
 
+const NoQuery = Type.Object({}, { additionalProperties: false });
+
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20, forceCloseConnections: true });
+  const handleError = errorHandler(deps.log);
+  // Fastify's own 503 while closing has its own body shape: lodged answers UNAVAILABLE itself
+  // a path parameter up to 256 characters reaches its schema (an image name is up to 127, "/" escaped as %2F)
+  const app = Fastify({ logger: false, bodyLimit, forceCloseConnections: true, frameworkErrors: handleError, clientErrorHandler, return503OnClosing: false, routerOptions: { maxParamLength: 256 } });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new LodgeError('UNAVAILABLE', 'lodged is shutting down');
+  });
   app.setValidatorCompiler(validatorCompiler);
-  app.setErrorHandler(errorHandler(deps.log));
+  app.setErrorHandler(handleError);
+  app.addHook('onRoute', (route) => {
+    route.schema = { querystring: NoQuery, ...route.schema };
+    // an Upgrade to an endpoint that is no WebSocket gets an answer, not a bare close
+    if (route.method === 'GET' && !route.wsHandler) route.wsHandler = (socket) => refuse(socket, new LodgeError('BAD_REQUEST', `${route.url} is not a WebSocket endpoint`));
+  });
+  // JSON is checked for depth before it is parsed: a schema walks what the parser made
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonTooDeep(body as string)) return done(new LodgeError('BAD_REQUEST', `the request body nests deeper than ${maxJsonDepth} levels`), undefined);
+    parseJson(request, body as string, done);
+  });
   app.setNotFoundHandler((request, reply) => {
     const e = new LodgeError('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`);
     void reply.status(404).send(e.toBody());
@@ -31,7 +58,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       info: { title: 'Lodge REST API', version: lodgeVersion(), description: 'Guests (vm, pv, ct), images, operations and events of one Lodge host.' },
     },
   });
-  await app.register(websocket);
+  await app.register(websocket, { errorHandler: socketErrorHandler(deps.log), options: { maxPayload: bodyLimit } });
   app.get('/1.0', { schema: { response: { 200: HostInfo } } }, async () => deps.hostInfo());
   app.get('/1.0/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(async (scope) => {

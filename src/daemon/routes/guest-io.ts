@@ -10,16 +10,10 @@ import * as pty from 'node-pty';
 import type { WebSocket } from 'ws';
 import { NameParams } from '../../api/common.js';
 import { LodgeError } from '../../api/errors.js';
-import { ExecPost, ExecResult, ExecWsQuery } from '../../api/guests.js';
+import { ExecControlFrame, ExecPost, ExecResult, ExecWsQuery } from '../../api/guests.js';
 import type { ServerDeps } from '../deps.js';
-import { toLodgeError } from '../errors.js';
-
-/** Refuses a WebSocket with the error as a close reason (a close frame carries at most 123 bytes). */
-function refuse(socket: WebSocket, e: unknown): void {
-  const body = JSON.stringify(toLodgeError(e as Error).toBody());
-  socket.send(body);
-  socket.close(4000 + toLodgeError(e as Error).status, body.slice(0, 120));
-}
+import { bodyLimit, refuse } from '../errors.js';
+import { frameChecker } from '../validation.js';
 
 const LogQuery = Type.Object({}, { additionalProperties: false });
 
@@ -30,17 +24,88 @@ async function needsUpgrade(): Promise<never> {
 
 type Sink = (data: Buffer, isBinary: boolean) => void;
 
+const checkControlFrame = frameChecker(ExecControlFrame, 'exec control frame');
+
 /**
  * Holds what the client sends while the route is still finding the guest (a handler
- * attached after an await would miss it), and hands it to the sink once there is one.
+ * attached after an await would miss it), up to the body limit, and hands it to the sink
+ * once there is one. A sink that throws (a bad frame) ends this connection, never lodged.
  */
 function inbox(socket: WebSocket): (sink: Sink) => void {
   const early: Array<[Buffer, boolean]> = [];
-  let deliver: Sink = (data, isBinary) => early.push([data, isBinary]);
-  socket.on('message', (data: Buffer, isBinary: boolean) => deliver(data, isBinary));
+  let earlyBytes = 0;
+  let deliver: Sink = (data, isBinary) => {
+    earlyBytes += data.length;
+    if (earlyBytes > bodyLimit) throw new LodgeError('BAD_REQUEST', `more than ${bodyLimit} bytes sent before the connection was ready`);
+    early.push([data, isBinary]);
+  };
+  socket.on('message', (data: Buffer, isBinary: boolean) => {
+    try {
+      deliver(data, isBinary);
+    } catch (e) {
+      refuse(socket, e);
+    }
+  });
   return (sink) => {
     deliver = sink;
-    for (const [data, isBinary] of early.splice(0)) sink(data, isBinary);
+    for (const [data, isBinary] of early.splice(0)) {
+      try {
+        sink(data, isBinary);
+      } catch (e) {
+        return refuse(socket, e);
+      }
+    }
+  };
+}
+
+/** Output waiting in lodged for a client that does not read, above which its source is paused. */
+const highWater = 1 << 20;
+
+/**
+ * Sends a source's output to a client at the client's pace: with more than `highWater`
+ * bytes waiting to go out, the source (a pty, a console socket) is paused until they have
+ * gone, so a client that stops reading costs lodged that much memory, not all the guest writes.
+ */
+function pacedSender(socket: WebSocket, source: { pause(): void; resume(): void }): (data: Buffer) => void {
+  let paused = false;
+  const sent = () => {
+    if (paused && socket.bufferedAmount < highWater / 2) {
+      paused = false;
+      source.resume();
+    }
+  };
+  return (data) => {
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(data, sent);
+    if (!paused && socket.bufferedAmount > highWater) {
+      paused = true;
+      source.pause();
+    }
+  };
+}
+
+/**
+ * Bytes node-pty holds for a pty that its command does not read. node-pty (1.1) queues
+ * writes without bound and has no public measure, so this reads its queue; 0 if it moved.
+ */
+function ptyBacklog(term: pty.IPty): number {
+  const queue = (term as unknown as { _writeStream?: { _writeQueue?: Array<{ buffer: Buffer; offset: number }> } })._writeStream?._writeQueue;
+  return Array.isArray(queue) ? queue.reduce((sum, t) => sum + t.buffer.length - t.offset, 0) : 0;
+}
+
+/** Writes a client's input to the pty, pausing the client while its command has more than `highWater` bytes unread. */
+function pacedInput(socket: WebSocket, term: pty.IPty): (data: Buffer) => void {
+  let waiting: NodeJS.Timeout | undefined;
+  return (data) => {
+    term.write(data.toString('binary'));
+    if (waiting || ptyBacklog(term) <= highWater) return;
+    socket.pause();
+    waiting = setInterval(() => {
+      if (socket.readyState === socket.OPEN && ptyBacklog(term) >= highWater / 2) return;
+      clearInterval(waiting);
+      waiting = undefined;
+      socket.resume();
+    }, 50);
   };
 }
 
@@ -62,15 +127,25 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
       try {
         const { argv } = await guests.interactive(request.params.name, command);
         const term = pty.spawn(argv[0]!, argv.slice(1), { name: 'xterm-256color', cols: request.query.cols ?? 80, rows: request.query.rows ?? 24, env: process.env as Record<string, string> });
-        term.onData((d) => socket.send(Buffer.from(d, 'binary')));
+        let exited = false;
+        // node-pty throws a read error of the pty other than its end (EIO) when nothing listens
+        (term as unknown as NodeJS.EventEmitter).on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EIO' && e.code !== 'EAGAIN') refuse(socket, e);
+        });
+        const send = pacedSender(socket, term);
+        const input = pacedInput(socket, term);
+        term.onData((d) => send(Buffer.from(d, 'binary')));
         term.onExit(({ exitCode }) => {
+          exited = true;
+          if (socket.readyState !== socket.OPEN) return;
           socket.send(JSON.stringify({ exit: exitCode }));
           socket.close(1000);
         });
         receive((data, isBinary) => {
-          if (isBinary) return term.write(data.toString('binary'));
-          const msg = JSON.parse(data.toString()) as { resize?: [number, number] };
-          if (msg.resize) term.resize(msg.resize[0], msg.resize[1]);
+          if (exited) return;
+          if (isBinary) return input(data);
+          const { resize } = checkControlFrame(data.toString());
+          term.resize(resize[0], resize[1]);
         });
         socket.on('close', () => term.kill('SIGHUP'));
       } catch (e) {
@@ -89,10 +164,14 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
       try {
         const paths = await guests.console(request.params.name, true);
         const conn = net.connect(paths.socket);
-        conn.on('data', (d) => socket.send(d));
-        conn.on('error', (e) => refuse(socket, e));
-        conn.on('close', () => socket.close(1000));
-        receive((data) => conn.write(data));
+        conn.on('data', pacedSender(socket, conn));
+        // and input at the console's pace: a client that floods it waits for the console to drain
+        conn.on('drain', () => socket.resume());
+        conn.on('error', (e) => refuse(socket, new LodgeError('ENGINE_FAILED', `the console of ${request.params.name} failed`, { cause: e })));
+        conn.on('close', () => socket.readyState === socket.OPEN && socket.close(1000));
+        receive((data) => {
+          if (conn.writable && !conn.write(data)) socket.pause();
+        });
         socket.on('close', () => conn.destroy());
       } catch (e) {
         refuse(socket, e);
