@@ -13,7 +13,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { GuestKind } from '../../src/api/common.js';
-import type { TestDaemon } from '../system/harness.js';
+import { ensureVmKernel } from '../../src/images/vm-kernel.js';
+import { TestDaemon } from '../system/harness.js';
+import type { SoakResult } from './fuzz.js';
 
 export interface CrashOptions {
   kills: number;
@@ -209,4 +211,31 @@ export async function crashSoak(d: TestDaemon, options: CrashOptions): Promise<C
     options.log(`round ${round + 1}/${options.kills}: ${names.size} guests, ${found.orphans.length} orphans, ${found.untruthful.length} untruthful`);
   }
   return counts;
+}
+
+/** `npm run soak -- --kills N`: the long run, on all three kinds, in a network namespace of its own. */
+export async function crashSoakRun(kills: number, seed: number): Promise<SoakResult> {
+  // lodged runs in a namespace with no way out: the vm kernel comes from Debian's mirror first
+  await ensureVmKernel('/var/cache/lodge/kernels', 'cloud-amd64');
+  const d = new TestDaemon({ netns: true });
+  try {
+    await d.start();
+    await d.buildBusybox();
+    const started = Date.now();
+    const counts = await crashSoak(d, { kills, seed, kinds: ['ct', 'pv', 'vm'], log: (line) => process.stderr.write(`soak: ${line}\n`) });
+    return {
+      ok: counts.guestsLost.length + counts.orphans.length + counts.untruthful.length === 0,
+      report: [
+        ['seed', seed],
+        ['seconds', Math.round((Date.now() - started) / 1000)],
+        ['operations', counts.operations],
+        ['kills', counts.kills],
+        ['guests lost', counts.guestsLost],
+        ['orphans found', counts.orphans],
+        ['untruthful states', counts.untruthful],
+      ],
+    };
+  } finally {
+    await d.cleanup();
+  }
 }

@@ -1,10 +1,11 @@
 /**
- * @module `npm run soak -- --fuzz 10000`: the long versions of the hostile tests, each
+ * @module `npm run soak -- --fuzz 10000 --kills 100`: the long versions of the hostile tests, each
  * against a private lodged, each printing its counts. A soak is one entry of `soaks` (its
  * flag takes how many rounds); the ones given run in the order of the table, and the exit
  * status is 1 when any found something wrong.
  */
 import { parseArgs } from 'node:util';
+import { crashSoakRun } from './crash.js';
 import { fuzzSoak, type SoakResult } from './fuzz.js';
 
 interface Soak {
@@ -14,6 +15,7 @@ interface Soak {
 
 const soaks: Record<string, Soak> = {
   fuzz: { description: 'N requests generated from docs/openapi.json', run: (n, { seed, concurrency }) => fuzzSoak(n, seed, concurrency) },
+  kills: { description: 'lodged killed N times at random moments of mixed operations on ct, pv and vm guests and networks', run: (n, { seed }) => crashSoakRun(n, seed) },
 };
 
 const { values: parsed } = parseArgs({
