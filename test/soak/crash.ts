@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { GuestKind } from '../../src/api/common.js';
 import { ensureVmKernel } from '../../src/images/vm-kernel.js';
+import { random } from '../fuzz/api-fuzz.js';
 import { TestDaemon } from '../system/harness.js';
 import type { SoakResult } from './fuzz.js';
 
@@ -34,18 +35,6 @@ export interface CrashCounts {
   orphans: string[];
   /** Guests whose recorded state the host contradicts. */
   untruthful: string[];
-}
-
-/** mulberry32: a small seeded generator, so a failing run can be repeated with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Row {
