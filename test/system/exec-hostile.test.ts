@@ -1,0 +1,97 @@
+/**
+ * Exec as an attacker would use it: NUL bytes in a request to one guest must not reach
+ * another (they once made the command run in csteal); a command that writes without end
+ * stops at exec's output cap while lodged keeps answering and its memory stays bounded;
+ * an exec into a guest at its process limit says so.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LodgeError } from '../../src/api/errors.js';
+import { guestPid, hostCgroup, TestDaemon } from './harness.js';
+
+const d = new TestDaemon();
+let stealId = '';
+before(async () => {
+  await d.start();
+  await d.buildBusybox();
+  await d.launch('csteal');
+  stealId = d.runtimeContainers()[0]!;
+  await d.launch('c1');
+});
+after(() => d.cleanup());
+
+const exec = (name: string, req: Parameters<typeof d.client.guests.exec>[1]) => d.client.guests.exec(name, req);
+const stolen = async (file: string) => (await exec('csteal', { command: ['sh', '-c', `test -e ${file} && echo yes || echo no`] })).stdout.trim();
+
+test('NUL bytes in exec command, env or cwd are refused naming the field, and nothing runs in another guest', async () => {
+  assert.ok(stealId, 'csteal has a runtime id');
+  // each would shift the NUL-joined argv of the old spawner so that runc ran `touch` in csteal
+  const hostile = [
+    { message: /^env\.K: .* is not valid \(text without NUL bytes\)/, req: { command: ['sh', '-c', 'true', 'a', 'b'], env: { K: `x\0${stealId}\0touch\0/stolen-env` } } },
+    { message: /^env: .* is not valid \(a variable name/, req: { command: ['sh', '-c', 'true', 'a', 'b'], env: { [`K=x\0${stealId}\0touch\0/stolen-key`]: 'v' } } },
+    { message: /^cwd: .* is not valid \(an absolute path without NUL bytes\)/, req: { command: ['sh', '-c', 'true', 'a', 'b'], cwd: `/\0${stealId}\0touch\0/stolen-cwd` } },
+    { message: /^command\.1: .* is not valid \(text without NUL bytes\)/, req: { command: ['touch', `/x\0${stealId}`, '/stolen-command'] } },
+  ];
+  for (const { message, req } of hostile) {
+    await assert.rejects(exec('c1', req), (e: LodgeError) => {
+      assert.equal(e.code, 'BAD_REQUEST', e.message);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+  for (const file of ['/stolen-env', '/stolen-key', '/stolen-cwd', '/stolen-command']) assert.equal(await stolen(file), 'no', `${file} was not made in csteal`);
+  // values that merely look like runc's flags or another guest's id are passed through as text
+  const odd = await exec('c1', { command: ['sh', '-c', 'printf "%s|%s|%s" "$K" "$PWD" "$1"', 'sh', `${stealId} --root /`], env: { K: `=${stealId}\n--cwd` }, cwd: '/tmp' });
+  assert.equal(odd.stdout, `=${stealId}\n--cwd|/tmp|${stealId} --root /`);
+});
+
+/** kB of a process's resident memory, now and at its peak. */
+const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const rss = (pid: number) => status(pid, 'VmRSS');
+const peakRss = (pid: number) => status(pid, 'VmHWM');
+const spawnerOf = (pid: number) =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number).find((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'lodge-spawner');
+
+test('cat /dev/zero stops at the output cap with a clear error; lodged answers meanwhile and stays small', async () => {
+  const lodged = d.pid!;
+  const spawner = spawnerOf(lodged);
+  assert.ok(spawner, 'lodged has its spawner');
+  const started = Date.now();
+  let ended = false;
+  const zero = exec('c1', { command: ['cat', '/dev/zero'] });
+  void zero.catch(() => {}).finally(() => (ended = true));
+  const listTimes: number[] = [];
+  // bounded, so that a spawner that collects without end does not take the machine with it
+  while (!ended && Date.now() - started < 60_000 && rss(spawner) < 500 * 1024) {
+    const t = Date.now();
+    await d.client.guests.list();
+    listTimes.push(Date.now() - t);
+    await sleep(50);
+  }
+  assert.ok(ended, `the exec ended (after ${Date.now() - started} ms; lodge-spawner holds ${rss(spawner)} kB)`);
+  await assert.rejects(zero, (e: LodgeError) => {
+    assert.equal(e.code, 'UNSUPPORTED', e.message);
+    assert.match(e.message, /exec in c1: the output of cat exceeds 16 MiB: the command was killed/);
+    return true;
+  });
+  assert.ok(listTimes.length >= 1 && Math.max(...listTimes) < 2000, `lists answered meanwhile (${listTimes.join(', ')} ms)`);
+  assert.ok(peakRss(spawner) < 100 * 1024, `lodge-spawner peaked at ${peakRss(spawner)} kB`);
+  assert.ok(peakRss(lodged) < 600 * 1024, `lodged peaked at ${peakRss(lodged)} kB`);
+  assert.equal((await exec('c1', { command: ['pgrep', 'cat'] })).stdout, '', 'no cat is left in the guest');
+  assert.equal((await exec('c1', { command: ['echo', 'ok'] })).stdout, 'ok\n', 'exec works after it');
+});
+
+test('an exec into a guest at its process limit fails naming the limit', async () => {
+  await d.launch('capped', { limits: { processes: 20 } });
+  await exec('capped', { command: ['sh', '-c', 'for i in $(seq 60); do sleep 300 </dev/null >/dev/null 2>&1 & done 2>/dev/null; echo started'] });
+  const pids = `${hostCgroup(await guestPid(d, 'capped'), 'pids')}/pids.current`;
+  assert.ok(Number(readFileSync(pids, 'utf8')) >= 19, `the guest is full (${readFileSync(pids, 'utf8').trim()} processes)`);
+  await assert.rejects(exec('capped', { command: ['echo', 'hi'] }), (e: LodgeError) => {
+    assert.equal(e.code, 'CONFLICT', e.message);
+    assert.match(e.message, /cannot exec in capped: it is at its process limit \(--processes 20\)/);
+    assert.doesNotMatch(e.message, /runtime:|goroutine|fatal error/);
+    return true;
+  });
+});
