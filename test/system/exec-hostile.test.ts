@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LodgeError } from '../../src/api/errors.js';
 import { guestPid, hostCgroup, TestDaemon } from './harness.js';
@@ -45,6 +46,17 @@ test('NUL bytes in exec command, env or cwd are refused naming the field, and no
   // values that merely look like runc's flags or another guest's id are passed through as text
   const odd = await exec('c1', { command: ['sh', '-c', 'printf "%s|%s|%s" "$K" "$PWD" "$1"', 'sh', `${stealId} --root /`], env: { K: `=${stealId}\n--cwd` }, cwd: '/tmp' });
   assert.equal(odd.stdout, `=${stealId}\n--cwd|/tmp|${stealId} --root /`);
+});
+
+test('an image whose init holds a space or a NUL is refused: it would add parameters to a kernel command line', async () => {
+  for (const init of ['/sbin/init ubd1=/etc/shadow', '/sbin/init\0x']) {
+    await assert.rejects(d.client.images.import({ name: 'spaced', init }, Readable.from([Buffer.alloc(0)])), (e: LodgeError) => {
+      assert.equal(e.code, 'BAD_REQUEST', e.message);
+      assert.match(e.message, /init: .* is not valid \(the program the guest starts as PID 1: an absolute path without spaces or NUL bytes\)/);
+      return true;
+    });
+  }
+  assert.ok(!(await d.client.images.list()).some((i) => i.name === 'spaced'), 'no image was made');
 });
 
 /** kB of a process's resident memory, now and at its peak. */
