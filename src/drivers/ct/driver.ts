@@ -10,7 +10,7 @@ import path from 'node:path';
 import { LodgeError } from '../../api/errors.js';
 import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
-import { canLimitSwap, cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
+import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
@@ -204,18 +204,21 @@ export class CtDriver implements GuestDriver {
 
   /**
    * Kills what an ended exec left in the guest: runc was killed with its process group,
-   * but the command in the guest leads a session of its own. Only a pid still in the
-   * guest's cgroup is signalled (the pid may have been reused since).
+   * but the command in the guest leads a session (and a process group) of its own, named
+   * by the pid runc wrote. Only the guest's own processes in that group are signalled:
+   * the command itself may be gone, and its pid reused.
    */
   private async killExecGroup(spec: GuestSpec, pidFile: string): Promise<void> {
-    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-    if (!Number.isInteger(pid) || pid <= 1) return;
-    const cgroups = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
-    if (!cgroups.split('\n').some((line) => line.endsWith(`:${this.cgroupsPath(spec)}`))) return;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // it has ended
+    const leader = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(leader) || leader <= 1) return;
+    for (const pid of await cgroupProcesses(this.cgroups, this.cgroupsPath(spec))) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== leader) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // it has ended
+      }
     }
   }
 
