@@ -6,7 +6,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LodgeError } from '../../src/api/errors.js';
@@ -105,13 +106,25 @@ test('cat /dev/zero stops at the output cap with a clear error; lodged answers m
 
 test('an exec into a guest at its process limit fails naming the limit', async () => {
   await d.launch('capped', { limits: { processes: 20 } });
-  await exec('capped', { command: ['sh', '-c', 'for i in $(seq 60); do sleep 300 </dev/null >/dev/null 2>&1 & done 2>/dev/null; echo started'] });
-  const pids = `${hostCgroup(await guestPid(d, 'capped'), 'pids')}/pids.current`;
-  assert.ok(Number(readFileSync(pids, 'utf8')) >= 19, `the guest is full (${readFileSync(pids, 'utf8').trim()} processes)`);
-  await assert.rejects(exec('capped', { command: ['echo', 'hi'] }), (e: LodgeError) => {
-    assert.equal(e.code, 'CONFLICT', e.message);
-    assert.match(e.message, /cannot exec in capped: it is at its process limit \(--processes 20\)/);
-    assert.doesNotMatch(e.message, /runtime:|goroutine|fatal error/);
-    return true;
-  });
+  // filled from the host, to exactly the limit: a shell in the guest that filled it would free its own slot on exit
+  const dir = hostCgroup(await guestPid(d, 'capped'), 'pids');
+  const current = () => Number(readFileSync(`${dir}/pids.current`, 'utf8'));
+  const fillers: ChildProcess[] = [];
+  try {
+    while (current() < 20) {
+      const filler = spawn('sleep', ['300'], { stdio: 'ignore' });
+      fillers.push(filler);
+      writeFileSync(`${dir}/cgroup.procs`, String(filler.pid));
+    }
+    await assert.rejects(exec('capped', { command: ['echo', 'hi'] }), (e: LodgeError) => {
+      assert.equal(e.code, 'CONFLICT', e.message);
+      assert.match(e.message, /cannot exec in capped: it is at its process limit \(--processes 20\)/);
+      assert.doesNotMatch(e.message, /runtime|goroutine|fatal error|pthread/);
+      return true;
+    });
+  } finally {
+    for (const filler of fillers) filler.kill('SIGKILL');
+  }
+  await sleep(200);
+  assert.equal((await exec('capped', { command: ['echo', 'room'] })).stdout, 'room\n', 'exec works again once there is room');
 });

@@ -178,7 +178,9 @@ export class CtDriver implements GuestDriver {
         outputCapBytes: execOutputCapBytes,
       });
       if (result.code !== 0 && (await this.atProcessLimit(spec, result.stderr))) {
-        throw new LodgeError('CONFLICT', `cannot exec in ${spec.name}: it is at its process limit (--processes ${spec.limits.processes}); end some of its processes or raise the limit`);
+        throw new LodgeError('CONFLICT', `cannot exec in ${spec.name}: it is at its process limit (--processes ${spec.limits.processes}); end some of its processes or raise the limit`, {
+          cause: new Error(`${this.runtime} exec: ${result.stderr.trim().split('\n')[0]}`),
+        });
       }
       return { exitCode: result.code, stdout: result.stdout, stderr: result.stderr };
     } catch (e) {
