@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
 import type { LodgeError } from '../../src/api/errors.js';
 import { guestPid, hostCgroup, TestDaemon } from './harness.js';
 
@@ -47,6 +48,21 @@ test('NUL bytes in exec command, env or cwd are refused naming the field, and no
   // values that merely look like runc's flags or another guest's id are passed through as text
   const odd = await exec('c1', { command: ['sh', '-c', 'printf "%s|%s|%s" "$K" "$PWD" "$1"', 'sh', `${stealId} --root /`], env: { K: `=${stealId}\n--cwd` }, cwd: '/tmp' });
   assert.equal(odd.stdout, `=${stealId}\n--cwd|/tmp|${stealId} --root /`);
+});
+
+test('the interactive exec refuses a NUL in its command before anything runs', async () => {
+  const answer = await new Promise<string>((resolve) => {
+    const ws = new WebSocket(d.client.guests.execUrl('c1', ['touch', `/stolen-tty\0${stealId}`]));
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => (body += b.toString()));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    ws.on('open', () => resolve('opened'));
+    ws.on('error', () => {});
+  });
+  assert.match(answer, /^400 .*query parameter command/);
+  assert.equal(await stolen('/stolen-tty'), 'no');
 });
 
 test('an image whose init holds a space or a NUL is refused: it would add parameters to a kernel command line', async () => {
