@@ -116,18 +116,28 @@ export type Guest = Static<typeof Guest>;
 
 export const GuestList = Type.Array(Guest);
 
+/** An argument, variable or path handed to a program: a NUL would end it early, so none may hold one. */
+const ArgText = Type.String({ pattern: '^[^\\u0000]*$', description: 'text without NUL bytes' });
+
+const envName = { pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'a variable name: letters, digits and _, not starting with a digit' };
+
 export const ExecPost = Type.Object(
   {
-    command: Type.Array(Type.String(), { minItems: 1 }),
+    command: Type.Array(ArgText, { minItems: 1 }),
     stdin: Type.Optional(Type.String({ description: 'sent to the command, then end of input' })),
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
-    cwd: Type.Optional(Type.String({ pattern: '^/' })),
+    // propertyNames and additionalProperties: a Record's key pattern alone lets any other key through (`A=B` or a NUL)
+    env: Type.Optional(Type.Record(Type.String({ pattern: envName.pattern }), ArgText, { propertyNames: envName, additionalProperties: false })),
+    cwd: Type.Optional(Type.String({ pattern: '^/[^\\u0000]*$', description: 'an absolute path without NUL bytes' })),
   },
   { additionalProperties: false },
 );
 export type ExecPost = Static<typeof ExecPost>;
 
-export const ExecResult = Type.Object({ exitCode: Type.Integer(), stdout: Type.String(), stderr: Type.String() });
+/** What exec keeps of each of a command's stdout and stderr: past it the command is killed and the request fails. */
+export const execOutputCapBytes = 16 * 1024 * 1024;
+const capped = `at most ${execOutputCapBytes / 1024 / 1024} MiB: a command that writes more is killed, and the request fails`;
+
+export const ExecResult = Type.Object({ exitCode: Type.Integer(), stdout: Type.String({ description: capped }), stderr: Type.String({ description: capped }) });
 export type ExecResult = Static<typeof ExecResult>;
 
 /** A terminal size in characters: what a pty accepts. */
@@ -135,7 +145,7 @@ const TermSize = Type.Integer({ minimum: 1, maximum: 1000 });
 
 export const ExecWsQuery = Type.Object(
   {
-    command: Type.Union([Type.String(), Type.Array(Type.String())]),
+    command: Type.Union([ArgText, Type.Array(ArgText)]),
     cols: Type.Optional(TermSize),
     rows: Type.Optional(TermSize),
   },

@@ -30,7 +30,8 @@ export const ImageImportQuery = Type.Object(
     format: Type.Optional(
       StringEnum(importFormats, { description: 'auto (default) tells a tarball, a qcow2 and an ISO apart by their contents; a raw disk must be named as one' }),
     ),
-    init: Type.Optional(Type.String({ pattern: '^/', description: 'the program the guest starts as PID 1' })),
+    // pv and vm guests get it on a kernel command line, where a space would start another parameter
+    init: Type.Optional(Type.String({ pattern: '^/[^\\s\\u0000]*$', description: 'the program the guest starts as PID 1: an absolute path without spaces or NUL bytes' })),
     stopSignal: Type.Optional(Type.String({ pattern: '^SIG[A-Z0-9+]+$', description: 'the signal that asks init to shut down' })),
   },
   { additionalProperties: false },

@@ -57,6 +57,13 @@ export async function readUsage(version: CgroupVersion, cgroupPath: string): Pro
   return { memoryBytes, processes, cpuSeconds: ns === undefined ? undefined : ns / 1e9 };
 }
 
+/** Host pids of the processes in the cgroup at `cgroupPath` (its pids hierarchy on v1). */
+export async function cgroupProcesses(version: CgroupVersion, cgroupPath: string): Promise<number[]> {
+  const file = version === 'v2' ? path.join(root, cgroupPath, 'cgroup.procs') : path.join(root, 'pids', cgroupPath, 'cgroup.procs');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map(Number);
+}
+
 /**
  * Hands a guest's own cgroup to its root user, so an init such as systemd can make
  * sub-cgroups for its services. Only the hierarchies that carry no resource limits are

@@ -3,13 +3,15 @@
  * in its directory (config.json and an overlay root), created by the runtime under a
  * lodge-shim that holds its console and exit status, so the guest outlives lodged.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ExecPost, ExecResult } from '../../api/guests.js';
+import { LodgeError } from '../../api/errors.js';
+import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
-import { canLimitSwap, cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
-import { run } from '../../lib/exec.js';
+import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
+import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
 import { Inflight } from '../../lib/inflight.js';
@@ -29,6 +31,9 @@ export interface CtDriverOptions {
   cgroupParent: string;
   consoleLogBytes: number;
 }
+
+/** How long a `lodge exec` command may run (exec streaming, a later issue, will lift it). */
+const execTimeoutMs = 3_600_000;
 
 export class CtDriver implements GuestDriver {
   readonly kind = 'ct' as const;
@@ -160,15 +165,63 @@ export class CtDriver implements GuestDriver {
   }
 
   async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
-    const args = ['exec'];
+    // runc writes the command's host pid here: what Lodge kills when it ends the command
+    const pidFile = path.join(spec.dir, `exec-${randomUUID()}.pid`);
+    const args = ['exec', '--pid-file', pidFile];
     for (const [k, v] of Object.entries(request.env ?? {})) args.push('--env', `${k}=${v}`);
     if (request.cwd) args.push('--cwd', request.cwd);
-    const result = await run(this.runtimeArgv(...args, spec.id, ...request.command), {
-      allowFailure: true,
-      input: request.stdin ?? '',
-      timeoutMs: 3_600_000,
-    });
-    return { exitCode: result.code, stdout: result.stdout, stderr: result.stderr };
+    try {
+      const result = await run(this.runtimeArgv(...args, spec.id, ...request.command), {
+        allowFailure: true,
+        input: request.stdin ?? '',
+        timeoutMs: execTimeoutMs,
+        outputCapBytes: execOutputCapBytes,
+      });
+      if (result.code !== 0 && (await this.atProcessLimit(spec, result.stderr))) {
+        throw new LodgeError('CONFLICT', `cannot exec in ${spec.name}: it is at its process limit (--processes ${spec.limits.processes}); end some of its processes or raise the limit`, {
+          cause: new Error(`${this.runtime} exec: ${result.stderr.trim().split('\n')[0]}`),
+        });
+      }
+      return { exitCode: result.code, stdout: result.stdout, stderr: result.stderr };
+    } catch (e) {
+      if (!(e instanceof ExecError) || !e.exceeded) throw e;
+      await this.killExecGroup(spec, pidFile);
+      throw e.exceeded === 'output'
+        ? new LodgeError('UNSUPPORTED', `exec in ${spec.name}: the output of ${request.command[0]} exceeds ${execOutputCapBytes / 1024 / 1024} MiB: the command was killed (exec returns at most that much of stdout and of stderr; write more to a file in the guest)`)
+        : new LodgeError('ENGINE_FAILED', `exec in ${spec.name}: ${request.command[0]} ran past ${execTimeoutMs / 1000} s: it was killed`);
+    } finally {
+      await rm(pidFile, { force: true });
+    }
+  }
+
+  /**
+   * Whether an exec failed because the guest's cgroup has no process to spare: runc's
+   * init (Go) then aborts with "failed to create new OS thread", or a fork fails with EAGAIN.
+   */
+  private async atProcessLimit(spec: GuestSpec, stderr: string): Promise<boolean> {
+    if (spec.limits.processes === undefined || !/failed to create new OS thread|resource temporarily unavailable|EAGAIN/i.test(stderr)) return false;
+    const { processes } = await readUsage(this.cgroups, this.cgroupsPath(spec));
+    return processes !== undefined && processes >= spec.limits.processes - 1;
+  }
+
+  /**
+   * Kills what an ended exec left in the guest: runc was killed with its process group,
+   * but the command in the guest leads a session (and a process group) of its own, named
+   * by the pid runc wrote. Only the guest's own processes in that group are signalled:
+   * the command itself may be gone, and its pid reused.
+   */
+  private async killExecGroup(spec: GuestSpec, pidFile: string): Promise<void> {
+    const leader = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(leader) || leader <= 1) return;
+    for (const pid of await cgroupProcesses(this.cgroups, this.cgroupsPath(spec))) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== leader) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // it has ended
+      }
+    }
   }
 
   interactive(spec: GuestSpec, command: string[]): InteractiveCommand {
