@@ -270,8 +270,9 @@ export class GuestService {
 
   /**
    * After an action failed half-way: a guest whose engine still runs keeps its state; one
-   * whose engine is gone (a start that failed, a restart that stopped it and could not start
-   * it again) is in error, with the failure as the reason, until started or deleted.
+   * whose engine failed (a start that failed, a restart that stopped it and could not start
+   * it again) is in error, with the failure as the reason, until started or deleted; one
+   * that Lodge refused to start (a check before the engine ran) is stopped.
    */
   private async recordFailure(g: GuestRecord, error: LodgeError): Promise<void> {
     const observed = await this.driver(g)
@@ -281,7 +282,8 @@ export class GuestService {
       if (g.state !== 'running' && g.state !== 'paused') this.setState(g, 'running');
       return;
     }
-    this.setState(g, 'error', error.message);
+    if (error.code === 'ENGINE_FAILED') this.setState(g, 'error', error.message);
+    else if (g.state !== 'stopped') this.setState(g, 'stopped', error.message);
   }
 
   delete(name: string, force: boolean): Operation {
