@@ -21,9 +21,12 @@ export const resultState: Record<GuestAction, GuestState> = {
   resume: 'running',
 };
 
+/** A state as a sentence says it: "it is stopped", "it is in error". */
+const described = (state: GuestState) => (state === 'error' ? 'in error' : state);
+
 export function checkAction(name: string, state: GuestState, action: GuestAction): void {
   if (!allowed[action].includes(state)) {
-    throw new LodgeError('CONFLICT', `cannot ${action} ${name}: it is ${state} (${action} needs ${allowed[action].join(' or ')})`);
+    throw new LodgeError('CONFLICT', `cannot ${action} ${name}: it is ${described(state)} (${action} needs ${allowed[action].join(' or ')})`);
   }
 }
 
@@ -34,5 +37,5 @@ export function checkDelete(name: string, state: GuestState, force: boolean): vo
 }
 
 export function checkRunning(name: string, state: GuestState, what: string): void {
-  if (state !== 'running') throw new LodgeError('CONFLICT', `cannot ${what} ${name}: it is ${state}, not running`);
+  if (state !== 'running') throw new LodgeError('CONFLICT', `cannot ${what} ${name}: it is ${described(state)}, not running`);
 }

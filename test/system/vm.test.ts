@@ -152,8 +152,11 @@ test('bad input: 0 vCPUs, too little or too much memory, exec; a disk QEMU canno
   const start = d.lodge(['start', 'broken']);
   assert.equal(start.code, 1);
   assert.match(start.stderr, /start of broken failed .*QEMU did not start: .*root\.qcow2.*Image is not in qcow2 format/);
-  assert.equal((await d.client.guests.get('broken')).state, 'stopped');
-  assert.match(d.lodge(['exec', 'broken', '--', 'true']).stderr, /cannot exec in broken: it is stopped/);
+  // its engine failed: the guest is in error, with why, until it is started again or deleted
+  const broken = await d.client.guests.get('broken');
+  assert.equal(broken.state, 'error');
+  assert.match(broken.stateReason ?? '', /start of broken failed .*QEMU did not start/);
+  assert.match(d.lodge(['exec', 'broken', '--', 'true']).stderr, /cannot exec in broken: it is in error, not running/);
   assert.equal(d.lodge(['delete', 'broken']).code, 0);
   assert.deepEqual(d.cgroups(), [], 'no cgroup is left');
   assert.equal(spawnSync('pgrep', ['-f', `qemu-system.*${d.stateDir}`]).status, 1, 'no QEMU is left');
