@@ -282,8 +282,11 @@ export class GuestService {
       if (g.state !== 'running' && g.state !== 'paused') this.setState(g, 'running');
       return;
     }
-    if (error.code === 'ENGINE_FAILED') this.setState(g, 'error', error.message);
-    else if (g.state !== 'stopped') this.setState(g, 'stopped', error.message);
+    // the reason as the API says the error: with its causes, without the content of a file that failed to parse
+    const { message, cause } = error.toBody().error;
+    const reason = cause ? `${message}: ${cause}` : message;
+    if (error.code === 'ENGINE_FAILED') this.setState(g, 'error', reason);
+    else if (g.state !== 'stopped') this.setState(g, 'stopped', reason);
   }
 
   delete(name: string, force: boolean): Operation {

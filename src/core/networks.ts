@@ -132,7 +132,9 @@ export class NetworkService {
    * of the same name, or a bridge of the host's own): then a name with this lodged's instance in it.
    */
   private async freeBridge(name: string): Promise<string> {
-    const mine = (bridge: string) => linkOwner(bridge).then((o) => o === undefined || o === this.owner());
+    // free: no other network of this lodged has it, and the host has no such link or this lodged's own (a crash's leftover)
+    const taken = new Set(this.deps.store.networks().map((n) => n.bridge));
+    const mine = async (bridge: string) => !taken.has(bridge) && [undefined, this.owner()].includes(await linkOwner(bridge));
     const preferred = bridgeName(name);
     if (await mine(preferred)) return preferred;
     const instance = this.deps.store.instance;
@@ -141,7 +143,7 @@ export class NetworkService {
       this.deps.log(`network ${name}: ${preferred} is not this lodged's (another lodged on this host has a network of that name?): its bridge is ${qualified}`);
       return qualified;
     }
-    throw new LodgeError('CONFLICT', `name: the bridges ${preferred} and ${qualified} exist on the host and are not this lodged's; choose another name`);
+    throw new LodgeError('CONFLICT', `name: the bridges ${preferred} and ${qualified} are taken (by another network, or on the host by another lodged); choose another name`);
   }
 
   private dnsmasqNetwork(n: NetworkRecord) {

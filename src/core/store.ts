@@ -107,7 +107,8 @@ const migrations: readonly string[] = [
   `ALTER TABLE networks ADD COLUMN nat INTEGER NOT NULL DEFAULT 1;`,
   // a network's bridge is chosen when it is made: lb-NAME, unless another lodged on the host has that one
   `ALTER TABLE networks ADD COLUMN bridge TEXT;
-   UPDATE networks SET bridge = 'lb-' || name;`,
+   UPDATE networks SET bridge = 'lb-' || name;
+   CREATE UNIQUE INDEX networks_bridge ON networks (bridge);`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, ftruncateSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, ftruncateSync, linkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,8 @@ test('a link is not followed, a FIFO not waited on, a huge file not read', async
   writeFileSync(path.join(dir, 'canary'), 'secret');
   symlinkSync(path.join(dir, 'canary'), path.join(dir, 'link'));
   await assert.rejects(readUntrusted(path.join(dir, 'link'), read), /the test file \(.*link\) is a symbolic link/);
+  linkSync(path.join(dir, 'canary'), path.join(dir, 'hard'));
+  await assert.rejects(readUntrusted(path.join(dir, 'hard'), read), /has 2 names \(a hard link\), which Lodge does not read/);
   execFileSync('mkfifo', [path.join(dir, 'fifo')]);
   await assert.rejects(readUntrusted(path.join(dir, 'fifo'), read), /is not a regular file/);
   const fd = openSync(path.join(dir, 'huge'), 'w');

@@ -41,6 +41,11 @@ async function openUntrusted(file: string, what: string): Promise<{ handle: File
     await handle.close();
     throw refuse(file, what, 'is not a regular file');
   }
+  // a second name: a hard link to a file the engine could not read itself (where the host lets one be made)
+  if (st.nlink !== 1) {
+    await handle.close();
+    throw refuse(file, what, `has ${st.nlink} names (a hard link), which Lodge does not read`);
+  }
   return { handle, size: st.size };
 }
 

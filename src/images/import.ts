@@ -9,7 +9,7 @@
  * write outside the image.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { chmod, chown, open } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
@@ -224,4 +224,7 @@ export async function extractTarball(file: string, rootfs: string, unpacker: Unp
   }
   // find does not follow symbolic links, and nothing else writes here meanwhile
   await run(['find', rootfs, '-xdev', '(', '-type', 'p', '-o', '-type', 'c', '-o', '-type', 'b', '-o', '-type', 's', ')', '-delete']);
+  // the tarball's "./" entry set the top directory's owner and mode: a guest's / is root's and 0755, whatever it said
+  await chown(rootfs, 0, 0);
+  await chmod(rootfs, 0o755);
 }

@@ -5,8 +5,9 @@
  * directories end in "+new" and "+old", which no image name can.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { LodgeError } from '../api/errors.js';
 import type { ImageFormat } from '../api/images.js';
 import { run } from '../lib/exec.js';
 
@@ -32,6 +33,9 @@ export class ImageFiles {
 
   /** A fresh, empty staging directory for an image being made (its rootfs or file goes inside); renamed into place when done. */
   async staging(name: string): Promise<string> {
+    if ((await lstat(this.imageDir(name)).catch(() => undefined))?.isSymbolicLink()) {
+      throw new LodgeError('CONFLICT', `name: ${name}'s directory (${this.imageDir(name)}) is where an image of another name was kept before, and its guests still reach their base through it; delete that image first`);
+    }
     const dir = `${this.imageDir(name)}+new`;
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
@@ -62,7 +66,9 @@ export class ImageFiles {
         continue;
       }
       await rename(from, this.imageDir(name));
-      done.push(`image ${name}: moved ${from} to ${this.imageDir(name)}`);
+      // guests made before hold the old path (a vm overlay's backing file, a pv COW header): it leads to the same place
+      await symlink(imageDirName(name), from);
+      done.push(`image ${name}: moved ${from} to ${this.imageDir(name)} (the old name is a link to it)`);
     }
     const owned = new Set(names.map(imageDirName));
     for (const entry of await readdir(this.dir)) {
@@ -74,6 +80,9 @@ export class ImageFiles {
 
   async remove(name: string): Promise<void> {
     await rm(this.imageDir(name), { recursive: true, force: true });
+    // the link that prepare left at its old name, if any
+    const legacy = path.join(this.dir, name.replace('/', '_'));
+    if ((await readlink(legacy).catch(() => undefined)) === imageDirName(name)) await rm(legacy, { force: true });
   }
 
   async sizeBytes(name: string): Promise<number> {

@@ -4,9 +4,10 @@
  * `mkfs.ext4 -d` fills it from the directory: no loop mount, no root in a namespace.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../lib/exec.js';
+import { resolveInRoot } from './in-root.js';
 
 const mib = 1024 * 1024;
 
@@ -24,8 +25,12 @@ export async function ensureExt4Base(rootfs: string, additions: Record<string, s
     if (Object.keys(additions).length > 0) {
       await run(['cp', '-a', '--reflink=auto', rootfs, staging], { timeoutMs: 600_000 });
       for (const [inGuest, fromHost] of Object.entries(additions)) {
-        await mkdir(path.join(staging, inGuest), { recursive: true });
-        await run(['cp', '-a', '--reflink=auto', `${fromHost}/.`, path.join(staging, inGuest)], { timeoutMs: 600_000 });
+        // the image's own links are followed as in the guest (an absolute lib -> / must not lead to the host's /)
+        const into = await resolveInRoot(staging, inGuest);
+        await mkdir(into, { recursive: true });
+        // what the image has under the names copied in is replaced, never written through
+        for (const entry of await readdir(fromHost)) await rm(path.join(into, entry), { recursive: true, force: true });
+        await run(['cp', '-a', '--reflink=auto', `${fromHost}/.`, into], { timeoutMs: 600_000 });
       }
       source = staging;
     }

@@ -199,15 +199,26 @@ test('the confined unpacker alone, fed hostile tarballs without the checks, writ
     rawTar([{ name: 's', type: '2', link: secretDir }, { name: 'stolen', type: '1', link: 's/shadow' }]),
     rawTar([{ name: 'null', type: '3', mode: 0o666 }]),
   ];
-  for (const [i, tarball] of tarballs.entries()) {
+  for (const [i, hostile] of tarballs.entries()) {
     const rootfs = path.join(d.dir, `unchecked-${i}`);
     mkdirSync(rootfs);
-    // whether busybox tar fails or not, it cannot reach the host
+    // a harmless first entry proves that the unpacker ran; whether it fails afterwards or not, it cannot reach the host
+    const tarball = Buffer.concat([rawTar([{ name: 'witness', data: 'w' }], false), hostile]);
     await extractTarball(write(`unchecked-${i}.tar`, tarball), rootfs, { helper, busybox: '/bin/busybox' }).catch(() => {});
+    assert.ok(existsSync(path.join(rootfs, 'witness')), `tarball ${i}: the unpacker ran`);
     assert.deepEqual(readdirSync(canary), [], `tarball ${i}: the canary directory is empty`);
     assert.equal(statSync(secret).nlink, 1, `tarball ${i}: the root-only file has no second name`);
     assert.equal(existsSync(path.join(rootfs, 'null')), false, `tarball ${i}: no device node`);
   }
+});
+
+test("a tarball's ./ entry does not make the image's root directory writable by others", async () => {
+  const imported = d.lodge(['image', 'import', write('open-root.tar', rawTar([{ name: './', type: '5', mode: 0o777 }, ok])), 'openroot', '--init', '/bin/ok']);
+  assert.equal(imported.code, 0, imported.stderr);
+  const top = statSync(path.join(d.stateDir, 'images/openroot/rootfs'));
+  assert.equal(top.mode & 0o7777, 0o755);
+  assert.equal(top.uid, 0);
+  assert.equal(d.lodge(['image', 'delete', 'openroot']).code, 0);
 });
 
 test('x_y and x/y are two images with two directories', async () => {

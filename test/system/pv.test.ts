@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
@@ -157,6 +157,24 @@ test('kill -9 of lodged: pv guests survive, are adopted, and their consoles work
   assert.equal(d.lodge(['pause', 'pv2']).code, 0, 'the mconsole answers the new lodged');
   assert.equal(d.lodge(['resume', 'pv2']).code, 0);
   for (const name of ['pv1', 'pv2']) assert.equal(d.lodge(['delete', '--force', name]).code, 0);
+});
+
+test("an image's absolute links lead inside it when lodged adds the kernel's modules to its pv base", async () => {
+  // lib -> a host directory: the guest sees its own /lib there; lodged, copying the modules in, must too
+  const canary = path.join(d.dir, 'canary-lib');
+  const tree = path.join(d.dir, 'lib-out');
+  mkdirSync(canary);
+  mkdirSync(path.join(tree, 'bin'), { recursive: true });
+  writeFileSync(path.join(tree, 'bin', 'ok'), 'fine');
+  symlinkSync(canary, path.join(tree, 'lib'));
+  execFileSync('tar', ['-C', tree, '-cf', path.join(d.dir, 'lib-out.tar'), '.']);
+  const imported = d.lodge(['image', 'import', path.join(d.dir, 'lib-out.tar'), 'libout', '--init', '/bin/ok']);
+  assert.equal(imported.code, 0, imported.stderr);
+  const launched = d.lodge(['launch', 'libout', 'pvlib', '--kind', 'pv', '--no-start']);
+  assert.equal(launched.code, 0, launched.stderr);
+  assert.deepEqual(readdirSync(canary), [], "the modules went to the image's own /lib");
+  assert.equal(d.lodge(['delete', 'pvlib']).code, 0);
+  assert.equal(d.lodge(['image', 'delete', 'libout']).code, 0);
 });
 
 test('bad input: too little memory, privileged; a corrupt or replaced base disk is reported', { timeout: 180_000 }, async () => {

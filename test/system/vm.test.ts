@@ -155,7 +155,7 @@ test('bad input: 0 vCPUs, too little or too much memory, exec; a disk QEMU canno
   // its engine failed: the guest is in error, with why, until it is started again or deleted
   const broken = await d.client.guests.get('broken');
   assert.equal(broken.state, 'error');
-  assert.match(broken.stateReason ?? '', /start of broken failed .*QEMU did not start/);
+  assert.match(broken.stateReason ?? '', /^start of broken failed: QEMU did not start: .*Image is not in qcow2 format/);
   assert.match(d.lodge(['exec', 'broken', '--', 'true']).stderr, /cannot exec in broken: it is in error, not running/);
   assert.equal(d.lodge(['delete', 'broken']).code, 0);
   assert.deepEqual(d.cgroups(), [], 'no cgroup is left');

@@ -66,3 +66,17 @@ test('an exchange that is not root\'s alone is refused', async () => {
     },
   );
 });
+
+test('a command that the agent took and never ends fails at the run timeout, and at once when the guest goes', async () => {
+  const takeOnly = (responses: string, id: string) => {
+    if (existsSync(responses)) writeFileSync(path.join(responses, `${id}.taken`), '');
+  };
+  await withExchange(takeOnly, async (channel) => {
+    await assert.rejects(channel.exec('g', { command: ['sleep', '9'] }, 2000, 300), /exec in g: sleep did not end within/);
+  });
+  await withExchange(takeOnly, async (channel) => {
+    const exec = channel.exec('g', { command: ['sleep', '9'] }, 2000);
+    setTimeout(() => rmSync(path.join(channel.dir, 'responses'), { recursive: true, force: true }), 200);
+    await assert.rejects(exec, /exec in g: the guest was stopped or deleted while the command ran/);
+  });
+});

@@ -68,7 +68,7 @@ export class AgentChannel {
     }
   }
 
-  async exec(name: string, req: ExecPost, takeTimeoutMs = 15_000): Promise<ExecResult> {
+  async exec(name: string, req: ExecPost, takeTimeoutMs = 15_000, runTimeoutMs = 3_600_000): Promise<ExecResult> {
     await this.check(name);
     const id = randomUUID();
     const script = path.join(this.requests, `${id}.sh`);
@@ -86,8 +86,11 @@ export class AgentChannel {
         }
         await sleep(50);
       }
-      // as long as the command runs: an exec has no time limit of its own
-      while (!(await exists(`${out}.exit`))) await sleep(20);
+      // as long as the command runs, up to the hour a ct exec has too; a guest deleted meanwhile takes its exchange with it
+      for (const deadline = Date.now() + runTimeoutMs; !(await exists(`${out}.exit`)); await sleep(20)) {
+        if (Date.now() >= deadline) throw new LodgeError('ENGINE_FAILED', `exec in ${name}: ${req.command[0]} did not end within ${runTimeoutMs / 60_000} minutes`);
+        if (!(await exists(this.responses))) throw new LodgeError('CONFLICT', `exec in ${name}: the guest was stopped or deleted while the command ran`);
+      }
       const exit = (await answer('exit', 32)).trim();
       if (!/^\d{1,3}$/.test(exit)) throw new LodgeError('ENGINE_FAILED', `the exit answer of ${name}'s agent (${out}.exit) is not an exit code`);
       return { exitCode: Number(exit), stdout: await answer('out', maxOutputBytes), stderr: await answer('err', maxOutputBytes) };

@@ -11,7 +11,7 @@
  * itself, is moved to this layout: `pv/` at once, the rest at its next start.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
@@ -132,7 +132,9 @@ export class PvDriver extends EngineDriver implements GuestDriver {
     if (!head) return;
     const header = parseCowHeader(head);
     const st = await stat(base);
-    if (header && (header.backingFile !== base || header.mtime !== Math.floor(st.mtimeMs / 1000) || header.size !== st.size)) {
+    // the same file by another name counts (an image directory moved, its old name a link to it)
+    const sameFile = async () => header!.backingFile === base || (await realpath(header!.backingFile).catch(() => '')) === (await realpath(base));
+    if (header && (!(await sameFile()) || header.mtime !== Math.floor(st.mtimeMs / 1000) || header.size !== st.size)) {
       throw new LodgeError(
         'CONFLICT',
         `cannot start ${spec.name}: its disk was written over an earlier base of image ${spec.image.name}, which has been made again since (${base}); delete the guest and launch it anew`,

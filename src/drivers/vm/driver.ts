@@ -16,7 +16,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { LodgeError } from '../../api/errors.js';
-import type { DeviceProfile, Machine } from '../../api/guests.js';
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { Machine, type DeviceProfile } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { buildInitramfs } from '../../images/initramfs.js';
 import { ensureVmKernel, type KernelFlavour, type VmKernel } from '../../images/vm-kernel.js';
@@ -59,6 +61,7 @@ interface BootFiles {
 
 /** How a guest was started, kept beside it for lodge info. */
 type MachineRecord = Omit<Machine, 'stats' | 'statsUnavailable'>;
+const OldMachineRecord = Type.Omit(Machine, ['stats', 'statsUnavailable']);
 
 /** How long lodge info waits for a running QEMU's counters: a wedged one must not hold up the answer. */
 const statsTimeoutMs = 1500;
@@ -219,8 +222,11 @@ export class VmDriver extends EngineDriver implements GuestDriver {
   private async started(spec: GuestSpec): Promise<MachineRecord | undefined> {
     const p = this.paths(spec);
     const read = { what: `the machine record of ${spec.name}`, maxBytes: 64 * 1024 };
-    const record = (await readUntrustedJson(p.machine, read)) ?? (await readUntrustedJson(p.oldMachine, read));
-    return record as MachineRecord | undefined;
+    const ours = await readUntrustedJson(p.machine, read);
+    if (ours) return ours as MachineRecord;
+    // an earlier lodged's record sits where QEMU could have replaced it: taken only when it reads as one, else there is none
+    const old = await readUntrustedJson(p.oldMachine, read).catch(() => undefined);
+    return Value.Check(OldMachineRecord, old) ? old : undefined;
   }
 
   /**
