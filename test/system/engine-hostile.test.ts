@@ -130,15 +130,17 @@ test('a SIGSTOPped QEMU: get and list answer in a few seconds, its counters unav
   }
 });
 
-test('a machine.json that QEMU filled with garbage is not echoed in an error', async () => {
+test('a machine.json that QEMU filled with garbage is taken for no record, and never echoed', async () => {
   const vm = await vmDir();
   // a guest an earlier lodged started has its record in QEMU's directory, which QEMU may have filled with anything
   rmSync(path.join(path.dirname(vm), 'machine.json'), { force: true });
-  writeFileSync(path.join(vm, 'machine.json'), 'SECRET not json');
   try {
-    const error = await d.client.guests.get('hv').then(() => new Error('the get succeeded'), (e: Error) => e);
-    assert.doesNotMatch(`${error.message} ${JSON.stringify(error)}`, /SECRET/, 'no error echoes what QEMU wrote');
-    assert.match(error.message, /the machine record of hv \(.*machine\.json\) is not valid JSON/);
+    for (const garbage of ['SECRET not json', '{"accel":"SECRET"}']) {
+      writeFileSync(path.join(vm, 'machine.json'), garbage);
+      const guest = await d.client.guests.get('hv');
+      assert.doesNotMatch(JSON.stringify(guest), /SECRET/, 'nothing of what QEMU wrote is answered');
+      assert.equal(guest.state, 'running');
+    }
   } finally {
     rmSync(path.join(vm, 'machine.json'));
   }
