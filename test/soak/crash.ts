@@ -68,12 +68,14 @@ function cgroupProcs(cgroup: string): number[] {
   return [];
 }
 
-function processesMentioning(text: string): string[] {
-  const found: string[] = [];
+/** Processes whose command line names `dir`, with the first path component below it. */
+function processesUnder(dir: string): Array<{ what: string; below: string }> {
+  const found: Array<{ what: string; below: string }> = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (cmd.includes(text)) found.push(`${pid} ${cmd.slice(0, 120)}`);
+      const at = cmd.indexOf(`${dir}/`);
+      if (at >= 0) found.push({ what: `${pid} ${cmd.slice(0, 120)}`, below: cmd.slice(at + dir.length + 1).split(/[/ ]/)[0]! });
     } catch {
       // gone meanwhile
     }
@@ -96,10 +98,7 @@ export function audit(d: TestDaemon): { orphans: string[]; untruthful: string[] 
   for (const id of d.runtimeContainers()) if (!ids.has(id)) orphans.push(`runtime state ${id}`);
   for (const cg of d.cgroups()) if (!ids.has(cg.split('/').pop()!)) orphans.push(`cgroup ${cg}`);
   for (const m of d.mounts()) if (m.includes('/guests/') && !ids.has(m.split('/guests/')[1]!.split('/')[0]!)) orphans.push(`mount ${m}`);
-  for (const p of processesMentioning(`${guestsDir}/`)) {
-    const id = p.split(`${guestsDir}/`)[1]!.split('/')[0]!;
-    if (!ids.has(id)) orphans.push(`process ${p}`);
-  }
+  for (const p of processesUnder(guestsDir)) if (!ids.has(p.below)) orphans.push(`process ${p.what}`);
 
   // host devices and the firewall's elements: exactly the NICs of guests in the database
   const devices = new Set(nics.map((n) => `lv${instance}${n.guestId.toString(36)}x${n.index}`));
@@ -113,10 +112,7 @@ export function audit(d: TestDaemon): { orphans: string[]; untruthful: string[] 
 
   // each network's dnsmasq and its names: those of networks and guests that are there
   const networksDir = path.join(d.stateDir, 'networks');
-  for (const p of processesMentioning(`${networksDir}/`)) {
-    const network = p.split(`${networksDir}/`)[1]!.split('/')[0]!;
-    if (!networks.some((n) => n.name === network)) orphans.push(`dnsmasq of network ${network}: ${p}`);
-  }
+  for (const p of processesUnder(networksDir)) if (!networks.some((n) => n.name === p.below)) orphans.push(`dnsmasq of network ${p.below}: ${p.what}`);
   for (const n of networks) {
     const hosts = path.join(networksDir, n.name, 'hosts');
     const names = existsSync(hosts) ? lines(readFileSync(hosts, 'utf8')).map((l) => l.split(' ')[1]) : [];
