@@ -230,21 +230,49 @@ static void default_signal(int sig) {
   syscall(SYS_rt_sigaction, sig, action, NULL, NSIG / 8);
 }
 
+/* In spawn's child: says why it cannot run the command, on its stderr and to the waiting shim. */
+static void child_fail(int err, int status_fd, const char *fmt, ...) {
+  char why[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  dprintf(err, "%s\n", why);
+  (void)!write(status_fd, why, strlen(why));
+  _exit(126);
+}
+
+/* Forks and runs argv; returns once the command runs (its exec done), so that the pid
+   reported is the command's and not a copy of the shim. A command that cannot start is
+   reported as an error, with its reason, and the shim ends. */
 static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
+  int status[2]; /* closed by the exec: an empty read means the command runs */
+  if (pipe2(status, O_CLOEXEC) < 0) fail("pipe");
   pid_t pid = fork();
-  if (pid != 0) return pid;
+  if (pid < 0) fail("fork");
+  if (pid != 0) {
+    close(status[1]);
+    char why[1024];
+    ssize_t n;
+    while ((n = read(status[0], why, sizeof why - 1)) < 0 && errno == EINTR) {
+    }
+    close(status[0]);
+    if (n > 0) {
+      why[n] = 0;
+      waitpid(pid, NULL, 0);
+      report("error %s", why);
+      exit(1);
+    }
+    return pid;
+  }
+  close(status[0]);
   for (int i = 0; i < njoins; i++) {
     int fd = open(joins[i], O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0\n", 2) != 2) {
-      dprintf(err, "cannot join cgroup %s: %s\n", joins[i], strerror(errno));
-      _exit(126);
-    }
+    if (fd < 0 || write(fd, "0\n", 2) != 2) child_fail(err, status[1], "cannot join cgroup %s: %s", joins[i], strerror(errno));
     close(fd);
   }
-  if (run_uid && (setgroups(0, NULL) < 0 || setgid(run_uid) < 0 || setuid(run_uid) < 0)) {
-    dprintf(err, "cannot become user %d: %s\n", (int)run_uid, strerror(errno));
-    _exit(126);
-  }
+  if (run_uid && (setgroups(0, NULL) < 0 || setgid(run_uid) < 0 || setuid(run_uid) < 0))
+    child_fail(err, status[1], "cannot become user %d: %s", (int)run_uid, strerror(errno));
   if (ctty >= 0) {
     setsid();
     ioctl(ctty, TIOCSCTTY, 0);
@@ -252,17 +280,19 @@ static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
   dup2(in, 0);
   dup2(out, 1);
   dup2(err, 2);
+  /* the status pipe moves to 3, still closed by the exec */
+  if (status[1] != 3) dup3(status[1], 3, O_CLOEXEC);
   /* the command (an engine, an OCI runtime and through it a container's init) starts as
      from a clean exec: only its stdio open, every signal at its default, none blocked */
-  close_from(3);
+  close_from(4);
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) default_signal(sig);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   execvp(argv[0], argv);
-  dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-  _exit(127);
+  child_fail(2, 3, "cannot run %s: %s", argv[0], strerror(errno));
+  return -1;
 }
 
 /* Runs the runtime's create, collecting its stderr and the pty master it sends us. */
@@ -273,7 +303,6 @@ static pid_t start_with_console_socket(char **argv, const char *pidfile, int *ma
   if (pipe2(errpipe, O_CLOEXEC) < 0) fail("pipe");
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   pid_t pid = spawn(argv, devnull, errpipe[1], errpipe[1], -1);
-  if (pid < 0) fail("fork");
   close(errpipe[1]);
   char errbuf[2048] = "";
   size_t errlen = 0;
@@ -334,7 +363,6 @@ static pid_t start_on_pty(char **argv, const char *pidfile, int *master) {
   if (openpty(master, &slave, NULL, NULL, NULL) < 0) fail("openpty");
   fcntl(*master, F_SETFD, FD_CLOEXEC);
   pid_t pid = spawn(argv, slave, slave, slave, slave);
-  if (pid < 0) fail("fork");
   close(slave);
   if (pidfile) {
     FILE *f = fopen(pidfile, "w");

@@ -69,6 +69,19 @@ test('the command starts with every signal at its default, none blocked, and onl
   assert.equal(existsSync(path.join(dir, 'exit.tmp')), false);
 });
 
+test('the pid reported is the command itself, after its exec; a command that cannot run is an error with its reason', async () => {
+  // the report comes once the exec is done: the process reported is already the command
+  const line = await runShim(path.join(tmp, 'exec'), ['--', 'sleep', '30']);
+  const main = Number(/^ok \d+ (\d+)$/.exec(line)![1]);
+  try {
+    assert.equal(readlinkSync(`/proc/${main}/exe`), execFileSync('sh', ['-c', 'readlink -f "$(command -v sleep)"']).toString().trim());
+  } finally {
+    process.kill(main, 'SIGTERM');
+  }
+  const missing = await runShim(path.join(tmp, 'missing'), ['--', '/nonexistent/engine']);
+  assert.equal(missing, 'error cannot run /nonexistent/engine: No such file or directory');
+});
+
 test('the console log keeps the newest bytes, in order, within twice its cap', async () => {
   const dir = path.join(tmp, 'log');
   // 3000 numbered lines in bursts, far past the 4096-byte cap
