@@ -3,7 +3,7 @@
  * guest, and what it gets back.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { GuestKind, Name, Size, sizePattern, StringEnum } from './common.js';
+import { GuestKind, Name, namePattern, Size, sizePattern, StringEnum } from './common.js';
 import { Nic, NicRequest } from './networks.js';
 
 export const Limits = Type.Object(
@@ -43,6 +43,7 @@ export const GuestsPost = Type.Object(
     limits: Type.Optional(Limits),
     privileged: Type.Optional(Type.Boolean({ description: 'ct: no user namespace; root in the guest is root on the host' })),
     vm: Type.Optional(VmOptions),
+    pool: Type.Optional(Type.String({ pattern: namePattern, description: 'the storage pool of its root volume (default: the default pool, lodge storage list)' })),
     networks: Type.Optional(Type.Array(NicRequest, { maxItems: 8, description: 'one NIC per entry, eth0 first; left out: one on the network "default" if there is one; [] for loopback only' })),
     start: Type.Optional(Type.Boolean({ default: true })),
   },
@@ -104,6 +105,17 @@ export const Guest = Type.Object({
   machine: Type.Optional(Machine),
   nics: Type.Optional(Type.Array(Nic)),
   engine: Type.Optional(Type.String({ description: 'the engine that runs the guest, and why it was chosen' })),
+  root: Type.Optional(
+    Type.Object(
+      {
+        pool: Type.String({ description: 'the storage pool of its root volume' }),
+        path: Type.String({ description: 'its directory on the host' }),
+        sizeBytes: Type.Integer({ description: 'what the guest may write (a container) or the size of its disk (pv, vm)' }),
+        usedBytes: Type.Optional(Type.Integer({ description: 'what its root volume takes in the pool' })),
+      },
+      { description: 'its root volume; absent for a guest made before storage pools, whose root is in its own directory' },
+    ),
+  ),
   usage: Type.Optional(
     Type.Object({
       memoryBytes: Type.Optional(Type.Integer()),

@@ -7,6 +7,7 @@ import { Transport } from './http.js';
 import { ImagesClient } from './images.js';
 import { NetworksClient } from './networks.js';
 import { OperationsClient } from './operations.js';
+import { StorageClient } from './storage.js';
 
 export class LodgeClient {
   readonly transport: Transport;
@@ -14,6 +15,7 @@ export class LodgeClient {
   readonly images: ImagesClient;
   readonly networks: NetworksClient;
   readonly operations: OperationsClient;
+  readonly storage: StorageClient;
 
   constructor(socketPath?: string) {
     this.transport = new Transport(socketPath);
@@ -21,6 +23,7 @@ export class LodgeClient {
     this.images = new ImagesClient(this.transport);
     this.networks = new NetworksClient(this.transport);
     this.operations = new OperationsClient(this.transport);
+    this.storage = new StorageClient(this.transport);
   }
 
   host = () => this.transport.request<HostInfo>('GET', '/1.0');

@@ -20,7 +20,8 @@ import { checkAction, checkDelete, checkRunning, resultState } from './guest-sta
 import { resolveLimits } from './limits.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
-import type { GuestRecord, Store } from './store.js';
+import type { StorageService } from './storage.js';
+import type { GuestRecord, Store, VolumeRecord } from './store.js';
 
 export interface GuestServiceDeps {
   store: Store;
@@ -29,6 +30,7 @@ export interface GuestServiceDeps {
   operations: Operations;
   events: Events;
   networks: NetworkService;
+  storage: StorageService;
   guestsDir: string;
   hostMemoryBytes: number;
   /** Whether an image is being rebuilt (its files are about to be swapped). */
@@ -59,6 +61,7 @@ export class GuestService {
   private spec(g: GuestRecord): GuestSpec {
     const image = this.deps.store.image(g.image);
     const format = image?.format ?? 'rootfs';
+    const volume = this.deps.store.rootVolume(g.id);
     return {
       ...this.ref(g),
       kind: g.kind,
@@ -72,6 +75,7 @@ export class GuestService {
       },
       privileged: g.privileged,
       ...(g.vm ? { vm: g.vm } : {}),
+      ...(volume ? { root: { dir: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       nics: this.deps.networks.guestNics(g.id),
       limits: resolveLimits(g.limits, Number.MAX_SAFE_INTEGER),
     };
@@ -119,6 +123,7 @@ export class GuestService {
   }
 
   private toApi(g: GuestRecord, extra: Partial<Guest> = {}): Guest {
+    const volume = this.deps.store.rootVolume(g.id);
     return {
       name: g.name,
       kind: g.kind,
@@ -128,6 +133,7 @@ export class GuestService {
       privileged: g.privileged,
       limits: g.limits,
       ...(g.vm ? { vm: g.vm } : {}),
+      ...(volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       createdAt: g.createdAt,
       ...extra,
     };
@@ -153,10 +159,16 @@ export class GuestService {
     const live = g.state === 'running' || g.state === 'paused';
     const driver = this.driver(g);
     const spec = this.spec(g);
-    const [usage, machine] = await Promise.all([live ? driver.usage(spec) : undefined, driver.machine?.(spec, live ? pid : undefined)]);
+    const volume = this.deps.store.rootVolume(g.id);
+    const [usage, machine, rootUsed] = await Promise.all([
+      live ? driver.usage(spec) : undefined,
+      driver.machine?.(spec, live ? pid : undefined),
+      volume ? this.deps.storage.volumeUsage(volume).catch(() => undefined) : undefined,
+    ]);
     const engine = this.deps.drivers.info(g.kind)?.engine;
     const nics = this.deps.networks.apiNics(g.id);
-    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}) });
+    const root = volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes, ...(rootUsed !== undefined ? { usedBytes: rootUsed } : {}) } } : {};
+    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}), ...root });
   }
 
   launch(req: GuestsPost): Operation {
@@ -171,7 +183,10 @@ export class GuestService {
       throw new LodgeError('BAD_REQUEST', `image: ${req.image} is ${image.format === 'iso' ? 'an ISO' : `a ${image.format} disk`}, which only vm guests boot (--kind vm)`);
     }
     const limits = req.limits ?? {};
-    this.checkKindLimits(kind, resolveLimits(limits, this.deps.hostMemoryBytes));
+    const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
+    this.checkKindLimits(kind, resolved);
+    const pool = this.deps.storage.poolFor(req.pool);
+    const rootContent = this.deps.drivers.info(kind)!.rootContent;
     if (req.privileged && kind !== 'ct') throw new LodgeError('BAD_REQUEST', `privileged: applies to ct guests only, not ${kind}`);
     if (req.vm && kind !== 'vm') throw new LodgeError('BAD_REQUEST', `vm: accelerator and device profile apply to vm guests only, not ${kind}`);
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
@@ -180,20 +195,26 @@ export class GuestService {
     const g = this.deps.store.transaction(() => {
       const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits, ...(req.vm ? { vm: req.vm } : {}) });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
+      this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes: this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes), guestId: g.id });
       return g;
     });
     return this.deps.operations.start('guest.launch', req.name, (progress) =>
       this.lock.with(req.name, async () => {
         const spec = this.spec(g);
+        const volume = this.deps.store.rootVolume(g.id)!;
         const revert = new Revert();
-        revert.add('guest record', () => this.deps.store.deleteGuest(g.id));
+        revert.add('guest record', () => this.deleteRecord(g, volume));
+        revert.add('root volume', () => this.deps.storage.deleteVolumeFiles(volume));
         revert.add('host resources', () => driver.destroy(spec));
         try {
           // its name in DNS, and its anti-spoofing entries in force before it first sends
           if (spec.nics.length) progress(5, 'adding its NICs to their networks');
           await this.deps.networks.nicsChanged(spec.nics, 'add');
+          progress(8, `making its root volume in storage pool ${volume.pool}`);
+          await this.deps.storage.createVolume(volume);
           progress(10, 'preparing the root filesystem');
-          await driver.create(spec);
+          const { rootBytes } = await driver.create(spec);
+          if (volume.content === 'block') await this.deps.storage.setBlockSize(volume, rootBytes);
           if (req.start === false) {
             this.setState(g, 'stopped');
           } else {
@@ -210,6 +231,33 @@ export class GuestService {
         }
       }),
     );
+  }
+
+  /** Where a guest's root volume is in its pool: named after its id, as its other host-side resources are. */
+  private rootKey(g: GuestRecord): string {
+    return `guests/${this.ref(g).id}`;
+  }
+
+  /** Removes the guest's rows (its root volume's with it, once its bytes are gone). */
+  private deleteRecord(g: GuestRecord, volume: VolumeRecord | undefined): void {
+    this.deps.store.transaction(() => {
+      if (volume) this.deps.store.deleteVolume(volume.id);
+      this.deps.store.deleteGuest(g.id);
+    });
+  }
+
+  /** Removes every host-side trace of a guest: what its driver made, then its root volume. */
+  private async destroyGuest(g: GuestRecord, driver: GuestDriver, spec: GuestSpec): Promise<VolumeRecord | undefined> {
+    await driver.destroy(spec);
+    const volume = this.deps.store.rootVolume(g.id);
+    if (volume) await this.deps.storage.deleteVolumeFiles(volume);
+    return volume;
+  }
+
+  /** Before its engine starts: a root volume that a reboot unmounted is mounted again. */
+  private async activateRoot(g: GuestRecord): Promise<void> {
+    const volume = this.deps.store.rootVolume(g.id);
+    if (volume) await this.deps.storage.activateVolume(volume);
   }
 
   forwards(name: string): Forward[] {
@@ -239,6 +287,7 @@ export class GuestService {
           switch (req.action) {
             case 'start':
               progress(20, 'starting');
+              await this.activateRoot(g);
               await driver.start(spec);
               break;
             case 'stop':
@@ -249,6 +298,7 @@ export class GuestService {
               progress(20, 'stopping');
               await driver.stop(spec, stopOptions);
               progress(60, 'starting');
+              await this.activateRoot(g);
               await driver.start(spec);
               break;
             case 'pause':
@@ -299,19 +349,20 @@ export class GuestService {
         checkDelete(name, g.state, force);
         const driver = this.driver(g);
         const spec = this.spec(g);
+        let volume: VolumeRecord | undefined;
         try {
           if (g.state === 'running' || g.state === 'paused') {
             progress(20, 'stopping');
             await driver.stop(spec, { timeoutMs: 0, force: true, stopSignal: 'SIGKILL' });
           }
-          progress(60, 'removing host resources');
-          await driver.destroy(spec);
+          progress(60, 'removing host resources and its root volume');
+          volume = await this.destroyGuest(g, driver, spec);
         } catch (e) {
           throw wrap(e, `deleting ${name} failed`);
         }
         // its port forwards go with its record, and with them their rules
         const forwarded = this.deps.networks.forwards(g).length > 0;
-        this.deps.store.deleteGuest(g.id);
+        this.deleteRecord(g, volume);
         await this.deps.networks.nicsChanged(spec.nics, 'delete');
         if (forwarded) await this.deps.networks.syncFirewall().catch((e: Error) => this.deps.log(`firewall: ${e.message}`));
         this.deps.events.emit('lifecycle', name, 'deleted');
@@ -376,8 +427,7 @@ export class GuestService {
         if (g.state === 'creating') {
           this.deps.log(`removing ${g.name}: its launch was interrupted`);
           const spec = this.spec(g);
-          await this.driver(g).destroy(spec);
-          this.deps.store.deleteGuest(g.id);
+          this.deleteRecord(g, await this.destroyGuest(g, this.driver(g), spec));
           // its names in DNS and its anti-spoofing entries go with it
           await this.deps.networks.nicsChanged(spec.nics, 'delete');
           continue;

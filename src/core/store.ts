@@ -9,6 +9,7 @@ import type { GuestKind } from '../api/common.js';
 import type { GuestState, Limits, VmOptions } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
 import type { Operation } from '../api/operations.js';
+import type { PoolDriverName, VolumeContent } from '../api/storage.js';
 
 export interface GuestRecord {
   id: number;
@@ -51,6 +52,33 @@ export interface NicRecord {
   mac: string;
   /** Without the prefix length: the network's subnet has it. */
   address: string;
+}
+
+export interface PoolRecord {
+  name: string;
+  driver: PoolDriverName;
+  /** The directory, block device or file that holds it. */
+  source: string;
+  /** Where its volumes are: its directory, or where its filesystem is mounted. */
+  path: string;
+  /** btrfs on a file that Lodge made: the file's size. */
+  fileBytes?: number;
+  /** The size of a filesystem root volume launched without a disk size. */
+  volumeSizeBytes: number;
+  createdAt: string;
+}
+
+export interface VolumeRecord {
+  id: number;
+  pool: string;
+  /** Where in the pool: guests/ID for a guest's root. */
+  key: string;
+  content: VolumeContent;
+  sizeBytes: number;
+  /** The guest whose root it is, and its name. */
+  guestId?: number;
+  guest?: string;
+  createdAt: string;
 }
 
 export interface ForwardRecord {
@@ -109,9 +137,40 @@ const migrations: readonly string[] = [
   `ALTER TABLE networks ADD COLUMN bridge TEXT;
    UPDATE networks SET bridge = 'lb-' || name;
    CREATE UNIQUE INDEX networks_bridge ON networks (bridge);`,
+  // a guest's root is a volume of a pool; guests made before pools keep theirs in their own directory, with no row
+  `CREATE TABLE storage_pools (
+     name TEXT PRIMARY KEY,
+     driver TEXT NOT NULL,
+     source TEXT NOT NULL,
+     path TEXT NOT NULL UNIQUE,
+     file_bytes INTEGER,
+     volume_size_bytes INTEGER NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE volumes (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     pool TEXT NOT NULL REFERENCES storage_pools(name),
+     key TEXT NOT NULL,
+     content TEXT NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     guest_id INTEGER UNIQUE REFERENCES guests(id),
+     created_at TEXT NOT NULL,
+     UNIQUE (pool, key));`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
+
+const selectPool = 'SELECT name, driver, source, path, file_bytes AS fileBytes, volume_size_bytes AS volumeSizeBytes, created_at AS createdAt FROM storage_pools';
+const toPool = (r: PoolRecord & { fileBytes: number | null }): PoolRecord => {
+  const { fileBytes, ...rest } = r;
+  return { ...rest, ...(fileBytes !== null ? { fileBytes } : {}) };
+};
+const selectVolume =
+  'SELECT volumes.id, pool, key, content, size_bytes AS sizeBytes, guest_id AS guestId, guests.name AS guest, volumes.created_at AS createdAt FROM volumes LEFT JOIN guests ON guests.id = volumes.guest_id';
+type VolumeRow = VolumeRecord & { guestId: number | null; guest: string | null };
+const toVolume = (r: VolumeRow): VolumeRecord => {
+  const { guestId, guest, ...rest } = r;
+  return { ...rest, ...(guestId !== null ? { guestId } : {}), ...(guest !== null ? { guest } : {}) };
+};
 const selectNetwork = 'SELECT name, subnet, nat, bridge, created_at AS createdAt FROM networks';
 const toNetwork = (r: NetworkRow): NetworkRecord => ({ ...r, nat: r.nat === 1 });
 
@@ -281,6 +340,53 @@ export class Store {
     return this.db
       .prepare(`SELECT nics.guest_id AS guestId, nics.idx AS "index", nics.network, nics.mac, nics.address, guests.name AS guest FROM nics JOIN guests ON guests.id = nics.guest_id WHERE ${clause} ORDER BY guests.name, nics.idx`)
       .all(value) as Array<NicRecord & { guest: string }>;
+  }
+
+  // storage pools and volumes
+
+  insertPool(p: PoolRecord): void {
+    this.db
+      .prepare('INSERT INTO storage_pools (name, driver, source, path, file_bytes, volume_size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(p.name, p.driver, p.source, p.path, p.fileBytes ?? null, p.volumeSizeBytes, p.createdAt);
+  }
+
+  pool(name: string): PoolRecord | undefined {
+    const r = this.db.prepare(`${selectPool} WHERE name = ?`).get(name) as (PoolRecord & { fileBytes: number | null }) | undefined;
+    return r && toPool(r);
+  }
+
+  pools(): PoolRecord[] {
+    return (this.db.prepare(`${selectPool} ORDER BY name`).all() as Array<PoolRecord & { fileBytes: number | null }>).map(toPool);
+  }
+
+  deletePool(name: string): void {
+    this.db.prepare('DELETE FROM storage_pools WHERE name = ?').run(name);
+  }
+
+  insertVolume(v: Omit<VolumeRecord, 'id' | 'createdAt'>): VolumeRecord {
+    const createdAt = new Date().toISOString();
+    const info = this.db
+      .prepare('INSERT INTO volumes (pool, key, content, size_bytes, guest_id, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(v.pool, v.key, v.content, v.sizeBytes, v.guestId ?? null, createdAt);
+    return { ...v, id: Number(info.lastInsertRowid), createdAt };
+  }
+
+  /** The root volume of a guest; none for a guest made before pools. */
+  rootVolume(guestId: number): VolumeRecord | undefined {
+    const r = this.db.prepare(`${selectVolume} WHERE guest_id = ?`).get(guestId) as VolumeRow | undefined;
+    return r && toVolume(r);
+  }
+
+  volumes(pool: string): VolumeRecord[] {
+    return (this.db.prepare(`${selectVolume} WHERE pool = ? ORDER BY key`).all(pool) as VolumeRow[]).map(toVolume);
+  }
+
+  setVolumeSize(id: number, sizeBytes: number): void {
+    this.db.prepare('UPDATE volumes SET size_bytes = ? WHERE id = ?').run(sizeBytes, id);
+  }
+
+  deleteVolume(id: number): void {
+    this.db.prepare('DELETE FROM volumes WHERE id = ?').run(id);
   }
 
   // port forwards

@@ -7,11 +7,13 @@ import type { GuestService } from '../core/guests.js';
 import type { ImageService } from '../core/images.js';
 import type { NetworkService } from '../core/networks.js';
 import type { Operations } from '../core/operations.js';
+import type { StorageService } from '../core/storage.js';
 
 export interface ServerDeps {
   guests: GuestService;
   images: ImageService;
   networks: NetworkService;
+  storage: StorageService;
   operations: Operations;
   events: Events;
   hostInfo: () => HostInfo;

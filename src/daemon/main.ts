@@ -17,6 +17,7 @@ import { NetworkService } from '../core/networks.js';
 import { ImageService } from '../core/images.js';
 import { Operations } from '../core/operations.js';
 import { Store } from '../core/store.js';
+import { StorageService } from '../core/storage.js';
 import { CtDriver } from '../drivers/ct/driver.js';
 import { PvDriver } from '../drivers/pv/driver.js';
 import { VmDriver } from '../drivers/vm/driver.js';
@@ -107,10 +108,10 @@ async function main(): Promise<void> {
   const uplink = await uplinkOption(values.uplink, values['resolv-conf']);
   const stateDir = path.resolve(values['state-dir']);
   const socketPath = path.resolve(values.socket);
-  const dirs = { guests: path.join(stateDir, 'guests'), images: path.join(stateDir, 'images'), runtime: path.join(stateDir, 'runtime'), tmp: path.join(stateDir, 'tmp') };
+  const dirs = { guests: path.join(stateDir, 'guests'), images: path.join(stateDir, 'images'), runtime: path.join(stateDir, 'runtime'), tmp: path.join(stateDir, 'tmp'), storage: path.join(stateDir, 'storage') };
   for (const d of [stateDir, ...Object.values(dirs), path.dirname(socketPath)]) await mkdir(d, { recursive: true });
   // unprivileged guests' init must be able to pass through to their root filesystem
-  for (const d of [stateDir, dirs.guests]) await chmod(d, 0o711);
+  for (const d of [stateDir, dirs.guests, dirs.storage]) await chmod(d, 0o711);
   const blocking = await unsearchableAncestor(stateDir);
   if (blocking) log(`warning: ${blocking} is not searchable by others (chmod o+x ${blocking}): unprivileged guests will fail to start`);
   await rm(dirs.tmp, { recursive: true, force: true });
@@ -143,20 +144,24 @@ async function main(): Promise<void> {
   const networks = new NetworkService({ store, events, dir: path.join(stateDir, 'networks'), log, ...(uplink ? { uplink } : {}) });
   await networks.restore();
   if (!values['no-default-network']) await networks.ensureDefault();
+  const storage = new StorageService({ store, dir: dirs.storage, log });
+  await storage.restore();
+  await storage.ensureDefault();
   const unpackHelper = fileURLToPath(new URL('../../shim/lodge-unpack', import.meta.url));
   const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox, unpackHelper });
-  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
+  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, storage, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
   await guests.reconcile();
 
   const app = await buildServer({
     guests,
     images,
     networks,
+    storage,
     operations,
     events,
     tmpDir: dirs.tmp,
     log,
-    hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: (['ct', 'vm', 'pv'] as const).flatMap((k) => drivers.info(k) ?? []) }),
+    hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: (['ct', 'vm', 'pv'] as const).flatMap((k) => drivers.info(k) ?? []), ...(storage.hostInfo() ? { storage: storage.hostInfo()! } : {}) }),
   });
   await claimSocket(socketPath);
   await app.listen({ path: socketPath });

@@ -18,6 +18,7 @@ import { guestIoRoutes } from './routes/guest-io.js';
 import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { operationRoutes } from './routes/operations.js';
+import { storageRoutes } from './routes/storage.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
 
@@ -67,6 +68,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     imageRoutes(scope, deps);
     networkRoutes(scope, deps);
     operationRoutes(scope, deps);
+    storageRoutes(scope, deps);
     eventRoutes(scope, deps);
   });
   return app;

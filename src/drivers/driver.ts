@@ -7,6 +7,7 @@
 import type { GuestKind } from '../api/common.js';
 import type { ExecPost, ExecResult, Machine, VmOptions } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
+import type { VolumeContent } from '../api/storage.js';
 import type { GuestNic } from '../network/nic.js';
 
 export interface ResolvedLimits {
@@ -29,6 +30,12 @@ export interface GuestSpec {
   image: { name: string; format: ImageFormat; rootfs: string; file?: string; init: string; stopSignal: string };
   privileged: boolean;
   vm?: VmOptions;
+  /**
+   * Its root volume (from the storage layer, ready to use): the directory where its
+   * writable layer or disk lives, and its size. None for a guest made before storage
+   * pools, whose root is in its own directory, where the driver put it then.
+   */
+  root?: { dir: string; sizeBytes: number };
   /** Its NICs, eth0 first; none means loopback only. */
   nics: GuestNic[];
   limits: ResolvedLimits;
@@ -42,6 +49,8 @@ export interface DriverInfo {
   available: boolean;
   /** The engine and why it was chosen, or what is missing (naming the Debian package). */
   engine: string;
+  /** What its root volume holds: files (a container's upper layer) or disk files an engine writes. */
+  rootContent: VolumeContent;
   /** For kinds that give a guest a fixed amount of memory: the least it boots with, and what it gets unasked. */
   memory?: { minimumBytes: number; defaultBytes: number };
 }
@@ -70,8 +79,8 @@ export interface InteractiveCommand {
 export interface GuestDriver {
   readonly kind: GuestKind;
   probe(): Promise<DriverInfo>;
-  /** Makes the guest's host-side files (root filesystem, bundle). Undone by destroy. */
-  create(spec: GuestSpec): Promise<void>;
+  /** Makes the guest's host-side files (its root in its volume, a bundle). Undone by destroy. Says the size of the root the guest sees. */
+  create(spec: GuestSpec): Promise<{ rootBytes: number }>;
   start(spec: GuestSpec): Promise<void>;
   stop(spec: GuestSpec, options: StopOptions): Promise<void>;
   pause(spec: GuestSpec): Promise<void>;

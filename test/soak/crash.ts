@@ -95,6 +95,7 @@ export function audit(d: TestDaemon): { orphans: string[]; untruthful: string[] 
   for (const dir of existsSync(guestsDir) ? readdirSync(guestsDir) : []) {
     if (!ids.has(dir)) orphans.push(`guest directory ${dir}`);
   }
+  for (const volume of d.rootVolumes()) if (!ids.has(volume.split('/')[1]!.replace(/\.ext4$/, ''))) orphans.push(`root volume ${volume}`);
   for (const id of d.runtimeContainers()) if (!ids.has(id)) orphans.push(`runtime state ${id}`);
   for (const cg of d.cgroups()) if (!ids.has(cg.split('/').pop()!)) orphans.push(`cgroup ${cg}`);
   for (const m of d.mounts()) if (m.includes('/guests/') && !ids.has(m.split('/guests/')[1]!.split('/')[0]!)) orphans.push(`mount ${m}`);

@@ -36,6 +36,7 @@ function assertNothingLeft(): void {
   assert.deepEqual(d.cgroups(), [], 'no cgroup');
   const guestsDir = path.join(d.stateDir, 'guests');
   assert.deepEqual(existsSync(guestsDir) ? readdirSync(guestsDir) : [], [], 'no guest directory');
+  assert.deepEqual(d.rootVolumes(), [], 'no root volume');
 }
 
 test('invalid names are refused with the rule', async () => {

@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Event } from '../../src/api/operations.js';
@@ -48,10 +48,8 @@ test('a list beside a restart never records the guest stopped', async () => {
 
 test('a start that fails leaves the guest in error with the reason; the next start brings it back', async () => {
   await d.launch('f1', { networks: [], start: false });
-  // a whiteout over the image's init in the guest's own upper layer (found by the hostname written there): no init to run
-  const guests = path.join(d.stateDir, 'guests');
-  const dir = readdirSync(guests).find((g) => readFileSync(path.join(guests, g, 'upper/etc/hostname'), 'utf8').trim() === 'f1');
-  const whiteout = path.join(guests, dir!, 'upper', 'sbin', 'init');
+  // a whiteout over the image's init in the guest's own upper layer: no init to run
+  const whiteout = path.join((await d.client.guests.get('f1')).root!.path, 'upper', 'sbin', 'init');
   mkdirSync(path.dirname(whiteout), { recursive: true });
   execFileSync('mknod', [whiteout, 'c', '0', '0']);
   const op = await d.client.operations.wait((await d.client.guests.changeState('f1', { action: 'start' })).id, 60);

@@ -144,12 +144,33 @@ export class TestDaemon {
     return existsSync(root) ? readdirSync(root) : [];
   }
 
-  /** Mount points under this daemon's directory. */
-  mounts(): string[] {
+  private allMounts(): string[] {
     return readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
       .map((l) => l.split(' ')[4] ?? '')
       .filter((m) => m.startsWith(this.dir));
+  }
+
+  /** Where this daemon's storage pools are mounted (a btrfs pool's filesystem). */
+  poolMounts(): string[] {
+    const storage = path.join(this.stateDir, 'storage');
+    return this.allMounts().filter((m) => path.dirname(m) === storage);
+  }
+
+  /** Mount points under this daemon's directory but its pools': what guests and their volumes mounted. */
+  mounts(): string[] {
+    const pools = this.poolMounts();
+    return this.allMounts().filter((m) => !pools.includes(m));
+  }
+
+  /** Root volumes in this daemon's pools, as POOL/ID. */
+  rootVolumes(): string[] {
+    const storage = path.join(this.stateDir, 'storage');
+    if (!existsSync(storage)) return [];
+    return readdirSync(storage).flatMap((pool) => {
+      const guests = path.join(storage, pool, 'guests');
+      return existsSync(guests) ? readdirSync(guests).map((v) => `${pool}/${v}`) : [];
+    });
   }
 
   /** cgroups of this daemon's guests (named after its instance id). */
@@ -184,7 +205,7 @@ export class TestDaemon {
         // a cgroup with processes left cannot go; the assertion in the test reports it
       }
     }
-    for (const m of this.mounts().sort((a, b) => b.length - a.length)) spawnSync('umount', ['--lazy', m]);
+    for (const m of this.allMounts().sort((a, b) => b.length - a.length)) spawnSync('umount', ['--lazy', m]);
     if (this.netns && this.ownsNetns) {
       // what still runs in it is ours (the networks' dnsmasq): end it by pid, then the namespace
       for (const pid of spawnSync('ip', ['netns', 'pids', this.netns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('kill', ['-9', pid]);

@@ -147,7 +147,7 @@ test('bad input: 0 vCPUs, too little or too much memory, exec; a disk QEMU canno
   assert.match(d.lodge(['launch', 'busybox', 'vmx', '--kind', 'vm', '--memory', '100T']).stderr, /limits\.memory: 100T is more than this host has/);
   // a guest whose disk is not a qcow2 any more: QEMU refuses it, the start fails and says why
   assert.equal(d.lodge(['launch', 'busybox', 'broken', '--kind', 'vm', '--no-start']).code, 0);
-  const disk = path.join(d.stateDir, 'guests', execFileSync('ls', [path.join(d.stateDir, 'guests')]).toString().trim().split('\n').find((g) => existsSync(path.join(d.stateDir, 'guests', g, 'vm')))!, 'vm/root.qcow2');
+  const disk = path.join((await d.client.guests.get('broken')).root!.path, 'root.qcow2');
   writeFileSync(disk, 'not a disk image');
   const start = d.lodge(['start', 'broken']);
   assert.equal(start.code, 1);

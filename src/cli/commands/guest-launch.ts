@@ -16,6 +16,7 @@ interface Flags extends LimitFlags {
   profile?: string;
   network: string[];
   privileged?: boolean;
+  pool?: string;
   start: boolean;
 }
 
@@ -36,7 +37,8 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--memory <size>', 'memory limit, e.g. 256M or 1G')
     .option('--swap <size>', 'swap the guest may use beyond --memory (default none)')
     .option('--processes <n>', 'most processes the guest may run at once')
-    .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: shares the host filesystem)')
+    .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: a container gets its pool\'s volume size, a vm or pv guest the size of its image\'s disk)')
+    .option('--pool <pool>', 'the storage pool of its root volume (default: the default pool; lodge storage list)')
     .option('--network <name[=address]>', 'a NIC on this network (repeat for more; eth0 first), optionally with a fixed address; none: loopback only (default: the network "default")', (v: string, all: string[]) => [...all, v], [])
     .option('--accel <accel>', 'vm: auto (KVM where a probe shows it fast, else TCG), kvm or tcg')
     .option('--profile <profile>', 'vm: virtio (paravirtual devices; default for Linux images) or legacy (AHCI disk, standard devices; default for imported disks and ISOs)')
@@ -44,7 +46,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--no-start', 'create the guest but leave it stopped')
     .addHelpText(
       'after',
-      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
+      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
     )
     .action(async (image: string, name: string, flags: Flags) => {
       if (!['ct', 'vm', 'pv'].includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ct, vm or pv`);
@@ -58,6 +60,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         kind: flags.kind as GuestKind,
         limits: limitsFromFlags(flags),
         ...(flags.privileged ? { privileged: true } : {}),
+        ...(flags.pool ? { pool: flags.pool } : {}),
         ...(Object.keys(vm).length > 0 ? { vm } : {}),
         ...(flags.network.length > 0 ? { networks: flags.network.includes('none') ? [] : flags.network.map(nicFromFlag) } : {}),
         ...(flags.start ? {} : { start: false }),

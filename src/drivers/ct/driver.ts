@@ -53,7 +53,7 @@ export class CtDriver implements GuestDriver {
     const choice = await chooseRuntime(this.cgroups);
     if (choice.binary) this.runtime = choice.binary;
     const shim = existsSync(this.options.shimBinary) ? '' : `; lodge-shim is missing at ${this.options.shimBinary} (run npm run build)`;
-    return { kind: 'ct', available: !!choice.binary && !shim, engine: choice.reason + shim };
+    return { kind: 'ct', rootContent: 'filesystem', available: !!choice.binary && !shim, engine: choice.reason + shim };
   }
 
   private runtimeArgv(...args: string[]): string[] {
@@ -73,7 +73,7 @@ export class CtDriver implements GuestDriver {
     return this.shifting.run(spec.image.rootfs, () => ensureShifted(spec.image.rootfs, defaultIdMap.hostId));
   }
 
-  async create(spec: GuestSpec): Promise<void> {
+  async create(spec: GuestSpec): Promise<{ rootBytes: number }> {
     await mkdir(path.join(spec.dir, 'shim'), { recursive: true });
     const lower = await this.lowerDir(spec);
     const root = await this.prepareRoot(spec, lower);
@@ -81,16 +81,17 @@ export class CtDriver implements GuestDriver {
     const dns = spec.nics.length > 0 ? resolvConfFile(spec.nics[0]!.gateway, dnsDomain) : {};
     // the bundle's config.json is written by start, with the limits of that moment
     await writeEtcFiles(lower, root.upper, { ...hostnameFile(spec.name), ...dns });
+    return { rootBytes: spec.root?.sizeBytes ?? 0 };
   }
 
   private prepareRoot(spec: GuestSpec, lower: string) {
-    return prepareOverlayRoot(spec.dir, lower, spec.privileged ? 0 : defaultIdMap.hostId, spec.limits.diskBytes);
+    return prepareOverlayRoot(spec.dir, lower, spec.privileged ? 0 : defaultIdMap.hostId, spec.root?.dir, spec.limits.diskBytes);
   }
 
   private config(spec: GuestSpec): Record<string, unknown> {
     return ociSpec({
       hostname: spec.name,
-      rootfs: overlayRoot(spec.dir).rootfs,
+      rootfs: overlayRoot(spec.dir, spec.root?.dir).rootfs,
       init: spec.image.init,
       privileged: spec.privileged,
       limits: spec.limits,

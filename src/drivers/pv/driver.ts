@@ -17,6 +17,7 @@ import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
 import { LodgeError } from '../../api/errors.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
+import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
@@ -54,21 +55,22 @@ export class PvDriver extends EngineDriver implements GuestDriver {
   }
 
   async probe(): Promise<DriverInfo> {
-    if (!existsSync(this.options.kernel)) return { kind: 'pv', available: false, engine: `${this.options.kernel} is missing: install the Debian package user-mode-linux` };
-    if (!existsSync(this.options.shimBinary)) return { kind: 'pv', available: false, engine: `lodge-shim is missing at ${this.options.shimBinary} (run npm run build)` };
+    if (!existsSync(this.options.kernel)) return { kind: 'pv', rootContent: 'block', available: false, engine: `${this.options.kernel} is missing: install the Debian package user-mode-linux` };
+    if (!existsSync(this.options.shimBinary)) return { kind: 'pv', rootContent: 'block', available: false, engine: `lodge-shim is missing at ${this.options.shimBinary} (run npm run build)` };
     try {
       this.unix = createRequire(import.meta.url)('unix-dgram') as typeof UnixDgram;
     } catch (e) {
-      return { kind: 'pv', available: false, engine: `the npm module unix-dgram does not load (${(e as Error).message}): run npm ci` };
+      return { kind: 'pv', rootContent: 'block', available: false, engine: `the npm module unix-dgram does not load (${(e as Error).message}): run npm ci` };
     }
     const version = (await run([this.options.kernel, '--version'], { allowFailure: true, timeoutMs: 10_000 })).stdout.trim();
-    return { kind: 'pv', available: true, engine: `User-Mode Linux ${version || this.options.kernel}`, memory: pvMemory };
+    return { kind: 'pv', rootContent: 'block', available: true, engine: `User-Mode Linux ${version || this.options.kernel}`, memory: pvMemory };
   }
 
   private paths(spec: GuestSpec) {
     const pv = path.join(spec.dir, 'pv');
     const engine = path.join(pv, 'engine');
-    return { pv, engine, cow: path.join(engine, 'root.cow'), umid: 'uml', mconsole: path.join(engine, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent')) };
+    // its COW disk is in its root volume; for a guest made before storage pools, in engine/
+    return { pv, engine, cow: path.join(spec.root?.dir ?? engine, 'root.cow'), umid: 'uml', mconsole: path.join(engine, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent')) };
   }
 
   /** Makes `pv/` root's, with the guest's UML allowed through; an earlier lodged gave it to UML. */
@@ -98,12 +100,16 @@ export class PvDriver extends EngineDriver implements GuestDriver {
     return this.bases.run(spec.image.rootfs, () => ensureExt4Base(spec.image.rootfs, { 'lib/modules': this.options.modulesDir }));
   }
 
-  async create(spec: GuestSpec): Promise<void> {
-    if (spec.limits.diskBytes !== undefined) throw new LodgeError('UNSUPPORTED', 'limits.disk: not yet for pv guests (their COW file grows up to the image size)');
+  async create(spec: GuestSpec): Promise<{ rootBytes: number }> {
+    const base = await this.base(spec);
+    const baseBytes = (await stat(base)).size;
+    if (spec.limits.diskBytes !== undefined && spec.limits.diskBytes !== baseBytes) {
+      throw new LodgeError('UNSUPPORTED', `limits.disk: a pv guest's disk is a COW file over its image's base, of the base's size (${formatSize(baseBytes)} for ${spec.image.name}); launch it without --disk`);
+    }
     await mkdir(this.paths(spec).pv, { recursive: true });
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
     await this.prepareDirs(spec);
-    await this.base(spec);
+    return { rootBytes: baseBytes };
   }
 
   /**
@@ -119,6 +125,11 @@ export class PvDriver extends EngineDriver implements GuestDriver {
     if (!engine?.isDirectory()) await mkdir(p.engine, { mode: 0o700 });
     await chown(p.engine, uid, uid);
     await chmod(p.engine, 0o700);
+    // UML makes its COW file in its root volume: the volume is its UML's alone
+    if (spec.root) {
+      await chown(spec.root.dir, uid, uid);
+      await chmod(spec.root.dir, 0o700);
+    }
     const oldCow = path.join(p.pv, 'root.cow');
     if (await lstat(oldCow).then(() => true, () => false)) await rename(oldCow, p.cow);
     await rm(path.join(p.pv, 'uml'), { recursive: true, force: true });

@@ -93,16 +93,17 @@ export class VmDriver extends EngineDriver implements GuestDriver {
         : !existsSync(this.options.shimBinary)
           ? `lodge-shim is missing at ${this.options.shimBinary} (run npm run build)`
           : undefined;
-    if (missing) return { kind: 'vm', available: false, engine: missing };
+    if (missing) return { kind: 'vm', rootContent: 'block', available: false, engine: missing };
     const version = (await run([this.options.qemu, '--version'])).stdout.split('\n')[0]!.trim();
-    return { kind: 'vm', available: true, engine: version, memory: vmMemory };
+    return { kind: 'vm', rootContent: 'block', available: true, engine: version, memory: vmMemory };
   }
 
   private paths(spec: GuestSpec) {
     const vm = path.join(spec.dir, 'vm');
     return {
       vm,
-      disk: path.join(vm, 'root.qcow2'),
+      // in its root volume; for a guest made before storage pools, in vm/
+      disk: path.join(spec.root?.dir ?? vm, 'root.qcow2'),
       qmp: path.join(vm, 'qmp.sock'),
       vnc: path.join(vm, 'vnc.sock'),
       machine: path.join(spec.dir, 'machine.json'),
@@ -159,16 +160,19 @@ export class VmDriver extends EngineDriver implements GuestDriver {
     await createOverlay(base, disk, { baseFormat, ...(sizeBytes !== undefined ? { sizeBytes } : {}) });
   }
 
-  async create(spec: GuestSpec): Promise<void> {
+  async create(spec: GuestSpec): Promise<{ rootBytes: number }> {
     const p = this.paths(spec);
     await mkdir(p.vm, { recursive: true });
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
     if (spec.image.format === 'rootfs') await this.boot(this.profile(spec));
     await this.makeDisk(spec, p.disk);
-    // QEMU runs as the guest's own user: its directory and disk are its alone (no other guest's QEMU may read them)
-    await chown(p.vm, this.engine.uid(spec), this.engine.uid(spec));
-    await chmod(p.vm, 0o700);
+    // QEMU runs as the guest's own user: its directories and disk are its alone (no other guest's QEMU may read them)
+    for (const dir of [p.vm, ...(spec.root ? [spec.root.dir] : [])]) {
+      await chown(dir, this.engine.uid(spec), this.engine.uid(spec));
+      await chmod(dir, 0o700);
+    }
     await chown(p.disk, this.engine.uid(spec), this.engine.uid(spec));
+    return { rootBytes: await virtualSize(p.disk, 'qcow2') };
   }
 
   async start(spec: GuestSpec): Promise<void> {

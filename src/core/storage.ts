@@ -1,0 +1,251 @@
+/**
+ * @module Storage pools and the volumes in them: the rows (SQLite) over one PoolDriver
+ * per pool (src/storage). Every guest's root is a volume of a pool, made at launch and
+ * removed with the guest; the first start makes the pool `default`.
+ */
+import { existsSync } from 'node:fs';
+import { stat, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { LodgeError } from '../api/errors.js';
+import { parseSize } from '../api/sizes.js';
+import type { HostStorage, PoolDriverName, StoragePool, StoragePoolsPost, VolumeContent } from '../api/storage.js';
+import { kernelHasBtrfs } from '../host/btrfs.js';
+import { run } from '../lib/exec.js';
+import { BtrfsPool } from '../storage/btrfs-pool.js';
+import { DirPool } from '../storage/dir-pool.js';
+import { volumeDir, type PoolDriver, type VolumeSpec } from '../storage/pool-driver.js';
+import type { PoolRecord, Store, VolumeRecord } from './store.js';
+
+const gib = 1024 ** 3;
+const defaultVolumeSizeBytes = 10 * gib;
+
+export interface StorageServiceDeps {
+  store: Store;
+  /** Where pools made without a source live: their directory, and the file of a btrfs pool. */
+  dir: string;
+  log: (message: string) => void;
+}
+
+/** A guest's root, as its driver gets it: the volume's directory, ready to use, and its size. */
+export interface RootVolume {
+  dir: string;
+  sizeBytes: number;
+}
+
+/** A btrfs pool's file: a fifth of the free space, between 5 and 100 GiB (sparse, so it costs what guests write). */
+async function defaultFileBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return Math.min(100 * gib, Math.max(5 * gib, Math.floor((s.bavail * s.bsize) / 5 / gib) * gib));
+}
+
+function sizeField(field: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const bytes = parseSize(text);
+  if (bytes === undefined || bytes < 64 * 1024 * 1024) throw new LodgeError('BAD_REQUEST', `${field}: ${text} is not a size of at least 64M`);
+  return bytes;
+}
+
+export class StorageService {
+  private readonly deps: StorageServiceDeps;
+  private readonly drivers = new Map<string, PoolDriver>();
+
+  constructor(deps: StorageServiceDeps) {
+    this.deps = deps;
+  }
+
+  private driverOf(p: PoolRecord): PoolDriver {
+    let d = this.drivers.get(p.name);
+    if (!d) {
+      d = p.driver === 'btrfs' ? new BtrfsPool(p.path, { path: p.source, ...(p.fileBytes !== undefined ? { fileBytes: p.fileBytes } : {}) }, `lodge-${p.name}`) : new DirPool(p.path);
+      this.drivers.set(p.name, d);
+    }
+    return d;
+  }
+
+  private record(name: string): PoolRecord {
+    const p = this.deps.store.pool(name);
+    if (!p) throw new LodgeError('NOT_FOUND', `storage pool ${name} not found (lodge storage list shows what there is)`);
+    return p;
+  }
+
+  get defaultPool(): string | undefined {
+    return this.deps.store.metaValue('default_pool');
+  }
+
+  hostInfo(): HostStorage | undefined {
+    const defaultPool = this.defaultPool;
+    return defaultPool ? { defaultPool, reason: this.deps.store.metaValue('default_pool_reason') ?? '' } : undefined;
+  }
+
+  /** At start: every pool mounted again (after a reboot their mounts are gone). */
+  async restore(): Promise<void> {
+    for (const p of this.deps.store.pools()) {
+      try {
+        await this.driverOf(p).activate();
+      } catch (e) {
+        this.deps.log(`storage pool ${p.name}: cannot activate it: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** At the first start: the pool `default`, btrfs on a file where this host can, dir otherwise; says which and why. */
+  async ensureDefault(): Promise<void> {
+    if (this.defaultPool) return;
+    const btrfs = await this.btrfsUnavailable();
+    const driver: PoolDriverName = btrfs ? 'dir' : 'btrfs';
+    const reason = btrfs
+      ? `dir, since btrfs cannot be used here (${btrfs}): each container root is an ext4 file of its size on a loop device`
+      : 'btrfs on a sparse file: every root is a subvolume held to its size by a quota group, made in milliseconds without a loop device or a filesystem of its own, and snapshots and clones are made by reference (bench/storage.ts measures both kinds)';
+    if (!this.deps.store.pool('default')) await this.create({ name: 'default', driver });
+    this.deps.store.setMeta('default_pool', 'default');
+    this.deps.store.setMeta('default_pool_reason', reason);
+    this.deps.log(`storage: made the pool default: ${reason}`);
+  }
+
+  /** Why btrfs pools cannot be made on this host, if they cannot. */
+  private async btrfsUnavailable(): Promise<string | undefined> {
+    if (!(await kernelHasBtrfs())) return 'the kernel has no btrfs';
+    const probe = await run(['mkfs.btrfs', '--version'], { allowFailure: true }).catch(() => undefined);
+    if (probe?.code !== 0) return 'mkfs.btrfs is missing: install the Debian package btrfs-progs';
+    return undefined;
+  }
+
+  async create(req: StoragePoolsPost): Promise<StoragePool> {
+    if (this.deps.store.pool(req.name)) throw new LodgeError('CONFLICT', `a storage pool named ${req.name} exists already`);
+    const fileBytes = sizeField('size', req.size);
+    const volumeSizeBytes = sizeField('volumeSize', req.volumeSize) ?? defaultVolumeSizeBytes;
+    const own = path.join(this.deps.dir, req.name);
+    let record: PoolRecord;
+    if (req.driver === 'dir') {
+      if (fileBytes !== undefined) throw new LodgeError('BAD_REQUEST', 'size: a dir pool has no size of its own: it takes what its directory has (volumeSize sizes its containers)');
+      const dir = req.source ?? own;
+      await this.checkDirSource(dir);
+      record = { name: req.name, driver: 'dir', source: dir, path: dir, volumeSizeBytes, createdAt: new Date().toISOString() };
+    } else if (req.source !== undefined) {
+      if (fileBytes !== undefined) throw new LodgeError('BAD_REQUEST', 'size: a pool on a block device has the size of the device');
+      await this.checkDevice(req.source);
+      record = { name: req.name, driver: 'btrfs', source: req.source, path: own, volumeSizeBytes, createdAt: new Date().toISOString() };
+    } else {
+      record = { name: req.name, driver: 'btrfs', source: `${own}.btrfs`, path: own, fileBytes: fileBytes ?? (await defaultFileBytes(this.deps.dir)), volumeSizeBytes, createdAt: new Date().toISOString() };
+    }
+    if (this.deps.store.pools().some((p) => p.path === record.path || p.source === record.source)) {
+      throw new LodgeError('CONFLICT', `source: ${record.source} holds another storage pool already`);
+    }
+    try {
+      await this.driverOf(record).create();
+    } catch (e) {
+      this.drivers.delete(record.name);
+      throw new LodgeError('ENGINE_FAILED', `making the ${record.driver} pool ${record.name} on ${record.source} failed`, { cause: e });
+    }
+    this.deps.store.insertPool(record);
+    return this.get(req.name);
+  }
+
+  private async checkDirSource(dir: string): Promise<void> {
+    if (!path.isAbsolute(dir)) throw new LodgeError('BAD_REQUEST', `source: ${dir} is not an absolute path`);
+    if (path.resolve(dir) === '/') throw new LodgeError('BAD_REQUEST', 'source: / cannot hold a pool');
+    if (existsSync(dir) && !(await stat(dir)).isDirectory()) throw new LodgeError('BAD_REQUEST', `source: ${dir} is not a directory`);
+  }
+
+  private async checkDevice(device: string): Promise<void> {
+    if (!path.isAbsolute(device)) throw new LodgeError('BAD_REQUEST', `source: ${device} is not an absolute path`);
+    const st = await stat(device).catch(() => undefined);
+    if (!st) throw new LodgeError('BAD_REQUEST', `source: ${device} does not exist`);
+    if (!st.isBlockDevice()) throw new LodgeError('BAD_REQUEST', `source: ${device} is not a block device (leave source out and Lodge makes a file for the pool)`);
+  }
+
+  private async toApi(p: PoolRecord): Promise<StoragePool> {
+    const usage = await this.driverOf(p)
+      .usage()
+      .catch(() => ({ totalBytes: 0, usedBytes: 0 }));
+    return {
+      name: p.name,
+      driver: p.driver,
+      source: p.source,
+      path: p.path,
+      default: this.defaultPool === p.name,
+      ...usage,
+      volumeSizeBytes: p.volumeSizeBytes,
+      volumes: this.deps.store.volumes(p.name).length,
+      createdAt: p.createdAt,
+    };
+  }
+
+  list(): Promise<StoragePool[]> {
+    return Promise.all(this.deps.store.pools().map((p) => this.toApi(p)));
+  }
+
+  get(name: string): Promise<StoragePool> {
+    return this.toApi(this.record(name));
+  }
+
+  async delete(name: string): Promise<void> {
+    const p = this.record(name);
+    if (this.defaultPool === name) throw new LodgeError('CONFLICT', `storage pool ${name} is the default pool: guests launched without --pool go there`);
+    const volumes = this.deps.store.volumes(name);
+    if (volumes.length > 0) {
+      const guests = volumes.flatMap((v) => v.guest ?? []);
+      throw new LodgeError('CONFLICT', `storage pool ${name} holds the root volume${guests.length > 1 ? 's' : ''} of ${guests.join(', ')}: delete ${guests.length > 1 ? 'them' : 'it'} first`);
+    }
+    try {
+      await this.driverOf(p).destroy();
+    } catch (e) {
+      throw new LodgeError('ENGINE_FAILED', `removing the storage of pool ${name} failed`, { cause: e });
+    }
+    this.deps.store.deletePool(name);
+    this.drivers.delete(name);
+  }
+
+  /** The pool a guest's root goes to: the one asked for, or the default. */
+  poolFor(name: string | undefined): PoolRecord {
+    const chosen = name ?? this.defaultPool;
+    if (!chosen) throw new LodgeError('CONFLICT', 'pool: there is no default storage pool; name one with --pool (lodge storage list)');
+    const p = this.deps.store.pool(chosen);
+    if (!p) throw new LodgeError('NOT_FOUND', `pool: storage pool ${chosen} not found (lodge storage list shows what there is)`);
+    return p;
+  }
+
+  /** The size of a root volume: the one asked for, or for a filesystem the pool's default (a block root takes its disk's size later). */
+  rootSize(pool: PoolRecord, content: VolumeContent, askedBytes: number | undefined): number {
+    return askedBytes ?? (content === 'filesystem' ? pool.volumeSizeBytes : 0);
+  }
+
+  private spec(v: VolumeRecord): VolumeSpec {
+    return { key: v.key, content: v.content, sizeBytes: v.sizeBytes };
+  }
+
+  private driverOfVolume(v: VolumeRecord): PoolDriver {
+    return this.driverOf(this.record(v.pool));
+  }
+
+  /** Where a volume is, without touching the host. */
+  volumePath(v: VolumeRecord): string {
+    return volumeDir(this.record(v.pool).path, v);
+  }
+
+  async createVolume(v: VolumeRecord): Promise<RootVolume> {
+    const dir = await this.driverOfVolume(v).createVolume(this.spec(v));
+    return { dir, sizeBytes: v.sizeBytes };
+  }
+
+  /** Mounts what a restart unmounted, before a guest starts. */
+  async activateVolume(v: VolumeRecord): Promise<void> {
+    await this.driverOfVolume(v).activateVolume(this.spec(v));
+  }
+
+  /** Records the size a block volume's disk was made with, and holds the volume to it. */
+  async setBlockSize(v: VolumeRecord, sizeBytes: number): Promise<void> {
+    v.sizeBytes = sizeBytes;
+    await this.driverOfVolume(v).limitBlockVolume(this.spec(v));
+    this.deps.store.setVolumeSize(v.id, sizeBytes);
+  }
+
+  volumeUsage(v: VolumeRecord): Promise<number> {
+    return this.driverOfVolume(v).volumeUsage(this.spec(v));
+  }
+
+  /** Removes a volume's bytes; its row goes with the caller's transaction. */
+  async deleteVolumeFiles(v: VolumeRecord): Promise<void> {
+    await this.driverOfVolume(v).deleteVolume(this.spec(v));
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * @module btrfs on the host, through btrfs-progs: a filesystem made on a device or a
+ * sparse file, its quota groups, and subvolumes with a size limit each.
+ */
+import { readFile } from 'node:fs/promises';
+import { run } from '../lib/exec.js';
+
+const missing = 'install the Debian package btrfs-progs';
+
+async function btrfs(args: string[]): Promise<string> {
+  try {
+    return (await run(['btrfs', ...args], { timeoutMs: 120_000 })).stdout;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`btrfs is missing: ${missing}`);
+    throw e;
+  }
+}
+
+/**
+ * Makes a btrfs filesystem on `source` (a block device, or a file). mkfs refuses a device
+ * that holds a filesystem already: Lodge never wipes one.
+ */
+export async function makeBtrfs(source: string, label: string): Promise<void> {
+  try {
+    await run(['mkfs.btrfs', '-q', '-L', label, source], { timeoutMs: 300_000 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`mkfs.btrfs is missing: ${missing}`);
+    throw e;
+  }
+}
+
+/** Mounts it (a file through a loop device, which the kernel frees at unmount) and turns quota groups on. */
+export async function mountBtrfs(source: string, target: string, loop: boolean): Promise<void> {
+  // discard: space freed inside goes back to the host, as holes in a loop file
+  await run(['mount', '-t', 'btrfs', '-o', `${loop ? 'loop,' : ''}discard=async`, source, target]);
+  await btrfs(['quota', 'enable', target]);
+}
+
+export async function createSubvolume(target: string): Promise<void> {
+  await btrfs(['subvolume', 'create', target]);
+}
+
+/** Its quota group's id, 0/N: what a subvolume's limit and usage are kept under. */
+async function qgroupOf(target: string): Promise<string> {
+  return `0/${(await btrfs(['inspect-internal', 'rootid', target])).trim()}`;
+}
+
+/** Limits what the subvolume may hold (shared extents count too): writes past it fail with EDQUOT. */
+export async function limitSubvolume(target: string, bytes: number): Promise<void> {
+  await btrfs(['qgroup', 'limit', String(bytes), target]);
+}
+
+/** Bytes the subvolume refers to, as its quota group counts them. */
+export async function subvolumeUsage(target: string): Promise<number> {
+  const qgroup = await qgroupOf(target);
+  const line = (await btrfs(['qgroup', 'show', '--raw', '-f', target])).split('\n').find((l) => l.startsWith(`${qgroup} `));
+  return Number(line?.trim().split(/\s+/)[1] ?? 0);
+}
+
+/** Deletes the subvolume and, once the filesystem lets it, its quota group. */
+export async function deleteSubvolume(target: string, mountpoint: string): Promise<void> {
+  const qgroup = await qgroupOf(target);
+  await btrfs(['subvolume', 'delete', '--commit-after', target]);
+  // a quota group whose subvolume is not yet cleaned up stays until the next start's sweep
+  await run(['btrfs', 'qgroup', 'destroy', qgroup, mountpoint], { allowFailure: true });
+}
+
+/** Whether this kernel has btrfs (built in or as a loaded module). */
+export async function kernelHasBtrfs(): Promise<boolean> {
+  return /\bbtrfs\b/.test(await readFile('/proc/filesystems', 'utf8').catch(() => ''));
+}

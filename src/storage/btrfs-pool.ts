@@ -1,0 +1,103 @@
+/**
+ * @module The `btrfs` pool: one btrfs filesystem, on a block device or on a sparse file
+ * that Lodge makes (as LXD's default install does), mounted on the pool's directory.
+ * Every volume is a subvolume with a quota group limit: made in milliseconds, snapshotted
+ * and cloned by reference, and a guest that writes past its size gets EDQUOT.
+ */
+import { chmod, lstat, mkdir, rm, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { createSubvolume, deleteSubvolume, limitSubvolume, makeBtrfs, mountBtrfs, subvolumeUsage } from '../host/btrfs.js';
+import { isMounted, unmount } from '../host/mounts.js';
+import { run } from '../lib/exec.js';
+import { blockVolumeAllowance, volumeDir, type PoolDriver, type PoolUsage, type VolumeSpec } from './pool-driver.js';
+
+export interface BtrfsSource {
+  /** A block device, or the file that Lodge makes. */
+  path: string;
+  /** For a file: its size (sparse: it takes host space only as volumes fill). */
+  fileBytes?: number;
+}
+
+export class BtrfsPool implements PoolDriver {
+  readonly name = 'btrfs' as const;
+  readonly root: string;
+  private readonly source: BtrfsSource;
+  private readonly label: string;
+
+  constructor(root: string, source: BtrfsSource, label: string) {
+    this.root = root;
+    this.source = source;
+    this.label = label;
+  }
+
+  private get loop(): boolean {
+    return this.source.fileBytes !== undefined;
+  }
+
+  async create(): Promise<void> {
+    if (this.loop) {
+      // what a lodged killed while making a pool of this name left is not a pool: made anew
+      await unmount(this.root);
+      await rm(this.source.path, { force: true });
+      await mkdir(path.dirname(this.source.path), { recursive: true });
+      await run(['truncate', '-s', String(this.source.fileBytes), this.source.path]);
+    }
+    try {
+      await makeBtrfs(this.source.path, this.label);
+      await this.activate();
+    } catch (e) {
+      if (this.loop) await rm(this.source.path, { force: true });
+      throw e;
+    }
+  }
+
+  async activate(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    if (!(await isMounted(this.root))) await mountBtrfs(this.source.path, this.root, this.loop);
+    for (const d of [this.root, path.join(this.root, 'guests'), path.join(this.root, 'custom')]) {
+      await mkdir(d, { recursive: true });
+      await chmod(d, 0o711);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await unmount(this.root);
+    await rm(this.root, { recursive: true, force: true });
+    if (this.loop) await rm(this.source.path, { force: true });
+  }
+
+  async usage(): Promise<PoolUsage> {
+    const s = await statfs(this.root);
+    return { totalBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize };
+  }
+
+  async createVolume(volume: VolumeSpec): Promise<string> {
+    const dir = volumeDir(this.root, volume);
+    await createSubvolume(dir);
+    // a block volume whose disk is not made yet gets its limit once the disk's size is known
+    if (volume.sizeBytes > 0) await limitSubvolume(dir, volume.content === 'block' ? blockVolumeAllowance(volume.sizeBytes) : volume.sizeBytes);
+    return dir;
+  }
+
+  async activateVolume(volume: VolumeSpec): Promise<string> {
+    await this.activate();
+    return volumeDir(this.root, volume);
+  }
+
+  async limitBlockVolume(volume: VolumeSpec): Promise<void> {
+    await limitSubvolume(volumeDir(this.root, volume), blockVolumeAllowance(volume.sizeBytes));
+  }
+
+  volumeUsage(volume: VolumeSpec): Promise<number> {
+    return subvolumeUsage(volumeDir(this.root, volume)).catch(() => 0);
+  }
+
+  async deleteVolume(volume: VolumeSpec): Promise<void> {
+    const dir = volumeDir(this.root, volume);
+    const st = await lstat(dir).catch(() => undefined);
+    if (!st) return;
+    // a subvolume's root directory is inode 256; a plain directory (a half-made volume) is removed as one
+    if (st.ino === 256) await deleteSubvolume(dir, this.root);
+    else await rm(dir, { recursive: true, force: true });
+  }
+}
