@@ -15,6 +15,7 @@ const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark>
   'vm-boot': { about: 'lodge launch --kind vm to the shell prompt against the same QEMU command by hand', load: async () => (await import('./guest-boot.js')).vmBoot },
   'pv-boot': { about: 'lodge launch --kind pv to the shell prompt against the same linux.uml command by hand', load: async () => (await import('./guest-boot.js')).pvBoot },
   net: { about: 'TCP throughput and round trip: two ct and two vm guests on a bridge against two bare namespaces', load: async () => (await import('./net.js')).net },
+  storage: { about: 'dir against btrfs pools: ct launch and delete (against runc), N containers (--count, 50): time, host disk and loop devices per guest; pv and vm launches', load: async () => (await import('./storage.js')).storage },
   api: { about: 'requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest', load: async () => (await import('./api.js')).api },
 };
 

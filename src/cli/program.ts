@@ -16,6 +16,7 @@ import { register as image } from './commands/image.js';
 import { register as network } from './commands/network.js';
 import { register as operation } from './commands/operation.js';
 import { register as storage } from './commands/storage.js';
+import { register as volume } from './commands/volume.js';
 import { describeError } from './output.js';
 import { lodgeVersion } from '../api/version.js';
 
@@ -28,7 +29,7 @@ const program = new Command('lodge')
 
 let client: LodgeClient | undefined;
 const getClient = () => (client ??= new LodgeClient());
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestSet, guestExec, guestConsole, image, network, storage, forward, operation]) register(program, getClient);
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestSet, guestExec, guestConsole, image, network, storage, volume, forward, operation]) register(program, getClient);
 
 try {
   await program.parseAsync();

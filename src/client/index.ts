@@ -8,6 +8,7 @@ import { ImagesClient } from './images.js';
 import { NetworksClient } from './networks.js';
 import { OperationsClient } from './operations.js';
 import { StorageClient } from './storage.js';
+import { VolumesClient } from './volumes.js';
 
 export class LodgeClient {
   readonly transport: Transport;
@@ -16,6 +17,7 @@ export class LodgeClient {
   readonly networks: NetworksClient;
   readonly operations: OperationsClient;
   readonly storage: StorageClient;
+  readonly volumes: VolumesClient;
 
   constructor(socketPath?: string) {
     this.transport = new Transport(socketPath);
@@ -24,6 +26,7 @@ export class LodgeClient {
     this.networks = new NetworksClient(this.transport);
     this.operations = new OperationsClient(this.transport);
     this.storage = new StorageClient(this.transport);
+    this.volumes = new VolumesClient(this.transport);
   }
 
   host = () => this.transport.request<HostInfo>('GET', '/1.0');

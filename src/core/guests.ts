@@ -9,7 +9,8 @@ import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestState, G
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import type { ConsolePaths, GuestDriver, GuestRef, GuestSpec, InteractiveCommand, ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, type AttachedDisk, type ConsolePaths, type GuestDriver, type GuestRef, type GuestSpec, type InteractiveCommand, type ResolvedLimits } from '../drivers/driver.js';
+import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
 import type { ImageFiles } from '../images/store.js';
@@ -21,7 +22,8 @@ import { resolveLimits } from './limits.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
 import type { StorageService } from './storage.js';
-import type { GuestRecord, Store, VolumeRecord } from './store.js';
+import type { AttachmentRecord, GuestRecord, Store, VolumeRecord } from './store.js';
+import type { VolumeService } from './volumes.js';
 
 export interface GuestServiceDeps {
   store: Store;
@@ -31,6 +33,7 @@ export interface GuestServiceDeps {
   events: Events;
   networks: NetworkService;
   storage: StorageService;
+  volumes: VolumeService;
   guestsDir: string;
   hostMemoryBytes: number;
   /** Whether an image is being rebuilt (its files are about to be swapped). */
@@ -39,6 +42,8 @@ export interface GuestServiceDeps {
 }
 
 const defaultStopTimeoutSeconds = 30;
+/** Most volumes one guest has, beside its root. */
+const maxVolumes = 4;
 
 /** Errors from engines become ENGINE_FAILED with the action named; our own errors pass as they are. */
 function wrap(e: unknown, message: string): LodgeError {
@@ -76,6 +81,7 @@ export class GuestService {
       privileged: g.privileged,
       ...(g.vm ? { vm: g.vm } : {}),
       ...(volume ? { root: { dir: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
+      volumes: this.deps.store.attachments({ guestId: g.id }).map((a) => this.attachedDisk(a.volume, a.slot, a.path)),
       nics: this.deps.networks.guestNics(g.id),
       limits: resolveLimits(g.limits, Number.MAX_SAFE_INTEGER),
     };
@@ -246,18 +252,106 @@ export class GuestService {
     });
   }
 
-  /** Removes every host-side trace of a guest: what its driver made, then its root volume. */
+  /** Removes every host-side trace of a guest: what its driver made, its volumes' mounts, then its root volume (its other volumes stay). */
   private async destroyGuest(g: GuestRecord, driver: GuestDriver, spec: GuestSpec): Promise<VolumeRecord | undefined> {
     await driver.destroy(spec);
+    for (const a of this.deps.store.attachments({ guestId: g.id })) if (a.path) await this.deps.volumes.unmount(a.volume);
     const volume = this.deps.store.rootVolume(g.id);
     if (volume) await this.deps.storage.deleteVolumeFiles(volume);
     return volume;
   }
 
-  /** Before its engine starts: a root volume that a reboot unmounted is mounted again. */
+  /** Before its engine starts: a root volume that a reboot unmounted is mounted again, and a container's volumes. */
   private async activateRoot(g: GuestRecord): Promise<void> {
     const volume = this.deps.store.rootVolume(g.id);
     if (volume) await this.deps.storage.activateVolume(volume);
+    for (const a of this.deps.store.attachments({ guestId: g.id })) {
+      if (a.path) await this.deps.volumes.mount(a.volume);
+      else await this.deps.storage.activateVolume(a.volume);
+    }
+  }
+
+  private attachedDisk(v: VolumeRecord, slot: number, path: string | undefined): AttachedDisk {
+    const name = v.key.slice('custom/'.length);
+    return { name, slot, file: this.deps.volumes.file(v), ...(path ? { mount: { hostDir: this.deps.volumes.mountDir(v), path } } : {}) };
+  }
+
+  /**
+   * Attaches a volume: a container sees its filesystem at a path (from its next start), a
+   * pv or vm guest a disk (at once when its kind can hot-plug one).
+   */
+  attachVolume(name: string, req: GuestVolumePost): Promise<Volume> {
+    return this.lock.with(name, () =>
+      this.deps.volumes.locked(req.volume, async () => {
+        const g = this.record(name);
+        await this.refresh(g, true);
+        const v = this.deps.volumes.record(req.volume);
+        const [other] = this.deps.store.attachments({ volumeId: v.id });
+        if (other) throw new LodgeError('CONFLICT', `volume ${req.volume} is attached to ${other.guest} already: a volume is one guest's at a time`);
+        const mounted = this.deps.drivers.info(g.kind)?.rootContent === 'filesystem';
+        const path = mounted ? this.checkVolumePath(g, req) : undefined;
+        if (!mounted && req.path) throw new LodgeError('BAD_REQUEST', `path: a ${g.kind} guest sees a volume as a disk, which it mounts itself; leave path out`);
+        // a filesystem a guest's kernel wrote is never parsed by the host's
+        if (mounted && v.kernelWritten) throw new LodgeError('CONFLICT', `volume ${req.volume} has been the disk of a pv or vm guest: the host's kernel does not mount a filesystem a guest's kernel wrote, so no container can have it`);
+        const used = new Set(this.deps.store.attachments({ guestId: g.id }).map((a) => a.slot));
+        const slot = Array.from({ length: maxVolumes }, (_, i) => i + 1).find((s) => !used.has(s));
+        if (slot === undefined) throw new LodgeError('CONFLICT', `${name} has ${maxVolumes} volumes already, the most a guest has`);
+        const driver = this.driver(g);
+        const spec = this.spec(g);
+        const disk = this.attachedDisk(v, slot, path);
+        const device = driver.diskDevice?.(spec, disk);
+        if (g.state === 'running' || g.state === 'paused') {
+          if (!canHotplugDisks(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}, and a ${g.kind} guest takes volumes only when it starts: stop it, attach ${req.volume}, start it`);
+          await this.deps.storage.activateVolume(v);
+          try {
+            await driver.attachDisk(spec, disk);
+          } catch (e) {
+            throw wrap(e, `attaching ${req.volume} to ${name} failed`);
+          }
+        }
+        this.deps.store.transaction(() => {
+          this.deps.store.insertAttachment({ volumeId: v.id, guestId: g.id, slot, ...(path ? { path } : {}), ...(device ? { device } : {}) });
+          if (!mounted) this.deps.store.setKernelWritten(v.id);
+        });
+        this.deps.events.emit('lifecycle', name, 'updated', { attached: req.volume });
+        return this.deps.volumes.get(req.volume);
+      }),
+    );
+  }
+
+  /** Where a container sees a volume: an absolute path that is not its root, nor another volume's. */
+  private checkVolumePath(g: GuestRecord, req: GuestVolumePost): string {
+    if (!req.path) throw new LodgeError('BAD_REQUEST', `path: a ct guest sees a volume mounted at a path in it: give one (e.g. /data)`);
+    const parts = req.path.split('/').filter(Boolean);
+    if (parts.length === 0 || parts.some((p) => p === '.' || p === '..')) throw new LodgeError('BAD_REQUEST', `path: ${req.path} must name a directory below / without . or .. in it`);
+    const path = `/${parts.join('/')}`;
+    const taken = this.deps.store.attachments({ guestId: g.id }).find((a) => a.path === path);
+    if (taken) throw new LodgeError('CONFLICT', `path: ${g.name} has volume ${taken.volume.key.slice('custom/'.length)} at ${path} already`);
+    return path;
+  }
+
+  detachVolume(name: string, volume: string): Promise<void> {
+    return this.lock.with(name, () =>
+      this.deps.volumes.locked(volume, async () => {
+        const g = this.record(name);
+        await this.refresh(g, true);
+        const v = this.deps.volumes.record(volume);
+        const a: AttachmentRecord | undefined = this.deps.store.attachments({ volumeId: v.id })[0];
+        if (a?.guestId !== g.id) throw new LodgeError('CONFLICT', `volume ${volume} is not attached to ${name}${a ? ` but to ${a.guest}` : ''}`);
+        const driver = this.driver(g);
+        if (g.state === 'running' || g.state === 'paused') {
+          if (!canHotplugDisks(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}, and a ${g.kind} guest gives volumes back only when stopped: stop it, detach ${volume}, start it`);
+          try {
+            await driver.detachDisk(this.spec(g), this.attachedDisk(v, a.slot, a.path));
+          } catch (e) {
+            throw wrap(e, `detaching ${volume} from ${name} failed`);
+          }
+        }
+        this.deps.store.deleteAttachment(v.id);
+        if (a.path) await this.deps.volumes.unmount(v);
+        this.deps.events.emit('lifecycle', name, 'updated', { detached: volume });
+      }),
+    );
   }
 
   forwards(name: string): Forward[] {

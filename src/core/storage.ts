@@ -4,7 +4,7 @@
  * removed with the guest; the first start makes the pool `default`.
  */
 import { existsSync } from 'node:fs';
-import { stat, statfs } from 'node:fs/promises';
+import { readdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import { parseSize } from '../api/sizes.js';
@@ -77,11 +77,22 @@ export class StorageService {
     return defaultPool ? { defaultPool, reason: this.deps.store.metaValue('default_pool_reason') ?? '' } : undefined;
   }
 
-  /** At start: every pool mounted again (after a reboot their mounts are gone). */
+  /**
+   * At start: every pool mounted again (after a reboot their mounts are gone), and the root
+   * volumes of guests the database no longer has (a lodged killed half-way) removed.
+   */
   async restore(): Promise<void> {
     for (const p of this.deps.store.pools()) {
       try {
-        await this.driverOf(p).activate();
+        const driver = this.driverOf(p);
+        await driver.activate();
+        const known = new Set(this.deps.store.volumes(p.name).map((v) => v.key));
+        const entries = await readdir(path.join(p.path, 'guests')).catch(() => []);
+        for (const key of new Set(entries.map((e) => `guests/${e.replace(/\.ext4$/, '')}`))) {
+          if (known.has(key)) continue;
+          this.deps.log(`storage pool ${p.name}: removing ${key}: its guest is gone`);
+          await driver.deleteVolume({ key, content: 'filesystem', sizeBytes: 0 });
+        }
       } catch (e) {
         this.deps.log(`storage pool ${p.name}: cannot activate it: ${(e as Error).message}`);
       }

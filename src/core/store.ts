@@ -78,7 +78,21 @@ export interface VolumeRecord {
   /** The guest whose root it is, and its name. */
   guestId?: number;
   guest?: string;
+  /** Its filesystem has been a pv or vm guest's disk: a guest's kernel wrote it, and the host's never mounts it. */
+  kernelWritten?: boolean;
   createdAt: string;
+}
+
+export interface AttachmentRecord {
+  volume: VolumeRecord;
+  guestId: number;
+  guest: string;
+  /** ct: where the guest sees it mounted. */
+  path?: string;
+  /** pv, vm: the disk the guest sees. */
+  device?: string;
+  /** Its disk's place in the guest, from 1 (the root is 0). */
+  slot: number;
 }
 
 export interface ForwardRecord {
@@ -152,9 +166,18 @@ const migrations: readonly string[] = [
      key TEXT NOT NULL,
      content TEXT NOT NULL,
      size_bytes INTEGER NOT NULL,
-     guest_id INTEGER UNIQUE REFERENCES guests(id),
+     guest_id INTEGER UNIQUE REFERENCES guests(id) ON DELETE CASCADE,
      created_at TEXT NOT NULL,
      UNIQUE (pool, key));`,
+  // a volume of its own is attached to one guest at a time, in a slot (its disk's place in the guest); a guest's delete detaches its volumes
+  `CREATE TABLE volume_attachments (
+     volume_id INTEGER PRIMARY KEY REFERENCES volumes(id),
+     guest_id INTEGER NOT NULL REFERENCES guests(id) ON DELETE CASCADE,
+     path TEXT,
+     device TEXT,
+     slot INTEGER NOT NULL,
+     UNIQUE (guest_id, slot));
+   ALTER TABLE volumes ADD COLUMN kernel_written INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -165,11 +188,11 @@ const toPool = (r: PoolRecord & { fileBytes: number | null }): PoolRecord => {
   return { ...rest, ...(fileBytes !== null ? { fileBytes } : {}) };
 };
 const selectVolume =
-  'SELECT volumes.id, pool, key, content, size_bytes AS sizeBytes, guest_id AS guestId, guests.name AS guest, volumes.created_at AS createdAt FROM volumes LEFT JOIN guests ON guests.id = volumes.guest_id';
-type VolumeRow = VolumeRecord & { guestId: number | null; guest: string | null };
+  'SELECT volumes.id, pool, key, content, size_bytes AS sizeBytes, guest_id AS guestId, guests.name AS guest, kernel_written AS kernelWritten, volumes.created_at AS createdAt FROM volumes LEFT JOIN guests ON guests.id = volumes.guest_id';
+type VolumeRow = Omit<VolumeRecord, 'kernelWritten'> & { guestId: number | null; guest: string | null; kernelWritten: number };
 const toVolume = (r: VolumeRow): VolumeRecord => {
-  const { guestId, guest, ...rest } = r;
-  return { ...rest, ...(guestId !== null ? { guestId } : {}), ...(guest !== null ? { guest } : {}) };
+  const { guestId, guest, kernelWritten, ...rest } = r;
+  return { ...rest, ...(guestId !== null ? { guestId } : {}), ...(guest !== null ? { guest } : {}), ...(kernelWritten ? { kernelWritten: true } : {}) };
 };
 const selectNetwork = 'SELECT name, subnet, nat, bridge, created_at AS createdAt FROM networks';
 const toNetwork = (r: NetworkRow): NetworkRecord => ({ ...r, nat: r.nat === 1 });
@@ -387,6 +410,40 @@ export class Store {
 
   deleteVolume(id: number): void {
     this.db.prepare('DELETE FROM volumes WHERE id = ?').run(id);
+  }
+
+  /** A volume of its own (not a guest's root), by name, in whichever pool. */
+  customVolume(name: string): VolumeRecord | undefined {
+    const r = this.db.prepare(`${selectVolume} WHERE key = ?`).get(`custom/${name}`) as VolumeRow | undefined;
+    return r && toVolume(r);
+  }
+
+  customVolumes(): VolumeRecord[] {
+    return (this.db.prepare(`${selectVolume} WHERE key LIKE 'custom/%' ORDER BY key`).all() as VolumeRow[]).map(toVolume);
+  }
+
+  insertAttachment(a: { volumeId: number; guestId: number; path?: string; device?: string; slot: number }): void {
+    this.db.prepare('INSERT INTO volume_attachments (volume_id, guest_id, path, device, slot) VALUES (?, ?, ?, ?, ?)').run(a.volumeId, a.guestId, a.path ?? null, a.device ?? null, a.slot);
+  }
+
+  setKernelWritten(volumeId: number): void {
+    this.db.prepare('UPDATE volumes SET kernel_written = 1 WHERE id = ?').run(volumeId);
+  }
+
+  deleteAttachment(volumeId: number): void {
+    this.db.prepare('DELETE FROM volume_attachments WHERE volume_id = ?').run(volumeId);
+  }
+
+  /** Attachments of one guest (by slot), or of one volume. */
+  attachments(where: { guestId: number } | { volumeId: number }): AttachmentRecord[] {
+    const [clause, value] = 'guestId' in where ? ['a.guest_id = ?', where.guestId] : ['a.volume_id = ?', where.volumeId];
+    const rows = this.db
+      .prepare(`SELECT a.volume_id AS volumeId, a.guest_id AS guestId, g.name AS guest, a.path, a.device, a.slot FROM volume_attachments a JOIN guests g ON g.id = a.guest_id WHERE ${clause} ORDER BY a.slot`)
+      .all(value) as Array<{ volumeId: number; guestId: number; guest: string; path: string | null; device: string | null; slot: number }>;
+    return rows.map((r) => {
+      const volume = toVolume(this.db.prepare(`${selectVolume} WHERE volumes.id = ?`).get(r.volumeId) as VolumeRow);
+      return { volume, guestId: r.guestId, guest: r.guest, slot: r.slot, ...(r.path !== null ? { path: r.path } : {}), ...(r.device !== null ? { device: r.device } : {}) };
+    });
   }
 
   // port forwards

@@ -8,12 +8,14 @@ import type { ImageService } from '../core/images.js';
 import type { NetworkService } from '../core/networks.js';
 import type { Operations } from '../core/operations.js';
 import type { StorageService } from '../core/storage.js';
+import type { VolumeService } from '../core/volumes.js';
 
 export interface ServerDeps {
   guests: GuestService;
   images: ImageService;
   networks: NetworkService;
   storage: StorageService;
+  volumes: VolumeService;
   operations: Operations;
   events: Events;
   hostInfo: () => HostInfo;

@@ -18,6 +18,7 @@ import { ImageService } from '../core/images.js';
 import { Operations } from '../core/operations.js';
 import { Store } from '../core/store.js';
 import { StorageService } from '../core/storage.js';
+import { VolumeService } from '../core/volumes.js';
 import { CtDriver } from '../drivers/ct/driver.js';
 import { PvDriver } from '../drivers/pv/driver.js';
 import { VmDriver } from '../drivers/vm/driver.js';
@@ -147,9 +148,10 @@ async function main(): Promise<void> {
   const storage = new StorageService({ store, dir: dirs.storage, log });
   await storage.restore();
   await storage.ensureDefault();
+  const volumes = new VolumeService({ store, storage });
   const unpackHelper = fileURLToPath(new URL('../../shim/lodge-unpack', import.meta.url));
   const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox, unpackHelper });
-  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, storage, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
+  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, storage, volumes, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
   await guests.reconcile();
 
   const app = await buildServer({
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
     images,
     networks,
     storage,
+    volumes,
     operations,
     events,
     tmpDir: dirs.tmp,

@@ -19,6 +19,7 @@ import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { operationRoutes } from './routes/operations.js';
 import { storageRoutes } from './routes/storage.js';
+import { volumeRoutes } from './routes/volumes.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
 
@@ -69,6 +70,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     networkRoutes(scope, deps);
     operationRoutes(scope, deps);
     storageRoutes(scope, deps);
+    volumeRoutes(scope, deps);
     eventRoutes(scope, deps);
   });
   return app;

@@ -36,9 +36,22 @@ export interface GuestSpec {
    * pools, whose root is in its own directory, where the driver put it then.
    */
   root?: { dir: string; sizeBytes: number };
+  /** Volumes attached to it, by slot. */
+  volumes: AttachedDisk[];
   /** Its NICs, eth0 first; none means loopback only. */
   nics: GuestNic[];
   limits: ResolvedLimits;
+}
+
+/** A volume attached to a guest: its disk file (pv, vm), or for a container its filesystem mounted on the host. */
+export interface AttachedDisk {
+  /** The volume's name. */
+  name: string;
+  /** Its place among the guest's disks, from 1 (the root is 0). */
+  slot: number;
+  file: string;
+  /** ct: where its filesystem is mounted on the host, and the path where the guest sees it. */
+  mount?: { hostDir: string; path: string };
 }
 
 /** What names a guest on the host: enough to observe it without building its whole spec. */
@@ -96,4 +109,14 @@ export interface GuestDriver {
   machine?(spec: GuestSpec, pid: number | undefined): Promise<Machine | undefined>;
   /** Removes every host-side trace of the guest; safe to call on a half-made or running guest. */
   destroy(spec: GuestSpec): Promise<void>;
+  /** Kinds that give volumes as disks: the name the guest sees a disk under. */
+  diskDevice?(spec: GuestSpec, disk: AttachedDisk): string;
 }
+
+/** Kinds whose running guests take disks and give them back (hot-plug). */
+export interface DiskHotplug {
+  attachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void>;
+  detachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void>;
+}
+
+export const canHotplugDisks = (driver: GuestDriver): driver is GuestDriver & DiskHotplug => 'attachDisk' in driver;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../../api/errors.js';
 import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
@@ -98,7 +98,18 @@ export class CtDriver implements GuestDriver {
       cgroupsPath: this.cgroupsPath(spec),
       capabilities: this.capabilities,
       swapAccounting: this.swapAccounting,
+      binds: spec.volumes.flatMap((v) => (v.mount ? [{ source: v.mount.hostDir, destination: v.mount.path }] : [])),
     });
+  }
+
+  /** A fresh volume's filesystem is root's: an unprivileged guest's root gets it, as it gets its own root. */
+  private async ownVolumes(spec: GuestSpec): Promise<void> {
+    if (spec.privileged) return;
+    for (const v of spec.volumes) {
+      if (!v.mount) continue;
+      const st = await lstat(v.mount.hostDir);
+      if (st.uid === 0 && st.gid === 0) await chown(v.mount.hostDir, defaultIdMap.hostId, defaultIdMap.hostId);
+    }
   }
 
   async start(spec: GuestSpec): Promise<void> {
@@ -108,6 +119,7 @@ export class CtDriver implements GuestDriver {
     for (const f of [paths.exit, paths.pidfile]) await rm(f, { force: true });
     // after a host reboot a sized disk is unmounted; the limits may have changed since create
     const root = await this.prepareRoot(spec, await this.lowerDir(spec));
+    await this.ownVolumes(spec);
     await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
     await startShim({
       binary: this.options.shimBinary,
@@ -166,6 +178,11 @@ export class CtDriver implements GuestDriver {
   }
 
   async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
+    // a guest at its limit is refused before runc runs: runc init joins the cgroup (a move, which
+    // the limit does not stop) and then fails or not depending on when Go made its threads
+    if (spec.limits.processes !== undefined && ((await readUsage(this.cgroups, this.cgroupsPath(spec))).processes ?? 0) >= spec.limits.processes) {
+      throw this.atProcessLimitError(spec);
+    }
     // runc writes the command's host pid here: what Lodge kills when it ends the command
     const pidFile = path.join(spec.dir, `exec-${randomUUID()}.pid`);
     const args = ['exec', '--pid-file', pidFile];
@@ -179,9 +196,7 @@ export class CtDriver implements GuestDriver {
         outputCapBytes: execOutputCapBytes,
       });
       if (result.code !== 0 && (await this.atProcessLimit(spec, result.stderr))) {
-        throw new LodgeError('CONFLICT', `cannot exec in ${spec.name}: it is at its process limit (--processes ${spec.limits.processes}); end some of its processes or raise the limit`, {
-          cause: new Error(`${this.runtime} exec: ${result.stderr.trim().split('\n')[0]}`),
-        });
+        throw this.atProcessLimitError(spec, new Error(`${this.runtime} exec: ${result.stderr.trim().split('\n')[0]}`));
       }
       return { exitCode: result.code, stdout: result.stdout, stderr: result.stderr };
     } catch (e) {
@@ -193,6 +208,10 @@ export class CtDriver implements GuestDriver {
     } finally {
       await rm(pidFile, { force: true });
     }
+  }
+
+  private atProcessLimitError(spec: GuestSpec, cause?: Error): LodgeError {
+    return new LodgeError('CONFLICT', `cannot exec in ${spec.name}: it is at its process limit (--processes ${spec.limits.processes}); end some of its processes or raise the limit`, cause ? { cause } : undefined);
   }
 
   /**

@@ -17,6 +17,8 @@ export interface OciSpecInput {
   capabilities: string[];
   /** Whether the host's memory cgroup can limit swap (memsw on v1). */
   swapAccounting: boolean;
+  /** Volumes: a host directory (a volume's mounted filesystem) bound at a path in the guest. */
+  binds?: Array<{ source: string; destination: string }>;
 }
 
 /** What a system container gives up: loading modules, changing the clock, MAC policy and raw I/O. */
@@ -63,6 +65,8 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
     // writable so that an init like systemd can make sub-cgroups in the hierarchies delegated to it
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime'] },
     { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=65536k'] },
+    // after /run and the rest: a volume may be mounted below them
+    ...(input.binds ?? []).map((b) => ({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rw', 'nosuid', 'nodev'] })),
   ];
   // the cgroup namespace makes a guest see its own cgroup as the root, as its mounted hierarchy shows it
   const namespaces = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];

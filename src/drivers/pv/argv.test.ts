@@ -28,6 +28,11 @@ test('the guest boots from a COW file over the shared base, on the shim console'
   assert.ok(argv.includes('systemd.hostname=pv1'));
 });
 
+test("volumes are ubd disks by their slot, beside the root's ubd0", () => {
+  const argv = umlArgv({ ...base, disks: [{ slot: 1, file: '/p/custom/a/disk.raw' }, { slot: 3, file: '/p/custom/b/disk.raw' }] });
+  assert.deepEqual(argv.filter((a) => a.startsWith('ubd')), ['ubd0=/var/lib/lodge/guests/ab-1/root.cow,/var/lib/lodge/images/busybox/rootfs.ext4', 'ubd1=/p/custom/a/disk.raw', 'ubd3=/p/custom/b/disk.raw']);
+});
+
 test('memory is given in whole MiB', () => {
   assert.ok(umlArgv({ ...base, memoryBytes: 256 * 1024 * 1024 }).includes('mem=256M'));
   assert.ok(umlArgv({ ...base, memoryBytes: 100 * 1024 * 1024 + 5 }).includes('mem=100M'));

@@ -13,6 +13,8 @@ export interface UmlArgvInput {
   /** The guest's copy-on-write file over the shared, read-only base image. */
   cow: string;
   base: string;
+  /** Volumes' disk files, as ubd1.. by their slot. */
+  disks?: Array<{ slot: number; file: string }>;
   init: string;
   hostname: string;
   /** The only host directory the guest may mount with hostfs (the exec agent's exchange). */
@@ -31,6 +33,7 @@ export function umlArgv(i: UmlArgvInput): string[] {
     `mem=${Math.floor(i.memoryBytes / mib)}M`,
     `ubd0=${i.cow},${i.base}`,
     'root=/dev/ubda',
+    ...(i.disks ?? []).map((d) => `ubd${d.slot}=${d.file}`),
     'rw',
     // the console is the shim's pty; every other line goes nowhere
     'con0=fd:0,fd:1',

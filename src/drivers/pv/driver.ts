@@ -22,7 +22,7 @@ import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
 import { ensureExt4Base } from '../../storage/ext4-base.js';
-import type { DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
@@ -40,7 +40,10 @@ export interface PvDriverOptions {
 const mib = 1024 * 1024;
 export const pvMemory = { minimumBytes: 32 * mib, defaultBytes: 128 * mib } as const;
 
-export class PvDriver extends EngineDriver implements GuestDriver {
+/** What the guest calls the disk of ubd N: /dev/ubda is the root. */
+const ubdDevice = (slot: number) => `/dev/ubd${String.fromCharCode(97 + slot)}`;
+
+export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   readonly kind = 'pv' as const;
   private readonly bases = new Inflight<string>();
   private readonly options: PvDriverOptions;
@@ -86,12 +89,17 @@ export class PvDriver extends EngineDriver implements GuestDriver {
     }
   }
 
-  /** The mconsole socket of the running UML: in engine/, or for a UML an earlier lodged started, in pv/ itself. */
-  private async mconsole(spec: GuestSpec): Promise<Mconsole> {
+  /**
+   * The mconsole socket of the running UML: in engine/, or for a UML an earlier lodged
+   * started, in pv/ itself. A UML that has just started makes it early in its boot: it is
+   * waited for up to `waitMs`.
+   */
+  private async mconsole(spec: GuestSpec, waitMs = 0): Promise<Mconsole> {
     if (!this.unix) throw new LodgeError('UNAVAILABLE', 'the pv driver was not probed');
     await this.secureDir(spec);
     const p = this.paths(spec);
     const socket = existsSync(p.engine) ? p.mconsole : path.join(p.pv, 'uml', 'mconsole');
+    for (const end = Date.now() + waitMs; !existsSync(socket) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
     return new Mconsole(socket, p.pv, this.unix);
   }
 
@@ -159,6 +167,7 @@ export class PvDriver extends EngineDriver implements GuestDriver {
     await this.prepareDirs(spec);
     await this.checkCow(spec, p.cow, base);
     await rm(path.join(p.engine, 'uml'), { recursive: true, force: true });
+    await this.ownDisks(spec, spec.volumes);
     await this.engine.start(
       spec,
       umlArgv({
@@ -168,6 +177,7 @@ export class PvDriver extends EngineDriver implements GuestDriver {
         memoryBytes: this.engine.memoryBytes(spec),
         cow: p.cow,
         base,
+        disks: spec.volumes.map((v) => ({ slot: v.slot, file: v.file })),
         init: spec.image.init,
         hostname: spec.name,
         hostfsRoot: p.agent.dir,
@@ -187,6 +197,34 @@ export class PvDriver extends EngineDriver implements GuestDriver {
 
   async pause(spec: GuestSpec): Promise<void> {
     await (await this.mconsole(spec)).stop();
+  }
+
+  diskDevice(_spec: GuestSpec, disk: AttachedDisk): string {
+    return ubdDevice(disk.slot);
+  }
+
+  /** A volume's file is its UML's to open (UML runs as the guest's own user). */
+  private async ownDisks(spec: GuestSpec, disks: AttachedDisk[]): Promise<void> {
+    const uid = this.engine.uid(spec);
+    for (const d of disks) await chown(d.file, uid, uid);
+  }
+
+  async attachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void> {
+    await this.ownDisks(spec, [disk]);
+    const mc = await this.mconsole(spec, 15_000);
+    // a disk plugged in before the guest kernel's ubd driver has started panics it (UML 6.1):
+    // it has once its root disk is among the kernel's partitions (which it cannot show earlier still)
+    const partitions = () => mc.command('proc partitions').catch(() => '');
+    for (const end = Date.now() + 30_000; !/\bubda\b/.test(await partitions()); ) {
+      if (Date.now() > end) throw new LodgeError('CONFLICT', `${spec.name} has not started its disks within 30 s: attach ${disk.name} once it has booted`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await mc.config(`ubd${disk.slot}`, disk.file);
+  }
+
+  async detachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void> {
+    // UML refuses while the guest has it mounted or open: its answer says so
+    await (await this.mconsole(spec)).remove(`ubd${disk.slot}`);
   }
 
   async resume(spec: GuestSpec): Promise<void> {

@@ -34,9 +34,10 @@ test('a TCG guest on q35 with its CPU model, memory, vCPUs, kernel, disk, QMP an
   assert.match(after(argv, '-sandbox')!, /^on,/);
 });
 
-test('the device profiles: virtio has paravirtual disk, balloon and rng; legacy an AHCI disk and no virtio at all', () => {
+test('the device profiles: virtio has paravirtual disk, balloon and rng, and root ports for hot-plugged disks; legacy an AHCI disk and no virtio at all', () => {
   const virtio = all(qemuArgv(base), '-device');
-  assert.deepEqual(virtio, ['VGA', 'virtio-blk-pci,drive=root,bootindex=1', 'virtio-balloon-pci', 'virtio-rng-pci']);
+  const ports = ['pcie-root-port,id=hp1,chassis=1', 'pcie-root-port,id=hp2,chassis=2', 'pcie-root-port,id=hp3,chassis=3', 'pcie-root-port,id=hp4,chassis=4'];
+  assert.deepEqual(virtio, ['VGA', 'virtio-blk-pci,drive=root,bootindex=1', 'virtio-balloon-pci', 'virtio-rng-pci', ...ports]);
   const legacyArgv = qemuArgv({ ...base, profile: 'legacy' });
   assert.deepEqual(all(legacyArgv, '-device'), ['VGA', 'ide-hd,drive=root,bus=ide.0,bootindex=1']);
   assert.match(after(legacyArgv, '-append')!, /LODGE_ROOT=\/dev\/sda/);
@@ -47,6 +48,14 @@ test('firmware boot: no kernel, the disk first, then the ISO as a read-only cdro
   for (const flag of ['-kernel', '-initrd', '-append']) assert.ok(!argv.includes(flag), flag);
   assert.deepEqual(all(argv, '-drive'), ['file=/g/vm/root.qcow2,if=none,id=root,format=qcow2,discard=unmap', 'file=/i/image.iso,if=none,id=cdrom,media=cdrom,readonly=on,format=raw']);
   assert.ok(all(argv, '-device').includes('ide-cd,drive=cdrom,bus=ide.1,bootindex=2'));
+});
+
+test("volumes: a raw block node each, in its slot's root port (virtio) or AHCI port (legacy), with the volume's name as serial", () => {
+  const disks = [{ slot: 2, file: '/p/custom/data/disk.raw', serial: 'data' }];
+  const virtio = qemuArgv({ ...base, disks });
+  assert.deepEqual(all(virtio, '-blockdev'), ['driver=raw,node-name=vol2,discard=unmap,file.driver=file,file.filename=/p/custom/data/disk.raw']);
+  assert.ok(all(virtio, '-device').includes('virtio-blk-pci,id=dev-vol2,drive=vol2,bus=hp2,serial=data'));
+  assert.ok(all(qemuArgv({ ...base, profile: 'legacy', disks }), '-device').includes('ide-hd,id=dev-vol2,drive=vol2,bus=ide.3,serial=data'));
 });
 
 test('KVM takes the CPU model it is given', () => {

@@ -18,6 +18,8 @@ export interface QemuArgvInput {
   disk: string;
   /** An ISO, read-only and shared. */
   cdrom?: string;
+  /** Volumes' raw disk files, by their slot (1..4). */
+  disks?: Array<{ slot: number; file: string; serial: string }>;
   qmpSocket: string;
   vncSocket: string;
   /** One tap device each, eth0 first, with the address planned for it. */
@@ -37,6 +39,30 @@ const profileDevices: Record<DeviceProfile, string[]> = {
   virtio: ['-device', 'virtio-blk-pci,drive=root,bootindex=1', '-device', 'virtio-balloon-pci', '-device', 'virtio-rng-pci'],
   legacy: ['-device', 'ide-hd,drive=root,bus=ide.0,bootindex=1'],
 };
+
+/**
+ * A volume's disk: virtio-blk in a PCIe root port of its own (so that it can be plugged
+ * and unplugged while the guest runs), or on the legacy profile a disk on the AHCI
+ * controller's ports after the root's and the cdrom's.
+ */
+export function volumeDevice(profile: DeviceProfile, slot: number, serial: string): Record<string, string> {
+  return profile === 'virtio'
+    ? { driver: 'virtio-blk-pci', id: `dev-vol${slot}`, drive: `vol${slot}`, bus: `hp${slot}`, serial }
+    : { driver: 'ide-hd', id: `dev-vol${slot}`, drive: `vol${slot}`, bus: `ide.${slot + 1}`, serial };
+}
+
+/** The block node of a volume's file (the same from the command line and from QMP). */
+export function volumeBlockdev(slot: number, file: string): Record<string, unknown> {
+  return { driver: 'raw', 'node-name': `vol${slot}`, discard: 'unmap', file: { driver: 'file', filename: file } };
+}
+
+/** Root ports that hot-plugged disks go into (q35's root bus takes none). */
+export const hotplugPorts = 4;
+
+/** A -device option: the driver, then its properties. */
+function deviceOption({ driver, ...properties }: Record<string, string>): string {
+  return [driver, ...Object.entries(properties).map(([k, v]) => `${k}=${v}`)].join(',');
+}
 
 export function qemuArgv(i: QemuArgvInput): string[] {
   const boot =
@@ -71,6 +97,11 @@ export function qemuArgv(i: QemuArgvInput): string[] {
     '-drive', `file=${i.disk},if=none,id=root,format=qcow2,discard=unmap`,
     ...profileDevices[i.profile],
     ...cdrom,
+    ...(i.profile === 'virtio' ? Array.from({ length: hotplugPorts }, (_, k) => ['-device', `pcie-root-port,id=hp${k + 1},chassis=${k + 1}`]).flat() : []),
+    ...(i.disks ?? []).flatMap((d) => [
+      '-blockdev', `driver=raw,node-name=vol${d.slot},discard=unmap,file.driver=file,file.filename=${d.file}`,
+      '-device', deviceOption(volumeDevice(i.profile, d.slot, d.serial)),
+    ]),
     ...i.nics.flatMap((n, k) => ['-netdev', `tap,id=nic${k},ifname=${n.tap},script=no,downscript=no`, '-device', `${nicModel[i.profile]},netdev=nic${k},mac=${n.mac}`]),
     '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
   ];

@@ -26,11 +26,11 @@ import { readUntrustedJson, withUntrustedSocket } from '../../host/untrusted-fil
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
-import type { DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
-import { qemuArgv } from './argv.js';
+import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
 import { Qmp } from './qmp.js';
 
 export interface VmDriverOptions {
@@ -66,7 +66,12 @@ const OldMachineRecord = Type.Omit(Machine, ['stats', 'statsUnavailable']);
 /** How long lodge info waits for a running QEMU's counters: a wedged one must not hold up the answer. */
 const statsTimeoutMs = 1500;
 
-export class VmDriver extends EngineDriver implements GuestDriver {
+/** A volume's serial number in the guest (at most 20 characters): its name, as /dev/disk/by-id shows it. */
+const diskSerial = (disk: AttachedDisk) => disk.name.slice(0, 20);
+/** How long a guest may take to give a disk back after the unplug request (PCIe waits 5 s for a change of mind). */
+const unplugTimeoutMs = 20_000;
+
+export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   readonly kind = 'vm' as const;
   private readonly options: VmDriverOptions;
   protected readonly engine: EngineProcess;
@@ -192,6 +197,7 @@ export class VmDriver extends EngineDriver implements GuestDriver {
       boot: kernelBoot ? { kind: 'kernel', kernel: kernelBoot.kernel.vmlinuz, initrd: kernelBoot.initrd, init: spec.image.init } : { kind: 'firmware' },
       disk: p.disk,
       ...(spec.image.format === 'iso' ? { cdrom: spec.image.file! } : {}),
+      disks: spec.volumes.map((v) => ({ slot: v.slot, file: v.file, serial: diskSerial(v) })),
       qmpSocket: p.qmp,
       vncSocket: p.vnc,
       nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac, address: n.address, gateway: n.gateway })),
@@ -210,6 +216,7 @@ export class VmDriver extends EngineDriver implements GuestDriver {
     await writeFile(temp, JSON.stringify(machine), { flag: 'wx', mode: 0o644 });
     await rename(temp, p.machine);
     await rm(p.oldMachine, { force: true });
+    await this.ownDisks(spec, spec.volumes);
     await this.engine.start(spec, argv, async () => {
       // QEMU makes its QMP socket early and answers on it once the machine is built: a QEMU
       // that refused a disk or an option has ended by then, and its reason is on the console
@@ -300,6 +307,57 @@ export class VmDriver extends EngineDriver implements GuestDriver {
 
   async pause(spec: GuestSpec): Promise<void> {
     await this.qmp(spec, (q) => q.stop());
+  }
+
+  diskDevice(spec: GuestSpec, disk: AttachedDisk): string {
+    return this.profile(spec) === 'virtio' ? `/dev/disk/by-id/virtio-${diskSerial(disk)}` : `/dev/disk/by-id/ata-QEMU_HARDDISK_${diskSerial(disk)}`;
+  }
+
+  /** A volume's file is its QEMU's to open (QEMU runs as the guest's own user). */
+  private async ownDisks(spec: GuestSpec, disks: AttachedDisk[]): Promise<void> {
+    for (const d of disks) await chown(d.file, this.engine.uid(spec), this.engine.uid(spec));
+  }
+
+  private refuseLegacyHotplug(spec: GuestSpec, what: string): void {
+    if (this.profile(spec) !== 'virtio') throw new LodgeError('CONFLICT', `${spec.name} runs on the legacy profile, whose AHCI disks cannot ${what} while it runs: stop it first`);
+  }
+
+  async attachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void> {
+    this.refuseLegacyHotplug(spec, 'be plugged in');
+    await this.ownDisks(spec, [disk]);
+    await this.qmp(spec, async (q) => {
+      await q.execute('blockdev-add', volumeBlockdev(disk.slot, disk.file));
+      try {
+        await q.execute('device_add', volumeDevice('virtio', disk.slot, diskSerial(disk)));
+      } catch (e) {
+        await q.execute('blockdev-del', { 'node-name': `vol${disk.slot}` }).catch(() => {});
+        throw e;
+      }
+    });
+  }
+
+  /** Asks the guest to give the disk back and waits until it has (its OS must let go of it). */
+  async detachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void> {
+    this.refuseLegacyHotplug(spec, 'be unplugged');
+    const id = volumeDevice('virtio', disk.slot, diskSerial(disk)).id;
+    await this.qmp(
+      spec,
+      async (q) => {
+        const deleted = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new LodgeError('CONFLICT', `${spec.name} did not give back ${disk.name} within ${unplugTimeoutMs / 1000} s: unmount it in the guest (its OS must support PCIe hot-unplug) and detach it again`)), unplugTimeoutMs);
+          q.events((event, data) => {
+            if (event === 'DEVICE_DELETED' && (data as { device?: unknown } | undefined)?.device === id) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        });
+        await q.execute('device_del', { id });
+        await deleted;
+        await q.execute('blockdev-del', { 'node-name': `vol${disk.slot}` });
+      },
+      unplugTimeoutMs + 5000,
+    );
   }
 
   async resume(spec: GuestSpec): Promise<void> {
