@@ -568,8 +568,9 @@ static void guest_exec(struct buf *b, const struct json *args) {
   ssize_t got = pid < 0 ? 0 : read(report[0], &exec_errno, sizeof exec_errno);
   close(report[0]);
   if (pid < 0 || got == sizeof exec_errno) {
-    char desc[512];
-    snprintf(desc, sizeof desc, "Failed to execute child process \"%.300s\" (%s)", path->str, strerror(pid < 0 ? errno : exec_errno));
+    char desc[600];
+    /* word for word qemu-ga's (glib's) */
+    snprintf(desc, sizeof desc, "Guest agent command failed, error was 'Failed to execute child process \u201c%.300s\u201d (%s)'", path->str, strerror(pid < 0 ? errno : exec_errno));
     error_answer(b, "GenericError", desc);
     if (pid > 0) waitpid(pid, NULL, 0);
     goto done;

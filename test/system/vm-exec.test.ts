@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LodgeError } from '../../src/api/errors.js';
 import type { ExecPost } from '../../src/api/guests.js';
-import { requireProgram, TestDaemon } from './harness.js';
+import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
 const work = mkdtempSync('/tmp/lodge-vm-exec-');
@@ -65,7 +65,7 @@ test('stdin, env and cwd reach the command', async () => {
 test('a command that cannot run is an error naming it; the agent goes on', async () => {
   const r = d.lodge(['exec', 'ga', '--', 'no-such-command', 'x']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /exec in ga: no-such-command cannot run: Failed to execute child process "no-such-command" \(No such file or directory\)/);
+  assert.match(r.stderr, /exec in ga: no-such-command cannot run: Failed to execute child process “no-such-command” \(No such file or directory\)\n$/);
   assert.equal((await exec('ga', { command: ['echo', 'still here'] })).stdout, 'still here\n');
 });
 
@@ -90,6 +90,26 @@ test('exec -t in a vm is refused with why', () => {
   const r = d.lodge(['exec', '-t', 'ga', '--', 'sh']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /exec -t is not available in vm guests: their guest agent \(QGA\) has no terminal; lodge console ga is their terminal/);
+});
+
+test('a hostile guest on the agent port (garbage, a line without end) fails the exec within seconds and harms nothing else', { timeout: 180_000 }, async () => {
+  const typed = (command: string, pattern: RegExp) => consoleExpect(d, 'ga', `${command}\n`, pattern, 30_000);
+  const [, port] = /port=(vport\d+p\d+)\b/.exec(await typed('kill $(pidof lodge-ga); for p in /sys/class/virtio-ports/*; do echo port=${p##*/}; done', /port=vport\d+p\d+\b/))!;
+  const refused = async (what: string) => {
+    const t0 = Date.now();
+    await assert.rejects(exec('ga', { command: ['true'] }), /exec in ga: its guest agent does not answer/, what);
+    assert.ok(Date.now() - t0 < 10_000, `${what}: it took ${Date.now() - t0} ms`);
+    assert.equal((await d.client.guests.get('ga')).state, 'running', `${what}: lodged answers on`);
+  };
+  const [, flood] = /flood=(\d+)/.exec(await typed(`(while true; do echo '{"return": {"pid": 1}} not json'; done) > /dev/${port} & echo flood=$!`, /flood=\d+/))!;
+  await refused('answers before any sync delimiter');
+  await typed(`kill ${flood}; (printf '\\377'; yes 0123456789abcdef | tr -d '\\n') > /dev/${port} & echo long=$!`, /long=\d+/);
+  await refused('a line that never ends');
+  // the port opens for one process at a time: tr, blocked on it, must go before the agent can have it
+  await typed(`kill $(pidof yes) $(pidof tr); sleep 0.5; /sbin/lodge-ga </dev/null >/dev/null 2>&1 & echo restarted=$!`, /restarted=\d+/);
+  let back: string | undefined;
+  for (let i = 0; i < 20 && back === undefined; i++) back = await exec('ga', { command: ['echo', 'back'] }).then((r) => r.stdout, () => undefined);
+  assert.equal(back, 'back\n', 'a new agent is heard again: stale bytes are skipped by the sync');
 });
 
 test('a vm whose disk has no guest agent: exec fails within seconds, saying why', { timeout: 180_000 }, async () => {

@@ -12,7 +12,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 type Request = { execute: string; arguments?: Record<string, unknown> };
 
-/** A fake agent: answers guest-sync-delimited with 0xFF and the id, after `stale` bytes; everything else with `answer`. */
+/** A fake agent: answers guest-sync-delimited with `stale` bytes, then 0xFF and the id; everything else with `answer`. */
 async function fakeAgent(name: string, answer: (r: Request, c: net.Socket) => void, stale = ''): Promise<{ path: string; close: () => void }> {
   const file = path.join(dir, name);
   const server = net.createServer((c) => {
@@ -23,7 +23,11 @@ async function fakeAgent(name: string, answer: (r: Request, c: net.Socket) => vo
       buffer = buffer.slice(buffer.lastIndexOf('\xff') + 1);
       for (let nl; (nl = buffer.indexOf('\n')) >= 0; buffer = buffer.slice(nl + 1)) {
         const r = JSON.parse(buffer.slice(0, nl)) as Request;
-        if (r.execute === 'guest-sync-delimited') c.write(Buffer.concat([Buffer.from(stale, 'latin1'), Buffer.from([0xff]), Buffer.from(`{"return": ${r.arguments!.id}}\n`)]));
+        if (r.execute === 'guest-sync-delimited') {
+          // stale answers first, on their own, so that the client reads them before its own
+          c.write(Buffer.from(stale, 'latin1'));
+          setTimeout(() => c.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${r.arguments!.id}}\n`)])), 20);
+        }
         else answer(r, c);
       }
     });
@@ -82,7 +86,7 @@ test('connect syncs past stale answers; exec polls until the command has exited'
       if (r.execute === 'guest-exec') c.write('{"return": {"pid": 42}}\n');
       else if (r.execute === 'guest-exec-status') c.write(++polls < 3 ? '{"return": {"exited": false}}\n' : `{"return": {"exited": true, "exitcode": 0, "out-data": "${Buffer.from('hi').toString('base64')}"}}\n`);
     },
-    '{"return": {"exited": true}}\n{"return": 1}\n\xff{"return": 5}\n',
+    '{"return": {"exited": true}}\n{"return": 1}\n\xff{"return": 5}\n{"error": {"class": "GenericError", "desc": "JSON parse error"}}\n',
   );
   const qga = await Qga.connect(agent.path, 2000);
   try {
@@ -95,9 +99,9 @@ test('connect syncs past stale answers; exec polls until the command has exited'
 });
 
 test("the agent's refusal to run a command names the command; a silent agent fails the sync in time", async () => {
-  const agent = await fakeAgent('refuses.sock', (_r, c) => c.write('{"error": {"class": "GenericError", "desc": "Failed to execute child process \\"nope\\" (No such file or directory)\\n"}}\n'));
+  const agent = await fakeAgent('refuses.sock', (_r, c) => c.write('{"error": {"class": "GenericError", "desc": "Guest agent command failed, error was \'Failed to execute child process “nope” (No such file or directory)\'"}}\n'));
   const qga = await Qga.connect(agent.path, 2000);
-  await assert.rejects(guestExec(qga, 'g', { command: ['nope'] }, { answerMs: 2000, runMs: 1000 }), /exec in g: nope cannot run: Failed to execute child process "nope" \(No such file or directory\)$/);
+  await assert.rejects(guestExec(qga, 'g', { command: ['nope'] }, { answerMs: 2000, runMs: 1000 }), /exec in g: nope cannot run: Failed to execute child process “nope” \(No such file or directory\)$/);
   qga.close();
   agent.close();
   const file = path.join(dir, 'silent.sock');

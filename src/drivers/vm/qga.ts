@@ -126,9 +126,9 @@ export class Qga {
       // 0xFF first: an agent halfway through a request of an earlier connection drops it
       qga.socket.write(Buffer.from([delimiter]));
       const deadline = Date.now() + timeoutMs;
-      let answer = await qga.request('guest-sync-delimited', { id }, timeoutMs);
-      // a stale answer can still follow a 0xFF of an earlier sync: wait for ours
-      while (answer !== id) answer = await qga.answer<unknown>('guest-sync-delimited', Math.max(1, deadline - Date.now()));
+      qga.write('guest-sync-delimited', { id });
+      // a stale answer (or error) can still follow a 0xFF of an earlier sync: wait for ours
+      while ((await qga.answer('guest-sync-delimited', Math.max(1, deadline - Date.now()))).return !== id);
       return qga;
     } catch (e) {
       qga.close();
@@ -143,16 +143,22 @@ export class Qga {
     return sent;
   }
 
-  private send<T>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<T> {
-    const answer = this.answer<T>(command, timeoutMs);
+  private async send<T>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<T> {
+    const answer = this.answer(command, timeoutMs);
+    this.write(command, args);
+    const a = await answer;
+    if (a.error !== undefined) throw new QgaError(`${command}: ${describeError(a.error)}`);
+    return a.return as T;
+  }
+
+  private write(command: string, args: Record<string, unknown> | undefined): void {
     if (!this.ended) this.socket.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) })}\n`);
-    return answer;
   }
 
   /** The next answer, to `command`; none in `timeoutMs` ends the connection. */
-  private answer<T>(command: string, timeoutMs: number): Promise<T> {
+  private answer(command: string, timeoutMs: number): Promise<Answer> {
     if (this.ended) return Promise.reject(this.ended);
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.socket.destroy();
         reject((this.ended ??= new QgaError(`the guest agent did not answer ${command} in ${timeoutMs} ms`)));
@@ -160,8 +166,7 @@ export class Qga {
       this.waiting = {
         resolve: (a) => {
           clearTimeout(timer);
-          if (a.error !== undefined) reject(new QgaError(`${command}: ${describeError(a.error)}`));
-          else resolve(a.return as T);
+          resolve(a);
         },
         reject: (e) => {
           clearTimeout(timer);
@@ -250,7 +255,7 @@ export async function guestExec(qga: Qga, name: string, request: ExecPost, times
     started = await qga.request<{ pid?: unknown }>('guest-exec', execArguments(request), times.answerMs);
   } catch (e) {
     // the agent's own refusal: the command does not exist, or cannot run
-    if (e instanceof QgaError && !qga.ended) throw new LodgeError('BAD_REQUEST', `exec in ${name}: ${request.command[0]} cannot run: ${e.message.replace(/^guest-exec: /, '')}`);
+    if (e instanceof QgaError && !qga.ended) throw new LodgeError('BAD_REQUEST', `exec in ${name}: ${request.command[0]} cannot run: ${e.message.replace(/^guest-exec: (Guest agent command failed, error was '(.*)'$)?/, '$2')}`);
     throw e;
   }
   const pid = started?.pid;
