@@ -92,6 +92,9 @@ test('device profiles on a Linux image: virtio devices, or an AHCI disk and only
   assert.match(generic!, /^\d\S*-amd64$/);
   assert.doesNotMatch(generic!, /cloud/, "the generic kernel: the cloud one has no AHCI driver");
   await onConsole('plegacy', 'echo root-$(sed -n "s| / ext4.*||p" /proc/mounts)', /root-\/dev\/sda\b/);
+  let viaAgent: string | undefined;
+  for (let i = 0; i < 10 && viaAgent === undefined; i++) viaAgent = await d.client.guests.exec('plegacy', { command: ['uname', '-r'] }).then((r) => r.stdout, () => undefined);
+  assert.equal(viaAgent, `${generic}\n`, 'lodge exec reaches the agent on the legacy profile too');
   const auto = (await info('pvirtio')).machine!;
   // what auto chose must be what its reason says; the reason depends on the host (no /dev/kvm, a nested KVM, a fast one)
   assert.match(auto.accelReason, auto.accel === 'kvm' ? /^auto: KVM ran the probe guest in [\d.]+ s, TCG in/ : /^auto: (\/dev\/kvm (is missing|cannot be opened)|KVM (ran the probe guest in|failed the probe))/);
