@@ -7,9 +7,10 @@
  * log, several viewers, exit status), its screen a VNC unix socket; it is driven through QMP,
  * and `lodge exec` reaches the guest's agent (QGA) on a virtio-serial port.
  *
- * The guest's directory `vm/` is its QEMU's (the disk, the QMP, agent and VNC sockets): lodged
- * writes nothing there once QEMU has run, and reaches the QMP socket without following a
- * link, nor the agent's. What lodged keeps about the guest (machine.json) is in the guest's root-only directory.
+ * The guest's directory `vm/` is its QEMU's (the disk, the QMP, agent and VNC sockets):
+ * lodged writes nothing there once QEMU has run, and reaches the QMP and agent sockets
+ * without following a link. What lodged keeps about the guest (machine.json) is in the
+ * guest's root-only directory.
  */
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
