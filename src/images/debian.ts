@@ -1,6 +1,7 @@
 /**
  * @module The debian/12 image: a minimal Debian bookworm with systemd as init, made by
- * debootstrap from the mirror the host's apt already uses.
+ * debootstrap from the mirror the host's apt already uses. It carries lodge-agent (exec in
+ * pv guests) and Debian's qemu-guest-agent (exec in vm guests).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,6 +32,35 @@ Restart=always
 
 [Install]
 WantedBy=multi-user.target
+`;
+
+/**
+ * vm guests: Debian's qemu-ga on the guest agent's port. Debian starts it from a udev rule, and the image has no udev
+ * (it would rename the NICs Lodge names eth0...): this unit takes the place of Debian's, and finds the port by its name.
+ */
+const guestAgentUnit = `[Unit]
+Description=QEMU guest agent (lodge exec in vm guests)
+ConditionKernelCommandLine=LODGE_KIND=vm
+
+[Service]
+ExecStart=/usr/local/sbin/lodge-qemu-ga
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+const guestAgentScript = `#!/bin/sh
+# qemu-ga on the virtio-serial port named org.qemu.guest_agent.0 (without udev, no /dev/virtio-ports/ name is made)
+for i in $(seq 300); do
+  for port in /sys/class/virtio-ports/*; do
+    [ "$(cat "$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && exec /usr/sbin/qemu-ga --method=virtio-serial --path="/dev/\${port##*/}"
+  done
+  sleep 0.1
+done
+echo "lodge-qemu-ga: no virtio-serial port named org.qemu.guest_agent.0" >&2
+exit 1
 `;
 
 /** vm and pv guests: the addresses Lodge planned come on the kernel command line; a container's are set from the host. */
@@ -73,7 +103,7 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   const mirror = await hostMirror();
   progress(`debootstrap bookworm from ${mirror}`);
   await mkdir(packageCache, { recursive: true });
-  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, '--include=systemd-sysv,kmod,iproute2,ifupdown,acpid', 'bookworm', rootfs, mirror], {
+  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, '--include=systemd-sysv,kmod,iproute2,ifupdown,acpid,qemu-guest-agent', 'bookworm', rootfs, mirror], {
     timeoutMs: 1_800_000,
   });
   progress('configuring');
@@ -93,6 +123,10 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-agent'), agentScript, { mode: 0o755 });
   await writeFile(path.join(rootfs, 'etc/systemd/system/lodge-agent.service'), agentUnit);
   await run(['ln', '-sf', '/etc/systemd/system/lodge-agent.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/lodge-agent.service')]);
+  // as a vm: lodge exec goes through the guest agent
+  await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-qemu-ga'), guestAgentScript, { mode: 0o755 });
+  await writeFile(path.join(rootfs, 'etc/systemd/system/qemu-guest-agent.service'), guestAgentUnit);
+  await run(['ln', '-sf', '/etc/systemd/system/qemu-guest-agent.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/qemu-guest-agent.service')]);
   await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-net'), netScript, { mode: 0o755 });
   await writeFile(path.join(rootfs, 'etc/systemd/system/lodge-net.service'), netUnit);
   await run(['ln', '-sf', '/etc/systemd/system/lodge-net.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/lodge-net.service')]);

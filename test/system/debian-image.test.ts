@@ -2,8 +2,9 @@
  * The debian/12 image: built with debootstrap, it boots systemd as PID 1 to a running
  * system, as a container (its cgroup delegated, its console reopened after systemd's
  * hangup), as a paravirtual guest (under User-Mode Linux, exec through lodge-agent) and
- * as a virtual machine (QEMU, its root disk made from the rootfs with mkfs.ext4 -d); it
- * takes the guest's name and powers off when asked instead of being killed.
+ * as a virtual machine (QEMU, its root disk made from the rootfs with mkfs.ext4 -d, exec
+ * through Debian's qemu-guest-agent); it takes the guest's name and powers off when asked
+ * instead of being killed.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,6 +93,13 @@ test('the same image boots systemd as a vm under QEMU, to a login on its serial 
     await sleep(1000);
   }
   assert.match(state, answer('running'), 'systemd reached running, with no failed unit');
+  // lodge exec goes through Debian's own qemu-guest-agent, as it would in a user's image
+  const viaAgent = await d.client.guests.exec('deb-vm', { command: ['sh', '-c', 'cat /proc/$PPID/comm; cat; echo "$X" >&2; exit 4'], stdin: 'in\n', env: { X: 'y z' } });
+  assert.deepEqual(viaAgent, { exitCode: 4, stdout: 'qemu-ga\nin\n', stderr: 'y z\n' });
+  assert.equal(await run('deb-vm', 'systemctl', 'is-active', 'qemu-guest-agent'), 'active');
+  assert.equal((await d.client.guests.exec('deb-vm', { command: ['pwd'], cwd: '/etc' })).stdout, '/etc\n');
+  await assert.rejects(d.client.guests.exec('deb-vm', { command: ['no-such-command'] }), /exec in deb-vm: no-such-command cannot run: Failed to execute child process “no-such-command” \(No such file or directory\)$/);
+  assert.match(d.lodge(['exec', '-t', 'deb-vm', '--', 'bash']).stderr, /exec -t is not available in vm guests/);
   const t0 = Date.now();
   assert.equal(d.lodge(['stop', 'deb-vm', '--timeout', '60']).code, 0);
   assert.ok(Date.now() - t0 < 30_000, `it took ${Date.now() - t0} ms: the ACPI power button did not power it off`);

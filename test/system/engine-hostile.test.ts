@@ -1,9 +1,9 @@
 /**
  * A guest's engine turned hostile, on real QEMU and UML: done as root in the test, as a
  * compromised QEMU or UML (or the guest code behind them) would. Links left where lodged
- * writes or sends, garbage and endless lines on QMP, a FIFO and a 10 GB file as the pv
- * agent's answer, SIGSTOPped engines: each fails that one request with a clear error,
- * lodged keeps answering, and a canary file outside stays as it was.
+ * writes or sends, garbage and endless lines on QMP and on the guest agent's socket, a
+ * FIFO and a 10 GB file as the pv agent's answer, SIGSTOPped engines: each fails that one
+ * request with a clear error, lodged keeps answering, and a canary file outside stays as it was.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as UnixDgram from 'unix-dgram';
+import type { LodgeError } from '../../src/api/errors.js';
 import { guestPid, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
@@ -113,6 +114,55 @@ test('garbage, endless lines or a link on the QMP socket fail the counters, not 
   }
   const back = await d.client.guests.get('hv');
   assert.ok(back.machine?.stats, `the real QEMU answers again: ${back.machine?.statsUnavailable}`);
+});
+
+/** A fake guest agent on `file`: `answer` is called for each request, with its sync id if it is guest-sync-delimited. */
+async function fakeAgent(file: string, answer: (c: net.Socket, syncId: string | undefined) => void): Promise<net.Server> {
+  const server = net.createServer((c) => {
+    c.on('error', () => {});
+    c.on('data', (b: Buffer) => {
+      // the client's lone 0xFF (its resync) is no request
+      const text = b.toString('latin1');
+      if (text.includes('"execute"')) answer(c, /"id": ?(\d+)/.exec(text)?.[1]);
+    });
+  });
+  await new Promise<void>((r) => server.listen(file, r));
+  chmodSync(file, 0o777);
+  return server;
+}
+
+test('garbage, endless lines or a link on the guest agent socket fail that exec, not lodged', async () => {
+  const qga = path.join(await vmDir(), 'qga.sock');
+  const real = `${qga}.real`;
+  renameSync(qga, real);
+  try {
+    const cases: Array<[string, (file: string) => Promise<net.Server | undefined>, RegExp]> = [
+      ['garbage', (f) => fakeAgent(f, (c) => c.write('}{ SECRET garbage \0\n')), /exec in hv: its guest agent does not answer/],
+      ['an endless line after the sync', (f) => fakeAgent(f, (c, id) => {
+        if (id) c.write(`\xff{"return": ${id}}\n`, 'latin1');
+        else for (let i = 0; i < 50 && !c.destroyed; i++) c.write('x'.repeat(1024 * 1024));
+      }), /exec in hv failed: the guest agent sent a line longer than \d+ bytes/],
+      ['an answer that is not JSON after the sync', (f) => fakeAgent(f, (c, id) => c.write(id ? `\xff{"return": ${id}}\n` : '{SECRET\n', 'latin1')), /exec in hv failed: the guest agent sent a line that is not JSON \(7 characters\)/],
+      ['a link to the real socket', async (f) => (symlinkSync(real, f), undefined), /the guest agent socket of hv \(.*\) is a symbolic link, which Lodge does not follow/],
+    ];
+    for (const [what, make, why] of cases) {
+      const server = await make(qga);
+      try {
+        // through the client, not the CLI: the fake agent lives in this process
+        const r = await timed(() => d.client.guests.exec('hv', { command: ['true'] }).then(() => 'ran', (e: LodgeError) => e.describe()));
+        assert.ok(r.ms < 10_000, `${what}: exec answered in ${r.ms} ms`);
+        assert.match(r.value, why, what);
+        assert.doesNotMatch(r.value, /SECRET/, what);
+        await stillServing();
+      } finally {
+        server?.close();
+        rmSync(qga, { force: true });
+      }
+    }
+  } finally {
+    renameSync(real, qga);
+  }
+  canaryIntact();
 });
 
 test('a SIGSTOPped QEMU: get and list answer in a few seconds, its counters unavailable', async () => {

@@ -12,6 +12,7 @@ const base: QemuArgvInput = {
   boot: { kind: 'kernel', kernel: '/k/vmlinuz', initrd: '/k/initrd.gz', init: '/sbin/init' },
   disk: '/g/vm/root.qcow2',
   qmpSocket: '/g/vm/qmp.sock',
+  qgaSocket: '/g/vm/qga.sock',
   vncSocket: '/g/vm/vnc.sock',
   nics: [],
 };
@@ -29,17 +30,21 @@ test('a TCG guest on q35 with its CPU model, memory, vCPUs, kernel, disk, QMP an
   assert.equal(after(argv, '-serial'), 'stdio');
   assert.equal(after(argv, '-qmp'), 'unix:/g/vm/qmp.sock,server=on,wait=off');
   assert.equal(after(argv, '-vnc'), 'unix:/g/vm/vnc.sock');
+  // the guest agent's port by the name qemu-ga looks for, on a socket beside QMP's
+  assert.equal(after(argv, '-chardev'), 'socket,id=qga,path=/g/vm/qga.sock,server=on,wait=off');
   assert.match(after(argv, '-drive')!, /^file=\/g\/vm\/root\.qcow2,if=none,id=root,format=qcow2/);
   assert.match(after(argv, '-append')!, /console=ttyS0 .*LODGE_HOSTNAME=vm1 .*LODGE_INIT=\/sbin\/init LODGE_ROOT=\/dev\/vda/);
   assert.match(after(argv, '-sandbox')!, /^on,/);
 });
 
-test('the device profiles: virtio has paravirtual disk, balloon and rng, and root ports for hot-plugged disks; legacy an AHCI disk and no virtio at all', () => {
+const agentPort = ['virtio-serial-pci,id=qga-serial', 'virtserialport,bus=qga-serial.0,chardev=qga,name=org.qemu.guest_agent.0'];
+
+test('the device profiles: virtio has paravirtual disk, balloon and rng, and root ports for hot-plugged disks; legacy an AHCI disk and no virtio but the agent port', () => {
   const virtio = all(qemuArgv(base), '-device');
   const ports = ['pcie-root-port,id=hp1,chassis=1', 'pcie-root-port,id=hp2,chassis=2', 'pcie-root-port,id=hp3,chassis=3', 'pcie-root-port,id=hp4,chassis=4'];
-  assert.deepEqual(virtio, ['VGA', 'virtio-blk-pci,drive=root,bootindex=1', 'virtio-balloon-pci', 'virtio-rng-pci', ...ports]);
+  assert.deepEqual(virtio, ['VGA', ...agentPort, 'virtio-blk-pci,drive=root,bootindex=1', 'virtio-balloon-pci', 'virtio-rng-pci', ...ports]);
   const legacyArgv = qemuArgv({ ...base, profile: 'legacy' });
-  assert.deepEqual(all(legacyArgv, '-device'), ['VGA', 'ide-hd,drive=root,bus=ide.0,bootindex=1']);
+  assert.deepEqual(all(legacyArgv, '-device'), ['VGA', ...agentPort, 'ide-hd,drive=root,bus=ide.0,bootindex=1']);
   assert.match(after(legacyArgv, '-append')!, /LODGE_ROOT=\/dev\/sda/);
 });
 

@@ -21,6 +21,8 @@ export interface QemuArgvInput {
   /** Volumes' raw disk files, by their slot (1..4). */
   disks?: Array<{ slot: number; file: string; serial: string }>;
   qmpSocket: string;
+  /** The guest agent's virtio-serial port (QGA, for lodge exec), on a unix socket. */
+  qgaSocket: string;
   vncSocket: string;
   /** One tap device each, eth0 first, with the address planned for it. */
   nics: Array<{ tap: string; mac: string; address: string; gateway: string }>;
@@ -93,6 +95,11 @@ export function qemuArgv(i: QemuArgvInput): string[] {
     '-display', 'none',
     '-vnc', `unix:${i.vncSocket}`,
     '-qmp', `unix:${i.qmpSocket},server=on,wait=off`,
+    // the guest agent's port, in every profile: a user's own image with qemu-guest-agent finds it by this name,
+    // and an OS without virtio drivers ignores the device
+    '-chardev', `socket,id=qga,path=${i.qgaSocket},server=on,wait=off`,
+    '-device', 'virtio-serial-pci,id=qga-serial',
+    '-device', 'virtserialport,bus=qga-serial.0,chardev=qga,name=org.qemu.guest_agent.0',
     ...boot,
     '-drive', `file=${i.disk},if=none,id=root,format=qcow2,discard=unmap`,
     ...profileDevices[i.profile],

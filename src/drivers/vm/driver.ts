@@ -4,11 +4,13 @@
  * directly: Debian's kernel (cloud for virtio, generic for legacy) with a small initramfs
  * that mounts the guest's qcow2 disk, an overlay on the image's shared base. A disk or
  * ISO image boots through the firmware. Its serial console is the shim's pty (bounded
- * log, several viewers, exit status), its screen a VNC unix socket; it is driven through QMP.
+ * log, several viewers, exit status), its screen a VNC unix socket; it is driven through QMP,
+ * and `lodge exec` reaches the guest's agent (QGA) on a virtio-serial port.
  *
- * The guest's directory `vm/` is its QEMU's (the disk, the QMP and VNC sockets): lodged
- * writes nothing there once QEMU has run, and reaches the QMP socket without following a
- * link. What lodged keeps about the guest (machine.json) is in the guest's root-only directory.
+ * The guest's directory `vm/` is its QEMU's (the disk, the QMP, agent and VNC sockets):
+ * lodged writes nothing there once QEMU has run, and reaches the QMP and agent sockets
+ * without following a link. What lodged keeps about the guest (machine.json) is in the
+ * guest's root-only directory.
  */
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -26,11 +28,13 @@ import { readUntrustedJson, withUntrustedSocket } from '../../host/untrusted-fil
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
+import type { ExecPost, ExecResult } from '../../api/guests.js';
 import type { AttachedDisk, DiskHotplug, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
+import { guestExec, Qga, QgaError } from './qga.js';
 import { Qmp } from './qmp.js';
 
 export interface VmDriverOptions {
@@ -47,11 +51,14 @@ export const vmMemory = { minimumBytes: 96 * mib, defaultBytes: 256 * mib } as c
 /** The root disk of a guest booting an ISO, unless --disk says otherwise: sparse, so it costs only what is written. */
 const isoDiskBytes = 8 * 1024 * mib;
 
-/** Per profile: the kernel that has its drivers, and what the initramfs loads (the root disk, the NIC, and the ACPI power button with its event device). */
+/**
+ * Per profile: the kernel that has its drivers, and what the initramfs loads (the root disk, the NIC, the ACPI power
+ * button with its event device, and virtio_console for the guest agent's port, which every profile has).
+ */
 const profileKernels: Record<DeviceProfile, { flavour: KernelFlavour; modules: string[] }> = {
-  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_balloon', 'virtio_rng', 'button', 'evdev'] },
+  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_balloon', 'virtio_rng', 'virtio_console', 'button', 'evdev'] },
   // the generic kernel has ext4 and its checksum as modules too (the cloud kernel builds them in)
-  legacy: { flavour: 'amd64', modules: ['ahci', 'sd_mod', 'crc32c_generic', 'ext4', 'e1000', 'button', 'evdev'] },
+  legacy: { flavour: 'amd64', modules: ['ahci', 'sd_mod', 'crc32c_generic', 'ext4', 'e1000', 'virtio_pci', 'virtio_console', 'button', 'evdev'] },
 };
 
 interface BootFiles {
@@ -71,6 +78,12 @@ const diskSerial = (disk: AttachedDisk) => disk.name.slice(0, 20);
 /** How long a guest may take to give a disk back after the unplug request (PCIe waits 5 s for a change of mind). */
 const unplugTimeoutMs = 20_000;
 
+/**
+ * exec: how long the guest's agent may take to answer the sync that opens a connection (one that does not is
+ * missing or not started yet) and each later request, and how long a command may run (as in ct guests).
+ */
+const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const;
+
 export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   readonly kind = 'vm' as const;
   private readonly options: VmDriverOptions;
@@ -82,6 +95,8 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   private readonly bootMaking = new Inflight<BootFiles>();
   /** The accelerator probe, run once per lodged when a guest first needs it. */
   private accelProbe: Promise<ProbeResult> | undefined;
+  /** Per guest id, the agent connection its execs share: QEMU serves one client at a time on the agent's socket. */
+  private readonly agents = new Map<string, AgentConnection>();
 
   constructor(options: VmDriverOptions) {
     super();
@@ -110,6 +125,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
       // in its root volume; for a guest made before storage pools, in vm/
       disk: path.join(spec.root?.dir ?? vm, 'root.qcow2'),
       qmp: path.join(vm, 'qmp.sock'),
+      qga: path.join(vm, 'qga.sock'),
       vnc: path.join(vm, 'vnc.sock'),
       machine: path.join(spec.dir, 'machine.json'),
       /** Where an earlier lodged kept machine.json, in QEMU's own directory: read for a guest it started, never written. */
@@ -182,7 +198,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
 
   async start(spec: GuestSpec): Promise<void> {
     const p = this.paths(spec);
-    for (const f of [p.qmp, p.vnc]) await rm(f, { force: true });
+    for (const f of [p.qmp, p.qga, p.vnc]) await rm(f, { force: true });
     const profile = this.profile(spec);
     const mode = spec.vm?.accel ?? 'auto';
     const accel = chooseAccel(mode, mode === 'tcg' ? undefined : await this.probeAccel());
@@ -199,6 +215,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
       ...(spec.image.format === 'iso' ? { cdrom: spec.image.file! } : {}),
       disks: spec.volumes.map((v) => ({ slot: v.slot, file: v.file, serial: diskSerial(v) })),
       qmpSocket: p.qmp,
+      qgaSocket: p.qga,
       vncSocket: p.vnc,
       nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac, address: n.address, gateway: n.gateway })),
     });
@@ -364,13 +381,60 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     await this.qmp(spec, (q) => q.cont());
   }
 
-  exec(spec: GuestSpec): never {
-    throw new LodgeError('UNSUPPORTED', `exec is not available in vm guests yet: lodge console ${spec.name} is their terminal`);
+  exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
+    return this.agent(spec, (qga) => guestExec(qga, spec.name, request, agentTimes));
   }
 
   interactive(spec: GuestSpec): InteractiveCommand {
-    return this.exec(spec);
+    throw new LodgeError('UNSUPPORTED', `exec -t is not available in vm guests: their guest agent (QGA) has no terminal; lodge console ${spec.name} is their terminal, and lodge exec without -t runs a command`);
   }
+
+  /**
+   * Runs `use` on the guest's agent connection, made (and synced) if no exec holds one, ended
+   * when the last exec using it is done. The socket is reached without following a link.
+   */
+  private async agent<T>(spec: GuestSpec, use: (qga: Qga) => Promise<T>): Promise<T> {
+    let mine = this.agents.get(spec.id);
+    if (!mine || mine.failed || mine.connected?.ended) {
+      const file = this.paths(spec).qga;
+      // the callbacks run once the connection is made or has failed, after `made` exists
+      const made: AgentConnection = {
+        users: 0,
+        failed: false,
+        qga: withUntrustedSocket(file, `the guest agent socket of ${spec.name}`, (name) => Qga.connect(name, agentTimes.syncMs)).then(
+          (qga) => (made.connected = qga),
+          (e: Error) => {
+            made.failed = true;
+            // a guest started by an earlier Lodge has no agent port
+            if (!existsSync(file)) throw new LodgeError('CONFLICT', `exec in ${spec.name}: it has no guest agent port (it was started by an earlier Lodge): restart it`);
+            if (e instanceof LodgeError) throw e;
+            throw new LodgeError('UNAVAILABLE', `exec in ${spec.name}: its guest agent does not answer (install qemu-guest-agent in the image, or wait for the boot to finish)`, { cause: e });
+          },
+        ),
+      };
+      this.agents.set(spec.id, (mine = made));
+    }
+    mine.users++;
+    try {
+      return await use(await mine.qga);
+    } catch (e) {
+      if (e instanceof QgaError) throw new LodgeError('ENGINE_FAILED', `exec in ${spec.name} failed`, { cause: e });
+      throw e;
+    } finally {
+      if (--mine.users === 0) {
+        if (this.agents.get(spec.id) === mine) this.agents.delete(spec.id);
+        mine.qga.then((q) => q.close(), () => {});
+      }
+    }
+  }
+}
+
+/** A guest's agent connection while execs use it; `failed` and `connected` are read without waiting. */
+interface AgentConnection {
+  qga: Promise<Qga>;
+  connected?: Qga;
+  failed: boolean;
+  users: number;
 }
 
 /** A counter from QMP, or 0 for anything that is not a whole number. */
