@@ -7,5 +7,9 @@ scripts/install-deps.sh
 npm run --silent typecheck
 mapfile -t unit < <(find dist/src -name '*.test.js' | sort)
 mapfile -t system < <(find dist/test -name '*.test.js' | sort)
+# images built once in this run and shared by the test files that need them (debian/12 takes minutes)
+LODGE_TEST_IMAGES=$(mktemp -d /tmp/lodge-test-images-XXXXXX)
+export LODGE_TEST_IMAGES
+trap 'rm -rf "$LODGE_TEST_IMAGES"' EXIT
 # system tests start their own lodged and real guests: one file at a time
-exec node --test --test-concurrency=1 --test-reporter=spec "${unit[@]}" "${system[@]}"
+node --test --test-concurrency=1 --test-reporter=spec "${unit[@]}" "${system[@]}"

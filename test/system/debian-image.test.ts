@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
+import { consoleExpect, keepBuiltImage, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
 before(async () => {
@@ -45,6 +45,7 @@ async function consoleShows(name: string, pattern: RegExp, timeoutMs = 10_000): 
 test('debian/12 builds, and boots systemd to a running system', { timeout: 1_200_000 }, async () => {
   // debootstrap's time is the package mirror's and the machine's: a cold cache on a busy machine takes many minutes
   await d.done(await d.client.images.build({ name: 'debian/12' }), 840);
+  keepBuiltImage(d, 'debian/12');
   assert.match(d.lodge(['image', 'list']).stdout, /^debian\/12\s+rootfs\s+\d+(\.\d)?M\s+\/sbin\/init\s+built with debootstrap/m);
   await d.launch('deb-a', { image: 'debian/12', limits: { memory: '512M' } });
   await d.launch('deb-b', { image: 'debian/12', limits: { memory: '512M' } });

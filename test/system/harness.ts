@@ -4,11 +4,12 @@
  * mount, cgroup or directory behind, also when a test failed.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import type { ImagesBuildPost } from '../../src/api/images.js';
 import type { Operation } from '../../src/api/operations.js';
 import { LodgeClient } from '../../src/client/index.js';
 
@@ -247,6 +248,40 @@ export async function consoleExpect(d: TestDaemon, name: string, input: string, 
   } finally {
     clearInterval(retype);
     ws.close();
+  }
+}
+
+/** Images built once per test run and shared by its test files: scripts/test.sh names a directory for them. */
+const imageCache = process.env.LODGE_TEST_IMAGES;
+const cachedTarball = (image: string) => path.join(imageCache!, `${image.replace(/\//g, '_')}.tar`);
+
+/** After a daemon built `image`: its rootfs is kept as a tarball for the test files after this one. */
+export function keepBuiltImage(d: TestDaemon, image: string): void {
+  if (!imageCache || existsSync(cachedTarball(image))) return;
+  const tmp = `${cachedTarball(image)}.tmp`;
+  execFileSync('tar', ['-C', path.join(d.stateDir, 'images', image.replace(/\//g, '_'), 'rootfs'), '-cf', tmp, '.']);
+  renameSync(tmp, cachedTarball(image));
+}
+
+/**
+ * A tarball of `image`'s rootfs: this test run's, or built by a lodged of its own outside any
+ * network namespace (debootstrap needs the mirror) and kept for the test files after this one.
+ */
+export async function builtImageTarball(image: ImagesBuildPost['name'], scratch: string): Promise<string> {
+  if (imageCache && existsSync(cachedTarball(image))) return cachedTarball(image);
+  const outside = new TestDaemon();
+  try {
+    await outside.start();
+    await outside.done(await outside.client.images.build({ name: image }), 840);
+    if (imageCache) {
+      keepBuiltImage(outside, image);
+      return cachedTarball(image);
+    }
+    const tarball = path.join(scratch, `${image.replace(/\//g, '_')}.tar`);
+    execFileSync('tar', ['-C', path.join(outside.stateDir, 'images', image.replace(/\//g, '_'), 'rootfs'), '-cf', tarball, '.']);
+    return tarball;
+  } finally {
+    await outside.cleanup();
   }
 }
 

@@ -8,12 +8,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ensureVmKernel } from '../../src/images/vm-kernel.js';
-import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
+import { builtImageTarball, consoleExpect, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon({ netns: true });
 before(async () => {
@@ -91,17 +91,8 @@ test('a vm and a pv guest get their planned addresses by DHCP and reach a contai
 });
 
 test('a debian/12 pv guest takes its planned address from the kernel command line, and finds a container by name', { timeout: 600_000 }, async () => {
-  // debootstrap needs the mirror, which the test's namespace cannot reach: build outside, import the rootfs inside
-  const outside = new TestDaemon();
-  const tarball = path.join(d.dir, 'debian12.tar');
-  try {
-    await outside.start();
-    const build = outside.lodge(['image', 'build', 'debian/12']);
-    assert.equal(build.code, 0, build.stderr);
-    execFileSync('tar', ['-C', path.join(outside.stateDir, 'images/debian_12/rootfs'), '-cf', tarball, '.']);
-  } finally {
-    await outside.cleanup();
-  }
+  // debootstrap needs the mirror, which the test's namespace cannot reach: built outside (once per test run), imported inside
+  const tarball = await builtImageTarball('debian/12', d.dir);
   const imported = d.lodge(['image', 'import', tarball, 'debian12', '--init', '/sbin/init', '--stop-signal', 'SIGRTMIN+4']);
   assert.equal(imported.code, 0, imported.stderr);
   assert.equal(d.lodge(['launch', 'debian12', 'debnet', '--kind', 'pv', '--memory', '256M', '--network', 'n1']).code, 0);
