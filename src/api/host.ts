@@ -3,7 +3,16 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { GuestKind, StringEnum } from './common.js';
+import { imageFormats } from './images.js';
 import { HostStorage } from './storage.js';
+
+/** What a guest kind may be able to do; each driver declares which it can, and why not the others. */
+export const guestFeatures = ['exec', 'interactiveExec', 'pause', 'liveLimits', 'memoryBalloon', 'diskHotplug', 'volumeMount', 'statefulSnapshot', 'liveMigration'] as const;
+export type GuestFeature = (typeof guestFeatures)[number];
+
+/** The options of a launch that only some kinds take. */
+export const launchOptions = ['privileged', 'vm'] as const;
+export type LaunchOption = (typeof launchOptions)[number];
 
 export const HostInfo = Type.Object({
   apiVersion: Type.Literal('1.0'),
@@ -17,6 +26,10 @@ export const HostInfo = Type.Object({
       engine: Type.String(),
       memory: Type.Optional(Type.Object({ minimumBytes: Type.Integer(), defaultBytes: Type.Integer() })),
       rootContent: StringEnum(['filesystem', 'block'] as const, { description: "what a guest's root volume holds: files (a container's upper layer) or the disk files its engine writes" }),
+      features: Type.Array(StringEnum(guestFeatures), { description: 'what guests of this kind can do' }),
+      lacks: Type.Record(Type.String(), Type.String(), { description: 'each feature it cannot, and why' }),
+      imageFormats: Type.Array(StringEnum(imageFormats), { description: 'the image formats it boots' }),
+      launchOptions: Type.Array(StringEnum(launchOptions), { description: 'the options of a launch it takes beyond the common ones' }),
     }),
   ),
   storage: Type.Optional(HostStorage),

@@ -11,6 +11,7 @@ import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import { canHotplugDisks, type AttachedDisk, type ConsolePaths, type GuestDriver, type GuestRef, type GuestSpec, type InteractiveCommand, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
+import { launchOptions } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
 import type { ImageFiles } from '../images/store.js';
@@ -185,16 +186,21 @@ export class GuestService {
       throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
     }
     if (this.deps.imageBeingRebuilt(req.image)) throw new LodgeError('CONFLICT', `image: ${req.image} is being rebuilt; launch from it once that is done (lodge operation list)`);
-    if (image.format !== 'rootfs' && kind !== 'vm') {
-      throw new LodgeError('BAD_REQUEST', `image: ${req.image} is ${image.format === 'iso' ? 'an ISO' : `a ${image.format} disk`}, which only vm guests boot (--kind vm)`);
+    const info = this.deps.drivers.info(kind)!;
+    if (!info.imageFormats.includes(image.format)) {
+      const bootable = this.deps.drivers.kindsWith((i) => i.imageFormats.includes(image.format));
+      throw new LodgeError('BAD_REQUEST', `image: ${req.image} is ${image.format === 'iso' ? 'an ISO' : `a ${image.format} disk`}, which ${kind} guests do not boot${bootable.length ? ` (--kind ${bootable.join(' or ')})` : ''}`);
     }
     const limits = req.limits ?? {};
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
     this.checkKindLimits(kind, resolved);
     const pool = this.deps.storage.poolFor(req.pool);
-    const rootContent = this.deps.drivers.info(kind)!.rootContent;
-    if (req.privileged && kind !== 'ct') throw new LodgeError('BAD_REQUEST', `privileged: applies to ct guests only, not ${kind}`);
-    if (req.vm && kind !== 'vm') throw new LodgeError('BAD_REQUEST', `vm: accelerator and device profile apply to vm guests only, not ${kind}`);
+    const rootContent = info.rootContent;
+    for (const option of launchOptions) {
+      if (req[option] === undefined || req[option] === false || info.launchOptions.includes(option)) continue;
+      const takers = this.deps.drivers.kindsWith((i) => i.launchOptions.includes(option));
+      throw new LodgeError('BAD_REQUEST', `${option}: applies to ${takers.join(' and ')} guests only, not ${kind}`);
+    }
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
@@ -288,7 +294,7 @@ export class GuestService {
         const v = this.deps.volumes.record(req.volume);
         const [other] = this.deps.store.attachments({ volumeId: v.id });
         if (other) throw new LodgeError('CONFLICT', `volume ${req.volume} is attached to ${other.guest} already: a volume is one guest's at a time`);
-        const mounted = this.deps.drivers.info(g.kind)?.rootContent === 'filesystem';
+        const mounted = this.deps.drivers.has(g.kind, 'volumeMount');
         const path = mounted ? this.checkVolumePath(g, req) : undefined;
         if (!mounted && req.path) throw new LodgeError('BAD_REQUEST', `path: a ${g.kind} guest sees a volume as a disk, which it mounts itself; leave path out`);
         // a filesystem a guest's kernel wrote is never parsed by the host's
@@ -301,7 +307,8 @@ export class GuestService {
         const disk = this.attachedDisk(v, slot, path);
         const device = driver.diskDevice?.(spec, disk);
         if (g.state === 'running' || g.state === 'paused') {
-          if (!canHotplugDisks(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}, and a ${g.kind} guest takes volumes only when it starts: stop it, attach ${req.volume}, start it`);
+          this.deps.drivers.require(g.kind, 'diskHotplug', name);
+          if (!canHotplugDisks(driver)) throw new Error(`the ${g.kind} driver declares diskHotplug but cannot`);
           await this.deps.storage.activateVolume(v);
           try {
             await driver.attachDisk(spec, disk);
@@ -340,7 +347,8 @@ export class GuestService {
         if (a?.guestId !== g.id) throw new LodgeError('CONFLICT', `volume ${volume} is not attached to ${name}${a ? ` but to ${a.guest}` : ''}`);
         const driver = this.driver(g);
         if (g.state === 'running' || g.state === 'paused') {
-          if (!canHotplugDisks(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}, and a ${g.kind} guest gives volumes back only when stopped: stop it, detach ${volume}, start it`);
+          this.deps.drivers.require(g.kind, 'diskHotplug', name);
+          if (!canHotplugDisks(driver)) throw new Error(`the ${g.kind} driver declares diskHotplug but cannot`);
           try {
             await driver.detachDisk(this.spec(g), this.attachedDisk(v, a.slot, a.path));
           } catch (e) {
@@ -369,6 +377,7 @@ export class GuestService {
   changeState(name: string, req: GuestStatePut): Operation {
     const g = this.record(name);
     checkAction(name, g.state, req.action);
+    if (req.action === 'pause' || req.action === 'resume') this.deps.drivers.require(g.kind, 'pause', name);
     return this.deps.operations.start(`guest.${req.action}`, name, (progress) =>
       this.lock.with(name, async () => {
         const g = this.record(name);
@@ -475,6 +484,7 @@ export class GuestService {
       const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
       this.checkKindLimits(g.kind, resolved);
       if (g.state === 'running' || g.state === 'paused') {
+        this.deps.drivers.require(g.kind, 'liveLimits', name);
         try {
           await this.driver(g).setLimits(this.spec(g), resolved);
         } catch (e) {
@@ -492,6 +502,7 @@ export class GuestService {
     const g = this.record(name);
     await this.refresh(g);
     checkRunning(name, g.state, 'exec in');
+    this.deps.drivers.require(g.kind, 'exec', name);
     return this.driver(g).exec(this.spec(g), req);
   }
 
@@ -499,7 +510,8 @@ export class GuestService {
     const g = this.record(name);
     await this.refresh(g);
     checkRunning(name, g.state, 'exec in');
-    return this.driver(g).interactive(this.spec(g), command);
+    this.deps.drivers.require(g.kind, 'interactiveExec', name);
+    return this.driver(g).interactive!(this.spec(g), command);
   }
 
   async console(name: string, live: boolean): Promise<ConsolePaths> {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { guestKinds } from '../api/common.js';
 import { Events } from '../core/events.js';
 import { GuestService } from '../core/guests.js';
 import { NetworkService } from '../core/networks.js';
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
     events,
     tmpDir: dirs.tmp,
     log,
-    hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: (['ct', 'vm', 'pv'] as const).flatMap((k) => drivers.info(k) ?? []), ...(storage.hostInfo() ? { storage: storage.hostInfo()! } : {}) }),
+    hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: guestKinds.flatMap((k) => { const info = drivers.info(k); return info ? [{ ...info, ...DriverRegistry.describe(info) }] : []; }), ...(storage.hostInfo() ? { storage: storage.hostInfo()! } : {}) }),
   });
   await claimSocket(socketPath);
   await app.listen({ path: socketPath });

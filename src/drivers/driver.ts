@@ -8,6 +8,7 @@ import type { GuestKind } from '../api/common.js';
 import type { ExecPost, ExecResult, Machine, VmOptions } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
 import type { VolumeContent } from '../api/storage.js';
+import type { GuestFeature, LaunchOption } from '../api/host.js';
 import type { GuestNic } from '../network/nic.js';
 
 export interface ResolvedLimits {
@@ -57,16 +58,27 @@ export interface AttachedDisk {
 /** What names a guest on the host: enough to observe it without building its whole spec. */
 export type GuestRef = Pick<GuestSpec, 'id' | 'name' | 'dir'>;
 
-export interface DriverInfo {
+/** What a driver can do, whatever its host: declared once, asked by core instead of branching on a kind. */
+export interface DriverCapabilities {
+  /** What its root volume holds: files (a container's upper layer) or disk files an engine writes. */
+  rootContent: VolumeContent;
+  imageFormats: ImageFormat[];
+  launchOptions: LaunchOption[];
+  /** Each feature: true, or why its guests cannot (one sentence, said to the user as it is). */
+  features: Record<GuestFeature, true | string>;
+}
+
+/** What the probe found on this host. */
+export interface DriverProbe {
   kind: GuestKind;
   available: boolean;
   /** The engine and why it was chosen, or what is missing (naming the Debian package). */
   engine: string;
-  /** What its root volume holds: files (a container's upper layer) or disk files an engine writes. */
-  rootContent: VolumeContent;
   /** For kinds that give a guest a fixed amount of memory: the least it boots with, and what it gets unasked. */
   memory?: { minimumBytes: number; defaultBytes: number };
 }
+
+export type DriverInfo = DriverProbe & DriverCapabilities;
 
 /** What the host shows of a guest: alive (running or paused: the store knows which) or ended. */
 export type ObservedState = { state: 'running'; pid?: number } | { state: 'stopped'; reason?: string };
@@ -91,7 +103,8 @@ export interface InteractiveCommand {
 
 export interface GuestDriver {
   readonly kind: GuestKind;
-  probe(): Promise<DriverInfo>;
+  readonly capabilities: DriverCapabilities;
+  probe(): Promise<DriverProbe>;
   /** Makes the guest's host-side files (its root in its volume, a bundle). Undone by destroy. Says the size of the root the guest sees. */
   create(spec: GuestSpec): Promise<{ rootBytes: number }>;
   start(spec: GuestSpec): Promise<void>;
@@ -102,7 +115,8 @@ export interface GuestDriver {
   observe(guest: GuestRef): Promise<ObservedState>;
   setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void>;
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult>;
-  interactive(spec: GuestSpec, command: string[]): InteractiveCommand;
+  /** Kinds with the interactiveExec feature: the command on a pty. */
+  interactive?(spec: GuestSpec, command: string[]): InteractiveCommand;
   console(spec: GuestSpec): ConsolePaths;
   usage(spec: GuestSpec): Promise<{ memoryBytes?: number; processes?: number; cpuSeconds?: number }>;
   /** Kinds that emulate a machine: what it runs on, and its counters while it runs (as process `pid`). */

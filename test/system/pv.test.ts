@@ -65,7 +65,7 @@ test('exec in a pv guest goes through its agent: output, input, environment, exi
   assert.equal(r.stderr, 'warn\n');
   const quoted = await d.client.guests.exec('pv1', { command: ['printf', '%s|', "it's", '$HOME', 'a b'] });
   assert.deepEqual(quoted, { exitCode: 0, stdout: "it's|$HOME|a b|", stderr: '' });
-  assert.match(d.lodge(['exec', '-t', 'pv1', '--', 'sh']).stderr, /exec -t is not available in pv guests yet/);
+  assert.match(d.lodge(['exec', '-t', 'pv1', '--', 'sh']).stderr, /exec -t is not available in pv guests: not yet \(its exec channel has no terminal\); lodge console pv1 is its terminal/);
   // nothing of the exchange is left behind
   const umlDir = readFileSync(`/proc/${await guestPid(d, 'pv1')}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('uml_dir='))!.slice(8);
   // UML's directory (engine/) sits beside the exchange, in the guest's root-owned pv/

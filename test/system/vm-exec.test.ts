@@ -89,7 +89,7 @@ test('output past the cap fails the exec cleanly: the command is killed and the 
 test('exec -t in a vm is refused with why', () => {
   const r = d.lodge(['exec', '-t', 'ga', '--', 'sh']);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /exec -t is not available in vm guests: their guest agent \(QGA\) has no terminal; lodge console ga is their terminal/);
+  assert.match(r.stderr, /exec -t is not available in vm guests: the QEMU guest agent \(QGA\) has no terminal; lodge console ga is its terminal/);
 });
 
 test('a hostile guest on the agent port (garbage, a line without end) fails the exec within seconds and harms nothing else', { timeout: 180_000 }, async () => {

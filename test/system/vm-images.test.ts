@@ -75,7 +75,7 @@ test('a qcow2 disk imported as an image boots from its MBR through the firmware'
   const overlay = /file=([^,]+)/.exec(execFileSync('cat', [`/proc/${await guestPid(d, 'fromdisk')}/cmdline`]).toString().split('\0').find((a) => a.includes('id=root'))!)![1]!;
   const backing = (JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', overlay]).toString()) as { 'backing-filename': string })['backing-filename'];
   assert.equal(backing, base, "the guest's disk is an overlay of the imported one");
-  assert.match(d.lodge(['launch', 'live-disk', 'ctdisk']).stderr, /image: live-disk is a qcow2 disk, which only vm guests boot \(--kind vm\)/);
+  assert.match(d.lodge(['launch', 'live-disk', 'ctdisk']).stderr, /image: live-disk is a qcow2 disk, which ct guests do not boot \(--kind vm\)/);
   assert.equal(d.lodge(['delete', '--force', 'fromdisk']).code, 0);
 });
 
@@ -104,7 +104,7 @@ test('device profiles on a Linux image: virtio devices, or an AHCI disk and only
   assert.match(shown, new RegExp(`Accelerator:\\s+${auto.accel} \\(auto: `));
   assert.match(shown, /Devices:\s+virtio profile, direct kernel boot/);
   assert.match(d.lodge(['launch', 'busybox', 'bad', '--kind', 'vm', '--accel', 'fast']).stderr, /--accel: "fast" is not auto, kvm or tcg/);
-  assert.match(d.lodge(['launch', 'busybox', 'bad', '--profile', 'legacy']).stderr, /vm: accelerator and device profile apply to vm guests only, not ct/);
+  assert.match(d.lodge(['launch', 'busybox', 'bad', '--profile', 'legacy']).stderr, /vm: applies to vm guests only, not ct/);
 });
 
 test("a guest's QEMU cannot reach another guest's files", async () => {

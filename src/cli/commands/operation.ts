@@ -58,7 +58,7 @@ export function register(program: Command, client: () => LodgeClient): void {
 
   program
     .command('host')
-    .description('show this host: version, cgroups, the engine of each guest kind and the default storage pool')
+    .description('show this host: version, cgroups, the engine and features of each guest kind, and the default storage pool')
     .option('--format <format>', 'table or json', 'table')
     .action(async (flags: { format: string }) => {
       const format = parseFormat(flags.format);
@@ -66,6 +66,10 @@ export function register(program: Command, client: () => LodgeClient): void {
       if (format === 'json') return printJson(info);
       process.stdout.write(`lodged ${info.version}, API ${info.apiVersion}, cgroups ${info.cgroups}\n`);
       printTable(['KIND', 'AVAILABLE', 'ENGINE'], info.drivers.map((d) => [d.kind, d.available ? 'yes' : 'no', d.engine]));
+      process.stdout.write('\n');
+      printTable(['KIND', 'IMAGES', 'FEATURES'], info.drivers.map((d) => [d.kind, d.imageFormats.join(','), d.features.join(', ')]));
+      process.stdout.write(`\nWhy not (lodge host --format json lists every reason):\n`);
+      for (const d of info.drivers) for (const [feature, why] of Object.entries(d.lacks)) process.stdout.write(`  ${d.kind} ${feature}: ${why}\n`);
       if (info.storage) process.stdout.write(`\nStorage: guests' roots go to the pool ${info.storage.defaultPool} unless launched with --pool: ${info.storage.reason}\n`);
     });
 }

@@ -22,7 +22,7 @@ import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
 import { ensureExt4Base } from '../../storage/ext4-base.js';
-import type { AttachedDisk, DiskHotplug, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, GuestDriver, GuestSpec, DriverProbe, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
@@ -45,6 +45,22 @@ const ubdDevice = (slot: number) => `/dev/ubd${String.fromCharCode(97 + slot)}`;
 
 export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   readonly kind = 'pv' as const;
+  readonly capabilities: DriverCapabilities = {
+    rootContent: 'block',
+    imageFormats: ['rootfs'],
+    launchOptions: [],
+    features: {
+      exec: true,
+      interactiveExec: 'not yet (its exec channel has no terminal); lodge console NAME is its terminal',
+      pause: true,
+      liveLimits: true,
+      memoryBalloon: "UML has no balloon: a pv guest's memory changes at its next start",
+      diskHotplug: true,
+      volumeMount: 'a pv guest sees a volume as a disk (/dev/ubdb..), which it mounts itself',
+      statefulSnapshot: "UML has no memory snapshot: its state is its COW file",
+      liveMigration: 'UML has no migration',
+    },
+  };
   private readonly bases = new Inflight<string>();
   private readonly options: PvDriverOptions;
   protected readonly engine: EngineProcess;
@@ -57,16 +73,16 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     this.engine = new EngineProcess({ ...options, defaultMemoryBytes: pvMemory.defaultBytes, overheadBytes: 64 * mib });
   }
 
-  async probe(): Promise<DriverInfo> {
-    if (!existsSync(this.options.kernel)) return { kind: 'pv', rootContent: 'block', available: false, engine: `${this.options.kernel} is missing: install the Debian package user-mode-linux` };
-    if (!existsSync(this.options.shimBinary)) return { kind: 'pv', rootContent: 'block', available: false, engine: `lodge-shim is missing at ${this.options.shimBinary} (run npm run build)` };
+  async probe(): Promise<DriverProbe> {
+    if (!existsSync(this.options.kernel)) return { kind: 'pv', available: false, engine: `${this.options.kernel} is missing: install the Debian package user-mode-linux` };
+    if (!existsSync(this.options.shimBinary)) return { kind: 'pv', available: false, engine: `lodge-shim is missing at ${this.options.shimBinary} (run npm run build)` };
     try {
       this.unix = createRequire(import.meta.url)('unix-dgram') as typeof UnixDgram;
     } catch (e) {
-      return { kind: 'pv', rootContent: 'block', available: false, engine: `the npm module unix-dgram does not load (${(e as Error).message}): run npm ci` };
+      return { kind: 'pv', available: false, engine: `the npm module unix-dgram does not load (${(e as Error).message}): run npm ci` };
     }
     const version = (await run([this.options.kernel, '--version'], { allowFailure: true, timeoutMs: 10_000 })).stdout.trim();
-    return { kind: 'pv', rootContent: 'block', available: true, engine: `User-Mode Linux ${version || this.options.kernel}`, memory: pvMemory };
+    return { kind: 'pv', available: true, engine: `User-Mode Linux ${version || this.options.kernel}`, memory: pvMemory };
   }
 
   private paths(spec: GuestSpec) {
@@ -236,7 +252,4 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     return this.paths(spec).agent.exec(spec.name, request);
   }
 
-  interactive(spec: GuestSpec): InteractiveCommand {
-    throw new LodgeError('UNSUPPORTED', `exec -t is not available in pv guests yet: lodge console ${spec.name} is their terminal`);
-  }
 }

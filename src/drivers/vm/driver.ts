@@ -29,7 +29,7 @@ import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverInfo, GuestDriver, GuestSpec, InteractiveCommand, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, GuestDriver, GuestSpec, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
@@ -86,6 +86,22 @@ const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const
 
 export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   readonly kind = 'vm' as const;
+  readonly capabilities: DriverCapabilities = {
+    rootContent: 'block',
+    imageFormats: ['rootfs', 'qcow2', 'raw', 'iso'],
+    launchOptions: ['vm'],
+    features: {
+      exec: true,
+      interactiveExec: 'the QEMU guest agent (QGA) has no terminal; lodge console NAME is its terminal, and lodge exec without -t runs a command',
+      pause: true,
+      liveLimits: true,
+      memoryBalloon: true,
+      diskHotplug: true,
+      volumeMount: 'a vm guest sees a volume as a disk (/dev/disk/by-id/virtio-NAME), which it mounts itself',
+      statefulSnapshot: 'not yet (a later issue)',
+      liveMigration: 'not yet (a later issue)',
+    },
+  };
   private readonly options: VmDriverOptions;
   protected readonly engine: EngineProcess;
   /** Bases being made, so that concurrent launches of one image wait for one. */
@@ -105,7 +121,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     this.engine = new EngineProcess({ ...options, defaultMemoryBytes: vmMemory.defaultBytes, overheadBytes: 256 * mib });
   }
 
-  async probe(): Promise<DriverInfo> {
+  async probe(): Promise<DriverProbe> {
     const missing = !existsSync(this.options.qemu)
       ? `${this.options.qemu} is missing: install the Debian package qemu-system-x86`
       : (await run(['qemu-img', '--version'], { allowFailure: true }).catch(() => undefined))?.code !== 0
@@ -113,9 +129,9 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
         : !existsSync(this.options.shimBinary)
           ? `lodge-shim is missing at ${this.options.shimBinary} (run npm run build)`
           : undefined;
-    if (missing) return { kind: 'vm', rootContent: 'block', available: false, engine: missing };
+    if (missing) return { kind: 'vm', available: false, engine: missing };
     const version = (await run([this.options.qemu, '--version'])).stdout.split('\n')[0]!.trim();
-    return { kind: 'vm', rootContent: 'block', available: true, engine: version, memory: vmMemory };
+    return { kind: 'vm', available: true, engine: version, memory: vmMemory };
   }
 
   private paths(spec: GuestSpec) {
@@ -385,9 +401,6 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     return this.agent(spec, (qga) => guestExec(qga, spec.name, request, agentTimes));
   }
 
-  interactive(spec: GuestSpec): InteractiveCommand {
-    throw new LodgeError('UNSUPPORTED', `exec -t is not available in vm guests: their guest agent (QGA) has no terminal; lodge console ${spec.name} is their terminal, and lodge exec without -t runs a command`);
-  }
 
   /**
    * Runs `use` on the guest's agent connection, made (and synced) if no exec holds one, ended
