@@ -26,9 +26,13 @@ export interface BenchOutcome {
 
 export type Benchmark = (ctx: BenchContext) => Promise<BenchOutcome>;
 
-/** A private lodged (its own socket and state), removed with everything it made when the benchmark ends. */
+/**
+ * A private lodged (its own socket and state), removed with everything it made when the
+ * benchmark ends; its default pool of the driver --pool names (dir or btrfs), if it does.
+ */
 export async function privateDaemon(ctx: BenchContext, options: ConstructorParameters<typeof TestDaemon>[0] = {}): Promise<TestDaemon> {
-  const d = new TestDaemon(options);
+  const pool = ctx.options.pool;
+  const d = new TestDaemon({ ...options, args: [...(options.args ?? []), ...(pool ? ['--default-pool-driver', String(pool)] : [])] });
   ctx.defer(() => d.cleanup());
   await d.start();
   ctx.log(`private lodged on ${d.socket}; building the busybox image`);

@@ -34,8 +34,10 @@ Options:
   --vm-megabytes N    net: MB per vm transfer (default 16)
   --no-vm             net: leave the vm pair out
   --no-peers          ct-start, density: leave Podman and LXD out
+  --pool dir|btrfs    the driver of the private lodged's default pool (default: what lodged
+                      chooses, btrfs where it can): guests' roots live there
 
-Results: bench/results/NAME.json. Runs as root; installs the peers (podman, lxd) it compares with.`;
+Results: bench/results/NAME.json (NAME-POOL.json with --pool). Runs as root; installs the peers (podman, lxd) it compares with.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -47,6 +49,7 @@ const { values, positionals } = parseArgs({
     'vm-megabytes': { type: 'string' },
     'no-vm': { type: 'boolean' },
     'no-peers': { type: 'boolean' },
+    pool: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -62,6 +65,14 @@ if (unknown.length > 0) {
 const options: BenchOptions = {};
 for (const [k, v] of Object.entries(values)) {
   if (v === undefined || k === 'help') continue;
+  if (k === 'pool') {
+    if (v !== 'dir' && v !== 'btrfs') {
+      console.error(`--pool: ${String(v)} is not dir or btrfs`);
+      process.exit(2);
+    }
+    options.pool = v;
+    continue;
+  }
   const n = typeof v === 'string' ? Number(v) : NaN;
   if (typeof v === 'string' && !(Number.isInteger(n) && n > 0)) {
     console.error(`--${k}: ${v} is not a positive whole number`);
@@ -100,8 +111,11 @@ for (const name of positionals.length > 0 ? positionals : Object.keys(benchmarks
   const started = Date.now();
   try {
     const outcome = await (await benchmarks[name]!.load())(ctx);
-    writeFileSync(new URL(`${name}.json`, results), `${JSON.stringify({ benchmark: name, date: new Date().toISOString(), host, seconds: (Date.now() - started) / 1000, ...outcome.result, summary: outcome.summary }, null, 2)}\n`);
-    summaries.push(`${name}: ${outcome.summary}`);
+    // a run on a pool of its own choosing keeps its results beside the default run's
+    const file = options.pool ? `${name}-${options.pool}.json` : `${name}.json`;
+    const pool = options.pool ? { pool: options.pool } : {};
+    writeFileSync(new URL(file, results), `${JSON.stringify({ benchmark: name, ...pool, date: new Date().toISOString(), host, seconds: (Date.now() - started) / 1000, ...outcome.result, summary: outcome.summary }, null, 2)}\n`);
+    summaries.push(`${name}${options.pool ? ` (${options.pool} pool)` : ''}: ${outcome.summary}`);
   } catch (e) {
     failed++;
     console.error(`${name} failed: ${(e as Error).stack ?? e}`);

@@ -8,7 +8,7 @@ import { Name, namePattern, sizePattern } from './common.js';
 
 export const VolumesPost = Type.Object(
   {
-    name: Name,
+    name: Type.String({ pattern: namePattern, maxLength: 20, description: "lowercase letters, digits and \"-\", starting with a letter, 1 to 20 characters: a vm guest sees it as its disk's serial number" }),
     size: Type.String({ pattern: sizePattern, description: 'its size, e.g. 10G (at least 64M)' }),
     pool: Type.Optional(Type.String({ pattern: namePattern, description: 'the storage pool that holds it (default: the default pool)' })),
   },

@@ -261,7 +261,10 @@ export class GuestService {
   /** Removes every host-side trace of a guest: what its driver made, its volumes' mounts, then its root volume (its other volumes stay). */
   private async destroyGuest(g: GuestRecord, driver: GuestDriver, spec: GuestSpec): Promise<VolumeRecord | undefined> {
     await driver.destroy(spec);
-    for (const a of this.deps.store.attachments({ guestId: g.id })) if (a.path) await this.deps.volumes.unmount(a.volume);
+    for (const a of this.deps.store.attachments({ guestId: g.id })) {
+      if (a.path) await this.deps.volumes.unmount(a.volume);
+      else await this.deps.volumes.release(a.volume);
+    }
     const volume = this.deps.store.rootVolume(g.id);
     if (volume) await this.deps.storage.deleteVolumeFiles(volume);
     return volume;
@@ -306,20 +309,25 @@ export class GuestService {
         const spec = this.spec(g);
         const disk = this.attachedDisk(v, slot, path);
         const device = driver.diskDevice?.(spec, disk);
-        if (g.state === 'running' || g.state === 'paused') {
-          this.deps.drivers.require(g.kind, 'diskHotplug', name);
-          if (!canHotplugDisks(driver)) throw new Error(`the ${g.kind} driver declares diskHotplug but cannot`);
-          await this.deps.storage.activateVolume(v);
-          try {
-            await driver.attachDisk(spec, disk);
-          } catch (e) {
-            throw wrap(e, `attaching ${req.volume} to ${name} failed`);
-          }
-        }
+        const live = g.state === 'running' || g.state === 'paused';
+        if (live) this.deps.drivers.require(g.kind, 'diskHotplug', name);
+        if (live && !canHotplugDisks(driver)) throw new Error(`the ${g.kind} driver declares diskHotplug but cannot`);
+        // the row first, and the volume marked as a guest kernel's before its engine may write it: a
+        // failure or a crash from here on leaves it this guest's, never free for a container's mount
         this.deps.store.transaction(() => {
           this.deps.store.insertAttachment({ volumeId: v.id, guestId: g.id, slot, ...(path ? { path } : {}), ...(device ? { device } : {}) });
           if (!mounted) this.deps.store.setKernelWritten(v.id);
         });
+        if (live && canHotplugDisks(driver)) {
+          try {
+            await this.deps.storage.activateVolume(v);
+            await driver.attachDisk(spec, disk);
+          } catch (e) {
+            this.deps.store.deleteAttachment(v.id);
+            await this.deps.volumes.release(v).catch(() => {});
+            throw wrap(e, `attaching ${req.volume} to ${name} failed`);
+          }
+        }
         this.deps.events.emit('lifecycle', name, 'updated', { attached: req.volume });
         return this.deps.volumes.get(req.volume);
       }),
@@ -355,8 +363,10 @@ export class GuestService {
             throw wrap(e, `detaching ${volume} from ${name} failed`);
           }
         }
-        this.deps.store.deleteAttachment(v.id);
+        // a container's volume is unmounted before it is free (a busy one stays attached), a disk is root's again
         if (a.path) await this.deps.volumes.unmount(v);
+        else await this.deps.volumes.release(v);
+        this.deps.store.deleteAttachment(v.id);
         this.deps.events.emit('lifecycle', name, 'updated', { detached: volume });
       }),
     );

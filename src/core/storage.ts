@@ -16,6 +16,7 @@ import { DirPool } from '../storage/dir-pool.js';
 import { volumeDir, type PoolDriver, type VolumeSpec } from '../storage/pool-driver.js';
 import type { PoolRecord, Store, VolumeRecord } from './store.js';
 
+const mib = 1024 ** 2;
 const gib = 1024 ** 3;
 const defaultVolumeSizeBytes = 10 * gib;
 
@@ -56,7 +57,8 @@ export class StorageService {
   private driverOf(p: PoolRecord): PoolDriver {
     let d = this.drivers.get(p.name);
     if (!d) {
-      d = p.driver === 'btrfs' ? new BtrfsPool(p.path, { path: p.source, ...(p.fileBytes !== undefined ? { fileBytes: p.fileBytes } : {}) }, `lodge-${p.name}`) : new DirPool(p.path);
+      const source = { path: p.source, ...(p.fileBytes !== undefined ? { fileBytes: p.fileBytes } : {}), ...(p.uuid ? { uuid: p.uuid } : {}) };
+      d = p.driver === 'btrfs' ? new BtrfsPool(p.path, source, `lodge-${p.name}`) : new DirPool(p.path);
       this.drivers.set(p.name, d);
     }
     return d;
@@ -88,7 +90,9 @@ export class StorageService {
         await driver.activate();
         const known = new Set(this.deps.store.volumes(p.name).map((v) => v.key));
         const entries = await readdir(path.join(p.path, 'guests')).catch(() => []);
-        for (const key of new Set(entries.map((e) => `guests/${e.replace(/\.ext4$/, '')}`))) {
+        // only what this lodged names after its guests: ID, or ID.ext4 beside it
+        const ours = new RegExp(`^${this.deps.store.instance}-\\d+(\\.ext4)?$`);
+        for (const key of new Set(entries.filter((e) => ours.test(e)).map((e) => `guests/${e.replace(/\.ext4$/, '')}`))) {
           if (known.has(key)) continue;
           this.deps.log(`storage pool ${p.name}: removing ${key}: its guest is gone`);
           await driver.deleteVolume({ key, content: 'filesystem', sizeBytes: 0 });
@@ -99,14 +103,28 @@ export class StorageService {
     }
   }
 
-  /** At the first start: the pool `default`, btrfs on a file where this host can, dir otherwise; says which and why. */
-  async ensureDefault(): Promise<void> {
+  /**
+   * At the first start: the pool `default`, btrfs on a file where this host can, dir
+   * otherwise, or the driver asked for; says which and why.
+   */
+  async ensureDefault(asked?: PoolDriverName): Promise<void> {
     if (this.defaultPool) return;
-    const btrfs = await this.btrfsUnavailable();
-    const driver: PoolDriverName = btrfs ? 'dir' : 'btrfs';
-    const reason = btrfs
-      ? `dir, since btrfs cannot be used here (${btrfs}): each container root is an ext4 file of its size on a loop device`
-      : 'btrfs on a sparse file: every root is a subvolume held to its size by a quota group, made in milliseconds without a loop device or a filesystem of its own, and snapshots and clones are made by reference (bench/storage.ts measures both kinds)';
+    let btrfs = asked === 'dir' ? undefined : await this.btrfsUnavailable();
+    if (asked === 'btrfs' && btrfs) throw new Error(`--default-pool-driver btrfs: ${btrfs}`);
+    if (!this.deps.store.pool('default') && asked === undefined && !btrfs) {
+      // a host whose kernel has btrfs may still fail to make one (no free loop device): dir then
+      btrfs = await this.create({ name: 'default', driver: 'btrfs' }).then(
+        () => undefined,
+        (e: LodgeError) => `making one failed: ${e.describe()}`,
+      );
+    }
+    const driver: PoolDriverName = asked ?? (btrfs ? 'dir' : 'btrfs');
+    const reason =
+      asked !== undefined
+        ? `${asked}, as lodged was told (--default-pool-driver) when it made it`
+        : btrfs
+          ? `dir, since btrfs cannot be used here (${btrfs}): each container root is an ext4 file of its size on a loop device`
+          : 'btrfs on a sparse file: every root is a subvolume held to its size by a quota group, made in milliseconds without a loop device or a filesystem of its own, and snapshots and clones are made by reference (bench/storage.ts measures both kinds)';
     if (!this.deps.store.pool('default')) await this.create({ name: 'default', driver });
     this.deps.store.setMeta('default_pool', 'default');
     this.deps.store.setMeta('default_pool_reason', reason);
@@ -124,26 +142,32 @@ export class StorageService {
   async create(req: StoragePoolsPost): Promise<StoragePool> {
     if (this.deps.store.pool(req.name)) throw new LodgeError('CONFLICT', `a storage pool named ${req.name} exists already`);
     const fileBytes = sizeField('size', req.size);
-    const volumeSizeBytes = sizeField('volumeSize', req.volumeSize) ?? defaultVolumeSizeBytes;
+    const asked = sizeField('volumeSize', req.volumeSize);
     const own = path.join(this.deps.dir, req.name);
+    if (req.source !== undefined && /[,\s]/.test(req.source)) throw new LodgeError('BAD_REQUEST', `source: ${req.source} holds a comma or a space, which engines' command lines cannot carry`);
     let record: PoolRecord;
     if (req.driver === 'dir') {
       if (fileBytes !== undefined) throw new LodgeError('BAD_REQUEST', 'size: a dir pool has no size of its own: it takes what its directory has (volumeSize sizes its containers)');
       const dir = req.source ?? own;
       await this.checkDirSource(dir);
-      record = { name: req.name, driver: 'dir', source: dir, path: dir, volumeSizeBytes, createdAt: new Date().toISOString() };
+      record = { name: req.name, driver: 'dir', source: dir, path: dir, volumeSizeBytes: asked ?? defaultVolumeSizeBytes, createdAt: new Date().toISOString() };
     } else if (req.source !== undefined) {
       if (fileBytes !== undefined) throw new LodgeError('BAD_REQUEST', 'size: a pool on a block device has the size of the device');
       await this.checkDevice(req.source);
-      record = { name: req.name, driver: 'btrfs', source: req.source, path: own, volumeSizeBytes, createdAt: new Date().toISOString() };
+      record = { name: req.name, driver: 'btrfs', source: req.source, path: own, volumeSizeBytes: asked ?? defaultVolumeSizeBytes, createdAt: new Date().toISOString() };
     } else {
-      record = { name: req.name, driver: 'btrfs', source: `${own}.btrfs`, path: own, fileBytes: fileBytes ?? (await defaultFileBytes(this.deps.dir)), volumeSizeBytes, createdAt: new Date().toISOString() };
+      const bytes = fileBytes ?? (await defaultFileBytes(this.deps.dir));
+      // a container root by default fits twice in the file
+      const volumeSizeBytes = asked ?? Math.min(defaultVolumeSizeBytes, Math.floor(bytes / 2 / mib) * mib);
+      record = { name: req.name, driver: 'btrfs', source: `${own}.btrfs`, path: own, fileBytes: bytes, volumeSizeBytes, createdAt: new Date().toISOString() };
     }
     if (this.deps.store.pools().some((p) => p.path === record.path || p.source === record.source)) {
       throw new LodgeError('CONFLICT', `source: ${record.source} holds another storage pool already`);
     }
     try {
-      await this.driverOf(record).create();
+      const driver = this.driverOf(record);
+      await driver.create();
+      if (driver instanceof BtrfsPool && driver.uuid) record.uuid = driver.uuid;
     } catch (e) {
       this.drivers.delete(record.name);
       throw new LodgeError('ENGINE_FAILED', `making the ${record.driver} pool ${record.name} on ${record.source} failed`, { cause: e });
@@ -152,10 +176,23 @@ export class StorageService {
     return this.get(req.name);
   }
 
+  /**
+   * A dir pool's directory is Lodge's alone: a new or empty one, outside lodged's own state
+   * (but for its storage directory) and neither inside nor around another pool.
+   */
   private async checkDirSource(dir: string): Promise<void> {
     if (!path.isAbsolute(dir)) throw new LodgeError('BAD_REQUEST', `source: ${dir} is not an absolute path`);
-    if (path.resolve(dir) === '/') throw new LodgeError('BAD_REQUEST', 'source: / cannot hold a pool');
-    if (existsSync(dir) && !(await stat(dir)).isDirectory()) throw new LodgeError('BAD_REQUEST', `source: ${dir} is not a directory`);
+    const resolved = path.resolve(dir);
+    if (resolved === '/') throw new LodgeError('BAD_REQUEST', 'source: / cannot hold a pool');
+    const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+    const state = path.dirname(this.deps.dir);
+    if (inside(resolved, state) && !inside(resolved, this.deps.dir)) throw new LodgeError('BAD_REQUEST', `source: ${dir} is inside lodged's state directory (${state}): leave source out for a pool there`);
+    const other = this.deps.store.pools().find((p) => inside(resolved, p.path) || inside(p.path, resolved));
+    if (other) throw new LodgeError('CONFLICT', `source: ${dir} overlaps storage pool ${other.name} (${other.path})`);
+    if (existsSync(dir)) {
+      if (!(await stat(dir)).isDirectory()) throw new LodgeError('BAD_REQUEST', `source: ${dir} is not a directory`);
+      if ((await readdir(dir)).length > 0) throw new LodgeError('BAD_REQUEST', `source: ${dir} is not empty: a dir pool takes a new or empty directory, which becomes Lodge's`);
+    }
   }
 
   private async checkDevice(device: string): Promise<void> {
@@ -195,8 +232,8 @@ export class StorageService {
     if (this.defaultPool === name) throw new LodgeError('CONFLICT', `storage pool ${name} is the default pool: guests launched without --pool go there`);
     const volumes = this.deps.store.volumes(name);
     if (volumes.length > 0) {
-      const guests = volumes.flatMap((v) => v.guest ?? []);
-      throw new LodgeError('CONFLICT', `storage pool ${name} holds the root volume${guests.length > 1 ? 's' : ''} of ${guests.join(', ')}: delete ${guests.length > 1 ? 'them' : 'it'} first`);
+      const held = volumes.map((v) => (v.guest ? `the root of ${v.guest}` : `volume ${v.key.slice('custom/'.length)}`));
+      throw new LodgeError('CONFLICT', `storage pool ${name} holds ${held.join(', ')}: delete ${held.length > 1 ? 'them' : 'it'} first`);
     }
     try {
       await this.driverOf(p).destroy();

@@ -63,6 +63,8 @@ export interface PoolRecord {
   path: string;
   /** btrfs on a file that Lodge made: the file's size. */
   fileBytes?: number;
+  /** btrfs on a device: its filesystem's UUID, by which it is mounted. */
+  uuid?: string;
   /** The size of a filesystem root volume launched without a disk size. */
   volumeSizeBytes: number;
   createdAt: string;
@@ -158,6 +160,7 @@ const migrations: readonly string[] = [
      source TEXT NOT NULL,
      path TEXT NOT NULL UNIQUE,
      file_bytes INTEGER,
+     uuid TEXT,
      volume_size_bytes INTEGER NOT NULL,
      created_at TEXT NOT NULL);
    CREATE TABLE volumes (
@@ -182,10 +185,11 @@ const migrations: readonly string[] = [
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
 
-const selectPool = 'SELECT name, driver, source, path, file_bytes AS fileBytes, volume_size_bytes AS volumeSizeBytes, created_at AS createdAt FROM storage_pools';
-const toPool = (r: PoolRecord & { fileBytes: number | null }): PoolRecord => {
-  const { fileBytes, ...rest } = r;
-  return { ...rest, ...(fileBytes !== null ? { fileBytes } : {}) };
+const selectPool = 'SELECT name, driver, source, path, file_bytes AS fileBytes, uuid, volume_size_bytes AS volumeSizeBytes, created_at AS createdAt FROM storage_pools';
+type PoolRow = Omit<PoolRecord, 'fileBytes' | 'uuid'> & { fileBytes: number | null; uuid: string | null };
+const toPool = (r: PoolRow): PoolRecord => {
+  const { fileBytes, uuid, ...rest } = r;
+  return { ...rest, ...(fileBytes !== null ? { fileBytes } : {}), ...(uuid !== null ? { uuid } : {}) };
 };
 const selectVolume =
   'SELECT volumes.id, pool, key, content, size_bytes AS sizeBytes, guest_id AS guestId, guests.name AS guest, kernel_written AS kernelWritten, volumes.created_at AS createdAt FROM volumes LEFT JOIN guests ON guests.id = volumes.guest_id';
@@ -369,17 +373,17 @@ export class Store {
 
   insertPool(p: PoolRecord): void {
     this.db
-      .prepare('INSERT INTO storage_pools (name, driver, source, path, file_bytes, volume_size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(p.name, p.driver, p.source, p.path, p.fileBytes ?? null, p.volumeSizeBytes, p.createdAt);
+      .prepare('INSERT INTO storage_pools (name, driver, source, path, file_bytes, uuid, volume_size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(p.name, p.driver, p.source, p.path, p.fileBytes ?? null, p.uuid ?? null, p.volumeSizeBytes, p.createdAt);
   }
 
   pool(name: string): PoolRecord | undefined {
-    const r = this.db.prepare(`${selectPool} WHERE name = ?`).get(name) as (PoolRecord & { fileBytes: number | null }) | undefined;
+    const r = this.db.prepare(`${selectPool} WHERE name = ?`).get(name) as PoolRow | undefined;
     return r && toPool(r);
   }
 
   pools(): PoolRecord[] {
-    return (this.db.prepare(`${selectPool} ORDER BY name`).all() as Array<PoolRecord & { fileBytes: number | null }>).map(toPool);
+    return (this.db.prepare(`${selectPool} ORDER BY name`).all() as PoolRow[]).map(toPool);
   }
 
   deletePool(name: string): void {

@@ -6,7 +6,7 @@
 import { LodgeError } from '../api/errors.js';
 import { parseSize } from '../api/sizes.js';
 import type { Volume, VolumesPost } from '../api/volumes.js';
-import { diskVolumeFile, diskVolumeMount, makeDiskVolume, mountDiskVolume, unmountDiskVolume } from '../storage/disk-volume.js';
+import { diskVolumeFile, diskVolumeMount, makeDiskVolume, mountDiskVolume, releaseDiskVolume, unmountDiskVolume } from '../storage/disk-volume.js';
 import { KeyedLock } from './locks.js';
 import type { StorageService } from './storage.js';
 import type { AttachmentRecord, Store, VolumeRecord } from './store.js';
@@ -54,6 +54,11 @@ export class VolumeService {
 
   async unmount(v: VolumeRecord): Promise<void> {
     await unmountDiskVolume(this.deps.storage.volumePath(v));
+  }
+
+  /** After a pv or vm guest had it: its file is root's again. */
+  async release(v: VolumeRecord): Promise<void> {
+    await releaseDiskVolume(this.deps.storage.volumePath(v));
   }
 
   create(req: VolumesPost): Promise<Volume> {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { guestKinds } from '../api/common.js';
+import { poolDrivers, type PoolDriverName } from '../api/storage.js';
 import { Events } from '../core/events.js';
 import { GuestService } from '../core/guests.js';
 import { NetworkService } from '../core/networks.js';
@@ -34,7 +35,7 @@ import { lodgeVersion } from '../api/version.js';
 
 const usage = `lodged: the Lodge host daemon
 
-Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]]
+Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]] [--default-pool-driver dir|btrfs]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
@@ -46,6 +47,10 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
                           network reaches the host and its own guests only, and Lodge leaves
                           the host's routing as it is.
   --resolv-conf FILE      the resolvers for --uplink (default /etc/resolv.conf)
+  --default-pool-driver dir|btrfs
+                          the driver of the storage pool "default", made on the first
+                          start (default: btrfs on a sparse file where the host can, dir
+                          otherwise); later starts keep the pool as it is
   --version         print the version
   -h, --help        this help
 
@@ -100,6 +105,7 @@ async function main(): Promise<void> {
       'no-default-network': { type: 'boolean' },
       uplink: { type: 'boolean' },
       'resolv-conf': { type: 'string' },
+      'default-pool-driver': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -108,6 +114,8 @@ async function main(): Promise<void> {
   if (values.version) return void console.log(lodgeVersion());
   if (process.getuid?.() !== 0) throw new Error('lodged must run as root (it makes namespaces, mounts and cgroups)');
   const uplink = await uplinkOption(values.uplink, values['resolv-conf']);
+  const poolDriver = values['default-pool-driver'];
+  if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
   const stateDir = path.resolve(values['state-dir']);
   const socketPath = path.resolve(values.socket);
   const dirs = { guests: path.join(stateDir, 'guests'), images: path.join(stateDir, 'images'), runtime: path.join(stateDir, 'runtime'), tmp: path.join(stateDir, 'tmp'), storage: path.join(stateDir, 'storage') };
@@ -148,7 +156,7 @@ async function main(): Promise<void> {
   if (!values['no-default-network']) await networks.ensureDefault();
   const storage = new StorageService({ store, dir: dirs.storage, log });
   await storage.restore();
-  await storage.ensureDefault();
+  await storage.ensureDefault(poolDriver as PoolDriverName | undefined);
   const volumes = new VolumeService({ store, storage });
   const unpackHelper = fileURLToPath(new URL('../../shim/lodge-unpack', import.meta.url));
   const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox, unpackHelper });

@@ -29,6 +29,13 @@ export async function makeBtrfs(source: string, label: string): Promise<void> {
   }
 }
 
+/** The UUID of the filesystem on a device. */
+export async function filesystemUuid(device: string): Promise<string> {
+  const uuid = (await run(['blkid', '-o', 'value', '-s', 'UUID', device])).stdout.trim();
+  if (!/^[0-9a-f-]{36}$/.test(uuid)) throw new Error(`${device} has no filesystem UUID after mkfs.btrfs`);
+  return uuid;
+}
+
 /** Mounts it (a file through a loop device, which the kernel frees at unmount) and turns quota groups on. */
 export async function mountBtrfs(source: string, target: string, loop: boolean): Promise<void> {
   // discard: space freed inside goes back to the host, as holes in a loop file

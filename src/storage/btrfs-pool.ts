@@ -6,7 +6,7 @@
  */
 import { chmod, lstat, mkdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { createSubvolume, deleteSubvolume, limitSubvolume, makeBtrfs, mountBtrfs, subvolumeUsage } from '../host/btrfs.js';
+import { createSubvolume, deleteSubvolume, filesystemUuid, limitSubvolume, makeBtrfs, mountBtrfs, subvolumeUsage } from '../host/btrfs.js';
 import { isMounted, unmount } from '../host/mounts.js';
 import { run } from '../lib/exec.js';
 import { blockVolumeAllowance, volumeDir, type PoolDriver, type PoolUsage, type VolumeSpec } from './pool-driver.js';
@@ -14,6 +14,8 @@ import { blockVolumeAllowance, volumeDir, type PoolDriver, type PoolUsage, type 
 export interface BtrfsSource {
   /** A block device, or the file that Lodge makes. */
   path: string;
+  /** A device's filesystem, found by it (device names change between boots): recorded once it is made. */
+  uuid?: string;
   /** For a file: its size (sparse: it takes host space only as volumes fill). */
   fileBytes?: number;
 }
@@ -30,6 +32,11 @@ export class BtrfsPool implements PoolDriver {
     this.label = label;
   }
 
+  /** A device's filesystem UUID, once made: the pool's record keeps it. */
+  get uuid(): string | undefined {
+    return this.source.uuid;
+  }
+
   private get loop(): boolean {
     return this.source.fileBytes !== undefined;
   }
@@ -44,6 +51,7 @@ export class BtrfsPool implements PoolDriver {
     }
     try {
       await makeBtrfs(this.source.path, this.label);
+      if (!this.loop) this.source.uuid = await filesystemUuid(this.source.path);
       await this.activate();
     } catch (e) {
       if (this.loop) await rm(this.source.path, { force: true });
@@ -53,7 +61,7 @@ export class BtrfsPool implements PoolDriver {
 
   async activate(): Promise<void> {
     await mkdir(this.root, { recursive: true });
-    if (!(await isMounted(this.root))) await mountBtrfs(this.source.path, this.root, this.loop);
+    if (!(await isMounted(this.root))) await mountBtrfs(this.source.uuid ? `UUID=${this.source.uuid}` : this.source.path, this.root, this.loop);
     for (const d of [this.root, path.join(this.root, 'guests'), path.join(this.root, 'custom')]) {
       await mkdir(d, { recursive: true });
       await chmod(d, 0o711);
@@ -74,6 +82,8 @@ export class BtrfsPool implements PoolDriver {
   async createVolume(volume: VolumeSpec): Promise<string> {
     const dir = volumeDir(this.root, volume);
     await createSubvolume(dir);
+    // its user's files are reached by name, never listed by others
+    await chmod(dir, 0o711);
     // a block volume whose disk is not made yet gets its limit once the disk's size is known
     if (volume.sizeBytes > 0) await limitSubvolume(dir, volume.content === 'block' ? blockVolumeAllowance(volume.sizeBytes) : volume.sizeBytes);
     return dir;
@@ -81,7 +91,10 @@ export class BtrfsPool implements PoolDriver {
 
   async activateVolume(volume: VolumeSpec): Promise<string> {
     await this.activate();
-    return volumeDir(this.root, volume);
+    const dir = volumeDir(this.root, volume);
+    // a volume that is gone is not made again as a plain directory without a quota
+    if ((await lstat(dir).catch(() => undefined))?.ino !== 256) throw new Error(`${volume.key} is missing from its btrfs pool (${dir})`);
+    return dir;
   }
 
   async limitBlockVolume(volume: VolumeSpec): Promise<void> {

@@ -51,11 +51,15 @@ export class DirPool implements PoolDriver {
     const dir = volumeDir(this.root, volume);
     await mkdir(dir, { recursive: true });
     if (volume.content === 'filesystem' && !existsSync(this.diskFile(volume))) await makeExt4File(this.diskFile(volume), volume.sizeBytes);
-    return this.activateVolume(volume);
+    await this.activateVolume(volume);
+    // its user's files are reached by name, never listed by others
+    await chmod(dir, 0o711);
+    return dir;
   }
 
   async activateVolume(volume: VolumeSpec): Promise<string> {
     const dir = volumeDir(this.root, volume);
+    if (!existsSync(dir)) throw new Error(`${volume.key} is missing from its dir pool (${dir})`);
     if (volume.content === 'filesystem' && !(await isMounted(dir))) await mountLoop(this.diskFile(volume), dir);
     return dir;
   }

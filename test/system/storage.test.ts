@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LodgeError } from '../../src/api/errors.js';
 import { requireProgram, TestDaemon } from './harness.js';
@@ -57,6 +57,24 @@ test('the first start makes the pool default, btrfs on a sparse file, and says w
   assert.match(d.lodge(['host']).stdout, /Storage: .*pool default/);
 });
 
+test('lodged --default-pool-driver dir makes the first default pool a dir pool, and says so; a driver it does not know stops it', async () => {
+  const dir = new TestDaemon({ args: ['--default-pool-driver', 'dir'] });
+  try {
+    await dir.start();
+    const host = await dir.client.host();
+    assert.deepEqual(host.storage, { defaultPool: 'default', reason: 'dir, as lodged was told (--default-pool-driver) when it made it' });
+    assert.equal((await dir.client.storage.get('default')).driver, 'dir');
+  } finally {
+    await dir.cleanup();
+  }
+  const bad = new TestDaemon({ args: ['--default-pool-driver', 'zfs'] });
+  try {
+    await assert.rejects(bad.start(), /--default-pool-driver: "zfs" is not dir or btrfs/);
+  } finally {
+    await bad.cleanup();
+  }
+});
+
 test('a container launched without --disk is held to its pool\'s size: past it the guest gets EDQUOT, the host and its neighbour go on', async () => {
   await d.client.storage.create({ name: 'small', driver: 'btrfs', size: '1G', volumeSize: '64M' });
   await d.launch('filler', { pool: 'small', networks: [] });
@@ -70,7 +88,7 @@ test('a container launched without --disk is held to its pool\'s size: past it t
   assert.equal((await run('filler', 'rm /big && echo room >/after && cat /after')).stdout, 'room\n', 'it goes on once it frees space');
   assert.equal((await run('neighbour', 'dd if=/dev/zero of=/f bs=1M count=100 2>/dev/null && echo wrote')).stdout, 'wrote\n');
   assert.match(d.lodge(['info', 'filler']).stdout, /Root:\s+64M in storage pool small, /);
-  await assert.rejects(d.client.storage.delete('small'), refused('CONFLICT', /holds the root volume of filler: delete it first/));
+  await assert.rejects(d.client.storage.delete('small'), refused('CONFLICT', /holds the root of filler: delete it first/));
 });
 
 test('a dir pool holds each container root in an ext4 file of its size: past it ENOSPC; after a reboot its start mounts it again; its delete leaves nothing', async () => {
@@ -122,10 +140,18 @@ test('a btrfs pool on a block device: a pv guest\'s COW disk lives in its volume
 test('bad pool requests name the field and make nothing', async () => {
   const file = path.join(d.dir, 'plain-file');
   writeFileSync(file, 'not a device');
+  // the administrator's directory, with something in it
+  const full = path.join(d.dir, 'full');
+  mkdirSync(full);
+  writeFileSync(path.join(full, 'theirs'), '');
   const cases: Array<[Parameters<typeof d.client.storage.create>[0], string, RegExp]> = [
     [{ name: 'p1', driver: 'dir', source: 'relative/dir' }, 'BAD_REQUEST', /^source: relative\/dir is not an absolute path/],
     [{ name: 'p1', driver: 'dir', source: file }, 'BAD_REQUEST', /^source: .* is not a directory/],
     [{ name: 'p1', driver: 'dir', size: '1G' }, 'BAD_REQUEST', /^size: a dir pool has no size/],
+    [{ name: 'p1', driver: 'dir', source: full }, 'BAD_REQUEST', /^source: .* is not empty: a dir pool takes a new or empty directory/],
+    [{ name: 'p1', driver: 'dir', source: path.join(d.stateDir, 'guests', 'x') }, 'BAD_REQUEST', /^source: .* is inside lodged's state directory/],
+    [{ name: 'p1', driver: 'dir', source: path.join(d.stateDir, 'storage', 'default', 'x') }, 'CONFLICT', /^source: .* overlaps storage pool default/],
+    [{ name: 'p1', driver: 'dir', source: '/tmp/a,b' }, 'BAD_REQUEST', /^source: \/tmp\/a,b holds a comma or a space/],
     [{ name: 'p1', driver: 'btrfs', source: file }, 'BAD_REQUEST', /^source: .* is not a block device/],
     [{ name: 'p1', driver: 'btrfs', source: '/dev/nosuch' }, 'BAD_REQUEST', /^source: \/dev\/nosuch does not exist/],
     [{ name: 'p1', driver: 'btrfs', size: '12M' }, 'BAD_REQUEST', /^size: 12M is not a size of at least 64M/],

@@ -6,7 +6,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { LodgeError } from '../../src/api/errors.js';
 import { consoleExpect, guestPid, requireProgram, TestDaemon } from './harness.js';
 
@@ -64,10 +65,13 @@ test('a pv guest takes a volume hot-plugged through the mconsole and at boot; no
   await state('p1', 'stop');
   await d.client.volumes.attach('p1', { volume: 'pvdata' });
   await state('p1', 'start');
-  assert.ok(readFileSync(`/proc/${await guestPid(d, 'p1')}/cmdline`, 'utf8').split('\0').some((a) => /^ubd1=\/.*disk\.raw$/.test(a)));
+  assert.ok(readFileSync(`/proc/${await guestPid(d, 'p1')}/cmdline`, 'utf8').split('\0').some((a) => /^ubd1d=\/.*disk\.raw$/.test(a)));
   assert.equal((await run('p1', 'mkdir -p /v && mount /dev/ubdb /v && cat /v/f')).stdout, 'from-pv\n');
   await state('p1', 'stop');
   await d.client.volumes.detach('p1', 'pvdata');
+  // the guest's UML had the file; it is root's again, and no one else's
+  const file = statSync(path.join((await d.client.storage.get('default')).path, 'custom', 'pvdata', 'disk.raw'));
+  assert.deepEqual({ uid: file.uid, mode: file.mode & 0o777 }, { uid: 0, mode: 0o600 });
   await d.launch('c3', { networks: [], start: false });
   await assert.rejects(d.client.volumes.attach('c3', { volume: 'pvdata', path: '/data' }), refused('CONFLICT', /has been the disk of a pv or vm guest: the host's kernel does not mount a filesystem a guest's kernel wrote/));
 });
@@ -89,6 +93,7 @@ test('bad volume requests name the field and change nothing', async () => {
   const cases: Array<[() => Promise<unknown>, string, RegExp]> = [
     [() => d.client.volumes.create({ name: 'more', size: '64M' }), 'CONFLICT', /a volume named more exists already/],
     [() => d.client.volumes.create({ name: 'tiny', size: '1M' }), 'BAD_REQUEST', /^size: 1M is not a size of at least 64M/],
+    [() => d.client.volumes.create({ name: 'a-name-longer-than-twenty', size: '64M' }), 'BAD_REQUEST', /name/],
     [() => d.client.volumes.create({ name: 'lost', size: '1G', pool: 'nosuch' }), 'NOT_FOUND', /^pool: storage pool nosuch not found/],
     [() => d.client.volumes.attach('c4', { volume: 'nosuch', path: '/x' }), 'NOT_FOUND', /volume nosuch not found/],
     [() => d.client.volumes.attach('nosuch', { volume: 'more', path: '/x' }), 'NOT_FOUND', /guest nosuch not found/],

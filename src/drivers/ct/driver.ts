@@ -114,7 +114,10 @@ export class CtDriver implements GuestDriver {
       cgroupsPath: this.cgroupsPath(spec),
       capabilities: this.linuxCapabilities,
       swapAccounting: this.swapAccounting,
-      binds: spec.volumes.flatMap((v) => (v.mount ? [{ source: v.mount.hostDir, destination: v.mount.path }] : [])),
+      // /srv before /srv/data: a volume mounted inside another's path is not hidden by it
+      binds: spec.volumes
+        .flatMap((v) => (v.mount ? [{ source: v.mount.hostDir, destination: v.mount.path }] : []))
+        .sort((a, b) => a.destination.split('/').length - b.destination.split('/').length),
     });
   }
 

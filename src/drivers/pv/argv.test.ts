@@ -30,7 +30,7 @@ test('the guest boots from a COW file over the shared base, on the shim console'
 
 test("volumes are ubd disks by their slot, beside the root's ubd0", () => {
   const argv = umlArgv({ ...base, disks: [{ slot: 1, file: '/p/custom/a/disk.raw' }, { slot: 3, file: '/p/custom/b/disk.raw' }] });
-  assert.deepEqual(argv.filter((a) => a.startsWith('ubd')), ['ubd0=/var/lib/lodge/guests/ab-1/root.cow,/var/lib/lodge/images/busybox/rootfs.ext4', 'ubd1=/p/custom/a/disk.raw', 'ubd3=/p/custom/b/disk.raw']);
+  assert.deepEqual(argv.filter((a) => a.startsWith('ubd')), ['ubd0=/var/lib/lodge/guests/ab-1/root.cow,/var/lib/lodge/images/busybox/rootfs.ext4', 'ubd1d=/p/custom/a/disk.raw', 'ubd3d=/p/custom/b/disk.raw']);
 });
 
 test('memory is given in whole MiB', () => {

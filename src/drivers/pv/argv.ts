@@ -33,7 +33,8 @@ export function umlArgv(i: UmlArgvInput): string[] {
     `mem=${Math.floor(i.memoryBytes / mib)}M`,
     `ubd0=${i.cow},${i.base}`,
     'root=/dev/ubda',
-    ...(i.disks ?? []).map((d) => `ubd${d.slot}=${d.file}`),
+    // d: a volume is data, never a COW file: UML does not look for a header (naming a file to open) in it
+    ...(i.disks ?? []).map((d) => `ubd${d.slot}d=${d.file}`),
     'rw',
     // the console is the shim's pty; every other line goes nowhere
     'con0=fd:0,fd:1',

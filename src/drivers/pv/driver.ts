@@ -11,7 +11,8 @@
  * itself, is moved to this layout: `pv/` at once, the rest at its next start.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, chown, lchown, lstat, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
@@ -26,7 +27,7 @@ import type { AttachedDisk, DiskHotplug, DriverCapabilities, GuestDriver, GuestS
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
-import { cowHeaderBytes, parseCowHeader } from './cow.js';
+import { cowHeader, cowHeaderBytes, cowLayout, parseCowHeader } from './cow.js';
 import { Mconsole } from './mconsole.js';
 
 export interface PvDriverOptions {
@@ -149,15 +150,32 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     if (!engine?.isDirectory()) await mkdir(p.engine, { mode: 0o700 });
     await chown(p.engine, uid, uid);
     await chmod(p.engine, 0o700);
-    // UML makes its COW file in its root volume: the volume is its UML's alone
-    if (spec.root) {
-      await chown(spec.root.dir, uid, uid);
-      await chmod(spec.root.dir, 0o700);
-    }
     const oldCow = path.join(p.pv, 'root.cow');
     if (await lstat(oldCow).then(() => true, () => false)) await rename(oldCow, p.cow);
     await rm(path.join(p.pv, 'uml'), { recursive: true, force: true });
     await p.agent.prepare(uid);
+  }
+
+  /**
+   * The guest's COW file in its root volume, made by lodged (not UML): the volume's
+   * directory stays root's, so the guest's UML owns its disk and nothing beside it (no
+   * subvolume of its own on btrfs, no link to another volume's file).
+   */
+  private async ensureCow(spec: GuestSpec, base: string): Promise<void> {
+    const { cow } = this.paths(spec);
+    if (!spec.root || existsSync(cow)) return;
+    const st = await stat(base);
+    const header = cowHeader({ backingFile: base, mtime: Math.floor(st.mtimeMs / 1000), size: st.size });
+    const tmp = `${cow}.tmp`;
+    const file = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+    try {
+      await file.write(header, 0, header.length, 0);
+      await file.truncate(cowLayout(st.size).dataOffset + st.size);
+      await file.chown(this.engine.uid(spec), this.engine.uid(spec));
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, cow);
   }
 
   /** A COW file belongs to the base it was written over: refuse a base made again since. */
@@ -181,6 +199,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     const p = this.paths(spec);
     const base = await this.base(spec);
     await this.prepareDirs(spec);
+    await this.ensureCow(spec, base);
     await this.checkCow(spec, p.cow, base);
     await rm(path.join(p.engine, 'uml'), { recursive: true, force: true });
     await this.ownDisks(spec, spec.volumes);
@@ -219,10 +238,10 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     return ubdDevice(disk.slot);
   }
 
-  /** A volume's file is its UML's to open (UML runs as the guest's own user). */
+  /** A volume's file is its UML's to open (UML runs as the guest's own user) while it has it. */
   private async ownDisks(spec: GuestSpec, disks: AttachedDisk[]): Promise<void> {
     const uid = this.engine.uid(spec);
-    for (const d of disks) await chown(d.file, uid, uid);
+    for (const d of disks) await lchown(d.file, uid, uid);
   }
 
   async attachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void> {
@@ -235,7 +254,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
       if (Date.now() > end) throw new LodgeError('CONFLICT', `${spec.name} has not started its disks within 30 s: attach ${disk.name} once it has booted`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    await mc.config(`ubd${disk.slot}`, disk.file);
+    await mc.config(`ubd${disk.slot}d`, disk.file);
   }
 
   async detachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void> {

@@ -13,7 +13,7 @@
  * guest's root-only directory.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -203,12 +203,13 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
     if (spec.image.format === 'rootfs') await this.boot(this.profile(spec));
     await this.makeDisk(spec, p.disk);
-    // QEMU runs as the guest's own user: its directories and disk are its alone (no other guest's QEMU may read them)
-    for (const dir of [p.vm, ...(spec.root ? [spec.root.dir] : [])]) {
-      await chown(dir, this.engine.uid(spec), this.engine.uid(spec));
-      await chmod(dir, 0o700);
-    }
-    await chown(p.disk, this.engine.uid(spec), this.engine.uid(spec));
+    // QEMU runs as the guest's own user: its directory (its sockets) and its disk are its alone, no
+    // other guest's QEMU may read them; the root volume's directory stays root's (on btrfs a
+    // directory of its own would let QEMU make subvolumes there, outside the volume's quota)
+    await chown(p.vm, this.engine.uid(spec), this.engine.uid(spec));
+    await chmod(p.vm, 0o700);
+    await lchown(p.disk, this.engine.uid(spec), this.engine.uid(spec));
+    await chmod(p.disk, 0o600);
     return { rootBytes: await virtualSize(p.disk, 'qcow2') };
   }
 
@@ -346,9 +347,9 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     return this.profile(spec) === 'virtio' ? `/dev/disk/by-id/virtio-${diskSerial(disk)}` : `/dev/disk/by-id/ata-QEMU_HARDDISK_${diskSerial(disk)}`;
   }
 
-  /** A volume's file is its QEMU's to open (QEMU runs as the guest's own user). */
+  /** A volume's file is its QEMU's to open (QEMU runs as the guest's own user) while it has it. */
   private async ownDisks(spec: GuestSpec, disks: AttachedDisk[]): Promise<void> {
-    for (const d of disks) await chown(d.file, this.engine.uid(spec), this.engine.uid(spec));
+    for (const d of disks) await lchown(d.file, this.engine.uid(spec), this.engine.uid(spec));
   }
 
   private refuseLegacyHotplug(spec: GuestSpec, what: string): void {
@@ -385,9 +386,20 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
             }
           });
         });
-        await q.execute('device_del', { id });
-        await deleted;
-        await q.execute('blockdev-del', { 'node-name': `vol${disk.slot}` });
+        // not waited for when the disk is gone already
+        deleted.catch(() => {});
+        // a disk the guest no longer has (plugged out before a lodged crashed) is detached already
+        const gone = await q.execute('device_del', { id }).then(
+          () => false,
+          (e: Error) => {
+            if (/DeviceNotFound/.test(e.message)) return true;
+            throw e;
+          },
+        );
+        if (!gone) await deleted;
+        await q.execute('blockdev-del', { 'node-name': `vol${disk.slot}` }).catch((e: Error) => {
+          if (!gone) throw e;
+        });
       },
       unplugTimeoutMs + 5000,
     );
