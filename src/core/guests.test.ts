@@ -256,3 +256,58 @@ test("what a kind cannot do is refused with its driver's reason; a kind that hot
   );
   assert.equal(h.store.customVolume('data')?.kernelWritten, true);
 });
+
+test('a start the engine fails leaves the guest in error with the failure; a stop that fails while the engine runs leaves it running', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  assert.equal((await settled(h, h.guests.launch({ name: 'g1', image: 'base', kind: 'vm', networks: [], start: false }))).status, 'success');
+  assert.equal(h.store.guest('g1')?.state, 'stopped');
+
+  fake.failNext('start');
+  const failed = await settled(h, h.guests.changeState('g1', { action: 'start' }));
+  assert.equal(failed.error?.code, 'ENGINE_FAILED');
+  assert.equal(h.store.guest('g1')?.state, 'error');
+  assert.equal(h.store.guest('g1')?.stateReason, 'start of g1 failed: the fake failed at start');
+  assert.equal((await settled(h, h.guests.changeState('g1', { action: 'start' }))).status, 'success', 'a guest in error starts again');
+  assert.equal(h.store.guest('g1')?.state, 'running');
+  assert.equal(h.store.guest('g1')?.stateReason, undefined);
+
+  fake.failNext('stop');
+  assert.equal((await settled(h, h.guests.changeState('g1', { action: 'stop' }))).status, 'failure');
+  assert.equal(h.store.guest('g1')?.state, 'running');
+});
+
+test('a name being launched cannot be launched again, and a delete asked meanwhile waits for the launch', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  const held = fake.hang('start', 'g1');
+  const first = h.guests.launch({ name: 'g1', image: 'base', kind: 'vm', networks: [] });
+  await held.reached;
+  assert.throws(() => h.guests.launch({ name: 'g1', image: 'base', kind: 'vm', networks: [] }), (e: unknown) => e instanceof LodgeError && e.code === 'CONFLICT');
+  assert.equal((await h.guests.list()).find((g) => g.name === 'g1')?.state, 'creating');
+  const deleting = h.guests.delete('g1', true);
+  await sleep(20);
+  assert.deepEqual(fake.callsOf('g1'), ['create', 'start'], 'the delete has not reached the driver');
+  held.release();
+  assert.equal((await settled(h, first)).status, 'success');
+  assert.equal((await settled(h, deleting)).status, 'success');
+  assert.deepEqual(fake.callsOf('g1'), ['create', 'start', 'stop', 'destroy']);
+  assertNothingLeft(h, fake, 'g1');
+});
+
+test("pause and live limits are refused for a kind without them, with the driver's reason, before any operation", async (t) => {
+  const pv = new FakeDriver('pv', { pause: 'the fake cannot freeze NAME', liveLimits: 'the fake sets limits at start only' });
+  const h = await setup(t, [pv]);
+  assert.equal((await launch(h, 'p1', 'pv')).status, 'success');
+  assert.throws(
+    () => h.guests.changeState('p1', { action: 'pause' }),
+    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && e.message === 'pause is not available in pv guests: the fake cannot freeze p1',
+  );
+  await assert.rejects(
+    h.guests.update('p1', { limits: { cpu: 1 } }),
+    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && /^changing limits while a guest runs is not available in pv guests: the fake sets limits at start only$/.test(e.message),
+  );
+  assert.deepEqual(pv.callsOf('p1'), ['create', 'start']);
+  assert.deepEqual(h.store.guest('p1')?.limits, {});
+  assert.deepEqual(h.operations.list().map((o) => o.action), ['guest.launch']);
+});
