@@ -203,9 +203,6 @@ export class FakeDriver implements GuestDriver {
 
 /** A fake of a kind that plugs disks into running guests (declares diskHotplug, has its methods). */
 export class FakeHotplugDriver extends FakeDriver implements DiskHotplug {
-  /** The disks each guest has plugged in, by the spec's id. */
-  readonly disks = new Map<string, AttachedDisk[]>();
-
   constructor(kind: GuestKind, features: Partial<Record<GuestFeature, true | string>> = {}) {
     super(kind, { ...features, diskHotplug: true });
   }
@@ -216,11 +213,9 @@ export class FakeHotplugDriver extends FakeDriver implements DiskHotplug {
 
   async attachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void> {
     await this.enter('attachDisk', spec.name, disk);
-    this.disks.set(spec.id, [...(this.disks.get(spec.id) ?? []), disk]);
   }
 
   async detachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void> {
     await this.enter('detachDisk', spec.name, disk);
-    this.disks.set(spec.id, (this.disks.get(spec.id) ?? []).filter((d) => d.slot !== disk.slot));
   }
 }
