@@ -1,0 +1,313 @@
+/**
+ * GuestService over a fake driver and everything else real (the store in a temporary
+ * directory, a dir pool, operations, events, networks without any): a launch that fails
+ * at any step leaves nothing behind, reconcile adopts what the host shows, one guest's
+ * actions run one at a time, and what a kind cannot do is refused with its reason.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LodgeError } from '../api/errors.js';
+import type { GuestState } from '../api/guests.js';
+import type { Operation } from '../api/operations.js';
+import type { GuestRef } from '../drivers/driver.js';
+import { DriverRegistry } from '../drivers/registry.js';
+import { ImageFiles } from '../images/store.js';
+import { Events } from './events.js';
+import { FakeDriver, FakeHotplugDriver, fakeRootBytes } from './fake-driver.test-support.js';
+import { GuestService, type GuestServiceDeps } from './guests.js';
+import { NetworkService } from './networks.js';
+import { Operations } from './operations.js';
+import { StorageService, type RootVolume } from './storage.js';
+import { Store, type VolumeRecord } from './store.js';
+import { VolumeService } from './volumes.js';
+
+/** The real storage layer, which a test can make fail once it made a volume's directory (a pool that filled up half-way). */
+class FailingStorage extends StorageService {
+  failNextVolume: Error | undefined;
+
+  override async createVolume(v: VolumeRecord): Promise<RootVolume> {
+    const made = await super.createVolume(v);
+    const error = this.failNextVolume;
+    this.failNextVolume = undefined;
+    if (error) throw error;
+    return made;
+  }
+}
+
+interface Harness {
+  store: Store;
+  storage: FailingStorage;
+  operations: Operations;
+  guests: GuestService;
+  deps: GuestServiceDeps;
+  /** Where the default pool keeps guests' root volumes. */
+  poolGuests: string;
+  guestsDir: string;
+  logs: string[];
+}
+
+/** A lodged's core in a temporary directory, removed when the test ends; the fakes are its drivers. */
+async function setup(t: TestContext, drivers: FakeDriver[]): Promise<Harness> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-guests-'));
+  const store = new Store(path.join(dir, 'lodge.db'));
+  t.after(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const logs: string[] = [];
+  const log = (m: string) => logs.push(m);
+  const events = new Events();
+  const operations = new Operations(store, events);
+  const networks = new NetworkService({ store, events, dir, log });
+  const storage = new FailingStorage({ store, dir: path.join(dir, 'pools'), log });
+  // as ensureDefault does on a host without btrfs
+  await storage.create({ name: 'default', driver: 'dir' });
+  store.setMeta('default_pool', 'default');
+  const volumes = new VolumeService({ store, storage });
+  const registry = new DriverRegistry();
+  for (const d of drivers) await registry.add(d);
+  store.upsertImage({ name: 'base', format: 'rootfs', init: '/sbin/init', stopSignal: 'SIGTERM', sizeBytes: 0, source: 'test', createdAt: new Date().toISOString() });
+  const guestsDir = path.join(dir, 'guests');
+  const deps: GuestServiceDeps = {
+    store,
+    drivers: registry,
+    images: new ImageFiles(path.join(dir, 'images')),
+    operations,
+    events,
+    networks,
+    storage,
+    volumes,
+    guestsDir,
+    hostMemoryBytes: os.totalmem(),
+    imageBeingRebuilt: () => false,
+    log,
+  };
+  return { store, storage, operations, guests: new GuestService(deps), deps, poolGuests: path.join(dir, 'pools', 'default', 'guests'), guestsDir, logs };
+}
+
+const settled = (h: Harness, op: Operation) => h.operations.wait(op.id, 5000);
+
+async function launch(h: Harness, name: string, kind: 'ct' | 'pv' | 'vm' = 'vm'): Promise<Operation> {
+  return settled(h, h.guests.launch({ name, image: 'base', kind, networks: [] }));
+}
+
+const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+
+/** Nothing of a guest anywhere: no row, no root volume's row or directory, no host files, nothing in the engine. */
+function assertNothingLeft(h: Harness, fake: FakeDriver, name: string): void {
+  assert.equal(h.store.guest(name), undefined, 'no guest row');
+  assert.deepEqual(h.store.volumes('default'), [], 'no volume row');
+  assert.deepEqual(entries(h.poolGuests), [], "nothing under the pool's guests/");
+  assert.deepEqual(entries(h.guestsDir), [], 'no guest directory');
+  assert.equal(fake.guests.size, 0, 'nothing in the engine');
+}
+
+/** A guest's rows as launch writes them, and its root volume made, as a lodged that died at that point left them. */
+async function insertGuest(h: Harness, name: string, state: GuestState): Promise<GuestRef> {
+  const g = h.store.insertGuest({ name, kind: 'vm', image: 'base', state, privileged: false, limits: {} });
+  const id = `${h.store.instance}-${g.id}`;
+  const v = h.store.insertVolume({ pool: 'default', key: `guests/${id}`, content: 'block', sizeBytes: 0, guestId: g.id });
+  const { dir } = await h.storage.createVolume(v);
+  writeFileSync(path.join(dir, 'disk.qcow2'), '');
+  const ref = { id, name, dir: path.join(h.guestsDir, id) };
+  mkdirSync(ref.dir, { recursive: true });
+  return ref;
+}
+
+const steps = [
+  { at: 'create', step: 'preparing the root filesystem' },
+  { at: 'start', step: 'starting vm guest' },
+] as const;
+
+for (const { at, step } of steps) {
+  test(`a launch whose driver fails at ${at} leaves nothing behind, and the name can be launched again`, async (t) => {
+    const fake = new FakeDriver('vm');
+    const h = await setup(t, [fake]);
+    fake.failNext(at);
+    const failed = await launch(h, 'g1');
+    assert.equal(failed.status, 'failure');
+    assert.equal(failed.error?.code, 'ENGINE_FAILED');
+    assert.equal(failed.error?.message, `launching g1 failed (at step: ${step})`);
+    assert.equal(failed.error?.cause, `the fake failed at ${at}`);
+    assert.ok(fake.callsOf('g1').includes('destroy'), 'the driver was told to undo what it made');
+    assertNothingLeft(h, fake, 'g1');
+
+    const again = await launch(h, 'g1');
+    assert.equal(again.status, 'success', JSON.stringify(again.error));
+    assert.equal(h.store.guest('g1')?.state, 'running');
+    const [root] = h.store.volumes('default');
+    assert.equal(root?.sizeBytes, fakeRootBytes, "a block root has its disk's size");
+    assert.ok(existsSync(path.join(h.poolGuests, path.basename(root.key), 'disk.qcow2')));
+  });
+}
+
+test('a launch whose storage fails after making the root volume leaves nothing behind, and the name can be launched again', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  h.storage.failNextVolume = new Error('the pool is full');
+  const failed = await launch(h, 'g1');
+  assert.equal(failed.status, 'failure');
+  assert.equal(failed.error?.message, 'launching g1 failed (at step: making its root volume in storage pool default)');
+  assert.equal(failed.error?.cause, 'the pool is full');
+  assert.ok(!fake.callsOf('g1').includes('create'), 'the driver made nothing');
+  assertNothingLeft(h, fake, 'g1');
+  assert.equal((await launch(h, 'g1')).status, 'success');
+});
+
+test('reconcile removes an interrupted launch whole, stops an engine a stopped guest left running, and records an ended one stopped', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  const half = await insertGuest(h, 'half', 'creating');
+  fake.adopt(half, 'running');
+  const stale = await insertGuest(h, 'stale', 'stopped');
+  fake.adopt(stale, 'running');
+  const ended = await insertGuest(h, 'ended', 'running');
+  fake.adopt(ended, 'ended', 'killed by signal 9');
+  const alive = await insertGuest(h, 'alive', 'running');
+  fake.adopt(alive, 'running');
+
+  // a lodged started again: a new service over the same state
+  await new GuestService(h.deps).reconcile();
+
+  assert.deepEqual(fake.callsOf('half'), ['destroy']);
+  assert.equal(h.store.guest('half'), undefined);
+  assert.deepEqual(h.store.volumes('default').map((v) => v.guest).sort(), ['alive', 'ended', 'stale'], "the interrupted launch's root volume row is gone");
+  assert.ok(!entries(h.poolGuests).includes(half.id), 'and its directory');
+  assert.ok(!existsSync(half.dir), 'and its host files');
+  assert.ok(!fake.guests.has(half.id));
+
+  assert.deepEqual(fake.callsOf('stale'), ['stop']);
+  assert.equal(fake.guests.get(stale.id)?.engine, 'ended');
+  assert.equal(h.store.guest('stale')?.state, 'stopped');
+
+  assert.deepEqual(fake.callsOf('ended'), []);
+  assert.equal(h.store.guest('ended')?.state, 'stopped');
+  assert.equal(h.store.guest('ended')?.stateReason, 'killed by signal 9');
+
+  assert.equal(h.store.guest('alive')?.state, 'running');
+  assert.deepEqual(fake.callsOf('alive'), []);
+});
+
+test("one guest's actions run one after the other, another guest's meanwhile, and a list during an action does not record it stopped", async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  assert.equal((await launch(h, 'a')).status, 'success');
+  assert.equal((await launch(h, 'b')).status, 'success');
+  fake.calls.length = 0;
+
+  // a restart held between its stop and its start: the engine shows the guest ended
+  const held = fake.hang('start', 'a');
+  const restart = h.guests.changeState('a', { action: 'restart' });
+  await held.reached;
+  const stop = h.guests.changeState('a', { action: 'stop' });
+
+  const other = await settled(h, h.guests.changeState('b', { action: 'stop' }));
+  assert.equal(other.status, 'success', 'b does not wait for a');
+  assert.equal(h.store.guest('b')?.state, 'stopped');
+
+  await sleep(20);
+  assert.deepEqual(fake.callsOf('a'), ['stop', 'start'], 'the second stop has not reached the driver');
+  assert.equal(h.operations.get(stop.id).status, 'running', 'the second stop waits for the restart');
+
+  const listed = await h.guests.list();
+  assert.equal(listed.find((g) => g.name === 'a')?.state, 'running', 'list shows a as its action left it');
+  assert.equal(h.store.guest('a')?.state, 'running', 'and does not record it stopped');
+
+  held.release();
+  const [restarted, stopped] = await Promise.all([settled(h, restart), settled(h, stop)]);
+  assert.equal(restarted.status, 'success');
+  assert.equal(stopped.status, 'success');
+  assert.deepEqual(fake.callsOf('a'), ['stop', 'start', 'stop']);
+  assert.equal(h.store.guest('a')?.state, 'stopped');
+  assert.equal(h.store.guest('a')?.stateReason, 'stopped on request');
+});
+
+test("what a kind cannot do is refused with its driver's reason; a kind that hot-plugs gets the disk's slot and file", async (t) => {
+  const pv = new FakeDriver('pv', { interactiveExec: 'NAME has no terminal of its own: lodge console NAME is its terminal' });
+  const vm = new FakeHotplugDriver('vm');
+  const h = await setup(t, [pv, vm]);
+  assert.equal((await launch(h, 'p1', 'pv')).status, 'success');
+  assert.equal((await launch(h, 'v1', 'vm')).status, 'success');
+
+  await assert.rejects(
+    h.guests.interactive('p1', ['sh']),
+    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && e.message === 'exec -t is not available in pv guests: p1 has no terminal of its own: lodge console p1 is its terminal',
+  );
+  assert.deepEqual(await h.guests.interactive('v1', ['sh']), { argv: ['fake-exec', 'sh'] });
+
+  const data = h.store.insertVolume({ pool: 'default', key: 'custom/data', content: 'block', sizeBytes: 64 * 1024 * 1024 });
+  const { dir } = await h.storage.createVolume(data);
+  await assert.rejects(
+    h.guests.attachVolume('p1', { volume: 'data' }),
+    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && e.message === 'attaching or detaching a volume while a guest runs is not available in pv guests: the fake cannot plug a disk into a running guest',
+  );
+  assert.deepEqual(h.store.attachments({ volumeId: data.id }), [], 'nothing recorded');
+  assert.ok(!pv.callsOf('p1').includes('attachDisk'));
+
+  const attached = await h.guests.attachVolume('v1', { volume: 'data' });
+  assert.deepEqual(attached.attachedTo, { guest: 'v1', device: '/dev/vdb' });
+  assert.deepEqual(
+    vm.calls.filter((c) => c.method === 'attachDisk'),
+    [{ method: 'attachDisk', guest: 'v1', disk: { name: 'data', slot: 1, file: path.join(dir, 'disk.raw') } }],
+  );
+  assert.equal(h.store.customVolume('data')?.kernelWritten, true);
+});
+
+test('a start the engine fails leaves the guest in error with the failure; a stop that fails while the engine runs leaves it running', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  assert.equal((await settled(h, h.guests.launch({ name: 'g1', image: 'base', kind: 'vm', networks: [], start: false }))).status, 'success');
+  assert.equal(h.store.guest('g1')?.state, 'stopped');
+
+  fake.failNext('start');
+  const failed = await settled(h, h.guests.changeState('g1', { action: 'start' }));
+  assert.equal(failed.error?.code, 'ENGINE_FAILED');
+  assert.equal(h.store.guest('g1')?.state, 'error');
+  assert.equal(h.store.guest('g1')?.stateReason, 'start of g1 failed: the fake failed at start');
+  assert.equal((await settled(h, h.guests.changeState('g1', { action: 'start' }))).status, 'success', 'a guest in error starts again');
+  assert.equal(h.store.guest('g1')?.state, 'running');
+  assert.equal(h.store.guest('g1')?.stateReason, undefined);
+
+  fake.failNext('stop');
+  assert.equal((await settled(h, h.guests.changeState('g1', { action: 'stop' }))).status, 'failure');
+  assert.equal(h.store.guest('g1')?.state, 'running');
+});
+
+test('a name being launched cannot be launched again, and a delete asked meanwhile waits for the launch', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  const held = fake.hang('start', 'g1');
+  const first = h.guests.launch({ name: 'g1', image: 'base', kind: 'vm', networks: [] });
+  await held.reached;
+  assert.throws(() => h.guests.launch({ name: 'g1', image: 'base', kind: 'vm', networks: [] }), (e: unknown) => e instanceof LodgeError && e.code === 'CONFLICT');
+  assert.equal((await h.guests.list()).find((g) => g.name === 'g1')?.state, 'creating');
+  const deleting = h.guests.delete('g1', true);
+  await sleep(20);
+  assert.deepEqual(fake.callsOf('g1'), ['create', 'start'], 'the delete has not reached the driver');
+  held.release();
+  assert.equal((await settled(h, first)).status, 'success');
+  assert.equal((await settled(h, deleting)).status, 'success');
+  assert.deepEqual(fake.callsOf('g1'), ['create', 'start', 'stop', 'destroy']);
+  assertNothingLeft(h, fake, 'g1');
+});
+
+test("pause and live limits are refused for a kind without them, with the driver's reason, before any operation", async (t) => {
+  const pv = new FakeDriver('pv', { pause: 'the fake cannot freeze NAME', liveLimits: 'the fake sets limits at start only' });
+  const h = await setup(t, [pv]);
+  assert.equal((await launch(h, 'p1', 'pv')).status, 'success');
+  assert.throws(
+    () => h.guests.changeState('p1', { action: 'pause' }),
+    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && e.message === 'pause is not available in pv guests: the fake cannot freeze p1',
+  );
+  await assert.rejects(
+    h.guests.update('p1', { limits: { cpu: 1 } }),
+    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && /^changing limits while a guest runs is not available in pv guests: the fake sets limits at start only$/.test(e.message),
+  );
+  assert.deepEqual(pv.callsOf('p1'), ['create', 'start']);
+  assert.deepEqual(h.store.guest('p1')?.limits, {});
+  assert.deepEqual(h.operations.list().map((o) => o.action), ['guest.launch']);
+});
