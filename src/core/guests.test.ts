@@ -145,6 +145,20 @@ for (const { at, step } of steps) {
   });
 }
 
+test('a launch whose undo fails too keeps its guest, in error with both reasons, until a delete removes it whole', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  fake.failNext('start');
+  fake.failNext('destroy');
+  assert.equal((await launch(h, 'g1')).status, 'failure');
+  const kept = h.store.guest('g1');
+  assert.equal(kept?.state, 'error');
+  assert.match(kept?.stateReason ?? '', /^its launch failed, and removing what it made failed too \(the fake failed at destroy\): delete it$/);
+  assert.equal(h.store.volumes('default').length, 1, 'its root volume stays with it');
+  assert.equal((await settled(h, h.guests.delete('g1', true))).status, 'success');
+  assertNothingLeft(h, fake, 'g1');
+});
+
 test('a launch whose storage fails after making the root volume leaves nothing behind, and the name can be launched again', async (t) => {
   const fake = new FakeDriver('vm');
   const h = await setup(t, [fake]);

@@ -215,9 +215,19 @@ export class GuestService {
         const spec = this.spec(g);
         const volume = this.deps.store.rootVolume(g.id)!;
         const revert = new Revert();
-        revert.add('guest record', () => this.deleteRecord(g, volume));
-        revert.add('root volume', () => this.deps.storage.deleteVolumeFiles(volume));
-        revert.add('host resources', () => driver.destroy(spec));
+        // what the engine left that could not be removed keeps its guest, in error: a delete tries again
+        let leftover: Error | undefined;
+        revert.add('guest record', () => {
+          if (!leftover) return this.deleteRecord(g, volume);
+          this.setState(g, 'error', `its launch failed, and removing what it made failed too (${leftover.message}): delete it`);
+        });
+        revert.add('root volume', () => (leftover ? undefined : this.deps.storage.deleteVolumeFiles(volume)));
+        revert.add('host resources', () =>
+          driver.destroy(spec).catch((e: Error) => {
+            leftover = e;
+            throw e;
+          }),
+        );
         try {
           // its name in DNS, and its anti-spoofing entries in force before it first sends
           if (spec.nics.length) progress(5, 'adding its NICs to their networks');
@@ -238,7 +248,7 @@ export class GuestService {
         } catch (e) {
           await revert.fail(this.deps.log);
           // its NICs went with its record: their names and firewall entries go too
-          await this.deps.networks.nicsChanged(spec.nics, 'delete');
+          if (!leftover) await this.deps.networks.nicsChanged(spec.nics, 'delete');
           throw wrap(e, `launching ${req.name} failed`);
         }
       }),

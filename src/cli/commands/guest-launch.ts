@@ -37,7 +37,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--memory <size>', 'memory limit, e.g. 256M or 1G')
     .option('--swap <size>', 'swap the guest may use beyond --memory (default none)')
     .option('--processes <n>', 'most processes the guest may run at once')
-    .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: a container gets its pool\'s volume size, a vm or pv guest the size of its image\'s disk)')
+    .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: a container gets its pool\'s volume size, a vm guest the size of its image\'s disk; a pv guest\'s is always its image\'s base)')
     .option('--pool <pool>', 'the storage pool of its root volume (default: the default pool; lodge storage list)')
     .option('--network <name[=address]>', 'a NIC on this network (repeat for more; eth0 first), optionally with a fixed address; none: loopback only (default: the network "default")', (v: string, all: string[]) => [...all, v], [])
     .option('--accel <accel>', 'vm: auto (KVM where a probe shows it fast, else TCG), kvm or tcg')

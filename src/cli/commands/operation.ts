@@ -68,7 +68,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       printTable(['KIND', 'AVAILABLE', 'ENGINE'], info.drivers.map((d) => [d.kind, d.available ? 'yes' : 'no', d.engine]));
       process.stdout.write('\n');
       printTable(['KIND', 'IMAGES', 'FEATURES'], info.drivers.map((d) => [d.kind, d.imageFormats.join(','), d.features.join(', ')]));
-      process.stdout.write(`\nWhy not (lodge host --format json lists every reason):\n`);
+      process.stdout.write('\nWhat each kind cannot do, and why:\n');
       for (const d of info.drivers) for (const [feature, why] of Object.entries(d.lacks)) process.stdout.write(`  ${d.kind} ${feature}: ${why}\n`);
       if (info.storage) process.stdout.write(`\nStorage: guests' roots go to the pool ${info.storage.defaultPool} unless launched with --pool: ${info.storage.reason}\n`);
     });
