@@ -4,7 +4,8 @@
  * removed with the guest; the first start makes the pool `default`.
  */
 import { existsSync } from 'node:fs';
-import { readdir, stat, statfs } from 'node:fs/promises';
+import { readdir, rm, stat, statfs } from 'node:fs/promises';
+import { unmount } from '../host/mounts.js';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import { parseSize } from '../api/sizes.js';
@@ -49,6 +50,8 @@ function sizeField(field: string, text: string | undefined): number | undefined 
 export class StorageService {
   private readonly deps: StorageServiceDeps;
   private readonly drivers = new Map<string, PoolDriver>();
+  /** Pools being made or deleted: no volume goes into them meanwhile. */
+  private readonly busy = new Set<string>();
 
   constructor(deps: StorageServiceDeps) {
     this.deps = deps;
@@ -84,6 +87,7 @@ export class StorageService {
    * volumes of guests the database no longer has (a lodged killed half-way) removed.
    */
   async restore(): Promise<void> {
+    await this.sweepUnknownPools();
     for (const p of this.deps.store.pools()) {
       try {
         const driver = this.driverOf(p);
@@ -100,6 +104,21 @@ export class StorageService {
       } catch (e) {
         this.deps.log(`storage pool ${p.name}: cannot activate it: ${(e as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * What a lodged killed while making a pool left in its storage directory (a mounted file
+   * with no row): everything there is Lodge's, named after a pool.
+   */
+  private async sweepUnknownPools(): Promise<void> {
+    const known = new Set(this.deps.store.pools().flatMap((p) => [p.path, p.source]));
+    for (const entry of await readdir(this.deps.dir).catch(() => [])) {
+      const where = path.join(this.deps.dir, entry);
+      if (known.has(where)) continue;
+      this.deps.log(`storage: removing ${where}: no pool has it (a pool's making was interrupted)`);
+      await unmount(where);
+      await rm(where, { recursive: true, force: true });
     }
   }
 
@@ -140,7 +159,16 @@ export class StorageService {
   }
 
   async create(req: StoragePoolsPost): Promise<StoragePool> {
-    if (this.deps.store.pool(req.name)) throw new LodgeError('CONFLICT', `a storage pool named ${req.name} exists already`);
+    if (this.deps.store.pool(req.name) || this.busy.has(req.name)) throw new LodgeError('CONFLICT', `a storage pool named ${req.name} exists already`);
+    this.busy.add(req.name);
+    try {
+      return await this.make(req);
+    } finally {
+      this.busy.delete(req.name);
+    }
+  }
+
+  private async make(req: StoragePoolsPost): Promise<StoragePool> {
     const fileBytes = sizeField('size', req.size);
     const asked = sizeField('volumeSize', req.volumeSize);
     const own = path.join(this.deps.dir, req.name);
@@ -229,19 +257,24 @@ export class StorageService {
 
   async delete(name: string): Promise<void> {
     const p = this.record(name);
+    if (this.busy.has(name)) throw new LodgeError('CONFLICT', `storage pool ${name} is being made or deleted already`);
     if (this.defaultPool === name) throw new LodgeError('CONFLICT', `storage pool ${name} is the default pool: guests launched without --pool go there`);
     const volumes = this.deps.store.volumes(name);
     if (volumes.length > 0) {
       const held = volumes.map((v) => (v.guest ? `the root of ${v.guest}` : `volume ${v.key.slice('custom/'.length)}`));
       throw new LodgeError('CONFLICT', `storage pool ${name} holds ${held.join(', ')}: delete ${held.length > 1 ? 'them' : 'it'} first`);
     }
+    // from here no launch or volume goes into it (poolFor refuses)
+    this.busy.add(name);
     try {
       await this.driverOf(p).destroy();
+      this.deps.store.deletePool(name);
+      this.drivers.delete(name);
     } catch (e) {
       throw new LodgeError('ENGINE_FAILED', `removing the storage of pool ${name} failed`, { cause: e });
+    } finally {
+      this.busy.delete(name);
     }
-    this.deps.store.deletePool(name);
-    this.drivers.delete(name);
   }
 
   /** The pool a guest's root goes to: the one asked for, or the default. */
@@ -250,6 +283,7 @@ export class StorageService {
     if (!chosen) throw new LodgeError('CONFLICT', 'pool: there is no default storage pool; name one with --pool (lodge storage list)');
     const p = this.deps.store.pool(chosen);
     if (!p) throw new LodgeError('NOT_FOUND', `pool: storage pool ${chosen} not found (lodge storage list shows what there is)`);
+    if (this.busy.has(chosen)) throw new LodgeError('CONFLICT', `pool: storage pool ${chosen} is being deleted`);
     return p;
   }
 

@@ -174,3 +174,14 @@ test('a guest\'s delete removes its root volume; the pool is whole again', async
   await d.client.storage.delete('small');
   assert.equal(existsSync(path.join(d.stateDir, 'storage', 'small.btrfs')), false);
 });
+
+test('what a lodged killed while making a pool left in its storage directory is removed at the next start', async () => {
+  await d.stop();
+  const storage = path.join(d.stateDir, 'storage');
+  mkdirSync(path.join(storage, 'ghost'));
+  writeFileSync(path.join(storage, 'ghost.btrfs'), 'half a pool');
+  await d.start();
+  assert.deepEqual(readdirSync(storage).sort(), ['default', 'default.btrfs']);
+  assert.match(d.stderr, /removing .*ghost\.btrfs: no pool has it/);
+  assert.equal((await d.client.storage.get('default')).default, true, 'the known pool is untouched');
+});
