@@ -105,6 +105,16 @@ export const Guest = Type.Object({
   machine: Type.Optional(Machine),
   nics: Type.Optional(Type.Array(Nic)),
   engine: Type.Optional(Type.String({ description: 'the engine that runs the guest, and why it was chosen' })),
+  volumes: Type.Optional(
+    Type.Array(
+      Type.Object({
+        name: Type.String(),
+        path: Type.Optional(Type.String({ description: 'ct: where the guest sees it mounted' })),
+        device: Type.Optional(Type.String({ description: 'pv and vm: the disk the guest sees' })),
+      }),
+      { description: 'its volumes of their own (lodge volume attach)' },
+    ),
+  ),
   root: Type.Optional(
     Type.Object(
       {

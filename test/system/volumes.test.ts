@@ -30,6 +30,8 @@ test('a volume goes from container to container with its files, holds to its siz
   const cli = d.lodge(['volume', 'attach', 'data', 'c1', '/srv/data']);
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stderr, /volume data is attached to c1 at \/srv\/data/);
+  assert.deepEqual((await d.client.guests.get('c1')).volumes, [{ name: 'data', path: '/srv/data' }]);
+  assert.match(d.lodge(['info', 'c1']).stdout, /^Volumes:\s+data at \/srv\/data$/m);
   await state('c1', 'start');
   assert.equal((await run('c1', 'echo kept > /srv/data/file && id -u && stat -c %u /srv/data')).stdout, '0\n0\n', "the guest's root owns it");
   assert.match((await run('c1', 'dd if=/dev/zero of=/srv/data/big bs=1M count=200 2>&1; rm /srv/data/big')).stdout, /No space left on device/);
