@@ -174,13 +174,19 @@ export class NetworkService {
     await rm(path.join(this.deps.dir, n.name), { recursive: true, force: true });
   }
 
-  /** Tells the network's dnsmasq which guests it has now. */
-  async syncDns(network: string): Promise<void> {
-    const n = this.deps.store.network(network);
-    if (!n) return;
-    await mkdir(this.deps.dir, { recursive: true });
-    const hosts = this.deps.store.nics({ network }).map((x) => ({ name: x.guest, mac: x.mac, address: x.address }));
-    await syncDnsmasq(this.dnsmasqNetwork(n), hosts);
+  /**
+   * Tells the network's dnsmasq which guests it has now. One at a time per network, each
+   * reading the database when its turn comes: two that overlapped could otherwise write
+   * the older list last (a name of a guest deleted meanwhile, left behind).
+   */
+  syncDns(network: string): Promise<void> {
+    return this.lock.with(`dns:${network}`, async () => {
+      const n = this.deps.store.network(network);
+      if (!n) return;
+      await mkdir(this.deps.dir, { recursive: true });
+      const hosts = this.deps.store.nics({ network }).map((x) => ({ name: x.guest, mac: x.mac, address: x.address }));
+      await syncDnsmasq(this.dnsmasqNetwork(n), hosts);
+    });
   }
 
   async delete(name: string): Promise<void> {
