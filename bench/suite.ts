@@ -16,6 +16,7 @@ const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark>
   'pv-boot': { about: 'lodge launch --kind pv to the shell prompt against the same linux.uml command by hand', load: async () => (await import('./guest-boot.js')).pvBoot },
   net: { about: 'TCP throughput and round trip: two ct and two vm guests on a bridge against two bare namespaces', load: async () => (await import('./net.js')).net },
   storage: { about: 'dir against btrfs pools: ct launch and delete (against runc), N containers (--count, 50): time, host disk and loop devices per guest; pv and vm launches', load: async () => (await import('./storage.js')).storage },
+  volume: { about: 'fio inside ct, pv and vm guests on a dir and a btrfs pool, against fio on the host side of the same pool (--megabytes, 64; --seconds, 5)', load: async () => (await import('./volume.js')).volume },
   api: { about: 'requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest', load: async () => (await import('./api.js')).api },
 };
 
@@ -30,7 +31,8 @@ Options:
   --runs N            runs of each side (each benchmark has its own default)
   --count N           density: containers (default 2000)
   --lxd-count N       density: LXD containers (default 200)
-  --megabytes N       net: MB per ct transfer (default 128)
+  --megabytes N       net: MB per ct transfer (default 128); volume: the file fio uses (64)
+  --seconds N         volume: the length of each random job (5)
   --vm-megabytes N    net: MB per vm transfer (default 16)
   --no-vm             net: leave the vm pair out
   --no-peers          ct-start, density: leave Podman and LXD out
@@ -46,6 +48,7 @@ const { values, positionals } = parseArgs({
     count: { type: 'string' },
     'lxd-count': { type: 'string' },
     megabytes: { type: 'string' },
+    seconds: { type: 'string' },
     'vm-megabytes': { type: 'string' },
     'no-vm': { type: 'boolean' },
     'no-peers': { type: 'boolean' },
