@@ -5,14 +5,14 @@
  * root: sequential write and read (1 MiB blocks), random write and read (4 KiB), direct I/O.
  * Options: --megabytes N (64, the file), --seconds N (5, each random job).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, createReadStream, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { GuestKind } from '../src/api/common.js';
 import type { PoolDriverName } from '../src/api/storage.js';
 import type { TestDaemon } from '../test/system/harness.js';
-import { privateDaemon, type Benchmark, type BenchContext } from './bench.js';
+import { privateDaemon, type Benchmark } from './bench.js';
+import { ensurePackages } from './peers.js';
 
 const pools: PoolDriverName[] = ['dir', 'btrfs'];
 const kinds: GuestKind[] = ['ct', 'pv', 'vm'];
@@ -20,13 +20,6 @@ const jobs = ['write', 'read', 'randwrite', 'randread'] as const;
 type Job = (typeof jobs)[number];
 /** MiB/s for the sequential jobs, IOPS for the random ones. */
 type Figures = Record<Job, number>;
-
-/** fio from Debian, installed by the benchmark as the suite installs its peers. */
-function ensureFio(ctx: BenchContext): void {
-  if (spawnSync('fio', ['--version']).status === 0) return;
-  ctx.log('installing fio (Debian)');
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'fio'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
 
 /** The fio arguments of one job on `file`. */
 function fioArgs(job: Job, file: string, megabytes: number, seconds: number): string[] {
@@ -75,7 +68,8 @@ async function inGuest(d: TestDaemon, name: string, argv: string[]): Promise<str
 export const volume: Benchmark = async (ctx) => {
   const megabytes = Number(ctx.options.megabytes ?? 64);
   const seconds = Number(ctx.options.seconds ?? 5);
-  ensureFio(ctx);
+  const missing = ensurePackages(ctx, 'fio', ['fio']);
+  if (missing) throw new Error(missing);
   const d = await privateDaemon(ctx);
   ctx.log('making an image with fio in it');
   await fioImage(d);
