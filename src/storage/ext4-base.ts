@@ -12,11 +12,11 @@ import { resolveInRoot } from './in-root.js';
 const mib = 1024 * 1024;
 
 /**
- * Returns the base file (by default ROOTFS.ext4), making it (atomically, by rename) when
+ * Returns the base file `target`, making it (atomically, by rename) when
  * it is missing. `additions` maps paths in the guest to host directories copied in as
  * well (a kernel's modules).
  */
-export async function ensureExt4Base(rootfs: string, additions: Record<string, string> = {}, target = `${rootfs}.ext4`): Promise<string> {
+export async function ensureExt4Base(rootfs: string, additions: Record<string, string>, target: string): Promise<string> {
   if (existsSync(target)) return target;
   const tmp = `${target}.tmp-${process.pid}`;
   const staging = `${target}.staging-${process.pid}`;

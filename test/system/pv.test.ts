@@ -16,6 +16,13 @@ import { Mconsole } from '../../src/drivers/pv/mconsole.js';
 import { consoleExpect, guestPid, hostCgroup, requireProgram, TestDaemon, waitForState } from './harness.js';
 
 const d = new TestDaemon();
+/** An image's pv base, named by what it is made from (this UML and its modules). */
+const pvBase = (image: string) => {
+  const dir = path.join(d.stateDir, 'images', image);
+  const [name] = readdirSync(dir).filter((f) => /^rootfs\.uml-[0-9a-f]{12}\.ext4$/.test(f));
+  if (!name) throw new Error(`no pv base in ${dir}: ${readdirSync(dir).join(' ')}`);
+  return path.join(dir, name);
+};
 const kernel = '/usr/bin/linux.uml';
 before(async () => {
   requireProgram(kernel, 'user-mode-linux');
@@ -80,7 +87,7 @@ test('the mconsole client speaks to the real guest: version, config, sysrq, disk
   const umlDir = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('uml_dir='))!.slice(8);
   const mc = new Mconsole(path.join(umlDir, 'uml', 'mconsole'), d.dir, unix);
   assert.match(await mc.version(), /6\.\d+\.\d+/);
-  assert.match(await mc.config('ubd0'), /root\.cow,.*rootfs\.ext4/);
+  assert.match(await mc.config('ubd0'), /root\.cow,.*rootfs\.uml-[0-9a-f]{12}\.ext4/);
   assert.match(await mc.sysrq('7'), /sysrq: Changing Loglevel[\s\S]*Loglevel set to 7/);
   // hot-plug: a second disk appears in the running guest, and goes again
   const disk = path.join(d.dir, 'extra.img');
@@ -131,7 +138,7 @@ test('a hung guest is killed after the timeout', async () => {
 test('two pv guests of one image share its base disk and write only their COW files', async () => {
   assert.equal(d.lodge(['start', 'pv1']).code, 0);
   assert.equal(d.lodge(['launch', 'busybox', 'pv2', '--kind', 'pv']).code, 0);
-  const base = path.join(d.stateDir, 'images/busybox/rootfs.ext4');
+  const base = pvBase('busybox');
   const baseHash = sha(base);
   for (const name of ['pv1', 'pv2']) await onConsole(name, `dd if=/dev/urandom of=/root/${name}.bin bs=1k count=512 2>/dev/null; sync; echo wrote-$((40+2))-${name}`, new RegExp(`wrote-42-${name}`));
   const cmdlines = await Promise.all(['pv1', 'pv2'].map(async (n) => readFileSync(`/proc/${await guestPid(d, n)}/cmdline`, 'utf8').split('\0')));
@@ -177,6 +184,33 @@ test("an image's absolute links lead inside it when lodged adds the kernel's mod
   assert.equal(d.lodge(['image', 'delete', 'libout']).code, 0);
 });
 
+test('a guest keeps the base its disk was written over (a UML upgraded makes a new one for new guests)', async () => {
+  assert.equal(d.lodge(['launch', 'busybox', 'keeper', '--kind', 'pv', '--no-start']).code, 0);
+  const current = pvBase('busybox');
+  // as if made by an earlier UML: the same bytes and time, under the name of other inputs
+  const older = path.join(path.dirname(current), 'rootfs.uml-000000000000.ext4');
+  execFileSync('cp', ['-a', current, older]);
+  try {
+    const cow = path.join((await d.client.guests.get('keeper')).root!.path, 'root.cow');
+    assert.equal(d.lodge(['start', 'keeper']).code, 0);
+    assert.equal(d.lodge(['stop', 'keeper', '--force']).code, 0);
+    const header = readFileSync(cow).subarray(0, 32 + 4096);
+    header.fill(0, 32);
+    header.write(older, 32);
+    writeFileSync(cow, header, { flag: 'r+' });
+    assert.equal(d.lodge(['start', 'keeper']).code, 0);
+    const ubd0 = readFileSync(`/proc/${await guestPid(d, 'keeper')}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('ubd0='))!;
+    assert.equal(ubd0, `ubd0=${cow},${older}`, 'it boots over the base its disk names');
+    await onConsole('keeper', 'echo kept-$((6*7))', /kept-42/);
+    assert.equal(d.lodge(['launch', 'busybox', 'newer', '--kind', 'pv', '--no-start']).code, 0);
+    assert.equal(d.lodge(['start', 'newer']).code, 0);
+    assert.ok(readFileSync(`/proc/${await guestPid(d, 'newer')}/cmdline`, 'utf8').includes(`,${current}`), 'a new guest gets the current base');
+  } finally {
+    for (const name of ['keeper', 'newer']) d.lodge(['delete', '--force', name]);
+    rmSync(older, { force: true });
+  }
+});
+
 test('bad input: too little memory, privileged; a corrupt or replaced base disk is reported', { timeout: 180_000 }, async () => {
   const small = d.lodge(['launch', 'busybox', 'pvx', '--kind', 'pv', '--memory', '16M']);
   assert.equal(small.code, 1);
@@ -188,7 +222,7 @@ test('bad input: too little memory, privileged; a corrupt or replaced base disk 
   execFileSync('tar', ['-C', broken, '-cf', path.join(d.dir, 'broken.tar'), '.']);
   assert.equal(d.lodge(['image', 'import', path.join(d.dir, 'broken.tar'), 'broken']).code, 0);
   assert.equal(d.lodge(['launch', 'broken', 'dies', '--kind', 'pv', '--no-start']).code, 0);
-  truncateSync(path.join(d.stateDir, 'images/broken/rootfs.ext4'), 4096);
+  truncateSync(pvBase('broken'), 4096);
   d.lodge(['start', 'dies']);
   // a panicking UML dumps its stack and aborts: that can take a while
   const g = await waitForState(d, 'dies', 'stopped', 60_000);
@@ -196,16 +230,25 @@ test('bad input: too little memory, privileged; a corrupt or replaced base disk 
   assert.match(g.stateReason ?? '', /exited with code|killed by signal/);
   assert.match(consoleLog('dies'), /Kernel panic|Unable to mount root|VFS/);
   assert.match(d.lodge(['exec', 'dies', '--', 'true']).stderr, /cannot exec in dies: it is stopped/);
-  // a missing base is made again, but a guest's COW file belongs to the old one: Lodge refuses to boot it, and says why
+  // a guest's COW file belongs to the base it was written over: Lodge refuses to boot it over another, and says why
   assert.equal(d.lodge(['launch', 'busybox', 'orphan', '--kind', 'pv', '--no-start']).code, 0);
   assert.equal(d.lodge(['start', 'orphan']).code, 0);
   await onConsole('orphan', 'echo booted-$((3*3))', /booted-9/); // its COW file exists once it has booted
   assert.equal(d.lodge(['stop', 'orphan', '--force']).code, 0);
-  rmSync(path.join(d.stateDir, 'images/busybox/rootfs.ext4'));
-  await sleep(1100); // a new mtime
+  const base = pvBase('busybox');
+  // a base made again in place (a new mtime) is not the one the disk was written over
+  const kept = `${base}.kept`;
+  execFileSync('cp', ['-a', base, kept]);
+  execFileSync('touch', ['-d', `@${Math.floor(Date.now() / 1000) + 5}`, base]);
+  const remade = d.lodge(['start', 'orphan']);
+  assert.equal(remade.code, 1);
+  assert.match(remade.stderr, /cannot start orphan: its disk was written over an earlier base of image busybox, which has been made again since .*; delete the guest and launch it anew/);
+  // and a base that is gone is said to be gone
+  rmSync(base);
   const refused = d.lodge(['start', 'orphan']);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /cannot start orphan: its disk was written over an earlier base of image busybox, which has been made again since .*; delete the guest and launch it anew/);
+  assert.match(refused.stderr, /cannot start orphan: its disk was written over rootfs\.uml-[0-9a-f]{12}\.ext4 of image busybox, which is gone; delete the guest and launch it anew/);
+  execFileSync('mv', [kept, base]);
   assert.equal((await d.client.guests.get('orphan')).state, 'stopped');
   assert.equal(d.lodge(['delete', 'orphan']).code, 0);
   assert.equal(d.lodge(['delete', 'dies']).code, 0);

@@ -10,7 +10,8 @@
  * link in their place. A guest started by an earlier lodged, whose UML owned `pv/`
  * itself, is moved to this layout: `pv/` at once, the rest at its next start.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { chmod, chown, lchown, lstat, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -63,6 +64,8 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     },
   };
   private readonly bases = new Inflight<string>();
+  /** What a base is made from beside its image: this UML and its modules (see base). */
+  private baseKey = '';
   private readonly options: PvDriverOptions;
   protected readonly engine: EngineProcess;
   private unix: typeof UnixDgram | undefined;
@@ -83,6 +86,8 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
       return { kind: 'pv', available: false, engine: `the npm module unix-dgram does not load (${(e as Error).message}): run npm ci` };
     }
     const version = (await run([this.options.kernel, '--version'], { allowFailure: true, timeoutMs: 10_000 })).stdout.trim();
+    const modules = existsSync(this.options.modulesDir) ? readdirSync(this.options.modulesDir).sort().join(' ') : '';
+    this.baseKey = createHash('sha256').update(`${version}\n${modules}`).digest('hex').slice(0, 12);
     return { kind: 'pv', available: true, engine: `User-Mode Linux ${version || this.options.kernel}`, memory: pvMemory };
   }
 
@@ -120,9 +125,33 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     return new Mconsole(socket, p.pv, this.unix);
   }
 
-  /** The UML kernel's modules go into the shared base: every guest has them, on disk once. */
+  /**
+   * The base new guests of an image are written over, named by what it is made from: the
+   * image and this UML's modules (they go in: every guest has them, on disk once). A UML
+   * upgraded makes a new base; the old one stays for the guests written over it.
+   */
   private base(spec: GuestSpec): Promise<string> {
-    return this.bases.run(spec.image.rootfs, () => ensureExt4Base(spec.image.rootfs, { 'lib/modules': this.options.modulesDir }));
+    const target = `${spec.image.rootfs}.uml-${this.baseKey}.ext4`;
+    return this.bases.run(target, () => ensureExt4Base(spec.image.rootfs, { 'lib/modules': this.options.modulesDir }, target));
+  }
+
+  /**
+   * The base a guest's disk was written over: the one its COW file names when that is one of
+   * its image's bases (`rootfs.ext4` before bases were named, `rootfs.uml-KEY.ext4`), the
+   * current one for a new disk. The name comes from UML's file: nothing else is taken.
+   */
+  private async baseOf(spec: GuestSpec): Promise<string> {
+    const head = await readUntrustedHead(this.paths(spec).cow, `the COW disk of ${spec.name}`, cowHeaderBytes).catch(() => undefined);
+    const header = head ? parseCowHeader(head) : undefined;
+    if (!header || !/^rootfs(\.uml-[0-9a-f]{12})?\.ext4$/.test(path.basename(header.backingFile))) return this.base(spec);
+    // in this image's directory (by another name too: a directory moved, its old name a link to it)
+    const imageDir = await realpath(path.dirname(spec.image.rootfs));
+    if ((await realpath(path.dirname(header.backingFile)).catch(() => '')) !== imageDir) return this.base(spec);
+    const named = path.join(imageDir, path.basename(header.backingFile));
+    if (!existsSync(named)) {
+      throw new LodgeError('CONFLICT', `cannot start ${spec.name}: its disk was written over ${path.basename(named)} of image ${spec.image.name}, which is gone; delete the guest and launch it anew`);
+    }
+    return named;
   }
 
   async create(spec: GuestSpec): Promise<{ rootBytes: number }> {
@@ -197,8 +226,8 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
 
   async start(spec: GuestSpec): Promise<void> {
     const p = this.paths(spec);
-    const base = await this.base(spec);
     await this.prepareDirs(spec);
+    const base = await this.baseOf(spec);
     await this.ensureCow(spec, base);
     await this.checkCow(spec, p.cow, base);
     await rm(path.join(p.engine, 'uml'), { recursive: true, force: true });
