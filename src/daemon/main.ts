@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   // vm kernels are Debian's packages unpacked, the same for every lodged on the host: a cache, not state
   const kernelCacheDir = '/var/cache/lodge/kernels';
   const busybox = '/bin/busybox';
-  const vm = await drivers.add(new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', kernelCacheDir, busybox, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
+  const vm = await drivers.add(new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', scratchDir: dirs.tmp, kernelCacheDir, busybox, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   for (const info of [ct, pv, vm]) log(`${info.kind}: ${info.available ? '' : 'UNAVAILABLE: '}${info.engine}`);
 
   if (uplink) {

@@ -12,7 +12,7 @@ const common = { shimBinary: '/nonexistent', cgroupParent: '/lodge', consoleLogB
 const drivers: GuestDriver[] = [
   new CtDriver({ ...common, runtimeRoot: '/nonexistent' }),
   new PvDriver({ ...common, kernel: '/nonexistent', modulesDir: '/nonexistent' }),
-  new VmDriver({ ...common, qemu: '/nonexistent', kernelCacheDir: '/nonexistent', busybox: '/bin/busybox' }),
+  new VmDriver({ ...common, qemu: '/nonexistent', scratchDir: '/nonexistent', kernelCacheDir: '/nonexistent', busybox: '/bin/busybox' }),
 ];
 
 test('every driver answers for every feature, and has the methods of what it declares', () => {

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { chooseAccel, probeAccel, probeBootSector } from './accel.js';
 
 test('auto takes KVM only where it runs the probe guest at least twice as fast as TCG', () => {
@@ -27,7 +30,13 @@ test('the probe boot sector is one bootable sector with its round count', () => 
 });
 
 test('the probe boots its guest under real QEMU TCG and judges KVM', { timeout: 60_000 }, async () => {
-  const probe = await probeAccel('/usr/bin/qemu-system-x86_64');
-  assert.ok(probe.tcgSeconds > 0 && probe.tcgSeconds < 30);
-  assert.ok(['missing', 'failed', 'ran', 'slow'].includes(probe.kvm.kind));
+  const scratch = mkdtempSync(path.join(tmpdir(), 'lodge-accel-test-'));
+  try {
+    const probe = await probeAccel('/usr/bin/qemu-system-x86_64', scratch);
+    assert.ok(probe.tcgSeconds > 0 && probe.tcgSeconds < 30);
+    assert.ok(['missing', 'failed', 'ran', 'slow'].includes(probe.kvm.kind));
+    assert.deepEqual(readdirSync(scratch), [], 'the probe leaves nothing in its scratch directory');
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 });

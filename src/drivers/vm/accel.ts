@@ -7,7 +7,6 @@
  */
 import { constants, existsSync } from 'node:fs';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AccelMode } from '../../api/guests.js';
 import { run } from '../../lib/exec.js';
@@ -102,9 +101,13 @@ async function kvmUsable(): Promise<string | undefined> {
   );
 }
 
-/** Boots the probe guest under TCG, then under KVM for at most three times as long. Takes about a second. */
-export async function probeAccel(qemu: string): Promise<ProbeResult> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'lodge-accel-'));
+/**
+ * Boots the probe guest under TCG, then under KVM for at most three times as long. Takes
+ * about a second. Its disk goes in `scratch` (lodged's own, emptied at each start, so a
+ * lodged killed during the probe leaves nothing behind).
+ */
+export async function probeAccel(qemu: string, scratch: string): Promise<ProbeResult> {
+  const dir = await mkdtemp(path.join(scratch, 'accel-'));
   try {
     const image = path.join(dir, 'probe.img');
     await writeFile(image, probeBootSector(200));

@@ -39,6 +39,8 @@ import { Qmp } from './qmp.js';
 
 export interface VmDriverOptions {
   qemu: string;
+  /** lodged's scratch directory (emptied at each start): the accelerator probe's disk. */
+  scratchDir: string;
   kernelCacheDir: string;
   busybox: string;
   shimBinary: string;
@@ -174,7 +176,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   }
 
   private probeAccel(): Promise<ProbeResult> {
-    this.accelProbe ??= probeAccel(this.options.qemu);
+    this.accelProbe ??= probeAccel(this.options.qemu, this.options.scratchDir);
     this.accelProbe.catch(() => (this.accelProbe = undefined));
     return this.accelProbe;
   }
