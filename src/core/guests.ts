@@ -129,8 +129,7 @@ export class GuestService {
     return {};
   }
 
-  private toApi(g: GuestRecord, extra: Partial<Guest> = {}): Guest {
-    const volume = this.deps.store.rootVolume(g.id);
+  private toApi(g: GuestRecord, extra: Partial<Guest> = {}, volume = this.deps.store.rootVolume(g.id)): Guest {
     return {
       name: g.name,
       kind: g.kind,
@@ -157,7 +156,9 @@ export class GuestService {
   async list(): Promise<Guest[]> {
     const guests = this.deps.store.guests();
     await Promise.all(guests.map((g) => this.refresh(g)));
-    return guests.map((g) => this.toApi(g));
+    // every root volume in one query, not one per guest: a list is lodged's hot path
+    const roots = this.deps.store.rootVolumes();
+    return guests.map((g) => this.toApi(g, {}, roots.get(g.id)));
   }
 
   async get(name: string): Promise<Guest> {

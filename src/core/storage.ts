@@ -302,7 +302,8 @@ export class StorageService {
 
   /** Where a volume is, without touching the host. */
   volumePath(v: VolumeRecord): string {
-    return volumeDir(this.record(v.pool).path, v);
+    // a pool's driver, once made, knows where it is: no query per guest on a list
+    return volumeDir(this.drivers.get(v.pool)?.root ?? this.record(v.pool).path, v);
   }
 
   async createVolume(v: VolumeRecord): Promise<RootVolume> {

@@ -404,6 +404,12 @@ export class Store {
     return r && toVolume(r);
   }
 
+  /** Every guest's root volume, by guest id. */
+  rootVolumes(): Map<number, VolumeRecord> {
+    const rows = (this.db.prepare(`${selectVolume} WHERE guest_id IS NOT NULL`).all() as VolumeRow[]).map(toVolume);
+    return new Map(rows.map((v) => [v.guestId!, v]));
+  }
+
   volumes(pool: string): VolumeRecord[] {
     return (this.db.prepare(`${selectVolume} WHERE pool = ? ORDER BY key`).all(pool) as VolumeRow[]).map(toVolume);
   }
