@@ -28,40 +28,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "confine.h"
 
 static void die(const char *what) {
   fprintf(stderr, "lodge-unpack: %s: %s\n", what, strerror(errno));
   exit(111);
-}
-
-static const int kept_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID};
-#define N_KEPT (sizeof kept_caps / sizeof kept_caps[0])
-
-static int is_kept(int cap) {
-  for (size_t i = 0; i < N_KEPT; i++)
-    if (kept_caps[i] == cap) return 1;
-  return 0;
-}
-
-static void drop_capabilities(void) {
-  // the bounding set is what an exec as root gets: drop the rest there first
-  for (int cap = 0; cap <= 63; cap++) {
-    if (is_kept(cap)) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) die("dropping a capability");
-  }
-  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct data[2];
-  memset(data, 0, sizeof data);
-  for (size_t i = 0; i < N_KEPT; i++) {
-    data[kept_caps[i] / 32].effective |= 1u << (kept_caps[i] % 32);
-    data[kept_caps[i] / 32].permitted |= 1u << (kept_caps[i] % 32);
-  }
-  if (syscall(SYS_capset, &header, data) < 0) die("capset");
-}
-
-static void close_other_fds(int keep) {
-  if (syscall(SYS_close_range, 3, keep - 1, 0) < 0 && keep > 3) die("close_range");
-  if (syscall(SYS_close_range, keep + 1, ~0U, 0) < 0) die("close_range");
 }
 
 int main(int argc, char **argv) {
@@ -91,15 +62,14 @@ int main(int argc, char **argv) {
   if (chdir(rootfs) < 0) die(rootfs);
   if (chroot(".") < 0) die("chroot");
   if (chdir("/") < 0) die("chdir /");
-  close_other_fds(bb);
+  if (confine_close_fds(bb) < 0) die("close_range");
 
   if (max_file > 0) {
     struct rlimit fsize = {max_file, max_file};
     if (setrlimit(RLIMIT_FSIZE, &fsize) < 0) die("RLIMIT_FSIZE");
   }
   umask(022);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
-  drop_capabilities();
+  if (confine_capabilities() < 0) die("dropping capabilities");
 
   char *tar_argv[] = {"busybox", "tar", "-x", "--numeric-owner", "-f", "-", gzip ? "-z" : NULL, NULL};
   char *envp[] = {"PATH=/nonexistent", NULL};

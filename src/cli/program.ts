@@ -11,6 +11,7 @@ import { register as guestLaunch } from './commands/guest-launch.js';
 import { register as guestList } from './commands/guest-list.js';
 import { register as guestSet } from './commands/guest-set.js';
 import { register as guestState } from './commands/guest-state.js';
+import { register as file } from './commands/file.js';
 import { register as forward } from './commands/forward.js';
 import { register as image } from './commands/image.js';
 import { register as network } from './commands/network.js';
@@ -29,7 +30,7 @@ const program = new Command('lodge')
 
 let client: LodgeClient | undefined;
 const getClient = () => (client ??= new LodgeClient());
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestSet, guestExec, guestConsole, image, network, storage, volume, forward, operation]) register(program, getClient);
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestSet, guestExec, guestConsole, file, image, network, storage, volume, forward, operation]) register(program, getClient);
 
 try {
   await program.parseAsync();

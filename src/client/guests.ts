@@ -2,6 +2,8 @@
  * @module The client side of /1.0/guests.
  */
 import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestStatePut } from '../api/guests.js';
+import type { Readable, Writable } from 'node:stream';
+import { fileHeaders, type FilePushQuery, type GuestFile } from '../api/files.js';
 import type { Operation } from '../api/operations.js';
 import type { Transport } from './http.js';
 
@@ -21,6 +23,18 @@ export class GuestsClient {
   changeState = (name: string, body: GuestStatePut) => this.t.request<Operation>('PUT', `${at(name)}/state`, { body });
   exec = (name: string, body: ExecPost) => this.t.request<ExecResult>('POST', `${at(name)}/exec`, { body });
   consoleLog = (name: string) => this.t.request<string>('GET', `${at(name)}/console/log`, { text: true });
+
+  pushFile = (name: string, query: FilePushQuery, data: Readable) => {
+    const q = new URLSearchParams(Object.entries(query).filter((e) => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
+    return this.t.request<GuestFile>('POST', `${at(name)}/files?${q}`, { stream: { data, contentType: 'application/octet-stream' } });
+  };
+
+  /** Writes a guest's file to `sink`; answers what the guest holds it as. */
+  pullFile = async (name: string, path: string, sink: Writable): Promise<GuestFile> => {
+    const headers = await this.t.download(`${at(name)}/files?${new URLSearchParams({ path })}`, sink);
+    const id = (h: string) => Number(headers[h]);
+    return { path, mode: String(headers[fileHeaders.mode]), uid: id(fileHeaders.uid), gid: id(fileHeaders.gid), sizeBytes: Number(headers['content-length']) };
+  };
 
   /** WebSocket address of the live console, or of an interactive command. */
   consoleUrl = (name: string) => `ws+unix://${this.t.socketPath}:${at(name)}/console`;

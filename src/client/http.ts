@@ -3,7 +3,8 @@
  * with errors rebuilt as LodgeError so that callers see the API's code and message.
  */
 import http from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { isErrorCode, LodgeError, type ErrorBody } from '../api/errors.js';
 
 export const defaultSocket = '/run/lodge/lodge.sock';
@@ -71,6 +72,22 @@ export class Transport {
         options.stream.data.on('error', (e) => req.destroy(e));
         options.stream.data.pipe(req);
       } else req.end(payload);
+    });
+  }
+
+  /** A GET whose body is bytes: written to `sink` (ended after), answering the response's headers once all is written. */
+  download(path: string, sink: Writable): Promise<http.IncomingHttpHeaders> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ socketPath: this.socketPath, path, agent: false }, (res) => {
+        if ((res.statusCode ?? 500) >= 400) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => reject(errorFrom(res.statusCode ?? 500, Buffer.concat(chunks).toString())));
+          return;
+        }
+        pipeline(res, sink).then(() => resolve(res.headers), reject);
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => reject(this.unreachable(e)));
     });
   }
 

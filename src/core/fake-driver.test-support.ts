@@ -61,6 +61,8 @@ const allFeatures: Record<GuestFeature, true | string> = {
   memoryBalloon: 'the fake has no balloon',
   diskHotplug: 'the fake cannot plug a disk into a running guest',
   volumeMount: 'the fake sees volumes as disks',
+  files: 'the fake keeps no files',
+  filesStopped: 'the fake keeps no files',
   statefulSnapshot: 'the fake keeps no memory to snapshot',
   liveMigration: 'the fake does not migrate',
 };

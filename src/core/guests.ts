@@ -9,7 +9,7 @@ import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestState, G
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, type AttachedDisk, type ConsolePaths, type GuestDriver, type GuestRef, type GuestSpec, type InteractiveCommand, type ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, hasFiles, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type InteractiveCommand, type ObservedState, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import { launchOptions } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
@@ -534,6 +534,44 @@ export class GuestService {
     checkRunning(name, g.state, 'exec in');
     this.deps.drivers.require(g.kind, 'interactiveExec', name);
     return this.driver(g).interactive!(this.spec(g), command);
+  }
+
+  /** Writes a file into a guest (`push.source` is lodged's: the caller removes it). */
+  pushFile(name: string, push: FilePush): Promise<GuestFileInfo> {
+    return this.withFiles(name, 'push files into', (driver, spec, observed) => driver.pushFile(spec, observed, push));
+  }
+
+  /** Copies a file of a guest into `dest`, a new file of lodged's (the caller removes it). */
+  pullFile(name: string, guestPath: string, dest: string, maxBytes: number): Promise<GuestFileInfo> {
+    return this.withFiles(name, 'pull files from', (driver, spec, observed) => driver.pullFile(spec, observed, guestPath, dest, maxBytes));
+  }
+
+  /**
+   * Runs a file copy on a running guest (as an exec does, beside whatever else it does), or
+   * on a stopped one under its lock, so that no start or delete comes in the middle.
+   */
+  private async withFiles<T>(name: string, what: string, copy: (driver: GuestDriver & GuestFiles, spec: GuestSpec, observed: ObservedState) => Promise<T>): Promise<T> {
+    const filesOf = (g: GuestRecord) => {
+      const driver = this.driver(g);
+      if (!hasFiles(driver)) throw new LodgeError('UNSUPPORTED', `the ${g.kind} driver declares files but has no way to copy them`);
+      return driver;
+    };
+    const g = this.record(name);
+    const { pid } = await this.refresh(g);
+    if (g.state === 'running') {
+      this.deps.drivers.require(g.kind, 'files', name);
+      return copy(filesOf(g), this.spec(g), { state: 'running', ...(pid ? { pid } : {}) });
+    }
+    return this.lock.with(name, async () => {
+      const g = this.record(name);
+      await this.refresh(g, true);
+      if (g.state !== 'stopped') {
+        throw new LodgeError('CONFLICT', `cannot ${what} ${name}: it is ${g.state === 'error' ? 'in error' : g.state}${g.state === 'paused' ? ' (resume it first)' : ''}`);
+      }
+      this.deps.drivers.require(g.kind, 'filesStopped', name);
+      await this.activateRoot(g);
+      return copy(filesOf(g), this.spec(g), { state: 'stopped' });
+    });
   }
 
   async console(name: string, live: boolean): Promise<ConsolePaths> {

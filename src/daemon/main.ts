@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   useSpawner(fileURLToPath(new URL('../../shim/lodge-spawner', import.meta.url)));
   const drivers = new DriverRegistry();
   const shimBinary = fileURLToPath(new URL('../../shim/lodge-shim', import.meta.url));
-  const ct = await drivers.add(new CtDriver({ runtimeRoot: dirs.runtime, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
+  const ct = await drivers.add(new CtDriver({ runtimeRoot: dirs.runtime, shimBinary, filesBinary: fileURLToPath(new URL('../../shim/lodge-files', import.meta.url)), cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   const pv = await drivers.add(new PvDriver({ kernel: '/usr/bin/linux.uml', modulesDir: '/usr/lib/uml/modules', shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   // vm kernels are Debian's packages unpacked, the same for every lodged on the host: a cache, not state
   const kernelCacheDir = '/var/cache/lodge/kernels';

@@ -15,6 +15,8 @@ import { bodyLimit, clientErrorHandler, errorHandler, refuse, socketErrorHandler
 import { eventRoutes } from './routes/events.js';
 import { guestRoutes } from './routes/guests.js';
 import { guestIoRoutes } from './routes/guest-io.js';
+import { guestFileRoutes } from './routes/guest-files.js';
+import { streamedTypes } from './uploads.js';
 import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { operationRoutes } from './routes/operations.js';
@@ -51,6 +53,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (jsonTooDeep(body as string)) return done(new LodgeError('BAD_REQUEST', `the request body nests deeper than ${maxJsonDepth} levels`), undefined);
     parseJson(request, body as string, done);
   });
+  // tarballs and files arrive as streams and go to files; nothing holds them in memory
+  app.addContentTypeParser(streamedTypes, (_request, payload, done) => done(null, payload));
   app.setNotFoundHandler((request, reply) => {
     const e = new LodgeError('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`);
     void reply.status(404).send(e.toBody());
@@ -66,6 +70,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => {
     guestRoutes(scope, deps);
     guestIoRoutes(scope, deps);
+    guestFileRoutes(scope, deps);
     imageRoutes(scope, deps);
     networkRoutes(scope, deps);
     operationRoutes(scope, deps);

@@ -133,4 +133,41 @@ export interface DiskHotplug {
   detachDisk(spec: GuestSpec, disk: AttachedDisk): Promise<void>;
 }
 
+/** A regular file of a guest: its permission bits and owner in the guest's own ids, and its size. */
+export interface GuestFileInfo {
+  mode: number;
+  uid: number;
+  gid: number;
+  sizeBytes: number;
+}
+
+/** A file to write into a guest. */
+export interface FilePush {
+  /** Absolute, as the guest sees it. */
+  path: string;
+  /** A file of lodged's that holds the content. */
+  source: string;
+  /** Permission bits (at most 0o7777) and owner, in the guest's own ids. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Make the missing directories above it (root's, 0755) instead of failing. */
+  parents: boolean;
+}
+
+/**
+ * Kinds whose guests take files from the host and give them back: the `files` feature
+ * while a guest runs, `filesStopped` while it is stopped. A path resolves inside the
+ * guest's root as the guest would resolve it: no link of the guest's leads out of it.
+ * Only regular files are written or read; anything else at the path is refused, named.
+ * `guest` is what the host shows of it (running, with its process, or stopped).
+ */
+export interface GuestFiles {
+  pushFile(spec: GuestSpec, guest: ObservedState, push: FilePush): Promise<GuestFileInfo>;
+  /** Copies a regular file of the guest into `dest` (a new file of lodged's), refusing one over `maxBytes`. */
+  pullFile(spec: GuestSpec, guest: ObservedState, guestPath: string, dest: string, maxBytes: number): Promise<GuestFileInfo>;
+}
+
+export const hasFiles = (driver: GuestDriver): driver is GuestDriver & GuestFiles => 'pushFile' in driver;
+
 export const canHotplugDisks = (driver: GuestDriver): driver is GuestDriver & DiskHotplug => 'attachDisk' in driver;

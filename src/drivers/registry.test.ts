@@ -3,14 +3,14 @@ import { test } from 'node:test';
 import { guestFeatures } from '../api/host.js';
 import { LodgeError } from '../api/errors.js';
 import { CtDriver } from './ct/driver.js';
-import { canHotplugDisks, type GuestDriver } from './driver.js';
+import { canHotplugDisks, hasFiles, type GuestDriver } from './driver.js';
 import { PvDriver } from './pv/driver.js';
 import { DriverRegistry } from './registry.js';
 import { VmDriver } from './vm/driver.js';
 
 const common = { shimBinary: '/nonexistent', cgroupParent: '/lodge', consoleLogBytes: 1024 };
 const drivers: GuestDriver[] = [
-  new CtDriver({ ...common, runtimeRoot: '/nonexistent' }),
+  new CtDriver({ ...common, runtimeRoot: '/nonexistent', filesBinary: '/nonexistent' }),
   new PvDriver({ ...common, kernel: '/nonexistent', modulesDir: '/nonexistent' }),
   new VmDriver({ ...common, qemu: '/nonexistent', scratchDir: '/nonexistent', kernelCacheDir: '/nonexistent', busybox: '/bin/busybox' }),
 ];
@@ -23,6 +23,8 @@ test('every driver answers for every feature, and has the methods of what it dec
     }
     assert.equal(d.capabilities.features.interactiveExec === true, typeof d.interactive === 'function', `${d.kind}: interactiveExec and interactive()`);
     assert.equal(d.capabilities.features.diskHotplug === true, canHotplugDisks(d), `${d.kind}: diskHotplug and attachDisk()`);
+    const files = d.capabilities.features.files === true || d.capabilities.features.filesStopped === true;
+    assert.equal(files, hasFiles(d), `${d.kind}: files and pushFile()`);
   }
 });
 

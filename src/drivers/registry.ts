@@ -17,6 +17,8 @@ const featureActions: Record<GuestFeature, string> = {
   memoryBalloon: 'giving memory back while a guest runs',
   diskHotplug: 'attaching or detaching a volume while a guest runs',
   volumeMount: 'a volume mounted at a path',
+  files: 'pushing or pulling files',
+  filesStopped: 'pushing or pulling files while a guest is stopped',
   statefulSnapshot: 'a snapshot with the guest\'s memory',
   liveMigration: 'live migration',
 };

@@ -17,11 +17,12 @@ import { attachContainerNics } from '../../network/nic.js';
 import { Inflight } from '../../lib/inflight.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
 import { ensureShifted } from '../../storage/shift.js';
-import type { ConsolePaths, DriverCapabilities, GuestDriver, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
+import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
 import { chooseRuntime, runtimeSignal } from './runtime.js';
+import { pullFile, pushFile, type FilesRoot, type IdShift } from './files.js';
 
 export interface CtDriverOptions {
   /** The runtime's state directory (its --root). */
@@ -30,12 +31,14 @@ export interface CtDriverOptions {
   /** cgroup parent of every guest of this lodged, e.g. /lodge. */
   cgroupParent: string;
   consoleLogBytes: number;
+  /** lodge-files (shim/lodge-files.c). */
+  filesBinary: string;
 }
 
 /** How long a `lodge exec` command may run (exec streaming, a later issue, will lift it). */
 const execTimeoutMs = 3_600_000;
 
-export class CtDriver implements GuestDriver {
+export class CtDriver implements GuestDriver, GuestFiles {
   readonly kind = 'ct' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'filesystem',
@@ -49,6 +52,8 @@ export class CtDriver implements GuestDriver {
       memoryBalloon: 'a container has no memory of its own to give back: its limit changes at once',
       diskHotplug: 'a container takes and gives back volumes while it is stopped (they are bind mounts made when it starts)',
       volumeMount: true,
+      files: true,
+      filesStopped: true,
       statefulSnapshot: "not yet: CRIU is probed by a later issue (Debian's 3.17 fails on this kernel)",
       liveMigration: 'not yet (a later issue)',
     },
@@ -114,10 +119,7 @@ export class CtDriver implements GuestDriver {
       cgroupsPath: this.cgroupsPath(spec),
       capabilities: this.linuxCapabilities,
       swapAccounting: this.swapAccounting,
-      // /srv before /srv/data: a volume mounted inside another's path is not hidden by it
-      binds: spec.volumes
-        .flatMap((v) => (v.mount ? [{ source: v.mount.hostDir, destination: v.mount.path }] : []))
-        .sort((a, b) => a.destination.split('/').length - b.destination.split('/').length),
+      binds: this.binds(spec),
     });
   }
 
@@ -261,6 +263,38 @@ export class CtDriver implements GuestDriver {
         // it has ended
       }
     }
+  }
+
+  pushFile(spec: GuestSpec, guest: ObservedState, push: FilePush): Promise<GuestFileInfo> {
+    return this.filesRoot(spec, guest).then((root) => pushFile(this.options.filesBinary, root, this.idShift(spec), push, `cannot push ${push.path} into ${spec.name}`));
+  }
+
+  pullFile(spec: GuestSpec, guest: ObservedState, guestPath: string, dest: string, maxBytes: number): Promise<GuestFileInfo> {
+    return this.filesRoot(spec, guest).then((root) => pullFile(this.options.filesBinary, root, this.idShift(spec), guestPath, dest, maxBytes, `cannot pull ${guestPath} from ${spec.name}`));
+  }
+
+  private idShift(spec: GuestSpec): IdShift {
+    return spec.privileged ? { base: 0, size: 0 } : { base: defaultIdMap.hostId, size: defaultIdMap.size };
+  }
+
+  /** A running guest's root as its init sees it; a stopped one's overlay and volumes, as its start would mount them. */
+  private async filesRoot(spec: GuestSpec, guest: ObservedState): Promise<FilesRoot> {
+    const owner = String(this.idShift(spec).base);
+    if (guest.state === 'running') {
+      if (!guest.pid) throw new LodgeError('ENGINE_FAILED', `${spec.name} runs, but its init's pid is not known`);
+      return ['--owner', owner, owner, `/proc/${guest.pid}/root`];
+    }
+    const root = await this.prepareRoot(spec, await this.lowerDir(spec));
+    await this.ownVolumes(spec);
+    const binds = this.binds(spec).flatMap((b) => ['--bind', b.source, b.destination]);
+    return ['--owner', owner, owner, '--overlay', root.options, ...binds, root.rootfs];
+  }
+
+  /** Its volumes as bind mounts, /srv before /srv/data: a volume mounted inside another's path is not hidden by it. */
+  private binds(spec: GuestSpec): Array<{ source: string; destination: string }> {
+    return spec.volumes
+      .flatMap((v) => (v.mount ? [{ source: v.mount.hostDir, destination: v.mount.path }] : []))
+      .sort((a, b) => a.destination.split('/').length - b.destination.split('/').length);
   }
 
   interactive(spec: GuestSpec, command: string[]): InteractiveCommand {

@@ -59,6 +59,8 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
       memoryBalloon: "UML has no balloon: a pv guest's memory changes at its next start",
       diskHotplug: true,
       volumeMount: 'a pv guest sees a volume as a disk (/dev/ubdb..), which it mounts itself',
+      files: 'not yet: files cross through the guest agent, which does not copy them yet',
+      filesStopped: 'not yet: files cross through the guest agent, which does not copy them yet',
       statefulSnapshot: "UML has no memory snapshot: its state is its COW file",
       liveMigration: 'UML has no migration',
     },

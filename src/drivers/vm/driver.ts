@@ -100,6 +100,8 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
       memoryBalloon: true,
       diskHotplug: true,
       volumeMount: 'a vm guest sees a volume as a disk (/dev/disk/by-id/virtio-NAME), which it mounts itself',
+      files: 'not yet: files cross through the guest agent, which does not copy them yet',
+      filesStopped: 'not yet: files cross through the guest agent, which does not copy them yet',
       statefulSnapshot: 'not yet (a later issue)',
       liveMigration: 'not yet (a later issue)',
     },
