@@ -8,6 +8,7 @@ export const errorCodes = {
   NOT_FOUND: { status: 404, description: 'The named guest, image or operation does not exist.' },
   CONFLICT: { status: 409, description: 'The object exists already, or its state does not allow the action.' },
   UNSUPPORTED: { status: 422, description: 'The guest kind or host cannot do what was asked.' },
+  CANCELLED: { status: 409, description: 'The operation was cancelled (by a client, or by lodged shutting down); what it had made was undone.' },
   ENGINE_FAILED: { status: 500, description: 'The engine (runtime, hypervisor) failed; the cause says how.' },
   INTERNAL: { status: 500, description: 'An unexpected error inside lodged.' },
   UNAVAILABLE: { status: 503, description: 'The engine this needs is not installed or not usable on this host.' },

@@ -1,6 +1,8 @@
 /**
  * @module Waiting for an operation: a progress bar on a terminal, silence in a script,
- * and the operation's error as a LodgeError when it fails.
+ * and the operation's error as a LodgeError when it fails. Ctrl-C cancels an operation
+ * that can be cancelled (a launch, a start) and waits for it to undo its work; a second
+ * Ctrl-C stops waiting, and leaves it to lodged.
  */
 import { isErrorCode, LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
@@ -14,12 +16,22 @@ export async function waitFor(client: LodgeClient, started: Operation, label: st
     : undefined;
   bar?.start(100, started.progress, { step: started.step });
   let op = started;
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    bar?.stop();
+    process.stderr.write(`\ncancelling ${op.action} of ${op.target} (Ctrl-C again to stop waiting; lodged then goes on alone)\n`);
+    client.operations.cancel(op.id).catch((e: Error) => process.stderr.write(`cannot cancel: ${e.message}\n`));
+  };
+  process.on('SIGINT', onInterrupt);
   try {
     while (op.status === 'running') {
       op = await client.operations.wait(op.id, bar ? 0.2 : 3600);
-      bar?.update(op.progress, { step: op.step });
+      if (!interrupted) bar?.update(op.progress, { step: op.step });
     }
   } finally {
+    process.off('SIGINT', onInterrupt);
     bar?.stop();
   }
   if (op.status === 'failure') {

@@ -11,20 +11,7 @@ import path from 'node:path';
 import type { GuestKind } from '../api/common.js';
 import type { ExecPost, ExecResult } from '../api/guests.js';
 import type { GuestFeature } from '../api/host.js';
-import type {
-  AttachedDisk,
-  ConsolePaths,
-  DiskHotplug,
-  DriverCapabilities,
-  DriverProbe,
-  GuestDriver,
-  GuestRef,
-  GuestSpec,
-  InteractiveCommand,
-  ObservedState,
-  ResolvedLimits,
-  StopOptions,
-} from '../drivers/driver.js';
+import type { AttachedDisk, ConsolePaths, DiskHotplug, DriverCapabilities, DriverProbe, GuestDriver, GuestRef, GuestSpec, InteractiveCommand, ObservedState, OperationContext, ResolvedLimits, StopOptions } from '../drivers/driver.js';
 
 /** The methods a test can make fail or hang. */
 export type FakeMethod = 'create' | 'start' | 'stop' | 'pause' | 'resume' | 'observe' | 'setLimits' | 'exec' | 'destroy' | 'attachDisk' | 'detachDisk';
@@ -140,21 +127,25 @@ export class FakeDriver implements GuestDriver {
     return { kind: this.kind, available: true, engine: `fake ${this.kind} engine` };
   }
 
-  async create(spec: GuestSpec): Promise<{ rootBytes: number }> {
+  async create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }> {
     await this.enter('create', spec.name);
     await mkdir(spec.dir, { recursive: true });
     await writeFile(path.join(spec.dir, 'config.json'), JSON.stringify({ id: spec.id }));
     if (spec.root) await writeFile(path.join(spec.root.dir, 'disk.qcow2'), '');
     this.guests.set(spec.id, { name: spec.name, engine: 'ended' });
     this.throwIfFailing('create');
+    ctx.signal.throwIfAborted();
     return { rootBytes: fakeRootBytes };
   }
 
-  async start(spec: GuestSpec): Promise<void> {
-    await this.enter('start', spec.name);
+  /** As an engine's start: running, then the engine killed by the revert if the start is called off after. */
+  async start(spec: GuestSpec, ctx: OperationContext): Promise<void> {
     const g = this.known(spec);
     g.engine = 'running';
     delete g.reason;
+    ctx.revert.add('its engine', () => (g.engine = 'ended'));
+    await this.enter('start', spec.name);
+    ctx.signal.throwIfAborted();
   }
 
   async stop(spec: GuestSpec, _options: StopOptions): Promise<void> {

@@ -309,6 +309,43 @@ test('a name being launched cannot be launched again, and a delete asked meanwhi
   assertNothingLeft(h, fake, 'g1');
 });
 
+test('a launch cancelled in the middle undoes what it made, says it was cancelled, and frees the name', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  const held = fake.hang('create', 'g1');
+  const op = h.guests.launch({ name: 'g1', image: 'base', kind: 'vm', networks: [] });
+  await held.reached;
+  assert.equal(h.operations.cancel(op.id).status, 'running', 'it ends once it has undone its work');
+  held.release();
+  const ended = await settled(h, op);
+  assert.deepEqual({ status: ended.status, code: ended.error?.code }, { status: 'failure', code: 'CANCELLED' });
+  assert.equal(ended.error?.message, 'guest.launch of g1 was cancelled by a client; what it had made was undone (at step: preparing the root filesystem)');
+  assertNothingLeft(h, fake, 'g1');
+  assert.throws(() => h.operations.cancel(op.id), (e: unknown) => e instanceof LodgeError && e.code === 'CONFLICT' && /has ended \(failure\): there is nothing to cancel/.test(e.message));
+  assert.equal((await launch(h, 'g1')).status, 'success');
+});
+
+test('a start cancelled once its engine runs kills the engine and leaves the guest stopped; a stop cannot be cancelled', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  assert.equal((await settled(h, h.guests.launch({ name: 'g1', image: 'base', kind: 'vm', networks: [], start: false }))).status, 'success');
+  const held = fake.hang('start', 'g1');
+  const op = h.guests.changeState('g1', { action: 'start' });
+  await held.reached;
+  h.operations.cancel(op.id);
+  held.release();
+  assert.equal((await settled(h, op)).error?.code, 'CANCELLED');
+  assert.equal(h.store.guest('g1')?.state, 'stopped');
+  assert.equal((await fake.observe({ id: `${h.store.instance}-${h.store.guest('g1')!.id}`, name: 'g1', dir: '' })).state, 'stopped', 'its engine was killed');
+  assert.equal((await settled(h, h.guests.changeState('g1', { action: 'start' }))).status, 'success');
+  const stopping = fake.hang('stop', 'g1');
+  const stop = h.guests.changeState('g1', { action: 'stop' });
+  await stopping.reached;
+  assert.throws(() => h.operations.cancel(stop.id), (e: unknown) => e instanceof LodgeError && e.code === 'CONFLICT' && /cannot be cancelled: it runs to its end/.test(e.message));
+  stopping.release();
+  assert.equal((await settled(h, stop)).status, 'success');
+});
+
 test("pause and live limits are refused for a kind without them, with the driver's reason, before any operation", async (t) => {
   const pv = new FakeDriver('pv', { pause: 'the fake cannot freeze NAME', liveLimits: 'the fake sets limits at start only' });
   const h = await setup(t, [pv]);

@@ -212,11 +212,15 @@ export class GuestService {
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes: this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes), guestId: g.id });
       return g;
     });
-    return this.deps.operations.start('guest.launch', req.name, (progress) =>
+    return this.deps.operations.start(
+      'guest.launch',
+      req.name,
+      ({ progress, signal }) =>
       this.lock.with(req.name, async () => {
         const spec = this.spec(g);
         const volume = this.deps.store.rootVolume(g.id)!;
         const revert = new Revert();
+        const ctx = { signal, progress, revert };
         // what the engine left that could not be removed keeps its guest, in error: a delete tries again
         let leftover: Error | undefined;
         revert.add('guest record', () => {
@@ -234,16 +238,19 @@ export class GuestService {
           // its name in DNS, and its anti-spoofing entries in force before it first sends
           if (spec.nics.length) progress(5, 'adding its NICs to their networks');
           await this.deps.networks.nicsChanged(spec.nics, 'add');
+          signal.throwIfAborted();
           progress(8, `making its root volume in storage pool ${volume.pool}`);
           await this.deps.storage.createVolume(volume);
+          signal.throwIfAborted();
           progress(10, 'preparing the root filesystem');
-          const { rootBytes } = await driver.create(spec);
+          const { rootBytes } = await driver.create(spec, ctx);
           if (volume.content === 'block') await this.deps.storage.setBlockSize(volume, rootBytes);
           if (req.start === false) {
+            signal.throwIfAborted();
             this.setState(g, 'stopped');
           } else {
             progress(50, `starting ${kind} guest`);
-            await driver.start(spec);
+            await driver.start(spec, ctx);
             this.setState(g, 'running');
           }
           revert.success();
@@ -254,6 +261,7 @@ export class GuestService {
           throw wrap(e, `launching ${req.name} failed`);
         }
       }),
+      { cancellable: true },
     );
   }
 
@@ -400,20 +408,25 @@ export class GuestService {
     const g = this.record(name);
     checkAction(name, g.state, req.action);
     if (req.action === 'pause' || req.action === 'resume') this.deps.drivers.require(g.kind, 'pause', name);
-    return this.deps.operations.start(`guest.${req.action}`, name, (progress) =>
+    return this.deps.operations.start(
+      `guest.${req.action}`,
+      name,
+      ({ progress, signal }) =>
       this.lock.with(name, async () => {
         const g = this.record(name);
         await this.refresh(g, true);
         checkAction(name, g.state, req.action);
         const driver = this.driver(g);
         const spec = this.spec(g);
+        const revert = new Revert();
+        const ctx = { signal, progress, revert };
         const stopOptions = { timeoutMs: (req.timeout ?? defaultStopTimeoutSeconds) * 1000, force: req.force ?? false, stopSignal: spec.image.stopSignal };
         try {
           switch (req.action) {
             case 'start':
               progress(20, 'starting');
               await this.activateRoot(g);
-              await driver.start(spec);
+              await driver.start(spec, ctx);
               break;
             case 'stop':
               progress(20, req.force ? 'killing' : `asking init to stop (${spec.image.stopSignal})`);
@@ -422,9 +435,10 @@ export class GuestService {
             case 'restart':
               progress(20, 'stopping');
               await driver.stop(spec, stopOptions);
+              signal.throwIfAborted();
               progress(60, 'starting');
               await this.activateRoot(g);
-              await driver.start(spec);
+              await driver.start(spec, ctx);
               break;
             case 'pause':
               await driver.pause(spec);
@@ -434,12 +448,16 @@ export class GuestService {
               break;
           }
         } catch (e) {
-          const error = wrap(e, `${req.action} of ${name} failed`);
+          await revert.fail(this.deps.log);
+          const error = wrap(signal.aborted ? signal.reason : e, `${req.action} of ${name} failed`);
           await this.recordFailure(g, error);
           throw error;
         }
+        revert.success();
         this.setState(g, resultState[req.action], req.action === 'stop' ? (req.force ? 'stopped by force' : 'stopped on request') : undefined);
       }),
+      // a start can be called off; a stop, a pause or a resume is done once asked
+      { cancellable: req.action === 'start' || req.action === 'restart' },
     );
   }
 
@@ -467,7 +485,7 @@ export class GuestService {
   delete(name: string, force: boolean): Operation {
     const g = this.record(name);
     checkDelete(name, g.state, force);
-    return this.deps.operations.start('guest.delete', name, (progress) =>
+    return this.deps.operations.start('guest.delete', name, ({ progress }) =>
       this.lock.with(name, async () => {
         const g = this.record(name);
         await this.refresh(g, true);

@@ -94,7 +94,7 @@ export class ImageService {
 
   build(req: ImagesBuildPost): Operation {
     this.refuseInUse(req.name, 'rebuild');
-    return this.deps.operations.start('image.build', req.name, (progress) =>
+    return this.deps.operations.start('image.build', req.name, ({ progress }) =>
       this.lock.with(req.name, async () => {
         // checked and marked in one tick: no launch from it gets in between
         this.refuseInUse(req.name, 'rebuild');
@@ -126,7 +126,7 @@ export class ImageService {
   /** Imports a tarball, disk or ISO that the caller has saved to `file`; the file is removed when done. */
   import(query: ImageImportQuery, file: string): Operation {
     if (this.deps.store.image(query.name)) throw new LodgeError('CONFLICT', `image ${query.name} exists already; delete it first`);
-    return this.deps.operations.start('image.import', query.name, (progress) =>
+    return this.deps.operations.start('image.import', query.name, ({ progress }) =>
       this.lock.with(query.name, async () => {
         try {
           const format = !query.format || query.format === 'auto' ? ((await sniffFile(file)) ?? 'tar') : query.format;

@@ -11,9 +11,15 @@ import type { Store } from './store.js';
 
 export type Progress = (percent: number, step: string) => void;
 
+/** What the work of an operation is handed: where to say how far it is, and a signal raised when it is cancelled. */
+export interface OperationWork {
+  progress: Progress;
+  signal: AbortSignal;
+}
+
 export class Operations {
   /** Running operations, with the promise that settles when each ends. */
-  private readonly running = new Map<string, { op: Operation; done: Promise<Operation> }>();
+  private readonly running = new Map<string, { op: Operation; done: Promise<Operation>; cancel?: AbortController }>();
   private readonly store: Store;
   private readonly events: Events;
 
@@ -31,7 +37,8 @@ export class Operations {
     }
   }
 
-  start(action: string, target: string, work: (progress: Progress) => Promise<void>): Operation {
+  /** Runs `work` as an operation; a cancellable one is handed a signal that cancel() raises, any other runs to its end. */
+  start(action: string, target: string, work: (w: OperationWork) => Promise<void>, options: { cancellable?: boolean } = {}): Operation {
     const now = new Date().toISOString();
     const op: Operation = { id: randomUUID(), action, target, status: 'running', progress: 0, step: 'queued', createdAt: now, updatedAt: now };
     this.store.saveOperation(op);
@@ -54,13 +61,16 @@ export class Operations {
       }
       this.events.emit('operation', target, action, { id: op.id, status: op.status, progress: op.progress, step });
     };
-    const done = recordingSteps(timings, () => work(progress)).then(
+    const cancel = options.cancellable ? new AbortController() : undefined;
+    const done = recordingSteps(timings, () => work({ progress, signal: cancel?.signal ?? new AbortController().signal })).then(
       () => {
         op.status = 'success';
         op.progress = 100;
       },
       (e: unknown) => {
-        const err = e instanceof LodgeError ? e : new LodgeError('INTERNAL', `${action} of ${target} failed`, { cause: e });
+        // a cancelled operation says so, whatever the step it was at made of the abort
+        const cancelled = cancel?.signal.aborted ? (cancel.signal.reason as LodgeError) : undefined;
+        const err = cancelled ?? (e instanceof LodgeError ? e : new LodgeError('INTERNAL', `${action} of ${target} failed`, { cause: e }));
         const body = err.toBody().error;
         op.status = 'failure';
         op.error = { code: body.code, message: `${body.message} (at step: ${op.step})`, ...(body.cause ? { cause: body.cause } : {}) };
@@ -74,8 +84,33 @@ export class Operations {
       this.events.emit('operation', target, action, { id: op.id, status: op.status, ...(op.error ? { error: op.error } : {}) });
       return { ...op };
     });
-    this.running.set(op.id, { op, done });
+    this.running.set(op.id, { op, done, cancel });
     return { ...op };
+  }
+
+  /**
+   * Asks a running operation to stop: its work sees the signal, stops at its next step
+   * or kills the program it waits for, and undoes what it made. Answers the operation as
+   * it is then (still running until it has undone its work: wait for it).
+   */
+  cancel(id: string, why = 'cancelled by a client'): Operation {
+    const live = this.running.get(id);
+    if (!live) {
+      const ended = this.get(id);
+      throw new LodgeError('CONFLICT', `operation ${id} has ended (${ended.status}): there is nothing to cancel`);
+    }
+    if (!live.cancel) throw new LodgeError('CONFLICT', `operation ${id} (${live.op.action} of ${live.op.target}) cannot be cancelled: it runs to its end`);
+    if (!live.cancel.signal.aborted) live.cancel.abort(new LodgeError('CANCELLED', `${live.op.action} of ${live.op.target} was ${why}; what it had made was undone`));
+    return { ...live.op };
+  }
+
+  /** Cancels every running operation and waits, at most `timeoutMs`, for them to undo their work. */
+  async cancelAll(why: string, timeoutMs: number): Promise<void> {
+    const live = [...this.running.values()];
+    for (const r of live) if (r.cancel) this.cancel(r.op.id, why);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(live.map((r) => r.done)), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   get(id: string): Operation {

@@ -182,6 +182,8 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     log(`${signal}: stopping (guests keep running)`);
+    // a launch or a start half-done is undone now rather than found at the next start
+    await operations.cancelAll('called off: lodged is shutting down', 30_000);
     await app.close();
     store.close();
     process.exit(0);

@@ -10,6 +10,7 @@ import type { ImageFormat } from '../api/images.js';
 import type { VolumeContent } from '../api/storage.js';
 import type { GuestFeature, LaunchOption } from '../api/host.js';
 import type { GuestNic } from '../network/nic.js';
+import type { Revert } from '../lib/revert.js';
 
 export interface ResolvedLimits {
   cpu?: number;
@@ -101,13 +102,25 @@ export interface InteractiveCommand {
   argv: string[];
 }
 
+/**
+ * What a long driver call is part of: an operation that a client or lodged's shutdown may
+ * cancel (the signal: stop at the next step, pass it to what waits), that shows progress,
+ * and that undoes on failure what its steps registered in `revert`, newest first.
+ */
+export interface OperationContext {
+  signal: AbortSignal;
+  progress: (percent: number, step: string) => void;
+  revert: Revert;
+}
+
 export interface GuestDriver {
   readonly kind: GuestKind;
   readonly capabilities: DriverCapabilities;
   probe(): Promise<DriverProbe>;
   /** Makes the guest's host-side files (its root in its volume, a bundle). Undone by destroy. Says the size of the root the guest sees. */
-  create(spec: GuestSpec): Promise<{ rootBytes: number }>;
-  start(spec: GuestSpec): Promise<void>;
+  create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }>;
+  /** Starts its engine; what fails or is cancelled after the engine runs is undone through ctx.revert (the engine killed). */
+  start(spec: GuestSpec, ctx: OperationContext): Promise<void>;
   stop(spec: GuestSpec, options: StopOptions): Promise<void>;
   pause(spec: GuestSpec): Promise<void>;
   resume(spec: GuestSpec): Promise<void>;

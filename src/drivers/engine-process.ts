@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../host/cgroups.js';
 import { createTaps, removeHostDevices } from '../network/nic.js';
-import type { ConsolePaths, GuestRef, GuestSpec, ObservedState, ResolvedLimits, StopOptions } from './driver.js';
+import type { ConsolePaths, GuestRef, GuestSpec, ObservedState, OperationContext, ResolvedLimits, StopOptions } from './driver.js';
 import { guestUid } from './guest-uid.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit, type ShimPaths } from './shim.js';
 
@@ -53,8 +53,12 @@ export class EngineProcess {
     return { ...(limits.cpu !== undefined ? { cpu: limits.cpu } : {}), memoryBytes, ...(limits.processes !== undefined ? { processes: limits.processes } : {}) };
   }
 
-  /** Starts `argv` with the guest's taps made; `ready` may check that the engine really came up. Nothing is left if either fails. */
-  async start(spec: GuestSpec, argv: string[], ready: () => Promise<void> = async () => {}): Promise<void> {
+  /**
+   * Starts `argv` with the guest's taps made; `ready` may check that the engine really came up
+   * (and stop waiting when ctx.signal is raised). Nothing is left if either fails or the start is cancelled.
+   */
+  async start(spec: GuestSpec, argv: string[], ctx: OperationContext, ready: () => Promise<void> = async () => {}): Promise<void> {
+    ctx.signal.throwIfAborted();
     const shim = this.shim(spec);
     for (const f of [shim.exit, shim.pidfile]) await rm(f, { force: true });
     await createTaps(spec.nics, this.uid(spec));
@@ -65,6 +69,7 @@ export class EngineProcess {
     try {
       await startShim({ binary: this.options.shimBinary, paths: shim, consoleSocket: false, logMaxBytes: this.options.consoleLogBytes, join, user: this.uid(spec), argv });
       await ready();
+      ctx.signal.throwIfAborted();
     } catch (e) {
       await destroyCgroup(this.cgroups, this.cgroupPath(spec));
       await removeHostDevices(spec.nics);

@@ -2,7 +2,7 @@
  * @module lodge launch IMAGE NAME
  */
 import type { Command } from 'commander';
-import type { GuestKind } from '../../api/common.js';
+import { guestKinds, type GuestKind } from '../../api/common.js';
 import { LodgeError } from '../../api/errors.js';
 import type { AccelMode, DeviceProfile } from '../../api/guests.js';
 import type { NicRequest } from '../../api/networks.js';
@@ -49,7 +49,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
     )
     .action(async (image: string, name: string, flags: Flags) => {
-      if (!['ct', 'vm', 'pv'].includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ct, vm or pv`);
+      if (!(guestKinds as readonly string[]).includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ${guestKinds.join(', ')}`);
       if (flags.accel !== undefined && !['auto', 'kvm', 'tcg'].includes(flags.accel)) throw new LodgeError('BAD_REQUEST', `--accel: "${flags.accel}" is not auto, kvm or tcg`);
       if (flags.profile !== undefined && !['virtio', 'legacy'].includes(flags.profile)) throw new LodgeError('BAD_REQUEST', `--profile: "${flags.profile}" is not virtio or legacy`);
       const vm = { ...(flags.accel ? { accel: flags.accel as AccelMode } : {}), ...(flags.profile ? { profile: flags.profile as DeviceProfile } : {}) };

@@ -1,5 +1,5 @@
 /**
- * @module lodge operation list|show|wait, lodge monitor
+ * @module lodge operation list|show|wait|cancel, lodge monitor
  */
 import type { Command } from 'commander';
 import type { LodgeClient } from '../../client/index.js';
@@ -46,6 +46,17 @@ export function register(program: Command, client: () => LodgeClient): void {
       const c = client();
       const op = await waitFor(c, await c.operations.get(id), `Waiting for ${id.slice(0, 8)}`);
       process.stderr.write(`${op.action} of ${op.target}: ${op.status}\n`);
+    });
+
+  operation
+    .command('cancel')
+    .description('cancel a running launch or start: it stops at its next step and undoes what it made')
+    .argument('<id>')
+    .action(async (id: string) => {
+      const c = client();
+      const op = await c.operations.cancel(id);
+      const ended = await c.operations.wait(op.id);
+      process.stderr.write(`${ended.action} of ${ended.target}: ${ended.error?.code === 'CANCELLED' ? 'cancelled' : ended.status}\n`);
     });
 
   program

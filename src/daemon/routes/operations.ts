@@ -1,5 +1,5 @@
 /**
- * @module /1.0/operations: list, inspect and wait for long actions.
+ * @module /1.0/operations: list, inspect, wait for and cancel long actions.
  */
 import type { FastifyInstance } from 'fastify';
 import { Operation, OperationList, OperationParams, WaitQuery } from '../../api/operations.js';
@@ -12,6 +12,19 @@ export function operationRoutes(app: FastifyInstance, { operations }: ServerDeps
     '/1.0/operations/:id',
     { schema: { tags: ['operations'], params: OperationParams, response: { 200: Operation } } },
     (request) => operations.get(request.params.id),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/1.0/operations/:id',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Cancel a running launch or start: it stops at its next step and undoes what it made (wait for it to end)',
+        params: OperationParams,
+        response: { 202: Operation },
+      },
+    },
+    async (request, reply) => reply.status(202).send(operations.cancel(request.params.id)),
   );
 
   app.get<{ Params: { id: string }; Querystring: { timeout?: number } }>(

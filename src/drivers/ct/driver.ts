@@ -17,7 +17,7 @@ import { attachContainerNics } from '../../network/nic.js';
 import { Inflight } from '../../lib/inflight.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
 import { ensureShifted } from '../../storage/shift.js';
-import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
+import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
@@ -94,9 +94,10 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return this.shifting.run(spec.image.rootfs, () => ensureShifted(spec.image.rootfs, defaultIdMap.hostId));
   }
 
-  async create(spec: GuestSpec): Promise<{ rootBytes: number }> {
+  async create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }> {
     await mkdir(path.join(spec.dir, 'shim'), { recursive: true });
     const lower = await this.lowerDir(spec);
+    ctx.signal.throwIfAborted();
     const root = await this.prepareRoot(spec, lower);
     // its network's dnsmasq answers for the other guests' names
     const dns = spec.nics.length > 0 ? resolvConfFile(spec.nics[0]!.gateway, dnsDomain) : {};
@@ -133,7 +134,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
     }
   }
 
-  async start(spec: GuestSpec): Promise<void> {
+  async start(spec: GuestSpec, ctx: OperationContext): Promise<void> {
     const paths = shimPaths(path.join(spec.dir, 'shim'));
     // a previous run's container record must go before the id can be used again
     if (existsSync(path.join(this.options.runtimeRoot, spec.id))) await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
@@ -142,6 +143,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
     const root = await this.prepareRoot(spec, await this.lowerDir(spec));
     await this.ownVolumes(spec);
     await writeFile(this.bundleConfig(spec), JSON.stringify(this.config(spec)));
+    ctx.signal.throwIfAborted();
     await startShim({
       binary: this.options.shimBinary,
       paths,
@@ -150,16 +152,11 @@ export class CtDriver implements GuestDriver, GuestFiles {
       overlay: { options: root.options, target: root.rootfs },
       argv: this.runtimeArgv('create', '--bundle', spec.dir, '--console-socket', paths.consoleSocket, '--pid-file', paths.pidfile, spec.id),
     });
+    ctx.revert.add('its container', () => run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true }));
     if (!spec.privileged) await delegate(this.cgroups, this.cgroupsPath(spec), defaultIdMap.hostId);
     // the container's network namespace exists once it is created, before its init runs: its NICs go in now
-    if (spec.nics.length > 0) {
-      try {
-        await attachContainerNics(Number(await readFile(paths.pidfile, 'utf8')), spec.nics);
-      } catch (e) {
-        await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
-        throw e;
-      }
-    }
+    if (spec.nics.length > 0) await attachContainerNics(Number(await readFile(paths.pidfile, 'utf8')), spec.nics);
+    ctx.signal.throwIfAborted();
     await run(this.runtimeArgv('start', spec.id));
   }
 

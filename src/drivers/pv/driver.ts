@@ -24,7 +24,7 @@ import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
 import { ensureExt4Base } from '../../storage/ext4-base.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, GuestDriver, GuestSpec, DriverProbe, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, GuestDriver, GuestSpec, DriverProbe, OperationContext, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
@@ -156,8 +156,9 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     return named;
   }
 
-  async create(spec: GuestSpec): Promise<{ rootBytes: number }> {
+  async create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }> {
     const base = await this.base(spec);
+    ctx.signal.throwIfAborted();
     const baseBytes = (await stat(base)).size;
     if (spec.limits.diskBytes !== undefined && spec.limits.diskBytes !== baseBytes) {
       throw new LodgeError('UNSUPPORTED', `limits.disk: a pv guest's disk is a COW file over its image's base, of the base's size (${formatSize(baseBytes)} for ${spec.image.name}); launch it without --disk`);
@@ -226,7 +227,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     }
   }
 
-  async start(spec: GuestSpec): Promise<void> {
+  async start(spec: GuestSpec, ctx: OperationContext): Promise<void> {
     const p = this.paths(spec);
     await this.prepareDirs(spec);
     const base = await this.baseOf(spec);
@@ -249,6 +250,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
         hostfsRoot: p.agent.dir,
         nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac, address: n.address, gateway: n.gateway })),
       }),
+      ctx,
     );
   }
 

@@ -29,7 +29,7 @@ import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, GuestDriver, GuestSpec, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, GuestDriver, GuestSpec, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
@@ -201,11 +201,12 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     await createOverlay(base, disk, { baseFormat, ...(sizeBytes !== undefined ? { sizeBytes } : {}) });
   }
 
-  async create(spec: GuestSpec): Promise<{ rootBytes: number }> {
+  async create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }> {
     const p = this.paths(spec);
     await mkdir(p.vm, { recursive: true });
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
     if (spec.image.format === 'rootfs') await this.boot(this.profile(spec));
+    ctx.signal.throwIfAborted();
     await this.makeDisk(spec, p.disk);
     // QEMU runs as the guest's own user: its directory (its sockets) and its disk are its alone, no
     // other guest's QEMU may read them; the root volume's directory stays root's (on btrfs a
@@ -217,7 +218,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     return { rootBytes: await virtualSize(p.disk, 'qcow2') };
   }
 
-  async start(spec: GuestSpec): Promise<void> {
+  async start(spec: GuestSpec, ctx: OperationContext): Promise<void> {
     const p = this.paths(spec);
     for (const f of [p.qmp, p.qga, p.vnc]) await rm(f, { force: true });
     const profile = this.profile(spec);
@@ -255,11 +256,14 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     await rename(temp, p.machine);
     await rm(p.oldMachine, { force: true });
     await this.ownDisks(spec, spec.volumes);
-    await this.engine.start(spec, argv, async () => {
+    await this.engine.start(spec, argv, ctx, async () => {
       // QEMU makes its QMP socket early and answers on it once the machine is built: a QEMU
       // that refused a disk or an option has ended by then, and its reason is on the console
       const shim = this.engine.shim(spec);
-      for (let i = 0; i < 200 && !existsSync(p.qmp) && !existsSync(shim.exit); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 200 && !existsSync(p.qmp) && !existsSync(shim.exit); i++) {
+        ctx.signal.throwIfAborted();
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const status = existsSync(p.qmp) ? await this.qmp(spec, (q) => q.status(), 10_000).catch(() => undefined) : undefined;
       if (!status) {
         await waitForExit(shim, 2000);
