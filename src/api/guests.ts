@@ -23,17 +23,22 @@ export type AccelMode = (typeof accelModes)[number];
 export const deviceProfiles = ['virtio', 'legacy'] as const;
 export type DeviceProfile = (typeof deviceProfiles)[number];
 
-/** How a vm guest runs, chosen at launch. */
-export const VmOptions = Type.Object(
+/**
+ * The options of a launch that belong to one kind or another, in one object: each driver
+ * says which it takes (GET /1.0: drivers[].launchOptions), and a launch that gives one
+ * its kind does not take is refused, naming the kinds that do.
+ */
+export const GuestOptions = Type.Object(
   {
-    accel: Type.Optional(StringEnum(accelModes, { description: 'auto takes KVM only where a probe shows it fast; tcg is software emulation' })),
+    privileged: Type.Optional(Type.Boolean({ description: 'ct: no user namespace; root in the guest is root on the host' })),
+    accel: Type.Optional(StringEnum(accelModes, { description: 'vm: auto takes KVM only where a probe shows it fast; tcg is software emulation' })),
     profile: Type.Optional(
-      StringEnum(deviceProfiles, { description: 'virtio: paravirtual disk, balloon and rng (default for Linux images); legacy: AHCI disk and standard devices any OS has drivers for (default for imported disks and ISOs)' }),
+      StringEnum(deviceProfiles, { description: 'vm: virtio: paravirtual disk, balloon and rng (default for Linux images); legacy: AHCI disk and standard devices any OS has drivers for (default for imported disks and ISOs)' }),
     ),
   },
   { additionalProperties: false },
 );
-export type VmOptions = Static<typeof VmOptions>;
+export type GuestOptions = Static<typeof GuestOptions>;
 
 export const GuestsPost = Type.Object(
   {
@@ -41,8 +46,7 @@ export const GuestsPost = Type.Object(
     image: Type.String({ minLength: 1, maxLength: 128 }),
     kind: Type.Optional(GuestKind),
     limits: Type.Optional(Limits),
-    privileged: Type.Optional(Type.Boolean({ description: 'ct: no user namespace; root in the guest is root on the host' })),
-    vm: Type.Optional(VmOptions),
+    options: Type.Optional(GuestOptions),
     pool: Type.Optional(Type.String({ pattern: namePattern, description: 'the storage pool of its root volume (default: the default pool, lodge storage list)' })),
     networks: Type.Optional(Type.Array(NicRequest, { maxItems: 8, description: 'one NIC per entry, eth0 first; left out: one on the network "default" if there is one; [] for loopback only' })),
     start: Type.Optional(Type.Boolean({ default: true })),
@@ -97,11 +101,10 @@ export const Guest = Type.Object({
   image: Type.String(),
   state: StringEnum(guestStates),
   stateReason: Type.Optional(Type.String()),
-  privileged: Type.Boolean(),
+  options: GuestOptions,
   limits: Limits,
   createdAt: Type.String(),
   pid: Type.Optional(Type.Integer()),
-  vm: Type.Optional(VmOptions),
   machine: Type.Optional(Machine),
   nics: Type.Optional(Type.Array(Nic)),
   engine: Type.Optional(Type.String({ description: 'the engine that runs the guest, and why it was chosen' })),

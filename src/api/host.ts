@@ -10,8 +10,8 @@ import { HostStorage } from './storage.js';
 export const guestFeatures = ['exec', 'interactiveExec', 'pause', 'liveLimits', 'memoryBalloon', 'diskHotplug', 'volumeMount', 'files', 'filesStopped', 'statefulSnapshot', 'liveMigration'] as const;
 export type GuestFeature = (typeof guestFeatures)[number];
 
-/** The options of a launch that only some kinds take. */
-export const launchOptions = ['privileged', 'vm'] as const;
+/** The options of a launch that only some kinds take: the fields of GuestOptions. */
+export const launchOptions = ['privileged', 'accel', 'profile'] as const;
 export type LaunchOption = (typeof launchOptions)[number];
 
 export const HostInfo = Type.Object({

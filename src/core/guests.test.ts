@@ -108,7 +108,7 @@ function assertNothingLeft(h: Harness, fake: FakeDriver, name: string): void {
 
 /** A guest's rows as launch writes them, and its root volume made, as a lodged that died at that point left them. */
 async function insertGuest(h: Harness, name: string, state: GuestState): Promise<GuestRef> {
-  const g = h.store.insertGuest({ name, kind: 'vm', image: 'base', state, privileged: false, limits: {} });
+  const g = h.store.insertGuest({ name, kind: 'vm', image: 'base', state, limits: {}, options: {} });
   const id = `${h.store.instance}-${g.id}`;
   const v = h.store.insertVolume({ pool: 'default', key: `guests/${id}`, content: 'block', sizeBytes: 0, guestId: g.id });
   const { dir } = await h.storage.createVolume(v);

@@ -5,13 +5,13 @@
  */
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestState, GuestStatePut } from '../api/guests.js';
+import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, GuestsPost, GuestState, GuestStatePut } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import { canHotplugDisks, hasFiles, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type InteractiveCommand, type ObservedState, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
-import { launchOptions } from '../api/host.js';
+import { launchOptions, type LaunchOption } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
 import type { ImageFiles } from '../images/store.js';
@@ -79,8 +79,7 @@ export class GuestService {
         init: image?.init ?? '/sbin/init',
         stopSignal: image?.stopSignal ?? 'SIGTERM',
       },
-      privileged: g.privileged,
-      ...(g.vm ? { vm: g.vm } : {}),
+      options: g.options,
       ...(volume ? { root: { dir: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       volumes: this.deps.store.attachments({ guestId: g.id }).map((a) => this.attachedDisk(a.volume, a.slot, a.path)),
       nics: this.deps.networks.guestNics(g.id),
@@ -136,9 +135,8 @@ export class GuestService {
       image: g.image,
       state: g.state,
       ...(g.stateReason ? { stateReason: g.stateReason } : {}),
-      privileged: g.privileged,
+      options: g.options,
       limits: g.limits,
-      ...(g.vm ? { vm: g.vm } : {}),
       ...(volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       createdAt: g.createdAt,
       ...extra,
@@ -198,16 +196,19 @@ export class GuestService {
     this.checkKindLimits(kind, resolved);
     const pool = this.deps.storage.poolFor(req.pool);
     const rootContent = info.rootContent;
+    // what its kind takes is kept; a false flag of another kind's is no option at all
+    const asked = req.options ?? {};
+    const options: GuestOptions = Object.fromEntries(Object.entries(asked).filter(([k, v]) => v !== undefined && info.launchOptions.includes(k as LaunchOption)));
     for (const option of launchOptions) {
-      if (req[option] === undefined || req[option] === false || info.launchOptions.includes(option)) continue;
+      if (asked[option] === undefined || asked[option] === false || info.launchOptions.includes(option)) continue;
       const takers = this.deps.drivers.kindsWith((i) => i.launchOptions.includes(option));
-      throw new LodgeError('BAD_REQUEST', `${option}: applies to ${takers.join(' and ')} guests only, not ${kind}`);
+      throw new LodgeError('BAD_REQUEST', `options.${option}: applies to ${takers.join(' and ')} guests only, not ${kind}`);
     }
     if (this.deps.store.guest(req.name)) throw new LodgeError('CONFLICT', `a guest named ${req.name} exists already`);
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', privileged: req.privileged ?? false, limits, ...(req.vm ? { vm: req.vm } : {}) });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', limits, options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes: this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes), guestId: g.id });
       return g;

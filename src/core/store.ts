@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { GuestKind } from '../api/common.js';
-import type { GuestState, Limits, VmOptions } from '../api/guests.js';
+import type { GuestOptions, GuestState, Limits } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
 import type { Operation } from '../api/operations.js';
 import type { PoolDriverName, VolumeContent } from '../api/storage.js';
@@ -18,10 +18,9 @@ export interface GuestRecord {
   image: string;
   state: GuestState;
   stateReason?: string;
-  privileged: boolean;
   limits: Limits;
-  /** vm guests: accelerator and device profile, as asked at launch. */
-  vm?: VmOptions;
+  /** The options of its launch that its kind takes (privileged, accel, profile). */
+  options: GuestOptions;
   createdAt: string;
 }
 
@@ -105,7 +104,7 @@ export interface ForwardRecord {
 }
 
 /** Each entry moves the schema one version on; never edit one that has shipped. */
-const migrations: readonly string[] = [
+export const migrations: readonly string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE guests (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -181,6 +180,11 @@ const migrations: readonly string[] = [
      slot INTEGER NOT NULL,
      UNIQUE (guest_id, slot));
    ALTER TABLE volumes ADD COLUMN kernel_written INTEGER NOT NULL DEFAULT 0;`,
+  // a kind's launch options in one object, whatever the kind: no column per option
+  `ALTER TABLE guests ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+   UPDATE guests SET options = json_patch(CASE WHEN privileged = 1 THEN '{"privileged":true}' ELSE '{}' END, coalesce(vm, '{}'));
+   ALTER TABLE guests DROP COLUMN privileged;
+   ALTER TABLE guests DROP COLUMN vm;`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -208,9 +212,8 @@ interface GuestRow {
   image: string;
   state: string;
   state_reason: string | null;
-  privileged: number;
   limits: string;
-  vm: string | null;
+  options: string;
   created_at: string;
 }
 
@@ -221,9 +224,8 @@ const toGuest = (r: GuestRow): GuestRecord => ({
   image: r.image,
   state: r.state as GuestState,
   ...(r.state_reason ? { stateReason: r.state_reason } : {}),
-  privileged: r.privileged === 1,
   limits: JSON.parse(r.limits) as Limits,
-  ...(r.vm ? { vm: JSON.parse(r.vm) as VmOptions } : {}),
+  options: JSON.parse(r.options) as GuestOptions,
   createdAt: r.created_at,
 });
 
@@ -276,9 +278,9 @@ export class Store {
     const createdAt = new Date().toISOString();
     const info = this.db
       .prepare(
-        'INSERT INTO guests (name, kind, image, state, state_reason, privileged, limits, vm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO guests (name, kind, image, state, state_reason, limits, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(g.name, g.kind, g.image, g.state, g.stateReason ?? null, g.privileged ? 1 : 0, JSON.stringify(g.limits), g.vm ? JSON.stringify(g.vm) : null, createdAt);
+      .run(g.name, g.kind, g.image, g.state, g.stateReason ?? null, JSON.stringify(g.limits), JSON.stringify(g.options), createdAt);
     return { ...g, id: Number(info.lastInsertRowid), createdAt };
   }
 

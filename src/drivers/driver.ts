@@ -5,7 +5,7 @@
  * resources after spec.id so cleanup after a crash is mechanical.
  */
 import type { GuestKind } from '../api/common.js';
-import type { ExecPost, ExecResult, Machine, VmOptions } from '../api/guests.js';
+import type { ExecPost, ExecResult, GuestOptions, Machine } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
 import type { VolumeContent } from '../api/storage.js';
 import type { GuestFeature, LaunchOption } from '../api/host.js';
@@ -30,8 +30,8 @@ export interface GuestSpec {
   dir: string;
   /** A rootfs tree (`rootfs`), or for vm guests a bootable disk or ISO (`file`). */
   image: { name: string; format: ImageFormat; rootfs: string; file?: string; init: string; stopSignal: string };
-  privileged: boolean;
-  vm?: VmOptions;
+  /** The options of its launch, only those its kind takes. */
+  options: GuestOptions;
   /**
    * Its root volume (from the storage layer, ready to use): the directory where its
    * writable layer or disk lives, and its size. None for a guest made before storage

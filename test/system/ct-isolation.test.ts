@@ -74,7 +74,7 @@ test('a guest runs under a seccomp filter, with module loading and clock setting
 });
 
 test('a privileged guest runs as the host root, and says so', async () => {
-  await d.launch('iso-priv', { privileged: true });
+  await d.launch('iso-priv', { options: { privileged: true } });
   assert.equal(hostUid(await guestPid(d, 'iso-priv')), 0);
   assert.match(d.lodge(['info', 'iso-priv']).stdout, /Privileged:\s+yes/);
   assert.match(d.lodge(['info', 'iso-a']).stdout, /Privileged:\s+no \(user namespace\)/);

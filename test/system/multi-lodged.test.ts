@@ -87,7 +87,7 @@ test('a launch that lodged did not finish is removed at the next start with its 
   await a.kill9();
   const db = new Database(path.join(a.stateDir, 'lodge.db'));
   const subnet = (db.prepare("SELECT subnet FROM networks WHERE name = 'default'").pluck().get() as string).replace(/\.0\/24$/, '');
-  const ghost = db.prepare("INSERT INTO guests (name, kind, image, state, privileged, limits, created_at) VALUES ('ghost', 'ct', 'busybox', 'creating', 0, '{}', '2026-01-01T00:00:00Z')").run();
+  const ghost = db.prepare("INSERT INTO guests (name, kind, image, state, limits, created_at) VALUES ('ghost', 'ct', 'busybox', 'creating', '{}', '2026-01-01T00:00:00Z')").run();
   db.prepare("INSERT INTO nics (guest_id, idx, network, mac, address) VALUES (?, 0, 'default', '02:00:00:00:0a:0b', ?)").run(ghost.lastInsertRowid, `${subnet}.200`);
   db.close();
   await a.start();

@@ -215,7 +215,7 @@ test('bad input: too little memory, privileged; a corrupt or replaced base disk 
   const small = d.lodge(['launch', 'busybox', 'pvx', '--kind', 'pv', '--memory', '16M']);
   assert.equal(small.code, 1);
   assert.equal(small.stderr, "lodge: limits.memory: 16M is below the 32M a pv guest's kernel needs\n");
-  assert.match(d.lodge(['launch', 'busybox', 'pvx', '--kind', 'pv', '--privileged']).stderr, /privileged: applies to ct guests only, not pv/);
+  assert.match(d.lodge(['launch', 'busybox', 'pvx', '--kind', 'pv', '--privileged']).stderr, /options.privileged: applies to ct guests only, not pv/);
   // a root disk that is not a filesystem: the kernel cannot mount it and ends
   const broken = path.join(d.dir, 'broken');
   execFileSync('cp', ['-a', path.join(d.stateDir, 'images/busybox/rootfs'), broken]);

@@ -104,7 +104,7 @@ test('device profiles on a Linux image: virtio devices, or an AHCI disk and only
   assert.match(shown, new RegExp(`Accelerator:\\s+${auto.accel} \\(auto: `));
   assert.match(shown, /Devices:\s+virtio profile, direct kernel boot/);
   assert.match(d.lodge(['launch', 'busybox', 'bad', '--kind', 'vm', '--accel', 'fast']).stderr, /--accel: "fast" is not auto, kvm or tcg/);
-  assert.match(d.lodge(['launch', 'busybox', 'bad', '--profile', 'legacy']).stderr, /vm: applies to vm guests only, not ct/);
+  assert.match(d.lodge(['launch', 'busybox', 'bad', '--profile', 'legacy']).stderr, /options.profile: applies to vm guests only, not ct/);
 });
 
 test("a guest's QEMU cannot reach another guest's files", async () => {

@@ -52,16 +52,19 @@ export function register(program: Command, client: () => LodgeClient): void {
       if (!(guestKinds as readonly string[]).includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ${guestKinds.join(', ')}`);
       if (flags.accel !== undefined && !['auto', 'kvm', 'tcg'].includes(flags.accel)) throw new LodgeError('BAD_REQUEST', `--accel: "${flags.accel}" is not auto, kvm or tcg`);
       if (flags.profile !== undefined && !['virtio', 'legacy'].includes(flags.profile)) throw new LodgeError('BAD_REQUEST', `--profile: "${flags.profile}" is not virtio or legacy`);
-      const vm = { ...(flags.accel ? { accel: flags.accel as AccelMode } : {}), ...(flags.profile ? { profile: flags.profile as DeviceProfile } : {}) };
+      const options = {
+        ...(flags.privileged ? { privileged: true } : {}),
+        ...(flags.accel ? { accel: flags.accel as AccelMode } : {}),
+        ...(flags.profile ? { profile: flags.profile as DeviceProfile } : {}),
+      };
       const c = client();
       const op = await c.guests.launch({
         name,
         image,
         kind: flags.kind as GuestKind,
         limits: limitsFromFlags(flags),
-        ...(flags.privileged ? { privileged: true } : {}),
         ...(flags.pool ? { pool: flags.pool } : {}),
-        ...(Object.keys(vm).length > 0 ? { vm } : {}),
+        ...(Object.keys(options).length > 0 ? { options } : {}),
         ...(flags.network.length > 0 ? { networks: flags.network.includes('none') ? [] : flags.network.map(nicFromFlag) } : {}),
         ...(flags.start ? {} : { start: false }),
       });

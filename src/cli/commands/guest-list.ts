@@ -38,7 +38,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['Kind', g.kind],
         ['State', g.stateReason ? `${g.state} (${g.stateReason})` : g.state],
         ['Image', g.image],
-        ['Privileged', g.kind !== 'ct' ? undefined : g.privileged ? 'yes' : 'no (user namespace)'],
+        ['Privileged', g.kind !== 'ct' ? undefined : g.options.privileged ? 'yes' : 'no (user namespace)'],
         ['Engine', g.engine],
         ['Accelerator', g.machine && `${g.machine.accel} (${g.machine.accelReason}), -cpu ${g.machine.cpuModel}`],
         ['Devices', g.machine && `${g.machine.profile} profile, ${g.machine.boot === 'kernel' ? 'direct kernel boot' : 'firmware boot (SeaBIOS)'}`],

@@ -90,7 +90,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
   }
 
   private lowerDir(spec: GuestSpec): Promise<string> {
-    if (spec.privileged) return Promise.resolve(spec.image.rootfs);
+    if (spec.options.privileged === true) return Promise.resolve(spec.image.rootfs);
     return this.shifting.run(spec.image.rootfs, () => ensureShifted(spec.image.rootfs, defaultIdMap.hostId));
   }
 
@@ -107,7 +107,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
   }
 
   private prepareRoot(spec: GuestSpec, lower: string) {
-    return prepareOverlayRoot(spec.dir, lower, spec.privileged ? 0 : defaultIdMap.hostId, spec.root?.dir, spec.limits.diskBytes);
+    return prepareOverlayRoot(spec.dir, lower, spec.options.privileged === true ? 0 : defaultIdMap.hostId, spec.root?.dir, spec.limits.diskBytes);
   }
 
   private config(spec: GuestSpec): Record<string, unknown> {
@@ -115,7 +115,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
       hostname: spec.name,
       rootfs: overlayRoot(spec.dir, spec.root?.dir).rootfs,
       init: spec.image.init,
-      privileged: spec.privileged,
+      privileged: spec.options.privileged === true,
       limits: spec.limits,
       cgroupsPath: this.cgroupsPath(spec),
       capabilities: this.linuxCapabilities,
@@ -126,7 +126,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
 
   /** A fresh volume's filesystem is root's: an unprivileged guest's root gets it, as it gets its own root. */
   private async ownVolumes(spec: GuestSpec): Promise<void> {
-    if (spec.privileged) return;
+    if (spec.options.privileged === true) return;
     for (const v of spec.volumes) {
       if (!v.mount) continue;
       const st = await lstat(v.mount.hostDir);
@@ -153,7 +153,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
       argv: this.runtimeArgv('create', '--bundle', spec.dir, '--console-socket', paths.consoleSocket, '--pid-file', paths.pidfile, spec.id),
     });
     ctx.revert.add('its container', () => run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true }));
-    if (!spec.privileged) await delegate(this.cgroups, this.cgroupsPath(spec), defaultIdMap.hostId);
+    if (!spec.options.privileged === true) await delegate(this.cgroups, this.cgroupsPath(spec), defaultIdMap.hostId);
     // the container's network namespace exists once it is created, before its init runs: its NICs go in now
     if (spec.nics.length > 0) await attachContainerNics(Number(await readFile(paths.pidfile, 'utf8')), spec.nics);
     ctx.signal.throwIfAborted();
@@ -271,7 +271,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
   }
 
   private idShift(spec: GuestSpec): IdShift {
-    return spec.privileged ? { base: 0, size: 0 } : { base: defaultIdMap.hostId, size: defaultIdMap.size };
+    return spec.options.privileged === true ? { base: 0, size: 0 } : { base: defaultIdMap.hostId, size: defaultIdMap.size };
   }
 
   /** A running guest's root as its init sees it; a stopped one's overlay and volumes, as its start would mount them. */

@@ -91,7 +91,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
     imageFormats: ['rootfs', 'qcow2', 'raw', 'iso'],
-    launchOptions: ['vm'],
+    launchOptions: ['accel', 'profile'],
     features: {
       exec: true,
       interactiveExec: 'the QEMU guest agent (QGA) has no terminal; lodge console NAME is its terminal, and lodge exec without -t runs a command',
@@ -155,7 +155,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
 
   /** virtio for Lodge's Linux images, legacy for imported disks and ISOs (any OS has drivers for it), unless asked. */
   private profile(spec: GuestSpec): DeviceProfile {
-    return spec.vm?.profile ?? (spec.image.format === 'rootfs' ? 'virtio' : 'legacy');
+    return spec.options.profile ?? (spec.image.format === 'rootfs' ? 'virtio' : 'legacy');
   }
 
   /** The kernel of a profile and, beside it, an initramfs named after what it holds; found again if the cache lost them. */
@@ -222,7 +222,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     const p = this.paths(spec);
     for (const f of [p.qmp, p.qga, p.vnc]) await rm(f, { force: true });
     const profile = this.profile(spec);
-    const mode = spec.vm?.accel ?? 'auto';
+    const mode = spec.options.accel ?? 'auto';
     const accel = chooseAccel(mode, mode === 'tcg' ? undefined : await this.probeAccel());
     const kernelBoot = spec.image.format === 'rootfs' ? await this.boot(profile) : undefined;
     const argv = qemuArgv({
