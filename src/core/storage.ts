@@ -14,6 +14,7 @@ import { kernelHasBtrfs } from '../host/btrfs.js';
 import { run } from '../lib/exec.js';
 import { BtrfsPool } from '../storage/btrfs-pool.js';
 import { DirPool } from '../storage/dir-pool.js';
+import { diskVolumeFile } from '../storage/disk-volume.js';
 import { volumeDir, type PoolDriver, type VolumeSpec } from '../storage/pool-driver.js';
 import type { PoolRecord, Store, VolumeRecord } from './store.js';
 
@@ -101,9 +102,20 @@ export class StorageService {
           this.deps.log(`storage pool ${p.name}: removing ${key}: its guest is gone`);
           await driver.deleteVolume({ key, content: 'filesystem', sizeBytes: 0 });
         }
+        await this.sweepUnmadeVolumes(p.name);
       } catch (e) {
         this.deps.log(`storage pool ${p.name}: cannot activate it: ${(e as Error).message}`);
       }
+    }
+  }
+
+  /** Volumes of their own whose making a lodged did not finish (no disk file: it appears whole, by rename) go, rows and all. */
+  private async sweepUnmadeVolumes(pool: string): Promise<void> {
+    for (const v of this.deps.store.customVolumes()) {
+      if (v.pool !== pool || existsSync(diskVolumeFile(this.volumePath(v)))) continue;
+      this.deps.log(`storage pool ${pool}: removing volume ${v.key.slice('custom/'.length)}: its making was interrupted`);
+      await this.deleteVolumeFiles(v);
+      this.deps.store.deleteVolume(v.id);
     }
   }
 

@@ -5,7 +5,7 @@
  * filesystem, mounted on the host through a loop device below a directory only root can
  * enter, and bound into the container at its path.
  */
-import { chmod, lchown, mkdir } from 'node:fs/promises';
+import { chmod, lchown, mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { makeExt4File, mountLoop, unmountNow } from '../host/disks.js';
 import { isMounted } from '../host/mounts.js';
@@ -14,8 +14,11 @@ export const diskVolumeFile = (dir: string) => path.join(dir, 'disk.raw');
 const hostOnly = (dir: string) => path.join(dir, 'host');
 export const diskVolumeMount = (dir: string) => path.join(hostOnly(dir), 'mnt');
 
+/** Made under another name and renamed when whole: a volume whose disk file is there is ready. */
 export async function makeDiskVolume(dir: string, bytes: number): Promise<void> {
-  await makeExt4File(diskVolumeFile(dir), bytes);
+  const making = `${diskVolumeFile(dir)}.making`;
+  await makeExt4File(making, bytes);
+  await rename(making, diskVolumeFile(dir));
 }
 
 /** Mounts the volume's filesystem (once) and returns where. */

@@ -1,15 +1,17 @@
 /**
  * @module Crash safety: a private lodged runs a random mix of operations (launch, stop,
- * start, delete, network create and delete, port forwards) and is killed with SIGKILL at
- * a random moment, again and again. After each restart every guest must be where the
- * database says (running with its processes, stopped without them), no guest whose
- * launch had finished may be lost, and nothing may be orphaned: no process, mount,
- * cgroup, veth, tap, nftables element, dnsmasq, DNS name, bridge or file of a guest or
- * network that no longer exists. Used by test/system/crash-safety.test.ts (a short run)
+ * start, delete, volume create, attach, detach and delete, file pushes, network create and
+ * delete, port forwards) and is killed with SIGKILL at a random moment, again and again.
+ * After each restart every guest must be where the database says (running with its
+ * processes, stopped without them), no guest whose launch had finished may be lost, and
+ * nothing may be orphaned: no process, mount, cgroup, veth, tap, nftables element,
+ * dnsmasq, DNS name, bridge or file of a guest, volume or network that no longer exists,
+ * no volume half-made, nothing left in lodged's scratch directory. Used by test/system/crash-safety.test.ts (a short run)
  * and `npm run soak -- --kills N`.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { GuestKind } from '../../src/api/common.js';
@@ -45,10 +47,16 @@ interface Row {
 }
 
 /** What the database holds, read beside the running lodged (WAL: readers never block it). */
-function readState(d: TestDaemon): { guests: Row[]; nics: Array<{ guestId: number; index: number; network: string; name: string }>; networks: Array<{ name: string; bridge: string }> } {
+function readState(d: TestDaemon): {
+  guests: Row[];
+  nics: Array<{ guestId: number; index: number; network: string; name: string }>;
+  networks: Array<{ name: string; bridge: string }>;
+  volumes: Array<{ key: string; pool: string; path: string }>;
+} {
   const db = new Database(path.join(d.stateDir, 'lodge.db'), { readonly: true });
   try {
     return {
+      volumes: db.prepare("SELECT v.key, v.pool, p.path FROM volumes v JOIN storage_pools p ON p.name = v.pool WHERE v.key LIKE 'custom/%'").all() as Array<{ key: string; pool: string; path: string }>,
       guests: db.prepare('SELECT id, name, kind, state FROM guests').all() as Row[],
       nics: db.prepare('SELECT n.guest_id AS guestId, n.idx AS "index", n.network, g.name FROM nics n JOIN guests g ON g.id = n.guest_id').all() as Array<{ guestId: number; index: number; network: string; name: string }>,
       networks: db.prepare('SELECT name, bridge FROM networks').all() as Array<{ name: string; bridge: string }>,
@@ -85,7 +93,7 @@ function processesUnder(dir: string): Array<{ what: string; below: string }> {
 
 /** Everything of this lodged's that the database does not account for, and every guest whose state the host contradicts. */
 export function audit(d: TestDaemon): { orphans: string[]; untruthful: string[] } {
-  const { guests, nics, networks } = readState(d);
+  const { guests, nics, networks, volumes } = readState(d);
   const instance = d.instance!;
   const ids = new Set(guests.map((g) => `${instance}-${g.id}`));
   const orphans: string[] = [];
@@ -100,6 +108,17 @@ export function audit(d: TestDaemon): { orphans: string[]; untruthful: string[] 
   for (const cg of d.cgroups()) if (!ids.has(cg.split('/').pop()!)) orphans.push(`cgroup ${cg}`);
   for (const m of d.mounts()) if (m.includes('/guests/') && !ids.has(m.split('/guests/')[1]!.split('/')[0]!)) orphans.push(`mount ${m}`);
   for (const p of processesUnder(guestsDir)) if (!ids.has(p.below)) orphans.push(`process ${p.what}`);
+
+  // volumes of their own: a directory and a whole disk for each row, a mount only of one that has a row
+  const custom = new Set(volumes.map((v) => path.join(v.path, v.key)));
+  for (const pool of new Set(volumes.map((v) => v.path).concat(readdirSync(path.join(d.stateDir, 'storage')).map((p) => path.join(d.stateDir, 'storage', p))))) {
+    const dir = path.join(pool, 'custom');
+    for (const entry of existsSync(dir) ? readdirSync(dir) : []) if (!custom.has(path.join(dir, entry))) orphans.push(`volume directory ${path.join(dir, entry)}`);
+  }
+  for (const v of custom) if (!existsSync(path.join(v, 'disk.raw'))) untruthful.push(`volume ${v} has a row but no disk`);
+  for (const m of d.mounts()) if (m.includes('/custom/') && ![...custom].some((v) => m.startsWith(`${v}/`))) orphans.push(`mount ${m}`);
+  const scratch = path.join(d.stateDir, 'tmp');
+  for (const entry of existsSync(scratch) ? readdirSync(scratch) : []) orphans.push(`scratch file ${entry}`);
 
   // host devices and the firewall's elements: exactly the NICs of guests in the database
   const devices = new Set(nics.map((n) => `lv${instance}${n.guestId.toString(36)}x${n.index}`));
@@ -139,6 +158,27 @@ export async function crashSoak(d: TestDaemon, options: CrashOptions): Promise<C
   const launched = new Set<string>();
   let serial = 0;
 
+  /** Makes, attaches (to a stopped guest), detaches or deletes a volume of its own. */
+  const volumeOperation = async (guests: Array<{ name: string; kind: GuestKind; state: string }>): Promise<void> => {
+    const volumes = await d.client.volumes.list();
+    const r = rnd();
+    if (r < 0.4 || volumes.length === 0) {
+      await d.client.volumes.create({ name: `kv${serial++}`, size: '64M' });
+      return;
+    }
+    const v = pick(volumes)!;
+    const holder = guests.find((g) => g.name === v.attachedTo?.guest);
+    if (r < 0.7 && !v.attachedTo) {
+      // to a stopped guest: a container at a path, a pv or vm guest as a disk
+      const g = pick(guests.filter((x) => x.state === 'stopped'));
+      if (g) await d.client.volumes.attach(g.name, { volume: v.name, ...(g.kind === 'ct' ? { path: `/vol/${v.name}` } : {}) });
+    } else if (r < 0.85 && holder && holder.state !== 'running') {
+      await d.client.volumes.detach(holder.name, v.name);
+    } else if (!v.attachedTo) {
+      await d.client.volumes.delete(v.name);
+    }
+  };
+
   /** One random operation; the id of the long one it started, if any. */
   const operation = async (): Promise<string | undefined> => {
     const guests = await d.client.guests.list();
@@ -147,24 +187,30 @@ export async function crashSoak(d: TestDaemon, options: CrashOptions): Promise<C
     const stopped = guests.filter((g) => g.state === 'stopped' || g.state === 'error').map((g) => g.name);
     const r = rnd();
     counts.operations++;
-    if (r < 0.35 || guests.length === 0) {
+    if (r < 0.32 || guests.length === 0) {
       const kind = rnd() < 0.75 ? 'ct' : (pick(options.kinds) ?? 'ct');
       const name = `k${serial++}`;
       const network = pick(networks);
       const op = await d.client.guests.launch({ name, image: 'busybox', kind, networks: network ? [{ network }] : [], ...(kind === 'ct' ? {} : { limits: { memory: kind === 'vm' ? '256M' : '64M' } }) });
       void d.client.operations.wait(op.id, 300).then((end) => end.status === 'success' && launched.add(name), () => {});
       return op.id;
-    } else if (r < 0.5 && running.length) {
+    } else if (r < 0.45 && running.length) {
       return (await d.client.guests.changeState(pick(running)!, { action: 'stop', force: rnd() < 0.5, timeout: 2 })).id;
-    } else if (r < 0.65 && stopped.length) {
+    } else if (r < 0.58 && stopped.length) {
       return (await d.client.guests.changeState(pick(stopped)!, { action: 'start' })).id;
-    } else if (r < 0.8) {
+    } else if (r < 0.7) {
       const name = pick(guests)!.name;
       launched.delete(name);
       return (await d.client.guests.delete(name, true)).id;
-    } else if (r < 0.88) {
+    } else if (r < 0.8) {
+      await volumeOperation(guests);
+    } else if (r < 0.85) {
+      // into a container, running or stopped: a stopped one's root is mounted for the copy alone
+      const g = pick(guests.filter((x) => x.kind === 'ct' && (x.state === 'running' || x.state === 'stopped')));
+      if (g) await d.client.guests.pushFile(g.name, { path: '/soak/file', parents: true }, Readable.from([Buffer.alloc(1 << 20, 7)]));
+    } else if (r < 0.9) {
       await d.client.networks.create({ name: `kn${serial++}` });
-    } else if (r < 0.94) {
+    } else if (r < 0.95) {
       const unused = (await d.client.networks.list()).filter((n) => n.guests.length === 0 && n.name !== 'default');
       if (unused.length) await d.client.networks.delete(pick(unused)!.name);
     } else {
@@ -194,7 +240,8 @@ export async function crashSoak(d: TestDaemon, options: CrashOptions): Promise<C
     const found = audit(d);
     counts.orphans.push(...found.orphans.map((o) => `round ${round}: ${o}`));
     counts.untruthful.push(...found.untruthful.map((o) => `round ${round}: ${o}`));
-    options.log(`round ${round + 1}/${options.kills}: ${names.size} guests, ${found.orphans.length} orphans, ${found.untruthful.length} untruthful`);
+    const volumes = await d.client.volumes.list();
+    options.log(`round ${round + 1}/${options.kills}: ${names.size} guests, ${volumes.length} volumes (${volumes.filter((v) => v.attachedTo).length} attached), ${found.orphans.length} orphans, ${found.untruthful.length} untruthful`);
   }
   return counts;
 }

@@ -1,6 +1,6 @@
 /**
  * Crash safety, the short run: lodged killed with SIGKILL at random moments of a mix of
- * operations on ct and pv guests and networks; after every restart no finished guest is
+ * operations on ct and pv guests, volumes, files and networks; after every restart no finished guest is
  * lost, every state is the host's, and nothing is orphaned (test/soak/crash.ts says what
  * is checked). `npm run soak -- --kills 100` runs the long one, with vm guests too.
  */
@@ -18,7 +18,7 @@ before(async () => {
 });
 after(() => d.cleanup());
 
-test('lodged killed at random moments of launches, stops, starts, deletes and network changes loses nothing and leaves nothing', { timeout: 600_000 }, async () => {
+test('lodged killed at random moments of launches, stops, starts, deletes, volume and file operations and network changes loses nothing and leaves nothing', { timeout: 600_000 }, async () => {
   const seed = Number(process.env.LODGE_CRASH_SEED ?? Date.now() % 1_000_000);
   const counts = await crashSoak(d, { kills: 8, seed, kinds: ['ct', 'pv'], log: (line) => console.log(`# ${line}`) });
   const context = `(seed ${seed}; LODGE_CRASH_SEED=${seed} repeats it)`;
