@@ -5,7 +5,9 @@
  * works the same against both:
  *
  *   guest-sync-delimited, guest-sync, guest-ping, guest-info,
- *   guest-exec (path, arg, env, input-data, capture-output), guest-exec-status (pid)
+ *   guest-exec (path, arg, env, input-data, capture-output), guest-exec-status (pid),
+ *   guest-file-open (path, mode), guest-file-read (handle, count),
+ *   guest-file-write (handle, buf-b64, count), guest-file-close (handle)
  *
  *   lodge-ga [DEVICE]
  *
@@ -18,6 +20,9 @@
  * 16 MiB each: past that the command's process group is killed and the status says
  * out-truncated or err-truncated (qemu-ga drops the rest instead; lodged refuses both).
  * A command runs in a session of its own, with stdin from input-data (or /dev/null).
+ * Files are opened as the guest's root would open them (paths are the guest's own business),
+ * but never blocking the agent: a FIFO opened for reading reads as empty rather than wait
+ * for a writer. A read takes at most 4 MiB at a time; at most 16 files are open at once.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -39,6 +44,8 @@
 #define MAX_DEPTH 16
 #define MAX_PROCS 64
 #define MAX_ARGS 4096
+#define MAX_FILES 16
+#define MAX_READ (4 << 20)
 
 /* ---- growable byte buffers ---- */
 
@@ -627,7 +634,156 @@ static void guest_exec_status(struct buf *b, const struct json *args) {
   free_proc(p);
 }
 
-static const char *const commands[] = {"guest-sync-delimited", "guest-sync", "guest-ping", "guest-info", "guest-exec", "guest-exec-status"};
+/* ---- files ---- */
+
+struct file {
+  long long handle; /* 0: a free slot */
+  int fd;
+};
+
+static struct file files[MAX_FILES];
+static long long next_handle = 1;
+
+static struct file *find_file(const struct json *args) {
+  const struct json *handle = member(args, "handle");
+  if (!handle || handle->type != J_NUM || handle->num <= 0) return NULL;
+  for (int i = 0; i < MAX_FILES; i++)
+    if (files[i].handle == handle->num) return &files[i];
+  return NULL;
+}
+
+static void no_file(struct buf *b, const struct json *args) {
+  const struct json *handle = member(args, "handle");
+  char desc[80];
+  snprintf(desc, sizeof desc, "handle '%lld' has not been found", handle && handle->type == J_NUM ? handle->num : 0);
+  error_answer(b, "GenericError", desc);
+}
+
+/* fopen's modes, as qemu-ga takes them; -1 for any other */
+static int open_flags(const char *mode) {
+  static const struct { const char *mode; int flags; } modes[] = {
+      {"r", O_RDONLY}, {"rb", O_RDONLY}, {"r+", O_RDWR}, {"rb+", O_RDWR}, {"r+b", O_RDWR},
+      {"w", O_WRONLY | O_CREAT | O_TRUNC}, {"wb", O_WRONLY | O_CREAT | O_TRUNC},
+      {"w+", O_RDWR | O_CREAT | O_TRUNC}, {"wb+", O_RDWR | O_CREAT | O_TRUNC}, {"w+b", O_RDWR | O_CREAT | O_TRUNC},
+      {"a", O_WRONLY | O_CREAT | O_APPEND}, {"ab", O_WRONLY | O_CREAT | O_APPEND},
+      {"a+", O_RDWR | O_CREAT | O_APPEND}, {"ab+", O_RDWR | O_CREAT | O_APPEND}, {"a+b", O_RDWR | O_CREAT | O_APPEND},
+  };
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+    if (!strcmp(mode, modes[i].mode)) return modes[i].flags;
+  return -1;
+}
+
+static void guest_file_open(struct buf *b, const struct json *args) {
+  const struct json *path = member(args, "path");
+  const struct json *mode = member(args, "mode");
+  if (!path || path->type != J_STR) return error_answer(b, "GenericError", "Parameter 'path' is missing");
+  if (mode && mode->type != J_STR) return error_answer(b, "GenericError", "Invalid parameter type for 'mode', expected: string");
+  const char *m = mode ? mode->str : "r";
+  int flags = open_flags(m);
+  char desc[400];
+  if (flags < 0) {
+    snprintf(desc, sizeof desc, "invalid file open mode '%.20s'", m);
+    return error_answer(b, "GenericError", desc);
+  }
+  struct file *f = NULL;
+  for (int i = 0; i < MAX_FILES && !f; i++)
+    if (!files[i].handle) f = &files[i];
+  if (!f) return error_answer(b, "GenericError", "too many files open");
+  /* O_NONBLOCK: a FIFO neither holds up the open nor a read */
+  int fd = open(path->str, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    /* word for word qemu-ga's */
+    snprintf(desc, sizeof desc, "failed to open file '%.300s' (mode: '%s'): %s", path->str, m, strerror(errno));
+    return error_answer(b, "GenericError", desc);
+  }
+  f->handle = next_handle++;
+  f->fd = fd;
+  buf_printf(b, "{\"return\": %lld", f->handle);
+}
+
+static void guest_file_read(struct buf *b, const struct json *args) {
+  struct file *f = find_file(args);
+  const struct json *count = member(args, "count");
+  if (!f) return no_file(b, args);
+  long long want = count ? count->num : 4096;
+  if ((count && count->type != J_NUM) || want < 0 || want > MAX_READ) {
+    char desc[80];
+    snprintf(desc, sizeof desc, "value '%lld' is invalid for argument count", want);
+    return error_answer(b, "GenericError", desc);
+  }
+  unsigned char *data = malloc((size_t)want + 1);
+  if (!data) exit(1);
+  size_t got = 0;
+  int eof = 0;
+  while (got < (size_t)want) {
+    ssize_t n = read(f->fd, data + got, (size_t)want - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n < 0) {
+      char desc[120];
+      snprintf(desc, sizeof desc, "failed to read file: %s", strerror(errno));
+      free(data);
+      return error_answer(b, "GenericError", desc);
+    }
+    if (n == 0) {
+      eof = 1;
+      break;
+    }
+    got += (size_t)n;
+  }
+  buf_printf(b, "{\"return\": {\"count\": %zu, \"buf-b64\": ", got);
+  buf_base64(b, data, got);
+  buf_printf(b, ", \"eof\": %s}", eof ? "true" : "false");
+  free(data);
+}
+
+static void guest_file_write(struct buf *b, const struct json *args) {
+  struct file *f = find_file(args);
+  struct json *data = member(args, "buf-b64");
+  const struct json *count = member(args, "count");
+  if (!f) return no_file(b, args);
+  if (!data || data->type != J_STR) return error_answer(b, "GenericError", "Parameter 'buf-b64' is missing");
+  long len = base64_decode(data->str, data->len);
+  if (len < 0) return error_answer(b, "GenericError", "Parameter 'buf-b64' is not base64");
+  long long want = count ? count->num : len;
+  if ((count && count->type != J_NUM) || want < 0 || want > len) {
+    char desc[80];
+    snprintf(desc, sizeof desc, "value '%lld' is invalid for argument count", want);
+    return error_answer(b, "GenericError", desc);
+  }
+  size_t done = 0;
+  while (done < (size_t)want) {
+    ssize_t n = write(f->fd, data->str + done, (size_t)want - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break; /* a FIFO nobody reads: what was written is said */
+    if (n < 0) {
+      char desc[120];
+      snprintf(desc, sizeof desc, "failed to write to file: %s", strerror(errno));
+      return error_answer(b, "GenericError", desc);
+    }
+    done += (size_t)n;
+  }
+  buf_printf(b, "{\"return\": {\"count\": %zu, \"eof\": false}", done);
+}
+
+static void guest_file_close(struct buf *b, const struct json *args) {
+  struct file *f = find_file(args);
+  if (!f) return no_file(b, args);
+  int failed = close(f->fd) < 0 && errno != EINTR;
+  int e = errno;
+  f->handle = 0;
+  f->fd = -1;
+  if (failed) {
+    /* a write the filesystem could not keep after all (NFS, a full disk) */
+    char desc[120];
+    snprintf(desc, sizeof desc, "failed to close file: %s", strerror(e));
+    return error_answer(b, "GenericError", desc);
+  }
+  ADD(b, "{\"return\": {}");
+}
+
+static const char *const commands[] = {"guest-sync-delimited", "guest-sync", "guest-ping", "guest-info", "guest-exec", "guest-exec-status",
+                                       "guest-file-open", "guest-file-read", "guest-file-write", "guest-file-close"};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void guest_info(struct buf *b) {
@@ -665,6 +821,14 @@ static void handle(const char *text, size_t len) {
     guest_exec(&b, args);
   } else if (!strcmp(execute->str, "guest-exec-status")) {
     guest_exec_status(&b, args);
+  } else if (!strcmp(execute->str, "guest-file-open")) {
+    guest_file_open(&b, args);
+  } else if (!strcmp(execute->str, "guest-file-read")) {
+    guest_file_read(&b, args);
+  } else if (!strcmp(execute->str, "guest-file-write")) {
+    guest_file_write(&b, args);
+  } else if (!strcmp(execute->str, "guest-file-close")) {
+    guest_file_close(&b, args);
   } else {
     char desc[160];
     snprintf(desc, sizeof desc, "The command %.100s has not been found", execute->str);

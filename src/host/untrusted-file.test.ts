@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, ftruncateSync, linkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, closeSync, ftruncateSync, linkSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { readUntrusted, readUntrustedJson, withUntrustedSocket } from './untrusted-file.js';
+import { copyUntrusted, readUntrusted, readUntrustedJson, withUntrustedSocket } from './untrusted-file.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-untrusted-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,4 +54,24 @@ test('a socket is reached through its handle, a link to one is refused', async (
   } finally {
     server.close();
   }
+});
+
+test('a copy takes every byte of a regular file into a new file of its own; what is refused leaves none', async () => {
+  const bytes = Buffer.alloc(3 * 1024 * 1024 + 7, 0);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = i % 256;
+  writeFileSync(path.join(dir, 'binary'), bytes);
+  const dest = path.join(dir, 'copied');
+  assert.equal(await copyUntrusted(path.join(dir, 'binary'), dest, { what: 'the test file', maxBytes: bytes.length }), bytes.length);
+  assert.ok(readFileSync(dest).equals(bytes));
+  assert.equal(statSync(dest).mode & 0o777, 0o600);
+  await assert.rejects(copyUntrusted(path.join(dir, 'binary'), dest, read), /is larger than the 1024 bytes/);
+  await assert.rejects(copyUntrusted(path.join(dir, 'ok'), dest, read), /EEXIST/, 'never over a file that is there');
+  assert.ok(readFileSync(dest).equals(bytes), 'and that file is left as it was');
+  assert.equal(await copyUntrusted(path.join(dir, 'missing'), path.join(dir, 'none'), read), undefined);
+  symlinkSync(path.join(dir, 'ok'), path.join(dir, 'link2'));
+  execFileSync('mkfifo', [path.join(dir, 'fifo2')]);
+  for (const [source, why] of [['link2', /is a symbolic link/], ['fifo2', /is not a regular file/]] as const) {
+    await assert.rejects(copyUntrusted(path.join(dir, source), path.join(dir, 'none'), read), why);
+  }
+  assert.equal(existsSync(path.join(dir, 'none')), false);
 });

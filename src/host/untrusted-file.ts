@@ -6,7 +6,7 @@
  * to a cap. Errors name the file and what was wrong with it, never its contents.
  */
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { LodgeError } from '../api/errors.js';
 
 /** Linux's O_PATH (Node does not export it): a handle on the name itself, opened for nothing. */
@@ -79,6 +79,40 @@ export async function readUntrustedHead(file: string, what: string, bytes: numbe
   if (!opened) return undefined;
   try {
     return await readHead(opened.handle, bytes);
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+/**
+ * Copies the file's bytes into `dest`, a new file (0600) that must not exist yet, as readUntrusted
+ * reads them but without holding them in memory; the number of bytes, or undefined if the file
+ * does not exist. On any failure `dest` is removed.
+ */
+export async function copyUntrusted(file: string, dest: string, { what, maxBytes }: UntrustedRead): Promise<number | undefined> {
+  const opened = await openUntrusted(file, what);
+  if (!opened) return undefined;
+  let out: FileHandle | undefined;
+  try {
+    const tooLarge = () => refuse(file, what, `is larger than the ${maxBytes} bytes Lodge reads of it`);
+    if (opened.size > maxBytes) throw tooLarge();
+    out = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const buf = Buffer.alloc(1024 * 1024);
+    let total = 0;
+    for (let n; (n = (await opened.handle.read(buf, 0, buf.length, total)).bytesRead) > 0; total += n) {
+      // a file that grows while it is copied is refused too
+      if (total + n > maxBytes) throw tooLarge();
+      for (let done = 0; done < n; ) done += (await out.write(buf, done, n - done)).bytesWritten;
+    }
+    await out.close();
+    out = undefined;
+    return total;
+  } catch (e) {
+    if (out) {
+      await out.close();
+      await rm(dest, { force: true });
+    }
+    throw e;
   } finally {
     await opened.handle.close();
   }

@@ -6,7 +6,7 @@
  */
 
 /** Where the agent finds its exchange directory inside a guest. */
-const agentMount = '/run/lodge-agent';
+export const agentMount = '/run/lodge-agent';
 
 export const agentScript = `#!/bin/sh
 # lodge-agent: runs the commands lodged leaves in ${agentMount}/requests (pv guests only)

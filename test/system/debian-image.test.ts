@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { consoleExpect, keepBuiltImage, requireProgram, TestDaemon } from './harness.js';
 
@@ -31,6 +32,19 @@ async function systemState(name: string): Promise<string> {
     state = (await d.client.guests.exec(name, { command: ['systemctl', 'is-system-running'] }).catch(() => ({ stdout: '' }))).stdout.trim();
   }
   return state;
+}
+
+/** A file pushed and pulled back through the guest's own tools (dash, coreutils) and agent: every byte value, mode and owner. */
+async function filesCross(name: string): Promise<void> {
+  const bytes = Buffer.from(Array.from({ length: 200 * 1024 }, (_, i) => i % 256));
+  const pushed = await d.client.guests.pushFile(name, { path: '/opt/lodge/blob', mode: '0600', uid: 1000, gid: 1000, parents: true }, Readable.from([bytes]));
+  assert.deepEqual(pushed, { path: '/opt/lodge/blob', mode: '0600', uid: 1000, gid: 1000, sizeBytes: bytes.length });
+  assert.equal(await run(name, 'stat', '-c', '%a %u %g', '/opt/lodge', '/opt/lodge/blob'), '755 0 0\n600 1000 1000');
+  const chunks: Buffer[] = [];
+  const pulled = await d.client.guests.pullFile(name, '/opt/lodge/blob', new Writable({ write: (c: Buffer, _e, done) => (chunks.push(c), done()) }));
+  assert.deepEqual(pulled, pushed);
+  assert.ok(Buffer.concat(chunks).equals(bytes), `${name}: the bytes came back unchanged`);
+  await assert.rejects(d.client.guests.pullFile(name, '/opt', new Writable()), (e: Error) => e.message === `cannot pull /opt from ${name}: /opt is a directory`);
 }
 
 async function consoleShows(name: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
@@ -76,6 +90,7 @@ test('the same image boots systemd as a pv guest under User-Mode Linux, and powe
   assert.equal(await run('deb-pv', 'uname', '-r'), /(\d+\.\d+\.\d+)/.exec(spawnSync('linux.uml', ['--version']).stdout.toString())![1]);
   assert.match(await consoleShows('deb-pv', /deb-pv login:/), /deb-pv login:/);
   assert.doesNotMatch(d.lodge(['console', 'deb-pv', '--log']).stdout, /epollctl add err/, 'no getty on the null lines');
+  await filesCross('deb-pv');
   const t0 = Date.now();
   assert.equal(d.lodge(['stop', 'deb-pv', '--timeout', '60']).code, 0);
   assert.ok(Date.now() - t0 < 30_000, `it took ${Date.now() - t0} ms: Ctrl-Alt-Del did not power it off`);
@@ -101,6 +116,8 @@ test('the same image boots systemd as a vm under QEMU, to a login on its serial 
   assert.equal((await d.client.guests.exec('deb-vm', { command: ['pwd'], cwd: '/etc' })).stdout, '/etc\n');
   await assert.rejects(d.client.guests.exec('deb-vm', { command: ['no-such-command'] }), /exec in deb-vm: no-such-command cannot run: Failed to execute child process “no-such-command” \(No such file or directory\)$/);
   assert.match(d.lodge(['exec', '-t', 'deb-vm', '--', 'bash']).stderr, /exec -t is not available in vm guests/);
+  // files through its guest-file-* commands
+  await filesCross('deb-vm');
   const t0 = Date.now();
   assert.equal(d.lodge(['stop', 'deb-vm', '--timeout', '60']).code, 0);
   assert.ok(Date.now() - t0 < 30_000, `it took ${Date.now() - t0} ms: the ACPI power button did not power it off`);

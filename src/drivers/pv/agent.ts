@@ -4,15 +4,21 @@
  * may read it, never change it); the answer comes back in responses/ (the guest's UML
  * user's), where the guest may leave anything: answers are read as untrusted files
  * (no link followed, no FIFO waited on, capped), and a bad one fails that exec only.
- * A guest without the agent is noticed: nobody takes the request.
+ * A guest without the agent is noticed: nobody takes the request. Files cross the same
+ * way: a push's bytes as a file beside the requests, a pull's as one the guest leaves in
+ * responses/, copied as untrusted; the guest's shell does the rest (drivers/files-script.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { chown, lstat, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, chown, copyFile, lstat, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LodgeError } from '../../api/errors.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import { readUntrustedText } from '../../host/untrusted-file.js';
+import { copyUntrusted, readUntrustedText } from '../../host/untrusted-file.js';
+import { agentMount } from '../../images/agent.js';
+import type { FilePush, GuestFileInfo } from '../driver.js';
+import { filesAnswer, filesCommand, tempBeside } from '../files-script.js';
 
 /** What lodged takes of a pv exec's stdout and of its stderr: the answer is held whole in memory. */
 export const maxOutputBytes = 8 * 1024 * 1024;
@@ -65,6 +71,44 @@ export class AgentChannel {
   private async check(name: string): Promise<void> {
     if (!(await rootsAlone(this.dir)) || !(await rootsAlone(this.requests))) {
       throw new LodgeError('ENGINE_FAILED', `the exec exchange of ${name} (${this.dir}) is not root's alone: restart the guest to make it anew`);
+    }
+  }
+
+  /** Where the guest sees a file of the exchange. */
+  private guestPath(file: string): string {
+    return path.posix.join(agentMount, path.relative(this.dir, file));
+  }
+
+  /**
+   * Writes `push.source` into the guest: a copy of it in requests/ that the guest's root alone
+   * may read (root's, of its UML's group, 0640), which the guest's shell copies beside the path.
+   */
+  async pushFile(name: string, push: FilePush, umlGid: number, what: string): Promise<GuestFileInfo> {
+    await this.check(name);
+    const data = path.join(this.requests, `${randomUUID()}.data`);
+    try {
+      await copyFile(push.source, data, constants.COPYFILE_EXCL);
+      await chown(data, 0, umlGid);
+      await chmod(data, 0o640);
+      const { path: guestPath, mode, uid, gid, parents } = push;
+      const command = filesCommand('push', guestPath, tempBeside(guestPath), this.guestPath(data), mode.toString(8), String(uid), String(gid), parents ? '1' : '0');
+      return filesAnswer(await this.exec(name, { command }), what);
+    } finally {
+      await rm(data, { force: true });
+    }
+  }
+
+  /** Copies a regular file of the guest into `dest`: the guest's shell leaves a copy in responses/, read from there as untrusted. */
+  async pullFile(name: string, guestPath: string, dest: string, maxBytes: number, what: string): Promise<GuestFileInfo> {
+    await this.check(name);
+    const copy = path.join(this.responses, `${randomUUID()}.pull`);
+    try {
+      const info = filesAnswer(await this.exec(name, { command: filesCommand('pull', guestPath, String(maxBytes), this.guestPath(copy)) }), what);
+      const sizeBytes = await copyUntrusted(copy, dest, { what: `the copy of ${guestPath} that ${name}'s agent made`, maxBytes });
+      if (sizeBytes === undefined) throw new LodgeError('ENGINE_FAILED', `${what}: the guest's agent left no copy of it`);
+      return { ...info, sizeBytes };
+    } finally {
+      await unlink(copy).catch(() => {});
     }
   }
 

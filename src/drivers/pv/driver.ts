@@ -24,7 +24,7 @@ import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
 import { ensureExt4Base } from '../../storage/ext4-base.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, GuestDriver, GuestSpec, DriverProbe, OperationContext, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
@@ -45,7 +45,7 @@ export const pvMemory = { minimumBytes: 32 * mib, defaultBytes: 128 * mib } as c
 /** What the guest calls the disk of ubd N: /dev/ubda is the root. */
 const ubdDevice = (slot: number) => `/dev/ubd${String.fromCharCode(97 + slot)}`;
 
-export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
+export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles {
   readonly kind = 'pv' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -59,8 +59,8 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
       memoryBalloon: "UML has no balloon: a pv guest's memory changes at its next start",
       diskHotplug: true,
       volumeMount: 'a pv guest sees a volume as a disk (/dev/ubdb..), which it mounts itself',
-      files: 'not yet: files cross through the guest agent, which does not copy them yet',
-      filesStopped: 'not yet: files cross through the guest agent, which does not copy them yet',
+      files: true,
+      filesStopped: "a stopped pv guest's disk is read and written by its own kernel alone: start it, and its agent copies the file",
       statefulSnapshot: "UML has no memory snapshot: its state is its COW file",
       liveMigration: 'UML has no migration',
     },
@@ -302,6 +302,17 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
     await this.secureDir(spec);
     return this.paths(spec).agent.exec(spec.name, request);
+  }
+
+  /** Through lodge-agent, as an exec: the guest's own kernel resolves the path (files are refused while it is stopped). */
+  async pushFile(spec: GuestSpec, _guest: ObservedState, push: FilePush): Promise<GuestFileInfo> {
+    await this.secureDir(spec);
+    return this.paths(spec).agent.pushFile(spec.name, push, this.engine.uid(spec), `cannot push ${push.path} into ${spec.name}`);
+  }
+
+  async pullFile(spec: GuestSpec, _guest: ObservedState, guestPath: string, dest: string, maxBytes: number): Promise<GuestFileInfo> {
+    await this.secureDir(spec);
+    return this.paths(spec).agent.pullFile(spec.name, guestPath, dest, maxBytes, `cannot pull ${guestPath} from ${spec.name}`);
   }
 
 }

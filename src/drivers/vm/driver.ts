@@ -29,12 +29,13 @@ import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, GuestDriver, GuestSpec, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, ObservedState, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
 import { guestExec, Qga, QgaError } from './qga.js';
+import { pullFile, pushFile } from './qga-files.js';
 import { Qmp } from './qmp.js';
 
 export interface VmDriverOptions {
@@ -86,7 +87,7 @@ const unplugTimeoutMs = 20_000;
  */
 const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const;
 
-export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
+export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles {
   readonly kind = 'vm' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -100,8 +101,8 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
       memoryBalloon: true,
       diskHotplug: true,
       volumeMount: 'a vm guest sees a volume as a disk (/dev/disk/by-id/virtio-NAME), which it mounts itself',
-      files: 'not yet: files cross through the guest agent, which does not copy them yet',
-      filesStopped: 'not yet: files cross through the guest agent, which does not copy them yet',
+      files: true,
+      filesStopped: "a stopped vm guest's disk is read and written by its own kernel alone (Incus refuses the same): start it, and its guest agent copies the file",
       statefulSnapshot: 'not yet (a later issue)',
       liveMigration: 'not yet (a later issue)',
     },
@@ -418,15 +419,27 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   }
 
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
-    return this.agent(spec, (qga) => guestExec(qga, spec.name, request, agentTimes));
+    return this.agent(spec, `exec in ${spec.name}`, (qga) => guestExec(qga, spec.name, request, agentTimes), `exec in ${spec.name} failed`);
   }
 
+  /** Through the guest agent, as an exec: the guest's own kernel resolves the path (files are refused while it is stopped). */
+  pushFile(spec: GuestSpec, _guest: ObservedState, push: FilePush): Promise<GuestFileInfo> {
+    const what = `cannot push ${push.path} into ${spec.name}`;
+    return this.agent(spec, what, (qga) => pushFile({ qga, name: spec.name, what, times: agentTimes }, push));
+  }
+
+  pullFile(spec: GuestSpec, _guest: ObservedState, guestPath: string, dest: string, maxBytes: number): Promise<GuestFileInfo> {
+    const what = `cannot pull ${guestPath} from ${spec.name}`;
+    return this.agent(spec, what, (qga) => pullFile({ qga, name: spec.name, what, times: agentTimes }, guestPath, dest, maxBytes));
+  }
 
   /**
-   * Runs `use` on the guest's agent connection, made (and synced) if no exec holds one, ended
-   * when the last exec using it is done. The socket is reached without following a link.
+   * Runs `use` on the guest's agent connection, made (and synced) if no exec or file copy holds
+   * one, ended when the last one using it is done. The socket is reached without following a
+   * link. `what` begins the errors ("exec in NAME", "cannot push PATH into NAME"); `failed` is the
+   * error when the agent broke the protocol, its cause saying how.
    */
-  private async agent<T>(spec: GuestSpec, use: (qga: Qga) => Promise<T>): Promise<T> {
+  private async agent<T>(spec: GuestSpec, what: string, use: (qga: Qga) => Promise<T>, failed = what): Promise<T> {
     let mine = this.agents.get(spec.id);
     if (!mine || mine.failed || mine.connected?.ended) {
       const file = this.paths(spec).qga;
@@ -438,10 +451,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
           (qga) => (made.connected = qga),
           (e: Error) => {
             made.failed = true;
-            // a guest started by an earlier Lodge has no agent port
-            if (!existsSync(file)) throw new LodgeError('CONFLICT', `exec in ${spec.name}: it has no guest agent port (it was started by an earlier Lodge): restart it`);
-            if (e instanceof LodgeError) throw e;
-            throw new LodgeError('UNAVAILABLE', `exec in ${spec.name}: its guest agent does not answer (install qemu-guest-agent in the image, or wait for the boot to finish)`, { cause: e });
+            throw e;
           },
         ),
       };
@@ -449,9 +459,15 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
     }
     mine.users++;
     try {
-      return await use(await mine.qga);
+      const qga = await mine.qga.catch((e: Error) => {
+        // a guest started by an earlier Lodge has no agent port
+        if (!existsSync(this.paths(spec).qga)) throw new LodgeError('CONFLICT', `${what}: it has no guest agent port (it was started by an earlier Lodge): restart it`);
+        if (e instanceof LodgeError) throw e;
+        throw new LodgeError('UNAVAILABLE', `${what}: its guest agent does not answer (install qemu-guest-agent in the image, or wait for the boot to finish)`, { cause: e });
+      });
+      return await use(qga);
     } catch (e) {
-      if (e instanceof QgaError) throw new LodgeError('ENGINE_FAILED', `exec in ${spec.name} failed`, { cause: e });
+      if (e instanceof QgaError) throw new LodgeError('ENGINE_FAILED', failed, { cause: e });
       throw e;
     } finally {
       if (--mine.users === 0) {
@@ -462,7 +478,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug {
   }
 }
 
-/** A guest's agent connection while execs use it; `failed` and `connected` are read without waiting. */
+/** A guest's agent connection while execs and file copies use it; `failed` and `connected` are read without waiting. */
 interface AgentConnection {
   qga: Promise<Qga>;
   connected?: Qga;
