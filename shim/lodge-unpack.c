@@ -8,10 +8,8 @@
  * host, then enters mount, network, IPC and UTS namespaces of its own, chroots into ROOTFS,
  * closes every other descriptor, caps the size of any one file it writes, sets
  * no_new_privs and drops every capability but those that restore owners and modes
- * (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID): without
- * CAP_SYS_CHROOT it cannot climb out of the chroot, without CAP_MKNOD it makes no device,
- * without CAP_SYS_ADMIN it mounts nothing. Then it runs `busybox tar -x` from the
- * descriptor, inside a root that holds no host path. Exit status: busybox tar's, or 111
+ * (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID; confine.h says why no other).
+ * Then it runs `busybox tar -x` from the descriptor, inside a root that holds no host path. Exit status: busybox tar's, or 111
  * with a message on stderr when confining failed.
  */
 #define _GNU_SOURCE
@@ -69,7 +67,7 @@ int main(int argc, char **argv) {
     if (setrlimit(RLIMIT_FSIZE, &fsize) < 0) die("RLIMIT_FSIZE");
   }
   umask(022);
-  if (confine_capabilities() < 0) die("dropping capabilities");
+  if (confine_capabilities(0) < 0) die("dropping capabilities");
 
   char *tar_argv[] = {"busybox", "tar", "-x", "--numeric-owner", "-f", "-", gzip ? "-z" : NULL, NULL};
   char *envp[] = {"PATH=/nonexistent", NULL};

@@ -21,9 +21,9 @@ export type FilePullQuery = Static<typeof FilePullQuery>;
 export const FilePushQuery = Type.Object(
   {
     path: GuestFilePath,
-    mode: Type.Optional({ ...FileMode, description: 'permission bits in octal (default 0644)' }),
-    uid: Type.Optional({ ...GuestId, description: "the owner, as the guest's user id (default 0)" }),
-    gid: Type.Optional({ ...GuestId, description: "the group, as the guest's group id (default 0)" }),
+    mode: Type.Optional({ ...FileMode, description: "permission bits in octal (default: the replaced file's, 0644 for a new one)" }),
+    uid: Type.Optional({ ...GuestId, description: "the owner, as the guest's user id (default: the replaced file's, root for a new one)" }),
+    gid: Type.Optional({ ...GuestId, description: "the group, as the guest's group id (default: the replaced file's, root's for a new one)" }),
     parents: Type.Optional(Type.Boolean({ description: "make the missing directories above it (root's, 0755)" })),
   },
   { additionalProperties: false },

@@ -160,10 +160,13 @@ export interface FilePush {
   path: string;
   /** A file of lodged's that holds the content. */
   source: string;
-  /** Permission bits (at most 0o7777) and owner, in the guest's own ids. */
-  mode: number;
-  uid: number;
-  gid: number;
+  /**
+   * Permission bits (at most 0o7777) and owner, in the guest's own ids; each left out keeps
+   * the replaced file's, or for a new file is 0644 and root's.
+   */
+  mode?: number;
+  uid?: number;
+  gid?: number;
   /** Make the missing directories above it (root's, 0755) instead of failing. */
   parents: boolean;
 }

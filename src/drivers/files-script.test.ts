@@ -38,6 +38,8 @@ for (const shell of shells) {
     writeFileSync(target, 'old');
     assert.equal(push(target, '0', '600')().mode, 0o600);
     assert.ok(readFileSync(target).equals(bytes), 'an existing file is replaced');
+    const kept = run(shell, filesCommand('push', target, tempBeside(target), source, '-', '-', '-', '0'), `cannot push ${target} into g`)();
+    assert.deepEqual(kept, { mode: 0o600, uid: Number(uid), gid: Number(gid), sizeBytes: bytes.length }, "what is not asked for is the replaced file's");
     assert.deepEqual(readdirSync(path.dirname(target)), ['file'], 'no new file is left beside it');
   });
 

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { LodgeError } from '../api/errors.js';
 import type { ExecResult } from '../api/guests.js';
-import type { GuestFileInfo } from './driver.js';
+import type { FilePush, GuestFileInfo } from './driver.js';
 
 /**
  * lodge-files OP ARGS: prepare PATH TMP PARENTS (checks the path, makes its directory when
@@ -45,8 +45,15 @@ prepare() {
 prepared() { stat -c 'ok %a %u %g %s' -- "$tmp" || fail "$p: cannot stat"; }
 finish() {
   tmp=$t
+  # "-" keeps what the replaced file had; a new file is 644 and root's
+  if [ -f "$p" ] && [ ! -L "$p" ]; then was=$(stat -c '%a %u %g' -- "$p") || was='644 0 0'; else was='644 0 0'; fi
+  # shellcheck disable=SC2086
+  set -- "$@" $was
+  m=$1; [ "$m" != - ] || m=$4
+  u=$2; [ "$u" != - ] || u=$5
+  g=$3; [ "$g" != - ] || g=$6
   # the owner before the mode: a chown clears setuid and setgid bits
-  step chown -- "$2:$3" "$tmp"; step chmod -- "$1" "$tmp"
+  step chown -- "$u:$g" "$tmp"; step chmod -- "$m" "$tmp"
   sync -- "$tmp" 2>/dev/null || sync
   replaceable
   step mv -f -- "$tmp" "$p"; tmp=
@@ -72,6 +79,9 @@ esac
 
 /** The command that runs one operation of the script in the guest. */
 export const filesCommand = (op: 'prepare' | 'finish' | 'push' | 'stat' | 'pull', ...args: string[]): string[] => ['/bin/sh', '-c', filesScript, 'lodge-files', op, ...args];
+
+/** MODE UID GID as the script takes them: "-" for what is left out (the replaced file's). */
+export const ownership = (push: Pick<FilePush, 'mode' | 'uid' | 'gid'>): [string, string, string] => [push.mode?.toString(8) ?? '-', push.uid?.toString() ?? '-', push.gid?.toString() ?? '-'];
 
 /** A name beside `guestPath` for the new file a push writes, that no one in the guest can guess. */
 export function tempBeside(guestPath: string): string {

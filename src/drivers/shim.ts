@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../lib/exec.js';
-import { checkPidFile, checkProcess, parseIdentity, readIdentity, readRecord, writeRecord, type CheckedProcess } from '../host/processes.js';
+import { checkPidFile, checkProcess, parseIdentity, readIdentity, readRecord, writeRecord, type CheckedProcess, type ProcessIdentity } from '../host/processes.js';
 import type { ConsolePaths, ObservedState } from './driver.js';
 
 export interface ShimPaths {
@@ -99,6 +99,13 @@ function mainProcess(paths: ShimPaths): CheckedProcess {
   const checked = checkPidFile(paths.pidfile);
   if (checked.pid) writeRecord(paths.processes, { main: readIdentity(checked.pid) });
   return checked;
+}
+
+/** The guest's main process as its start recorded it, while that process runs; a pid reused since is not it. */
+export function runningMain(paths: ShimPaths): ProcessIdentity | undefined {
+  const main = mainProcess(paths);
+  if (!main.pid) return undefined;
+  return parseIdentity((readRecord(paths.processes) as { main?: unknown } | undefined)?.main);
 }
 
 /** Whether the shim may still write the exit record: not when it is recorded and gone. */

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -75,10 +75,19 @@ test("no link of the guest's leads a copy out of its root; what is not a regular
   await assert.rejects(push('f2', '/f', 'x', { uid: 70000 }), refused('BAD_REQUEST', /uid: 70000 is outside the guest's ids \(0 to 65535\)/));
   await assert.rejects(push('f2', 'relative', 'x'), refused('BAD_REQUEST', /query parameter path: "relative" is not valid/));
   await assert.rejects(push('f2', '/f', 'x', { mode: '999' }), refused('BAD_REQUEST', /query parameter mode/));
+  // a filesystem the guest mounted itself, where the host's root has no id: files are made as the guest's root
+  await run('f2', 'mkdir -p /scratch && mount -t tmpfs -o size=1m tmpfs /scratch');
+  assert.deepEqual(await push('f2', '/scratch/in-tmpfs', 'x', { mode: '0600', uid: 5, gid: 5 }), { path: '/scratch/in-tmpfs', mode: '0600', uid: 5, gid: 5, sizeBytes: 1 });
+  assert.equal(await run('f2', 'stat -c "%a %u %g" /scratch/in-tmpfs'), '600 5 5\n');
+  // a push that fills the guest's disk fails, and leaves no part of itself there
+  await assert.rejects(push('f2', '/scratch/big', 'y'.repeat(2 << 20)), refused('BAD_REQUEST', /cannot push \/scratch\/big into f2: writing \/scratch\/big: No space left on device/));
+  assert.equal(await run('f2', 'ls -a /scratch'), '.\n..\nin-tmpfs\n');
+  // a guest's /proc/N/root is a magic link: it leads nowhere, even to the guest's own root
+  await assert.rejects(d.client.guests.pullFile('f2', '/proc/1/root/etc/hostname', devNull()), refused('BAD_REQUEST', /\/proc\/1\/root\/etc\/hostname: Too many levels of symbolic links/));
   const missing = d.lodge(['file', 'pull', 'f2', '/nope', path.join(local, 'nope')]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot pull \/nope from f2: \/nope: No such file or directory/);
-  assert.equal(existsSync(path.join(local, 'nope')) || existsSync(path.join(local, '.nope.lodge-pull')), false, 'a failed pull leaves no file');
+  assert.deepEqual(readdirSync(local).filter((f) => f.includes('nope')), [], 'a failed pull leaves no file');
 });
 
 function devNull(): Writable {

@@ -57,14 +57,17 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const cases: Array<[string, (name: Kind) => Promise<void>]> = [
   [
-    'a push lands with the mode, owner and parents asked for, and replaces a file whole',
+    "a push lands with the mode, owner and parents asked for, replaces a file whole, and keeps the replaced file's mode and owner unless told",
     async (name) => {
       await run(name, 'true');
       const pushed = await push(name, '/srv/app/conf', 'setting=1\n', { mode: '0640', uid: 1000, gid: 100, parents: true });
       assert.deepEqual(pushed, { path: '/srv/app/conf', mode: '0640', uid: 1000, gid: 100, sizeBytes: 10 });
       assert.equal(await run(name, "stat -c '%a %u %g' /srv/app/conf /srv/app && cat /srv/app/conf"), '640 1000 100\n755 0 0\nsetting=1\n');
-      assert.deepEqual(await push(name, '/srv/app/conf', 'setting=2\n', { mode: '4755' }), { path: '/srv/app/conf', mode: '4755', uid: 0, gid: 0, sizeBytes: 10 });
-      assert.equal(await run(name, "stat -c '%a %u %g' /srv/app/conf && cat /srv/app/conf && ls -a /srv/app"), '4755 0 0\nsetting=2\n.\n..\nconf\n', 'replaced, nothing left beside it');
+      // a secret pushed again stays as private as it was
+      assert.deepEqual(await push(name, '/srv/app/conf', 'setting=2\n'), { path: '/srv/app/conf', mode: '0640', uid: 1000, gid: 100, sizeBytes: 10 });
+      assert.deepEqual(await push(name, '/srv/app/conf', 'setting=3\n', { mode: '4755', uid: 0, gid: 0 }), { path: '/srv/app/conf', mode: '4755', uid: 0, gid: 0, sizeBytes: 10 });
+      assert.equal(await run(name, "stat -c '%a %u %g' /srv/app/conf && cat /srv/app/conf && ls -a /srv/app"), '4755 0 0\nsetting=3\n.\n..\nconf\n', 'replaced, nothing left beside it');
+      assert.deepEqual(await push(name, '/srv/app/new', 'x'), { path: '/srv/app/new', mode: '0644', uid: 0, gid: 0, sizeBytes: 1 }, 'a new file is 0644 and root\'s');
     },
   ],
   [

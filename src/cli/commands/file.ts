@@ -1,8 +1,9 @@
 /**
  * @module lodge file push|pull: copy a file into or out of a guest, running or stopped.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmod, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { LodgeError } from '../../api/errors.js';
@@ -27,9 +28,9 @@ export function register(program: Command, client: () => LodgeClient): void {
     .argument('<name>', 'the guest')
     .argument('<local>', 'the file to send, or - for standard input')
     .argument('<path>', 'where in the guest: an absolute path; one ending in / takes the local file\'s name')
-    .option('--mode <mode>', "permission bits in octal (default: the local file's, 0644 from standard input)")
-    .option('--uid <uid>', "the owner, as the guest's user id", '0')
-    .option('--gid <gid>', "the group, as the guest's group id", '0')
+    .option('--mode <mode>', "permission bits in octal (default: the local file's; from standard input, the replaced file's or 0644)")
+    .option('--uid <uid>', "the owner, as the guest's user id (default: the replaced file's, or root)")
+    .option('--gid <gid>', "the group, as the guest's group id (default: the replaced file's, or root's)")
     .option('-p, --parents', "make the missing directories above it (root's, 0755)")
     .option('--format <format>', 'table or json', 'table')
     .addHelpText(
@@ -46,7 +47,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         '  echo "nameserver 10.0.0.1" | lodge file push web1 - /etc/resolv.conf',
       ].join('\n'),
     )
-    .action(async (name: string, local: string, guestPath: string, flags: { mode?: string; uid: string; gid: string; parents?: boolean; format: string }) => {
+    .action(async (name: string, local: string, guestPath: string, flags: { mode?: string; uid?: string; gid?: string; parents?: boolean; format: string }) => {
       const format = parseFormat(flags.format);
       const fromStdin = local === '-';
       if (guestPath.endsWith('/')) {
@@ -62,7 +63,13 @@ export function register(program: Command, client: () => LodgeClient): void {
         mode ??= formatMode(st.mode & 0o7777);
       }
       const data = fromStdin ? process.stdin : createReadStream(local);
-      const query = { path: guestPath, ...(mode ? { mode } : {}), uid: guestId(flags.uid, '--uid'), gid: guestId(flags.gid, '--gid'), ...(flags.parents ? { parents: true } : {}) };
+      const query = {
+        path: guestPath,
+        ...(mode ? { mode } : {}),
+        ...(flags.uid !== undefined ? { uid: guestId(flags.uid, '--uid') } : {}),
+        ...(flags.gid !== undefined ? { gid: guestId(flags.gid, '--gid') } : {}),
+        ...(flags.parents ? { parents: true } : {}),
+      };
       const pushed = await client().guests.pushFile(name, query, data);
       if (format === 'json') return printJson(pushed);
       process.stderr.write(`pushed ${pushed.path} into ${name}: ${describe(pushed)}\n`);
@@ -87,10 +94,12 @@ export function register(program: Command, client: () => LodgeClient): void {
       let target = local ?? path.basename(guestPath);
       if (!target) throw new LodgeError('BAD_REQUEST', `${guestPath} names no file`);
       if (await stat(target).then((s) => s.isDirectory(), () => false)) target = path.join(target, path.basename(guestPath));
-      // written beside its place and renamed at the end: a pull that fails leaves nothing
-      const partial = path.join(path.dirname(target), `.${path.basename(target)}.lodge-pull`);
+      // written beside its place, a new file of an unguessable name, and renamed at the end: a pull that fails leaves nothing
+      const partial = path.join(path.dirname(target), `.${path.basename(target)}.lodge-pull-${randomBytes(6).toString('hex')}`);
+      const file = await open(partial, 'wx', 0o600);
       try {
-        const pulled = await c.guests.pullFile(name, guestPath, createWriteStream(partial, { mode: 0o600 }));
+        // the stream closes the file at its end, or when the pull fails
+        const pulled = await c.guests.pullFile(name, guestPath, file.createWriteStream());
         await chmod(partial, parseInt(pulled.mode, 8) & 0o777);
         await rename(partial, target);
         if (format === 'json') return printJson({ ...pulled, local: target });

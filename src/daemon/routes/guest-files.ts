@@ -64,7 +64,14 @@ export function guestFileRoutes(app: FastifyInstance, { guests, tmpDir }: Server
       const q = request.query;
       const source = await receiveUpload(request, reply, tmpDir, 'push');
       try {
-        const info = await guests.pushFile(request.params.name, { path: q.path, source, mode: parseInt(q.mode ?? '0644', 8), uid: q.uid ?? 0, gid: q.gid ?? 0, parents: q.parents ?? false });
+        const info = await guests.pushFile(request.params.name, {
+          path: q.path,
+          source,
+          ...(q.mode !== undefined ? { mode: parseInt(q.mode, 8) } : {}),
+          ...(q.uid !== undefined ? { uid: q.uid } : {}),
+          ...(q.gid !== undefined ? { gid: q.gid } : {}),
+          parents: q.parents ?? false,
+        });
         return { path: q.path, mode: formatMode(info.mode), uid: info.uid, gid: info.gid, sizeBytes: info.sizeBytes };
       } finally {
         await rm(source, { force: true });

@@ -18,7 +18,7 @@ import { Inflight } from '../../lib/inflight.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
 import { ensureShifted } from '../../storage/shift.js';
 import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
-import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
+import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
 import { chooseRuntime, runtimeSignal } from './runtime.js';
@@ -278,13 +278,15 @@ export class CtDriver implements GuestDriver, GuestFiles {
   private async filesRoot(spec: GuestSpec, guest: ObservedState): Promise<FilesRoot> {
     const owner = String(this.idShift(spec).base);
     if (guest.state === 'running') {
-      if (!guest.pid) throw new LodgeError('ENGINE_FAILED', `${spec.name} runs, but its init's pid is not known`);
-      return ['--owner', owner, owner, `/proc/${guest.pid}/root`];
+      // its init as its start recorded it: lodge-files enters that process's root or none
+      const init = runningMain(shimPaths(path.join(spec.dir, 'shim')));
+      if (!init) throw new LodgeError('CONFLICT', `${spec.name} is no longer running`);
+      return ['--owner', owner, owner, '--proc', String(init.pid), String(init.startTime)];
     }
     const root = await this.prepareRoot(spec, await this.lowerDir(spec));
     await this.ownVolumes(spec);
     const binds = this.binds(spec).flatMap((b) => ['--bind', b.source, b.destination]);
-    return ['--owner', owner, owner, '--overlay', root.options, ...binds, root.rootfs];
+    return ['--owner', owner, owner, '--root', root.rootfs, '--overlay', root.options, ...binds];
   }
 
   /** Its volumes as bind mounts, /srv before /srv/data: a volume mounted inside another's path is not hidden by it. */

@@ -21,9 +21,11 @@ export interface IdShift {
 /** A host id as the guest sees it; one outside its map is nobody (65534), as the kernel shows it. */
 const toGuest = (id: number, shift: IdShift) => (shift.base === 0 ? id : id >= shift.base && id < shift.base + shift.size ? id - shift.base : 65534);
 
-function toHost(id: number, shift: IdShift, field: string): number {
+/** A guest id as the host has it; left out, "-" (lodge-files keeps the replaced file's). */
+function toHost(id: number | undefined, shift: IdShift, field: string): string {
+  if (id === undefined) return '-';
   if (shift.base !== 0 && id >= shift.size) throw new LodgeError('BAD_REQUEST', `${field}: ${id} is outside the guest's ids (0 to ${shift.size - 1})`);
-  return shift.base + id;
+  return String(shift.base + id);
 }
 
 async function runFiles(helper: string, argv: string[], what: string): Promise<{ mode: number; hostUid: number; hostGid: number; sizeBytes: number }> {
@@ -44,9 +46,9 @@ async function runFiles(helper: string, argv: string[], what: string): Promise<{
 export async function pushFile(helper: string, root: FilesRoot, shift: IdShift, push: FilePush, what: string): Promise<GuestFileInfo> {
   const uid = toHost(push.uid, shift, 'uid');
   const gid = toHost(push.gid, shift, 'gid');
-  const argv = [...root, 'push', push.path, push.source, push.mode.toString(8), String(uid), String(gid), push.parents ? '1' : '0'];
+  const argv = [...root, 'push', push.path, push.source, push.mode?.toString(8) ?? '-', uid, gid, push.parents ? '1' : '0'];
   const info = await runFiles(helper, argv, what);
-  return { mode: info.mode, uid: push.uid, gid: push.gid, sizeBytes: info.sizeBytes };
+  return { mode: info.mode, uid: toGuest(info.hostUid, shift), gid: toGuest(info.hostGid, shift), sizeBytes: info.sizeBytes };
 }
 
 export async function pullFile(helper: string, root: FilesRoot, shift: IdShift, guestPath: string, dest: string, maxBytes: number, what: string): Promise<GuestFileInfo> {

@@ -18,7 +18,7 @@ import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { copyUntrusted, readUntrustedText } from '../../host/untrusted-file.js';
 import { agentMount } from '../../images/agent.js';
 import type { FilePush, GuestFileInfo } from '../driver.js';
-import { filesAnswer, filesCommand, tempBeside } from '../files-script.js';
+import { filesAnswer, filesCommand, ownership, tempBeside } from '../files-script.js';
 
 /** What lodged takes of a pv exec's stdout and of its stderr: the answer is held whole in memory. */
 export const maxOutputBytes = 8 * 1024 * 1024;
@@ -90,8 +90,7 @@ export class AgentChannel {
       await copyFile(push.source, data, constants.COPYFILE_EXCL);
       await chown(data, 0, umlGid);
       await chmod(data, 0o640);
-      const { path: guestPath, mode, uid, gid, parents } = push;
-      const command = filesCommand('push', guestPath, tempBeside(guestPath), this.guestPath(data), mode.toString(8), String(uid), String(gid), parents ? '1' : '0');
+      const command = filesCommand('push', push.path, tempBeside(push.path), this.guestPath(data), ...ownership(push), push.parents ? '1' : '0');
       return filesAnswer(await this.exec(name, { command }), what);
     } finally {
       await rm(data, { force: true });

@@ -12,7 +12,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { LodgeError } from '../../api/errors.js';
 import type { ExecPost } from '../../api/guests.js';
 import type { FilePush, GuestFileInfo } from '../driver.js';
-import { filesAnswer, filesCommand, tempBeside } from '../files-script.js';
+import { filesAnswer, filesCommand, ownership, tempBeside } from '../files-script.js';
 import { guestExec, type ExecTimes, type Qga, QgaError } from './qga.js';
 
 /** Bytes per guest-file-read and guest-file-write: 64 KiB of base64 in a request or an answer. */
@@ -73,7 +73,7 @@ export async function pushFile(c: FilesContext, push: FilePush): Promise<GuestFi
   } finally {
     await source.close();
   }
-  return script(c, filesCommand('finish', push.path, temp, push.mode.toString(8), String(push.uid), String(push.gid)));
+  return script(c, filesCommand('finish', push.path, temp, ...ownership(push)));
 }
 
 /** Copies a regular file of the guest into `dest` (made here; removed again if the copy fails). */
