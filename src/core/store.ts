@@ -22,6 +22,8 @@ export interface GuestRecord {
   limits: Limits;
   /** vm guests: accelerator and device profile, as asked at launch. */
   vm?: VmOptions;
+  /** The version of its image's content it was made from (ImageRecord.content then). */
+  imageContent: string;
   createdAt: string;
 }
 
@@ -30,9 +32,22 @@ export interface ImageRecord {
   format: ImageFormat;
   init: string;
   stopSignal: string;
+  /** Of its content alone; its bases are ImageBaseRecords. */
   sizeBytes: number;
   source: string;
+  /** The version of its content: a new id at each build or import, which its bases are named by. */
+  content: string;
   createdAt: string;
+}
+
+/** A base made from an image for guests (images/derived.ts). */
+export interface ImageBaseRecord {
+  image: string;
+  /** Its name in the image's directory. */
+  file: string;
+  /** The version of the image's content it was made from. */
+  content: string;
+  sizeBytes: number;
 }
 
 export interface NetworkRecord {
@@ -181,6 +196,17 @@ const migrations: readonly string[] = [
      slot INTEGER NOT NULL,
      UNIQUE (guest_id, slot));
    ALTER TABLE volumes ADD COLUMN kernel_written INTEGER NOT NULL DEFAULT 0;`,
+  // an image's content has versions (a rebuild makes a new one), and the bases made from each stay
+  // while guests made from it do; what was there before versions is the version 'legacy'
+  `ALTER TABLE images ADD COLUMN content TEXT NOT NULL DEFAULT 'legacy';
+   ALTER TABLE guests ADD COLUMN image_content TEXT NOT NULL DEFAULT 'legacy';
+   CREATE TABLE image_bases (
+     image TEXT NOT NULL,
+     file TEXT NOT NULL,
+     content TEXT NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (image, file));`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -211,6 +237,7 @@ interface GuestRow {
   privileged: number;
   limits: string;
   vm: string | null;
+  image_content: string;
   created_at: string;
 }
 
@@ -224,6 +251,7 @@ const toGuest = (r: GuestRow): GuestRecord => ({
   privileged: r.privileged === 1,
   limits: JSON.parse(r.limits) as Limits,
   ...(r.vm ? { vm: JSON.parse(r.vm) as VmOptions } : {}),
+  imageContent: r.image_content,
   createdAt: r.created_at,
 });
 
@@ -276,9 +304,9 @@ export class Store {
     const createdAt = new Date().toISOString();
     const info = this.db
       .prepare(
-        'INSERT INTO guests (name, kind, image, state, state_reason, privileged, limits, vm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, privileged, limits, vm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(g.name, g.kind, g.image, g.state, g.stateReason ?? null, g.privileged ? 1 : 0, JSON.stringify(g.limits), g.vm ? JSON.stringify(g.vm) : null, createdAt);
+      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, g.privileged ? 1 : 0, JSON.stringify(g.limits), g.vm ? JSON.stringify(g.vm) : null, createdAt);
     return { ...g, id: Number(info.lastInsertRowid), createdAt };
   }
 
@@ -307,8 +335,8 @@ export class Store {
 
   upsertImage(i: ImageRecord): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO images (name, format, init, stop_signal, size_bytes, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(i.name, i.format, i.init, i.stopSignal, i.sizeBytes, i.source, i.createdAt);
+      .prepare('INSERT OR REPLACE INTO images (name, format, init, stop_signal, size_bytes, source, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(i.name, i.format, i.init, i.stopSignal, i.sizeBytes, i.source, i.content, i.createdAt);
   }
 
   image(name: string): ImageRecord | undefined {
@@ -320,6 +348,7 @@ export class Store {
       stopSignal: r.stop_signal as string,
       sizeBytes: r.size_bytes as number,
       source: r.source as string,
+      content: r.content as string,
       createdAt: r.created_at as string,
     };
   }
@@ -329,12 +358,38 @@ export class Store {
     return names.map((n) => this.image(n)!);
   }
 
+  /** The image's row and its bases' rows. */
   deleteImage(name: string): void {
-    this.db.prepare('DELETE FROM images WHERE name = ?').run(name);
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM image_bases WHERE image = ?').run(name);
+      this.db.prepare('DELETE FROM images WHERE name = ?').run(name);
+    });
   }
 
   imageInUse(name: string): string[] {
     return this.db.prepare('SELECT name FROM guests WHERE image = ? ORDER BY name').pluck().all(name) as string[];
+  }
+
+  /** The versions of an image's content that guests were made from. */
+  imageContentsInUse(name: string): string[] {
+    return this.db.prepare('SELECT DISTINCT image_content FROM guests WHERE image = ?').pluck().all(name) as string[];
+  }
+
+  /** Records a base (again: a base found unrecorded is recorded as found). */
+  recordImageBase(b: ImageBaseRecord): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO image_bases (image, file, content, size_bytes, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(b.image, b.file, b.content, b.sizeBytes, new Date().toISOString());
+  }
+
+  /** The bases of one image, or of every image. */
+  imageBases(image?: string): ImageBaseRecord[] {
+    const select = 'SELECT image, file, content, size_bytes AS sizeBytes FROM image_bases';
+    return (image === undefined ? this.db.prepare(`${select} ORDER BY image, file`).all() : this.db.prepare(`${select} WHERE image = ? ORDER BY file`).all(image)) as ImageBaseRecord[];
+  }
+
+  deleteImageBase(image: string, file: string): void {
+    this.db.prepare('DELETE FROM image_bases WHERE image = ? AND file = ?').run(image, file);
   }
 
   // networks

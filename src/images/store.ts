@@ -1,15 +1,17 @@
 /**
- * @module Where images live on disk: one directory per image holding its canonical
- * rootfs (and, beside it, the shifted copies that storage/shift.ts makes), or its one
- * disk or ISO file. Names map to directories one to one (imageDirName), and the staging
- * directories end in "+new" and "+old", which no image name can.
+ * @module Where images live on disk: one directory per image holding its content (its
+ * rootfs, or its one disk or ISO file) and, beside it, the bases made from it for guests
+ * (derived.ts), which outlive a new version of the content while guests use them. Names
+ * map to directories one to one (imageDirName), and the staging directories end in "+new"
+ * and "+old", which no image name can.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import type { ImageFormat } from '../api/images.js';
-import { run } from '../lib/exec.js';
+import { sweepTemporaries } from './derived.js';
 
 export class ImageFiles {
   readonly dir: string;
@@ -29,6 +31,11 @@ export class ImageFiles {
   /** The disk or ISO file of an image kept in that format. */
   file(name: string, format: Exclude<ImageFormat, 'rootfs'>): string {
     return path.join(this.imageDir(name), imageFileName(format));
+  }
+
+  /** Its content: the rootfs, or the disk or ISO file. */
+  content(name: string, format: ImageFormat): string {
+    return format === 'rootfs' ? this.rootfs(name) : this.file(name, format);
   }
 
   /** A fresh, empty staging directory for an image being made (its rootfs or file goes inside); renamed into place when done. */
@@ -85,11 +92,50 @@ export class ImageFiles {
     if ((await readlink(legacy).catch(() => undefined)) === imageDirName(name)) await rm(legacy, { force: true });
   }
 
-  async sizeBytes(name: string): Promise<number> {
-    const { stdout } = await run(['du', '-sb', this.imageDir(name)]);
-    return Number(stdout.split('\t')[0]);
+  /**
+   * Puts the new version of an image's content, `staged` (in the staging directory), in
+   * place of the one there (`old`, with its version), whose bases stay. The old content
+   * waits beside it as ENTRY+old-VERSION until `commit` has recorded the new version, and
+   * is removed then; a crash before that is undone by recover.
+   */
+  async replace(name: string, staged: string, old: { format: ImageFormat; content: string }, commit: () => void): Promise<void> {
+    const dir = this.imageDir(name);
+    const entry = path.join(dir, path.basename(staged));
+    const oldEntry = this.content(name, old.format);
+    const aside = `${oldEntry}+old-${old.content}`;
+    await rename(staged, `${entry}+new`);
+    await rename(oldEntry, aside).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    await rename(`${entry}+new`, entry);
+    commit();
+    await rm(aside, { recursive: true, force: true });
+  }
+
+  /**
+   * At start, with the version of its content that an image has on record: undoes a
+   * replace that a crash stopped before the new version was recorded (the recorded one
+   * goes back in place), and removes what a crash left half-made (a new version, a base).
+   * Returns what it did, to log.
+   */
+  async recover(name: string, format: ImageFormat, content: string): Promise<string[]> {
+    const dir = this.imageDir(name);
+    const entry = this.content(name, format);
+    const done: string[] = [];
+    if (existsSync(`${entry}+old-${content}`)) {
+      await rm(entry, { recursive: true, force: true });
+      await rename(`${entry}+old-${content}`, entry);
+      done.push(`image ${name}: a new version was being put in place when lodged stopped; the one before is back`);
+    }
+    const stale = (await readdir(dir).catch(() => [])).filter((e) => e.endsWith('+new') || e.includes('+old-'));
+    for (const e of stale) await rm(path.join(dir, e), { recursive: true, force: true });
+    for (const e of await sweepTemporaries(dir)) done.push(`image ${name}: removed ${e}, a base a crash left half-made`);
+    return done;
   }
 }
+
+/** A new version of an image's content: the id its bases are named by. */
+export const newContentId = (): string => randomBytes(6).toString('hex');
 
 /**
  * The directory name of an image: "_" doubles and "/" becomes "_", so "debian/12" stays

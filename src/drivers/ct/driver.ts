@@ -14,9 +14,7 @@ import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, readUsage, type
 import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
-import { Inflight } from '../../lib/inflight.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
-import { ensureShifted } from '../../storage/shift.js';
 import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
@@ -62,8 +60,6 @@ export class CtDriver implements GuestDriver, GuestFiles {
   private readonly cgroups: CgroupVersion = cgroupVersion();
   private readonly linuxCapabilities = systemContainerCapabilities(boundingSet());
   private readonly swapAccounting = canLimitSwap();
-  /** Shifted image copies being made, so that concurrent launches of one image wait for one copy. */
-  private readonly shifting = new Inflight<string>();
   private readonly options: CtDriverOptions;
 
   constructor(options: CtDriverOptions) {
@@ -89,9 +85,9 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return path.join(spec.dir, 'config.json');
   }
 
+  /** Its overlay's lower layer: its image's rootfs with the owners its id map gives (a privileged guest's are the image's own). */
   private lowerDir(spec: GuestSpec): Promise<string> {
-    if (spec.privileged) return Promise.resolve(spec.image.rootfs);
-    return this.shifting.run(spec.image.rootfs, () => ensureShifted(spec.image.rootfs, defaultIdMap.hostId));
+    return spec.image.bases.ensure({ as: 'shifted', offset: spec.privileged ? 0 : defaultIdMap.hostId });
   }
 
   async create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }> {
