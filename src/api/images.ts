@@ -50,8 +50,9 @@ export const Image = Type.Object({
   format: StringEnum(imageFormats),
   init: Type.String(),
   stopSignal: Type.String(),
-  sizeBytes: Type.Integer({ description: 'what it takes on the host: its content and its bases (derivedBytes)' }),
+  sizeBytes: Type.Integer({ description: 'what it takes on the host: its content, its bases (derivedBytes) and its earlier versions (earlierBytes)' }),
   derivedBytes: Type.Integer({ description: 'what its bases take: the copies and disks made from it for guests' }),
+  earlierBytes: Type.Integer({ description: 'what the content of its earlier versions takes: each stays, with its bases, while guests made from it exist' }),
   bases: Type.Array(ImageBase, {
     description: 'made from it for guests, once each: the id-shifted copy of its rootfs (containers), its rootfs as ext4 (pv) and as qcow2 (vm)',
   }),

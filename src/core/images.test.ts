@@ -1,12 +1,13 @@
 /**
  * ImageService and the bases it makes for guests, on real files in a temporary directory
- * and a real busybox build: made once whoever asks at once, counted in the image's size,
- * kept for the guests of an earlier version after a rebuild and removed with the last of
- * them, removed with the image; what a crash left is put right at start.
+ * and a real busybox build: made once whoever asks at once, counted in the image's size;
+ * after a rebuild the version before stays, with its bases, for the guests made from it,
+ * and goes with the last of them; all goes with the image; what a crash left is put right
+ * at start.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Derivation } from '../images/derived.js';
@@ -72,9 +73,10 @@ test('launches that ask for one base at once share one make; the image counts an
   assert.deepEqual(h.images.list(), [image]);
 });
 
-test('a rebuild makes new bases for new guests and keeps the old ones for the guests made before, until the last of them goes', async (t) => {
+test('a rebuild makes new bases for new guests; the version before stays, with its bases, for the guests made from it, until the last of them goes', async (t) => {
   const h = setup(t);
   const v1 = await buildBusybox(h);
+  writeFileSync(path.join(h.files.rootfs('busybox'), 'etc/version'), 'first');
   guest(h, 'old', v1);
   const old = await ensure(h, v1);
   const oldDisk = await ensure(h, v1, { as: 'ext4', key: 'abc123', additions: {} });
@@ -82,28 +84,36 @@ test('a rebuild makes new bases for new guests and keeps the old ones for the gu
   assert.notEqual(v2, v1);
   const fresh = await ensure(h, v2);
   assert.notEqual(fresh, old);
+  assert.ok(!existsSync(path.join(fresh, 'etc/version')), 'made from the new version');
   assert.ok(existsSync(old) && existsSync(oldDisk), "the earlier version's bases stay for its guest");
   assert.equal(await ensure(h, v1), old, 'and its guest gets them');
-  // a base its version never had cannot be made any more: that version's files are gone
-  await assert.rejects(ensure(h, v1, { as: 'qcow2' }), /image busybox has been rebuilt since this guest was made from it, and the base it needs \(rootfs\.vm-[0-9a-f]{12}\.qcow2\) was not made from the version it was made from, which is gone/);
+  const kept = path.join(h.files.imageDir('busybox'), `rootfs.version-${v1}`);
+  assert.equal(readFileSync(path.join(kept, 'etc/version'), 'utf8'), 'first', 'the earlier content waits aside');
+  // a base its guest's version never had is made from that version
+  const oldVm = await ensure(h, v1, { as: 'qcow2' });
+  assert.notEqual(oldVm, await ensure(h, v2, { as: 'qcow2' }));
   let image = h.images.get('busybox');
-  assert.deepEqual(image.bases.map((b) => [b.path, b.current]).sort(), [[old, false], [oldDisk, false], [fresh, true]].sort());
+  assert.deepEqual(image.bases.map((b) => [b.path, b.current]).sort(), [[old, false], [oldDisk, false], [oldVm, false], [fresh, true], [await ensure(h, v2, { as: 'qcow2' }), true]].sort());
   assert.equal(image.derivedBytes, image.bases.reduce((s, b) => s + b.sizeBytes, 0));
+  assert.ok(image.earlierBytes > 0);
+  assert.equal(image.sizeBytes, h.store.image('busybox')!.sizeBytes + image.derivedBytes + image.earlierBytes);
   await assert.rejects(h.images.delete('busybox'), /cannot delete image busybox: guests use it \(old\)/);
   h.store.deleteGuest(h.store.guest('old')!.id);
   await h.images.released('busybox');
-  assert.ok(!existsSync(old) && !existsSync(oldDisk), 'gone with the last guest of their version');
+  for (const gone of [old, oldDisk, oldVm, kept]) assert.ok(!existsSync(gone), `${gone} went with the last guest of its version`);
   assert.ok(existsSync(fresh), "the current version's bases stay");
   image = h.images.get('busybox');
-  assert.deepEqual(image.bases.map((b) => b.path), [fresh]);
-  // with no guest, a rebuild drops the bases of the version before at once
+  assert.equal(image.bases.length, 2);
+  assert.equal(image.earlierBytes, 0);
+  // with no guest, a rebuild drops the version before and its bases at once
   await buildBusybox(h);
   assert.ok(!existsSync(fresh));
   assert.deepEqual(h.images.get('busybox').bases, []);
+  assert.deepEqual(readdirSync(h.files.imageDir('busybox')), ['rootfs']);
   await ensure(h, h.store.image('busybox')!.content);
   await h.images.delete('busybox');
   assert.deepEqual(readdirSync(h.files.dir), [], 'the image goes with its bases');
-  assert.deepEqual(h.store.imageBases(), []);
+  assert.deepEqual(h.store.imageFiles(), []);
 });
 
 test('a pv COW header names a base of its image: which says where it is and whether it is there', async (t) => {
@@ -126,13 +136,13 @@ test('at start: a new version a crash stopped half-way is undone, half-made base
   const base = await ensure(h, v1);
   const dir = h.files.imageDir('busybox');
   // a replace stopped after the new content went in, before it was recorded
-  renameSync(path.join(dir, 'rootfs'), path.join(dir, `rootfs+old-${v1}`));
+  renameSync(path.join(dir, 'rootfs'), path.join(dir, `rootfs.version-${v1}`));
   mkdirSync(path.join(dir, 'rootfs'));
   writeFileSync(path.join(dir, 'rootfs', 'unrecorded'), '');
   writeFileSync(path.join(dir, `${path.basename(base)}+making-99`), '');
   // a base made by a lodged that stopped before recording it, and the record of one removed
   writeFileSync(path.join(dir, 'rootfs.vm-0123456789ab.qcow2'), 'disk');
-  h.store.recordImageBase({ image: 'busybox', file: 'rootfs.uml-0123456789ab.ext4', content: 'gone', sizeBytes: 1 });
+  h.store.recordImageFile({ image: 'busybox', file: 'rootfs.uml-0123456789ab.ext4', role: 'base', content: 'gone', sizeBytes: 1 });
   assert.deepEqual(await h.images.restore(), [
     'image busybox: a new version was being put in place when lodged stopped; the one before is back',
     `image busybox: removed ${path.basename(base)}+making-99, a base a crash left half-made`,

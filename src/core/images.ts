@@ -4,8 +4,8 @@
  * (images/derived.ts), which belong to their image: made once, counted in its size, removed
  * with it. An image is made in a staging directory and put in place whole, so a failed or
  * interrupted build leaves nothing that looks like an image. A rebuild puts a new version of
- * the content in place while guests use the old one: they keep the bases made from it, which
- * go when the last of those guests does.
+ * the content in place while guests use the old one: it stays aside for them, with the bases
+ * made from it, until the last of those guests goes.
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, realpath, rename, rm, statfs } from 'node:fs/promises';
@@ -25,7 +25,7 @@ import { Inflight } from '../lib/inflight.js';
 import type { Events } from './events.js';
 import { KeyedLock } from './locks.js';
 import type { Operations, Progress } from './operations.js';
-import type { ImageBaseRecord, ImageRecord, Store } from './store.js';
+import type { ImageFileRecord, ImageRecord, Store } from './store.js';
 
 export interface ImageServiceDeps {
   store: Store;
@@ -61,52 +61,70 @@ export class ImageService {
   }
 
   list(): Image[] {
-    const bases = this.deps.store.imageBases();
-    return this.deps.store.images().map((i) => this.toApi(i, bases.filter((b) => b.image === i.name)));
+    const files = this.deps.store.imageFiles();
+    return this.deps.store.images().map((i) => this.toApi(i, files.filter((f) => f.image === i.name)));
   }
 
   get(name: string): Image {
     const i = this.deps.store.image(name);
     if (!i) throw new LodgeError('NOT_FOUND', `image ${name} not found`);
-    return this.toApi(i, this.deps.store.imageBases(name));
+    return this.toApi(i, this.deps.store.imageFiles(name));
   }
 
-  /** An image's size counts its bases, whichever version they were made from. */
-  private toApi(i: ImageRecord, bases: ImageBaseRecord[]): Image {
+  /** An image's size counts its bases, whichever version they were made from, and its earlier versions. */
+  private toApi(i: ImageRecord, files: ImageFileRecord[]): Image {
     const { content, ...rest } = i;
-    const derivedBytes = bases.reduce((sum, b) => sum + b.sizeBytes, 0);
+    const bases = files.filter((f) => f.role === 'base');
+    const sum = (of: ImageFileRecord[]) => of.reduce((s, f) => s + f.sizeBytes, 0);
+    const derivedBytes = sum(bases);
+    const earlierBytes = sum(files.filter((f) => f.role === 'version'));
     const dir = this.deps.files.imageDir(i.name);
-    return { ...rest, sizeBytes: i.sizeBytes + derivedBytes, derivedBytes, bases: bases.map((b) => ({ path: path.join(dir, b.file), sizeBytes: b.sizeBytes, current: b.content === content })) };
+    return {
+      ...rest,
+      sizeBytes: i.sizeBytes + derivedBytes + earlierBytes,
+      derivedBytes,
+      earlierBytes,
+      bases: bases.map((b) => ({ path: path.join(dir, b.file), sizeBytes: b.sizeBytes, current: b.content === content })),
+    };
   }
 
-  /** What a guest made from version `content` of image `name` boots from: the image's disk or ISO, and its bases. */
+  /** Where the content of version `content` of an image is: in place if it is the current one, else aside (undefined once it is gone). */
+  private contentOf(image: ImageRecord, content: string): string | undefined {
+    if (content === image.content) return this.deps.files.content(image.name, image.format);
+    const kept = this.deps.store.imageFiles(image.name).find((f) => f.role === 'version' && f.content === content);
+    return kept && path.join(this.deps.files.imageDir(image.name), kept.file);
+  }
+
+  /** What a guest made from version `content` of image `name` boots from: the image's disk or ISO of that version, and its bases. */
   forGuest(name: string, content: string): { file?: string; bases: ImageBases } {
-    const format = this.deps.store.image(name)?.format ?? 'rootfs';
+    const image = this.deps.store.image(name);
+    const file = image && image.format !== 'rootfs' ? (this.contentOf(image, content) ?? this.deps.files.file(name, image.format)) : undefined;
     return {
-      ...(format !== 'rootfs' ? { file: this.deps.files.file(name, format) } : {}),
+      ...(file ? { file } : {}),
       bases: { ensure: (d) => this.base(name, content, d), which: (file, as) => this.whichBase(name, file, as) },
     };
   }
 
   /**
    * The base of version `content` of image `name` made by `d`: there already, or made from
-   * that version, which must still be the image's; recorded with the image either way.
+   * that version (in place or aside); recorded with the image either way.
    */
   private async base(name: string, content: string, d: Derivation): Promise<string> {
     const file = baseFile(content, d);
     const target = path.join(this.deps.files.imageDir(name), file);
-    if (existsSync(target) && this.deps.store.imageBases(name).some((b) => b.file === file)) return target;
+    if (existsSync(target) && this.deps.store.imageFiles(name).some((f) => f.file === file)) return target;
     return this.making.run(target, () =>
       // no new version is put in place while a base is made from the current one
       this.contents.with(name, async () => {
         const image = this.deps.store.image(name);
         if (!image) throw new LodgeError('NOT_FOUND', `image ${name} not found`);
         if (image.format !== 'rootfs') throw new Error(`image ${name} is a ${image.format} file: no base is made from it`);
-        if (image.content !== content && !existsSync(target)) {
-          throw new LodgeError('CONFLICT', `image ${name} has been rebuilt since this guest was made from it, and the base it needs (${file}) was not made from the version it was made from, which is gone; delete the guest and launch it anew`);
+        const source = this.contentOf(image, content);
+        if (!source && !existsSync(target)) {
+          throw new LodgeError('CONFLICT', `image ${name} has no version ${content} any more, which this guest was made from: delete the guest and launch it anew`);
         }
-        const sizeBytes = await makeBase(this.deps.files.rootfs(name), d, target);
-        this.deps.store.recordImageBase({ image: name, file, content, sizeBytes });
+        const sizeBytes = source ? await makeBase(source, d, target) : await bytesOnHost(target);
+        this.deps.store.recordImageFile({ image: name, file, role: 'base', content, sizeBytes });
         return target;
       }),
     );
@@ -122,21 +140,21 @@ export class ImageService {
     return { path: base, present: existsSync(base) };
   }
 
-  /** A guest of image `name` is gone: the bases of versions that no guest is made from any more go too. */
+  /** A guest of image `name` is gone: the earlier versions that no guest is made from any more go, with their bases. */
   async released(name: string): Promise<void> {
     await this.contents.with(name, () => this.sweep(name));
   }
 
-  /** Removes the bases of the versions of an image that are neither its current one nor a guest's. Under `contents`. */
+  /** Removes the files of the versions of an image that are neither its current one nor a guest's. Under `contents`. */
   private async sweep(name: string): Promise<void> {
     const { store, files } = this.deps;
     const image = store.image(name);
     if (!image) return;
     const used = new Set([image.content, ...store.imageContentsInUse(name)]);
-    for (const b of store.imageBases(name)) {
-      if (used.has(b.content)) continue;
-      await rm(path.join(files.imageDir(name), b.file), { recursive: true, force: true });
-      store.deleteImageBase(name, b.file);
+    for (const f of store.imageFiles(name)) {
+      if (used.has(f.content)) continue;
+      await rm(path.join(files.imageDir(name), f.file), { recursive: true, force: true });
+      store.deleteImageFile(name, f.file);
     }
   }
 
@@ -144,7 +162,8 @@ export class ImageService {
    * At start: undoes or removes what a crash left in the images' directories (a version half
    * put in place, a base half made), records the bases found there but not on record (made by
    * a lodged that recorded none, or stopped before it did: they count as the current
-   * version's), and removes the bases no guest needs any more. Returns what it did, to log.
+   * version's), and removes the versions and bases no guest needs any more. Returns what it
+   * did, to log.
    */
   async restore(): Promise<string[]> {
     const { store, files } = this.deps;
@@ -153,10 +172,10 @@ export class ImageService {
       const dir = files.imageDir(image.name);
       if (!existsSync(dir)) continue;
       done.push(...(await files.recover(image.name, image.format, image.content)));
-      const recorded = new Set(store.imageBases(image.name).map((b) => b.file));
+      const recorded = new Set(store.imageFiles(image.name).map((f) => f.file));
       for (const file of await readdir(dir)) {
         if (!isBaseFile(file) || recorded.has(file)) continue;
-        store.recordImageBase({ image: image.name, file, content: image.content, sizeBytes: await bytesOnHost(path.join(dir, file)) });
+        store.recordImageFile({ image: image.name, file, role: 'base', content: image.content, sizeBytes: await bytesOnHost(path.join(dir, file)) });
       }
       await this.sweep(image.name);
     }
@@ -165,7 +184,7 @@ export class ImageService {
 
   /**
    * Makes an image in staging with `make` (given where its rootfs or file goes), then puts it in
-   * place as a new version and records it. The bases of the version before stay for its guests.
+   * place as a new version and records it. The version before stays, with its bases, for its guests.
    */
   private async install(name: string, source: string, meta: ImageMeta, progress: Progress, make: (target: string) => Promise<void>): Promise<void> {
     const { files, store } = this.deps;
@@ -181,7 +200,14 @@ export class ImageService {
       await this.contents.with(name, async () => {
         const old = store.image(name);
         if (old && existsSync(files.imageDir(name))) {
-          await files.replace(name, target, old, () => store.upsertImage(record));
+          // the version before stays aside while guests made from it exist (the sweep below removes it otherwise)
+          const oldBytes = await bytesOnHost(files.content(name, old.format)).catch(() => 0);
+          await files.replace(name, target, old, (aside) =>
+            store.transaction(() => {
+              store.upsertImage(record);
+              if (aside) store.recordImageFile({ image: name, file: path.basename(aside), role: 'version', content: old.content, sizeBytes: oldBytes });
+            }),
+          );
         } else {
           // a directory without its row is what a crash left
           await rm(files.imageDir(name), { recursive: true, force: true });

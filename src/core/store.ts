@@ -32,7 +32,7 @@ export interface ImageRecord {
   format: ImageFormat;
   init: string;
   stopSignal: string;
-  /** Of its content alone; its bases are ImageBaseRecords. */
+  /** Of its content alone; its bases and earlier versions are ImageFileRecords. */
   sizeBytes: number;
   source: string;
   /** The version of its content: a new id at each build or import, which its bases are named by. */
@@ -40,12 +40,16 @@ export interface ImageRecord {
   createdAt: string;
 }
 
-/** A base made from an image for guests (images/derived.ts). */
-export interface ImageBaseRecord {
+/**
+ * A file an image keeps beside its current content: a base made from it for guests
+ * (images/derived.ts), or the content of an earlier version, kept while guests made from it exist.
+ */
+export interface ImageFileRecord {
   image: string;
   /** Its name in the image's directory. */
   file: string;
-  /** The version of the image's content it was made from. */
+  role: 'base' | 'version';
+  /** The version of the image's content it is, or was made from. */
   content: string;
   sizeBytes: number;
 }
@@ -196,13 +200,14 @@ const migrations: readonly string[] = [
      slot INTEGER NOT NULL,
      UNIQUE (guest_id, slot));
    ALTER TABLE volumes ADD COLUMN kernel_written INTEGER NOT NULL DEFAULT 0;`,
-  // an image's content has versions (a rebuild makes a new one), and the bases made from each stay
-  // while guests made from it do; what was there before versions is the version 'legacy'
+  // an image's content has versions (a rebuild makes a new one); an earlier one and the bases made
+  // from each stay while guests made from it do; what was there before versions is the version 'legacy'
   `ALTER TABLE images ADD COLUMN content TEXT NOT NULL DEFAULT 'legacy';
    ALTER TABLE guests ADD COLUMN image_content TEXT NOT NULL DEFAULT 'legacy';
-   CREATE TABLE image_bases (
+   CREATE TABLE image_files (
      image TEXT NOT NULL,
      file TEXT NOT NULL,
+     role TEXT NOT NULL,
      content TEXT NOT NULL,
      size_bytes INTEGER NOT NULL,
      created_at TEXT NOT NULL,
@@ -358,10 +363,10 @@ export class Store {
     return names.map((n) => this.image(n)!);
   }
 
-  /** The image's row and its bases' rows. */
+  /** The image's row and its files' rows. */
   deleteImage(name: string): void {
     this.transaction(() => {
-      this.db.prepare('DELETE FROM image_bases WHERE image = ?').run(name);
+      this.db.prepare('DELETE FROM image_files WHERE image = ?').run(name);
       this.db.prepare('DELETE FROM images WHERE name = ?').run(name);
     });
   }
@@ -375,21 +380,21 @@ export class Store {
     return this.db.prepare('SELECT DISTINCT image_content FROM guests WHERE image = ?').pluck().all(name) as string[];
   }
 
-  /** Records a base (again: a base found unrecorded is recorded as found). */
-  recordImageBase(b: ImageBaseRecord): void {
+  /** Records a file of an image's (again: a base found unrecorded is recorded as found). */
+  recordImageFile(f: ImageFileRecord): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO image_bases (image, file, content, size_bytes, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(b.image, b.file, b.content, b.sizeBytes, new Date().toISOString());
+      .prepare('INSERT OR REPLACE INTO image_files (image, file, role, content, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(f.image, f.file, f.role, f.content, f.sizeBytes, new Date().toISOString());
   }
 
-  /** The bases of one image, or of every image. */
-  imageBases(image?: string): ImageBaseRecord[] {
-    const select = 'SELECT image, file, content, size_bytes AS sizeBytes FROM image_bases';
-    return (image === undefined ? this.db.prepare(`${select} ORDER BY image, file`).all() : this.db.prepare(`${select} WHERE image = ? ORDER BY file`).all(image)) as ImageBaseRecord[];
+  /** The files of one image, or of every image. */
+  imageFiles(image?: string): ImageFileRecord[] {
+    const select = 'SELECT image, file, role, content, size_bytes AS sizeBytes FROM image_files';
+    return (image === undefined ? this.db.prepare(`${select} ORDER BY image, file`).all() : this.db.prepare(`${select} WHERE image = ? ORDER BY file`).all(image)) as ImageFileRecord[];
   }
 
-  deleteImageBase(image: string, file: string): void {
-    this.db.prepare('DELETE FROM image_bases WHERE image = ? AND file = ?').run(image, file);
+  deleteImageFile(image: string, file: string): void {
+    this.db.prepare('DELETE FROM image_files WHERE image = ? AND file = ?').run(image, file);
   }
 
   // networks

@@ -1,9 +1,9 @@
 /**
  * @module Where images live on disk: one directory per image holding its content (its
  * rootfs, or its one disk or ISO file) and, beside it, the bases made from it for guests
- * (derived.ts), which outlive a new version of the content while guests use them. Names
- * map to directories one to one (imageDirName), and the staging directories end in "+new"
- * and "+old", which no image name can.
+ * (derived.ts) and earlier versions of the content, which stay while guests made from them
+ * exist. Names map to directories one to one (imageDirName), and the staging directories
+ * end in "+new" and "+old", which no image name can.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -92,43 +92,49 @@ export class ImageFiles {
     if ((await readlink(legacy).catch(() => undefined)) === imageDirName(name)) await rm(legacy, { force: true });
   }
 
+  /** Where the content of an earlier version of an image waits while guests made from it exist. */
+  version(name: string, format: ImageFormat, content: string): string {
+    return `${this.content(name, format)}.version-${content}`;
+  }
+
   /**
    * Puts the new version of an image's content, `staged` (in the staging directory), in
-   * place of the one there (`old`, with its version), whose bases stay. The old content
-   * waits beside it as ENTRY+old-VERSION until `commit` has recorded the new version, and
-   * is removed then; a crash before that is undone by recover.
+   * place of the one there (`old`), whose bases stay. The old content moves aside to its
+   * version's name first, then `commit` records the new version and the old one (given where
+   * it went, if it was there). A crash before the commit is undone by recover.
    */
-  async replace(name: string, staged: string, old: { format: ImageFormat; content: string }, commit: () => void): Promise<void> {
-    const dir = this.imageDir(name);
-    const entry = path.join(dir, path.basename(staged));
-    const oldEntry = this.content(name, old.format);
-    const aside = `${oldEntry}+old-${old.content}`;
+  async replace(name: string, staged: string, old: { format: ImageFormat; content: string }, commit: (aside: string | undefined) => void): Promise<void> {
+    const entry = path.join(this.imageDir(name), path.basename(staged));
+    const aside = this.version(name, old.format, old.content);
     await rename(staged, `${entry}+new`);
-    await rename(oldEntry, aside).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
+    const moved = await rename(this.content(name, old.format), aside).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+        return false;
+      },
+    );
     await rename(`${entry}+new`, entry);
-    commit();
-    await rm(aside, { recursive: true, force: true });
+    commit(moved ? aside : undefined);
   }
 
   /**
    * At start, with the version of its content that an image has on record: undoes a
-   * replace that a crash stopped before the new version was recorded (the recorded one
-   * goes back in place), and removes what a crash left half-made (a new version, a base).
-   * Returns what it did, to log.
+   * replace that a crash stopped before the new version was recorded (the recorded one,
+   * aside, goes back in place), and removes what a crash left half-made (a new version, a
+   * base). Returns what it did, to log.
    */
   async recover(name: string, format: ImageFormat, content: string): Promise<string[]> {
     const dir = this.imageDir(name);
     const entry = this.content(name, format);
+    const aside = this.version(name, format, content);
     const done: string[] = [];
-    if (existsSync(`${entry}+old-${content}`)) {
+    if (existsSync(aside)) {
       await rm(entry, { recursive: true, force: true });
-      await rename(`${entry}+old-${content}`, entry);
+      await rename(aside, entry);
       done.push(`image ${name}: a new version was being put in place when lodged stopped; the one before is back`);
     }
-    const stale = (await readdir(dir).catch(() => [])).filter((e) => e.endsWith('+new') || e.includes('+old-'));
-    for (const e of stale) await rm(path.join(dir, e), { recursive: true, force: true });
+    for (const e of (await readdir(dir).catch(() => [])).filter((e) => e.endsWith('+new'))) await rm(path.join(dir, e), { recursive: true, force: true });
     for (const e of await sweepTemporaries(dir)) done.push(`image ${name}: removed ${e}, a base a crash left half-made`);
     return done;
   }

@@ -4,12 +4,13 @@
  * of vm guests. The image counts and lists them; a rebuild while a guest of each kind exists
  * leaves each booting over the base it was made over (exec after a restart sees the version it
  * was made from), with a lodged killed in between, while new guests get the new version's
- * bases; the old bases go with the last guest made from them, and the rest with the image.
+ * bases; the old version (kept aside, counted) and its bases go with the last guest made from
+ * them, and the rest with the image.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GuestsPost } from '../../src/api/guests.js';
@@ -100,6 +101,7 @@ test('the bases its guests boot over are the image\'s: listed with it, read-only
   assert.equal(new Set([...before1.values()].map((b) => b.base)).size, 4, 'a base of its own per kind of use');
   for (const name of ['pv1', 'vm1']) assert.equal(before1.get(name)!.identity.mode, 0o444, `${name}'s base is read-only`);
   assert.equal(image.derivedBytes, image.bases.reduce((s, b) => s + b.sizeBytes, 0));
+  assert.equal(image.earlierBytes, 0);
   assert.equal(image.sizeBytes, contentBytes + image.derivedBytes, 'its size is its content and its bases');
   assert.match(d.lodge(['image', 'list']).stdout, new RegExp(`^busybox\\s+rootfs\\s+${formatSize(image.sizeBytes).replace('.', '\\.')}\\s`, 'm'));
 });
@@ -108,6 +110,12 @@ test('a rebuild while they exist: each keeps booting over its base after a resta
   await d.done(await d.client.images.build({ name: 'busybox' }));
   let image = await d.client.images.get('busybox');
   assert.deepEqual(image.bases.map((b) => [b.path, b.current]).sort(), [...before1.values()].map((b) => [b.base, false]).sort(), 'the old bases stay, no longer current');
+  // and so does the old content, aside, for what its guests may still need made from it
+  const earlier = readdirSync(path.join(images(), 'busybox')).filter((f) => f.startsWith('rootfs.version-'));
+  assert.equal(earlier.length, 1);
+  assert.equal(readFileSync(path.join(images(), 'busybox', earlier[0]!, 'etc/lodge-version'), 'utf8'), 'first\n');
+  assert.equal(image.earlierBytes, du(path.join(images(), 'busybox', earlier[0]!)));
+  assert.equal(image.sizeBytes, du(path.join(images(), 'busybox/rootfs')) + image.derivedBytes + image.earlierBytes);
   // what lodged knows of versions outlives it
   await d.kill9();
   await d.start();
@@ -136,6 +144,8 @@ test('the old bases go with the last guest made from them; the image goes with i
   for (const { base } of before1.values()) assert.ok(!existsSync(base), `${base} went with its last guest`);
   const image = await d.client.images.get('busybox');
   assert.deepEqual(image.bases.map((b) => b.current), [true, true, true, true]);
+  assert.equal(image.earlierBytes, 0);
+  assert.deepEqual(readdirSync(path.join(images(), 'busybox')).sort(), ['rootfs', ...image.bases.map((b) => path.basename(b.path))].sort(), 'the earlier version went too');
   for (const g of guests(2)) assert.equal(d.lodge(['delete', '--force', g.name]).code, 0, g.name);
   assert.equal(d.lodge(['image', 'delete', 'busybox']).code, 0);
   assert.ok(!existsSync(path.join(images(), 'busybox')), 'its directory, bases and all, is gone');
