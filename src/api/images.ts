@@ -38,12 +38,24 @@ export const ImageImportQuery = Type.Object(
 );
 export type ImageImportQuery = Static<typeof ImageImportQuery>;
 
+export const ImageBase = Type.Object({
+  path: Type.String({ description: 'on the host, read-only' }),
+  sizeBytes: Type.Integer({ description: 'what it takes on the host' }),
+  current: Type.Boolean({ description: 'made from the current version of the image; an earlier version\'s base stays while guests made from that version do' }),
+});
+export type ImageBase = Static<typeof ImageBase>;
+
 export const Image = Type.Object({
   name: Type.String(),
   format: StringEnum(imageFormats),
   init: Type.String(),
   stopSignal: Type.String(),
-  sizeBytes: Type.Integer(),
+  sizeBytes: Type.Integer({ description: 'what it takes on the host: its content, its bases (derivedBytes) and its earlier versions (earlierBytes)' }),
+  derivedBytes: Type.Integer({ description: 'what its bases take: the copies and disks made from it for guests' }),
+  earlierBytes: Type.Integer({ description: 'what the content of its earlier versions takes: each stays, with its bases, while guests made from it exist' }),
+  bases: Type.Array(ImageBase, {
+    description: 'made from it for guests, once each: the id-shifted copy of its rootfs (containers), its rootfs as ext4 (pv) and as qcow2 (vm)',
+  }),
   createdAt: Type.String(),
   source: Type.String({ description: 'how it was made: built from Debian packages, or imported' }),
 });

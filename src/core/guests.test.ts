@@ -16,6 +16,7 @@ import type { Operation } from '../api/operations.js';
 import type { GuestRef } from '../drivers/driver.js';
 import { DriverRegistry } from '../drivers/registry.js';
 import { ImageFiles } from '../images/store.js';
+import { ImageService } from './images.js';
 import { Events } from './events.js';
 import { FakeDriver, FakeHotplugDriver, fakeRootBytes } from './fake-driver.test-support.js';
 import { GuestService, type GuestServiceDeps } from './guests.js';
@@ -70,12 +71,12 @@ async function setup(t: TestContext, drivers: FakeDriver[]): Promise<Harness> {
   const volumes = new VolumeService({ store, storage });
   const registry = new DriverRegistry();
   for (const d of drivers) await registry.add(d);
-  store.upsertImage({ name: 'base', format: 'rootfs', init: '/sbin/init', stopSignal: 'SIGTERM', sizeBytes: 0, source: 'test', createdAt: new Date().toISOString() });
+  store.upsertImage({ name: 'base', format: 'rootfs', init: '/sbin/init', stopSignal: 'SIGTERM', sizeBytes: 0, source: 'test', content: 'v1', createdAt: new Date().toISOString() });
   const guestsDir = path.join(dir, 'guests');
   const deps: GuestServiceDeps = {
     store,
     drivers: registry,
-    images: new ImageFiles(path.join(dir, 'images')),
+    images: new ImageService({ store, files: new ImageFiles(path.join(dir, 'images')), operations, events, kernelCacheDir: dir, busybox: '/bin/busybox', unpackHelper: '' }),
     operations,
     events,
     networks,
@@ -83,7 +84,6 @@ async function setup(t: TestContext, drivers: FakeDriver[]): Promise<Harness> {
     volumes,
     guestsDir,
     hostMemoryBytes: os.totalmem(),
-    imageBeingRebuilt: () => false,
     log,
   };
   return { store, storage, operations, guests: new GuestService(deps), deps, poolGuests: path.join(dir, 'pools', 'default', 'guests'), guestsDir, logs };
@@ -108,7 +108,7 @@ function assertNothingLeft(h: Harness, fake: FakeDriver, name: string): void {
 
 /** A guest's rows as launch writes them, and its root volume made, as a lodged that died at that point left them. */
 async function insertGuest(h: Harness, name: string, state: GuestState): Promise<GuestRef> {
-  const g = h.store.insertGuest({ name, kind: 'vm', image: 'base', state, limits: {}, options: {} });
+  const g = h.store.insertGuest({ name, kind: 'vm', image: 'base', imageContent: 'v1', state, limits: {}, options: {} });
   const id = `${h.store.instance}-${g.id}`;
   const v = h.store.insertVolume({ pool: 'default', key: `guests/${id}`, content: 'block', sizeBytes: 0, guestId: g.id });
   const { dir } = await h.storage.createVolume(v);

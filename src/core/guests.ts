@@ -14,7 +14,6 @@ import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
-import type { ImageFiles } from '../images/store.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
 import type { NetworkService } from './networks.js';
@@ -26,10 +25,20 @@ import type { StorageService } from './storage.js';
 import type { AttachmentRecord, GuestRecord, Store, VolumeRecord } from './store.js';
 import type { VolumeService } from './volumes.js';
 
+/** What guests need of their images (ImageService). */
+export interface GuestImages {
+  /** What a guest made from version `content` of image `name` boots from: the image's disk or ISO, and its bases. */
+  forGuest(name: string, content: string): Pick<GuestSpec['image'], 'file' | 'bases'>;
+  /** Whether the image is being rebuilt: a guest launched from it now would be made from the version on its way out. */
+  beingRebuilt(name: string): boolean;
+  /** A guest of the image is gone: the bases no guest needs any more go. */
+  released(name: string): Promise<void>;
+}
+
 export interface GuestServiceDeps {
   store: Store;
   drivers: DriverRegistry;
-  images: ImageFiles;
+  images: GuestImages;
   operations: Operations;
   events: Events;
   networks: NetworkService;
@@ -37,8 +46,6 @@ export interface GuestServiceDeps {
   volumes: VolumeService;
   guestsDir: string;
   hostMemoryBytes: number;
-  /** Whether an image is being rebuilt (its files are about to be swapped). */
-  imageBeingRebuilt: (name: string) => boolean;
   log: (message: string) => void;
 }
 
@@ -74,8 +81,7 @@ export class GuestService {
       image: {
         name: g.image,
         format,
-        rootfs: this.deps.images.rootfs(g.image),
-        ...(format !== 'rootfs' ? { file: this.deps.images.file(g.image, format) } : {}),
+        ...this.deps.images.forGuest(g.image, g.imageContent),
         init: image?.init ?? '/sbin/init',
         stopSignal: image?.stopSignal ?? 'SIGTERM',
       },
@@ -185,7 +191,7 @@ export class GuestService {
     if (!image) {
       throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
     }
-    if (this.deps.imageBeingRebuilt(req.image)) throw new LodgeError('CONFLICT', `image: ${req.image} is being rebuilt; launch from it once that is done (lodge operation list)`);
+    if (this.deps.images.beingRebuilt(req.image)) throw new LodgeError('CONFLICT', `image: ${req.image} is being rebuilt; launch from it once that is done (lodge operation list)`);
     const info = this.deps.drivers.info(kind)!;
     if (!info.imageFormats.includes(image.format)) {
       const bootable = this.deps.drivers.kindsWith((i) => i.imageFormats.includes(image.format));
@@ -208,7 +214,7 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, state: 'creating', limits, options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: image.content, state: 'creating', limits, options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes: this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes), guestId: g.id });
       return g;
@@ -271,12 +277,13 @@ export class GuestService {
     return `guests/${this.ref(g).id}`;
   }
 
-  /** Removes the guest's rows (its root volume's with it, once its bytes are gone). */
-  private deleteRecord(g: GuestRecord, volume: VolumeRecord | undefined): void {
+  /** Removes the guest's rows (its root volume's with it, once its bytes are gone), then the image bases only it needed. */
+  private async deleteRecord(g: GuestRecord, volume: VolumeRecord | undefined): Promise<void> {
     this.deps.store.transaction(() => {
       if (volume) this.deps.store.deleteVolume(volume.id);
       this.deps.store.deleteGuest(g.id);
     });
+    await this.deps.images.released(g.image).catch((e: Error) => this.deps.log(`image ${g.image}: removing the bases no guest needs failed: ${e.message}`));
   }
 
   /** Removes every host-side trace of a guest: what its driver made, its volumes' mounts, then its root volume (its other volumes stay). */
@@ -506,7 +513,7 @@ export class GuestService {
         }
         // its port forwards go with its record, and with them their rules
         const forwarded = this.deps.networks.forwards(g).length > 0;
-        this.deleteRecord(g, volume);
+        await this.deleteRecord(g, volume);
         await this.deps.networks.nicsChanged(spec.nics, 'delete');
         if (forwarded) await this.deps.networks.syncFirewall().catch((e: Error) => this.deps.log(`firewall: ${e.message}`));
         this.deps.events.emit('lifecycle', name, 'deleted');
@@ -612,7 +619,7 @@ export class GuestService {
         if (g.state === 'creating') {
           this.deps.log(`removing ${g.name}: its launch was interrupted`);
           const spec = this.spec(g);
-          this.deleteRecord(g, await this.destroyGuest(g, this.driver(g), spec));
+          await this.deleteRecord(g, await this.destroyGuest(g, this.driver(g), spec));
           // its names in DNS and its anti-spoofing entries go with it
           await this.deps.networks.nicsChanged(spec.nics, 'delete');
           continue;

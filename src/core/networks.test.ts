@@ -17,7 +17,7 @@ test('a network whose bridge has no port left refuses another NIC, naming the ne
     const networks = new NetworkService({ store, events: new Events(), dir, log: () => {} });
     const fill = (count: number) => {
       for (let i = 0; i < count; i++) {
-        const g = store.insertGuest({ name: `g${store.guests().length}`, kind: 'ct', image: 'busybox', state: 'stopped', options: {}, limits: {} });
+        const g = store.insertGuest({ name: `g${store.guests().length}`, kind: 'ct', image: 'busybox', imageContent: 'v1', state: 'stopped', options: {}, limits: {} });
         store.insertNics(networks.plan([{ network: 'big' }]).map((n) => ({ ...n, guestId: g.id })));
       }
     };

@@ -21,6 +21,8 @@ export interface GuestRecord {
   limits: Limits;
   /** The options of its launch that its kind takes (privileged, accel, profile). */
   options: GuestOptions;
+  /** The version of its image's content it was made from (ImageRecord.content then). */
+  imageContent: string;
   createdAt: string;
 }
 
@@ -29,9 +31,26 @@ export interface ImageRecord {
   format: ImageFormat;
   init: string;
   stopSignal: string;
+  /** Of its content alone; its bases and earlier versions are ImageFileRecords. */
   sizeBytes: number;
   source: string;
+  /** The version of its content: a new id at each build or import, which its bases are named by. */
+  content: string;
   createdAt: string;
+}
+
+/**
+ * A file an image keeps beside its current content: a base made from it for guests
+ * (images/derived.ts), or the content of an earlier version, kept while guests made from it exist.
+ */
+export interface ImageFileRecord {
+  image: string;
+  /** Its name in the image's directory. */
+  file: string;
+  role: 'base' | 'version';
+  /** The version of the image's content it is, or was made from. */
+  content: string;
+  sizeBytes: number;
 }
 
 export interface NetworkRecord {
@@ -185,6 +204,18 @@ export const migrations: readonly string[] = [
    UPDATE guests SET options = json_patch(CASE WHEN privileged = 1 THEN '{"privileged":true}' ELSE '{}' END, coalesce(vm, '{}'));
    ALTER TABLE guests DROP COLUMN privileged;
    ALTER TABLE guests DROP COLUMN vm;`,
+  // an image's content has versions (a rebuild makes a new one); an earlier one and the bases made
+  // from each stay while guests made from it do; what was there before versions is the version 'legacy'
+  `ALTER TABLE images ADD COLUMN content TEXT NOT NULL DEFAULT 'legacy';
+   ALTER TABLE guests ADD COLUMN image_content TEXT NOT NULL DEFAULT 'legacy';
+   CREATE TABLE image_files (
+     image TEXT NOT NULL,
+     file TEXT NOT NULL,
+     role TEXT NOT NULL,
+     content TEXT NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (image, file));`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -214,6 +245,7 @@ interface GuestRow {
   state_reason: string | null;
   limits: string;
   options: string;
+  image_content: string;
   created_at: string;
 }
 
@@ -226,6 +258,7 @@ const toGuest = (r: GuestRow): GuestRecord => ({
   ...(r.state_reason ? { stateReason: r.state_reason } : {}),
   limits: JSON.parse(r.limits) as Limits,
   options: JSON.parse(r.options) as GuestOptions,
+  imageContent: r.image_content,
   createdAt: r.created_at,
 });
 
@@ -278,9 +311,9 @@ export class Store {
     const createdAt = new Date().toISOString();
     const info = this.db
       .prepare(
-        'INSERT INTO guests (name, kind, image, state, state_reason, limits, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(g.name, g.kind, g.image, g.state, g.stateReason ?? null, JSON.stringify(g.limits), JSON.stringify(g.options), createdAt);
+      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), JSON.stringify(g.options), createdAt);
     return { ...g, id: Number(info.lastInsertRowid), createdAt };
   }
 
@@ -309,8 +342,8 @@ export class Store {
 
   upsertImage(i: ImageRecord): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO images (name, format, init, stop_signal, size_bytes, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(i.name, i.format, i.init, i.stopSignal, i.sizeBytes, i.source, i.createdAt);
+      .prepare('INSERT OR REPLACE INTO images (name, format, init, stop_signal, size_bytes, source, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(i.name, i.format, i.init, i.stopSignal, i.sizeBytes, i.source, i.content, i.createdAt);
   }
 
   image(name: string): ImageRecord | undefined {
@@ -322,6 +355,7 @@ export class Store {
       stopSignal: r.stop_signal as string,
       sizeBytes: r.size_bytes as number,
       source: r.source as string,
+      content: r.content as string,
       createdAt: r.created_at as string,
     };
   }
@@ -331,12 +365,38 @@ export class Store {
     return names.map((n) => this.image(n)!);
   }
 
+  /** The image's row and its files' rows. */
   deleteImage(name: string): void {
-    this.db.prepare('DELETE FROM images WHERE name = ?').run(name);
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM image_files WHERE image = ?').run(name);
+      this.db.prepare('DELETE FROM images WHERE name = ?').run(name);
+    });
   }
 
   imageInUse(name: string): string[] {
     return this.db.prepare('SELECT name FROM guests WHERE image = ? ORDER BY name').pluck().all(name) as string[];
+  }
+
+  /** The versions of an image's content that guests were made from. */
+  imageContentsInUse(name: string): string[] {
+    return this.db.prepare('SELECT DISTINCT image_content FROM guests WHERE image = ?').pluck().all(name) as string[];
+  }
+
+  /** Records a file of an image's (again: a base found unrecorded is recorded as found). */
+  recordImageFile(f: ImageFileRecord): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO image_files (image, file, role, content, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(f.image, f.file, f.role, f.content, f.sizeBytes, new Date().toISOString());
+  }
+
+  /** The files of one image, or of every image. */
+  imageFiles(image?: string): ImageFileRecord[] {
+    const select = 'SELECT image, file, role, content, size_bytes AS sizeBytes FROM image_files';
+    return (image === undefined ? this.db.prepare(`${select} ORDER BY image, file`).all() : this.db.prepare(`${select} WHERE image = ? ORDER BY file`).all(image)) as ImageFileRecord[];
+  }
+
+  deleteImageFile(image: string, file: string): void {
+    this.db.prepare('DELETE FROM image_files WHERE image = ? AND file = ?').run(image, file);
   }
 
   // networks

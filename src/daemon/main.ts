@@ -160,7 +160,8 @@ async function main(): Promise<void> {
   const volumes = new VolumeService({ store, storage });
   const unpackHelper = fileURLToPath(new URL('../../shim/lodge-unpack', import.meta.url));
   const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox, unpackHelper });
-  const guests = new GuestService({ store, drivers, images: imageFiles, operations, events, networks, storage, volumes, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
+  for (const line of await images.restore()) log(line);
+  const guests = new GuestService({ store, drivers, images, operations, events, networks, storage, volumes, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   await guests.reconcile();
 
   const app = await buildServer({

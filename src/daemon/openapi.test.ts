@@ -34,7 +34,7 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const images = new ImageService({ store, files, operations, events, kernelCacheDir: dir, busybox: '/bin/busybox', unpackHelper: '' });
     const storage = new StorageService({ store, dir, log });
     const volumes = new VolumeService({ store, storage });
-    const guests = new GuestService({ store, drivers: new DriverRegistry(), images: files, operations, events, networks, storage, volumes, guestsDir: dir, hostMemoryBytes: os.totalmem(), imageBeingRebuilt: (name) => images.beingRebuilt(name), log });
+    const guests = new GuestService({ store, drivers: new DriverRegistry(), images, operations, events, networks, storage, volumes, guestsDir: dir, hostMemoryBytes: os.totalmem(), log });
     const app = await buildServer({ guests, images, networks, storage, volumes, operations, events, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
     const served = (await app.inject({ method: 'GET', url: '/1.0/openapi.json' })).json() as { paths: Record<string, unknown> };
     await app.close();

@@ -10,6 +10,7 @@ import type { ImageFormat } from '../api/images.js';
 import type { VolumeContent } from '../api/storage.js';
 import type { GuestFeature, LaunchOption } from '../api/host.js';
 import type { GuestNic } from '../network/nic.js';
+import type { Derivation } from '../images/derived.js';
 import type { Revert } from '../lib/revert.js';
 
 export interface ResolvedLimits {
@@ -28,8 +29,12 @@ export interface GuestSpec {
   kind: GuestKind;
   /** The guest's own directory; the driver owns everything in it. */
   dir: string;
-  /** A rootfs tree (`rootfs`), or for vm guests a bootable disk or ISO (`file`). */
-  image: { name: string; format: ImageFormat; rootfs: string; file?: string; init: string; stopSignal: string };
+  /**
+   * A rootfs image, whose guests boot from the bases it makes for them (`bases`: an id-shifted
+   * copy, a disk), or for vm guests a bootable disk or ISO (`file`, read-only). Drivers never
+   * write in an image's directory.
+   */
+  image: { name: string; format: ImageFormat; file?: string; init: string; stopSignal: string; bases: ImageBases };
   /** The options of its launch, only those its kind takes. */
   options: GuestOptions;
   /**
@@ -43,6 +48,22 @@ export interface GuestSpec {
   /** Its NICs, eth0 first; none means loopback only. */
   nics: GuestNic[];
   limits: ResolvedLimits;
+}
+
+/**
+ * The bases a guest's image makes for it from the version of its content the guest was made
+ * from (images/derived.ts): made once, read-only, named by what they are made from, kept while
+ * a guest made from that version is.
+ */
+export interface ImageBases {
+  /** The base made by `derivation`: there already, or made now (a guest's first launch waits for it). */
+  ensure(derivation: Derivation): Promise<string>;
+  /**
+   * The base of the guest's image that `file` names (a COW file's header names its backing file),
+   * if `file` is in the image's directory under a name such a base has had: where it is, and
+   * whether it is still there.
+   */
+  which(file: string, as: Derivation['as']): Promise<{ path: string; present: boolean } | undefined>;
 }
 
 /** A volume attached to a guest: its disk file (pv, vm), or for a container its filesystem mounted on the host. */

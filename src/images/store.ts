@@ -1,15 +1,17 @@
 /**
- * @module Where images live on disk: one directory per image holding its canonical
- * rootfs (and, beside it, the shifted copies that storage/shift.ts makes), or its one
- * disk or ISO file. Names map to directories one to one (imageDirName), and the staging
- * directories end in "+new" and "+old", which no image name can.
+ * @module Where images live on disk: one directory per image holding its content (its
+ * rootfs, or its one disk or ISO file) and, beside it, the bases made from it for guests
+ * (derived.ts) and earlier versions of the content, which stay while guests made from them
+ * exist. Names map to directories one to one (imageDirName), and the staging directories
+ * end in "+new" and "+old", which no image name can.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import type { ImageFormat } from '../api/images.js';
-import { run } from '../lib/exec.js';
+import { sweepTemporaries } from './derived.js';
 
 export class ImageFiles {
   readonly dir: string;
@@ -29,6 +31,11 @@ export class ImageFiles {
   /** The disk or ISO file of an image kept in that format. */
   file(name: string, format: Exclude<ImageFormat, 'rootfs'>): string {
     return path.join(this.imageDir(name), imageFileName(format));
+  }
+
+  /** Its content: the rootfs, or the disk or ISO file. */
+  content(name: string, format: ImageFormat): string {
+    return format === 'rootfs' ? this.rootfs(name) : this.file(name, format);
   }
 
   /** A fresh, empty staging directory for an image being made (its rootfs or file goes inside); renamed into place when done. */
@@ -85,11 +92,56 @@ export class ImageFiles {
     if ((await readlink(legacy).catch(() => undefined)) === imageDirName(name)) await rm(legacy, { force: true });
   }
 
-  async sizeBytes(name: string): Promise<number> {
-    const { stdout } = await run(['du', '-sb', this.imageDir(name)]);
-    return Number(stdout.split('\t')[0]);
+  /** Where the content of an earlier version of an image waits while guests made from it exist. */
+  version(name: string, format: ImageFormat, content: string): string {
+    return `${this.content(name, format)}.version-${content}`;
+  }
+
+  /**
+   * Puts the new version of an image's content, `staged` (in the staging directory), in
+   * place of the one there (`old`), whose bases stay. The old content moves aside to its
+   * version's name first, then `commit` records the new version and the old one (given where
+   * it went, if it was there). A crash before the commit is undone by recover.
+   */
+  async replace(name: string, staged: string, old: { format: ImageFormat; content: string }, commit: (aside: string | undefined) => void): Promise<void> {
+    const entry = path.join(this.imageDir(name), path.basename(staged));
+    const aside = this.version(name, old.format, old.content);
+    await rename(staged, `${entry}+new`);
+    const moved = await rename(this.content(name, old.format), aside).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+        return false;
+      },
+    );
+    await rename(`${entry}+new`, entry);
+    commit(moved ? aside : undefined);
+  }
+
+  /**
+   * At start, with the version of its content that an image has on record: undoes a
+   * replace that a crash stopped before the new version was recorded (the recorded one,
+   * aside, goes back in place), and removes what a crash left half-made (a new version, a
+   * base). Returns what it did, to log.
+   */
+  async recover(name: string, format: ImageFormat, content: string): Promise<string[]> {
+    const dir = this.imageDir(name);
+    const entry = this.content(name, format);
+    const aside = this.version(name, format, content);
+    const done: string[] = [];
+    if (existsSync(aside)) {
+      await rm(entry, { recursive: true, force: true });
+      await rename(aside, entry);
+      done.push(`image ${name}: a new version was being put in place when lodged stopped; the one before is back`);
+    }
+    for (const e of (await readdir(dir).catch(() => [])).filter((e) => e.endsWith('+new'))) await rm(path.join(dir, e), { recursive: true, force: true });
+    for (const e of await sweepTemporaries(dir)) done.push(`image ${name}: removed ${e}, a base a crash left half-made`);
+    return done;
   }
 }
+
+/** A new version of an image's content: the id its bases are named by. */
+export const newContentId = (): string => randomBytes(6).toString('hex');
 
 /**
  * The directory name of an image: "_" doubles and "/" becomes "_", so "debian/12" stays

@@ -110,7 +110,7 @@ test('a hung guest is killed after the timeout', async () => {
 test('two vms of one image share its base disk and write only their overlays', async () => {
   assert.equal(d.lodge(['start', 'vm1']).code, 0);
   assert.equal(d.lodge(['launch', 'busybox', 'vm2', '--kind', 'vm']).code, 0);
-  const base = path.join(d.stateDir, 'images/busybox/rootfs.qcow2');
+  const base = (await d.client.images.get('busybox')).bases.find((b) => b.path.endsWith('.qcow2'))!.path;
   const baseHash = sha(base);
   for (const name of ['vm1', 'vm2']) await onConsole(name, `dd if=/dev/urandom of=/root/${name}.bin bs=1k count=512 2>/dev/null; sync; echo wrote-$((40+2))-${name}`, new RegExp(`wrote-42-${name}`));
   const disks = await Promise.all(['vm1', 'vm2'].map(async (n) => /file=([^,]+)/.exec((await argvOf(n)).find((a) => a.startsWith('file='))!)![1]!));

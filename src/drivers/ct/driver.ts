@@ -14,9 +14,7 @@ import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, readUsage, type
 import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
-import { Inflight } from '../../lib/inflight.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
-import { ensureShifted } from '../../storage/shift.js';
 import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
@@ -62,8 +60,6 @@ export class CtDriver implements GuestDriver, GuestFiles {
   private readonly cgroups: CgroupVersion = cgroupVersion();
   private readonly linuxCapabilities = systemContainerCapabilities(boundingSet());
   private readonly swapAccounting = canLimitSwap();
-  /** Shifted image copies being made, so that concurrent launches of one image wait for one copy. */
-  private readonly shifting = new Inflight<string>();
   private readonly options: CtDriverOptions;
 
   constructor(options: CtDriverOptions) {
@@ -89,9 +85,9 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return path.join(spec.dir, 'config.json');
   }
 
+  /** Its overlay's lower layer: its image's rootfs with the owners its id map gives (a privileged guest's are the image's own). */
   private lowerDir(spec: GuestSpec): Promise<string> {
-    if (spec.options.privileged === true) return Promise.resolve(spec.image.rootfs);
-    return this.shifting.run(spec.image.rootfs, () => ensureShifted(spec.image.rootfs, defaultIdMap.hostId));
+    return spec.image.bases.ensure({ as: 'shifted', offset: spec.options.privileged ? 0 : defaultIdMap.hostId });
   }
 
   async create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }> {
@@ -107,7 +103,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
   }
 
   private prepareRoot(spec: GuestSpec, lower: string) {
-    return prepareOverlayRoot(spec.dir, lower, spec.options.privileged === true ? 0 : defaultIdMap.hostId, spec.root?.dir, spec.limits.diskBytes);
+    return prepareOverlayRoot(spec.dir, lower, spec.options.privileged ? 0 : defaultIdMap.hostId, spec.root?.dir, spec.limits.diskBytes);
   }
 
   private config(spec: GuestSpec): Record<string, unknown> {
@@ -126,7 +122,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
 
   /** A fresh volume's filesystem is root's: an unprivileged guest's root gets it, as it gets its own root. */
   private async ownVolumes(spec: GuestSpec): Promise<void> {
-    if (spec.options.privileged === true) return;
+    if (spec.options.privileged) return;
     for (const v of spec.volumes) {
       if (!v.mount) continue;
       const st = await lstat(v.mount.hostDir);
@@ -153,7 +149,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
       argv: this.runtimeArgv('create', '--bundle', spec.dir, '--console-socket', paths.consoleSocket, '--pid-file', paths.pidfile, spec.id),
     });
     ctx.revert.add('its container', () => run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true }));
-    if (!spec.options.privileged === true) await delegate(this.cgroups, this.cgroupsPath(spec), defaultIdMap.hostId);
+    if (!spec.options.privileged) await delegate(this.cgroups, this.cgroupsPath(spec), defaultIdMap.hostId);
     // the container's network namespace exists once it is created, before its init runs: its NICs go in now
     if (spec.nics.length > 0) await attachContainerNics(Number(await readFile(paths.pidfile, 'utf8')), spec.nics);
     ctx.signal.throwIfAborted();
@@ -271,7 +267,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
   }
 
   private idShift(spec: GuestSpec): IdShift {
-    return spec.options.privileged === true ? { base: 0, size: 0 } : { base: defaultIdMap.hostId, size: defaultIdMap.size };
+    return spec.options.privileged ? { base: 0, size: 0 } : { base: defaultIdMap.hostId, size: defaultIdMap.size };
   }
 
   /** A running guest's root as its init sees it; a stopped one's overlay and volumes, as its start would mount them. */

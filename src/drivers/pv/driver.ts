@@ -21,9 +21,7 @@ import { LodgeError } from '../../api/errors.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
-import { Inflight } from '../../lib/inflight.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
-import { ensureExt4Base } from '../../storage/ext4-base.js';
 import type { AttachedDisk, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
@@ -65,7 +63,6 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
       liveMigration: 'UML has no migration',
     },
   };
-  private readonly bases = new Inflight<string>();
   /** What a base is made from beside its image: this UML and its modules (see base). */
   private baseKey = '';
   private readonly options: PvDriverOptions;
@@ -128,32 +125,28 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
   }
 
   /**
-   * The base new guests of an image are written over, named by what it is made from: the
-   * image and this UML's modules (they go in: every guest has them, on disk once). A UML
-   * upgraded makes a new base; the old one stays for the guests written over it.
+   * The base new guests of an image are written over, made by the image from the version the
+   * guest was made from, with this UML's modules in it (every guest has them, on disk once).
+   * A UML upgraded makes a new base; the old one stays for the guests written over it.
    */
   private base(spec: GuestSpec): Promise<string> {
-    const target = `${spec.image.rootfs}.uml-${this.baseKey}.ext4`;
-    return this.bases.run(target, () => ensureExt4Base(spec.image.rootfs, { 'lib/modules': this.options.modulesDir }, target));
+    return spec.image.bases.ensure({ as: 'ext4', key: this.baseKey, additions: { 'lib/modules': this.options.modulesDir } });
   }
 
   /**
    * The base a guest's disk was written over: the one its COW file names when that is one of
-   * its image's bases (`rootfs.ext4` before bases were named, `rootfs.uml-KEY.ext4`), the
-   * current one for a new disk. The name comes from UML's file: nothing else is taken.
+   * its image's bases, the current one for a new disk. The name comes from UML's file:
+   * nothing else is taken.
    */
   private async baseOf(spec: GuestSpec): Promise<string> {
     const head = await readUntrustedHead(this.paths(spec).cow, `the COW disk of ${spec.name}`, cowHeaderBytes).catch(() => undefined);
     const header = head ? parseCowHeader(head) : undefined;
-    if (!header || !/^rootfs(\.uml-[0-9a-f]{12})?\.ext4$/.test(path.basename(header.backingFile))) return this.base(spec);
-    // in this image's directory (by another name too: a directory moved, its old name a link to it)
-    const imageDir = await realpath(path.dirname(spec.image.rootfs));
-    if ((await realpath(path.dirname(header.backingFile)).catch(() => '')) !== imageDir) return this.base(spec);
-    const named = path.join(imageDir, path.basename(header.backingFile));
-    if (!existsSync(named)) {
-      throw new LodgeError('CONFLICT', `cannot start ${spec.name}: its disk was written over ${path.basename(named)} of image ${spec.image.name}, which is gone; delete the guest and launch it anew`);
+    const named = header && (await spec.image.bases.which(header.backingFile, 'ext4'));
+    if (!named) return this.base(spec);
+    if (!named.present) {
+      throw new LodgeError('CONFLICT', `cannot start ${spec.name}: its disk was written over ${path.basename(named.path)} of image ${spec.image.name}, which is gone; delete the guest and launch it anew`);
     }
-    return named;
+    return named.path;
   }
 
   async create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }> {

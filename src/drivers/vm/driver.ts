@@ -27,7 +27,7 @@ import { ensureVmKernel, type KernelFlavour, type VmKernel } from '../../images/
 import { readUntrustedJson, withUntrustedSocket } from '../../host/untrusted-file.js';
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
-import { createDisk, createOverlay, ensureQcow2Base, virtualSize } from '../../storage/qcow2.js';
+import { createDisk, createOverlay, virtualSize } from '../../storage/qcow2.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
 import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, ObservedState, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
@@ -109,8 +109,6 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
   };
   private readonly options: VmDriverOptions;
   protected readonly engine: EngineProcess;
-  /** Bases being made, so that concurrent launches of one image wait for one. */
-  private readonly bases = new Inflight<string>();
   /** Kernel and initramfs per profile, found (or made) once per lodged: asking apt each launch costs about a second. */
   private readonly bootFiles = new Map<DeviceProfile, BootFiles>();
   private readonly bootMaking = new Inflight<BootFiles>();
@@ -184,16 +182,12 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     return this.accelProbe;
   }
 
-  private base(spec: GuestSpec): Promise<string> {
-    return this.bases.run(spec.image.rootfs, () => ensureQcow2Base(spec.image.rootfs));
-  }
-
   /** The guest's root disk: an overlay of its image's base or disk, or for an ISO an empty disk. */
   private async makeDisk(spec: GuestSpec, disk: string): Promise<void> {
     const { format, file } = spec.image;
     const sizeBytes = spec.limits.diskBytes;
     if (format === 'iso') return createDisk(disk, sizeBytes ?? isoDiskBytes);
-    const base = format === 'rootfs' ? await this.base(spec) : file!;
+    const base = format === 'rootfs' ? await spec.image.bases.ensure({ as: 'qcow2' }) : file!;
     const baseFormat = format === 'raw' ? 'raw' : 'qcow2';
     if (sizeBytes !== undefined) {
       const least = await virtualSize(base, baseFormat);

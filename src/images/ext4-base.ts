@@ -1,10 +1,9 @@
 /**
- * @module An image's rootfs as a read-only ext4 file, made once and shared by every
- * paravirtual guest of that image (each guest writes only to its own COW file over it).
- * `mkfs.ext4 -d` fills it from the directory: no loop mount, no root in a namespace.
+ * @module An image's rootfs as an ext4 file (the root disk of pv guests) or as a qcow2
+ * disk holding that ext4 (vm guests). `mkfs.ext4 -d` fills it from the directory: no loop
+ * mount, no root in a namespace. Made through derived.ts, which names it and puts it in place.
  */
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../lib/exec.js';
 import { resolveInRoot } from './in-root.js';
@@ -12,14 +11,11 @@ import { resolveInRoot } from './in-root.js';
 const mib = 1024 * 1024;
 
 /**
- * Returns the base file `target`, making it (atomically, by rename) when
- * it is missing. `additions` maps paths in the guest to host directories copied in as
- * well (a kernel's modules).
+ * Writes the ext4 file `target` from `rootfs`. `additions` maps paths in the guest to host
+ * directories copied in as well (a kernel's modules).
  */
-export async function ensureExt4Base(rootfs: string, additions: Record<string, string>, target: string): Promise<string> {
-  if (existsSync(target)) return target;
-  const tmp = `${target}.tmp-${process.pid}`;
-  const staging = `${target}.staging-${process.pid}`;
+export async function makeExt4(rootfs: string, additions: Record<string, string>, target: string): Promise<void> {
+  const staging = `${target}.staging`;
   try {
     let source = rootfs;
     if (Object.keys(additions).length > 0) {
@@ -37,16 +33,20 @@ export async function ensureExt4Base(rootfs: string, additions: Record<string, s
     const used = Number((await run(['du', '-sb', source])).stdout.split('\t')[0]);
     // room for the filesystem's own metadata and for what guests write through their COW files
     const size = Math.ceil((used * 1.3 + 256 * mib) / mib) * mib;
-    await run(['truncate', '-s', String(size), tmp]);
-    await run(['mkfs.ext4', '-q', '-F', '-L', 'lodge-root', '-d', source, tmp], { timeoutMs: 600_000 });
-    // guests' UML runs as an unprivileged user: the base is theirs to read, never to write
-    await chmod(tmp, 0o444);
-    await rename(tmp, target);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
+    await run(['truncate', '-s', String(size), target]);
+    await run(['mkfs.ext4', '-q', '-F', '-L', 'lodge-root', '-d', source, target], { timeoutMs: 600_000 });
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-  return target;
+}
+
+/** Writes the qcow2 disk `target` holding `rootfs` as ext4. */
+export async function makeQcow2(rootfs: string, target: string): Promise<void> {
+  const raw = `${target}.raw`;
+  try {
+    await makeExt4(rootfs, {}, raw);
+    await run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, target], { timeoutMs: 600_000 });
+  } finally {
+    await rm(raw, { force: true });
+  }
 }
