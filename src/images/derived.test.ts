@@ -100,6 +100,23 @@ test('a make that fails leaves no base and nothing half-made; what a crash left 
   for (const l of leftovers) writeFileSync(path.join(dir, l), 'half');
   await makeBase(rootfs, ext4, target);
   assert.notEqual(readFileSync(target).subarray(0, 4).toString(), 'half', 'the base is made whole, not taken from a leftover');
-  assert.deepEqual((await sweepTemporaries(dir)).sort(), leftovers.sort());
+  assert.deepEqual((await sweepTemporaries(dir)).sort(), leftovers.map((l) => `removed ${l}, a base a crash left half-made`).sort());
   assert.deepEqual(readdirSync(dir).sort(), [path.basename(target), 'rootfs'].sort(), 'the content and the base stay');
+});
+
+test('a leftover that cannot be removed yet (a killed lodged\'s program still writing it) is said, not fatal, and swept the next time', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-derived-'));
+  const held = path.join(dir, 'rootfs.uml-a1b2c3d4e5f6.ext4+making-7.staging');
+  mkdirSync(held);
+  writeFileSync(path.join(held, 'module.ko'), 'x');
+  // an immutable file stands for one that cannot go yet
+  execFileSync('chattr', ['+i', path.join(held, 'module.ko')]);
+  t.after(() => {
+    if (existsSync(held)) execFileSync('chattr', ['-i', path.join(held, 'module.ko')]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const [said] = await sweepTemporaries(dir);
+  assert.match(said!, /^cannot remove rootfs\.uml-a1b2c3d4e5f6\.ext4\+making-7\.staging, a base a crash left half-made, yet \(.+\); the next start tries again$/);
+  execFileSync('chattr', ['-i', path.join(held, 'module.ko')]);
+  assert.deepEqual(await sweepTemporaries(dir), ['removed rootfs.uml-a1b2c3d4e5f6.ext4+making-7.staging, a base a crash left half-made']);
 });

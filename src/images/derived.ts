@@ -137,9 +137,17 @@ export async function bytesOnHost(file: string): Promise<number> {
   return Number((await run(['du', '-s', '-B1', file])).stdout.split('\t')[0]);
 }
 
-/** Removes what a crash left in an image's directory while making a base. Returns the names removed. */
+/** Removes what a crash left in an image's directory while making a base; says what it removed, and what it could not yet. */
 export async function sweepTemporaries(dir: string): Promise<string[]> {
-  const stale = (await readdir(dir).catch(() => [])).filter((name) => temporary.test(name));
-  for (const name of stale) await rm(path.join(dir, name), { recursive: true, force: true });
-  return stale;
+  const said: string[] = [];
+  for (const name of (await readdir(dir).catch(() => [])).filter((n) => temporary.test(n))) {
+    try {
+      await rm(path.join(dir, name), { recursive: true, force: true });
+      said.push(`removed ${name}, a base a crash left half-made`);
+    } catch (e) {
+      // a program of the lodged that was killed (a cp, a mkfs) may still be writing it: the next start tries again
+      said.push(`cannot remove ${name}, a base a crash left half-made, yet (${(e as Error).message}); the next start tries again`);
+    }
+  }
+  return said;
 }

@@ -135,7 +135,7 @@ export class ImageFiles {
       done.push(`image ${name}: a new version was being put in place when lodged stopped; the one before is back`);
     }
     for (const e of (await readdir(dir).catch(() => [])).filter((e) => e.endsWith('+new'))) await rm(path.join(dir, e), { recursive: true, force: true });
-    for (const e of await sweepTemporaries(dir)) done.push(`image ${name}: removed ${e}, a base a crash left half-made`);
+    for (const e of await sweepTemporaries(dir)) done.push(`image ${name}: ${e}`);
     return done;
   }
 }
