@@ -123,8 +123,11 @@ export class FakeDriver implements GuestDriver {
     return g;
   }
 
+  /** Set: its guests' kernels get a fixed amount of memory at boot, as pv and vm guests do. */
+  memory: DriverProbe['memory'];
+
   async probe(): Promise<DriverProbe> {
-    return { kind: this.kind, available: true, engine: `fake ${this.kind} engine` };
+    return { kind: this.kind, available: true, engine: `fake ${this.kind} engine`, ...(this.memory ? { memory: this.memory } : {}) };
   }
 
   async create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }> {

@@ -346,6 +346,23 @@ test('a start cancelled once its engine runs kills the engine and leaves the gue
   assert.equal((await settled(h, stop)).status, 'success');
 });
 
+test('a running guest whose kernel got its memory at boot gives memory back only through a balloon; more, or a container\'s, changes at once', async (t) => {
+  const pv = new FakeDriver('pv', { memoryBalloon: 'the fake has no balloon' });
+  pv.memory = { minimumBytes: 32 << 20, defaultBytes: 128 << 20 };
+  const ct = new FakeDriver('ct', { memoryBalloon: 'a container has no memory of its own' });
+  const h = await setup(t, [pv, ct]);
+  assert.equal((await launch(h, 'p1', 'pv')).status, 'success');
+  await assert.rejects(
+    h.guests.update('p1', { limits: { memory: '64M' } }),
+    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && e.message === 'giving memory back while a guest runs is not available in pv guests: the fake has no balloon',
+  );
+  assert.equal((await h.guests.update('p1', { limits: { memory: '256M' } })).limits.memory, '256M', 'more memory is only a larger cap');
+  await settled(h, h.guests.changeState('p1', { action: 'stop' }));
+  assert.equal((await h.guests.update('p1', { limits: { memory: '64M' } })).limits.memory, '64M', 'stopped, it takes effect at the next start');
+  assert.equal((await launch(h, 'c1', 'ct')).status, 'success');
+  assert.equal((await h.guests.update('c1', { limits: { memory: '64M' } })).limits.memory, '64M');
+});
+
 test("pause and live limits are refused for a kind without them, with the driver's reason, before any operation", async (t) => {
   const pv = new FakeDriver('pv', { pause: 'the fake cannot freeze NAME', liveLimits: 'the fake sets limits at start only' });
   const h = await setup(t, [pv]);

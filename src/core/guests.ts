@@ -533,6 +533,11 @@ export class GuestService {
       this.checkKindLimits(g.kind, resolved);
       if (g.state === 'running' || g.state === 'paused') {
         this.deps.drivers.require(g.kind, 'liveLimits', name);
+        // a guest whose kernel was given its memory at boot gives some back only through a balloon:
+        // a smaller cgroup alone would squeeze the engine under what its guest uses, and wedge it
+        const fixed = this.deps.drivers.info(g.kind)?.memory;
+        const was = resolveLimits(g.limits, this.deps.hostMemoryBytes).memoryBytes ?? fixed?.defaultBytes;
+        if (fixed && was !== undefined && (resolved.memoryBytes ?? fixed.defaultBytes) < was) this.deps.drivers.require(g.kind, 'memoryBalloon', name);
         try {
           await this.driver(g).setLimits(this.spec(g), resolved);
         } catch (e) {
