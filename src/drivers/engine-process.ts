@@ -60,6 +60,8 @@ export class EngineProcess {
   async start(spec: GuestSpec, argv: string[], ctx: OperationContext, ready: () => Promise<void> = async () => {}): Promise<void> {
     ctx.signal.throwIfAborted();
     const shim = this.shim(spec);
+    // what an engine that died left in its cgroup goes first: UML's helpers outlive a SIGKILLed UML and hold its disks
+    await destroyCgroup(this.cgroups, this.cgroupPath(spec));
     for (const f of [shim.exit, shim.pidfile]) await rm(f, { force: true });
     await createTaps(spec.nics, this.uid(spec));
     const join = await createCgroup(this.cgroups, this.cgroupPath(spec), this.cgroupLimits(spec.limits)).catch(async (e: unknown) => {
