@@ -169,7 +169,9 @@ export function conformance(kind: GuestKind): void {
         // UNAVAILABLE: its agent does not answer yet
         if (e instanceof LodgeError && e.code === 'UNAVAILABLE' && Date.now() < end) continue;
         const g = await d.client.guests.get(name);
-        throw new Error(`${name} does not answer (${g.state}${g.stateReason ? `: ${g.stateReason}` : ''}): ${String(e)}; its console ends with ${JSON.stringify(consoleLog(name).slice(-600))}`);
+        const log = consoleLog(name);
+        const why = /^.*(Kernel panic|invoked oom-killer|Failed to (lock|open)|Unable to mount).*$/m.exec(log)?.[0] ?? log.slice(-600);
+        throw new Error(`${name} does not answer (${g.state}${g.stateReason ? `: ${g.stateReason}` : ''}): ${String(e)}; its console says ${JSON.stringify(why)}`);
       }
     }
   }
@@ -277,26 +279,31 @@ export function conformance(kind: GuestKind): void {
     assert.deepEqual(d.mounts(), [], 'nothing of theirs is mounted on the host');
   });
 
-  test('limits: the CPU quota is the host cgroup\'s; a memory hog dies inside its guest, which goes on with its neighbour; a live change applies', { timeout: 300_000 }, async () => {
+  test('limits: the CPU quota is the host cgroup\'s and changes live; memory taken back from a running guest leaves it going on: a hog in it dies inside, and its neighbour goes on', { timeout: 300_000 }, async () => {
     const cpuQuota = async () => readFileSync(`${hostCgroup(await guestPid(d, 'g1'), 'cpu')}/cpu.cfs_quota_us`, 'utf8').trim();
     assert.equal(await cpuQuota(), '100000');
+    if (has('liveLimits')) {
+      const set = d.lodge(['set', 'g1', '--cpu', '0.5']);
+      assert.equal(set.code, 0, set.stderr);
+      assert.equal(await cpuQuota(), '50000');
+      // down to the least its kind may have: with a balloon the guest gives it back; without, the kind takes
+      // it another way (a container's limit changes at once) or refuses, but never harms the running guest
+      const least = (driver.memory?.minimumBytes ?? 32 * mib) / mib;
+      const lowered = await d.client.guests.update('g1', { limits: { memory: `${least}M` } }).then(
+        () => true,
+        (e: unknown) => (assert.ok(!has('memoryBalloon') && refused('UNSUPPORTED', lacking('memoryBalloon', 'g1'))(e), String(e)), false),
+      );
+      assert.deepEqual((await d.client.guests.get('g1')).limits, { cpu: 0.5, memory: lowered ? `${least}M` : '128M' });
+      if (has('memoryBalloon')) {
+        const memTotal = () => run('g1', 'sed -n "s/MemTotal: *//p" /proc/meminfo').then((r) => parseInt(r.stdout, 10) * 1024);
+        const seen = await until(memTotal, (m) => m <= least * mib, 60_000);
+        assert.ok(seen <= least * mib, `MemTotal shrank to at most ${least}M (${(seen / mib).toFixed(1)}M)`);
+      }
+    } else {
+      await assert.rejects(d.client.guests.update('g1', { limits: { cpu: 0.5 } }), refused('UNSUPPORTED', lacking('liveLimits', 'g1')));
+    }
     await hogDiesInside('g1');
     assert.equal((await run('g2', 'echo alive')).stdout, 'alive\n', 'the neighbour goes on');
-    if (!has('liveLimits')) {
-      await assert.rejects(d.client.guests.update('g1', { limits: { cpu: 0.5 } }), refused('UNSUPPORTED', lacking('liveLimits', 'g1')));
-      return;
-    }
-    const set = d.lodge(['set', 'g1', '--cpu', '0.5']);
-    assert.equal(set.code, 0, set.stderr);
-    assert.equal(await cpuQuota(), '50000');
-    assert.deepEqual((await d.client.guests.get('g1')).limits, { cpu: 0.5, memory: '128M' });
-    if (has('memoryBalloon')) {
-      // the guest gives memory back: it sees less
-      assert.equal(d.lodge(['set', 'g1', '--memory', '100M']).code, 0);
-      const memTotal = () => run('g1', 'sed -n "s/MemTotal: *//p" /proc/meminfo').then((r) => parseInt(r.stdout, 10) * 1024);
-      const seen = await until(memTotal, (m) => m <= 100 * mib, 60_000);
-      assert.ok(seen <= 100 * mib, `MemTotal shrank to at most 100M (${(seen / mib).toFixed(1)}M)`);
-    }
   });
 
   test('kill -9 of lodged: guests run on, the next lodged adopts them, and one that died meanwhile is seen stopped', { timeout: 300_000 }, async () => {
@@ -331,6 +338,7 @@ export function conformance(kind: GuestKind): void {
   });
 
   test('stop asks the guest to shut down and waits for it; start and restart bring it back; delete refuses a running guest', { timeout: 300_000 }, async () => {
+    // it starts again with the least memory its kind declares, if the limits case could lower it
     const pid = await guestPid(d, 'g1');
     const stop = d.lodge(['stop', 'g1', '--timeout', '60']);
     assert.equal(stop.code, 0, stop.stderr);
@@ -360,7 +368,6 @@ export function conformance(kind: GuestKind): void {
     // when a case fails half-way: the volume must not fail the last case too
     t.after(() => d.client.volumes.delete('lacks').catch(() => undefined));
     const file = () => Readable.from([Buffer.from('x')]);
-    const checked: string[] = [];
     for (const feature of Object.keys(driver.lacks) as GuestFeature[]) {
       const refusal = (guest: string) => refused('UNSUPPORTED', lacking(feature, guest));
       switch (feature) {
@@ -380,21 +387,10 @@ export function conformance(kind: GuestKind): void {
         case 'liveLimits':
           await assert.rejects(d.client.guests.update('g1', { limits: { cpu: 0.25 } }), refusal('g1'));
           break;
-        case 'memoryBalloon': {
-          // without a balloon, memory is taken back from a running guest some other way (a container's
-          // limit changes at once) or not at all: refused, or taken so that the guest goes on under it,
-          // down to the least its kind may have
-          const least = `${(driver.memory?.minimumBytes ?? 32 * mib) / mib}M`;
-          await state('g3', 'start');
-          await ready('g3');
-          const lowered = await d.client.guests.update('g3', { limits: { memory: least } }).then(
-            () => true,
-            (e: unknown) => (assert.ok(refusal('g3')(e), String(e)), false),
-          );
-          if (lowered) await hogDiesInside('g3');
-          await state('g3', 'stop');
-          break;
-        }
+        case 'memoryBalloon':
+          // memory is taken back from a running guest in the limits case: refused so there, or taken
+          // another way (a container's limit changes at once) with the guest going on under it
+          continue;
         case 'diskHotplug':
           await assert.rejects(d.client.volumes.attach('g1', { volume: 'lacks', ...(has('volumeMount') ? { path: '/lacks' } : {}) }), refusal('g1'));
           break;
@@ -413,10 +409,10 @@ export function conformance(kind: GuestKind): void {
         case 'liveMigration':
           // no endpoint asks for these yet: nothing can be refused
           continue;
+        default:
+          throw new Error(`no request here needs ${feature satisfies never}: add one`);
       }
-      checked.push(feature);
     }
-    assert.deepEqual(checked, Object.keys(driver.lacks).filter((f) => f !== 'statefulSnapshot' && f !== 'liveMigration'));
     assert.equal((await d.client.guests.get('g1')).state, 'running');
     assert.equal((await run('g1', 'echo unchanged')).stdout, 'unchanged\n');
     assert.equal((await d.client.volumes.get('lacks')).attachedTo, undefined);
