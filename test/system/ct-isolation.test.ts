@@ -1,11 +1,10 @@
 /**
  * What a system container may see and be: its own processes, hostname and files; its
- * root is not the host's root; two guests of one image share the image's lower layer.
+ * root is not the host's root. (Two guests sharing their image's base: conformance.ts.)
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { guestPid, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
@@ -22,15 +21,6 @@ const exec = async (name: string, script: string) => (await d.client.guests.exec
 function hostUid(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'))!;
   return Number(line.split(/\s+/)[1]);
-}
-
-/** The overlay mount options of a guest's root, as its own mount table has them. */
-function overlayOf(name: string, pid: number): Record<string, string> {
-  const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/')!;
-  const options = root.split(' - ')[1]!.split(' ')[2]!;
-  const parsed = Object.fromEntries(options.split(',').map((o) => o.split('=') as [string, string]));
-  assert.ok(parsed.lowerdir, `${name}: root is an overlay`);
-  return parsed;
 }
 
 test('a guest sees only its own processes', async () => {
@@ -79,19 +69,4 @@ test('a privileged guest runs as the host root, and says so', async () => {
   assert.match(d.lodge(['info', 'iso-priv']).stdout, /Privileged:\s+yes/);
   assert.match(d.lodge(['info', 'iso-a']).stdout, /Privileged:\s+no \(user namespace\)/);
   assert.match(d.lodge(['launch', '--help']).stdout.replace(/\s+/g, ' '), /--privileged ct: no user namespace, so root in the guest is root on the host/);
-});
-
-test('two guests of one image share its lower layer and write only their own upper', async () => {
-  const a = overlayOf('iso-a', await guestPid(d, 'iso-a'));
-  const b = overlayOf('iso-b', await guestPid(d, 'iso-b'));
-  assert.equal(a.lowerdir, b.lowerdir);
-  assert.notEqual(a.upperdir, b.upperdir);
-  await exec('iso-b', 'echo written > /etc/from-b');
-  assert.ok(existsSync(path.join(b.upperdir!, 'etc/from-b')), 'the write is in b upper layer');
-  assert.ok(!existsSync(path.join(a.lowerdir!, 'etc/from-b')), 'the shared layer is untouched');
-  // the same busybox binary, one inode, for both guests
-  const inode = async (name: string) => exec(name, 'stat -c %i /bin/busybox');
-  assert.equal(await inode('iso-a'), await inode('iso-b'));
-  // the overlays are mounted in the guests' own namespaces: the host's mount table has no line per guest
-  assert.deepEqual(d.mounts(), []);
 });

@@ -2,8 +2,9 @@
  * lodge exec in vm guests, on real QEMU under TCG, through the guest agent protocol (QGA)
  * on the guest's virtio-serial port: in the busybox image its agent is lodge-ga. Output,
  * exit code, stdin, env and cwd as in the other kinds; a command that cannot run, output
- * past the cap, several execs at once; a guest whose disk has no agent fails within seconds,
- * and exec -t is refused with why. (Debian's own qemu-guest-agent: debian-image.test.ts.)
+ * past the cap, several execs at once; a guest whose disk has no agent fails within seconds.
+ * (Debian's own qemu-guest-agent: debian-image.test.ts; exec -t refused with why, as every
+ * feature a kind lacks: conformance.ts.)
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,12 +85,6 @@ test('output past the cap fails the exec cleanly: the command is killed and the 
   });
   assert.equal((await exec('ga', { command: ['sh', '-c', 'pidof yes || echo none'] })).stdout, 'none\n', 'the command was killed');
   assert.equal((await exec('ga', { command: ['echo', 'ok'] })).stdout, 'ok\n');
-});
-
-test('exec -t in a vm is refused with why', () => {
-  const r = d.lodge(['exec', '-t', 'ga', '--', 'sh']);
-  assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /exec -t is not available in vm guests: the QEMU guest agent \(QGA\) has no terminal; lodge console ga is its terminal/);
 });
 
 test('a hostile guest on the agent port (garbage, a line without end) fails the exec within seconds and harms nothing else', { timeout: 180_000 }, async () => {
