@@ -15,9 +15,9 @@ test('a request script quotes every word, whatever it holds', () => {
 });
 
 /** An exchange in a temporary directory, answered by `answer` in place of a guest's agent. */
-async function withExchange(answer: (responses: string, id: string) => void, check: (channel: AgentChannel, dir: string) => Promise<void>): Promise<void> {
+async function withExchange(answer: (responses: string, id: string) => void, check: (channel: AgentChannel, dir: string) => Promise<void>, alive?: () => Promise<boolean>): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-agent-'));
-  const channel = new AgentChannel(path.join(dir, 'agent'));
+  const channel = new AgentChannel(path.join(dir, 'agent'), alive);
   await channel.prepare(process.getuid!());
   const responses = path.join(channel.dir, 'responses');
   const watcher = setInterval(() => {
@@ -55,6 +55,22 @@ test('an answer that is a FIFO, a link or too large fails that exec at once; a g
       },
     );
   }
+});
+
+test('a command whose guest ends under it (a poweroff) fails within about a second instead of waiting its hour', async () => {
+  let engineRuns = true;
+  await withExchange(
+    (responses, id) => {
+      writeFileSync(path.join(responses, `${id}.taken`), '');
+      engineRuns = false;
+    },
+    async (channel) => {
+      const started = Date.now();
+      await assert.rejects(channel.exec('g', { command: ['poweroff'] }, 2000), /^LodgeError: exec in g: the guest was stopped or deleted while the command ran$/);
+      assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+    },
+    async () => engineRuns,
+  );
 });
 
 test('an exchange that is not root\'s alone is refused', async () => {

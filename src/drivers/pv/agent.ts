@@ -47,8 +47,12 @@ export class AgentChannel {
   private readonly requests: string;
   private readonly responses: string;
 
-  constructor(dir: string) {
+  /** Whether the guest's engine still runs: a guest that ended (a poweroff it was asked to run) answers nothing more. */
+  private readonly alive: () => Promise<boolean>;
+
+  constructor(dir: string, alive: () => Promise<boolean> = async () => true) {
     this.dir = dir;
+    this.alive = alive;
     this.requests = path.join(dir, 'requests');
     this.responses = path.join(dir, 'responses');
   }
@@ -130,9 +134,12 @@ export class AgentChannel {
         await sleep(50);
       }
       // as long as the command runs, up to the hour a ct exec has too; a guest deleted meanwhile takes its exchange with it
-      for (const deadline = Date.now() + runTimeoutMs; !(await exists(`${out}.exit`)); await sleep(20)) {
+      const ended = () => new LodgeError('CONFLICT', `exec in ${name}: the guest was stopped or deleted while the command ran`);
+      for (let polls = 0, deadline = Date.now() + runTimeoutMs; !(await exists(`${out}.exit`)); polls++, await sleep(20)) {
         if (Date.now() >= deadline) throw new LodgeError('ENGINE_FAILED', `exec in ${name}: ${req.command[0]} did not end within ${runTimeoutMs / 60_000} minutes`);
-        if (!(await exists(this.responses))) throw new LodgeError('CONFLICT', `exec in ${name}: the guest was stopped or deleted while the command ran`);
+        if (!(await exists(this.responses))) throw ended();
+        // about once a second: the engine itself (an answer written as it ended is still taken)
+        if (polls % 50 === 49 && !(await this.alive()) && !(await exists(`${out}.exit`))) throw ended();
       }
       const exit = (await answer('exit', 32)).trim();
       if (!/^\d{1,3}$/.test(exit)) throw new LodgeError('ENGINE_FAILED', `the exit answer of ${name}'s agent (${out}.exit) is not an exit code`);

@@ -95,7 +95,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     const pv = path.join(spec.dir, 'pv');
     const engine = path.join(pv, 'engine');
     // its COW disk is in its root volume; for a guest made before storage pools, in engine/
-    return { pv, engine, cow: path.join(spec.root?.dir ?? engine, 'root.cow'), umid: 'uml', mconsole: path.join(engine, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent')) };
+    return { pv, engine, cow: path.join(spec.root?.dir ?? engine, 'root.cow'), umid: 'uml', mconsole: path.join(engine, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent'), () => this.engine.observe(spec).then((o) => o.state === 'running')) };
   }
 
   /** Makes `pv/` root's, with the guest's UML allowed through; an earlier lodged gave it to UML. */
