@@ -9,7 +9,7 @@ import { guestFeatures, type GuestFeature } from '../api/host.js';
 import type { DriverInfo, GuestDriver } from './driver.js';
 
 /** How a feature reads in an error: what was asked. */
-const featureActions: Record<GuestFeature, string> = {
+export const featureActions: Record<GuestFeature, string> = {
   exec: 'exec',
   interactiveExec: 'exec -t',
   pause: 'pause',

@@ -23,6 +23,7 @@ import type { GuestKind } from '../../src/api/common.js';
 import { LodgeError } from '../../src/api/errors.js';
 import type { GuestFeature, HostInfo } from '../../src/api/host.js';
 import type { Event } from '../../src/api/operations.js';
+import { featureActions } from '../../src/drivers/registry.js';
 import { consoleExpect, guestPid, hostCgroup, requireProgram, TestDaemon, waitForState } from './harness.js';
 
 interface Layers {
@@ -81,21 +82,6 @@ const engines: Record<GuestKind, EngineFacts> = {
       return { base: info['full-backing-filename'] ?? info['backing-filename'], own };
     },
   },
-};
-
-/** What a refusal says was asked, per feature (src/drivers/registry.ts words it so). */
-const asked: Record<GuestFeature, string> = {
-  exec: 'exec',
-  interactiveExec: 'exec -t',
-  pause: 'pause',
-  liveLimits: 'changing limits while a guest runs',
-  memoryBalloon: 'giving memory back while a guest runs',
-  diskHotplug: 'attaching or detaching a volume while a guest runs',
-  volumeMount: 'a volume mounted at a path',
-  files: 'pushing or pulling files',
-  filesStopped: 'pushing or pulling files while a guest is stopped',
-  statefulSnapshot: "a snapshot with the guest's memory",
-  liveMigration: 'live migration',
 };
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -158,7 +144,7 @@ export function conformance(kind: GuestKind): void {
   const refused = (code: string, message: RegExp) => (e: unknown) => e instanceof LodgeError && e.code === code && message.test(e.message);
 
   /** The one refusal of a feature the kind lacks: what was asked, and the driver's reason. */
-  const lackMessage = (feature: GuestFeature, guest: string) => `${asked[feature]} is not available in ${kind} guests: ${driver.lacks[feature]!.replace(/\bNAME\b/g, guest)}`;
+  const lackMessage = (feature: GuestFeature, guest: string) => `${featureActions[feature]} is not available in ${kind} guests: ${driver.lacks[feature]!.replace(/\bNAME\b/g, guest)}`;
   const lacking = (feature: GuestFeature, guest: string) => new RegExp(`^${escape(lackMessage(feature, guest))}$`);
 
   /** The least memory a guest of this kind may be given (what its kernel needs, where it boots one). */
