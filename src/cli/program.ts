@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { LodgeClient } from '../client/index.js';
 import { register as guestConsole } from './commands/guest-console.js';
+import { register as guestCopy } from './commands/guest-copy.js';
 import { register as guestDelete } from './commands/guest-delete.js';
 import { register as guestExec } from './commands/guest-exec.js';
 import { register as guestLaunch } from './commands/guest-launch.js';
@@ -16,6 +17,7 @@ import { register as forward } from './commands/forward.js';
 import { register as image } from './commands/image.js';
 import { register as network } from './commands/network.js';
 import { register as operation } from './commands/operation.js';
+import { register as snapshot } from './commands/snapshot.js';
 import { register as storage } from './commands/storage.js';
 import { register as volume } from './commands/volume.js';
 import { describeError } from './output.js';
@@ -30,7 +32,7 @@ const program = new Command('lodge')
 
 let client: LodgeClient | undefined;
 const getClient = () => (client ??= new LodgeClient());
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestSet, guestExec, guestConsole, file, image, network, storage, volume, forward, operation]) register(program, getClient);
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, forward, operation]) register(program, getClient);
 
 try {
   await program.parseAsync();

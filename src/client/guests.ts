@@ -5,6 +5,7 @@ import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestStatePut
 import type { Readable, Writable } from 'node:stream';
 import { fileHeaders, type FilePushQuery, type GuestFile } from '../api/files.js';
 import type { Operation } from '../api/operations.js';
+import type { GuestCopyPost } from '../api/snapshots.js';
 import type { Transport } from './http.js';
 
 const at = (name: string) => `/1.0/guests/${encodeURIComponent(name)}`;
@@ -19,6 +20,7 @@ export class GuestsClient {
   get = (name: string) => this.t.request<Guest>('GET', at(name));
   launch = (body: GuestsPost) => this.t.request<Operation>('POST', '/1.0/guests', { body });
   update = (name: string, body: GuestPatch) => this.t.request<Guest>('PATCH', at(name), { body });
+  copy = (name: string, body: GuestCopyPost) => this.t.request<Operation>('POST', `${at(name)}/copy`, { body });
   delete = (name: string, force = false) => this.t.request<Operation>('DELETE', `${at(name)}${force ? '?force=true' : ''}`);
   changeState = (name: string, body: GuestStatePut) => this.t.request<Operation>('PUT', `${at(name)}/state`, { body });
   exec = (name: string, body: ExecPost) => this.t.request<ExecResult>('POST', `${at(name)}/exec`, { body });

@@ -7,6 +7,7 @@ import { Transport } from './http.js';
 import { ImagesClient } from './images.js';
 import { NetworksClient } from './networks.js';
 import { OperationsClient } from './operations.js';
+import { SnapshotsClient } from './snapshots.js';
 import { StorageClient } from './storage.js';
 import { VolumesClient } from './volumes.js';
 
@@ -16,6 +17,7 @@ export class LodgeClient {
   readonly images: ImagesClient;
   readonly networks: NetworksClient;
   readonly operations: OperationsClient;
+  readonly snapshots: SnapshotsClient;
   readonly storage: StorageClient;
   readonly volumes: VolumesClient;
 
@@ -25,6 +27,7 @@ export class LodgeClient {
     this.images = new ImagesClient(this.transport);
     this.networks = new NetworksClient(this.transport);
     this.operations = new OperationsClient(this.transport);
+    this.snapshots = new SnapshotsClient(this.transport);
     this.storage = new StorageClient(this.transport);
     this.volumes = new VolumesClient(this.transport);
   }

@@ -9,8 +9,9 @@ import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, GuestsPost,
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type InteractiveCommand, type ObservedState, type ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, hasFiles, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
+import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
@@ -52,6 +53,25 @@ export interface GuestServiceDeps {
 const defaultStopTimeoutSeconds = 30;
 /** Most volumes one guest has, beside its root. */
 const maxVolumes = 4;
+
+/** A guest under its lock, for a service that acts on it (snapshots): what it is, and the steps it may take. */
+export interface LockedGuest {
+  record: GuestRecord;
+  driver: GuestDriver;
+  spec: GuestSpec;
+  setState(state: GuestState, reason?: string): void;
+  /** Starts its engine, its volumes made ready first. */
+  start(ctx: OperationContext): Promise<void>;
+  /** Runs `fn` while nothing in the guest writes its disks: a running guest is paused meanwhile (its state says why). */
+  quiesced<T>(why: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** What a copy is made from: a guest's root volume as it is, or as one of its snapshots keeps it. */
+interface CopySource {
+  guest: GuestRecord;
+  volume: VolumeRecord;
+  snapshot?: { name: string; limits: GuestRecord['limits'] };
+}
 
 /** Errors from engines become ENGINE_FAILED with the action named; our own errors pass as they are. */
 function wrap(e: unknown, message: string): LodgeError {
@@ -184,14 +204,15 @@ export class GuestService {
     return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}), ...(volumes.length ? { volumes } : {}), ...root });
   }
 
-  launch(req: GuestsPost): Operation {
+  launch(req: GuestsPost, from?: CopySource): Operation {
     const kind = req.kind ?? 'ct';
     const driver = this.deps.drivers.get(kind);
     const image = this.deps.store.image(req.image);
     if (!image) {
       throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
     }
-    if (this.deps.images.beingRebuilt(req.image)) throw new LodgeError('CONFLICT', `image: ${req.image} is being rebuilt; launch from it once that is done (lodge operation list)`);
+    // a copy is made from the version of the image its source was made from, kept while that guest is
+    if (!from && this.deps.images.beingRebuilt(req.image)) throw new LodgeError('CONFLICT', `image: ${req.image} is being rebuilt; launch from it once that is done (lodge operation list)`);
     const info = this.deps.drivers.info(kind)!;
     if (!info.imageFormats.includes(image.format)) {
       const bootable = this.deps.drivers.kindsWith((i) => i.imageFormats.includes(image.format));
@@ -200,7 +221,7 @@ export class GuestService {
     const limits = req.limits ?? {};
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
     this.checkKindLimits(kind, resolved);
-    const pool = this.deps.storage.poolFor(req.pool);
+    const pool = this.deps.storage.poolFor(from?.volume.pool ?? req.pool);
     const rootContent = info.rootContent;
     // what its kind takes is kept; a false flag of another kind's is no option at all
     const asked = req.options ?? {};
@@ -214,9 +235,10 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: image.content, state: 'creating', limits, options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.guest.imageContent ?? image.content, state: 'creating', limits, options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
-      this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes: this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes), guestId: g.id });
+      const sizeBytes = from?.volume.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
+      this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes, guestId: g.id });
       return g;
     });
     return this.deps.operations.start(
@@ -225,6 +247,7 @@ export class GuestService {
       ({ progress, signal }) =>
       this.lock.with(req.name, async () => {
         const spec = this.spec(g);
+        if (from) spec.root = { ...spec.root!, copied: true };
         const volume = this.deps.store.rootVolume(g.id)!;
         const revert = new Revert();
         const ctx = { signal, progress, revert };
@@ -246,8 +269,13 @@ export class GuestService {
           if (spec.nics.length) progress(5, 'adding its NICs to their networks');
           await this.deps.networks.nicsChanged(spec.nics, 'add');
           signal.throwIfAborted();
-          progress(8, `making its root volume in storage pool ${volume.pool}`);
-          await this.deps.storage.createVolume(volume);
+          if (from) {
+            progress(8, `copying the root volume of ${from.guest.name}${from.snapshot ? ` as its snapshot ${from.snapshot.name} keeps it` : ''}`);
+            await this.copyRoot(from, volume, signal);
+          } else {
+            progress(8, `making its root volume in storage pool ${volume.pool}`);
+            await this.deps.storage.createVolume(volume);
+          }
           signal.throwIfAborted();
           progress(10, 'preparing the root filesystem');
           const { rootBytes } = await driver.create(spec, ctx);
@@ -270,6 +298,67 @@ export class GuestService {
       }),
       { cancellable: true },
     );
+  }
+
+  /**
+   * A new guest made from a guest, or from one of its snapshots: its kind, image (the same
+   * version), options, limits (the snapshot's) and networks, in the same pool; a new MAC and
+   * address on each network, and its own name inside it.
+   */
+  copy(name: string, req: GuestCopyPost): Operation {
+    const g = this.record(name);
+    if (g.state === 'creating') throw new LodgeError('CONFLICT', `cannot copy ${name}: it is being made`);
+    const volume = this.deps.store.rootVolume(g.id);
+    if (!volume) throw new LodgeError('UNSUPPORTED', `${name} was made before storage pools: its root is not a volume that can be copied`);
+    const snapshot = req.snapshot !== undefined ? this.deps.store.snapshots(g.id).find((s) => s.name === req.snapshot) : undefined;
+    if (req.snapshot !== undefined && !snapshot) throw new LodgeError('NOT_FOUND', `snapshot: ${name} has no snapshot ${req.snapshot} (lodge snapshot list ${name})`);
+    const networks = this.deps.networks.apiNics(g.id).map((n) => ({ network: n.network }));
+    const launch: GuestsPost = { name: req.name, image: g.image, kind: g.kind, limits: snapshot?.limits ?? g.limits, options: g.options, networks, start: req.start ?? false };
+    return this.launch(launch, { guest: g, volume, ...(snapshot ? { snapshot } : {}) });
+  }
+
+  /** The copy's root: from the snapshot, or from the source as it is, quiesced under its own lock meanwhile. */
+  private async copyRoot(from: CopySource, to: VolumeRecord, signal: AbortSignal): Promise<void> {
+    if (from.snapshot) return void (await this.deps.storage.copyVolume(from.volume, from.snapshot.name, to, signal));
+    await this.withLocked(from.guest.name, (source) => {
+      if (source.record.id !== from.guest.id) throw new LodgeError('CONFLICT', `${from.guest.name} was deleted meanwhile`);
+      return source.quiesced(`being copied to ${to.key}`, () => this.deps.storage.copyVolume(from.volume, undefined, to, signal));
+    });
+  }
+
+  /** Runs `fn` under the guest's lock, the guest as the host shows it. */
+  withLocked<T>(name: string, fn: (guest: LockedGuest) => Promise<T>): Promise<T> {
+    return this.lock.with(name, async () => {
+      const g = this.record(name);
+      await this.refresh(g, true);
+      const driver = this.driver(g);
+      const spec = this.spec(g);
+      return fn({
+        record: g,
+        driver,
+        spec,
+        setState: (state, reason) => this.setState(g, state, reason),
+        start: async (ctx) => {
+          await this.activateRoot(g);
+          await driver.start(spec, ctx);
+        },
+        quiesced: (why, work) => this.quiesced(g, driver, spec, why, work),
+      });
+    });
+  }
+
+  private async quiesced<T>(g: GuestRecord, driver: GuestDriver, spec: GuestSpec, why: string, work: () => Promise<T>): Promise<T> {
+    // a paused or stopped guest writes nothing; a kind that cannot pause gives what its pool catches
+    if (g.state !== 'running' || !this.deps.drivers.has(g.kind, 'pause')) return work();
+    await driver.pause(spec);
+    // said in its state: a lodged killed meanwhile leaves it paused, and says why
+    this.setState(g, 'paused', why);
+    try {
+      return await work();
+    } finally {
+      await driver.resume(spec);
+      this.setState(g, 'running');
+    }
   }
 
   /** Where a guest's root volume is in its pool: named after its id, as its other host-side resources are. */

@@ -93,12 +93,17 @@ export class StorageService {
       try {
         const driver = this.driverOf(p);
         await driver.activate();
-        const known = new Set(this.deps.store.volumes(p.name).map((v) => v.key));
-        const entries = await readdir(path.join(p.path, 'guests')).catch(() => []);
-        // only what this lodged names after its guests: ID, or ID.ext4 beside it
-        const ours = new RegExp(`^${this.deps.store.instance}-\\d+(\\.ext4)?$`);
-        for (const key of new Set(entries.filter((e) => ours.test(e)).map((e) => `guests/${e.replace(/\.ext4$/, '')}`))) {
-          if (known.has(key)) continue;
+        const known = new Map(this.deps.store.volumes(p.name).map((v) => [v.key, v]));
+        const entries = [...(await readdir(path.join(p.path, 'guests')).catch(() => [])), ...(await readdir(path.join(p.path, 'snapshots', 'guests')).catch(() => []))];
+        // only what this lodged names after its guests: ID, ID.ext4 beside it, and what a restore makes beside them
+        const ours = new RegExp(`^${this.deps.store.instance}-\\d+(\\.ext4)?(\\.restoring|\\.replaced)?$`);
+        const keyOf = (e: string) => `guests/${e.replace(/(\.ext4)?(\.restoring|\.replaced)?$/, '')}`;
+        const cutShort = new Set(entries.filter((e) => /\.(restoring|replaced)$/.test(e)).map(keyOf));
+        for (const key of new Set(entries.filter((e) => ours.test(e)).map(keyOf))) {
+          const volume = known.get(key);
+          // a restore cut short is mended: the volume as it was
+          if (volume && cutShort.has(key)) await driver.activateVolume(this.spec(volume));
+          if (volume) continue;
           this.deps.log(`storage pool ${p.name}: removing ${key}: its guest is gone`);
           await driver.deleteVolume({ key, content: 'filesystem', sizeBytes: 0 });
         }
@@ -339,8 +344,38 @@ export class StorageService {
     return this.driverOfVolume(v).volumeUsage(this.spec(v));
   }
 
-  /** Removes a volume's bytes; its row goes with the caller's transaction. */
+  /** Removes a volume's bytes and its snapshots'; its row goes with the caller's transaction. */
   async deleteVolumeFiles(v: VolumeRecord): Promise<void> {
     await this.driverOfVolume(v).deleteVolume(this.spec(v));
+  }
+
+  snapshotVolume(v: VolumeRecord, name: string, signal?: AbortSignal): Promise<void> {
+    return this.driverOfVolume(v).snapshotVolume(this.spec(v), name, signal);
+  }
+
+  async restoreVolume(v: VolumeRecord, name: string, signal?: AbortSignal): Promise<void> {
+    const driver = this.driverOfVolume(v);
+    await driver.activateVolume(this.spec(v));
+    await driver.restoreVolume(this.spec(v), name, signal);
+  }
+
+  deleteVolumeSnapshot(v: VolumeRecord, name: string): Promise<void> {
+    return this.driverOfVolume(v).deleteVolumeSnapshot(this.spec(v), name);
+  }
+
+  volumeSnapshots(v: VolumeRecord): Promise<string[]> {
+    return this.driverOfVolume(v).volumeSnapshots(this.spec(v));
+  }
+
+  snapshotUsage(v: VolumeRecord, name: string): Promise<number> {
+    return this.driverOfVolume(v).snapshotUsage(this.spec(v), name);
+  }
+
+  /** Makes the volume `to` (its row made, in the pool of `from`) as a copy of `from` or of its snapshot. */
+  async copyVolume(from: VolumeRecord, snapshot: string | undefined, to: VolumeRecord, signal?: AbortSignal): Promise<RootVolume> {
+    const driver = this.driverOfVolume(from);
+    if (snapshot === undefined) await driver.activateVolume(this.spec(from));
+    const dir = await driver.copyVolume(this.spec(from), snapshot, this.spec(to), signal);
+    return { dir, sizeBytes: to.sizeBytes };
   }
 }

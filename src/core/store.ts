@@ -115,6 +115,17 @@ export interface AttachmentRecord {
   slot: number;
 }
 
+export interface SnapshotRecord {
+  id: number;
+  guestId: number;
+  name: string;
+  stateful: boolean;
+  /** The guest's state and limits when it was taken. */
+  guestState: GuestState;
+  limits: Limits;
+  createdAt: string;
+}
+
 export interface ForwardRecord {
   guestId: number;
   proto: 'tcp' | 'udp';
@@ -216,6 +227,16 @@ export const migrations: readonly string[] = [
      size_bytes INTEGER NOT NULL,
      created_at TEXT NOT NULL,
      PRIMARY KEY (image, file));`,
+  // a guest's snapshots (their bytes are its root volume's, in its pool), gone with it
+  `CREATE TABLE snapshots (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     guest_id INTEGER NOT NULL REFERENCES guests(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     stateful INTEGER NOT NULL,
+     guest_state TEXT NOT NULL,
+     limits TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     UNIQUE (guest_id, name));`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -516,6 +537,28 @@ export class Store {
       const volume = toVolume(this.db.prepare(`${selectVolume} WHERE volumes.id = ?`).get(r.volumeId) as VolumeRow);
       return { volume, guestId: r.guestId, guest: r.guest, slot: r.slot, ...(r.path !== null ? { path: r.path } : {}), ...(r.device !== null ? { device: r.device } : {}) };
     });
+  }
+
+  // snapshots
+
+  insertSnapshot(s: Omit<SnapshotRecord, 'id' | 'createdAt'>): SnapshotRecord {
+    const createdAt = new Date().toISOString();
+    const info = this.db
+      .prepare('INSERT INTO snapshots (guest_id, name, stateful, guest_state, limits, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(s.guestId, s.name, s.stateful ? 1 : 0, s.guestState, JSON.stringify(s.limits), createdAt);
+    return { ...s, id: Number(info.lastInsertRowid), createdAt };
+  }
+
+  /** A guest's snapshots, oldest first. */
+  snapshots(guestId: number): SnapshotRecord[] {
+    const rows = this.db
+      .prepare('SELECT id, guest_id AS guestId, name, stateful, guest_state AS guestState, limits, created_at AS createdAt FROM snapshots WHERE guest_id = ? ORDER BY id')
+      .all(guestId) as Array<Omit<SnapshotRecord, 'stateful' | 'limits'> & { stateful: number; limits: string }>;
+    return rows.map((r) => ({ ...r, stateful: r.stateful === 1, limits: JSON.parse(r.limits) as Limits }));
+  }
+
+  deleteSnapshot(id: number): void {
+    this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
   }
 
   // port forwards

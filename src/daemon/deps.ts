@@ -7,6 +7,7 @@ import type { GuestService } from '../core/guests.js';
 import type { ImageService } from '../core/images.js';
 import type { NetworkService } from '../core/networks.js';
 import type { Operations } from '../core/operations.js';
+import type { SnapshotService } from '../core/snapshots.js';
 import type { StorageService } from '../core/storage.js';
 import type { VolumeService } from '../core/volumes.js';
 
@@ -15,6 +16,7 @@ export interface ServerDeps {
   images: ImageService;
   networks: NetworkService;
   storage: StorageService;
+  snapshots: SnapshotService;
   volumes: VolumeService;
   operations: Operations;
   events: Events;

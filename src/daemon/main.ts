@@ -20,6 +20,7 @@ import { ImageService } from '../core/images.js';
 import { Operations } from '../core/operations.js';
 import { Store } from '../core/store.js';
 import { StorageService } from '../core/storage.js';
+import { SnapshotService } from '../core/snapshots.js';
 import { VolumeService } from '../core/volumes.js';
 import { CtDriver } from '../drivers/ct/driver.js';
 import { PvDriver } from '../drivers/pv/driver.js';
@@ -163,12 +164,15 @@ async function main(): Promise<void> {
   for (const line of await images.restore()) log(line);
   const guests = new GuestService({ store, drivers, images, operations, events, networks, storage, volumes, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   await guests.reconcile();
+  const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
+  await snapshots.sweep();
 
   const app = await buildServer({
     guests,
     images,
     networks,
     storage,
+    snapshots,
     volumes,
     operations,
     events,

@@ -13,6 +13,7 @@ import { GuestService } from '../core/guests.js';
 import { ImageService } from '../core/images.js';
 import { NetworkService } from '../core/networks.js';
 import { Operations } from '../core/operations.js';
+import { SnapshotService } from '../core/snapshots.js';
 import { Store } from '../core/store.js';
 import { StorageService } from '../core/storage.js';
 import { VolumeService } from '../core/volumes.js';
@@ -35,7 +36,9 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const storage = new StorageService({ store, dir, log });
     const volumes = new VolumeService({ store, storage });
     const guests = new GuestService({ store, drivers: new DriverRegistry(), images, operations, events, networks, storage, volumes, guestsDir: dir, hostMemoryBytes: os.totalmem(), log });
-    const app = await buildServer({ guests, images, networks, storage, volumes, operations, events, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
+    const drivers = new DriverRegistry();
+    const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
+    const app = await buildServer({ guests, images, networks, storage, snapshots, volumes, operations, events, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
     const served = (await app.inject({ method: 'GET', url: '/1.0/openapi.json' })).json() as { paths: Record<string, unknown> };
     await app.close();
     const text = `${JSON.stringify(served, null, 2)}\n`;

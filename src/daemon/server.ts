@@ -21,6 +21,7 @@ import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { operationRoutes } from './routes/operations.js';
 import { storageRoutes } from './routes/storage.js';
+import { snapshotRoutes } from './routes/snapshots.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
@@ -76,6 +77,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     operationRoutes(scope, deps);
     storageRoutes(scope, deps);
     volumeRoutes(scope, deps);
+    snapshotRoutes(scope, deps);
     eventRoutes(scope, deps);
   });
   return app;

@@ -42,7 +42,12 @@ export interface GuestSpec {
    * writable layer or disk lives, and its size. None for a guest made before storage
    * pools, whose root is in its own directory, where the driver put it then.
    */
-  root?: { dir: string; sizeBytes: number };
+  root?: {
+    dir: string;
+    sizeBytes: number;
+    /** Its volume holds another guest's root, copied: create keeps it (and makes it this guest's own). */
+    copied?: boolean;
+  };
   /** Volumes attached to it, by slot. */
   volumes: AttachedDisk[];
   /** Its NICs, eth0 first; none means loopback only. */

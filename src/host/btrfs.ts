@@ -47,6 +47,11 @@ export async function createSubvolume(target: string): Promise<void> {
   await btrfs(['subvolume', 'create', target]);
 }
 
+/** A snapshot of a subvolume, made by reference in an instant: read-only, or a writable clone. */
+export async function snapshotSubvolume(source: string, target: string, options: { readOnly: boolean }): Promise<void> {
+  await btrfs(['subvolume', 'snapshot', ...(options.readOnly ? ['-r'] : []), source, target]);
+}
+
 /** Its quota group's id, 0/N: what a subvolume's limit and usage are kept under. */
 async function qgroupOf(target: string): Promise<string> {
   return `0/${(await btrfs(['inspect-internal', 'rootid', target])).trim()}`;
@@ -57,11 +62,14 @@ export async function limitSubvolume(target: string, bytes: number): Promise<voi
   await btrfs(['qgroup', 'limit', String(bytes), target]);
 }
 
-/** Bytes the subvolume refers to, as its quota group counts them. */
-export async function subvolumeUsage(target: string): Promise<number> {
+/**
+ * Bytes the subvolume refers to, as its quota group counts them, or only those no other
+ * subvolume shares (what deleting it frees: a snapshot's own cost).
+ */
+export async function subvolumeUsage(target: string, which: 'referenced' | 'exclusive' = 'referenced'): Promise<number> {
   const qgroup = await qgroupOf(target);
   const line = (await btrfs(['qgroup', 'show', '--raw', '-f', target])).split('\n').find((l) => l.startsWith(`${qgroup} `));
-  return Number(line?.trim().split(/\s+/)[1] ?? 0);
+  return Number(line?.trim().split(/\s+/)[which === 'referenced' ? 1 : 2] ?? 0);
 }
 
 /** Deletes the subvolume and, once the filesystem lets it, its quota group. */

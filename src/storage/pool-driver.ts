@@ -3,8 +3,11 @@
  * a directory of its own with a size that the backend enforces. Core keeps the rows
  * (which pools, which volumes, whose); a backend keeps the bytes and never reads the
  * database. A volume's directory holds what its user makes in it: a container's upper
- * layer, a UML COW file, a qcow2 overlay.
+ * layer, a UML COW file, a qcow2 overlay. A volume's snapshots are read-only copies of a
+ * point in time, kept in the pool under snapshots/KEY/NAME, out of every engine's reach.
  */
+import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { PoolDriverName, VolumeContent } from '../api/storage.js';
 
@@ -44,8 +47,30 @@ export interface PoolDriver {
   limitBlockVolume(volume: VolumeSpec): Promise<void>;
   /** Bytes the volume's contents take in the pool. */
   volumeUsage(volume: VolumeSpec): Promise<number>;
-  /** Removes the volume and what it holds; safe on a half-made or missing one. */
+  /** Removes the volume, its snapshots and what they hold; safe on a half-made or missing one. */
   deleteVolume(volume: VolumeSpec): Promise<void>;
+  /**
+   * Keeps what the volume holds now as its snapshot `name`: by reference in an instant where
+   * the pool can, a copy otherwise. Whoever writes the volume is paused by the caller meanwhile.
+   */
+  snapshotVolume(volume: VolumeSpec, name: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Puts the snapshot's content back as the volume's (no one uses the volume meanwhile). The
+   * volume is replaced whole, by rename: a restore cut short leaves the volume as it was.
+   */
+  restoreVolume(volume: VolumeSpec, name: string, signal?: AbortSignal): Promise<void>;
+  /** Removes a snapshot; safe on a half-made or missing one. */
+  deleteVolumeSnapshot(volume: VolumeSpec, name: string): Promise<void>;
+  /** The names of the volume's snapshots the pool holds, whole or not (a start's sweep compares them with the rows). */
+  volumeSnapshots(volume: VolumeSpec): Promise<string[]>;
+  /** Bytes the snapshot takes that the volume does not share with it (what deleting it frees, as near as the pool can tell). */
+  snapshotUsage(volume: VolumeSpec, name: string): Promise<number>;
+  /**
+   * Makes the new volume `to` as a copy of `from` as it is now (its writer paused by the
+   * caller) or of its snapshot `snapshot`: by reference where the pool can. Undone by
+   * deleteVolume(to). Returns its directory.
+   */
+  copyVolume(from: VolumeSpec, snapshot: string | undefined, to: VolumeSpec, signal?: AbortSignal): Promise<string>;
 }
 
 /** Block volumes: room beyond the disk's own size for the disk format's metadata (qcow2 tables, a COW bitmap). */
@@ -55,4 +80,32 @@ export function blockVolumeAllowance(sizeBytes: number): number {
 
 export function volumeDir(root: string, volume: Pick<VolumeSpec, 'key'>): string {
   return path.join(root, volume.key);
+}
+
+/** Where a volume's snapshots are. */
+export function snapshotsDir(root: string, volume: Pick<VolumeSpec, 'key'>): string {
+  return path.join(root, 'snapshots', volume.key);
+}
+
+/** What a volume is replaced by, made beside it, and the volume it replaces, kept until the new one is in place. */
+const incoming = (target: string) => `${target}.restoring`;
+const outgoing = (target: string) => `${target}.replaced`;
+
+/**
+ * Replaces `target` (a directory or subvolume) by what `make(path)` makes beside it, in two
+ * renames; `remove` deletes what was there. A crash between the renames is mended by
+ * recoverReplace, so the target is always whole: the old one or the new one.
+ */
+export async function replaceWhole(target: string, make: (path: string) => Promise<void>, remove: (path: string) => Promise<void>): Promise<void> {
+  await remove(incoming(target));
+  await make(incoming(target));
+  await rename(target, outgoing(target));
+  await rename(incoming(target), target);
+  await remove(outgoing(target));
+}
+
+/** After a crash in replaceWhole: the old target back if the new one never got in place, and what is left over gone. */
+export async function recoverReplace(target: string, remove: (path: string) => Promise<void>): Promise<void> {
+  if (!existsSync(target) && existsSync(outgoing(target))) await rename(outgoing(target), target);
+  for (const p of [incoming(target), outgoing(target)]) if (existsSync(p)) await remove(p);
 }

@@ -160,6 +160,8 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     await mkdir(this.paths(spec).pv, { recursive: true });
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
     await this.prepareDirs(spec);
+    // a copied disk was another guest's UML's: this guest's owns it now (the volume's directory is root's: no link in it)
+    if (spec.root?.copied) await lchown(this.paths(spec).cow, this.engine.uid(spec), this.engine.uid(spec));
     return { rootBytes: baseBytes };
   }
 

@@ -202,7 +202,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
     if (spec.image.format === 'rootfs') await this.boot(this.profile(spec));
     ctx.signal.throwIfAborted();
-    await this.makeDisk(spec, p.disk);
+    if (!spec.root?.copied) await this.makeDisk(spec, p.disk);
     // QEMU runs as the guest's own user: its directory (its sockets) and its disk are its alone, no
     // other guest's QEMU may read them; the root volume's directory stays root's (on btrfs a
     // directory of its own would let QEMU make subvolumes there, outside the volume's quota)
