@@ -9,7 +9,7 @@ import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, GuestsPost,
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, hasFiles, hasMemory, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -60,8 +60,8 @@ export interface LockedGuest {
   driver: GuestDriver;
   spec: GuestSpec;
   setState(state: GuestState, reason?: string): void;
-  /** Starts its engine, its volumes made ready first. */
-  start(ctx: OperationContext): Promise<void>;
+  /** Starts its engine, its volumes made ready first: booting, or from the memory a stateful snapshot keeps in `memory`. */
+  start(ctx: OperationContext, memory?: string): Promise<void>;
   /** Runs `fn` while nothing in the guest writes its disks: a running guest is paused meanwhile (its state says why). */
   quiesced<T>(why: string, fn: () => Promise<T>): Promise<T>;
 }
@@ -338,9 +338,11 @@ export class GuestService {
         driver,
         spec,
         setState: (state, reason) => this.setState(g, state, reason),
-        start: async (ctx) => {
+        start: async (ctx, memory) => {
           await this.activateRoot(g);
-          await driver.start(spec, ctx);
+          if (memory === undefined) return driver.start(spec, ctx);
+          if (!hasMemory(driver)) throw new LodgeError('UNSUPPORTED', `the ${g.kind} driver cannot start a guest from its memory`);
+          await driver.startFromMemory(spec, memory, ctx);
         },
         quiesced: (why, work) => this.quiesced(g, driver, spec, why, work),
       });

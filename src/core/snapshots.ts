@@ -8,6 +8,7 @@
 import { LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
 import type { Snapshot, SnapshotsPost } from '../api/snapshots.js';
+import { hasMemory } from '../drivers/driver.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
@@ -100,9 +101,17 @@ export class SnapshotService {
         const revert = new Revert();
         revert.add('the snapshot\'s bytes', () => this.deps.storage.deleteVolumeSnapshot(volume, snapshot));
         try {
-          progress(10, `keeping the root volume as snapshot ${snapshot}`);
-          await locked.quiesced(`being snapshotted (${snapshot})`, () => this.deps.storage.snapshotVolume(volume, snapshot, signal));
-          this.deps.store.insertSnapshot({ guestId: g.id, name: snapshot, stateful: false, guestState, limits: g.limits });
+          await locked.quiesced(`being snapshotted (${snapshot})`, async () => {
+            if (req.stateful) {
+              const driver = locked.driver;
+              if (!hasMemory(driver)) throw new LodgeError('UNSUPPORTED', `the ${g.kind} driver declares statefulSnapshot but cannot save a guest's memory`);
+              progress(10, 'saving its memory');
+              await driver.saveMemory(locked.spec, await this.deps.storage.snapshotMemoryFile(volume, snapshot), signal);
+            }
+            progress(60, `keeping the root volume as snapshot ${snapshot}`);
+            await this.deps.storage.snapshotVolume(volume, snapshot, signal);
+          });
+          this.deps.store.insertSnapshot({ guestId: g.id, name: snapshot, stateful: req.stateful === true, guestState, limits: g.limits });
           revert.success();
         } catch (e) {
           await revert.fail(this.deps.log);
@@ -115,7 +124,8 @@ export class SnapshotService {
 
   /**
    * Puts the guest back as the snapshot keeps it: its root volume and its limits. A running
-   * guest is stopped (killed: what it has now is being thrown away) and started again.
+   * guest is stopped (killed: what it has now is being thrown away) and started again; a
+   * stateful snapshot brings the guest back running, from the memory it keeps.
    */
   restore(name: string, snapshot: string): Operation {
     this.find(this.guest(name), snapshot);
@@ -141,16 +151,17 @@ export class SnapshotService {
           throw e instanceof LodgeError ? e : new LodgeError('ENGINE_FAILED', `restoring ${name} from snapshot ${snapshot} failed`, { cause: e });
         }
         this.deps.events.emit('lifecycle', name, 'updated', { snapshot, restored: true });
-        if (wasLive) await this.startAgain(locked, name, progress, signal);
+        if (s.stateful) await this.startAgain(locked, name, progress, signal, await this.deps.storage.snapshotMemoryFile(volume, snapshot));
+        else if (wasLive) await this.startAgain(locked, name, progress, signal);
       }),
     );
   }
 
-  private async startAgain(locked: LockedGuest, name: string, progress: (p: number, step: string) => void, signal: AbortSignal): Promise<void> {
-    progress(70, 'starting it again');
+  private async startAgain(locked: LockedGuest, name: string, progress: (p: number, step: string) => void, signal: AbortSignal, memory?: string): Promise<void> {
+    progress(70, memory ? 'starting it from the memory the snapshot keeps' : 'starting it again');
     const revert = new Revert();
     try {
-      await locked.start({ signal, progress, revert });
+      await locked.start({ signal, progress, revert }, memory);
       revert.success();
       locked.setState('running');
     } catch (e) {

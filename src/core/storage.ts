@@ -4,7 +4,7 @@
  * removed with the guest; the first start makes the pool `default`.
  */
 import { existsSync } from 'node:fs';
-import { readdir, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { unmount } from '../host/mounts.js';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
@@ -15,12 +15,14 @@ import { run } from '../lib/exec.js';
 import { BtrfsPool } from '../storage/btrfs-pool.js';
 import { DirPool } from '../storage/dir-pool.js';
 import { diskVolumeFile } from '../storage/disk-volume.js';
-import { volumeDir, type PoolDriver, type VolumeSpec } from '../storage/pool-driver.js';
+import { snapshotsDir, volumeDir, type PoolDriver, type VolumeSpec } from '../storage/pool-driver.js';
 import type { PoolRecord, Store, VolumeRecord } from './store.js';
 
 const mib = 1024 ** 2;
 const gib = 1024 ** 3;
 const defaultVolumeSizeBytes = 10 * gib;
+/** A stateful snapshot's memory, beside its bytes. */
+const memorySuffix = '.memory';
 
 export interface StorageServiceDeps {
   store: Store;
@@ -359,12 +361,21 @@ export class StorageService {
     await driver.restoreVolume(this.spec(v), name, signal);
   }
 
-  deleteVolumeSnapshot(v: VolumeRecord, name: string): Promise<void> {
-    return this.driverOfVolume(v).deleteVolumeSnapshot(this.spec(v), name);
+  /** Where a stateful snapshot keeps the guest's memory: beside the snapshot's bytes in the pool, root's alone. */
+  async snapshotMemoryFile(v: VolumeRecord, name: string): Promise<string> {
+    const dir = snapshotsDir(this.driverOfVolume(v).root, v);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return path.join(dir, `${name}${memorySuffix}`);
   }
 
-  volumeSnapshots(v: VolumeRecord): Promise<string[]> {
-    return this.driverOfVolume(v).volumeSnapshots(this.spec(v));
+  async deleteVolumeSnapshot(v: VolumeRecord, name: string): Promise<void> {
+    await this.driverOfVolume(v).deleteVolumeSnapshot(this.spec(v), name);
+    await rm(path.join(snapshotsDir(this.driverOfVolume(v).root, v), `${name}${memorySuffix}`), { force: true });
+  }
+
+  async volumeSnapshots(v: VolumeRecord): Promise<string[]> {
+    const names = await this.driverOfVolume(v).volumeSnapshots(this.spec(v));
+    return [...new Set(names.map((n) => (n.endsWith(memorySuffix) ? n.slice(0, -memorySuffix.length) : n)))];
   }
 
   snapshotUsage(v: VolumeRecord, name: string): Promise<number> {

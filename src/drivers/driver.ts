@@ -210,6 +210,19 @@ export interface GuestFiles {
   pullFile(spec: GuestSpec, guest: ObservedState, guestPath: string, dest: string, maxBytes: number): Promise<GuestFileInfo>;
 }
 
+/**
+ * Kinds that keep a running guest's memory (the statefulSnapshot feature): its state saved
+ * while it is paused, and a guest started again from it instead of booting.
+ */
+export interface GuestMemory {
+  /** Writes the paused guest's memory and device state to `file` (a new file of lodged's); it stays paused until resumed. */
+  saveMemory(spec: GuestSpec, file: string, signal: AbortSignal): Promise<void>;
+  /** Starts the guest from the state in `file`, its disks as they were when it was saved; it runs on from there. */
+  startFromMemory(spec: GuestSpec, file: string, ctx: OperationContext): Promise<void>;
+}
+
+export const hasMemory = (driver: GuestDriver): driver is GuestDriver & GuestMemory => 'saveMemory' in driver;
+
 export const hasFiles = (driver: GuestDriver): driver is GuestDriver & GuestFiles => 'pushFile' in driver;
 
 export const canHotplugDisks = (driver: GuestDriver): driver is GuestDriver & DiskHotplug => 'attachDisk' in driver;

@@ -136,3 +136,36 @@ test('bytes of a snapshot without a row (a lodged killed in between) are gone at
   assert.match(d.stderr, /k1: removing snapshot stray: its making or its delete was cut short/);
   assert.deepEqual((await d.client.snapshots.list('k1')).map((s) => s.name), ['kept']);
 });
+
+test('a stateful vm snapshot brings the guest back running: a counter counts on from where it was', async () => {
+  await d.launch('sv', { kind: 'vm', limits: { memory: '128M' }, networks: [] });
+  await sh('sv', `(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done) > /dev/null 2>&1 &`);
+  const count = async () => Number(await sh('sv', 'cat /tmp/count'));
+  while ((await count()) < 5) await new Promise((r) => setTimeout(r, 500));
+  const before = await count();
+  await d.done(await d.client.snapshots.create('sv', { name: 'live', stateful: true }), 300);
+  const after = await count();
+  assert.equal((await d.client.guests.get('sv')).state, 'running');
+  assert.equal((await d.client.snapshots.get('sv', 'live')).stateful, true);
+  // the counter ends with the machine: what the restore brings back is the snapshot's
+  await d.client.guests.changeState('sv', { action: 'stop', force: true }).then((op) => d.done(op));
+
+  await d.done(await d.client.snapshots.restore('sv', 'live'), 300);
+  assert.equal((await d.client.guests.get('sv')).state, 'running', 'a stateful snapshot brings a stopped guest back running');
+  const resumed = await count();
+  assert.ok(resumed >= before && resumed <= after + 25, `the counter goes on from where it was (${before}..${after} at the snapshot, ${resumed} now)`);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok((await count()) > resumed, 'and keeps counting');
+});
+
+test('stateful snapshots are refused where a kind cannot keep memory, each with its reason', async () => {
+  await d.launch('sp', { kind: 'pv', limits: { memory: '128M' }, networks: [] });
+  await assert.rejects(d.client.snapshots.create('sp', { stateful: true }), refused('UNSUPPORTED', /UML has no memory snapshot/));
+  await d.launch('sc', { networks: [] });
+  await assert.rejects(d.client.snapshots.create('sc', { stateful: true }), refused('UNSUPPORTED', /CRIU/));
+  const host = await d.client.host();
+  const ct = host.drivers.find((k) => k.kind === 'ct')!;
+  assert.match(ct.lacks.statefulSnapshot ?? '', /CRIU/);
+  await d.client.guests.changeState('sv', { action: 'stop', force: true }).then((op) => d.done(op));
+  await assert.rejects(d.client.snapshots.create('sv', { stateful: true }), refused('CONFLICT', /sv is stopped: a stateful snapshot keeps the memory of a running guest/));
+});

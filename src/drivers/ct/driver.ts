@@ -19,6 +19,7 @@ import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFile
 import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
+import { criuUnavailable } from '../../host/criu.js';
 import { chooseRuntime, runtimeSignal } from './runtime.js';
 import { pullFile, pushFile, type FilesRoot, type IdShift } from './files.js';
 
@@ -52,7 +53,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
       volumeMount: true,
       files: true,
       filesStopped: true,
-      statefulSnapshot: "not yet: CRIU is probed by a later issue (Debian's 3.17 fails on this kernel)",
+      statefulSnapshot: 'CRIU is probed when lodged starts',
       liveMigration: 'not yet (a later issue)',
     },
   };
@@ -70,6 +71,11 @@ export class CtDriver implements GuestDriver, GuestFiles {
     const choice = await chooseRuntime(this.cgroups);
     if (choice.binary) this.runtime = choice.binary;
     const shim = existsSync(this.options.shimBinary) ? '' : `; lodge-shim is missing at ${this.options.shimBinary} (run npm run build)`;
+    // a container's memory would be kept by CRIU, through the runtime's checkpoint
+    const criu = await criuUnavailable();
+    this.capabilities.features.statefulSnapshot = criu
+      ? `a container's memory is kept by CRIU, and ${criu}`
+      : "CRIU passes its check on this host, but Lodge does not yet checkpoint containers with it";
     return { kind: 'ct', available: !!choice.binary && !shim, engine: choice.reason + shim };
   }
 

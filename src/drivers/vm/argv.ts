@@ -26,6 +26,8 @@ export interface QemuArgvInput {
   vncSocket: string;
   /** One tap device each, eth0 first, with the address planned for it. */
   nics: Array<{ tap: string; mac: string; address: string; gateway: string }>;
+  /** Start without running, waiting for the machine's saved state (a stateful snapshot's). */
+  incoming?: boolean;
 }
 
 const mib = 1024 * 1024;
@@ -110,6 +112,8 @@ export function qemuArgv(i: QemuArgvInput): string[] {
       '-device', deviceOption(volumeDevice(i.profile, d.slot, d.serial)),
     ]),
     ...i.nics.flatMap((n, k) => ['-netdev', `tap,id=nic${k},ifname=${n.tap},script=no,downscript=no`, '-device', `${nicModel[i.profile]},netdev=nic${k},mac=${n.mac}`]),
+    // a machine brought back from a stateful snapshot waits for its state on QMP's migrate-incoming
+    ...(i.incoming ? ['-incoming', 'defer'] : []),
     '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
   ];
 }

@@ -29,11 +29,12 @@ import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
 import { createDisk, createOverlay, virtualSize } from '../../storage/qcow2.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, ObservedState, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, ObservedState, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
+import { loadMachineState, saveMachineState } from './memory-state.js';
 import { guestExec, Qga, QgaError } from './qga.js';
 import { pullFile, pushFile } from './qga-files.js';
 import { Qmp } from './qmp.js';
@@ -87,7 +88,7 @@ const unplugTimeoutMs = 20_000;
  */
 const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const;
 
-export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles {
+export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory {
   readonly kind = 'vm' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -103,7 +104,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
       volumeMount: 'a vm guest sees a volume as a disk (/dev/disk/by-id/virtio-NAME), which it mounts itself',
       files: true,
       filesStopped: "a stopped vm guest's disk is read and written by its own kernel alone (Incus refuses the same): start it, and its guest agent copies the file",
-      statefulSnapshot: 'not yet (a later issue)',
+      statefulSnapshot: true,
       liveMigration: 'not yet (a later issue)',
     },
   };
@@ -213,7 +214,24 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     return { rootBytes: await virtualSize(p.disk, 'qcow2') };
   }
 
-  async start(spec: GuestSpec, ctx: OperationContext): Promise<void> {
+  start(spec: GuestSpec, ctx: OperationContext): Promise<void> {
+    return this.launch(spec, ctx);
+  }
+
+  /** QEMU saves the paused machine through a socket in a directory of root's beside `vm/`. */
+  async saveMemory(spec: GuestSpec, file: string, signal: AbortSignal): Promise<void> {
+    // RAM, the VGA's memory and the devices' state: never more than twice the memory, and some
+    const maxBytes = 2 * this.engine.memoryBytes(spec) + 256 * mib;
+    const dir = path.join(spec.dir, 'vm-state');
+    await this.qmp(spec, (q) => saveMachineState(q, { dir, uid: this.engine.uid(spec), file, maxBytes, signal }), 30_000);
+  }
+
+  startFromMemory(spec: GuestSpec, file: string, ctx: OperationContext): Promise<void> {
+    return this.launch(spec, ctx, file);
+  }
+
+  /** Starts QEMU: booting, or with `incoming`, from a saved state of the machine. */
+  private async launch(spec: GuestSpec, ctx: OperationContext, incoming?: string): Promise<void> {
     const p = this.paths(spec);
     for (const f of [p.qmp, p.qga, p.vnc]) await rm(f, { force: true });
     const profile = this.profile(spec);
@@ -235,6 +253,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
       qgaSocket: p.qga,
       vncSocket: p.vnc,
       nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac, address: n.address, gateway: n.gateway })),
+      incoming: incoming !== undefined,
     });
     const machine: MachineRecord = {
       accel: accel.accel,
@@ -263,6 +282,10 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
       if (!status) {
         await waitForExit(shim, 2000);
         throw new Error(`QEMU did not start: ${(await readFile(shim.log, 'utf8').catch(() => '')).slice(-2000).trim()}`);
+      }
+      if (incoming) {
+        const socket = path.join(p.vm, 'state.sock');
+        await this.qmp(spec, (q) => loadMachineState(q, { socket, file: incoming, what: `the state socket of ${spec.name}'s QEMU`, signal: ctx.signal }), 30_000);
       }
     });
   }

@@ -140,4 +140,10 @@ export class Qmp {
   cpus = () => this.execute<Array<{ 'cpu-index': number; 'thread-id': number }>>('query-cpus-fast');
   blockStats = () => this.execute<Array<{ device: string; stats: Record<string, number> }>>('query-blockstats');
   balloonInfo = () => this.execute<{ actual: number }>('query-balloon');
+  /** Sends the machine's state to `uri` (a paused machine stays paused, its disks given up until cont). */
+  migrate = (uri: string) => this.execute('migrate', { uri });
+  /** A QEMU started with -incoming defer takes the machine's state from `uri`. */
+  migrateIncoming = (uri: string) => this.execute('migrate-incoming', { uri });
+  migrateParameters = (parameters: Record<string, unknown>) => this.execute('migrate-set-parameters', parameters);
+  migration = () => this.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
 }
