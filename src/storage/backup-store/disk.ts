@@ -74,12 +74,12 @@ export async function backupDisk(session: WriteSession, source: DiskSource, chun
   // a chunk is read when no previous id can stand for it: dirty, new, or the previous disk's partial last chunk
   const toRead = new Set<number>();
   const dirty = usable && opts.dirty ? new Set(opts.dirty) : undefined;
-  const prevFull = usable ? Math.floor(usable.size / chunkSize) : 0;
+  const lengthOf = (i: number) => Math.min(chunkSize, source.size - i * chunkSize);
   for (let i = 0; i < count; i++) {
-    if (!usable || !dirty || dirty.has(i) || i >= prevFull || (i === count - 1 && source.size !== usable.size)) toRead.add(i);
+    const end = i * chunkSize + lengthOf(i);
+    if (!usable || !dirty || dirty.has(i) || end > usable.size || (i === count - 1 && source.size !== usable.size)) toRead.add(i);
   }
   const zeros = Buffer.alloc(chunkSize);
-  const lengthOf = (i: number) => Math.min(chunkSize, source.size - i * chunkSize);
   let done = 0;
   const report = (n: number) => {
     done += n;

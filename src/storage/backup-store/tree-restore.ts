@@ -10,6 +10,7 @@
  * Devices and fifos are made with mknod(1) in a staging directory and linked into place.
  */
 import { constants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { link, lchown, lutimes, mkdir, mkdtemp, open, readdir, rm, symlink, chmod, chown, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../../api/errors.js';
@@ -41,6 +42,23 @@ const parentOf = (p: Buffer) => {
 };
 const under = (p: Buffer, dir: Buffer) => p.equals(dir) || (p.length > dir.length && p[dir.length] === slash && p.subarray(0, dir.length).equals(dir));
 const seconds = (ns: bigint) => Number(ns) / 1e9;
+const sparseBlock = 64 * 1024;
+const zeroBlock = Buffer.alloc(sparseBlock);
+
+/** Writes `data` at `at`, leaving all-zero 64 KiB blocks as holes (the file is new, so they read as zeros). */
+async function writeSparse(fh: FileHandle, data: Buffer, at: number): Promise<void> {
+  let runStart = -1;
+  for (let off = 0; off <= data.length; off += sparseBlock) {
+    const block = data.subarray(off, off + sparseBlock);
+    const zero = block.length === 0 || block.equals(zeroBlock.subarray(0, block.length));
+    if (!zero && runStart < 0) runStart = off;
+    if (zero && runStart >= 0) {
+      await fh.write(data, runStart, off - runStart, at + runStart);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) await fh.write(data, runStart, data.length - runStart, at + runStart);
+}
 
 function selector(files: string[] | undefined): (e: CatalogEntry) => boolean {
   if (!files) return () => true;
@@ -101,7 +119,7 @@ export async function restoreTree(chunks: ChunkStore, catalog: AsyncIterable<Cat
         if (id !== null && to > from) {
           const data = await cache.get(id);
           if (data.length !== length) throw new LodgeError('BAD_REQUEST', `chunk ${id} holds ${data.length} bytes where the catalog says ${length} (for ${shown(e.path)})`);
-          await fh.write(data, from - pos, to - from, from);
+          await writeSparse(fh, data.subarray(from - pos, to - pos), from);
         }
         pos += length;
         if (pos >= e.size) break;
