@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { LodgeClient } from '../client/index.js';
+import { register as backup } from './commands/backup.js';
+import { register as backupStore } from './commands/backup-store.js';
 import { register as guestConsole } from './commands/guest-console.js';
 import { register as guestCopy } from './commands/guest-copy.js';
 import { register as guestDelete } from './commands/guest-delete.js';
@@ -32,7 +34,7 @@ const program = new Command('lodge')
 
 let client: LodgeClient | undefined;
 const getClient = () => (client ??= new LodgeClient());
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, forward, operation]) register(program, getClient);
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation]) register(program, getClient);
 
 try {
   await program.parseAsync();

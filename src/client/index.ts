@@ -2,6 +2,7 @@
  * @module The typed client of Lodge's REST API, one part per noun.
  */
 import type { HostInfo } from '../api/host.js';
+import { BackupsClient } from './backups.js';
 import { GuestsClient } from './guests.js';
 import { Transport } from './http.js';
 import { ImagesClient } from './images.js';
@@ -13,6 +14,7 @@ import { VolumesClient } from './volumes.js';
 
 export class LodgeClient {
   readonly transport: Transport;
+  readonly backups: BackupsClient;
   readonly guests: GuestsClient;
   readonly images: ImagesClient;
   readonly networks: NetworksClient;
@@ -23,6 +25,7 @@ export class LodgeClient {
 
   constructor(socketPath?: string) {
     this.transport = new Transport(socketPath);
+    this.backups = new BackupsClient(this.transport);
     this.guests = new GuestsClient(this.transport);
     this.images = new ImagesClient(this.transport);
     this.networks = new NetworksClient(this.transport);

@@ -66,11 +66,16 @@ export interface LockedGuest {
   quiesced<T>(why: string, fn: () => Promise<T>): Promise<T>;
 }
 
-/** What a copy is made from: a guest's root volume as it is, or as one of its snapshots keeps it. */
-interface CopySource {
-  guest: GuestRecord;
-  volume: VolumeRecord;
-  snapshot?: { name: string; limits: GuestRecord['limits'] };
+/** Where a new guest's root comes from when it is not made new: another guest's (a copy), or a backup. */
+export interface RootSource {
+  /** What its step says it is doing. */
+  what: string;
+  pool: string;
+  sizeBytes: number;
+  /** The version of its image's content the root was written over. */
+  imageContent: string;
+  /** Makes the new guest's root volume (its row is made) with the content in it. */
+  fill(volume: VolumeRecord, signal: AbortSignal): Promise<void>;
 }
 
 /** Errors from engines become ENGINE_FAILED with the action named; our own errors pass as they are. */
@@ -204,7 +209,7 @@ export class GuestService {
     return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}), ...(volumes.length ? { volumes } : {}), ...root });
   }
 
-  launch(req: GuestsPost, from?: CopySource): Operation {
+  launch(req: GuestsPost, from?: RootSource): Operation {
     const kind = req.kind ?? 'ct';
     const driver = this.deps.drivers.get(kind);
     const image = this.deps.store.image(req.image);
@@ -221,7 +226,7 @@ export class GuestService {
     const limits = req.limits ?? {};
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
     this.checkKindLimits(kind, resolved);
-    const pool = this.deps.storage.poolFor(from?.volume.pool ?? req.pool);
+    const pool = this.deps.storage.poolFor(from?.pool ?? req.pool);
     const rootContent = info.rootContent;
     // what its kind takes is kept; a false flag of another kind's is no option at all
     const asked = req.options ?? {};
@@ -235,9 +240,9 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.guest.imageContent ?? image.content, state: 'creating', limits, options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
-      const sizeBytes = from?.volume.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
+      const sizeBytes = from?.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes, guestId: g.id });
       return g;
     });
@@ -270,8 +275,8 @@ export class GuestService {
           await this.deps.networks.nicsChanged(spec.nics, 'add');
           signal.throwIfAborted();
           if (from) {
-            progress(8, `copying the root volume of ${from.guest.name}${from.snapshot ? ` as its snapshot ${from.snapshot.name} keeps it` : ''}`);
-            await this.copyRoot(from, volume, signal);
+            progress(8, from.what);
+            await from.fill(volume, signal);
           } else {
             progress(8, `making its root volume in storage pool ${volume.pool}`);
             await this.deps.storage.createVolume(volume);
@@ -314,16 +319,40 @@ export class GuestService {
     if (req.snapshot !== undefined && !snapshot) throw new LodgeError('NOT_FOUND', `snapshot: ${name} has no snapshot ${req.snapshot} (lodge snapshot list ${name})`);
     const networks = this.deps.networks.apiNics(g.id).map((n) => ({ network: n.network }));
     const launch: GuestsPost = { name: req.name, image: g.image, kind: g.kind, limits: snapshot?.limits ?? g.limits, options: g.options, networks, start: req.start ?? false };
-    return this.launch(launch, { guest: g, volume, ...(snapshot ? { snapshot } : {}) });
+    return this.launch(launch, {
+      what: `copying the root volume of ${name}${snapshot ? ` as its snapshot ${snapshot.name} keeps it` : ''}`,
+      pool: volume.pool,
+      sizeBytes: volume.sizeBytes,
+      imageContent: g.imageContent,
+      fill: async (to, signal) => {
+        if (snapshot) return void (await this.deps.storage.copyVolume(volume, snapshot.name, to, signal));
+        // the source as it is, quiesced under its own lock meanwhile
+        await this.withLocked(name, (source) => {
+          if (source.record.id !== g.id) throw new LodgeError('CONFLICT', `${name} was deleted meanwhile`);
+          return source.quiesced(`being copied to ${req.name}`, () => this.deps.storage.copyVolume(volume, undefined, to, signal));
+        });
+      },
+    });
   }
 
-  /** The copy's root: from the snapshot, or from the source as it is, quiesced under its own lock meanwhile. */
-  private async copyRoot(from: CopySource, to: VolumeRecord, signal: AbortSignal): Promise<void> {
-    if (from.snapshot) return void (await this.deps.storage.copyVolume(from.volume, from.snapshot.name, to, signal));
-    await this.withLocked(from.guest.name, (source) => {
-      if (source.record.id !== from.guest.id) throw new LodgeError('CONFLICT', `${from.guest.name} was deleted meanwhile`);
-      return source.quiesced(`being copied to ${to.key}`, () => this.deps.storage.copyVolume(from.volume, undefined, to, signal));
-    });
+  /** A guest's root volume; a guest made before storage pools has none to snapshot, copy or back up. */
+  rootOf(name: string): VolumeRecord {
+    const g = this.record(name);
+    if (g.state === 'creating') throw new LodgeError('CONFLICT', `${name} is being made`);
+    const volume = this.deps.store.rootVolume(g.id);
+    if (!volume) throw new LodgeError('UNSUPPORTED', `${name} was made before storage pools: its root is not a volume (launch a new guest)`);
+    return volume;
+  }
+
+  /** The networks a guest has a NIC on, eth0 first. */
+  networkNames(guestId: number): string[] {
+    return this.deps.networks.apiNics(guestId).map((n) => n.network);
+  }
+
+  /** Whether this host has the version `content` of image `name` (its current one, or an earlier one kept for guests). */
+  hasImageContent(name: string, content: string): boolean {
+    if (this.deps.store.image(name)?.content === content) return true;
+    return this.deps.store.imageFiles(name).some((f) => f.role === 'version' && f.content === content);
   }
 
   /** Runs `fn` under the guest's lock, the guest as the host shows it. */

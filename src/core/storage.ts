@@ -361,6 +361,14 @@ export class StorageService {
     await driver.restoreVolume(this.spec(v), name, signal);
   }
 
+  openSnapshot(v: VolumeRecord, name: string): Promise<string> {
+    return this.driverOfVolume(v).openSnapshot(this.spec(v), name);
+  }
+
+  closeSnapshot(v: VolumeRecord, name: string): Promise<void> {
+    return this.driverOfVolume(v).closeSnapshot(this.spec(v), name);
+  }
+
   /** Where a stateful snapshot keeps the guest's memory: beside the snapshot's bytes in the pool, root's alone. */
   async snapshotMemoryFile(v: VolumeRecord, name: string): Promise<string> {
     const dir = snapshotsDir(this.driverOfVolume(v).root, v);

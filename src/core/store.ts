@@ -237,6 +237,12 @@ export const migrations: readonly string[] = [
      limits TEXT NOT NULL,
      created_at TEXT NOT NULL,
      UNIQUE (guest_id, name));`,
+  // backup stores Lodge writes to (the backups are in the stores themselves)
+  `CREATE TABLE backup_stores (
+     name TEXT PRIMARY KEY,
+     path TEXT NOT NULL UNIQUE,
+     encrypted INTEGER NOT NULL,
+     created_at TEXT NOT NULL);`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };

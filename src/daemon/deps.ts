@@ -2,6 +2,7 @@
  * @module What the HTTP server needs, made by main.ts (or a test) and passed in.
  */
 import type { HostInfo } from '../api/host.js';
+import type { BackupService } from '../core/backups.js';
 import type { Events } from '../core/events.js';
 import type { GuestService } from '../core/guests.js';
 import type { ImageService } from '../core/images.js';
@@ -17,6 +18,7 @@ export interface ServerDeps {
   networks: NetworkService;
   storage: StorageService;
   snapshots: SnapshotService;
+  backups: BackupService;
   volumes: VolumeService;
   operations: Operations;
   events: Events;

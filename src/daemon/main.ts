@@ -20,6 +20,7 @@ import { ImageService } from '../core/images.js';
 import { Operations } from '../core/operations.js';
 import { Store } from '../core/store.js';
 import { StorageService } from '../core/storage.js';
+import { BackupService } from '../core/backups.js';
 import { SnapshotService } from '../core/snapshots.js';
 import { VolumeService } from '../core/volumes.js';
 import { CtDriver } from '../drivers/ct/driver.js';
@@ -166,6 +167,7 @@ async function main(): Promise<void> {
   await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
   await snapshots.sweep();
+  const backups = new BackupService({ store, guests, storage, operations, events, keysDir: path.join(stateDir, 'backup-keys'), log });
 
   const app = await buildServer({
     guests,
@@ -173,6 +175,7 @@ async function main(): Promise<void> {
     networks,
     storage,
     snapshots,
+    backups,
     volumes,
     operations,
     events,

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BackupService } from '../core/backups.js';
 import { Events } from '../core/events.js';
 import { GuestService } from '../core/guests.js';
 import { ImageService } from '../core/images.js';
@@ -38,7 +39,8 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const guests = new GuestService({ store, drivers: new DriverRegistry(), images, operations, events, networks, storage, volumes, guestsDir: dir, hostMemoryBytes: os.totalmem(), log });
     const drivers = new DriverRegistry();
     const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
-    const app = await buildServer({ guests, images, networks, storage, snapshots, volumes, operations, events, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
+    const backups = new BackupService({ store, guests, storage, operations, events, keysDir: dir, log });
+    const app = await buildServer({ guests, images, networks, storage, snapshots, backups, volumes, operations, events, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
     const served = (await app.inject({ method: 'GET', url: '/1.0/openapi.json' })).json() as { paths: Record<string, unknown> };
     await app.close();
     const text = `${JSON.stringify(served, null, 2)}\n`;

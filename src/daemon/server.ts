@@ -22,6 +22,7 @@ import { networkRoutes } from './routes/networks.js';
 import { operationRoutes } from './routes/operations.js';
 import { storageRoutes } from './routes/storage.js';
 import { snapshotRoutes } from './routes/snapshots.js';
+import { backupRoutes } from './routes/backups.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
@@ -78,6 +79,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     storageRoutes(scope, deps);
     volumeRoutes(scope, deps);
     snapshotRoutes(scope, deps);
+    backupRoutes(scope, deps);
     eventRoutes(scope, deps);
   });
   return app;

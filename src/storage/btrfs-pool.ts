@@ -152,6 +152,14 @@ export class BtrfsPool implements PoolDriver {
     );
   }
 
+  async openSnapshot(volume: VolumeSpec, name: string): Promise<string> {
+    return this.snapshotPath(volume, name);
+  }
+
+  async closeSnapshot(): Promise<void> {
+    // a read-only subvolume is read where it is
+  }
+
   deleteVolumeSnapshot(volume: VolumeSpec, name: string): Promise<void> {
     return this.removeSubvolume(this.snapshotPath(volume, name));
   }

@@ -114,6 +114,8 @@ export class DirPool implements PoolDriver {
     await unmount(dir);
     await rm(dir, { recursive: true, force: true });
     await rm(this.diskFile(volume), { force: true });
+    // a snapshot being read (a backup's) is mounted: unmounted first, so that only the copy goes
+    for (const name of await this.volumeSnapshots(volume)) await this.closeSnapshot(volume, name);
     await removeTree(snapshotsDir(this.root, volume));
   }
 
@@ -135,14 +137,35 @@ export class DirPool implements PoolDriver {
     }
   }
 
+  /** Where a filesystem volume's snapshot is mounted to be read. */
+  private snapshotMount(volume: VolumeSpec, name: string): string {
+    return path.join(snapshotsDir(this.root, volume), `${name}.mnt`);
+  }
+
+  async openSnapshot(volume: VolumeSpec, name: string): Promise<string> {
+    if (volume.content === 'block') return this.snapshotPath(volume, name);
+    const mount = this.snapshotMount(volume, name);
+    await mkdir(mount, { recursive: true, mode: 0o700 });
+    // read-write: the copy of a mounted ext4 has a journal to replay; no one else has this copy
+    if (!(await isMounted(mount))) await mountLoop(this.snapshotPath(volume, name), mount);
+    return mount;
+  }
+
+  async closeSnapshot(volume: VolumeSpec, name: string): Promise<void> {
+    const mount = this.snapshotMount(volume, name);
+    await unmount(mount);
+    await removeTree(mount);
+  }
+
   async deleteVolumeSnapshot(volume: VolumeSpec, name: string): Promise<void> {
+    await this.closeSnapshot(volume, name);
     const p = this.snapshotPath(volume, name);
     for (const q of [p, `${p}.making`]) await removeTree(q);
   }
 
   async volumeSnapshots(volume: VolumeSpec): Promise<string[]> {
     const entries = await readdir(snapshotsDir(this.root, volume)).catch(() => []);
-    return [...new Set(entries.map((e) => e.replace(/\.making$/, '').replace(/\.ext4$/, '')))];
+    return [...new Set(entries.map((e) => e.replace(/\.(making|mnt)$/, '').replace(/\.ext4$/, '')))];
   }
 
   async snapshotUsage(volume: VolumeSpec, name: string): Promise<number> {

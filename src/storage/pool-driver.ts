@@ -61,6 +61,9 @@ export interface PoolDriver {
   restoreVolume(volume: VolumeSpec, name: string, signal?: AbortSignal): Promise<void>;
   /** Removes a snapshot; safe on a half-made or missing one. */
   deleteVolumeSnapshot(volume: VolumeSpec, name: string): Promise<void>;
+  /** A directory of root's with the snapshot's files in it, to read (a backup's); closeSnapshot gives it up. */
+  openSnapshot(volume: VolumeSpec, name: string): Promise<string>;
+  closeSnapshot(volume: VolumeSpec, name: string): Promise<void>;
   /** The names of the volume's snapshots the pool holds, whole or not (a start's sweep compares them with the rows). */
   volumeSnapshots(volume: VolumeSpec): Promise<string[]>;
   /** Bytes the snapshot takes that the volume does not share with it (what deleting it frees, as near as the pool can tell). */

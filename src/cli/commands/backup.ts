@@ -1,0 +1,184 @@
+/**
+ * @module lodge backup create|list|info|restore|delete|verify|prune|gc
+ */
+import type { Command } from 'commander';
+import type { Backup } from '../../api/backups.js';
+import { LodgeError } from '../../api/errors.js';
+import { formatSize } from '../../api/sizes.js';
+import type { LodgeClient } from '../../client/index.js';
+import { parseFormat, printFields, printJson, printTable } from '../output.js';
+import { waitFor } from '../progress.js';
+
+/** The store named, or the only one there is. */
+async function storeOf(c: LodgeClient, asked: string | undefined): Promise<string> {
+  if (asked) return asked;
+  const stores = await c.backups.stores();
+  if (stores.length === 1) return stores[0]!.name;
+  throw new LodgeError('BAD_REQUEST', stores.length ? `--store: name one of ${stores.map((s) => s.name).join(', ')}` : 'there is no backup store: lodge backup-store create NAME PATH makes one');
+}
+
+const size = (n: number | undefined) => (n === undefined ? '' : formatSize(n));
+const count = (n: string) => {
+  if (!/^\d+$/.test(n)) throw new LodgeError('BAD_REQUEST', `"${n}" is not a count`);
+  return Number(n);
+};
+
+export function register(program: Command, client: () => LodgeClient): void {
+  const backup = program
+    .command('backup')
+    .description('back guests up into a backup store, deduplicated and incremental, and bring them back')
+    .addHelpText(
+      'after',
+      [
+        '',
+        "A backup keeps a guest's root volume at a point in time (a snapshot: the guest is paused",
+        "for that instant) and its settings. Files unchanged since the guest's last backup in the",
+        'store are not read again, and a chunk the store has, from any guest, is not stored again.',
+        'A backup is restored into a new guest. Backups are named by guest and time.',
+        '',
+        'Examples:',
+        '  lodge backup-store create local /srv/backups',
+        '  lodge backup create web1',
+        '  lodge backup list web1',
+        '  lodge backup restore web1 2026-12-02T07-30-00.000Z --as web1-restored --start',
+        '  lodge backup verify',
+        '  lodge backup prune web1 --keep-last 3 --keep-daily 7',
+        '  lodge backup gc',
+      ].join('\n'),
+    );
+
+  backup
+    .command('create')
+    .description('back a guest up')
+    .argument('<guest>')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .action(async (guest: string, flags: { store?: string }) => {
+      const c = client();
+      const store = await storeOf(c, flags.store);
+      await waitFor(c, await c.backups.create(guest, { store }), `Backing up ${guest}`);
+      const b = (await c.backups.list(store, guest)).filter((x) => x.finished).at(-1);
+      process.stderr.write(`${guest} is backed up to ${store} as ${b?.id}: ${size(b?.sizeBytes)}, ${size(b?.readBytes)} read, ${size(b?.storedBytes)} new in the store\n`);
+    });
+
+  backup
+    .command('list')
+    .alias('ls')
+    .description('list the backups in a store, of one guest or of all')
+    .argument('[guest]')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (guest: string | undefined, flags: { store?: string; format: string }) => {
+      const format = parseFormat(flags.format);
+      const c = client();
+      const list = await c.backups.list(await storeOf(c, flags.store), guest);
+      if (format === 'json') return printJson(list);
+      printTable(['GUEST', 'ID', 'KIND', 'SIZE', 'NEW IN STORE'], list.map((b: Backup) => [b.guest, b.id, b.settings?.kind ?? '', b.finished ? size(b.sizeBytes) : 'unfinished', size(b.storedBytes)]));
+    });
+
+  backup
+    .command('info')
+    .description('show a backup: its guest, size, and what it cost the store')
+    .argument('<guest>')
+    .argument('<id>')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (guest: string, id: string, flags: { store?: string; format: string }) => {
+      const format = parseFormat(flags.format);
+      const c = client();
+      const b = await c.backups.get(await storeOf(c, flags.store), guest, id);
+      if (format === 'json') return printJson(b);
+      printFields([
+        ['Guest', b.guest],
+        ['Id', b.id],
+        ['Store', b.store],
+        ['Made', b.createdAt],
+        ['Kind', b.settings?.kind],
+        ['Image', b.settings?.image],
+        ['Size', size(b.sizeBytes)],
+        ['Read', size(b.readBytes)],
+        ['New in store', size(b.storedBytes)],
+      ]);
+    });
+
+  backup
+    .command('restore')
+    .description('make a new guest from a backup')
+    .argument('<guest>', 'the guest it is a backup of')
+    .argument('<id>')
+    .option('--as <name>', 'the new guest (default: the backed-up guest\'s name)')
+    .option('--start', 'start it once made')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .action(async (guest: string, id: string, flags: { as?: string; start?: boolean; store?: string }) => {
+      const c = client();
+      const name = flags.as ?? guest;
+      await waitFor(c, await c.backups.restore(await storeOf(c, flags.store), guest, id, { name, ...(flags.start ? { start: true } : {}) }), `Restoring ${guest} from ${id}`);
+      process.stderr.write(`${name} is made from backup ${guest}/${id}${flags.start ? ' and running' : ''}\n`);
+    });
+
+  backup
+    .command('delete')
+    .alias('rm')
+    .description('delete a backup (the chunks only it had go at the next gc)')
+    .argument('<guest>')
+    .argument('<id...>')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .action(async (guest: string, ids: string[], flags: { store?: string }) => {
+      const c = client();
+      const store = await storeOf(c, flags.store);
+      for (const id of ids) {
+        await c.backups.delete(store, guest, id);
+        process.stderr.write(`backup ${guest}/${id} is deleted\n`);
+      }
+    });
+
+  backup
+    .command('verify')
+    .description('re-read and re-hash every chunk the backups use, and say which backups damage breaks')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (flags: { store?: string; format: string }) => {
+      const format = parseFormat(flags.format);
+      const c = client();
+      const store = await storeOf(c, flags.store);
+      const r = await c.backups.verify(store);
+      if (format === 'json') printJson(r);
+      else {
+        process.stdout.write(`${r.backups} backups, ${r.chunks} chunks: ${r.ok ? 'all whole' : 'damage found'}\n`);
+        for (const d of r.damaged) process.stdout.write(`chunk ${d.chunk}: ${d.error}; breaks ${d.backups.join(', ')}\n`);
+        for (const b of r.broken) process.stdout.write(`backup ${b.backup}: ${b.why}\n`);
+      }
+      if (!r.ok) process.exitCode = 1;
+    });
+
+  backup
+    .command('prune')
+    .description("delete a guest's backups that a retention policy does not keep")
+    .argument('<guest>')
+    .option('--keep-last <n>', 'keep the last N')
+    .option('--keep-daily <n>', 'keep the last of each of the last N days that have one')
+    .option('--keep-weekly <n>', 'keep the last of each of the last N weeks that have one')
+    .option('--dry-run', 'say what would go, delete nothing')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .action(async (guest: string, flags: { keepLast?: string; keepDaily?: string; keepWeekly?: string; dryRun?: boolean; store?: string }) => {
+      const c = client();
+      const r = await c.backups.prune(await storeOf(c, flags.store), {
+        guest,
+        ...(flags.keepLast !== undefined ? { keepLast: count(flags.keepLast) } : {}),
+        ...(flags.keepDaily !== undefined ? { keepDaily: count(flags.keepDaily) } : {}),
+        ...(flags.keepWeekly !== undefined ? { keepWeekly: count(flags.keepWeekly) } : {}),
+        ...(flags.dryRun ? { dryRun: true } : {}),
+      });
+      process.stderr.write(`${flags.dryRun ? 'would keep' : 'kept'} ${r.kept.length}, ${flags.dryRun ? 'would delete' : 'deleted'} ${r.removed.length}${r.removed.length ? `: ${r.removed.join(', ')}` : ''}\n`);
+    });
+
+  backup
+    .command('gc')
+    .description('remove the chunks no backup uses (safe while backups run)')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .action(async (flags: { store?: string }) => {
+      const c = client();
+      const r = await c.backups.gc(await storeOf(c, flags.store));
+      process.stderr.write(`removed ${r.removedChunks} chunks (${formatSize(r.removedBytes)})${r.removedUnfinished.length ? ` and ${r.removedUnfinished.length} unfinished backups` : ''}\n`);
+      if (r.missingChunks.length) process.stderr.write(`${r.missingChunks.length} chunks that backups use are missing: lodge backup verify says which backups they break\n`);
+    });
+}

@@ -1,0 +1,29 @@
+/**
+ * @module The client side of backup stores and backups.
+ */
+import type { Backup, BackupGcResult, BackupPrunePost, BackupPruneResult, BackupRestorePost, BackupStore, BackupStoresPost, BackupVerifyResult, GuestBackupsPost } from '../api/backups.js';
+import type { Operation } from '../api/operations.js';
+import type { Transport } from './http.js';
+
+const store = (name: string) => `/1.0/backup-stores/${encodeURIComponent(name)}`;
+const backup = (s: string, guest: string, id: string) => `${store(s)}/backups/${encodeURIComponent(guest)}/${encodeURIComponent(id)}`;
+
+export class BackupsClient {
+  private readonly t: Transport;
+  constructor(t: Transport) {
+    this.t = t;
+  }
+
+  stores = () => this.t.request<BackupStore[]>('GET', '/1.0/backup-stores');
+  store = (name: string) => this.t.request<BackupStore>('GET', store(name));
+  addStore = (body: BackupStoresPost) => this.t.request<BackupStore>('POST', '/1.0/backup-stores', { body });
+  removeStore = (name: string) => this.t.request<void>('DELETE', store(name));
+  list = (s: string, guest?: string) => this.t.request<Backup[]>('GET', `${store(s)}/backups${guest ? `?guest=${encodeURIComponent(guest)}` : ''}`);
+  get = (s: string, guest: string, id: string) => this.t.request<Backup>('GET', backup(s, guest, id));
+  delete = (s: string, guest: string, id: string) => this.t.request<void>('DELETE', backup(s, guest, id));
+  restore = (s: string, guest: string, id: string, body: BackupRestorePost) => this.t.request<Operation>('POST', `${backup(s, guest, id)}/restore`, { body });
+  create = (guest: string, body: GuestBackupsPost) => this.t.request<Operation>('POST', `/1.0/guests/${encodeURIComponent(guest)}/backups`, { body });
+  verify = (s: string) => this.t.request<BackupVerifyResult>('POST', `${store(s)}/verify`);
+  prune = (s: string, body: BackupPrunePost) => this.t.request<BackupPruneResult>('POST', `${store(s)}/prune`, { body });
+  gc = (s: string) => this.t.request<BackupGcResult>('POST', `${store(s)}/gc`);
+}

@@ -1,0 +1,296 @@
+/**
+ * @module Backups of guests into stores that Lodge owns (storage/backup-store): a guest's
+ * root volume is snapshotted (the guest paused for that instant), the snapshot's files
+ * are backed up as a tree of content-defined chunks (files unchanged since the guest's last
+ * backup in the store are not read again; chunks any backup has are not stored again), and
+ * the snapshot goes. A backup is restored into a new guest, made as a launch is, its root
+ * filled from the backup: a failure leaves no guest. The rows say which stores there are;
+ * the backups are in the stores, so that another host can read them.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { BackupGuest, type Backup, type BackupGcResult, type BackupPrunePost, type BackupPruneResult, type BackupRestorePost, type BackupStore as BackupStoreInfo, type BackupStoresPost, type BackupVerifyResult, type GuestBackupsPost } from '../api/backups.js';
+import { LodgeError } from '../api/errors.js';
+import type { Operation } from '../api/operations.js';
+import { createStore, openStore, type BackupStore, type Manifest } from '../storage/backup-store/store.js';
+import type { Events } from './events.js';
+import type { GuestService } from './guests.js';
+import { KeyedLock } from './locks.js';
+import type { Operations } from './operations.js';
+import type { StorageService } from './storage.js';
+import type { GuestRecord, Store, VolumeRecord } from './store.js';
+
+export interface BackupServiceDeps {
+  store: Store;
+  guests: GuestService;
+  storage: StorageService;
+  operations: Operations;
+  events: Events;
+  /** Where the keys of encrypted stores are kept (root's alone). */
+  keysDir: string;
+  log: (message: string) => void;
+}
+
+interface StoreRow {
+  name: string;
+  path: string;
+  encrypted: number;
+  createdAt: string;
+}
+
+/** A manifest's guest settings are the store's, which another host may have written: checked before use. */
+const isBackupGuest = new Ajv({ strict: false }).compile<BackupGuest>(BackupGuest);
+
+/** The one tree a guest's backup holds: the files of its root volume. */
+const rootTree = 'root';
+/** Where a restore puts the tree inside the new volume, before moving it up (a filesystem volume has lost+found). */
+const restoring = '.lodge-restore';
+
+export class BackupService {
+  private readonly deps: BackupServiceDeps;
+  private readonly opened = new Map<string, Promise<BackupStore>>();
+  /** One backup at a time per guest. */
+  private readonly lock = new KeyedLock();
+
+  constructor(deps: BackupServiceDeps) {
+    this.deps = deps;
+  }
+
+  private rows(): StoreRow[] {
+    return this.deps.store.db.prepare('SELECT name, path, encrypted, created_at AS createdAt FROM backup_stores ORDER BY name').all() as StoreRow[];
+  }
+
+  private row(name: string | undefined): StoreRow {
+    const rows = this.rows();
+    if (name === undefined) {
+      if (rows.length === 1) return rows[0]!;
+      throw new LodgeError(rows.length ? 'BAD_REQUEST' : 'NOT_FOUND', rows.length ? `store: name one of the backup stores (${rows.map((r) => r.name).join(', ')})` : 'store: there is no backup store: lodge backup-store create NAME PATH makes one');
+    }
+    const r = rows.find((r) => r.name === name);
+    if (!r) throw new LodgeError('NOT_FOUND', `backup store ${name} not found (lodge backup-store list shows what there is)`);
+    return r;
+  }
+
+  private toApi(r: StoreRow, key?: string): BackupStoreInfo {
+    return { name: r.name, path: r.path, encrypted: r.encrypted === 1, ...(key ? { key } : {}), createdAt: r.createdAt };
+  }
+
+  private keyFile(name: string): string {
+    return path.join(this.deps.keysDir, `${name}.key`);
+  }
+
+  private open(r: StoreRow): Promise<BackupStore> {
+    let s = this.opened.get(r.name);
+    if (!s) {
+      s = (async () => (r.encrypted ? openStore(r.path, { key: Buffer.from((await readFile(this.keyFile(r.name), 'utf8')).trim(), 'hex') }) : openStore(r.path)))();
+      // a store that did not open (a disk not mounted yet) is tried again next time
+      s.catch(() => this.opened.delete(r.name));
+      this.opened.set(r.name, s);
+    }
+    return s;
+  }
+
+  stores(): BackupStoreInfo[] {
+    return this.rows().map((r) => this.toApi(r));
+  }
+
+  getStore(name: string): BackupStoreInfo {
+    return this.toApi(this.row(name));
+  }
+
+  /** Makes a new store in an empty or new directory, or adds the store a directory holds already. */
+  async addStore(req: BackupStoresPost): Promise<BackupStoreInfo> {
+    const rows = this.rows();
+    if (rows.some((r) => r.name === req.name)) throw new LodgeError('CONFLICT', `a backup store named ${req.name} exists already`);
+    const dir = path.resolve(req.path);
+    const other = rows.find((r) => dir === r.path || dir.startsWith(`${r.path}/`) || r.path.startsWith(`${dir}/`));
+    if (other) throw new LodgeError('CONFLICT', `path: ${dir} overlaps backup store ${other.name} (${other.path})`);
+    const given = req.key ? Buffer.from(req.key, 'hex') : undefined;
+    let store: BackupStore;
+    let made: string | undefined;
+    const existing = existsSync(dir) ? await readdir(dir).catch(() => undefined) : [];
+    if (existing === undefined) throw new LodgeError('BAD_REQUEST', `path: ${dir} is not a directory`);
+    if (existing.length > 0) {
+      if (req.encrypt) throw new LodgeError('BAD_REQUEST', `encrypt: ${dir} holds a store already (or other files): an existing store keeps how it was made`);
+      store = await openStore(dir, given ? { key: given } : {}).catch((e: LodgeError) => {
+        if (e.code === 'NOT_FOUND') throw new LodgeError('BAD_REQUEST', `path: ${dir} is neither empty nor a backup store`, { cause: e });
+        throw e;
+      });
+    } else {
+      const key = req.encrypt || given ? (given ?? randomBytes(32)) : undefined;
+      store = await createStore(dir, key ? { encryptionKey: key } : {});
+      if (key && !given) made = key.toString('hex');
+    }
+    const encrypted = store.config.encryption !== null;
+    if (encrypted) {
+      await mkdir(this.deps.keysDir, { recursive: true, mode: 0o700 });
+      await chmod(this.deps.keysDir, 0o700);
+      await writeFile(this.keyFile(req.name), `${(given ?? Buffer.from(made!, 'hex')).toString('hex')}\n`, { mode: 0o600 });
+    }
+    const row: StoreRow = { name: req.name, path: dir, encrypted: encrypted ? 1 : 0, createdAt: new Date().toISOString() };
+    this.deps.store.db.prepare('INSERT INTO backup_stores (name, path, encrypted, created_at) VALUES (?, ?, ?, ?)').run(row.name, row.path, row.encrypted, row.createdAt);
+    this.opened.set(row.name, Promise.resolve(store));
+    return this.toApi(row, made);
+  }
+
+  /** Forgets a store; its backups stay in its directory, to be added again (with its key). */
+  async removeStore(name: string): Promise<void> {
+    this.row(name);
+    this.deps.store.db.prepare('DELETE FROM backup_stores WHERE name = ?').run(name);
+    this.opened.delete(name);
+    await rm(this.keyFile(name), { force: true });
+  }
+
+  private settings(g: GuestRecord, volume: VolumeRecord): BackupGuest {
+    return {
+      name: g.name,
+      kind: g.kind,
+      image: g.image,
+      imageContent: g.imageContent,
+      limits: g.limits,
+      options: g.options,
+      networks: this.deps.guests.networkNames(g.id),
+      rootSizeBytes: volume.sizeBytes,
+    };
+  }
+
+  /**
+   * Backs a guest up: its root volume snapshotted (the guest paused for that instant) under
+   * a name no row has (a lodged killed meanwhile leaves it to the next start's sweep), the
+   * snapshot's files backed up over the guest's last backup in the store, the snapshot gone.
+   */
+  create(name: string, req: GuestBackupsPost): Operation {
+    const row = this.row(req.store);
+    this.deps.guests.rootOf(name);
+    return this.deps.operations.start('backup.create', name, ({ progress, signal }) =>
+      this.lock.with(name, async () => {
+        const snapshot = `lodge-backup-${randomBytes(4).toString('hex')}`;
+        const store = await this.open(row);
+        progress(5, 'taking a snapshot of its root volume');
+        const { volume, settings } = await this.deps.guests.withLocked(name, async (locked) => {
+          const volume = this.deps.guests.rootOf(name);
+          await locked.quiesced(`being snapshotted for a backup`, () => this.deps.storage.snapshotVolume(volume, snapshot, signal));
+          return { volume, settings: this.settings(locked.record, volume) };
+        });
+        try {
+          const dir = await this.deps.storage.openSnapshot(volume, snapshot);
+          const previous = (await store.listBackups(name)).filter((b) => b.finished).at(-1);
+          progress(10, previous ? `backing up what changed since ${previous.id}` : 'backing up its root volume');
+          const manifest = await store.runBackup(name, { guest: settings }, (w) =>
+            w
+              .addTree(rootTree, dir, {
+                ...(previous ? { previous: { group: name, id: previous.id } } : {}),
+                signal,
+                onProgress: ({ done, total }) => progress(10 + (total ? (85 * done) / total : 0), `backed up ${Math.round(done / 1024 / 1024)} MiB`),
+              })
+              .then(() => undefined),
+          );
+          this.deps.events.emit('lifecycle', name, 'updated', { backup: manifest.id, store: row.name });
+        } finally {
+          await this.deps.storage.closeSnapshot(volume, snapshot).catch(() => {});
+          await this.deps.storage.deleteVolumeSnapshot(volume, snapshot).catch((e: Error) => this.deps.log(`${name}: removing the snapshot of its backup failed (the next start does): ${e.message}`));
+        }
+      }),
+      { cancellable: true },
+    );
+  }
+
+  private toBackup(store: string, group: string, id: string, m?: Manifest): Backup {
+    const settings = m && isBackupGuest(m.guest) ? m.guest : undefined;
+    const tree = m?.indexes.find((x) => x.name === rootTree);
+    return {
+      store,
+      guest: group,
+      id,
+      finished: m !== undefined,
+      ...(m ? { createdAt: m.createdAt, readBytes: m.bytesRead, storedBytes: m.bytesStored } : {}),
+      ...(tree ? { sizeBytes: tree.size } : {}),
+      ...(settings ? { settings } : {}),
+    };
+  }
+
+  async list(storeName: string, guest?: string): Promise<Backup[]> {
+    const row = this.row(storeName);
+    const store = await this.open(row);
+    const out: Backup[] = [];
+    for (const b of await store.listBackups(guest)) {
+      const m = b.finished ? await store.readManifest(b.group, b.id).catch(() => undefined) : undefined;
+      out.push(this.toBackup(row.name, b.group, b.id, m));
+    }
+    return out;
+  }
+
+  async get(storeName: string, guest: string, id: string): Promise<Backup> {
+    const row = this.row(storeName);
+    return this.toBackup(row.name, guest, id, await (await this.open(row)).readManifest(guest, id));
+  }
+
+  async delete(storeName: string, guest: string, id: string): Promise<void> {
+    const store = await this.open(this.row(storeName));
+    await store.readManifest(guest, id);
+    await store.deleteBackup(guest, id);
+  }
+
+  /**
+   * Makes a new guest from a backup, as a launch does (a failure leaves none): the backed-up
+   * guest's kind, image, options, limits and networks (those this host has), its root filled
+   * from the backup.
+   */
+  async restore(storeName: string, guest: string, id: string, req: BackupRestorePost): Promise<Operation> {
+    const row = this.row(storeName);
+    const store = await this.open(row);
+    const m = await store.readManifest(guest, id);
+    if (!isBackupGuest(m.guest)) throw new LodgeError('BAD_REQUEST', `backup ${guest}/${id} in store ${row.name} does not say what guest it is of`);
+    const settings = m.guest;
+    const name = req.name ?? settings.name;
+    if (!this.deps.guests.hasImageContent(settings.image, settings.imageContent)) {
+      throw new LodgeError('CONFLICT', `backup ${guest}/${id} was written over a version of image ${settings.image} that this host does not have (it was rebuilt or removed since): its root cannot be put back over another`);
+    }
+    const networks = settings.networks.filter((n) => this.deps.store.network(n)).map((network) => ({ network }));
+    return this.deps.guests.launch(
+      { name, image: settings.image, kind: settings.kind, limits: settings.limits, options: settings.options, networks, start: req.start ?? false },
+      {
+        what: `restoring its root volume from backup ${guest}/${id}`,
+        pool: this.deps.storage.poolFor(undefined).name,
+        sizeBytes: settings.rootSizeBytes,
+        imageContent: settings.imageContent,
+        fill: async (volume, signal) => {
+          const { dir } = await this.deps.storage.createVolume(volume);
+          await store.restoreTree(guest, id, rootTree, path.join(dir, restoring), { signal });
+          await moveUp(dir, restoring);
+        },
+      },
+    );
+  }
+
+  async verify(storeName: string): Promise<BackupVerifyResult> {
+    const r = await (await this.open(this.row(storeName))).verify();
+    return { ok: r.ok, backups: r.backups, chunks: r.chunks, damaged: r.damaged, broken: r.broken };
+  }
+
+  async prune(storeName: string, req: BackupPrunePost): Promise<BackupPruneResult> {
+    const store = await this.open(this.row(storeName));
+    const policy = { ...(req.keepLast !== undefined ? { keepLast: req.keepLast } : {}), ...(req.keepDaily !== undefined ? { keepDaily: req.keepDaily } : {}), ...(req.keepWeekly !== undefined ? { keepWeekly: req.keepWeekly } : {}) };
+    if (Object.keys(policy).length === 0) throw new LodgeError('BAD_REQUEST', 'keepLast, keepDaily, keepWeekly: say what to keep (at least one of them)');
+    const r = await store.prune(req.guest, policy, { dryRun: req.dryRun ?? false });
+    return { kept: r.kept.map((k) => k.id), removed: r.removed };
+  }
+
+  async gc(storeName: string): Promise<BackupGcResult> {
+    const r = await (await this.open(this.row(storeName))).gc();
+    return { removedChunks: r.removedChunks, removedBytes: r.removedBytes, removedUnfinished: r.removedUnfinished, missingChunks: r.missingChunks };
+  }
+}
+
+/** Moves what `dir/sub` holds up into `dir` (what is there already, a filesystem's lost+found, stays), then removes `sub`. */
+async function moveUp(dir: string, sub: string): Promise<void> {
+  const from = path.join(dir, sub);
+  const there = new Set(await readdir(dir));
+  for (const entry of await readdir(from)) {
+    if (!there.has(entry)) await rename(path.join(from, entry), path.join(dir, entry));
+  }
+  await rm(from, { recursive: true, force: true });
+}
