@@ -17,6 +17,7 @@ const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark>
   net: { about: 'TCP throughput and round trip: two ct and two vm guests on a bridge against two bare namespaces', load: async () => (await import('./net.js')).net },
   storage: { about: 'dir against btrfs pools: ct launch and delete (against runc), N containers (--count, 50): time, host disk and loop devices per guest; pv and vm launches', load: async () => (await import('./storage.js')).storage },
   volume: { about: 'fio inside ct, pv and vm guests on a dir and a btrfs pool, against fio on the host side of the same pool (--megabytes, 64; --seconds, 5)', load: async () => (await import('./volume.js')).volume },
+  backup: { about: 'backups of a running guest of each kind (--image, debian/12; --kinds, ct,pv,vm): first, after 10 MB, restore, store size; ten containers of one image; against restic and borg', load: async () => (await import('./backup.js')).backup },
   api: { about: 'requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest', load: async () => (await import('./api.js')).api },
 };
 
@@ -36,6 +37,8 @@ Options:
   --vm-megabytes N    net: MB per vm transfer (default 16)
   --no-vm             net: leave the vm pair out
   --no-peers          ct-start, density: leave Podman and LXD out
+  --image NAME        backup: the image of its guests (default debian/12)
+  --kinds LIST        backup: the kinds (default ct,pv,vm)
   --pool dir|btrfs    the driver of the private lodged's default pool (default: what lodged
                       chooses, btrfs where it can): guests' roots live there
 
@@ -53,6 +56,8 @@ const { values, positionals } = parseArgs({
     'no-vm': { type: 'boolean' },
     'no-peers': { type: 'boolean' },
     pool: { type: 'string' },
+    image: { type: 'string' },
+    kinds: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -74,6 +79,10 @@ for (const [k, v] of Object.entries(values)) {
       process.exit(2);
     }
     options.pool = v;
+    continue;
+  }
+  if (k === 'image' || k === 'kinds') {
+    options[k] = String(v);
     continue;
   }
   const n = typeof v === 'string' ? Number(v) : NaN;

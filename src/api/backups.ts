@@ -31,14 +31,14 @@ export const BackupStoreList = Type.Array(BackupStore);
 
 /** What a backup says of its guest: enough to make it again. */
 export const BackupGuest = Type.Object({
-  name: Type.String(),
+  name: Name,
   kind: GuestKind,
   image: Type.String(),
   imageContent: Type.String({ description: 'the version of the image content its root was written over' }),
   limits: Limits,
   options: GuestOptions,
   networks: Type.Array(Type.String()),
-  rootSizeBytes: Type.Integer(),
+  rootSizeBytes: Type.Integer({ minimum: 64 * 1024 * 1024 }),
 });
 export type BackupGuest = Static<typeof BackupGuest>;
 
@@ -74,6 +74,7 @@ export const BackupRestorePost = Type.Object(
   {
     name: Type.Optional(Type.String({ pattern: namePattern, description: 'the new guest (default: the backed-up guest\'s name, if no guest has it)' })),
     start: Type.Optional(Type.Boolean({ default: false })),
+    privileged: Type.Optional(Type.Boolean({ description: "an imported archive of a privileged container is made one only when this says so" })),
   },
   { additionalProperties: false },
 );

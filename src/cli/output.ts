@@ -11,6 +11,12 @@ export function parseFormat(value: string): Format {
   return value;
 }
 
+/** A flag's whole number. */
+export function count(flag: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new LodgeError('BAD_REQUEST', `${flag}: "${text}" is not a count`);
+  return Number(text);
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -9,6 +9,7 @@ import { register as backupStore } from './commands/backup-store.js';
 import { register as guestConsole } from './commands/guest-console.js';
 import { register as guestCopy } from './commands/guest-copy.js';
 import { register as guestDelete } from './commands/guest-delete.js';
+import { register as guestExport } from './commands/guest-export.js';
 import { register as guestExec } from './commands/guest-exec.js';
 import { register as guestLaunch } from './commands/guest-launch.js';
 import { register as guestList } from './commands/guest-list.js';
@@ -34,7 +35,7 @@ const program = new Command('lodge')
 
 let client: LodgeClient | undefined;
 const getClient = () => (client ??= new LodgeClient());
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation]) register(program, getClient);
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestExport, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation]) register(program, getClient);
 
 try {
   await program.parseAsync();

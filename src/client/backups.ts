@@ -3,6 +3,7 @@
  */
 import type { Backup, BackupGcResult, BackupPrunePost, BackupPruneResult, BackupRestorePost, BackupStore, BackupStoresPost, BackupVerifyResult, GuestBackupsPost } from '../api/backups.js';
 import type { Operation } from '../api/operations.js';
+import type { Readable, Writable } from 'node:stream';
 import type { Transport } from './http.js';
 
 const store = (name: string) => `/1.0/backup-stores/${encodeURIComponent(name)}`;
@@ -25,5 +26,11 @@ export class BackupsClient {
   create = (guest: string, body: GuestBackupsPost) => this.t.request<Operation>('POST', `/1.0/guests/${encodeURIComponent(guest)}/backups`, { body });
   verify = (s: string) => this.t.request<BackupVerifyResult>('POST', `${store(s)}/verify`);
   prune = (s: string, body: BackupPrunePost) => this.t.request<BackupPruneResult>('POST', `${store(s)}/prune`, { body });
+  /** Writes the guest's export archive to `sink`. */
+  exportGuest = (guest: string, sink: Writable) => this.t.download(`/1.0/guests/${encodeURIComponent(guest)}/export`, sink);
+  importGuest = (data: Readable, query: { name?: string; start?: boolean; privileged?: boolean }) => {
+    const q = new URLSearchParams(Object.entries(query).filter((e) => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
+    return this.t.request<Operation>('POST', `/1.0/guests/import?${q}`, { stream: { data, contentType: 'application/x-tar' } });
+  };
   gc = (s: string) => this.t.request<BackupGcResult>('POST', `${store(s)}/gc`);
 }

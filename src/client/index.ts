@@ -8,6 +8,7 @@ import { Transport } from './http.js';
 import { ImagesClient } from './images.js';
 import { NetworksClient } from './networks.js';
 import { OperationsClient } from './operations.js';
+import { SchedulesClient } from './schedules.js';
 import { SnapshotsClient } from './snapshots.js';
 import { StorageClient } from './storage.js';
 import { VolumesClient } from './volumes.js';
@@ -19,6 +20,7 @@ export class LodgeClient {
   readonly images: ImagesClient;
   readonly networks: NetworksClient;
   readonly operations: OperationsClient;
+  readonly schedules: SchedulesClient;
   readonly snapshots: SnapshotsClient;
   readonly storage: StorageClient;
   readonly volumes: VolumesClient;
@@ -30,6 +32,7 @@ export class LodgeClient {
     this.images = new ImagesClient(this.transport);
     this.networks = new NetworksClient(this.transport);
     this.operations = new OperationsClient(this.transport);
+    this.schedules = new SchedulesClient(this.transport);
     this.snapshots = new SnapshotsClient(this.transport);
     this.storage = new StorageClient(this.transport);
     this.volumes = new VolumesClient(this.transport);

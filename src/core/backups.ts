@@ -9,7 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { create as createTar, extract as extractTar } from 'tar';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { BackupGuest, type Backup, type BackupGcResult, type BackupPrunePost, type BackupPruneResult, type BackupRestorePost, type BackupStore as BackupStoreInfo, type BackupStoresPost, type BackupVerifyResult, type GuestBackupsPost } from '../api/backups.js';
@@ -31,6 +33,8 @@ export interface BackupServiceDeps {
   events: Events;
   /** Where the keys of encrypted stores are kept (root's alone). */
   keysDir: string;
+  /** lodged's state directory, which no store may be in. */
+  stateDir: string;
   log: (message: string) => void;
 }
 
@@ -46,6 +50,21 @@ const isBackupGuest = new Ajv({ strict: false }).compile<BackupGuest>(BackupGues
 
 /** The one tree a guest's backup holds: the files of its root volume. */
 const rootTree = 'root';
+/** An export archive: what it says of itself, beside its store. */
+const exportFile = 'lodge-export.json';
+const exportStore = 'store';
+interface ExportFile {
+  format: 'lodge-export';
+  version: 1;
+  guest: BackupGuest;
+  /** The id of the one backup in its store. */
+  backup: string;
+}
+const isExportFile = (v: unknown): v is ExportFile => {
+  const f = v as Partial<ExportFile> | null;
+  return typeof f === 'object' && f !== null && f.format === 'lodge-export' && f.version === 1 && typeof f.backup === 'string' && isBackupGuest(f.guest);
+};
+
 /** Where a restore puts the tree inside the new volume, before moving it up (a filesystem volume has lost+found). */
 const restoring = '.lodge-restore';
 
@@ -93,6 +112,11 @@ export class BackupService {
     return s;
   }
 
+  /** The store a request that names none goes to: the only one there is. */
+  defaultStore(): string {
+    return this.row(undefined).name;
+  }
+
   stores(): BackupStoreInfo[] {
     return this.rows().map((r) => this.toApi(r));
   }
@@ -106,6 +130,7 @@ export class BackupService {
     const rows = this.rows();
     if (rows.some((r) => r.name === req.name)) throw new LodgeError('CONFLICT', `a backup store named ${req.name} exists already`);
     const dir = path.resolve(req.path);
+    await this.checkStorePath(dir);
     const other = rows.find((r) => dir === r.path || dir.startsWith(`${r.path}/`) || r.path.startsWith(`${dir}/`));
     if (other) throw new LodgeError('CONFLICT', `path: ${dir} overlaps backup store ${other.name} (${other.path})`);
     const given = req.key ? Buffer.from(req.key, 'hex') : undefined;
@@ -136,9 +161,34 @@ export class BackupService {
     return this.toApi(row, made);
   }
 
+  /**
+   * A store's directory is written by root: none of lodged's own state or pools is one, and
+   * no one but root can swap a directory on its way for a link (a directory others may write
+   * is refused unless it is sticky, as /tmp is).
+   */
+  private async checkStorePath(dir: string): Promise<void> {
+    const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+    if (dir === '/') throw new LodgeError('BAD_REQUEST', 'path: / cannot hold a backup store');
+    if (inside(dir, this.deps.stateDir) || inside(this.deps.stateDir, dir)) throw new LodgeError('BAD_REQUEST', `path: ${dir} is inside or around lodged's state directory (${this.deps.stateDir})`);
+    const pool = this.deps.store.pools().find((p) => inside(dir, p.path) || inside(p.path, dir));
+    if (pool) throw new LodgeError('BAD_REQUEST', `path: ${dir} is inside or around storage pool ${pool.name} (${pool.path})`);
+    for (let p = path.dirname(dir); ; p = path.dirname(p)) {
+      const st = await lstat(p).catch(() => undefined);
+      if (st?.isSymbolicLink()) throw new LodgeError('BAD_REQUEST', `path: ${p} on the way to ${dir} is a symbolic link: give the real path`);
+      if (st && (st.uid !== 0 || ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0))) {
+        throw new LodgeError('BAD_REQUEST', `path: ${p} on the way to ${dir} can be changed by others than root (owner ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}), who could swap what Lodge writes`);
+      }
+      if (p === '/') break;
+    }
+  }
+
   /** Forgets a store; its backups stay in its directory, to be added again (with its key). */
   async removeStore(name: string): Promise<void> {
     this.row(name);
+    const scheduled = (this.deps.store.db.prepare("SELECT g.name, s.keep FROM schedules s JOIN guests g ON g.id = s.guest_id WHERE s.kind = 'backup'").all() as Array<{ name: string; keep: string }>)
+      .filter((r) => (JSON.parse(r.keep) as { store?: string }).store === name)
+      .map((r) => r.name);
+    if (scheduled.length) throw new LodgeError('CONFLICT', `backup store ${name} is where the backup schedules of ${scheduled.join(', ')} write: remove them first (lodge backup schedule NAME --off)`);
     this.deps.store.db.prepare('DELETE FROM backup_stores WHERE name = ?').run(name);
     this.opened.delete(name);
     await rm(this.keyFile(name), { force: true });
@@ -157,45 +207,128 @@ export class BackupService {
     };
   }
 
-  /**
-   * Backs a guest up: its root volume snapshotted (the guest paused for that instant) under
-   * a name no row has (a lodged killed meanwhile leaves it to the next start's sweep), the
-   * snapshot's files backed up over the guest's last backup in the store, the snapshot gone.
-   */
+  /** Backs a guest up into a store (as an operation, one at a time per guest). */
   create(name: string, req: GuestBackupsPost): Operation {
     const row = this.row(req.store);
     this.deps.guests.rootOf(name);
-    return this.deps.operations.start('backup.create', name, ({ progress, signal }) =>
-      this.lock.with(name, async () => {
-        const snapshot = `lodge-backup-${randomBytes(4).toString('hex')}`;
-        const store = await this.open(row);
-        progress(5, 'taking a snapshot of its root volume');
-        const { volume, settings } = await this.deps.guests.withLocked(name, async (locked) => {
-          const volume = this.deps.guests.rootOf(name);
-          await locked.quiesced(`being snapshotted for a backup`, () => this.deps.storage.snapshotVolume(volume, snapshot, signal));
-          return { volume, settings: this.settings(locked.record, volume) };
-        });
-        try {
-          const dir = await this.deps.storage.openSnapshot(volume, snapshot);
-          const previous = (await store.listBackups(name)).filter((b) => b.finished).at(-1);
-          progress(10, previous ? `backing up what changed since ${previous.id}` : 'backing up its root volume');
-          const manifest = await store.runBackup(name, { guest: settings }, (w) =>
-            w
-              .addTree(rootTree, dir, {
-                ...(previous ? { previous: { group: name, id: previous.id } } : {}),
-                signal,
-                onProgress: ({ done, total }) => progress(10 + (total ? (85 * done) / total : 0), `backed up ${Math.round(done / 1024 / 1024)} MiB`),
-              })
-              .then(() => undefined),
-          );
+    return this.deps.operations.start(
+      'backup.create',
+      name,
+      ({ progress, signal }) =>
+        this.lock.with(name, async () => {
+          const manifest = await this.backUp(await this.open(row), name, { progress, signal, incremental: true });
           this.deps.events.emit('lifecycle', name, 'updated', { backup: manifest.id, store: row.name });
-        } finally {
-          await this.deps.storage.closeSnapshot(volume, snapshot).catch(() => {});
-          await this.deps.storage.deleteVolumeSnapshot(volume, snapshot).catch((e: Error) => this.deps.log(`${name}: removing the snapshot of its backup failed (the next start does): ${e.message}`));
-        }
-      }),
+        }),
       { cancellable: true },
     );
+  }
+
+  /**
+   * Backs a guest up into `store`: its root volume snapshotted (the guest paused for that
+   * instant) under a name no row has (a lodged killed meanwhile leaves it to the next
+   * start's sweep), the snapshot's files backed up (incremental: over the guest's last backup
+   * in the store), the snapshot gone.
+   */
+  private async backUp(store: BackupStore, name: string, how: { progress: (p: number, step: string) => void; signal: AbortSignal; incremental: boolean }): Promise<Manifest> {
+    const { progress, signal } = how;
+    const snapshot = `lodge-backup-${randomBytes(4).toString('hex')}`;
+    progress(5, 'taking a snapshot of its root volume');
+    const { volume, settings } = await this.deps.guests.withLocked(name, async (locked) => {
+      const volume = this.deps.guests.rootOf(name);
+      await locked.quiesced('a snapshot for a backup being taken', () => this.deps.storage.snapshotVolume(volume, snapshot, signal));
+      return { volume, settings: this.settings(locked.record, volume) };
+    });
+    try {
+      const dir = await this.deps.storage.openSnapshot(volume, snapshot);
+      const previous = how.incremental ? (await store.listBackups(name)).filter((b) => b.finished).at(-1) : undefined;
+      progress(10, previous ? `backing up what changed since ${previous.id}` : 'backing up its root volume');
+      return await store.runBackup(name, { guest: settings }, (w) =>
+        w
+          .addTree(rootTree, dir, {
+            ...(previous ? { previous: { group: name, id: previous.id } } : {}),
+            signal,
+            onProgress: ({ done, total }) => progress(10 + (total ? (85 * done) / total : 0), `backed up ${Math.round(done / 1024 / 1024)} MiB`),
+          })
+          .then(() => undefined),
+      );
+    } finally {
+      await this.deps.storage.closeSnapshot(volume, snapshot).catch(() => {});
+      await this.deps.storage.deleteVolumeSnapshot(volume, snapshot).catch((e: Error) => this.deps.log(`${name}: removing the snapshot of its backup failed (the next start does): ${e.message}`));
+    }
+  }
+
+  /**
+   * A guest as one archive that imports on another Lodge host: a tar of lodge-export.json and
+   * a backup store of its own holding one backup of the guest (chunks compressed with zstd,
+   * each checked by its SHA-256, the manifest by the index's). Made in `scratch`; the stream's
+   * end (or failure) removes it.
+   */
+  async exportGuest(name: string, scratch: string, signal: AbortSignal): Promise<Readable> {
+    this.deps.guests.rootOf(name);
+    const dir = await mkdtemp(path.join(scratch, 'export-'));
+    try {
+      const store = await createStore(path.join(dir, exportStore));
+      const manifest = await this.lock.with(name, () => this.backUp(store, name, { progress: () => {}, signal, incremental: false }));
+      const about: ExportFile = { format: 'lodge-export', version: 1, guest: manifest.guest as BackupGuest, backup: manifest.id };
+      await writeFile(path.join(dir, exportFile), `${JSON.stringify(about, null, 2)}\n`);
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    const tar = createTar({ cwd: dir, portable: true }, [exportFile, exportStore]) as unknown as Readable;
+    const cleanup = () => void rm(dir, { recursive: true, force: true });
+    tar.once('end', cleanup).once('error', cleanup).once('close', cleanup);
+    return tar;
+  }
+
+  /**
+   * Makes a new guest from an exported archive (`file`, lodged's: removed here). Only files
+   * and directories are taken from the tar, none outside its directory; the store in it is
+   * then read as any store is (every chunk checked), so a damaged archive fails its restore
+   * and leaves no guest.
+   */
+  async importGuest(file: string, req: BackupRestorePost, scratch: string): Promise<Operation> {
+    const dir = await mkdtemp(path.join(scratch, 'import-'));
+    const cleanup = () => rm(dir, { recursive: true, force: true });
+    try {
+      let odd: string | undefined;
+      await extractTar({
+        file,
+        cwd: dir,
+        strict: true,
+        filter: (p, entry) => {
+          const type = 'type' in entry ? entry.type : undefined;
+          if (type === 'File' || type === 'Directory') return true;
+          odd ??= `${p} is a ${String(type)}`;
+          return false;
+        },
+      }).catch((e: Error) => {
+        throw new LodgeError('BAD_REQUEST', `the archive cannot be read as a Lodge export (a tar)`, { cause: e });
+      });
+      if (odd) throw new LodgeError('BAD_REQUEST', `the archive is not a Lodge export: ${odd}, where only files and directories belong`);
+      const text = await readFile(path.join(dir, exportFile), 'utf8').catch(() => {
+        throw new LodgeError('BAD_REQUEST', `the archive is not a Lodge export: it has no ${exportFile}`);
+      });
+      let about: unknown;
+      try {
+        about = JSON.parse(text);
+      } catch (e) {
+        throw new LodgeError('BAD_REQUEST', `${exportFile} in the archive is not JSON`, { cause: e });
+      }
+      if (!isExportFile(about)) throw new LodgeError('BAD_REQUEST', `${exportFile} in the archive is not a Lodge export's (format lodge-export, version 1, a guest and its backup)`);
+      const store = await openStore(path.join(dir, exportStore));
+      await store.readManifest(about.guest.name, about.backup).catch((e: Error) => {
+        throw new LodgeError('BAD_REQUEST', 'the archive is not a whole Lodge export (cut short, or damaged): its backup cannot be read', { cause: e });
+      });
+      const op = await this.restoreFrom(store, about.guest.name, about.backup, req, 'archive');
+      void this.deps.operations.wait(op.id, 24 * 3600 * 1000).finally(cleanup);
+      return op;
+    } catch (e) {
+      await cleanup();
+      throw e;
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   private toBackup(store: string, group: string, id: string, m?: Manifest): Backup {
@@ -240,14 +373,28 @@ export class BackupService {
    * from the backup.
    */
   async restore(storeName: string, guest: string, id: string, req: BackupRestorePost): Promise<Operation> {
-    const row = this.row(storeName);
-    const store = await this.open(row);
+    return this.restoreFrom(await this.open(this.row(storeName)), guest, id, req);
+  }
+
+  /** `trust`: a store of this host's, or an archive from anywhere (whose privileged container is refused unless asked for). */
+  private async restoreFrom(store: BackupStore, guest: string, id: string, req: BackupRestorePost, trust: 'store' | 'archive' = 'store'): Promise<Operation> {
     const m = await store.readManifest(guest, id);
-    if (!isBackupGuest(m.guest)) throw new LodgeError('BAD_REQUEST', `backup ${guest}/${id} in store ${row.name} does not say what guest it is of`);
+    if (!isBackupGuest(m.guest)) throw new LodgeError('BAD_REQUEST', `backup ${guest}/${id} does not say what guest it is of`);
     const settings = m.guest;
     const name = req.name ?? settings.name;
-    if (!this.deps.guests.hasImageContent(settings.image, settings.imageContent)) {
-      throw new LodgeError('CONFLICT', `backup ${guest}/${id} was written over a version of image ${settings.image} that this host does not have (it was rebuilt or removed since): its root cannot be put back over another`);
+    const kind = this.deps.guests.kindInfo(settings.kind);
+    if (!kind) throw new LodgeError('UNSUPPORTED', `backup ${guest}/${id} is of a ${settings.kind} guest, which this host cannot run`);
+    let imageContent = settings.imageContent;
+    if (!this.deps.guests.hasImageContent(settings.image, imageContent)) {
+      // a container's layer applies over whatever version of its image this host has; a disk's blocks only over the one they were written over
+      const current = this.deps.store.image(settings.image)?.content;
+      if (kind.rootContent !== 'filesystem' || current === undefined) {
+        throw new LodgeError('CONFLICT', `backup ${guest}/${id} was written over a version of image ${settings.image} that this host does not have${current === undefined ? ' (it has no such image)' : ' (it was rebuilt since, or made on another host)'}: a ${settings.kind} guest's disk cannot be put back over another`);
+      }
+      imageContent = current;
+    }
+    if (settings.options.privileged && trust === 'archive' && !req.privileged) {
+      throw new LodgeError('CONFLICT', `the archive is of a privileged container, whose root is the host's root: import it with --privileged only if you trust where it comes from`);
     }
     const networks = settings.networks.filter((n) => this.deps.store.network(n)).map((network) => ({ network }));
     return this.deps.guests.launch(
@@ -256,13 +403,14 @@ export class BackupService {
         what: `restoring its root volume from backup ${guest}/${id}`,
         pool: this.deps.storage.poolFor(undefined).name,
         sizeBytes: settings.rootSizeBytes,
-        imageContent: settings.imageContent,
+        imageContent,
         fill: async (volume, signal) => {
           const { dir } = await this.deps.storage.createVolume(volume);
           await store.restoreTree(guest, id, rootTree, path.join(dir, restoring), { signal });
           await moveUp(dir, restoring);
         },
       },
+      trust === 'archive' ? 'guest.import' : 'backup.restore',
     );
   }
 

@@ -9,7 +9,7 @@ import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, GuestsPost,
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, hasMemory, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, hasFiles, hasMemory, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -77,6 +77,9 @@ export interface RootSource {
   /** Makes the new guest's root volume (its row is made) with the content in it. */
   fill(volume: VolumeRecord, signal: AbortSignal): Promise<void>;
 }
+
+/** The reason of a guest paused by lodged while its root is copied (a snapshot, a copy, a backup). */
+const quiescedPrefix = 'paused by lodged: ';
 
 /** Errors from engines become ENGINE_FAILED with the action named; our own errors pass as they are. */
 function wrap(e: unknown, message: string): LodgeError {
@@ -209,7 +212,7 @@ export class GuestService {
     return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}), ...(volumes.length ? { volumes } : {}), ...root });
   }
 
-  launch(req: GuestsPost, from?: RootSource): Operation {
+  launch(req: GuestsPost, from?: RootSource, action = 'guest.launch'): Operation {
     const kind = req.kind ?? 'ct';
     const driver = this.deps.drivers.get(kind);
     const image = this.deps.store.image(req.image);
@@ -247,7 +250,7 @@ export class GuestService {
       return g;
     });
     return this.deps.operations.start(
-      'guest.launch',
+      action,
       req.name,
       ({ progress, signal }) =>
       this.lock.with(req.name, async () => {
@@ -329,7 +332,7 @@ export class GuestService {
         // the source as it is, quiesced under its own lock meanwhile
         await this.withLocked(name, (source) => {
           if (source.record.id !== g.id) throw new LodgeError('CONFLICT', `${name} was deleted meanwhile`);
-          return source.quiesced(`being copied to ${req.name}`, () => this.deps.storage.copyVolume(volume, undefined, to, signal));
+          return source.quiesced(`its root being copied to ${req.name}`, () => this.deps.storage.copyVolume(volume, undefined, to, signal));
         });
       },
     });
@@ -342,6 +345,11 @@ export class GuestService {
     const volume = this.deps.store.rootVolume(g.id);
     if (!volume) throw new LodgeError('UNSUPPORTED', `${name} was made before storage pools: its root is not a volume (launch a new guest)`);
     return volume;
+  }
+
+  /** What this host's driver of a kind declares, if it has one. */
+  kindInfo(kind: GuestKind): DriverInfo | undefined {
+    return this.deps.drivers.info(kind);
   }
 
   /** The networks a guest has a NIC on, eth0 first. */
@@ -382,14 +390,22 @@ export class GuestService {
     // a paused or stopped guest writes nothing; a kind that cannot pause gives what its pool catches
     if (g.state !== 'running' || !this.deps.drivers.has(g.kind, 'pause')) return work();
     await driver.pause(spec);
-    // said in its state: a lodged killed meanwhile leaves it paused, and says why
-    this.setState(g, 'paused', why);
+    // said in its state: a lodged killed meanwhile finds it paused, with why, and resumes it at its next start
+    this.setState(g, 'paused', `${quiescedPrefix}${why}`);
+    let result: T;
     try {
-      return await work();
-    } finally {
-      await driver.resume(spec);
-      this.setState(g, 'running');
+      result = await work();
+    } catch (e) {
+      // the work's failure is what is said; a resume that fails too leaves it paused, with why
+      await driver.resume(spec).then(
+        () => this.setState(g, 'running'),
+        (r: Error) => this.setState(g, 'paused', `${why} failed, and resuming it failed too (${r.message}): resume it`),
+      );
+      throw e;
     }
+    await driver.resume(spec);
+    this.setState(g, 'running');
+    return result;
   }
 
   /** Where a guest's root volume is in its pool: named after its id, as its other host-side resources are. */
@@ -756,6 +772,12 @@ export class GuestService {
             this.deps.log(`${g.name}: ${g.state}, but its engine runs (a start was interrupted): stopping it`);
             await driver.stop(this.spec(g), { timeoutMs: 0, force: true, stopSignal: 'SIGKILL' });
           }
+        }
+        if (g.state === 'paused' && g.stateReason?.startsWith(quiescedPrefix) && (await this.driver(g).observe(this.ref(g))).state === 'running') {
+          // a lodged killed while the guest was paused for a copy of its root: what was being made is swept, the guest goes on
+          this.deps.log(`${g.name}: resuming it: ${g.stateReason}, when lodged stopped`);
+          await this.driver(g).resume(this.spec(g));
+          this.setState(g, 'running');
         }
         const before = g.state;
         await this.refresh(g, true);

@@ -18,6 +18,9 @@ import type { Operations } from './operations.js';
 import type { StorageService } from './storage.js';
 import type { GuestRecord, SnapshotRecord, Store, VolumeRecord } from './store.js';
 
+/** What scheduled snapshots are named by. */
+export const autoPrefix = 'auto-';
+
 export interface SnapshotServiceDeps {
   store: Store;
   guests: GuestService;
@@ -85,11 +88,16 @@ export class SnapshotService {
     if (req.stateful) {
       this.deps.drivers.require(g.kind, 'statefulSnapshot', g.name);
       if (g.state !== 'running' && g.state !== 'paused') throw new LodgeError('CONFLICT', `stateful: ${g.name} is ${g.state}: a stateful snapshot keeps the memory of a running guest`);
+      // its memory would hold what it cached of disks the snapshot does not keep
+      const volumes = this.deps.store.attachments({ guestId: g.id });
+      if (volumes.length > 0) throw new LodgeError('CONFLICT', `stateful: ${g.name} has volumes attached (${volumes.map((a) => a.volume.key.slice('custom/'.length)).join(', ')}), which a snapshot does not keep while its memory would remember them: detach them first`);
     }
   }
 
-  create(name: string, req: SnapshotsPost): Operation {
+  /** Takes a snapshot; names starting with `auto-` are a schedule's (`scheduled`), which deletes its old ones. */
+  create(name: string, req: SnapshotsPost, scheduled = false): Operation {
     const g = this.guest(name);
+    if (!scheduled && req.name?.startsWith(autoPrefix)) throw new LodgeError('BAD_REQUEST', `name: ${req.name}: names starting with ${autoPrefix} are those of scheduled snapshots, which their schedule deletes`);
     const snapshot = req.name ?? this.nextName(g);
     this.checkCreate(g, snapshot, req);
     return this.deps.operations.start('snapshot.create', name, ({ progress, signal }) =>
@@ -101,7 +109,7 @@ export class SnapshotService {
         const revert = new Revert();
         revert.add('the snapshot\'s bytes', () => this.deps.storage.deleteVolumeSnapshot(volume, snapshot));
         try {
-          await locked.quiesced(`being snapshotted (${snapshot})`, async () => {
+          await locked.quiesced(`snapshot ${snapshot} being taken`, async () => {
             if (req.stateful) {
               const driver = locked.driver;
               if (!hasMemory(driver)) throw new LodgeError('UNSUPPORTED', `the ${g.kind} driver declares statefulSnapshot but cannot save a guest's memory`);
@@ -119,6 +127,7 @@ export class SnapshotService {
         }
         this.deps.events.emit('lifecycle', name, 'updated', { snapshot, created: true });
       }),
+      { cancellable: true },
     );
   }
 
@@ -154,6 +163,7 @@ export class SnapshotService {
         if (s.stateful) await this.startAgain(locked, name, progress, signal, await this.deps.storage.snapshotMemoryFile(volume, snapshot));
         else if (wasLive) await this.startAgain(locked, name, progress, signal);
       }),
+      { cancellable: true },
     );
   }
 

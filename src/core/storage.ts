@@ -98,8 +98,8 @@ export class StorageService {
         const known = new Map(this.deps.store.volumes(p.name).map((v) => [v.key, v]));
         const entries = [...(await readdir(path.join(p.path, 'guests')).catch(() => [])), ...(await readdir(path.join(p.path, 'snapshots', 'guests')).catch(() => []))];
         // only what this lodged names after its guests: ID, ID.ext4 beside it, and what a restore makes beside them
-        const ours = new RegExp(`^${this.deps.store.instance}-\\d+(\\.ext4)?(\\.restoring|\\.replaced)?$`);
-        const keyOf = (e: string) => `guests/${e.replace(/(\.ext4)?(\.restoring|\.replaced)?$/, '')}`;
+        const ours = new RegExp(`^${this.deps.store.instance}-\\d+(\\.ext4)?(\\.restoring|\\.replaced|\\.making)?$`);
+        const keyOf = (e: string) => `guests/${e.replace(/(\.ext4)?(\.restoring|\.replaced|\.making)?$/, '')}`;
         const cutShort = new Set(entries.filter((e) => /\.(restoring|replaced)$/.test(e)).map(keyOf));
         for (const key of new Set(entries.filter((e) => ours.test(e)).map(keyOf))) {
           const volume = known.get(key);

@@ -243,6 +243,16 @@ export const migrations: readonly string[] = [
      path TEXT NOT NULL UNIQUE,
      encrypted INTEGER NOT NULL,
      created_at TEXT NOT NULL);`,
+  // snapshots and backups lodged takes of a guest every so often
+  `CREATE TABLE schedules (
+     guest_id INTEGER NOT NULL REFERENCES guests(id) ON DELETE CASCADE,
+     kind TEXT NOT NULL,
+     every_seconds INTEGER NOT NULL,
+     keep TEXT NOT NULL,
+     last_run_at TEXT,
+     last_result TEXT,
+     next_run_at TEXT NOT NULL,
+     PRIMARY KEY (guest_id, kind));`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };

@@ -8,6 +8,7 @@ import type { GuestService } from '../core/guests.js';
 import type { ImageService } from '../core/images.js';
 import type { NetworkService } from '../core/networks.js';
 import type { Operations } from '../core/operations.js';
+import type { ScheduleService } from '../core/schedules.js';
 import type { SnapshotService } from '../core/snapshots.js';
 import type { StorageService } from '../core/storage.js';
 import type { VolumeService } from '../core/volumes.js';
@@ -19,6 +20,7 @@ export interface ServerDeps {
   storage: StorageService;
   snapshots: SnapshotService;
   backups: BackupService;
+  schedules: ScheduleService;
   volumes: VolumeService;
   operations: Operations;
   events: Events;

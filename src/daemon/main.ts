@@ -21,6 +21,7 @@ import { Operations } from '../core/operations.js';
 import { Store } from '../core/store.js';
 import { StorageService } from '../core/storage.js';
 import { BackupService } from '../core/backups.js';
+import { ScheduleService } from '../core/schedules.js';
 import { SnapshotService } from '../core/snapshots.js';
 import { VolumeService } from '../core/volumes.js';
 import { CtDriver } from '../drivers/ct/driver.js';
@@ -167,7 +168,8 @@ async function main(): Promise<void> {
   await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
   await snapshots.sweep();
-  const backups = new BackupService({ store, guests, storage, operations, events, keysDir: path.join(stateDir, 'backup-keys'), log });
+  const backups = new BackupService({ store, guests, storage, operations, events, keysDir: path.join(stateDir, 'backup-keys'), stateDir: path.resolve(stateDir), log });
+  const schedules = new ScheduleService({ store, snapshots, backups, operations, log });
 
   const app = await buildServer({
     guests,
@@ -176,6 +178,7 @@ async function main(): Promise<void> {
     storage,
     snapshots,
     backups,
+    schedules,
     volumes,
     operations,
     events,
@@ -187,9 +190,11 @@ async function main(): Promise<void> {
   await app.listen({ path: socketPath });
   await chmod(socketPath, 0o660);
   log(`lodge ${lodgeVersion()} serving ${socketPath}, state in ${stateDir}`);
+  schedules.start();
 
   const shutdown = async (signal: string) => {
     log(`${signal}: stopping (guests keep running)`);
+    schedules.stop();
     // a launch or a start half-done is undone now rather than found at the next start
     await operations.cancelAll('called off: lodged is shutting down', 30_000);
     await app.close();

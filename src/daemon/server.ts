@@ -23,6 +23,7 @@ import { operationRoutes } from './routes/operations.js';
 import { storageRoutes } from './routes/storage.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { backupRoutes } from './routes/backups.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
@@ -80,6 +81,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     volumeRoutes(scope, deps);
     snapshotRoutes(scope, deps);
     backupRoutes(scope, deps);
+    scheduleRoutes(scope, deps);
     eventRoutes(scope, deps);
   });
   return app;

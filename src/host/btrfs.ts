@@ -38,8 +38,9 @@ export async function filesystemUuid(device: string): Promise<string> {
 
 /** Mounts it (a file through a loop device, which the kernel frees at unmount) and turns quota groups on. */
 export async function mountBtrfs(source: string, target: string, loop: boolean): Promise<void> {
-  // discard: space freed inside goes back to the host, as holes in a loop file
-  await run(['mount', '-t', 'btrfs', '-o', `${loop ? 'loop,' : ''}discard=async`, source, target]);
+  // discard: space freed inside goes back to the host, as holes in a loop file; nosuid, nodev: what a
+  // guest (or a restored archive) made there is never a set-id program or a device for the host
+  await run(['mount', '-t', 'btrfs', '-o', `${loop ? 'loop,' : ''}discard=async,nosuid,nodev`, source, target]);
   await btrfs(['quota', 'enable', target]);
 }
 

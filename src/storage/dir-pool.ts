@@ -112,8 +112,8 @@ export class DirPool implements PoolDriver {
   async deleteVolume(volume: VolumeSpec): Promise<void> {
     const dir = volumeDir(this.root, volume);
     await unmount(dir);
-    await rm(dir, { recursive: true, force: true });
-    await rm(this.diskFile(volume), { force: true });
+    // and what a copy into it cut short left beside it
+    for (const p of [dir, `${dir}.making`, this.diskFile(volume), `${this.diskFile(volume)}.making`]) await removeTree(p);
     // a snapshot being read (a backup's) is mounted: unmounted first, so that only the copy goes
     for (const name of await this.volumeSnapshots(volume)) await this.closeSnapshot(volume, name);
     await removeTree(snapshotsDir(this.root, volume));

@@ -136,3 +136,30 @@ test('a lodged killed in the middle of a backup: at its next start no snapshot i
   const second = await backUp('bk');
   assert.ok(second.sizeBytes! >= 300 * 1024 * 1024);
 });
+
+test('schedules: lodged snapshots and backs a guest up every 10s, keeping the last one of each; --off ends them', async () => {
+  await d.launch('sched', { networks: [] });
+  let cli = d.lodge(['snapshot', 'schedule', 'sched', '--every', '10s', '--keep', '1']);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stderr, /sched: a snapshot every 10s, the first at /);
+  cli = d.lodge(['backup', 'schedule', 'sched', '--every', '10s', '--keep-last', '1']);
+  assert.equal(cli.code, 0, cli.stderr);
+  await assert.rejects(d.client.schedules.snapshots('sched', { every: '5s', keep: 1 }), refused('BAD_REQUEST', /every: 5s is not an interval of at least 10s/));
+  await assert.rejects(d.client.schedules.backups('sched', { every: '1m' }), refused('BAD_REQUEST', /say what to keep/));
+  await assert.rejects(d.client.snapshots.create('sched', { name: 'auto-mine' }), refused('BAD_REQUEST', /names starting with auto- are those of scheduled snapshots/));
+  // two runs of each: the second's prune leaves one
+  const deadline = Date.now() + 90_000;
+  const ran = async () => (await d.client.operations.list()).filter((o) => o.target === 'sched' && o.status === 'success' && (o.action === 'snapshot.create' || o.action === 'backup.create'));
+  while ((await ran()).length < 4 && Date.now() < deadline) await sleep(1000);
+  await sleep(1000);
+  const autos = (await d.client.snapshots.list('sched')).map((s) => s.name);
+  assert.equal(autos.length, 1, `the last snapshot is kept (${autos.join(', ')})`);
+  assert.ok(autos.every((n) => /^auto-\d{8}-\d{6}$/.test(n)));
+  assert.equal((await d.client.backups.list('local', 'sched')).filter((b) => b.finished).length, 1);
+  await assert.rejects(d.client.backups.removeStore('local'), refused('CONFLICT', /where the backup schedules of sched write/));
+  const shown = d.lodge(['backup', 'schedule', 'sched']);
+  assert.match(shown.stdout, /^Last run:\s+\S+: ok$/m);
+  assert.equal(d.lodge(['snapshot', 'schedule', 'sched', '--off']).code, 0);
+  assert.equal(d.lodge(['backup', 'schedule', 'sched', '--off']).code, 0);
+  assert.deepEqual(await d.client.schedules.list('sched'), []);
+});

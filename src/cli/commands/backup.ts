@@ -6,7 +6,8 @@ import type { Backup } from '../../api/backups.js';
 import { LodgeError } from '../../api/errors.js';
 import { formatSize } from '../../api/sizes.js';
 import type { LodgeClient } from '../../client/index.js';
-import { parseFormat, printFields, printJson, printTable } from '../output.js';
+import { count, parseFormat, printFields, printJson, printTable } from '../output.js';
+import { schedule } from '../schedule.js';
 import { waitFor } from '../progress.js';
 
 /** The store named, or the only one there is. */
@@ -18,10 +19,13 @@ async function storeOf(c: LodgeClient, asked: string | undefined): Promise<strin
 }
 
 const size = (n: number | undefined) => (n === undefined ? '' : formatSize(n));
-const count = (n: string) => {
-  if (!/^\d+$/.test(n)) throw new LodgeError('BAD_REQUEST', `"${n}" is not a count`);
-  return Number(n);
-};
+
+/** The retention flags that were given. */
+const keeps = (flags: { keepLast?: string; keepDaily?: string; keepWeekly?: string }) => ({
+  ...(flags.keepLast !== undefined ? { keepLast: count('--keep-last', flags.keepLast) } : {}),
+  ...(flags.keepDaily !== undefined ? { keepDaily: count('--keep-daily', flags.keepDaily) } : {}),
+  ...(flags.keepWeekly !== undefined ? { keepWeekly: count('--keep-weekly', flags.keepWeekly) } : {}),
+});
 
 export function register(program: Command, client: () => LodgeClient): void {
   const backup = program
@@ -161,14 +165,23 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--store <store>', 'the backup store (default: the only one)')
     .action(async (guest: string, flags: { keepLast?: string; keepDaily?: string; keepWeekly?: string; dryRun?: boolean; store?: string }) => {
       const c = client();
-      const r = await c.backups.prune(await storeOf(c, flags.store), {
-        guest,
-        ...(flags.keepLast !== undefined ? { keepLast: count(flags.keepLast) } : {}),
-        ...(flags.keepDaily !== undefined ? { keepDaily: count(flags.keepDaily) } : {}),
-        ...(flags.keepWeekly !== undefined ? { keepWeekly: count(flags.keepWeekly) } : {}),
-        ...(flags.dryRun ? { dryRun: true } : {}),
-      });
+      const r = await c.backups.prune(await storeOf(c, flags.store), { guest, ...keeps(flags), ...(flags.dryRun ? { dryRun: true } : {}) });
       process.stderr.write(`${flags.dryRun ? 'would keep' : 'kept'} ${r.kept.length}, ${flags.dryRun ? 'would delete' : 'deleted'} ${r.removed.length}${r.removed.length ? `: ${r.removed.join(', ')}` : ''}\n`);
+    });
+
+  backup
+    .command('schedule')
+    .description("back a guest up every so often, pruning its backups (without --every or --off: show the schedule)")
+    .argument('<guest>')
+    .option('--every <interval>', 'how often: 90s, 15m, 1h, 1d')
+    .option('--store <store>', 'the backup store (default: the only one)')
+    .option('--keep-last <n>', 'keep the last N')
+    .option('--keep-daily <n>', 'keep the last of each of the last N days that have one')
+    .option('--keep-weekly <n>', 'keep the last of each of the last N weeks that have one')
+    .option('--off', 'remove the schedule (its backups stay)')
+    .addHelpText('after', '\nExamples:\n  lodge backup schedule web1 --every 15m --keep-last 4 --keep-daily 7\n  lodge backup schedule web1 --off')
+    .action(async (guest: string, flags: { every?: string; store?: string; keepLast?: string; keepDaily?: string; keepWeekly?: string; off?: boolean }) => {
+      await schedule(client(), guest, 'backup', flags.off, flags.every ? { every: flags.every, ...(flags.store ? { store: flags.store } : {}), ...keeps(flags) } : undefined);
     });
 
   backup

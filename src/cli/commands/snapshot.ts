@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { formatSize } from '../../api/sizes.js';
 import type { Snapshot } from '../../api/snapshots.js';
 import type { LodgeClient } from '../../client/index.js';
-import { parseFormat, printFields, printJson, printTable } from '../output.js';
+import { count, parseFormat, printFields, printJson, printTable } from '../output.js';
+import { schedule } from '../schedule.js';
 import { waitFor } from '../progress.js';
 
 /** The limits a snapshot keeps, in a few words. */
@@ -95,6 +96,18 @@ export function register(program: Command, client: () => LodgeClient): void {
       const c = client();
       await waitFor(c, await c.snapshots.restore(guest, name), `Restoring ${guest} from ${name}`);
       process.stderr.write(`${guest} is as snapshot ${name} keeps it\n`);
+    });
+
+  snapshot
+    .command('schedule')
+    .description("take a guest's snapshots every so often, keeping the last ones (without --every or --off: show the schedule)")
+    .argument('<guest>')
+    .option('--every <interval>', 'how often: 90s, 15m, 1h, 1d')
+    .option('--keep <n>', "how many of the schedule's snapshots (auto-...) to keep", '24')
+    .option('--off', 'remove the schedule (its snapshots stay)')
+    .addHelpText('after', '\nExamples:\n  lodge snapshot schedule web1 --every 1h --keep 24\n  lodge snapshot schedule web1\n  lodge snapshot schedule web1 --off')
+    .action(async (guest: string, flags: { every?: string; keep: string; off?: boolean }) => {
+      await schedule(client(), guest, 'snapshot', flags.off, flags.every ? { every: flags.every, keep: count('--keep', flags.keep) } : undefined);
     });
 
   snapshot

@@ -3,8 +3,11 @@
  * backups in each (list, inspect, restore, delete, verify, prune, gc), and a guest's
  * backup at POST /1.0/guests/NAME/backups.
  */
+import { rm } from 'node:fs/promises';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { NameParams } from '../../api/common.js';
+import { LodgeError } from '../../api/errors.js';
+import { NameParams, namePattern } from '../../api/common.js';
 import { Operation } from '../../api/operations.js';
 import {
   Backup,
@@ -23,8 +26,19 @@ import {
   StoreParams,
 } from '../../api/backups.js';
 import type { ServerDeps } from '../deps.js';
+import { receiveUpload, streamedTypes } from '../uploads.js';
 
-export function backupRoutes(app: FastifyInstance, { backups }: ServerDeps): void {
+const ImportQuery = Type.Object(
+  {
+    name: Type.Optional(Type.String({ pattern: namePattern, description: "the new guest (default: the exported guest's name)" })),
+    start: Type.Optional(Type.Boolean({ default: false })),
+    privileged: Type.Optional(Type.Boolean({ description: 'make an archive of a privileged container one (its root is the host\'s root): only for an archive you trust' })),
+  },
+  { additionalProperties: false },
+);
+type ImportQuery = Static<typeof ImportQuery>;
+
+export function backupRoutes(app: FastifyInstance, { backups, tmpDir }: ServerDeps): void {
   const tags = ['backups'];
   app.get('/1.0/backup-stores', { schema: { tags, response: { 200: BackupStoreList } } }, () => backups.stores());
 
@@ -86,6 +100,31 @@ export function backupRoutes(app: FastifyInstance, { backups }: ServerDeps): voi
     '/1.0/backup-stores/:store/gc',
     { schema: { tags, summary: 'Remove the chunks no backup uses (safe while backups run)', params: StoreParams, response: { 200: BackupGcResult } } },
     (request) => backups.gc(request.params.store),
+  );
+
+  app.get<{ Params: NameParams }>(
+    '/1.0/guests/:name/export',
+    { schema: { tags, summary: 'The guest as one archive (a tar: its settings and a backup store holding one backup of it) that imports on another Lodge host', params: NameParams } },
+    async (request, reply) => {
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort(new LodgeError('CANCELLED', 'the client went away')));
+      const tar = await backups.exportGuest(request.params.name, tmpDir, abort.signal);
+      return reply.type('application/x-tar').send(tar);
+    },
+  );
+
+  app.post<{ Querystring: ImportQuery }>(
+    '/1.0/guests/import',
+    { schema: { tags, summary: 'Make a new guest from an exported archive sent as the body (an operation)', querystring: ImportQuery, response: { 202: Operation } } },
+    async (request, reply) => {
+      if (!streamedTypes.includes(String(request.headers['content-type']).split(';')[0]!)) throw new LodgeError('BAD_REQUEST', `the body must be an archive sent as ${streamedTypes.join(' or ')}`);
+      const file = await receiveUpload(request, reply, tmpDir, 'guest-import');
+      try {
+        return await reply.status(202).send(await backups.importGuest(file, { ...(request.query.name ? { name: request.query.name } : {}), ...(request.query.start ? { start: true } : {}), ...(request.query.privileged ? { privileged: true } : {}) }, tmpDir));
+      } finally {
+        await rm(file, { force: true });
+      }
+    },
   );
 
   app.post<{ Params: NameParams; Body: GuestBackupsPost }>(

@@ -7,7 +7,7 @@
  * its bytes, bounded, and hands them back to the same guest's QEMU.
  */
 import { createReadStream } from 'node:fs';
-import { chmod, chown, lchown, mkdir, open, rm } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, open, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -18,9 +18,17 @@ import type { Qmp } from './qmp.js';
 /** The stream's pace: QEMU's default (32 MiB/s) is for live migration over a network, not a local file. */
 const bandwidthBytes = 8 * 1024 ** 3;
 
+/**
+ * The least pace a stream must keep: a QEMU slower than this (a hostile one holding the
+ * socket open) fails the save or the load instead of holding its guest's lock.
+ */
+const leastBytesPerSecond = 4 * 1024 ** 2;
+const deadline = (bytes: number) => 60_000 + (1000 * bytes) / leastBytesPerSecond;
+
 /** Waits until QEMU says the migration it runs (out or in) is over; its failure, in its words. */
-async function migrationEnded(qmp: Qmp, what: string, signal: AbortSignal): Promise<void> {
+async function migrationEnded(qmp: Qmp, what: string, signal: AbortSignal, endsBy: number): Promise<void> {
   for (;;) {
+    if (Date.now() > endsBy) throw new Error(`${what} kept slower than ${leastBytesPerSecond / 1024 ** 2} MiB/s: called off`);
     const m = await qmp.migration();
     if (m.status === 'completed') return;
     if (m.status === 'failed' || m.status === 'cancelled') throw new Error(`${what} failed: ${m['error-desc'] ?? m.status}`);
@@ -43,6 +51,7 @@ export async function saveMachineState(qmp: Qmp, options: { dir: string; uid: nu
   const out = await open(file, 'wx', 0o600);
   const server = net.createServer();
   let connection: net.Socket | undefined;
+  const endsBy = Date.now() + deadline(maxBytes);
   try {
     const received = new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -54,16 +63,18 @@ export async function saveMachineState(qmp: Qmp, options: { dir: string; uid: nu
           bytes += chunk.length;
           if (bytes > maxBytes) conn.destroy(new Error(`the machine's state passed ${maxBytes} bytes, more than its memory can make`));
         });
-        pipeline(conn, out.createWriteStream()).then(resolve, reject);
+        pipeline(conn, out.createWriteStream(), { signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, endsBy - Date.now()))]) }).then(resolve, reject);
       });
     });
+    // awaited below; a failure before then (the cap, a full disk, a reset) must not go unhandled
+    received.catch(() => {});
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
     // the directory is root's: the name is the socket just made
     await lchown(socket, 0, uid);
     await chmod(socket, 0o660);
     await qmp.migrateParameters({ 'max-bandwidth': bandwidthBytes });
     await qmp.migrate(`unix:${socket}`);
-    await migrationEnded(qmp, 'saving the machine\'s state', signal);
+    await migrationEnded(qmp, 'saving the machine\'s state', signal, endsBy);
     await received;
   } catch (e) {
     connection?.destroy();
@@ -79,10 +90,12 @@ export async function saveMachineState(qmp: Qmp, options: { dir: string; uid: nu
 /** Feeds `file` to a QEMU started with -incoming defer, through a socket it makes at `socket`, and lets the machine run on. */
 export async function loadMachineState(qmp: Qmp, options: { socket: string; file: string; what: string; signal: AbortSignal }): Promise<void> {
   const { socket, file, what, signal } = options;
+  const endsBy = Date.now() + deadline((await stat(file)).size);
   await qmp.migrateParameters({ 'max-bandwidth': bandwidthBytes });
   await qmp.migrateIncoming(`unix:${socket}`);
-  await withUntrustedSocket(socket, what, (name) => pipeline(createReadStream(file), net.connect(name)));
-  await migrationEnded(qmp, 'loading the machine\'s state', signal);
+  const feed = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, endsBy - Date.now()))]);
+  await withUntrustedSocket(socket, what, (name) => pipeline(createReadStream(file), net.connect(name), { signal: feed }));
+  await migrationEnded(qmp, 'loading the machine\'s state', signal, endsBy);
   // it was saved paused (a still point for the disk's snapshot), and comes back paused
   await qmp.cont();
 }
