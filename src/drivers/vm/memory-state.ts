@@ -23,7 +23,7 @@ const bandwidthBytes = 8 * 1024 ** 3;
  * socket open) fails the save or the load instead of holding its guest's lock.
  */
 const leastBytesPerSecond = 4 * 1024 ** 2;
-const deadline = (bytes: number) => 60_000 + (1000 * bytes) / leastBytesPerSecond;
+const deadline = (bytes: number) => Math.ceil(60_000 + (1000 * bytes) / leastBytesPerSecond);
 
 /** Waits until QEMU says the migration it runs (out or in) is over; its failure, in its words. */
 async function migrationEnded(qmp: Qmp, what: string, signal: AbortSignal, endsBy: number): Promise<void> {
@@ -63,7 +63,7 @@ export async function saveMachineState(qmp: Qmp, options: { dir: string; uid: nu
           bytes += chunk.length;
           if (bytes > maxBytes) conn.destroy(new Error(`the machine's state passed ${maxBytes} bytes, more than its memory can make`));
         });
-        pipeline(conn, out.createWriteStream(), { signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, endsBy - Date.now()))]) }).then(resolve, reject);
+        pipeline(conn, out.createWriteStream(), { signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, Math.floor(endsBy - Date.now())))]) }).then(resolve, reject);
       });
     });
     // awaited below; a failure before then (the cap, a full disk, a reset) must not go unhandled
@@ -93,7 +93,7 @@ export async function loadMachineState(qmp: Qmp, options: { socket: string; file
   const endsBy = Date.now() + deadline((await stat(file)).size);
   await qmp.migrateParameters({ 'max-bandwidth': bandwidthBytes });
   await qmp.migrateIncoming(`unix:${socket}`);
-  const feed = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, endsBy - Date.now()))]);
+  const feed = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, Math.floor(endsBy - Date.now())))]);
   await withUntrustedSocket(socket, what, (name) => pipeline(createReadStream(file), net.connect(name), { signal: feed }));
   await migrationEnded(qmp, 'loading the machine\'s state', signal, endsBy);
   // it was saved paused (a still point for the disk's snapshot), and comes back paused
