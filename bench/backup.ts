@@ -1,11 +1,12 @@
 /**
  * @module backup: Lodge's backups against restic and borgbackup (Debian's), on the same data
  * in the same run. For a running guest of each kind (--image, default debian/12; --kinds,
- * default ct,pv,vm): the guest's root volume (what a Lodge backup holds: a container's upper
- * layer, a pv guest's COW file, a vm guest's qcow2 overlay) is backed up by Lodge, by restic
- * and by borg, each into a store of its own; then 10 MB are written in the guest and each
- * backs it up again. Then ten containers of the image, each backed up once: the store's size
- * against one container's. Then the restore of the last backup: Lodge's to a new guest (made,
+ * default ct,pv,vm) that has written 64 MiB (48 random, 16 of text): the guest's root volume
+ * (what a Lodge backup holds: a container's upper layer, a pv guest's COW file, a vm guest's
+ * qcow2 overlay) is backed up by Lodge, by restic and by borg, each into a store of its own;
+ * then 10 MB are written in the guest and each backs it up again. Then ten containers of the
+ * image with the same 16 MiB application data and a little of their own, each backed up
+ * once: the store's size after ten against after one. Then the restore of the last backup: Lodge's to a new guest (made,
  * not booted), restic's and borg's to a directory.
  * restic always encrypts (its repository format); borg runs with --encryption none and
  * zstd,3, Lodge's store unencrypted with zstd: each one's default otherwise.
@@ -41,8 +42,7 @@ const resticEnv = { RESTIC_PASSWORD: 'lodge-bench', RESTIC_CACHE_DIR: '/tmp/lodg
 const restic: Peer = {
   name: 'restic',
   init: (repo) => tool(['restic', 'init', '--repo', repo], resticEnv),
-  // --no-scan: its progress scan is not work the others do
-  backup: (repo, dir, tag) => tool(['restic', 'backup', '--repo', repo, '--tag', tag, '--no-scan', '--quiet', dir], resticEnv),
+  backup: (repo, dir, tag) => tool(['restic', 'backup', '--repo', repo, '--tag', tag, '--quiet', dir], resticEnv),
   restore: (repo, tag, into) => tool(['restic', 'restore', '--repo', repo, 'latest', '--tag', tag, '--target', into], resticEnv),
 };
 
@@ -85,7 +85,8 @@ async function lodgeBackup(d: TestDaemon, name: string): Promise<number> {
 async function oneKind(ctx: BenchContext, d: TestDaemon, kind: GuestKind, image: string, work: string): Promise<KindResult> {
   const name = `bk-${kind}`;
   await d.done(await d.client.guests.launch({ name, image, kind, networks: [], ...(kind === 'ct' ? {} : { limits: { memory: '512M' } }) }), 1800);
-  await exec(d, name, 'sync');
+  // what the first backup holds beside what the guest wrote itself: 48 MiB that does not compress and 16 MiB of text that does
+  await exec(d, name, 'dd if=/dev/urandom of=/root/bench-random bs=1M count=48 2>/dev/null && seq 1 2500000 > /root/bench-text && sync');
   const root = (await d.client.guests.get(name)).root!.path;
   const repos = { restic: path.join(work, `restic-${kind}`), borg: path.join(work, `borg-${kind}`) };
   restic.init(repos.restic);
@@ -123,8 +124,8 @@ async function tenGuests(ctx: BenchContext, d: TestDaemon, image: string, work: 
   const sizes: Record<string, number[]> = { lodge: [], restic: [], borg: [] };
   for (const name of names) {
     await d.done(await d.client.guests.launch({ name, image, networks: [] }), 600);
-    // what a guest does in its first minutes: a log, a package list, a file of its own
-    await exec(d, name, `mkdir -p /var/log/app && seq 1 20000 > /var/log/app/seq.log && ls -lR /etc > /root/etc.txt 2>/dev/null; echo ${name} > /root/me; sync`);
+    // what guests of one image have in common beside the image (an application's files, the same in each: 16 MiB), and a little of their own
+    await exec(d, name, `mkdir -p /srv/app && seq 1 2500000 > /srv/app/data && ls -lR /etc > /root/etc.txt 2>/dev/null; echo ${name} > /root/me; sync`);
     const root = (await d.client.guests.get(name)).root!.path;
     await d.done(await d.client.backups.create(name, { store: 'ten' }), 600);
     restic.backup(repos.restic, root, 'ten');

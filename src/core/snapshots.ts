@@ -45,9 +45,7 @@ export class SnapshotService {
   }
 
   private rootOf(g: GuestRecord): VolumeRecord {
-    const v = this.deps.store.rootVolume(g.id);
-    if (!v) throw new LodgeError('UNSUPPORTED', `${g.name} was made before storage pools: its root is not a volume that can be snapshotted (launch a new guest)`);
-    return v;
+    return this.deps.guests.rootOf(g.name);
   }
 
   private find(g: GuestRecord, snapshot: string): SnapshotRecord {
@@ -83,7 +81,6 @@ export class SnapshotService {
   /** Checks what can be checked before the operation starts, and again under the guest's lock. */
   private checkCreate(g: GuestRecord, name: string, req: SnapshotsPost): void {
     this.rootOf(g);
-    if (g.state === 'creating') throw new LodgeError('CONFLICT', `cannot snapshot ${g.name}: it is being made`);
     if (this.deps.store.snapshots(g.id).some((s) => s.name === name)) throw new LodgeError('CONFLICT', `${g.name} has a snapshot ${name} already`);
     if (req.stateful) {
       this.deps.drivers.require(g.kind, 'statefulSnapshot', g.name);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LodgeError } from '../../src/api/errors.js';
 import type { GuestKind } from '../../src/api/common.js';
-import { requireProgram, TestDaemon } from './harness.js';
+import { guestSh, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon({ netns: true });
 let storeDir = '';
@@ -30,19 +30,6 @@ after(() => d.cleanup());
 
 const refused = (code: string, message: RegExp) => (e: unknown) => e instanceof LodgeError && e.code === code && message.test(e.message);
 
-/** Runs a shell line in the guest, trying again while a just-started guest's agent is not up yet. */
-async function sh(name: string, script: string): Promise<string> {
-  for (let i = 0; ; i++) {
-    try {
-      const r = await d.client.guests.exec(name, { command: ['sh', '-c', script] });
-      assert.equal(r.exitCode, 0, `${script}: ${r.stderr}`);
-      return r.stdout;
-    } catch (e) {
-      if (i >= 60 || !(e instanceof LodgeError) || e.code === 'BAD_REQUEST') throw e;
-      await sleep(1000);
-    }
-  }
-}
 
 async function backUp(name: string) {
   await d.done(await d.client.backups.create(name, {}), 300);
@@ -60,9 +47,9 @@ for (const { kind, pool } of cases) {
   test(`${kind} on a ${pool === 'default' ? 'btrfs' : 'dir'} pool: two backups of a running guest, the second small, each restored into a guest that boots with its marker`, async () => {
     const name = `b-${kind}-${pool}`;
     await d.launch(name, { kind, pool, networks: [], ...(kind === 'ct' ? {} : { limits: { memory: '128M' } }) });
-    await sh(name, 'echo one > /root/marker && dd if=/dev/urandom of=/root/data bs=1M count=8 2>/dev/null && sync');
+    await guestSh(d, name, 'echo one > /root/marker && dd if=/dev/urandom of=/root/data bs=1M count=8 2>/dev/null && sync');
     const first = await backUp(name);
-    await sh(name, 'echo two > /root/marker && sync');
+    await guestSh(d, name, 'echo two > /root/marker && sync');
     const second = await backUp(name);
     assert.equal((await d.client.guests.get(name)).state, 'running');
     assert.ok(first.storedBytes! > 8 * 1024 * 1024, `the first backup stores the guest's data (${first.storedBytes} bytes)`);
@@ -73,9 +60,9 @@ for (const { kind, pool } of cases) {
       const copy = `${name}-${marker}`;
       const cli = d.lodge(['backup', 'restore', name, backup.id, '--as', copy, '--start']);
       assert.equal(cli.code, 0, cli.stderr);
-      assert.equal(await sh(copy, 'cat /root/marker'), `${marker}\n`);
-      assert.equal(await sh(copy, 'md5sum < /root/data'), await sh(name, 'md5sum < /root/data'));
-      assert.equal(await sh(copy, 'hostname'), `${copy}\n`);
+      assert.equal(await guestSh(d, copy, 'cat /root/marker'), `${marker}\n`);
+      assert.equal(await guestSh(d, copy, 'md5sum < /root/data'), await guestSh(d, name, 'md5sum < /root/data'));
+      assert.equal(await guestSh(d, copy, 'hostname'), `${copy}\n`);
       await d.done(await d.client.guests.delete(copy, true));
     }
     await d.done(await d.client.guests.delete(name, true));
@@ -121,7 +108,7 @@ test('list, info, prune, gc and refusals; a damaged chunk: verify names the back
 
 test('a lodged killed in the middle of a backup: at its next start no snapshot is left, the guest runs, no finished backup appears, and the next backup is whole', async () => {
   await d.launch('bk', { networks: [] });
-  await sh('bk', 'dd if=/dev/urandom of=/root/big bs=1M count=300 2>/dev/null && sync');
+  await guestSh(d, 'bk', 'dd if=/dev/urandom of=/root/big bs=1M count=300 2>/dev/null && sync');
   const op = await d.client.backups.create('bk', {});
   for (let i = 0; i < 200 && (await d.client.operations.get(op.id)).step !== 'backing up its root volume'; i++) await sleep(25);
   await sleep(300);

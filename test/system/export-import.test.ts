@@ -10,9 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LodgeError } from '../../src/api/errors.js';
-import { requireProgram, TestDaemon } from './harness.js';
+import { guestSh, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
 const other = new TestDaemon();
@@ -28,31 +26,19 @@ after(async () => {
   await other.cleanup();
 });
 
-async function sh(daemon: TestDaemon, name: string, script: string): Promise<string> {
-  for (let i = 0; ; i++) {
-    try {
-      const r = await daemon.client.guests.exec(name, { command: ['sh', '-c', script] });
-      assert.equal(r.exitCode, 0, `${script}: ${r.stderr}`);
-      return r.stdout;
-    } catch (e) {
-      if (i >= 60 || !(e instanceof LodgeError) || e.code === 'BAD_REQUEST') throw e;
-      await sleep(1000);
-    }
-  }
-}
 
 const archive = (name: string) => path.join(d.dir, name);
 
 test('a running container exported by one lodged is imported by another and boots with its files', async () => {
   await d.launch('exp', { networks: [] });
-  await sh(d, 'exp', 'echo exported > /root/marker && mkdir -p /srv/a && ln -s ../../root/marker /srv/a/link && sync');
+  await guestSh(d, 'exp', 'echo exported > /root/marker && mkdir -p /srv/a && ln -s ../../root/marker /srv/a/link && sync');
   const cli = d.lodge(['export', 'exp', archive('exp.lodge')]);
   assert.equal(cli.code, 0, cli.stderr);
   assert.equal((await d.client.guests.get('exp')).state, 'running');
   const imported = other.lodge(['import', archive('exp.lodge'), 'imp', '--start']);
   assert.equal(imported.code, 0, imported.stderr);
-  assert.equal(await sh(other, 'imp', 'cat /root/marker /srv/a/link'), 'exported\nexported\n');
-  assert.equal(await sh(other, 'imp', 'hostname'), 'imp\n');
+  assert.equal(await guestSh(other, 'imp', 'cat /root/marker /srv/a/link'), 'exported\nexported\n');
+  assert.equal(await guestSh(other, 'imp', 'hostname'), 'imp\n');
   // the default name is the exported guest's
   assert.equal(other.lodge(['import', archive('exp.lodge')]).code, 0);
   assert.equal((await other.client.guests.get('exp')).state, 'stopped');
@@ -60,11 +46,11 @@ test('a running container exported by one lodged is imported by another and boot
 
 test("a pv guest is exported and imported on its host; a vm guest's disk is refused where its image's version is not", async () => {
   await d.launch('pexp', { kind: 'pv', networks: [], limits: { memory: '128M' } });
-  await sh(d, 'pexp', 'echo from-pv > /root/marker && sync');
+  await guestSh(d, 'pexp', 'echo from-pv > /root/marker && sync');
   assert.equal(d.lodge(['export', 'pexp', archive('pexp.lodge')]).code, 0);
   const cli = d.lodge(['import', archive('pexp.lodge'), 'pimp', '--start']);
   assert.equal(cli.code, 0, cli.stderr);
-  assert.equal(await sh(d, 'pimp', 'cat /root/marker'), 'from-pv\n');
+  assert.equal(await guestSh(d, 'pimp', 'cat /root/marker'), 'from-pv\n');
 
   await d.launch('vexp', { kind: 'vm', networks: [], start: false });
   assert.equal(d.lodge(['export', 'vexp', archive('vexp.lodge')]).code, 0);
@@ -128,4 +114,14 @@ test('hostile archives get a clear error and leave no guest', async () => {
   }
   assert.deepEqual((await other.client.guests.list()).map((g) => g.name).sort(), before, 'no guest is left by a refused import');
   assert.deepEqual(readdirSync(path.join(other.stateDir, 'tmp')).filter((f) => /^(import|guest-import|export)-/.test(f)), [], 'nothing is left in the scratch directory');
+});
+
+test('an archive of a privileged container imports only with --privileged', async () => {
+  await d.launch('priv', { networks: [], start: false, options: { privileged: true } });
+  assert.equal(d.lodge(['export', 'priv', archive('priv.lodge')]).code, 0);
+  const refused = other.lodge(['import', archive('priv.lodge')]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /the archive is of a privileged container, whose root is the host's root: import it with --privileged/);
+  assert.equal(other.lodge(['import', archive('priv.lodge'), '--privileged']).code, 0);
+  assert.equal((await other.client.guests.get('priv')).options.privileged, true);
 });

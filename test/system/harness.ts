@@ -3,6 +3,7 @@
  * socket, state, runtime root), the CLI pointed at it, and a cleanup that leaves no guest,
  * mount, cgroup or directory behind, also when a test failed.
  */
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { ImagesBuildPost } from '../../src/api/images.js';
 import type { Operation } from '../../src/api/operations.js';
+import { LodgeError } from '../../src/api/errors.js';
 import { LodgeClient } from '../../src/client/index.js';
 
 const dist = fileURLToPath(new URL('../../', import.meta.url));
@@ -309,4 +311,21 @@ export function hostCgroup(pid: number, controller: string): string {
     .find((l) => l.split(':')[1]?.split(',').includes(controller));
   if (!line) throw new Error(`no ${controller} cgroup for ${pid}`);
   return `/sys/fs/cgroup/${controller}${line.split(':')[2]}`;
+}
+
+/**
+ * Runs a shell line in a guest and gives its output; tried again for about a minute while a
+ * guest that has just started has no agent yet; a non-zero exit fails.
+ */
+export async function guestSh(d: TestDaemon, name: string, script: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    try {
+      const r = await d.client.guests.exec(name, { command: ['sh', '-c', script] });
+      assert.equal(r.exitCode, 0, `${script}: ${r.stderr}`);
+      return r.stdout;
+    } catch (e) {
+      if (i >= 60 || !(e instanceof LodgeError) || e.code === 'BAD_REQUEST') throw e;
+      await sleep(1000);
+    }
+  }
 }

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { LodgeError } from '../../src/api/errors.js';
 import type { GuestKind } from '../../src/api/common.js';
-import { requireProgram, TestDaemon } from './harness.js';
+import { guestSh, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon({ netns: true });
 before(async () => {
@@ -26,22 +26,9 @@ after(() => d.cleanup());
 
 const refused = (code: string, message: RegExp) => (e: unknown) => e instanceof LodgeError && e.code === code && message.test(e.message);
 
-/** Runs a shell line in the guest, trying again while a just-started guest's agent is not up yet. */
-async function sh(name: string, script: string): Promise<string> {
-  for (let i = 0; ; i++) {
-    try {
-      const r = await d.client.guests.exec(name, { command: ['sh', '-c', script] });
-      assert.equal(r.exitCode, 0, `${script}: ${r.stderr}`);
-      return r.stdout;
-    } catch (e) {
-      if (i >= 60 || !(e instanceof LodgeError) || e.code === 'BAD_REQUEST') throw e;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-}
 
 /** Writes the marker and makes it reach the guest's disk. */
-const mark = (name: string, text: string) => sh(name, `echo ${text} > /root/marker && sync`);
+const mark = (name: string, text: string) => guestSh(d, name, `echo ${text} > /root/marker && sync`);
 
 const snapshotDirs = async (pool: string) => {
   const dir = path.join((await d.client.storage.get(pool)).path, 'snapshots', 'guests');
@@ -68,16 +55,16 @@ for (const { kind, pool } of cases) {
     const g = await d.client.guests.get(name);
     assert.equal(g.state, 'running', 'the guest runs again after its snapshot');
     await mark(name, 'two');
-    assert.equal(await sh(name, 'cat /root/marker'), 'two\n');
+    assert.equal(await guestSh(d, name, 'cat /root/marker'), 'two\n');
 
     await d.done(await d.client.snapshots.restore(name, 'first'), 300);
     assert.equal((await d.client.guests.get(name)).state, 'running', 'a running guest runs again after a restore');
-    assert.equal(await sh(name, 'cat /root/marker'), 'one\n', 'the marker of the snapshot is back');
+    assert.equal(await guestSh(d, name, 'cat /root/marker'), 'one\n', 'the marker of the snapshot is back');
 
     const copy = `${name}-c`;
     await d.done(await d.client.guests.copy(name, { name: copy, snapshot: 'first', start: true }), 300);
-    assert.equal(await sh(copy, 'cat /root/marker'), 'one\n');
-    assert.equal(await sh(copy, 'hostname'), `${copy}\n`, 'the copy has its own name');
+    assert.equal(await guestSh(d, copy, 'cat /root/marker'), 'one\n');
+    assert.equal(await guestSh(d, copy, 'hostname'), `${copy}\n`, 'the copy has its own name');
     const [src, dst] = [await d.client.guests.get(name), await d.client.guests.get(copy)];
     assert.notEqual(dst.nics?.[0]?.mac, src.nics?.[0]?.mac);
     assert.notEqual(dst.nics?.[0]?.address, src.nics?.[0]?.address);
@@ -139,8 +126,8 @@ test('bytes of a snapshot without a row (a lodged killed in between) are gone at
 
 test('a stateful vm snapshot brings the guest back running: a counter counts on from where it was', async () => {
   await d.launch('sv', { kind: 'vm', limits: { memory: '128M' }, networks: [] });
-  await sh('sv', `(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done) > /dev/null 2>&1 &`);
-  const count = async () => Number(await sh('sv', 'cat /tmp/count'));
+  await guestSh(d, 'sv', `(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done) > /dev/null 2>&1 &`);
+  const count = async () => Number(await guestSh(d, 'sv', 'cat /tmp/count'));
   while ((await count()) < 5) await new Promise((r) => setTimeout(r, 500));
   const before = await count();
   await d.done(await d.client.snapshots.create('sv', { name: 'live', stateful: true }), 300);
