@@ -75,6 +75,7 @@ export const BackupRestorePost = Type.Object(
     name: Type.Optional(Type.String({ pattern: namePattern, description: 'the new guest (default: the backed-up guest\'s name, if no guest has it)' })),
     start: Type.Optional(Type.Boolean({ default: false })),
     privileged: Type.Optional(Type.Boolean({ description: "an imported archive of a privileged container is made one only when this says so" })),
+    over: Type.Optional(Type.Boolean({ description: 'put the backup back over the existing stopped guest `name` instead of making a new one: its root volume is replaced whole, its settings stay' })),
   },
   { additionalProperties: false },
 );

@@ -19,6 +19,7 @@ import { LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
 import { createStore, openStore, type BackupStore, type Manifest } from '../storage/backup-store/store.js';
 import type { Events } from './events.js';
+import { Revert } from '../lib/revert.js';
 import type { GuestService } from './guests.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
@@ -373,14 +374,63 @@ export class BackupService {
    * from the backup.
    */
   async restore(storeName: string, guest: string, id: string, req: BackupRestorePost): Promise<Operation> {
-    return this.restoreFrom(await this.open(this.row(storeName)), guest, id, req);
+    const store = await this.open(this.row(storeName));
+    return req.over ? this.restoreOver(store, guest, id, req.name ?? guest, req.start ?? false) : this.restoreFrom(store, guest, id, req);
+  }
+
+  /**
+   * Puts a backup back over an existing stopped guest of the same kind and image: its root
+   * volume is replaced whole by one filled from the backup (a failure leaves it as it was),
+   * its settings stay, and its host-side files are made its own again (a disk restored from
+   * another guest's backup was that guest's engine's).
+   */
+  private async restoreOver(store: BackupStore, guest: string, id: string, name: string, start: boolean): Promise<Operation> {
+    const settings = await this.settingsOf(store, guest, id);
+    const check = (g: GuestRecord) => {
+      if (g.state !== 'stopped') throw new LodgeError('CONFLICT', `cannot restore over ${name}: it is ${g.state}; stop it first (what it holds now is replaced)`);
+      if (g.kind !== settings.kind || g.image !== settings.image) throw new LodgeError('CONFLICT', `cannot restore over ${name}: it is a ${g.kind} guest of image ${g.image}, the backup a ${settings.kind} guest of ${settings.image}`);
+      const kind = this.deps.guests.kindInfo(g.kind);
+      if (g.imageContent !== settings.imageContent && kind?.rootContent !== 'filesystem') {
+        throw new LodgeError('CONFLICT', `cannot restore over ${name}: the backup's disk was written over another version of image ${g.image} than ${name}'s`);
+      }
+    };
+    const g = this.deps.store.guest(name);
+    if (!g) throw new LodgeError('NOT_FOUND', `guest ${name} not found (leave out --over to make it from the backup)`);
+    check(g);
+    return this.deps.operations.start('backup.restore', name, ({ progress, signal }) =>
+      this.deps.guests.withLocked(name, async (locked) => {
+        check(locked.record);
+        const volume = this.deps.guests.rootOf(name);
+        progress(10, `replacing its root volume with backup ${guest}/${id}`);
+        await this.deps.storage.refillVolume(volume, async (dir) => {
+          await store.restoreTree(guest, id, rootTree, path.join(dir, restoring), { signal });
+          await moveUp(dir, restoring);
+        });
+        const revert = new Revert();
+        const ctx = { signal, progress, revert };
+        await locked.driver.create({ ...locked.spec, root: { ...locked.spec.root!, copied: true } }, ctx);
+        revert.success();
+        this.deps.events.emit('lifecycle', name, 'updated', { restored: `${guest}/${id}` });
+        if (start) {
+          progress(70, 'starting it');
+          const starting = new Revert();
+          await locked.start({ signal, progress, revert: starting });
+          starting.success();
+          locked.setState('running');
+        }
+      }),
+    );
+  }
+
+  private async settingsOf(store: BackupStore, guest: string, id: string): Promise<BackupGuest> {
+    const m = await store.readManifest(guest, id);
+    if (!isBackupGuest(m.guest)) throw new LodgeError('BAD_REQUEST', `backup ${guest}/${id} does not say what guest it is of`);
+    return m.guest;
   }
 
   /** `trust`: a store of this host's, or an archive from anywhere (whose privileged container is refused unless asked for). */
   private async restoreFrom(store: BackupStore, guest: string, id: string, req: BackupRestorePost, trust: 'store' | 'archive' = 'store'): Promise<Operation> {
-    const m = await store.readManifest(guest, id);
-    if (!isBackupGuest(m.guest)) throw new LodgeError('BAD_REQUEST', `backup ${guest}/${id} does not say what guest it is of`);
-    const settings = m.guest;
+    const settings = await this.settingsOf(store, guest, id);
     const name = req.name ?? settings.name;
     const kind = this.deps.guests.kindInfo(settings.kind);
     if (!kind) throw new LodgeError('UNSUPPORTED', `backup ${guest}/${id} is of a ${settings.kind} guest, which this host cannot run`);

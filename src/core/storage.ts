@@ -361,6 +361,12 @@ export class StorageService {
     await driver.restoreVolume(this.spec(v), name, signal);
   }
 
+  async refillVolume(v: VolumeRecord, fill: (dir: string) => Promise<void>): Promise<void> {
+    const driver = this.driverOfVolume(v);
+    await driver.activateVolume(this.spec(v));
+    await driver.refillVolume(this.spec(v), fill);
+  }
+
   openSnapshot(v: VolumeRecord, name: string): Promise<string> {
     return this.driverOfVolume(v).openSnapshot(this.spec(v), name);
   }

@@ -152,6 +152,18 @@ export class BtrfsPool implements PoolDriver {
     );
   }
 
+  async refillVolume(volume: VolumeSpec, fill: (dir: string) => Promise<void>): Promise<void> {
+    await replaceWhole(
+      volumeDir(this.root, volume),
+      async (p) => {
+        await createSubvolume(p);
+        await this.settle(volume, p);
+        await fill(p);
+      },
+      this.removeSubvolume,
+    );
+  }
+
   async openSnapshot(volume: VolumeSpec, name: string): Promise<string> {
     return this.snapshotPath(volume, name);
   }

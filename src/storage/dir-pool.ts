@@ -87,7 +87,11 @@ export class DirPool implements PoolDriver {
 
   async activateVolume(volume: VolumeSpec): Promise<string> {
     const dir = volumeDir(this.root, volume);
-    // a restore cut short: the volume as it was
+    // a restore or a refill cut short: the volume as it was
+    if (volume.content === 'filesystem') {
+      await unmount(this.fillMount(volume));
+      await removeTree(this.fillMount(volume));
+    }
     await recoverReplace(volume.content === 'filesystem' ? this.diskFile(volume) : dir, removeTree);
     if (!existsSync(dir)) throw new Error(`${volume.key} is missing from its dir pool (${dir})`);
     if (volume.content === 'filesystem' && !(await isMounted(dir))) await mountLoop(this.diskFile(volume), dir);
@@ -135,6 +139,44 @@ export class DirPool implements PoolDriver {
     } else {
       await replaceWhole(dir, (p) => copyTree(snapshot, p, signal), removeTree);
     }
+  }
+
+  /** Where a filesystem volume's new ext4 file is mounted while it is filled. */
+  private fillMount(volume: VolumeSpec): string {
+    return `${volumeDir(this.root, volume)}.restoring`;
+  }
+
+  async refillVolume(volume: VolumeSpec, fill: (dir: string) => Promise<void>): Promise<void> {
+    const dir = volumeDir(this.root, volume);
+    if (volume.content === 'block') {
+      return replaceWhole(
+        dir,
+        async (p) => {
+          await mkdir(p, { mode: 0o711 });
+          await fill(p);
+        },
+        removeTree,
+      );
+    }
+    const mount = this.fillMount(volume);
+    await replaceWhole(
+      this.diskFile(volume),
+      async (p) => {
+        await makeExt4File(p, volume.sizeBytes);
+        await mkdir(mount, { recursive: true, mode: 0o700 });
+        await mountLoop(p, mount);
+        try {
+          await chmod(mount, 0o711);
+          await fill(mount);
+        } finally {
+          await unmount(mount);
+          await removeTree(mount);
+        }
+      },
+      removeTree,
+    );
+    await unmount(dir);
+    await mountLoop(this.diskFile(volume), dir);
   }
 
   /** Where a filesystem volume's snapshot is mounted to be read. */

@@ -59,6 +59,12 @@ export interface PoolDriver {
    * volume is replaced whole, by rename: a restore cut short leaves the volume as it was.
    */
   restoreVolume(volume: VolumeSpec, name: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Replaces what the volume holds by what `fill` writes into an empty volume of its size (no
+   * one uses the volume meanwhile), whole, by rename: a fill that fails or is cut short
+   * leaves the volume as it was.
+   */
+  refillVolume(volume: VolumeSpec, fill: (dir: string) => Promise<void>): Promise<void>;
   /** Removes a snapshot; safe on a half-made or missing one. */
   deleteVolumeSnapshot(volume: VolumeSpec, name: string): Promise<void>;
   /** A directory of root's with the snapshot's files in it, to read (a backup's); closeSnapshot gives it up. */

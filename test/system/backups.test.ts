@@ -150,3 +150,22 @@ test('schedules: lodged snapshots and backs a guest up every 10s, keeping the la
   assert.equal(d.lodge(['backup', 'schedule', 'sched', '--off']).code, 0);
   assert.deepEqual(await d.client.schedules.list('sched'), []);
 });
+
+for (const pool of ['default', 'plain']) {
+  test(`a backup put back over its stopped guest on a ${pool === 'default' ? 'btrfs' : 'dir'} pool: the guest's root is the backup's, its settings stay; a running guest is refused`, async () => {
+    const name = `over-${pool}`;
+    await d.launch(name, { pool, networks: [] });
+    await guestSh(d, name, 'echo kept > /root/marker && sync');
+    const b = await backUp(name);
+    await guestSh(d, name, 'echo changed > /root/marker && echo new > /root/extra && sync');
+    await assert.rejects(d.client.backups.restore('local', name, b.id, { over: true }), refused('CONFLICT', /it is running; stop it first/));
+    await d.client.guests.update(name, { limits: { memory: '300M' } });
+    await d.client.guests.changeState(name, { action: 'stop', force: true }).then((op) => d.done(op));
+    const cli = d.lodge(['backup', 'restore', name, b.id, '--over', '--start']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stderr, new RegExp(`${name} is put back as backup ${name}/`));
+    assert.equal(await guestSh(d, name, 'cat /root/marker; ls /root/extra 2>&1 || true'), 'kept\nls: /root/extra: No such file or directory\n');
+    assert.equal((await d.client.guests.get(name)).limits.memory, '300M', 'its settings stay');
+    await d.done(await d.client.guests.delete(name, true));
+  });
+}

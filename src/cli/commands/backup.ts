@@ -110,13 +110,15 @@ export function register(program: Command, client: () => LodgeClient): void {
     .argument('<guest>', 'the guest it is a backup of')
     .argument('<id>')
     .option('--as <name>', 'the new guest (default: the backed-up guest\'s name)')
+    .option('--over', 'put it back over the existing stopped guest (--as, or the backed-up one): its root is replaced, its settings stay')
     .option('--start', 'start it once made')
     .option('--store <store>', 'the backup store (default: the only one)')
-    .action(async (guest: string, id: string, flags: { as?: string; start?: boolean; store?: string }) => {
+    .action(async (guest: string, id: string, flags: { as?: string; over?: boolean; start?: boolean; store?: string }) => {
       const c = client();
       const name = flags.as ?? guest;
-      await waitFor(c, await c.backups.restore(await storeOf(c, flags.store), guest, id, { name, ...(flags.start ? { start: true } : {}) }), `Restoring ${guest} from ${id}`);
-      process.stderr.write(`${name} is made from backup ${guest}/${id}${flags.start ? ' and running' : ''}\n`);
+      const body = { name, ...(flags.over ? { over: true } : {}), ...(flags.start ? { start: true } : {}) };
+      await waitFor(c, await c.backups.restore(await storeOf(c, flags.store), guest, id, body), `Restoring ${guest} from ${id}`);
+      process.stderr.write(`${name} is ${flags.over ? 'put back as' : 'made from'} backup ${guest}/${id}${flags.start ? ' and running' : ''}\n`);
     });
 
   backup
