@@ -1,23 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileDiskSource, type DiskSource } from './disk.js';
 import { zeroId } from './index-files.js';
 import { createStore } from './store.js';
+import { withDir } from './temp-dir.test-support.js';
 
 const MiB = 1024 * 1024;
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'lodge-bs-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** A 20 MiB sparse image: data in chunks 0, 2 and the partial tail, a hole elsewhere. */
 async function makeImage(file: string): Promise<Buffer> {

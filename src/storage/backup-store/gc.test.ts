@@ -1,23 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { paths } from './format.js';
 import { createStore, type BackupStore } from './store.js';
+import { withDir } from './temp-dir.test-support.js';
 
 const MiB = 1024 * 1024;
 const hour = 3_600_000;
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'lodge-bs-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function chunkFiles(store: BackupStore): Promise<string[]> {
   const root = paths.chunks(store.root);

@@ -1,21 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeChunk, encodeChunk, ChunkError } from './chunk-codec.js';
 import { configFileName } from './format.js';
 import { createStore, openStore } from './store.js';
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'lodge-bs-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withDir } from './temp-dir.test-support.js';
 
 test('a store is created with its layout, and opening what is not one names the path', async () => {
   await withDir(async (dir) => {

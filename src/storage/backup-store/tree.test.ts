@@ -1,26 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, link, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { decodeEntry, encodeEntry, type CatalogEntry } from './catalog.js';
 import { createStore } from './store.js';
 import { restoreTree } from './tree-restore.js';
+import { withDir } from './temp-dir.test-support.js';
 
 const MiB = 1024 * 1024;
 const isRoot = process.getuid?.() === 0;
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'lodge-bs-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** A tree with what a hostile guest can put in one. */
 async function hostileTree(root: string): Promise<void> {
