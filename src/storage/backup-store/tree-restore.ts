@@ -41,7 +41,12 @@ const parentOf = (p: Buffer) => {
   return i < 0 ? Buffer.alloc(0) : p.subarray(0, i);
 };
 const under = (p: Buffer, dir: Buffer) => p.equals(dir) || (p.length > dir.length && p[dir.length] === slash && p.subarray(0, dir.length).equals(dir));
-const seconds = (ns: bigint) => Number(ns) / 1e9;
+/**
+ * A time in nanoseconds as the seconds Node's utimes takes: a double, whose step near today's
+ * times is about half a microsecond, so the exact microsecond is kept by aiming at its middle
+ * (the kernel then stores the nanoseconds libuv truncates to).
+ */
+const seconds = (ns: bigint) => Number(ns / 1_000_000_000n) + (Number((ns % 1_000_000_000n) / 1000n) * 1000 + 500) / 1e9;
 const sparseBlock = 64 * 1024;
 const zeroBlock = Buffer.alloc(sparseBlock);
 
