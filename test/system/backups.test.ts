@@ -7,7 +7,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LodgeError } from '../../src/api/errors.js';
@@ -169,3 +170,39 @@ for (const pool of ['default', 'plain']) {
     await d.done(await d.client.guests.delete(name, true));
   });
 }
+
+test("the store's disk full in the middle of a backup: the backup fails saying so, the guest runs on, the earlier backups stay whole", async () => {
+  const small = path.join(d.dir, 'small');
+  mkdirSync(small);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', small]);
+  try {
+    await d.client.backups.addStore({ name: 'small', path: path.join(small, 'store') });
+    await d.launch('full', { networks: [] });
+    await guestSh(d, 'full', 'dd if=/dev/urandom of=/root/a bs=1M count=8 2>/dev/null && sync');
+    await d.done(await d.client.backups.create('full', { store: 'small' }));
+    await guestSh(d, 'full', 'dd if=/dev/urandom of=/root/b bs=1M count=32 2>/dev/null && sync');
+    const op = await d.client.operations.wait((await d.client.backups.create('full', { store: 'small' })).id, 120);
+    assert.equal(op.status, 'failure');
+    assert.match(JSON.stringify(op.error), /ENOSPC|no space/i);
+    assert.equal((await d.client.guests.get('full')).state, 'running');
+    const left = await d.client.backups.list('small', 'full');
+    assert.equal(left.filter((b) => b.finished).length, 1, 'the first backup is there, and only it');
+    assert.equal((await d.client.backups.verify('small')).ok, true);
+    await d.client.backups.removeStore('small');
+  } finally {
+    spawnSync('umount', ['--lazy', small]);
+  }
+});
+
+test('a lodged killed in the middle of a restore: at its next start no half-restored guest is there, and nothing of it is left', async () => {
+  const b = (await d.client.backups.list('local', 'bk')).filter((x) => x.finished).at(-1)!;
+  const volumesBefore = d.rootVolumes().length;
+  const op = await d.client.backups.restore('local', 'bk', b.id, { name: 'half' });
+  for (let i = 0; i < 400 && !(await d.client.operations.get(op.id)).step.startsWith('restoring its root volume'); i++) await sleep(25);
+  await sleep(300);
+  await d.kill9();
+  await d.start();
+  assert.equal((await d.client.guests.list()).some((g) => g.name === 'half'), false);
+  assert.equal(d.rootVolumes().length, volumesBefore, 'its root volume is gone');
+  assert.equal((await d.client.operations.get(op.id)).status, 'failure');
+});
