@@ -217,7 +217,12 @@ export class BackupService {
       name,
       ({ progress, signal }) =>
         this.lock.with(name, async () => {
-          const manifest = await this.backUp(await this.open(row), name, { progress, signal, incremental: true });
+          const manifest = await this.backUp(await this.open(row), name, { progress, signal, incremental: true }).catch((e: unknown) => {
+            for (let c: unknown = e; c instanceof Error; c = c.cause) {
+              if ((c as NodeJS.ErrnoException).code === 'ENOSPC') throw new LodgeError('CONFLICT', `backup store ${row.name} is full (${row.path}): this backup was not kept, the earlier ones are whole (lodge backup prune and gc free space)`, { cause: e });
+            }
+            throw e;
+          });
           this.deps.events.emit('lifecycle', name, 'updated', { backup: manifest.id, store: row.name });
         }),
       { cancellable: true },

@@ -79,7 +79,8 @@ export class ChunkStore {
         const { bytesWritten } = await fh.writev(parts);
         storedBytes = bytesWritten;
         const total = parts.reduce((n, p) => n + p.length, 0);
-        if (bytesWritten !== total) throw new Error(`short write to ${temp} (${bytesWritten} of ${total} bytes)`);
+        // a regular file takes fewer bytes than given only when its filesystem is full
+        if (bytesWritten !== total) throw Object.assign(new Error(`no space left on device: short write to ${temp} (${bytesWritten} of ${total} bytes)`), { code: 'ENOSPC' });
         await fh.datasync();
       } finally {
         await fh.close();
