@@ -19,6 +19,7 @@ import { LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
 import { createStore, openStore, type BackupStore, type Manifest } from '../storage/backup-store/store.js';
 import type { Events } from './events.js';
+import { isWithin } from '../lib/paths.js';
 import { Revert } from '../lib/revert.js';
 import type { GuestService } from './guests.js';
 import { KeyedLock } from './locks.js';
@@ -132,7 +133,7 @@ export class BackupService {
     if (rows.some((r) => r.name === req.name)) throw new LodgeError('CONFLICT', `a backup store named ${req.name} exists already`);
     const dir = path.resolve(req.path);
     await this.checkStorePath(dir);
-    const other = rows.find((r) => dir === r.path || dir.startsWith(`${r.path}/`) || r.path.startsWith(`${dir}/`));
+    const other = rows.find((r) => isWithin(dir, r.path) || isWithin(r.path, dir));
     if (other) throw new LodgeError('CONFLICT', `path: ${dir} overlaps backup store ${other.name} (${other.path})`);
     const given = req.key ? Buffer.from(req.key, 'hex') : undefined;
     let store: BackupStore;
@@ -168,10 +169,9 @@ export class BackupService {
    * is refused unless it is sticky, as /tmp is).
    */
   private async checkStorePath(dir: string): Promise<void> {
-    const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
     if (dir === '/') throw new LodgeError('BAD_REQUEST', 'path: / cannot hold a backup store');
-    if (inside(dir, this.deps.stateDir) || inside(this.deps.stateDir, dir)) throw new LodgeError('BAD_REQUEST', `path: ${dir} is inside or around lodged's state directory (${this.deps.stateDir})`);
-    const pool = this.deps.store.pools().find((p) => inside(dir, p.path) || inside(p.path, dir));
+    if (isWithin(dir, this.deps.stateDir) || isWithin(this.deps.stateDir, dir)) throw new LodgeError('BAD_REQUEST', `path: ${dir} is inside or around lodged's state directory (${this.deps.stateDir})`);
+    const pool = this.deps.store.pools().find((p) => isWithin(dir, p.path) || isWithin(p.path, dir));
     if (pool) throw new LodgeError('BAD_REQUEST', `path: ${dir} is inside or around storage pool ${pool.name} (${pool.path})`);
     for (let p = path.dirname(dir); ; p = path.dirname(p)) {
       const st = await lstat(p).catch(() => undefined);
@@ -407,10 +407,7 @@ export class BackupService {
         check(locked.record);
         const volume = this.deps.guests.rootOf(name);
         progress(10, `replacing its root volume with backup ${guest}/${id}`);
-        await this.deps.storage.refillVolume(volume, async (dir) => {
-          await store.restoreTree(guest, id, rootTree, path.join(dir, restoring), { signal });
-          await moveUp(dir, restoring);
-        });
+        await this.deps.storage.refillVolume(volume, (dir) => fillFrom(store, guest, id, dir, signal));
         const revert = new Revert();
         const ctx = { signal, progress, revert };
         await locked.driver.create({ ...locked.spec, root: { ...locked.spec.root!, copied: true } }, ctx);
@@ -461,8 +458,7 @@ export class BackupService {
         imageContent,
         fill: async (volume, signal) => {
           const { dir } = await this.deps.storage.createVolume(volume);
-          await store.restoreTree(guest, id, rootTree, path.join(dir, restoring), { signal });
-          await moveUp(dir, restoring);
+          await fillFrom(store, guest, id, dir, signal);
         },
       },
       trust === 'archive' ? 'guest.import' : 'backup.restore',
@@ -486,6 +482,15 @@ export class BackupService {
     const r = await (await this.open(this.row(storeName))).gc();
     return { removedChunks: r.removedChunks, removedBytes: r.removedBytes, removedUnfinished: r.removedUnfinished, missingChunks: r.missingChunks };
   }
+}
+
+/**
+ * Puts a backup's root tree into an empty volume's directory: restored beside what the
+ * volume has of its own (a filesystem's lost+found), then moved up.
+ */
+async function fillFrom(store: BackupStore, guest: string, id: string, dir: string, signal: AbortSignal): Promise<void> {
+  await store.restoreTree(guest, id, rootTree, path.join(dir, restoring), { signal });
+  await moveUp(dir, restoring);
 }
 
 /** Moves what `dir/sub` holds up into `dir` (what is there already, a filesystem's lost+found, stays), then removes `sub`. */

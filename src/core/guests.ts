@@ -30,6 +30,8 @@ import type { VolumeService } from './volumes.js';
 export interface GuestImages {
   /** What a guest made from version `content` of image `name` boots from: the image's disk or ISO, and its bases. */
   forGuest(name: string, content: string): Pick<GuestSpec['image'], 'file' | 'bases'>;
+  /** Whether this host has version `content` of image `name` (a backup's root was written over it). */
+  hasContent(name: string, content: string): boolean;
   /** Whether the image is being rebuilt: a guest launched from it now would be made from the version on its way out. */
   beingRebuilt(name: string): boolean;
   /** A guest of the image is gone: the bases no guest needs any more go. */
@@ -315,12 +317,10 @@ export class GuestService {
    */
   copy(name: string, req: GuestCopyPost): Operation {
     const g = this.record(name);
-    if (g.state === 'creating') throw new LodgeError('CONFLICT', `cannot copy ${name}: it is being made`);
-    const volume = this.deps.store.rootVolume(g.id);
-    if (!volume) throw new LodgeError('UNSUPPORTED', `${name} was made before storage pools: its root is not a volume that can be copied`);
+    const volume = this.rootOf(name);
     const snapshot = req.snapshot !== undefined ? this.deps.store.snapshots(g.id).find((s) => s.name === req.snapshot) : undefined;
     if (req.snapshot !== undefined && !snapshot) throw new LodgeError('NOT_FOUND', `snapshot: ${name} has no snapshot ${req.snapshot} (lodge snapshot list ${name})`);
-    const networks = this.deps.networks.apiNics(g.id).map((n) => ({ network: n.network }));
+    const networks = this.networkNames(g.id).map((network) => ({ network }));
     const launch: GuestsPost = { name: req.name, image: g.image, kind: g.kind, limits: snapshot?.limits ?? g.limits, options: g.options, networks, start: req.start ?? false };
     return this.launch(launch, {
       what: `copying the root volume of ${name}${snapshot ? ` as its snapshot ${snapshot.name} keeps it` : ''}`,
@@ -359,8 +359,7 @@ export class GuestService {
 
   /** Whether this host has the version `content` of image `name` (its current one, or an earlier one kept for guests). */
   hasImageContent(name: string, content: string): boolean {
-    if (this.deps.store.image(name)?.content === content) return true;
-    return this.deps.store.imageFiles(name).some((f) => f.role === 'version' && f.content === content);
+    return this.deps.images.hasContent(name, content);
   }
 
   /** Runs `fn` under the guest's lock, the guest as the host shows it. */

@@ -95,6 +95,12 @@ export class ImageService {
     return kept && path.join(this.deps.files.imageDir(image.name), kept.file);
   }
 
+  /** Whether this host has version `content` of image `name`: its current one, or an earlier one kept for guests. */
+  hasContent(name: string, content: string): boolean {
+    const image = this.deps.store.image(name);
+    return image !== undefined && this.contentOf(image, content) !== undefined;
+  }
+
   /** What a guest made from version `content` of image `name` boots from: the image's disk or ISO of that version, and its bases. */
   forGuest(name: string, content: string): { file?: string; bases: ImageBases } {
     const image = this.deps.store.image(name);

@@ -12,6 +12,7 @@ import { parseSize } from '../api/sizes.js';
 import type { HostStorage, PoolDriverName, StoragePool, StoragePoolsPost, VolumeContent } from '../api/storage.js';
 import { kernelHasBtrfs } from '../host/btrfs.js';
 import { run } from '../lib/exec.js';
+import { isWithin } from '../lib/paths.js';
 import { BtrfsPool } from '../storage/btrfs-pool.js';
 import { DirPool } from '../storage/dir-pool.js';
 import { diskVolumeFile } from '../storage/disk-volume.js';
@@ -231,10 +232,9 @@ export class StorageService {
     if (!path.isAbsolute(dir)) throw new LodgeError('BAD_REQUEST', `source: ${dir} is not an absolute path`);
     const resolved = path.resolve(dir);
     if (resolved === '/') throw new LodgeError('BAD_REQUEST', 'source: / cannot hold a pool');
-    const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
     const state = path.dirname(this.deps.dir);
-    if (inside(resolved, state) && !inside(resolved, this.deps.dir)) throw new LodgeError('BAD_REQUEST', `source: ${dir} is inside lodged's state directory (${state}): leave source out for a pool there`);
-    const other = this.deps.store.pools().find((p) => inside(resolved, p.path) || inside(p.path, resolved));
+    if (isWithin(resolved, state) && !isWithin(resolved, this.deps.dir)) throw new LodgeError('BAD_REQUEST', `source: ${dir} is inside lodged's state directory (${state}): leave source out for a pool there`);
+    const other = this.deps.store.pools().find((p) => isWithin(resolved, p.path) || isWithin(p.path, resolved));
     if (other) throw new LodgeError('CONFLICT', `source: ${dir} overlaps storage pool ${other.name} (${other.path})`);
     if (existsSync(dir)) {
       if (!(await stat(dir)).isDirectory()) throw new LodgeError('BAD_REQUEST', `source: ${dir} is not a directory`);

@@ -88,7 +88,7 @@ export class DirPool implements PoolDriver {
   async activateVolume(volume: VolumeSpec): Promise<string> {
     const dir = volumeDir(this.root, volume);
     // a restore or a refill cut short: the volume as it was
-    if (volume.content === 'filesystem') {
+    if (volume.content === 'filesystem' && existsSync(this.fillMount(volume))) {
       await unmount(this.fillMount(volume));
       await removeTree(this.fillMount(volume));
     }
