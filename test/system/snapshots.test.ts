@@ -126,7 +126,8 @@ test('bytes of a snapshot without a row (a lodged killed in between) are gone at
 
 test('a stateful vm snapshot brings the guest back running: a counter counts on from where it was', async () => {
   await d.launch('sv', { kind: 'vm', limits: { memory: '128M' }, networks: [] });
-  await guestSh(d, 'sv', `(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done) > /dev/null 2>&1 &`);
+  // written aside and renamed: a read never sees the file between its truncation and its write (the restored machine may resume there)
+  await guestSh(d, 'sv', `(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.2; done) > /dev/null 2>&1 &`);
   const count = async () => Number(await guestSh(d, 'sv', 'cat /tmp/count'));
   while ((await count()) < 5) await new Promise((r) => setTimeout(r, 500));
   const before = await count();
