@@ -21,6 +21,7 @@ import { createStore, openStore, type BackupStore, type Manifest } from '../stor
 import type { Events } from './events.js';
 import { isWithin } from '../lib/paths.js';
 import { Revert } from '../lib/revert.js';
+import type { GuestSpec } from '../drivers/driver.js';
 import type { GuestService } from './guests.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
@@ -52,6 +53,8 @@ const isBackupGuest = new Ajv({ strict: false }).compile<BackupGuest>(BackupGues
 
 /** The one tree a guest's backup holds: the files of its root volume. */
 const rootTree = 'root';
+/** The index of a root kept as a disk. */
+const rootDisk = 'disk';
 /** An export archive: what it says of itself, beside its store. */
 const exportFile = 'lodge-export.json';
 const exportStore = 'store';
@@ -69,6 +72,8 @@ const isExportFile = (v: unknown): v is ExportFile => {
 
 /** Where a restore puts the tree inside the new volume, before moving it up (a filesystem volume has lost+found). */
 const restoring = '.lodge-restore';
+/** Where a disk is restored raw before its driver makes it the guest's. */
+const restoringDisk = '.lodge-restore.raw';
 
 export class BackupService {
   private readonly deps: BackupServiceDeps;
@@ -232,35 +237,51 @@ export class BackupService {
   /**
    * Backs a guest up into `store`: its root volume snapshotted (the guest paused for that
    * instant) under a name no row has (a lodged killed meanwhile leaves it to the next
-   * start's sweep), the snapshot's files backed up (incremental: over the guest's last backup
-   * in the store), the snapshot gone.
+   * start's sweep), the snapshot backed up (incremental: over the guest's last backup in
+   * the store), the snapshot gone. A kind whose engine tracks its root disk's changes has
+   * the disk as its guest sees it backed up, after the first only the chunks changed since
+   * the last backup's mark; other kinds have the files of their root volume backed up.
    */
   private async backUp(store: BackupStore, name: string, how: { progress: (p: number, step: string) => void; signal: AbortSignal; incremental: boolean }): Promise<Manifest> {
     const { progress, signal } = how;
     const snapshot = `lodge-backup-${randomBytes(4).toString('hex')}`;
-    progress(5, 'taking a snapshot of its root volume');
-    const { volume, settings } = await this.deps.guests.withLocked(name, async (locked) => {
-      const volume = this.deps.guests.rootOf(name);
-      await locked.quiesced('a snapshot for a backup being taken', () => this.deps.storage.snapshotVolume(volume, snapshot, signal));
-      return { volume, settings: this.settings(locked.record, volume) };
+    const previous = how.incremental ? (await store.listBackups(name)).filter((b) => b.finished).at(-1) : undefined;
+    return store.runBackup(name, {}, async (w) => {
+      progress(5, 'taking a snapshot of its root volume');
+      const { volume, spec, disks, changed } = await this.deps.guests.withLocked(name, async (locked) => {
+        const volume = this.deps.guests.rootOf(name);
+        const disks = this.deps.guests.rootDisks(locked.record.kind);
+        const running = locked.record.state !== 'stopped';
+        const changed = await locked.quiesced('a snapshot for a backup being taken', async () => {
+          // an export (not incremental) leaves the marks of the guest's backups as they are
+          const marked = how.incremental ? await disks?.markChanges(locked.spec, running, markOf(w.id), previous && markOf(previous.id)) : undefined;
+          await this.deps.storage.snapshotVolume(volume, snapshot, signal);
+          return marked;
+        });
+        w.describe(this.settings(locked.record, volume));
+        return { volume, spec: locked.spec, disks, changed };
+      });
+      try {
+        const dir = await this.deps.storage.openSnapshot(volume, snapshot);
+        const over = previous ? { previous: { group: name, id: previous.id } } : {};
+        const onProgress = ({ done, total }: { done: number; total?: number }) => progress(10 + (total ? (85 * done) / total : 0), `backed up ${Math.round(done / 1024 / 1024)} MiB`);
+        if (disks) {
+          progress(10, changed ? `backing up what changed on its disk since ${previous!.id}` : 'backing up its disk');
+          const disk = await disks.openRootDisk(spec, dir);
+          try {
+            await w.addDisk(rootDisk, disk, { ...over, ...(changed ? { dirty: chunksOf(changed, store.config.chunks.fixedSize) } : {}), signal, onProgress });
+          } finally {
+            await disk.close();
+          }
+        } else {
+          progress(10, previous ? `backing up what changed since ${previous.id}` : 'backing up its root volume');
+          await w.addTree(rootTree, dir, { ...over, signal, onProgress });
+        }
+      } finally {
+        await this.deps.storage.closeSnapshot(volume, snapshot).catch(() => {});
+        await this.deps.storage.deleteVolumeSnapshot(volume, snapshot).catch((e: Error) => this.deps.log(`${name}: removing the snapshot of its backup failed (the next start does): ${e.message}`));
+      }
     });
-    try {
-      const dir = await this.deps.storage.openSnapshot(volume, snapshot);
-      const previous = how.incremental ? (await store.listBackups(name)).filter((b) => b.finished).at(-1) : undefined;
-      progress(10, previous ? `backing up what changed since ${previous.id}` : 'backing up its root volume');
-      return await store.runBackup(name, { guest: settings }, (w) =>
-        w
-          .addTree(rootTree, dir, {
-            ...(previous ? { previous: { group: name, id: previous.id } } : {}),
-            signal,
-            onProgress: ({ done, total }) => progress(10 + (total ? (85 * done) / total : 0), `backed up ${Math.round(done / 1024 / 1024)} MiB`),
-          })
-          .then(() => undefined),
-      );
-    } finally {
-      await this.deps.storage.closeSnapshot(volume, snapshot).catch(() => {});
-      await this.deps.storage.deleteVolumeSnapshot(volume, snapshot).catch((e: Error) => this.deps.log(`${name}: removing the snapshot of its backup failed (the next start does): ${e.message}`));
-    }
   }
 
   /**
@@ -339,7 +360,7 @@ export class BackupService {
 
   private toBackup(store: string, group: string, id: string, m?: Manifest): Backup {
     const settings = m && isBackupGuest(m.guest) ? m.guest : undefined;
-    const tree = m?.indexes.find((x) => x.name === rootTree);
+    const tree = m?.indexes.find((x) => x.name === rootTree || x.name === rootDisk);
     return {
       store,
       guest: group,
@@ -390,12 +411,13 @@ export class BackupService {
    * another guest's backup was that guest's engine's).
    */
   private async restoreOver(store: BackupStore, guest: string, id: string, name: string, start: boolean): Promise<Operation> {
-    const settings = await this.settingsOf(store, guest, id);
+    const m = await store.readManifest(guest, id);
+    const settings = settingsIn(m, guest, id);
     const check = (g: GuestRecord) => {
       if (g.state !== 'stopped') throw new LodgeError('CONFLICT', `cannot restore over ${name}: it is ${g.state}; stop it first (what it holds now is replaced)`);
       if (g.kind !== settings.kind || g.image !== settings.image) throw new LodgeError('CONFLICT', `cannot restore over ${name}: it is a ${g.kind} guest of image ${g.image}, the backup a ${settings.kind} guest of ${settings.image}`);
       const kind = this.deps.guests.kindInfo(g.kind);
-      if (g.imageContent !== settings.imageContent && kind?.rootContent !== 'filesystem') {
+      if (g.imageContent !== settings.imageContent && kind?.rootContent !== 'filesystem' && !holdsDisk(m)) {
         throw new LodgeError('CONFLICT', `cannot restore over ${name}: the backup's disk was written over another version of image ${g.image} than ${name}'s`);
       }
     };
@@ -407,7 +429,7 @@ export class BackupService {
         check(locked.record);
         const volume = this.deps.guests.rootOf(name);
         progress(10, `replacing its root volume with backup ${guest}/${id}`);
-        await this.deps.storage.refillVolume(volume, (dir) => fillFrom(store, guest, id, dir, signal));
+        await this.deps.storage.refillVolume(volume, (dir) => this.fillFrom(store, m, dir, signal, locked.spec));
         const revert = new Revert();
         const ctx = { signal, progress, revert };
         await locked.driver.create({ ...locked.spec, root: { ...locked.spec.root!, copied: true } }, ctx);
@@ -424,23 +446,18 @@ export class BackupService {
     );
   }
 
-  private async settingsOf(store: BackupStore, guest: string, id: string): Promise<BackupGuest> {
-    const m = await store.readManifest(guest, id);
-    if (!isBackupGuest(m.guest)) throw new LodgeError('BAD_REQUEST', `backup ${guest}/${id} does not say what guest it is of`);
-    return m.guest;
-  }
-
   /** `trust`: a store of this host's, or an archive from anywhere (whose privileged container is refused unless asked for). */
   private async restoreFrom(store: BackupStore, guest: string, id: string, req: BackupRestorePost, trust: 'store' | 'archive' = 'store'): Promise<Operation> {
-    const settings = await this.settingsOf(store, guest, id);
+    const m = await store.readManifest(guest, id);
+    const settings = settingsIn(m, guest, id);
     const name = req.name ?? settings.name;
     const kind = this.deps.guests.kindInfo(settings.kind);
     if (!kind) throw new LodgeError('UNSUPPORTED', `backup ${guest}/${id} is of a ${settings.kind} guest, which this host cannot run`);
     let imageContent = settings.imageContent;
     if (!this.deps.guests.hasImageContent(settings.image, imageContent)) {
-      // a container's layer applies over whatever version of its image this host has; a disk's blocks only over the one they were written over
+      // a container's layer applies over whatever version of its image this host has, as does a whole disk; a disk's changed blocks only over the one they were written over
       const current = this.deps.store.image(settings.image)?.content;
-      if (kind.rootContent !== 'filesystem' || current === undefined) {
+      if ((kind.rootContent !== 'filesystem' && !holdsDisk(m)) || current === undefined) {
         throw new LodgeError('CONFLICT', `backup ${guest}/${id} was written over a version of image ${settings.image} that this host does not have${current === undefined ? ' (it has no such image)' : ' (it was rebuilt since, or made on another host)'}: a ${settings.kind} guest's disk cannot be put back over another`);
       }
       imageContent = current;
@@ -456,13 +473,31 @@ export class BackupService {
         pool: this.deps.storage.poolFor(undefined).name,
         sizeBytes: settings.rootSizeBytes,
         imageContent,
-        fill: async (volume, signal) => {
+        fill: async (volume, signal, spec) => {
           const { dir } = await this.deps.storage.createVolume(volume);
-          await fillFrom(store, guest, id, dir, signal);
+          await this.fillFrom(store, m, dir, signal, spec);
         },
       },
       trust === 'archive' ? 'guest.import' : 'backup.restore',
     );
+  }
+
+  /**
+   * Puts a backup's root into an empty volume's directory: a disk through its kind's driver
+   * (thin over this host's base of its image), a tree restored beside what the volume has
+   * of its own (a filesystem's lost+found), then moved up.
+   */
+  private async fillFrom(store: BackupStore, m: Manifest, dir: string, signal: AbortSignal, spec: GuestSpec): Promise<void> {
+    if (holdsDisk(m)) {
+      const disks = this.deps.guests.rootDisks(spec.kind);
+      if (!disks) throw new LodgeError('UNSUPPORTED', `backup ${m.group}/${m.id} holds a disk, which ${spec.kind} guests do not take`);
+      const raw = path.join(dir, restoringDisk);
+      await store.restoreDisk(m.group, m.id, rootDisk, raw, { signal });
+      await disks.adoptRootDisk(spec, dir, raw);
+      return;
+    }
+    await store.restoreTree(m.group, m.id, rootTree, path.join(dir, restoring), { signal });
+    await moveUp(dir, restoring);
   }
 
   async verify(storeName: string): Promise<BackupVerifyResult> {
@@ -484,13 +519,24 @@ export class BackupService {
   }
 }
 
-/**
- * Puts a backup's root tree into an empty volume's directory: restored beside what the
- * volume has of its own (a filesystem's lost+found), then moved up.
- */
-async function fillFrom(store: BackupStore, guest: string, id: string, dir: string, signal: AbortSignal): Promise<void> {
-  await store.restoreTree(guest, id, rootTree, path.join(dir, restoring), { signal });
-  await moveUp(dir, restoring);
+function settingsIn(m: Manifest, guest: string, id: string): BackupGuest {
+  if (!isBackupGuest(m.guest)) throw new LodgeError('BAD_REQUEST', `backup ${guest}/${id} does not say what guest it is of`);
+  return m.guest;
+}
+
+/** Whether a backup holds its guest's root as a disk (not as the files of its volume). */
+const holdsDisk = (m: Manifest) => m.indexes.some((x) => x.name === rootDisk && x.kind === 'disk');
+
+/** The mark of a guest's disk that a backup starts: what changed after it is the next backup's. */
+const markOf = (backupId: string) => `lodge-${backupId}`;
+
+/** The fixed-size chunks that [offset, length) ranges touch. */
+function chunksOf(ranges: Array<[number, number]>, chunkSize: number): Set<number> {
+  const chunks = new Set<number>();
+  for (const [offset, length] of ranges) {
+    for (let c = Math.floor(offset / chunkSize); c * chunkSize < offset + length; c++) chunks.add(c);
+  }
+  return chunks;
 }
 
 /** Moves what `dir/sub` holds up into `dir` (what is there already, a filesystem's lost+found, stays), then removes `sub`. */

@@ -9,7 +9,7 @@ import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, GuestsPost,
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, hasMemory, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, hasFiles, hasMemory, hasRootDiskChanges, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -76,8 +76,8 @@ export interface RootSource {
   sizeBytes: number;
   /** The version of its image's content the root was written over. */
   imageContent: string;
-  /** Makes the new guest's root volume (its row is made) with the content in it. */
-  fill(volume: VolumeRecord, signal: AbortSignal): Promise<void>;
+  /** Makes the new guest's root volume (its row is made) with the content in it; `spec` is the guest's to be. */
+  fill(volume: VolumeRecord, signal: AbortSignal, spec: GuestSpec): Promise<void>;
 }
 
 /** The reason of a guest paused by lodged while its root is copied (a snapshot, a copy, a backup). */
@@ -281,7 +281,7 @@ export class GuestService {
           signal.throwIfAborted();
           if (from) {
             progress(8, from.what);
-            await from.fill(volume, signal);
+            await from.fill(volume, signal, spec);
           } else {
             progress(8, `making its root volume in storage pool ${volume.pool}`);
             await this.deps.storage.createVolume(volume);
@@ -350,6 +350,12 @@ export class GuestService {
   /** What this host's driver of a kind declares, if it has one. */
   kindInfo(kind: GuestKind): DriverInfo | undefined {
     return this.deps.drivers.info(kind);
+  }
+
+  /** The driver of a kind whose engine tracks the changes of its root disk, if it does. */
+  rootDisks(kind: GuestKind): (GuestDriver & RootDiskChanges) | undefined {
+    const driver = this.deps.drivers.info(kind) ? this.deps.drivers.get(kind) : undefined;
+    return driver && hasRootDiskChanges(driver) ? driver : undefined;
   }
 
   /** The networks a guest has a NIC on, eth0 first. */

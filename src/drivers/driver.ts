@@ -12,6 +12,7 @@ import type { GuestFeature, LaunchOption } from '../api/host.js';
 import type { GuestNic } from '../network/nic.js';
 import type { Derivation } from '../images/derived.js';
 import type { Revert } from '../lib/revert.js';
+import type { DiskSource } from '../storage/backup-store/disk.js';
 
 export interface ResolvedLimits {
   cpu?: number;
@@ -220,6 +221,27 @@ export interface GuestMemory {
   /** Starts the guest from the state in `file`, its disks as they were when it was saved; it runs on from there. */
   startFromMemory(spec: GuestSpec, file: string, ctx: OperationContext): Promise<void>;
 }
+
+/**
+ * Kinds whose root is a disk whose changed blocks the engine tracks (QEMU's persistent
+ * dirty bitmaps, kept in the qcow2 across restarts): a backup holds the disk as its guest
+ * sees it, and reads after the first only what changed since the last.
+ */
+export interface RootDiskChanges {
+  /**
+   * With the guest quiesced (paused, or stopped: `running` says whether its engine runs),
+   * before its root is snapshotted: starts tracking changes as `mark` and answers what
+   * changed since mark `since` ([offset, length) ranges; undefined when that mark is not
+   * there to trust). Marks are named lodge-*; every other one of them is dropped.
+   */
+  markChanges(spec: GuestSpec, running: boolean, mark: string, since: string | undefined): Promise<Array<[number, number]> | undefined>;
+  /** The root disk in volume directory `dir` (the guest's or a snapshot's), as its guest sees it. */
+  openRootDisk(spec: GuestSpec, dir: string): Promise<DiskSource & { close(): Promise<void> }>;
+  /** Makes the root disk in volume directory `dir` from the raw disk `raw` (removed): thin over this host's base of its image. */
+  adoptRootDisk(spec: GuestSpec, dir: string, raw: string): Promise<void>;
+}
+
+export const hasRootDiskChanges = (driver: GuestDriver): driver is GuestDriver & RootDiskChanges => 'markChanges' in driver;
 
 export const hasMemory = (driver: GuestDriver): driver is GuestDriver & GuestMemory => 'saveMemory' in driver;
 

@@ -26,6 +26,9 @@ export interface Qcow2Disk extends DiskSource {
   close(): Promise<void>;
 }
 
+/** The disk under an overlay; closed with it. */
+export type Backing = DiskSource & { close?(): Promise<void> };
+
 export interface Qcow2Bitmap {
   name: string;
   /** Bytes of the disk a bit stands for. */
@@ -58,11 +61,11 @@ class Qcow2Error extends Error {
 }
 
 /**
- * Opens `file` (a regular file, not followed if a link) as qcow2. `backing` reads what its
- * clusters leave unallocated (past the backing's end: zeros); a disk that names a backing
- * file while none is given is refused.
+ * Opens `file` (a regular file, not followed if a link) as qcow2. `backing` opens, when
+ * first needed, what its clusters leave unallocated (past the backing's end: zeros); a read
+ * that needs it from a disk that names a backing file while none is given fails.
  */
-export async function openQcow2(file: string, backing?: DiskSource): Promise<Qcow2Disk> {
+export async function openQcow2(file: string, backing?: () => Promise<Backing>): Promise<Qcow2Disk> {
   const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     return await Qcow2Reader.read(file, fh, backing);
@@ -83,23 +86,24 @@ class Qcow2Reader implements Qcow2Disk {
   private readonly clusterBits: number;
   readonly size: number;
   private readonly zstd: boolean;
-  private readonly backing: DiskSource | undefined;
+  private readonly openBacking: (() => Promise<Backing>) | undefined;
+  private backing: Promise<Backing> | undefined;
 
-  private constructor(o: { file: string; fh: FileHandle; fileSize: number; clusterBits: number; size: number; zstd: boolean; backing: DiskSource | undefined }) {
+  private constructor(o: { file: string; fh: FileHandle; fileSize: number; clusterBits: number; size: number; zstd: boolean; openBacking: (() => Promise<Backing>) | undefined }) {
     this.file = o.file;
     this.fh = o.fh;
     this.fileSize = o.fileSize;
     this.clusterBits = o.clusterBits;
     this.size = o.size;
     this.zstd = o.zstd;
-    this.backing = o.backing;
+    this.openBacking = o.openBacking;
   }
 
   private get clusterSize(): number {
     return 2 ** this.clusterBits;
   }
 
-  static async read(file: string, fh: FileHandle, backing: DiskSource | undefined): Promise<Qcow2Reader> {
+  static async read(file: string, fh: FileHandle, backing: (() => Promise<Backing>) | undefined): Promise<Qcow2Reader> {
     const fileSize = (await fh.stat()).size;
     const bad = (what: string) => new Qcow2Error(file, what);
     const head = await readExactly(fh, 0, Math.min(fileSize, 4096), () => bad('it is shorter than its header'));
@@ -112,7 +116,6 @@ class Qcow2Reader implements Qcow2Disk {
     if (!Number.isSafeInteger(size) || size > 2 ** 50) throw bad(`a virtual size of ${head.readBigUInt64BE(24)} bytes`);
     if (head.readUInt32BE(32) !== 0) throw bad('it is encrypted');
     const hasBacking = head.readBigUInt64BE(8) !== 0n;
-    if (hasBacking && !backing) throw bad('it names a backing file, and none was given to read it over');
     let incompat = 0n;
     let autoclear = 0n;
     let headerLength = qcowHeaderV2Bytes;
@@ -130,7 +133,7 @@ class Qcow2Reader implements Qcow2Disk {
       zstd = (incompat & incompatible.compressionType) !== 0n && headerLength > 104 && head[104] === 1;
       if ((incompat & incompatible.compressionType) && !zstd && headerLength > 104 && head[104] !== 0) throw bad(`compression type ${head[104]}`);
     }
-    const reader = new Qcow2Reader({ file, fh, fileSize, clusterBits, size, zstd, backing: hasBacking ? backing : undefined });
+    const reader = new Qcow2Reader({ file, fh, fileSize, clusterBits, size, zstd, openBacking: hasBacking ? (backing ?? (() => Promise.reject(bad('it names a backing file, and none was given to read it over')))) : undefined });
     const l1Entries = head.readUInt32BE(36);
     const l1Offset = Number(head.readBigUInt64BE(40));
     const l2Entries = reader.clusterSize / 8;
@@ -250,9 +253,12 @@ class Qcow2Reader implements Qcow2Disk {
       else if (at + within > this.fileSize) throw new Qcow2Error(this.file, 'a data cluster lies outside the file');
       return true;
     }
-    if (!this.backing || offset >= this.backing.size) return false;
-    const n = Math.min(length, this.backing.size - offset);
-    const data = await this.backing.read(offset, n);
+    if (!this.openBacking) return false;
+    this.backing ??= this.openBacking();
+    const backing = await this.backing;
+    if (offset >= backing.size) return false;
+    const n = Math.min(length, backing.size - offset);
+    const data = await backing.read(offset, n);
     if (data === 'zero') return false;
     out.set(data, outAt);
     return true;
@@ -288,8 +294,11 @@ class Qcow2Reader implements Qcow2Disk {
     return any ? out : 'zero';
   }
 
-  close(): Promise<void> {
-    return this.fh.close();
+  /** Closes the file, and the backing disk if it was opened. */
+  async close(): Promise<void> {
+    await this.fh.close();
+    const backing = await this.backing?.catch(() => undefined);
+    await backing?.close?.();
   }
 }
 

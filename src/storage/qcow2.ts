@@ -21,3 +21,16 @@ export async function createOverlay(base: string, overlay: string, options: { si
 export async function createDisk(file: string, sizeBytes: number): Promise<void> {
   await run(['qemu-img', 'create', '-q', '-f', 'qcow2', file, String(sizeBytes)]);
 }
+
+/**
+ * A qcow2 disk at `out` that reads as the raw disk `raw`, holding only the clusters where
+ * `raw` differs from `base` (qemu-img rebase compares the two: it writes where they differ).
+ */
+export async function qcow2OverBase(raw: string, out: string, base: { file: string; format: 'qcow2' | 'raw' } | undefined): Promise<void> {
+  if (!base) {
+    await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, out]);
+    return;
+  }
+  await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', raw, out]);
+  await run(['qemu-img', 'rebase', '-q', '-f', 'qcow2', '-F', base.format, '-b', base.file, out]);
+}

@@ -27,13 +27,16 @@ import { ensureVmKernel, type KernelFlavour, type VmKernel } from '../../images/
 import { readUntrustedJson, withUntrustedSocket } from '../../host/untrusted-file.js';
 import { run } from '../../lib/exec.js';
 import { Inflight } from '../../lib/inflight.js';
-import { createDisk, createOverlay, virtualSize } from '../../storage/qcow2.js';
+import { fileDiskSource } from '../../storage/backup-store/disk.js';
+import { createDisk, createOverlay, qcow2OverBase, virtualSize } from '../../storage/qcow2.js';
+import { openQcow2 } from '../../storage/qcow2-reader.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, ObservedState, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
+import { markRunning, markStopped } from './disk-changes.js';
 import { loadMachineState, saveMachineState } from './memory-state.js';
 import { guestExec, Qga, QgaError } from './qga.js';
 import { pullFile, pushFile } from './qga-files.js';
@@ -88,7 +91,7 @@ const unplugTimeoutMs = 20_000;
  */
 const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const;
 
-export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory {
+export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory, RootDiskChanges {
   readonly kind = 'vm' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -183,13 +186,19 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     return this.accelProbe;
   }
 
+  /** What the guest's root disk is an overlay of: its image's base or disk (none for an ISO). */
+  private async base(spec: GuestSpec): Promise<{ file: string; format: 'qcow2' | 'raw' } | undefined> {
+    const { format, file } = spec.image;
+    if (format === 'iso') return undefined;
+    return { file: format === 'rootfs' ? await spec.image.bases.ensure({ as: 'qcow2' }) : file!, format: format === 'raw' ? 'raw' : 'qcow2' };
+  }
+
   /** The guest's root disk: an overlay of its image's base or disk, or for an ISO an empty disk. */
   private async makeDisk(spec: GuestSpec, disk: string): Promise<void> {
-    const { format, file } = spec.image;
+    const { format } = spec.image;
     const sizeBytes = spec.limits.diskBytes;
     if (format === 'iso') return createDisk(disk, sizeBytes ?? isoDiskBytes);
-    const base = format === 'rootfs' ? await spec.image.bases.ensure({ as: 'qcow2' }) : file!;
-    const baseFormat = format === 'raw' ? 'raw' : 'qcow2';
+    const { file: base, format: baseFormat } = (await this.base(spec))!;
     if (sizeBytes !== undefined) {
       const least = await virtualSize(base, baseFormat);
       if (sizeBytes < least) throw new LodgeError('BAD_REQUEST', `limits.disk: ${formatSize(sizeBytes)} is smaller than the disk of image ${spec.image.name} (${formatSize(least)})`);
@@ -224,6 +233,29 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     const maxBytes = 2 * this.engine.memoryBytes(spec) + 256 * mib;
     const dir = path.join(spec.dir, 'vm-state');
     await this.qmp(spec, (q) => saveMachineState(q, { dir, uid: this.engine.uid(spec), file, maxBytes, signal }), 30_000);
+  }
+
+  markChanges(spec: GuestSpec, running: boolean, mark: string, since: string | undefined): Promise<Array<[number, number]> | undefined> {
+    const uid = this.engine.uid(spec);
+    if (!running) return markStopped({ file: this.paths(spec).disk, uid, mark, since });
+    return this.qmp(spec, (q) => markRunning(q, { device: 'root', uid, dir: path.join(spec.dir, 'vm-changes'), mark, since }), 30_000);
+  }
+
+  /** Read by Lodge's own qcow2 reader: the file is its guest's QEMU's; the base is the one this host made, not what the file names. */
+  async openRootDisk(spec: GuestSpec, dir: string) {
+    const base = await this.base(spec);
+    return openQcow2(path.join(dir, 'root.qcow2'), async () => {
+      if (!base) throw new LodgeError('BAD_REQUEST', `the disk of ${spec.name} names a backing file, and its image ${spec.image.name} is an ISO`);
+      return base.format === 'raw' ? fileDiskSource(base.file) : openQcow2(base.file);
+    });
+  }
+
+  async adoptRootDisk(spec: GuestSpec, dir: string, raw: string): Promise<void> {
+    try {
+      await qcow2OverBase(raw, path.join(dir, 'root.qcow2'), await this.base(spec));
+    } finally {
+      await rm(raw, { force: true });
+    }
   }
 
   startFromMemory(spec: GuestSpec, file: string, ctx: OperationContext): Promise<void> {

@@ -44,7 +44,7 @@ export class BackupWriter {
   readonly id: string;
   readonly dir: string;
   private readonly createdAt: string;
-  private readonly guest: unknown;
+  private guest: unknown;
   private readonly lease: Lease;
   private readonly session: WriteSession;
   private readonly indexes: IndexInfo[] = [];
@@ -130,6 +130,11 @@ export class BackupWriter {
       chunksReused: r.chunksReused,
       entries: r.entries,
     });
+  }
+
+  /** What the manifest says of the guest, when it is known only once the backup has begun. */
+  describe(guest: unknown): void {
+    this.guest = guest;
   }
 
   /** Makes the backup finished: new chunks durable, then the manifest. */
