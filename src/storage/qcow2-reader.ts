@@ -53,6 +53,10 @@ const zeroFlag = 1n;
 const maxL1Bytes = 32 * 1024 ** 2;
 const maxBitmaps = 65535;
 const l2CacheEntries = 64;
+/** A bitmap of a 256 TiB disk at 64 KiB a bit; a larger one (a hostile file's) is not read. */
+const maxBitmapBits = 2 ** 32;
+/** Pieces of a bitmap past which it is no use to a backup (it reads the disk whole instead). */
+const maxRanges = 2 ** 20;
 
 class Qcow2Error extends Error {
   constructor(file: string, what: string) {
@@ -192,16 +196,18 @@ class Qcow2Reader implements Qcow2Disk {
   async dirtyRanges(bitmap: Qcow2Bitmap): Promise<Array<[number, number]>> {
     if (bitmap.inUse) throw new Qcow2Error(this.file, `bitmap ${bitmap.name} was not closed by QEMU: it cannot be trusted`);
     const bits = Math.ceil(this.size / bitmap.granularity);
+    if (bits > maxBitmapBits) throw new Qcow2Error(this.file, `bitmap ${bitmap.name} has ${bits} bits, more than Lodge reads`);
     const bitsPerCluster = this.clusterSize * 8;
     const entries = Math.ceil(bits / bitsPerCluster);
     if (bitmap.tableEntries !== entries) throw new Qcow2Error(this.file, `bitmap ${bitmap.name} has ${bitmap.tableEntries} table entries, not ${entries}`);
     const table = toBigUint64(await this.region(bitmap.tableOffset, entries * 8, `the table of bitmap ${bitmap.name}`));
     const ranges: Array<[number, number]> = [];
-    const mark = (bit: number) => {
+    const mark = (bit: number, count = 1) => {
       const from = bit * bitmap.granularity;
-      const to = Math.min(this.size, from + bitmap.granularity);
+      const to = Math.min(this.size, from + count * bitmap.granularity);
       const last = ranges.at(-1);
       if (last && last[0] + last[1] === from) last[1] = to - last[0];
+      else if (ranges.length >= maxRanges) throw new Qcow2Error(this.file, `bitmap ${bitmap.name} is in more than ${maxRanges} pieces`);
       else ranges.push([from, to - from]);
     };
     for (let e = 0; e < entries; e++) {
@@ -211,11 +217,14 @@ class Qcow2Reader implements Qcow2Disk {
       const at = Number(entry & offsetMask);
       if (at === 0) {
         // no cluster: the low bit says all set or all clear
-        if (entry & 1n) for (let b = 0; b < inCluster; b++) mark(first + b);
+        if (entry & 1n) mark(first, inCluster);
         continue;
       }
       const data = await this.region(at, this.clusterSize, `a cluster of bitmap ${bitmap.name}`);
-      for (let b = 0; b < inCluster; b++) if (data[b >> 3]! & (1 << (b & 7))) mark(first + b);
+      for (let byte = 0; byte * 8 < inCluster; byte++) {
+        if (data[byte] === 0) continue;
+        for (let b = byte * 8; b < Math.min(inCluster, byte * 8 + 8); b++) if (data[byte]! & (1 << (b & 7))) mark(first + b);
+      }
     }
     return ranges;
   }

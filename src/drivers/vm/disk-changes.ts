@@ -82,7 +82,8 @@ export async function markStopped(options: { file: string; uid: number; mark: st
   try {
     names = disk.bitmaps.map((b) => b.name);
     const last = disk.bitmaps.find((b) => b.name === since && b.recording && !b.inUse);
-    if (last) changed = await disk.dirtyRanges(last);
+    // a bitmap that cannot be read is not trusted: the whole disk is read
+    if (last) changed = await disk.dirtyRanges(last).catch(() => undefined);
   } finally {
     await disk.close();
   }
