@@ -11,8 +11,12 @@
  * offset. Larger files are cut on their own, so that they dedup wherever they appear.
  *
  * Incremental: a file whose size, mtime, ctime and inode equal the previous catalog's is
- * not read; its chunks are reused (and touched). All-zero chunks (holes of sparse files
- * read as zeros) are recorded as zeros and not stored.
+ * not read; its chunks are reused (and touched). All-zero chunks are recorded as zeros and
+ * not stored. A sparse file's holes are not read at all (a pv guest's COW file is as large
+ * as its disk and mostly holes): its data extents are asked for (extents.ts) and only they
+ * are read, the holes going into the chunker as zeros that it cuts exactly where it would
+ * cut the same zeros read (cdc.ts), so its chunks are the same whether its zeros are holes
+ * or allocated, and dedup with a copy of it, or a backup, that read them.
  *
  * The tree is hostile: names may hold any byte, files may change or be swapped while
  * read (a file is opened O_NOFOLLOW|O_NONBLOCK and must still be the inode lstat saw; at
@@ -26,6 +30,7 @@ import { LodgeError } from '../../api/errors.js';
 import { encodeEntry, catalogHeader, type CatalogEntry, type DataRef, type EntryType } from './catalog.js';
 import { CdcStream, type CdcParams } from './cdc.js';
 import type { Progress } from './disk.js';
+import { dataExtents, type Extent } from './extents.js';
 import { errnoIs } from './fs-util.js';
 import type { ChunkList, ChunkRef } from './index-files.js';
 import { isZero, type ChunkCounts, type WriteSession } from './session.js';
@@ -50,6 +55,8 @@ export interface TreeBackupResult extends ChunkCounts {
 const slash = Buffer.from('/');
 const join = (a: Buffer, b: Buffer) => (a.length === 0 ? b : Buffer.concat([a, slash, b]));
 const catalogFlushBytes = 256 * 1024;
+/** A file with at least this many bytes unallocated has its holes skipped (finding them costs a program run). */
+const sparseBytes = 8 * 1024 * 1024;
 
 function typeOf(st: BigIntStats): EntryType {
   if (st.isFile()) return 'file';
@@ -185,21 +192,38 @@ export async function backupTree(session: WriteSession, root: string, cdc: CdcPa
       }
       bigStream.reset();
       const data: DataRef[] = [];
+      const take = async (chunks: Iterable<Buffer | number>) => {
+        for (const c of chunks) data.push(typeof c === 'number' ? [null, c] : await storeData(c));
+      };
       let got = 0;
-      for (;;) {
-        signal?.throwIfAborted();
-        const room = bigStream.space();
-        const { bytesRead } = want > got ? await fh.read(room, 0, Math.min(room.length, want - got), got) : { bytesRead: 0 };
-        bigStream.commit(bytesRead);
-        got += bytesRead;
-        progress(bytesRead);
-        for (const c of bigStream.chunks(bytesRead === 0)) data.push(await storeData(c));
-        if (bytesRead === 0) break;
+      const skipTo = async (to: number) => {
+        if (to <= got) return;
+        await take(bigStream.zeros(to - got));
+        progress(to - got);
+        got = to;
+      };
+      const extents: AsyncIterable<Extent> | Extent[] = want - Number(now.blocks) * 512 >= sparseBytes ? dataExtents(fh, want, abs.toString()) : [[0, want]];
+      reading: {
+        for await (const [from, to] of extents) {
+          await skipTo(from);
+          while (got < to) {
+            signal?.throwIfAborted();
+            const room = bigStream.space();
+            const { bytesRead } = await fh.read(room, 0, Math.min(room.length, to - got), got);
+            if (bytesRead === 0) break reading; // cut short meanwhile: it ends here
+            bigStream.commit(bytesRead);
+            got += bytesRead;
+            result.bytesRead += bytesRead;
+            progress(bytesRead);
+            await take(bigStream.chunks(false));
+          }
+        }
+        await skipTo(want);
       }
+      await take(bigStream.chunks(true));
       entry.size = got;
       entry.data = data;
       entry.offset = 0;
-      result.bytesRead += got;
       return undefined;
     } finally {
       await fh.close();
