@@ -220,7 +220,10 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     await chmod(p.vm, 0o700);
     await lchown(p.disk, this.engine.uid(spec), this.engine.uid(spec));
     await chmod(p.disk, 0o600);
-    return { rootBytes: await virtualSize(p.disk, 'qcow2') };
+    // a copied disk was another guest's QEMU's to write: its size is read by Lodge's own reader, not by a qemu-img of root's
+    const disk = await openQcow2(p.disk);
+    await disk.close();
+    return { rootBytes: disk.size };
   }
 
   start(spec: GuestSpec, ctx: OperationContext): Promise<void> {
