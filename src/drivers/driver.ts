@@ -93,7 +93,17 @@ export interface DriverCapabilities {
   launchOptions: LaunchOption[];
   /** Each feature: true, or why its guests cannot (one sentence, said to the user as it is). */
   features: Record<GuestFeature, true | string>;
+  /** How its root volume's files make the guest's filesystem, for reading them without the guest (a backup's files). */
+  rootFiles?: RootFiles;
 }
+
+/**
+ * What a root volume holds of a guest's filesystem: the upper directory of an overlay over
+ * its image's rootfs (owners moved up by `idMap` unless the guest is privileged), or a disk
+ * file written over a base of its image (a UML COW file over the ext4 base; a qcow2 overlay
+ * over the image's qcow2 base or disk, or over none). Paths are relative to the volume.
+ */
+export type RootFiles = { as: 'overlay'; upper: string; idMap: { hostId: number; size: number } } | { as: 'disk'; file: string; format: 'uml-cow' | 'qcow2' };
 
 /** What the probe found on this host. */
 export interface DriverProbe {
