@@ -4,7 +4,8 @@
  * guests and checked by re-reading every chunk.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { GuestKind, Name, namePattern } from './common.js';
+import { GuestKind, Name, namePattern, StringEnum } from './common.js';
+import { FileMode } from './files.js';
 import { GuestOptions, Limits } from './guests.js';
 
 export const BackupStoresPost = Type.Object(
@@ -80,6 +81,41 @@ export const BackupRestorePost = Type.Object(
   { additionalProperties: false },
 );
 export type BackupRestorePost = Static<typeof BackupRestorePost>;
+
+/** A path in a backed-up guest's filesystem, as the guest saw it (lodged refuses '.' and '..' in it). */
+export const BackupFilePath = Type.String({ pattern: '^/[^\\u0000]*$', maxLength: 4095, description: 'an absolute path as the guest saw it' });
+
+export const BackupFilesQuery = Type.Object(
+  { path: Type.Array(BackupFilePath, { minItems: 1, maxItems: 256, description: 'the files and directories to take (a directory with all it holds)' }) },
+  { additionalProperties: false },
+);
+export type BackupFilesQuery = Static<typeof BackupFilesQuery>;
+
+export const BackupFilesListQuery = Type.Object({ path: Type.Optional({ ...BackupFilePath, description: 'the directory to list (default /), or a file' }) }, { additionalProperties: false });
+export type BackupFilesListQuery = Static<typeof BackupFilesListQuery>;
+
+/** One entry of a directory of a backup, as the guest saw it. */
+export const BackupFileEntry = Type.Object({
+  name: Type.String(),
+  type: StringEnum(['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fifo', 'socket'] as const),
+  mode: FileMode,
+  uid: Type.Integer({ description: "the guest's own user id" }),
+  gid: Type.Integer({ description: "the guest's own group id" }),
+  sizeBytes: Type.Integer(),
+  modifiedAt: Type.Optional(Type.String({ description: 'absent where the filesystem is read through debugfs, whose listing has no times' })),
+  target: Type.Optional(Type.String({ description: "a symbolic link's target" })),
+});
+export type BackupFileEntry = Static<typeof BackupFileEntry>;
+
+export const BackupFileList = Type.Object({
+  path: Type.String(),
+  entries: Type.Array(BackupFileEntry, { description: 'a directory\'s entries, by name; a file: itself' }),
+  incomplete: Type.Optional(Type.String({ description: 'what this host could not read of the backup, and why' })),
+});
+export type BackupFileList = Static<typeof BackupFileList>;
+
+/** The header of a files download that says what this host could not read of the backup. */
+export const backupFilesIncompleteHeader = 'x-lodge-incomplete';
 
 export const BackupPrunePost = Type.Object(
   {

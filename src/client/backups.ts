@@ -1,7 +1,8 @@
 /**
  * @module The client side of backup stores and backups.
  */
-import type { Backup, BackupGcResult, BackupPrunePost, BackupPruneResult, BackupRestorePost, BackupStore, BackupStoresPost, BackupVerifyResult, GuestBackupsPost } from '../api/backups.js';
+import type { Backup, BackupFileList, BackupGcResult, BackupPrunePost, BackupPruneResult, BackupRestorePost, BackupStore, BackupStoresPost, BackupVerifyResult, GuestBackupsPost } from '../api/backups.js';
+import { backupFilesIncompleteHeader } from '../api/backups.js';
 import type { Operation } from '../api/operations.js';
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from './http.js';
@@ -31,6 +32,15 @@ export class BackupsClient {
   importGuest = (data: Readable, query: { name?: string; start?: boolean; privileged?: boolean }) => {
     const q = new URLSearchParams(Object.entries(query).filter((e) => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
     return this.t.request<Operation>('POST', `/1.0/guests/import?${q}`, { stream: { data, contentType: 'application/x-tar' } });
+  };
+  /** A directory of a backup (or a file: itself), as the guest saw it. */
+  listFiles = (s: string, guest: string, id: string, path?: string) => this.t.request<BackupFileList>('GET', `${backup(s, guest, id)}/files/list${path ? `?path=${encodeURIComponent(path)}` : ''}`);
+  /** Writes a tar of files and directories of a backup to `sink`; answers what lodged could not read of the backup, if anything. */
+  downloadFiles = async (s: string, guest: string, id: string, paths: string[], sink: Writable): Promise<{ incomplete?: string }> => {
+    const q = new URLSearchParams(paths.map((p) => ['path', p]));
+    const headers = await this.t.download(`${backup(s, guest, id)}/files?${q}`, sink);
+    const incomplete = headers[backupFilesIncompleteHeader];
+    return typeof incomplete === 'string' ? { incomplete } : {};
   };
   gc = (s: string) => this.t.request<BackupGcResult>('POST', `${store(s)}/gc`);
 }

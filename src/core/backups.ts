@@ -14,10 +14,11 @@ import type { Readable } from 'node:stream';
 import { create as createTar, extract as extractTar } from 'tar';
 import path from 'node:path';
 import { Ajv } from 'ajv';
-import { BackupGuest, type Backup, type BackupGcResult, type BackupPrunePost, type BackupPruneResult, type BackupRestorePost, type BackupStore as BackupStoreInfo, type BackupStoresPost, type BackupVerifyResult, type GuestBackupsPost } from '../api/backups.js';
+import { BackupGuest, type Backup, type BackupFileList, type BackupGcResult, type BackupPrunePost, type BackupPruneResult, type BackupRestorePost, type BackupStore as BackupStoreInfo, type BackupStoresPost, type BackupVerifyResult, type GuestBackupsPost } from '../api/backups.js';
 import { LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
 import { createStore, openStore, type BackupStore, type Manifest } from '../storage/backup-store/store.js';
+import { BackupFiles, type BackupImages, type FilesDownload, type FilesSource } from './backup-files.js';
 import type { Events } from './events.js';
 import { isWithin } from '../lib/paths.js';
 import { Revert } from '../lib/revert.js';
@@ -38,6 +39,9 @@ export interface BackupServiceDeps {
   keysDir: string;
   /** lodged's state directory, which no store may be in. */
   stateDir: string;
+  /** What a backup's files are read with: this host's images, and lodge-userns (backup-files.ts). */
+  images: BackupImages;
+  readerHelper: string;
   log: (message: string) => void;
 }
 
@@ -80,9 +84,11 @@ export class BackupService {
   private readonly opened = new Map<string, Promise<BackupStore>>();
   /** One backup at a time per guest. */
   private readonly lock = new KeyedLock();
+  private readonly files: BackupFiles;
 
   constructor(deps: BackupServiceDeps) {
     this.deps = deps;
+    this.files = new BackupFiles({ images: deps.images, readerHelper: deps.readerHelper });
   }
 
   private rows(): StoreRow[] {
@@ -498,6 +504,23 @@ export class BackupService {
     }
     await store.restoreTree(m.group, m.id, rootTree, path.join(dir, restoring), { signal });
     await moveUp(dir, restoring);
+  }
+
+  /** A directory (or a file) of a backup, as the guest saw it. */
+  async listFiles(storeName: string, guest: string, id: string, dir: string, scratch: string): Promise<BackupFileList> {
+    return this.files.list(await this.filesOf(storeName, guest, id), dir, scratch);
+  }
+
+  /** Files and directories of a backup, as a tar. */
+  async downloadFiles(storeName: string, guest: string, id: string, paths: string[], scratch: string, signal: AbortSignal): Promise<FilesDownload> {
+    return this.files.download(await this.filesOf(storeName, guest, id), paths, scratch, signal);
+  }
+
+  private async filesOf(storeName: string, guest: string, id: string): Promise<FilesSource> {
+    const store = await this.open(this.row(storeName));
+    const m = await store.readManifest(guest, id);
+    const settings = settingsIn(m, guest, id);
+    return { store, group: guest, id, tree: rootTree, settings, rootFiles: holdsDisk(m) ? { as: 'whole-disk', index: rootDisk } : this.deps.guests.kindInfo(settings.kind)?.rootFiles };
   }
 
   async verify(storeName: string): Promise<BackupVerifyResult> {

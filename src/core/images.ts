@@ -95,6 +95,13 @@ export class ImageService {
     return kept && path.join(this.deps.files.imageDir(image.name), kept.file);
   }
 
+  /** Where version `content` of image `name` is on this host (its rootfs, or its disk or ISO file) and its format; undefined when it is not here. */
+  versionOf(name: string, content: string): { path: string; format: ImageFormat } | undefined {
+    const image = this.deps.store.image(name);
+    const at = image && this.contentOf(image, content);
+    return at ? { path: at, format: image.format } : undefined;
+  }
+
   /** Whether this host has version `content` of image `name`: its current one, or an earlier one kept for guests. */
   hasContent(name: string, content: string): boolean {
     const image = this.deps.store.image(name);

@@ -168,7 +168,8 @@ async function main(): Promise<void> {
   await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
   await snapshots.sweep();
-  const backups = new BackupService({ store, guests, storage, operations, events, keysDir: path.join(stateDir, 'backup-keys'), stateDir: path.resolve(stateDir), log });
+  const readerHelper = fileURLToPath(new URL('../../shim/lodge-userns', import.meta.url));
+  const backups = new BackupService({ store, guests, storage, operations, events, keysDir: path.join(stateDir, 'backup-keys'), stateDir: path.resolve(stateDir), images, readerHelper, log });
   const schedules = new ScheduleService({ store, snapshots, backups, operations, log });
 
   const app = await buildServer({

@@ -40,7 +40,7 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const guests = new GuestService({ store, drivers: new DriverRegistry(), images, operations, events, networks, storage, volumes, guestsDir: dir, hostMemoryBytes: os.totalmem(), log });
     const drivers = new DriverRegistry();
     const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
-    const backups = new BackupService({ store, guests, storage, operations, events, keysDir: dir, stateDir: dir, log });
+    const backups = new BackupService({ store, guests, storage, operations, events, keysDir: dir, stateDir: dir, images, readerHelper: '', log });
     const schedules = new ScheduleService({ store, snapshots, backups, operations, log });
     const app = await buildServer({ guests, images, networks, storage, snapshots, backups, schedules, volumes, operations, events, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
     const served = (await app.inject({ method: 'GET', url: '/1.0/openapi.json' })).json() as { paths: Record<string, unknown> };

@@ -94,7 +94,17 @@ export interface DriverCapabilities {
   launchOptions: LaunchOption[];
   /** Each feature: true, or why its guests cannot (one sentence, said to the user as it is). */
   features: Record<GuestFeature, true | string>;
+  /** How its root volume's files make the guest's filesystem, for reading them without the guest (a backup's files). */
+  rootFiles?: RootFiles;
 }
+
+/**
+ * What a root volume holds of a guest's filesystem: the upper directory of an overlay over
+ * its image's rootfs (owners moved up by `idMap` unless the guest is privileged), or a disk
+ * file written over a base of its image (a UML COW file over the ext4 base). Paths are
+ * relative to the volume. (A kind with RootDiskChanges has its backups hold the whole disk.)
+ */
+export type RootFiles = { as: 'overlay'; upper: string; idMap: { hostId: number; size: number } } | { as: 'disk'; file: string; format: 'uml-cow' };
 
 /** What the probe found on this host. */
 export interface DriverProbe {

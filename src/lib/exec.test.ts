@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ExecError, run, spawnerPid, stopSpawner, useSpawner } from './exec.js';
+import { text } from 'node:stream/consumers';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExecError, run, runStreaming, spawnerPid, stopSpawner, useSpawner } from './exec.js';
 
 const binary = fileURLToPath(new URL('../../shim/lodge-spawner', import.meta.url));
 
@@ -73,4 +75,28 @@ test('a spawner that dies is started again', async (t) => {
   const second = spawnerPid();
   assert.ok(second && second !== first, `a new spawner runs (${first} then ${second})`);
   assert.equal((await run(['echo', 'again'])).stdout, 'again\n');
+});
+
+test('runStreaming: the whole output once the program exits 0; its failure, with stderr, as the stream\'s error', async () => {
+  assert.equal(await text(runStreaming(['sh', '-c', 'seq 1 20000'])), `${Array.from({ length: 20000 }, (_, i) => i + 1).join('\n')}\n`);
+  await assert.rejects(text(runStreaming(['sh', '-c', 'echo partial; echo broken >&2; exit 3'])), (e: unknown) => e instanceof ExecError && /exit code 3: broken/.test(e.message));
+  await assert.rejects(text(runStreaming(['sleep', '5'], { timeoutMs: 200 })), (e: unknown) => e instanceof ExecError && e.exceeded === 'timeout');
+});
+
+test('runStreaming: a reader that goes away kills the program with its group', async () => {
+  // a duration no other program here sleeps, to find the one this test started
+  const stream = runStreaming(['sh', '-c', 'sleep 29.137 & yes']);
+  await new Promise((resolve) => stream.once('data', resolve));
+  const sleeping = () =>
+    readdirSync('/proc').filter((e) => {
+      try {
+        return /^\d+$/.test(e) && readFileSync(`/proc/${e}/cmdline`, 'utf8') === 'sleep\u000029.137\u0000';
+      } catch {
+        return false;
+      }
+    });
+  assert.equal(sleeping().length, 1);
+  stream.destroy();
+  for (let i = 0; i < 50 && sleeping().length > 0; i++) await sleep(20);
+  assert.deepEqual(sleeping(), []);
 });

@@ -8,7 +8,7 @@
  * at most drainMs more (a descendant that keeps the pipes open does not hold the caller).
  */
 import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { refuseNul, Spawner } from './spawner.js';
 import { programStep, timed } from './step-timings.js';
 
@@ -212,4 +212,56 @@ async function runBySpawner(s: Spawner, argv: readonly string[], options: ExecOp
   const e = failure(argv, result, { ...r, timeoutMs, capBytes }, options.allowFailure);
   if (e) throw e;
   return result;
+}
+
+/**
+ * A program whose stdout is the answer, however long (an archive it writes): the stream
+ * ends only once the program has exited 0, and fails with an ExecError (its stderr) when it
+ * failed, was killed at `timeoutMs` or by `signal`. Destroying the stream (a reader gone)
+ * kills the program's process group. Forked, since the spawner collects output whole.
+ */
+export function runStreaming(argv: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Readable {
+  const [file, ...args] = argv as [string, ...string[]];
+  if (!file) throw new Error('runStreaming: empty argv');
+  refuseNul(argv);
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const out = new PassThrough();
+  const child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const err = new Collected(64 * 1024);
+  let timedOut = false;
+  let ended = false;
+  const killGroup = () => {
+    try {
+      if (child.pid && !ended) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // the group has ended already
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
+  }, timeoutMs);
+  const onAbort = () => killGroup();
+  options.signal?.addEventListener('abort', onAbort);
+  if (options.signal?.aborted) onAbort();
+  child.stdout.pipe(out, { end: false });
+  child.stderr.on('data', (b: Buffer) => void err.add(b));
+  out.once('close', killGroup);
+  const settle = (e: ExecError | undefined) => {
+    ended = true;
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    if (e) out.destroy(e);
+    else out.end();
+  };
+  child.once('error', (e: NodeJS.ErrnoException) => settle(new ExecError(argv, { code: -1, stdout: '', stderr: '' }, e.code === 'ENOENT' ? 'not found (is it installed?)' : e.message)));
+  child.once('close', (code, signal) => {
+    const result = { code: code ?? -1, stdout: '', stderr: err.text() };
+    settle(
+      options.signal?.aborted
+        ? new ExecError(argv, result, 'aborted')
+        : failure(argv, result, { ...(signal ? { signal } : {}), timedOut, timeoutMs, capBytes: 0 }),
+    );
+  });
+  return out;
 }

@@ -25,9 +25,12 @@ export interface OverlayRoot {
 const diskFile = (dir: string) => path.join(dir, 'disk.img');
 const diskMount = (dir: string) => path.join(dir, 'disk');
 
+/** The upper directory's name in a root volume. */
+export const upperDir = 'upper';
+
 export function overlayRoot(dir: string, volume?: string, sized = existsSync(diskFile(dir))): OverlayRoot {
   const base = volume ?? (sized ? diskMount(dir) : dir);
-  return { upper: path.join(base, 'upper'), work: path.join(base, 'work'), rootfs: path.join(dir, 'rootfs') };
+  return { upper: path.join(base, upperDir), work: path.join(base, 'work'), rootfs: path.join(dir, 'rootfs') };
 }
 
 /**

@@ -8,6 +8,7 @@ import { formatSize } from '../../api/sizes.js';
 import type { LodgeClient } from '../../client/index.js';
 import { count, parseFormat, printFields, printJson, printTable } from '../output.js';
 import { schedule } from '../schedule.js';
+import { registerFiles, restoreFiles } from './backup-files.js';
 import { waitFor } from '../progress.js';
 
 /** The store named, or the only one there is. */
@@ -38,13 +39,16 @@ export function register(program: Command, client: () => LodgeClient): void {
         "A backup keeps a guest's root volume at a point in time (a snapshot: the guest is paused",
         "for that instant) and its settings. Files unchanged since the guest's last backup in the",
         'store are not read again, and a chunk the store has, from any guest, is not stored again.',
-        'A backup is restored into a new guest. Backups are named by guest and time.',
+        'A backup is restored into a new guest, or over a stopped one; single files and directories',
+        'are taken out of it with --files. Backups are named by guest and time.',
         '',
         'Examples:',
         '  lodge backup-store create local /srv/backups',
         '  lodge backup create web1',
         '  lodge backup list web1',
         '  lodge backup restore web1 2026-12-02T07-30-00.000Z --as web1-restored --start',
+        '  lodge backup files web1 2026-12-02T07-30-00.000Z /etc',
+        '  lodge backup restore web1 2026-12-02T07-30-00.000Z --files /etc/hostname /root --to ./old',
         '  lodge backup verify',
         '  lodge backup prune web1 --keep-last 3 --keep-daily 7',
         '  lodge backup gc',
@@ -106,20 +110,29 @@ export function register(program: Command, client: () => LodgeClient): void {
 
   backup
     .command('restore')
-    .description('make a new guest from a backup')
+    .description('make a new guest from a backup, or take files out of it (--files)')
     .argument('<guest>', 'the guest it is a backup of')
     .argument('<id>')
     .option('--as <name>', 'the new guest (default: the backed-up guest\'s name)')
     .option('--over', 'put it back over the existing stopped guest (--as, or the backed-up one): its root is replaced, its settings stay')
     .option('--start', 'start it once made')
+    .option('--files <paths...>', 'no guest: these files and directories (absolute, as the guest saw them) into a local directory')
+    .option('--to <dir>', 'with --files: a new or empty directory (default ./GUEST-ID), or - for a tar on standard output')
     .option('--store <store>', 'the backup store (default: the only one)')
-    .action(async (guest: string, id: string, flags: { as?: string; over?: boolean; start?: boolean; store?: string }) => {
+    .action(async (guest: string, id: string, flags: { as?: string; over?: boolean; start?: boolean; files?: string[]; to?: string; store?: string }) => {
       const c = client();
+      if (flags.files) {
+        if (flags.as || flags.over || flags.start) throw new LodgeError('BAD_REQUEST', '--files takes files out of the backup: --as, --over and --start make or replace a guest');
+        return restoreFiles(c, await storeOf(c, flags.store), guest, id, flags.files, flags.to);
+      }
+      if (flags.to) throw new LodgeError('BAD_REQUEST', '--to is where --files go: give --files too');
       const name = flags.as ?? guest;
       const body = { name, ...(flags.over ? { over: true } : {}), ...(flags.start ? { start: true } : {}) };
       await waitFor(c, await c.backups.restore(await storeOf(c, flags.store), guest, id, body), `Restoring ${guest} from ${id}`);
       process.stderr.write(`${name} is ${flags.over ? 'put back as' : 'made from'} backup ${guest}/${id}${flags.start ? ' and running' : ''}\n`);
     });
+
+  registerFiles(backup, client, storeOf);
 
   backup
     .command('delete')

@@ -1,7 +1,8 @@
 /**
  * @module Backup stores under /1.0/backup-stores (list, make or add, inspect, forget), the
- * backups in each (list, inspect, restore, delete, verify, prune, gc), and a guest's
- * backup at POST /1.0/guests/NAME/backups.
+ * backups in each (list, inspect, restore, delete, verify, prune, gc, and their files: a
+ * directory listed, files downloaded as a tar), and a guest's backup at POST
+ * /1.0/guests/NAME/backups.
  */
 import { rm } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
@@ -11,6 +12,10 @@ import { NameParams, namePattern } from '../../api/common.js';
 import { Operation } from '../../api/operations.js';
 import {
   Backup,
+  BackupFileList,
+  BackupFilesListQuery,
+  BackupFilesQuery,
+  backupFilesIncompleteHeader,
   BackupGcResult,
   BackupList,
   BackupParams,
@@ -82,6 +87,32 @@ export function backupRoutes(app: FastifyInstance, { backups, tmpDir }: ServerDe
     '/1.0/backup-stores/:store/backups/:guest/:id/restore',
     { schema: { tags, summary: 'Make a new guest from a backup (an operation)', params: BackupParams, body: BackupRestorePost, response: { 202: Operation } } },
     async (request, reply) => reply.status(202).send(await backups.restore(request.params.store, request.params.guest, request.params.id, request.body)),
+  );
+
+  app.get<{ Params: BackupParams; Querystring: BackupFilesQuery }>(
+    '/1.0/backup-stores/:store/backups/:guest/:id/files',
+    {
+      schema: {
+        tags,
+        summary: `Files and directories of a backup as the guest saw them, as a tar (owners are the guest's ids; what this host could not read of the backup is said in ${backupFilesIncompleteHeader})`,
+        params: BackupParams,
+        querystring: BackupFilesQuery,
+      },
+    },
+    async (request, reply) => {
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort(new LodgeError('CANCELLED', 'the client went away')));
+      const { store, guest, id } = request.params;
+      const { tar, incomplete } = await backups.downloadFiles(store, guest, id, request.query.path, tmpDir, abort.signal);
+      if (incomplete) void reply.header(backupFilesIncompleteHeader, incomplete);
+      return reply.type('application/x-tar').send(tar);
+    },
+  );
+
+  app.get<{ Params: BackupParams; Querystring: BackupFilesListQuery }>(
+    '/1.0/backup-stores/:store/backups/:guest/:id/files/list',
+    { schema: { tags, summary: 'A directory of a backup as the guest saw it (or a file: itself)', params: BackupParams, querystring: BackupFilesListQuery, response: { 200: BackupFileList } } },
+    (request) => backups.listFiles(request.params.store, request.params.guest, request.params.id, request.query.path ?? '/', tmpDir),
   );
 
   app.post<{ Params: StoreParams }>(

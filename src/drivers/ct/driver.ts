@@ -14,7 +14,7 @@ import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, readUsage, type
 import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
-import { overlayRoot, prepareOverlayRoot, removeOverlayRoot } from '../../storage/overlay.js';
+import { overlayRoot, prepareOverlayRoot, removeOverlayRoot, upperDir } from '../../storage/overlay.js';
 import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
 import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
@@ -43,6 +43,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
     rootContent: 'filesystem',
     imageFormats: ['rootfs'],
     launchOptions: ['privileged'],
+    rootFiles: { as: 'overlay', upper: upperDir, idMap: defaultIdMap },
     features: {
       exec: true,
       interactiveExec: true,

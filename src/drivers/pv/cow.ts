@@ -54,3 +54,80 @@ export function parseCowHeader(buf: Buffer): CowHeader | undefined {
     backingFile: name.subarray(0, end < 0 ? name.length : end).toString(),
   };
 }
+
+/** The header of a COW file laid out as Lodge and UML lay out theirs (512-byte sectors, 4096 alignment, a bitmap), or why not. */
+function layoutHeader(buf: Buffer): CowHeader {
+  const header = parseCowHeader(buf);
+  if (!header) throw new Error('it is not a UML COW file (version 3)');
+  if (buf.readUInt32BE(20) !== sectorBytes || buf.readUInt32BE(24) !== alignment || buf.readUInt32BE(28) !== 0) {
+    throw new Error(`its layout is not one Lodge makes (sectors of ${buf.readUInt32BE(20)} bytes, alignment ${buf.readUInt32BE(24)}, format ${buf.readUInt32BE(28)})`);
+  }
+  return header;
+}
+
+/** The byte ranges of [from, to) whose sectors have their bit set. */
+function* setRuns(bitmap: Buffer, from: number, to: number): Generator<[number, number]> {
+  let runStart = -1;
+  for (let s = Math.floor(from / sectorBytes); s * sectorBytes < to; s++) {
+    const byte = bitmap[s >> 3] ?? 0;
+    // a byte of no set bits passes eight sectors at once
+    if (byte === 0 && (s & 7) === 0 && runStart < 0) {
+      s += 7;
+      continue;
+    }
+    const set = (byte & (1 << (s & 7))) !== 0;
+    if (set && runStart < 0) runStart = Math.max(s * sectorBytes, from);
+    if (!set && runStart >= 0) {
+      yield [runStart, s * sectorBytes];
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) yield [runStart, to];
+}
+
+/**
+ * Writes what a COW file holds over a copy of its backing file: `pieces` are the COW file's
+ * bytes in order (bytes, or a count of zero bytes that no one stored), `write` puts bytes at
+ * an offset of the disk. Only the sectors whose bit is set are written, from their place in
+ * the data area (UML's bitmap: bit n%8 of byte n/8 for sector n). A file laid out otherwise
+ * than Lodge makes them is refused, and so is one that ends before its data area.
+ */
+export async function applyCow(pieces: AsyncIterable<Buffer | number>, write: (at: number, data: Buffer) => Promise<void>): Promise<CowHeader> {
+  let head: Buffer[] = [];
+  let headBytes = 0;
+  let need = cowHeaderBytes;
+  let header: CowHeader | undefined;
+  let bitmap: Buffer | undefined;
+  let dataOffset = 0;
+  let pos = 0;
+  const zeros = Buffer.alloc(1 << 20);
+  for await (const piece of pieces) {
+    const length = typeof piece === 'number' ? piece : piece.length;
+    let used = 0;
+    // the header first, then as far as the data area it places
+    while (!bitmap && used < length) {
+      const take = Math.min(length - used, need - headBytes);
+      head.push(typeof piece === 'number' ? Buffer.alloc(take) : piece.subarray(used, used + take));
+      headBytes += take;
+      used += take;
+      if (headBytes < need) break;
+      const bytes = Buffer.concat(head);
+      head = [bytes];
+      if (!header) {
+        header = layoutHeader(bytes);
+        need = dataOffset = cowLayout(header.size).dataOffset;
+      } else bitmap = bytes.subarray(cowLayout(header.size).bitmapOffset, dataOffset);
+    }
+    if (bitmap && used < length) {
+      const from = pos + used - dataOffset;
+      const to = Math.min(pos + length - dataOffset, header!.size);
+      for (const [a, b] of setRuns(bitmap, from, to)) {
+        if (typeof piece !== 'number') await write(a, piece.subarray(used + a - from, used + b - from));
+        else for (let at = a; at < b; at += zeros.length) await write(at, zeros.subarray(0, Math.min(zeros.length, b - at)));
+      }
+    }
+    pos += length;
+  }
+  if (!bitmap) throw new Error('it ends before its data area');
+  return header!;
+}

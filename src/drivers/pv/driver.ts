@@ -41,6 +41,8 @@ const mib = 1024 * 1024;
 // UML boots in 32M only about half the time here ("System is deadlocked on memory"); 48M did in 27 boots of 27
 export const pvMemory = { minimumBytes: 48 * mib, defaultBytes: 128 * mib } as const;
 
+/** The root disk's COW file in its volume. */
+const rootCow = 'root.cow';
 /** What the guest calls the disk of ubd N: /dev/ubda is the root. */
 const ubdDevice = (slot: number) => `/dev/ubd${String.fromCharCode(97 + slot)}`;
 
@@ -50,6 +52,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     rootContent: 'block',
     imageFormats: ['rootfs'],
     launchOptions: [],
+    rootFiles: { as: 'disk', file: rootCow, format: 'uml-cow' },
     features: {
       exec: true,
       interactiveExec: 'not yet (its exec channel has no terminal); lodge console NAME is its terminal',
@@ -95,7 +98,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     const pv = path.join(spec.dir, 'pv');
     const engine = path.join(pv, 'engine');
     // its COW disk is in its root volume; for a guest made before storage pools, in engine/
-    return { pv, engine, cow: path.join(spec.root?.dir ?? engine, 'root.cow'), umid: 'uml', mconsole: path.join(engine, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent'), () => this.engine.observe(spec).then((o) => o.state === 'running')) };
+    return { pv, engine, cow: path.join(spec.root?.dir ?? engine, rootCow), umid: 'uml', mconsole: path.join(engine, 'uml', 'mconsole'), agent: new AgentChannel(path.join(pv, 'agent'), () => this.engine.observe(spec).then((o) => o.state === 'running')) };
   }
 
   /** Makes `pv/` root's, with the guest's UML allowed through; an earlier lodged gave it to UML. */
@@ -178,7 +181,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     if (!engine?.isDirectory()) await mkdir(p.engine, { mode: 0o700 });
     await chown(p.engine, uid, uid);
     await chmod(p.engine, 0o700);
-    const oldCow = path.join(p.pv, 'root.cow');
+    const oldCow = path.join(p.pv, rootCow);
     if (await lstat(oldCow).then(() => true, () => false)) await rename(oldCow, p.cow);
     await rm(path.join(p.pv, 'uml'), { recursive: true, force: true });
     await p.agent.prepare(uid);

@@ -57,6 +57,8 @@ const mib = 1024 * 1024;
 export const vmMemory = { minimumBytes: 96 * mib, defaultBytes: 256 * mib } as const;
 /** The root disk of a guest booting an ISO, unless --disk says otherwise: sparse, so it costs only what is written. */
 const isoDiskBytes = 8 * 1024 * mib;
+/** The root disk in its volume: a qcow2 overlay. */
+const rootDisk = 'root.qcow2';
 
 /**
  * Per profile: the kernel that has its drivers, and what the initramfs loads (the root disk, the NIC, the ACPI power
@@ -146,7 +148,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     return {
       vm,
       // in its root volume; for a guest made before storage pools, in vm/
-      disk: path.join(spec.root?.dir ?? vm, 'root.qcow2'),
+      disk: path.join(spec.root?.dir ?? vm, rootDisk),
       qmp: path.join(vm, 'qmp.sock'),
       qga: path.join(vm, 'qga.sock'),
       vnc: path.join(vm, 'vnc.sock'),

@@ -264,3 +264,4 @@ export type { VerifyOptions, VerifyReport } from './verify.js';
 export type { TreeRestoreOptions, TreeRestoreResult } from './tree-restore.js';
 export { fileDiskSource, type DiskSource, type Progress } from './disk.js';
 export { ChunkError } from './chunk-codec.js';
+export { ChunkCache, entryData } from './tree-read.js';

@@ -18,6 +18,7 @@ import { run } from '../../lib/exec.js';
 import { pathProblem, type CatalogEntry } from './catalog.js';
 import type { ChunkStore } from './chunks.js';
 import type { Progress } from './disk.js';
+import { ChunkCache, entryData } from './tree-read.js';
 
 export interface TreeRestoreOptions {
   /** Restore only these paths (relative to the tree's root) and what is under them. */
@@ -76,22 +77,6 @@ function selector(files: string[] | undefined): (e: CatalogEntry) => boolean {
   return (e) => wanted.some((w) => w.length === 0 || under(e.path, w) || (e.type === 'dir' && (e.path.length === 0 || under(w, e.path))));
 }
 
-/** Two chunks kept decoded: small files packed together read the same chunk in turn. */
-class ChunkCache {
-  private readonly chunks: ChunkStore;
-  private entries: [string, Buffer][] = [];
-  constructor(chunks: ChunkStore) {
-    this.chunks = chunks;
-  }
-  async get(id: string): Promise<Buffer> {
-    const hit = this.entries.find(([k]) => k === id);
-    if (hit) return hit[1];
-    const data = await this.chunks.get(id);
-    this.entries = [[id, data], ...this.entries.slice(0, 1)];
-    return data;
-  }
-}
-
 export async function restoreTree(chunks: ChunkStore, catalog: AsyncIterable<CatalogEntry>, target: string, opts: TreeRestoreOptions = {}): Promise<TreeRestoreResult> {
   const owners = opts.owners ?? process.getuid?.() === 0;
   const wanted = selector(opts.files);
@@ -116,18 +101,13 @@ export async function restoreTree(chunks: ChunkStore, catalog: AsyncIterable<Cat
   const writeFile = async (e: CatalogEntry) => {
     const fh = await open(full(e.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      let pos = -(e.offset ?? 0);
-      for (const [id, length] of e.data ?? []) {
-        opts.signal?.throwIfAborted();
-        const from = Math.max(pos, 0);
-        const to = Math.min(pos + length, e.size);
-        if (id !== null && to > from) {
-          const data = await cache.get(id);
-          if (data.length !== length) throw new LodgeError('BAD_REQUEST', `chunk ${id} holds ${data.length} bytes where the catalog says ${length} (for ${shown(e.path)})`);
-          await writeSparse(fh, data.subarray(from - pos, to - pos), from);
+      let at = 0;
+      for await (const piece of entryData(cache, e, opts.signal)) {
+        if (typeof piece === 'number') at += piece;
+        else {
+          await writeSparse(fh, piece, at);
+          at += piece.length;
         }
-        pos += length;
-        if (pos >= e.size) break;
       }
       await fh.truncate(e.size);
       if (owners) await fh.chown(e.uid, e.gid);
