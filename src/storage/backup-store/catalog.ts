@@ -4,12 +4,21 @@
  * bytes. Serialized as JSON lines (a name holding a newline is escaped by JSON; a name
  * that is not UTF-8 is kept as base64), and stored itself as content-defined chunks so
  * that the catalogs of similar trees share chunks. Decoding checks every entry, since a
- * catalog read back may have been tampered with.
+ * catalog read back may have been tampered with. An entry's extended attributes (`x`) came
+ * later: a catalog without them reads as entries with none.
  */
 import { LodgeError } from '../../api/errors.js';
 
 export const entryTypes = ['file', 'dir', 'symlink', 'hardlink', 'chardev', 'blockdev', 'fifo', 'socket'] as const;
 export type EntryType = (typeof entryTypes)[number];
+
+/** An extended attribute: its name and value (see xattrs.ts for which a backup keeps). */
+export type Xattr = [name: Buffer, value: Buffer];
+
+/** The kernel's bounds on an attribute's name and value, and lodge-xattrs' on an entry's count of them. */
+const xattrNameMax = 255;
+const xattrValueMax = 65536;
+const xattrsMax = 1024;
 
 /** A piece of a file's data: a chunk id (null for an all-zero chunk, stored nowhere) and its length. */
 export type DataRef = [id: string | null, length: number];
@@ -36,6 +45,8 @@ export interface CatalogEntry {
    */
   data?: DataRef[];
   offset?: number;
+  /** Its extended attributes, by name (none on a hardlink: they are its first path's). */
+  xattrs?: Xattr[];
 }
 
 type Bytes = string | { b64: string };
@@ -69,6 +80,7 @@ export function encodeEntry(e: CatalogEntry): string {
   if (e.target !== undefined) o.l = encodeBytes(e.target);
   if (e.data !== undefined) o.d = e.data;
   if (e.offset) o.o = e.offset;
+  if (e.xattrs) o.x = e.xattrs.map(([name, value]) => [encodeBytes(name), value.toString('base64')]);
   return `${JSON.stringify(o)}\n`;
 }
 
@@ -87,6 +99,20 @@ export function pathProblem(p: Buffer): string | undefined {
     if (part === '' || part === '.' || part === '..') return `has a "${part}" component`;
   }
   return undefined;
+}
+
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeXattrs(v: unknown): Xattr[] {
+  if (!Array.isArray(v) || v.length > xattrsMax) throw new Error(`x is not a list of at most ${xattrsMax} attributes`);
+  return v.map((a: unknown) => {
+    if (!Array.isArray(a) || a.length !== 2 || typeof a[1] !== 'string' || !base64.test(a[1])) throw new Error('x holds an attribute that is not a name and a value');
+    const name = decodeBytes(a[0], 'an attribute name');
+    const value = Buffer.from(a[1], 'base64');
+    if (name.length === 0 || name.length > xattrNameMax || name.includes(0)) throw new Error(`attribute name ${JSON.stringify(name.toString('utf8'))} is empty, longer than ${xattrNameMax} bytes or holds a NUL`);
+    if (value.length > xattrValueMax) throw new Error(`attribute ${name.toString('utf8')} holds more than ${xattrValueMax} bytes`);
+    return [name, value];
+  });
 }
 
 /** Parses and checks one catalog line; `where` names it in errors. */
@@ -111,6 +137,7 @@ export function decodeEntry(line: string, where: string): CatalogEntry {
     };
     if (o.rd !== undefined) e.rdev = bigOf(o.rd, 'rd');
     if (o.l !== undefined) e.target = decodeBytes(o.l, 'l');
+    if (o.x !== undefined) e.xattrs = decodeXattrs(o.x);
     if (o.d !== undefined) {
       if (!Array.isArray(o.d)) throw new Error('d is not a list');
       for (const r of o.d as unknown[]) {

@@ -18,6 +18,10 @@
  * cut the same zeros read (cdc.ts), so its chunks are the same whether its zeros are holes
  * or allocated, and dedup with a copy of it, or a backup, that read them.
  *
+ * Extended attributes (xattrs.ts) are read for the whole tree in one run before the walk
+ * and recorded with each entry, whether its data is read or reused: never taken from the
+ * previous catalog, so an attribute changed on an unchanged file is the new one.
+ *
  * The tree is hostile: names may hold any byte, files may change or be swapped while
  * read (a file is opened O_NOFOLLOW|O_NONBLOCK and must still be the inode lstat saw; at
  * most its lstat size is read). A directory swapped for a symlink between lstat and
@@ -27,13 +31,14 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { LodgeError } from '../../api/errors.js';
-import { encodeEntry, catalogHeader, type CatalogEntry, type DataRef, type EntryType } from './catalog.js';
+import { encodeEntry, catalogHeader, type CatalogEntry, type DataRef, type EntryType, type Xattr } from './catalog.js';
 import { CdcStream, type CdcParams } from './cdc.js';
 import type { Progress } from './disk.js';
 import { dataExtents, type Extent } from './extents.js';
 import { errnoIs } from './fs-util.js';
 import type { ChunkList, ChunkRef } from './index-files.js';
 import { isZero, type ChunkCounts, type WriteSession } from './session.js';
+import { readTreeXattrs } from './xattrs.js';
 
 export interface TreeBackupOptions {
   /** The previous backup's catalog of this tree. */
@@ -161,6 +166,8 @@ export async function backupTree(session: WriteSession, root: string, cdc: CdcPa
 
   const bigStream = new CdcStream(cdc);
   const hardlinks = new Map<string, Buffer>();
+  /** Read once the root is known to be a directory. */
+  let xattrs = new Map<string, Xattr[]>();
 
   /** Reads a regular file's data into the entry (packed or as its own chunks); false when it vanished or was swapped. */
   const readFile = async (abs: Buffer, st: BigIntStats, entry: CatalogEntry): Promise<[number, number] | undefined | false> => {
@@ -256,6 +263,8 @@ export async function backupTree(session: WriteSession, root: string, cdc: CdcPa
         hardlinks.set(key, rel);
       }
     }
+    const attrs = xattrs.get(rel.toString('latin1'));
+    if (attrs && entry.type !== 'hardlink') entry.xattrs = attrs;
     if (entry.type === 'symlink') entry.target = await readlink(abs, { encoding: 'buffer' });
     if (entry.type === 'chardev' || entry.type === 'blockdev') entry.rdev = st.rdev;
     if (entry.type === 'file') {
@@ -305,6 +314,7 @@ export async function backupTree(session: WriteSession, root: string, cdc: CdcPa
   const rootAbs = Buffer.from(root);
   const rootSt = await lstat(rootAbs, { bigint: true });
   if (!rootSt.isDirectory()) throw new LodgeError('BAD_REQUEST', `${root} is not a directory`);
+  xattrs = await readTreeXattrs(root, { oneFileSystem: opts.oneFileSystem !== false, ...(signal ? { signal } : {}) });
   await visit(rootAbs, Buffer.alloc(0), rootSt, rootSt.dev);
   await packer.add(Buffer.alloc(0), true);
   await drain();

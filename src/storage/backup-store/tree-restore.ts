@@ -8,6 +8,8 @@
  * entries fails. Directory modes and times are set last, children first, so that a
  * read-only directory can still be filled. Owners are restored when running as root.
  * Devices and fifos are made with mknod(1) in a staging directory and linked into place.
+ * Extended attributes are set once every entry is made (after chown, which clears a file
+ * capability, and before directory modes), by one run of lodge-xattrs (xattrs.ts).
  */
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import { pathProblem, type CatalogEntry } from './catalog.js';
 import type { ChunkStore } from './chunks.js';
 import type { Progress } from './disk.js';
 import { ChunkCache, entryData } from './tree-read.js';
+import { XattrRecords } from './xattrs.js';
 
 export interface TreeRestoreOptions {
   /** Restore only these paths (relative to the tree's root) and what is under them. */
@@ -32,7 +35,10 @@ export interface TreeRestoreOptions {
 export interface TreeRestoreResult {
   entries: number;
   bytes: number;
-  /** Entries not restored, and why (sockets; devices without the right to make them; a hardlink whose file was not restored). */
+  /**
+   * Entries not restored, and why (sockets; devices without the right to make them; a hardlink
+   * whose file was not restored), and extended attributes this host refused (no right, no support).
+   */
   skipped: { path: string; why: string }[];
 }
 
@@ -88,6 +94,7 @@ export async function restoreTree(chunks: ChunkStore, catalog: AsyncIterable<Cat
   const dirs = new Set<string>(['']);
   const files = new Set<string>();
   const dirMeta: CatalogEntry[] = [];
+  const xattrs = new XattrRecords();
   const cache = new ChunkCache(chunks);
   let staging: string | undefined;
   const shown = (p: Buffer) => JSON.stringify(p.toString('utf8'));
@@ -144,6 +151,7 @@ export async function restoreTree(chunks: ChunkStore, catalog: AsyncIterable<Cat
     if (!wanted(e)) continue;
     const key = e.path.toString('latin1');
     if (e.path.length === 0) {
+      if (e.xattrs) xattrs.add(e.path, e.xattrs);
       dirMeta.push(e);
       result.entries++;
       continue;
@@ -189,9 +197,11 @@ export async function restoreTree(chunks: ChunkStore, catalog: AsyncIterable<Cat
         result.skipped.push({ path: e.path.toString('utf8'), why: 'a socket is made by the program that listens on it' });
         continue;
     }
+    if (e.xattrs && e.type !== 'hardlink') xattrs.add(e.path, e.xattrs);
     result.entries++;
   }
   if (staging) await rm(staging, { recursive: true, force: true });
+  result.skipped.push(...(await xattrs.apply(root.toString(), opts.signal)));
   for (const e of dirMeta.reverse()) await setMeta(full(e.path), e);
   return result;
 }
