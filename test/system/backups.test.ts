@@ -48,6 +48,8 @@ for (const { kind, pool } of cases) {
     const name = `b-${kind}-${pool}`;
     await d.launch(name, { kind, pool, networks: [], ...(kind === 'ct' ? {} : { limits: { memory: '128M' } }) });
     await guestSh(d, name, 'echo one > /root/marker && dd if=/dev/urandom of=/root/data bs=1M count=8 2>/dev/null && sync');
+    // a directory of the image made again: only its opaque mark (an extended attribute) hides the image's
+    if (kind === 'ct') await guestSh(d, name, 'rm -rf /etc/acpi && mkdir /etc/acpi && echo mine > /etc/acpi/only && sync');
     const first = await backUp(name);
     await guestSh(d, name, 'echo two > /root/marker && sync');
     const second = await backUp(name);
@@ -63,6 +65,7 @@ for (const { kind, pool } of cases) {
       assert.equal(await guestSh(d, copy, 'cat /root/marker'), `${marker}\n`);
       assert.equal(await guestSh(d, copy, 'md5sum < /root/data'), await guestSh(d, name, 'md5sum < /root/data'));
       assert.equal(await guestSh(d, copy, 'hostname'), `${copy}\n`);
+      if (kind === 'ct') assert.equal(await guestSh(d, copy, 'ls -A /etc/acpi'), 'only\n');
       await d.done(await d.client.guests.delete(copy, true));
     }
     await d.done(await d.client.guests.delete(name, true));
