@@ -29,6 +29,7 @@ test("a tree's extended attributes are backed up and restored: overlay opaque ma
     const outside = path.join(dir, 'outside');
     await mkdir(path.join(src, 'etc/opaque'), { recursive: true });
     await mkdir(outside);
+    await setAttr(src, 'user.of-the-root', 'r');
     await setAttr(path.join(src, 'etc/opaque'), 'trusted.overlay.opaque', 'y');
     await setAttr(path.join(src, 'etc/opaque'), 'trusted.overlay.origin', '0x00fb1a');
     await setAttr(path.join(src, 'etc/opaque'), 'trusted.overlay.impure', 'y');
@@ -57,6 +58,7 @@ test("a tree's extended attributes are backed up and restored: overlay opaque ma
 
     const want = (await attrsOf(src)).replace(/^trusted\.overlay\.(origin|impure)=.*\n/gm, '');
     assert.match(want, /trusted\.overlay\.opaque=0x79/);
+    assert.match(want, /# file: \.\nuser\.of-the-root=0x72/);
     assert.equal(await attrsOf(out), want);
     const caps = (await run(['getcap', '-n', path.join(out, 'ping'), path.join(out, 'ping-in-ct')])).stdout;
     assert.match(caps, /ping cap_net_raw=ep\n/);
