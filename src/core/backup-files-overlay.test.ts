@@ -29,8 +29,8 @@ async function entriesOf(tar: AsyncIterable<Buffer>): Promise<string[]> {
 const notFound = (why: RegExp) => (e: unknown) => e instanceof LodgeError && e.code === 'NOT_FOUND' && why.test(e.message);
 
 /**
- * A container's root volume as a backup holds it (an upper layer with a whiteout, a file
- * changed, one added and a hard link, owners of the host) over an image's rootfs.
+ * A container's root volume as a backup holds it (an upper layer with a whiteout, an opaque
+ * directory, a file changed, one added and a hard link, owners of the host) over an image's rootfs.
  */
 test('a container backup over its image: merged as overlayfs merges, listed and sent as a tar in the guest\'s ids', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'lodge-overlay-'));
@@ -56,6 +56,10 @@ test('a container backup over its image: merged as overlayfs merges, listed and 
     await chown(path.join(upper, 'root/notes'), hostId + 5, hostId + 7);
     await link(path.join(upper, 'root/notes'), path.join(upper, 'root/same'));
     await writeFile(path.join(upper, 'new/file'), 'new');
+    // a directory of the image the guest removed and made again: overlayfs marks it opaque
+    await mkdir(path.join(upper, 'old'));
+    await writeFile(path.join(upper, 'old/b'), 'b');
+    await run(['setfattr', '-n', 'trusted.overlay.opaque', '-v', 'y', path.join(upper, 'old')]);
     await mkdir(path.join(volume, 'work'));
 
     const store = await createStore(path.join(dir, 'store'));
@@ -66,6 +70,9 @@ test('a container backup over its image: merged as overlayfs merges, listed and 
     assert.deepEqual((await listed.list([])).map((e) => `${e.name} ${e.type}`), ['bin dir', 'etc dir', 'lib symlink', 'new dir', 'old dir', 'root dir', 'usr dir']);
     const etc = await OverlayView.open(source, [['etc']], 1);
     assert.deepEqual((await etc.list(['etc'])).map((e) => `${e.name} ${e.uid}:${e.gid} ${e.sizeBytes}`), ['hostname 0:0 5']);
+    const old = await OverlayView.open(source, [['old']], 1);
+    assert.deepEqual((await old.list(['old'])).map((e) => e.name), ['b'], "the opaque directory hides the image's");
+    await assert.rejects(old.resolve(['old', 'a']), notFound(/\/old\/a is not in backup .*: there is no such file/));
     const notes = await OverlayView.open(source, [['root', 'notes']], 1);
     assert.deepEqual((await notes.list(['root', 'notes'])).map((e) => `${e.name} ${e.mode} ${e.uid}:${e.gid}`), ['notes 0644 5:7']);
 

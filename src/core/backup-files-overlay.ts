@@ -6,10 +6,11 @@
  * the entries of both. Owners of the upper layer are the host's, moved back into the
  * guest's ids. Read from the catalog and the rootfs as they are: nothing is restored to disk.
  *
- * What the backup cannot say: a backup keeps no extended attributes, so a directory the
- * guest removed and made again (overlayfs marks it opaque, hiding the lower one) shows the
- * lower directory's entries too. The lower layer is the image's, root's: it is walked
- * without following a link, and files are opened O_NOFOLLOW.
+ * A directory the guest removed and made again is marked opaque in the upper layer
+ * (trusted.overlay.opaque, kept in the catalog): it hides the lower one. A backup made
+ * before Lodge kept extended attributes has no such marks, so there the lower directory's
+ * entries show too. The lower layer is the image's, root's: it is walked without
+ * following a link, and files are opened O_NOFOLLOW.
  */
 import type { BigIntStats } from 'node:fs';
 import { constants } from 'node:fs';
@@ -51,6 +52,8 @@ export interface OverlayNode {
 type Node = OverlayNode;
 
 const isWhiteout = (e: CatalogEntry) => e.type === 'chardev' && (e.rdev ?? 0n) === 0n;
+/** An upper directory that hides the lower one, as overlayfs reads its mark ("y"). */
+const isOpaque = (e: CatalogEntry) => e.xattrs?.some(([name, value]) => name.toString('latin1') === 'trusted.overlay.opaque' && value.toString('latin1') === 'y') ?? false;
 const lowerType = (st: BigIntStats): BackupFileEntry['type'] =>
   st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isCharacterDevice() ? 'chardev' : st.isBlockDevice() ? 'blockdev' : st.isFIFO() ? 'fifo' : 'socket';
 const typeOf = (n: Node): CatalogEntry['type'] => (n.upper ? n.upper.type : lowerType(n.lower!.st));
@@ -160,8 +163,8 @@ export class OverlayView {
     if (!u && !l) return undefined;
     const node: Node = { key };
     if (u) node.upper = u;
-    // a lower directory shows through an upper one; a lower file is hidden by what the upper has
-    if (l && (!u || (u.type === 'dir' && l.st.isDirectory()))) node.lower = l;
+    // a lower directory shows through an upper one not marked opaque; a lower file is hidden by what the upper has
+    if (l && (!u || (u.type === 'dir' && !isOpaque(u) && l.st.isDirectory()))) node.lower = l;
     return node;
   }
 
