@@ -36,6 +36,8 @@ for (const kind of ['ct', 'pv', 'vm'] as GuestKind[]) {
     const name = `f-${kind}`;
     await d.launch(name, { kind, networks: [], ...(kind === 'ct' ? {} : { limits: { memory: '128M' } }) });
     await guestSh(d, name, 'echo one > /root/notes && chown 5:7 /root/notes && mkdir -p /srv/app/conf && echo a > /srv/app/conf/a && rm /etc/fstab && sync');
+    // a directory of the image made again (opaque in a container's upper layer): only what the guest put there
+    if (kind === 'ct') await guestSh(d, name, 'rm -rf /etc/acpi && mkdir /etc/acpi && echo mine > /etc/acpi/only && sync');
     await d.done(await d.client.backups.create(name, {}), 300);
     const { id } = (await d.client.backups.list('local', name)).at(-1)!;
     if (kind === 'ct') ctBackup = id;
@@ -57,6 +59,7 @@ for (const kind of ['ct', 'pv', 'vm'] as GuestKind[]) {
     assert.match(listed.stdout, /^-rw-r--r--\s+5\s+7\s+4B\s.*\bnotes$/m);
     const json = await d.client.backups.listFiles('local', name, id, '/srv/app/conf/a');
     assert.deepEqual(json.entries.map((e) => [e.name, e.type, e.sizeBytes]), [['a', 'file', 2]]);
+    if (kind === 'ct') assert.deepEqual((await d.client.backups.listFiles('local', name, id, '/etc/acpi')).entries.map((e) => e.name), ['only']);
 
     const refused = d.lodge(['backup', 'restore', name, id, '--files', '/etc/fstab', '--to', path.join(d.dir, `${name}-none`)]);
     assert.notEqual(refused.code, 0);
