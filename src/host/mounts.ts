@@ -7,8 +7,10 @@ import path from 'node:path';
 import { run } from '../lib/exec.js';
 
 export function overlayOptions(lowers: readonly string[], upper: string, work: string): string {
-  // index=off and metacopy=off keep the lower layer shareable by many guests at once
-  return `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work},index=off,metacopy=off`;
+  // index=off and metacopy=off keep the lower layer shareable by many guests at once; with
+  // redirect_dir=off (some kernels default to on) a renamed directory is copied whole into the
+  // upper layer instead of pointing at the lower one by an xattr no backup can carry
+  return `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work},index=off,metacopy=off,redirect_dir=off`;
 }
 
 export async function unmount(target: string): Promise<void> {
