@@ -39,7 +39,7 @@ export const BackupGuest = Type.Object({
   limits: Limits,
   options: GuestOptions,
   networks: Type.Array(Type.String()),
-  rootSizeBytes: Type.Integer({ minimum: 64 * 1024 * 1024 }),
+  rootSizeBytes: Type.Integer({ minimum: 64 * 1024 * 1024, maximum: 2 ** 44 }),
 });
 export type BackupGuest = Static<typeof BackupGuest>;
 

@@ -7,14 +7,14 @@
  * readers (ext-reader.ts), never as root.
  */
 import { constants } from 'node:fs';
-import { chmod, open, realpath, stat } from 'node:fs/promises';
+import { chmod, chown, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupGuest } from '../api/backups.js';
 import { LodgeError } from '../api/errors.js';
 import type { ImageFormat } from '../api/images.js';
 import type { ImageBases } from '../drivers/driver.js';
 import { applyCow, cowHeaderBytes, parseCowHeader } from '../drivers/pv/cow.js';
-import type { ExtImage } from '../host/ext-reader.js';
+import { readerIds, type ExtImage } from '../host/ext-reader.js';
 import { run } from '../lib/exec.js';
 import { ChunkCache, entryData, type BackupStore, type CatalogEntry } from '../storage/backup-store/store.js';
 import { findExtFilesystem } from '../storage/disk-layout.js';
@@ -93,17 +93,21 @@ async function mergedCow(src: CowDisk, r: DiskReading, dir: string): Promise<str
   } finally {
     await fh.close();
   }
-  // root's, read by the readers as others
-  await chmod(disk, 0o644);
+  await readableByReaders(disk);
   return disk;
+}
+
+/** A guest's disk made whole: root's, the readers' group may read it, no one else (not another guest's engine). */
+async function readableByReaders(disk: string): Promise<void> {
+  await chown(disk, 0, readerIds.hostId);
+  await chmod(disk, 0o640);
 }
 
 /** A vm backup's disk, as its guest saw it, restored from its index to a file in `dir`. */
 async function wholeDisk(src: BackupOf & { index: string }, dir: string, signal: AbortSignal): Promise<string> {
   const disk = path.join(dir, 'disk.raw');
   await src.store.restoreDisk(src.group, src.id, src.index, disk, { signal });
-  // root's, read by the readers as others
-  await chmod(disk, 0o644);
+  await readableByReaders(disk);
   return disk;
 }
 

@@ -497,12 +497,19 @@ export class BackupService {
     if (holdsDisk(m)) {
       const disks = this.deps.guests.rootDisks(spec.kind);
       if (!disks) throw new LodgeError('UNSUPPORTED', `backup ${m.group}/${m.id} holds a disk, which ${spec.kind} guests do not take`);
+      const index = await store.readFixedIndex(m.group, m.id, rootDisk);
+      if (spec.root && index.size !== spec.root.sizeBytes) {
+        throw new LodgeError('CONFLICT', `backup ${m.group}/${m.id} holds a disk of ${index.size} bytes, where ${spec.name}'s is ${spec.root.sizeBytes}`);
+      }
       const raw = path.join(dir, restoringDisk);
       await store.restoreDisk(m.group, m.id, rootDisk, raw, { signal });
       await disks.adoptRootDisk(spec, dir, raw);
       return;
     }
-    await store.restoreTree(m.group, m.id, rootTree, path.join(dir, restoring), { signal });
+    // an unprivileged container's files get nothing that is host root's, whatever the backup says
+    const files = this.deps.guests.kindInfo(spec.kind)?.rootFiles;
+    const ids = files?.as === 'overlay' && !spec.options.privileged ? files.idMap : undefined;
+    await store.restoreTree(m.group, m.id, rootTree, path.join(dir, restoring), { signal, ...(ids ? { ids } : {}) });
     await moveUp(dir, restoring);
   }
 

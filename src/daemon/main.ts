@@ -128,7 +128,9 @@ async function main(): Promise<void> {
   const blocking = await unsearchableAncestor(stateDir);
   if (blocking) log(`warning: ${blocking} is not searchable by others (chmod o+x ${blocking}): unprivileged guests will fail to start`);
   await rm(dirs.tmp, { recursive: true, force: true });
-  await mkdir(dirs.tmp);
+  // others may pass through (the readers of backups' disks reach their own directory), never list it
+  await mkdir(dirs.tmp, { mode: 0o711 });
+  await chmod(dirs.tmp, 0o711);
 
   const store = new Store(path.join(stateDir, 'lodge.db'));
   const events = new Events();

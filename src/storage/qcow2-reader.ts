@@ -13,12 +13,13 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
-import { decompress as zstdDecompress } from 'zstd-napi';
-import zstdBinding from 'zstd-napi/binding.js';
+import { decompressBounded, firstFrameBytes } from '../lib/zstd.js';
 import type { DiskSource } from './backup-store/disk.js';
 
 /** What a qcow2 disk reads through: its own clusters over its backing disk's bytes. */
 export interface Qcow2Disk extends DiskSource {
+  /** The backing file its header names (QEMU opens that one), if any. */
+  readonly backingName: string | undefined;
   /** Its persistent dirty bitmaps as the file has them. */
   readonly bitmaps: readonly Qcow2Bitmap[];
   /** The granules of `bitmap` that are set: [offset, length) byte ranges of the disk. */
@@ -52,6 +53,7 @@ const compressedFlag = 1n << 62n;
 const zeroFlag = 1n;
 const maxL1Bytes = 32 * 1024 ** 2;
 const maxBitmaps = 65535;
+const maxBitmapDirectoryBytes = 64 * 1024 ** 2;
 const l2CacheEntries = 64;
 /** A bitmap of a 256 TiB disk at 64 KiB a bit; a larger one (a hostile file's) is not read. */
 const maxBitmapBits = 2 ** 32;
@@ -70,8 +72,9 @@ class Qcow2Error extends Error {
  * that needs it from a disk that names a backing file while none is given fails.
  */
 export async function openQcow2(file: string, backing?: () => Promise<Backing>): Promise<Qcow2Disk> {
-  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
+    if (!(await fh.stat()).isFile()) throw new Qcow2Error(file, 'it is not a regular file');
     return await Qcow2Reader.read(file, fh, backing);
   } catch (e) {
     await fh.close();
@@ -90,16 +93,18 @@ class Qcow2Reader implements Qcow2Disk {
   private readonly clusterBits: number;
   readonly size: number;
   private readonly zstd: boolean;
+  readonly backingName: string | undefined;
   private readonly openBacking: (() => Promise<Backing>) | undefined;
   private backing: Promise<Backing> | undefined;
 
-  private constructor(o: { file: string; fh: FileHandle; fileSize: number; clusterBits: number; size: number; zstd: boolean; openBacking: (() => Promise<Backing>) | undefined }) {
+  private constructor(o: { file: string; fh: FileHandle; fileSize: number; clusterBits: number; size: number; zstd: boolean; backingName: string | undefined; openBacking: (() => Promise<Backing>) | undefined }) {
     this.file = o.file;
     this.fh = o.fh;
     this.fileSize = o.fileSize;
     this.clusterBits = o.clusterBits;
     this.size = o.size;
     this.zstd = o.zstd;
+    this.backingName = o.backingName;
     this.openBacking = o.openBacking;
   }
 
@@ -119,7 +124,10 @@ class Qcow2Reader implements Qcow2Disk {
     const size = Number(head.readBigUInt64BE(24));
     if (!Number.isSafeInteger(size) || size > 2 ** 50) throw bad(`a virtual size of ${head.readBigUInt64BE(24)} bytes`);
     if (head.readUInt32BE(32) !== 0) throw bad('it is encrypted');
-    const hasBacking = head.readBigUInt64BE(8) !== 0n;
+    const backingAt = Number(head.readBigUInt64BE(8));
+    const hasBacking = backingAt !== 0;
+    const backingBytes = head.readUInt32BE(16);
+    if (hasBacking && (backingBytes === 0 || backingBytes > 1023 || backingAt + backingBytes > head.length)) throw bad('its backing file name is not within its header');
     let incompat = 0n;
     let autoclear = 0n;
     let headerLength = qcowHeaderV2Bytes;
@@ -137,7 +145,8 @@ class Qcow2Reader implements Qcow2Disk {
       zstd = (incompat & incompatible.compressionType) !== 0n && headerLength > 104 && head[104] === 1;
       if ((incompat & incompatible.compressionType) && !zstd && headerLength > 104 && head[104] !== 0) throw bad(`compression type ${head[104]}`);
     }
-    const reader = new Qcow2Reader({ file, fh, fileSize, clusterBits, size, zstd, openBacking: hasBacking ? (backing ?? (() => Promise.reject(bad('it names a backing file, and none was given to read it over')))) : undefined });
+    const backingName = hasBacking ? head.toString('utf8', backingAt, backingAt + backingBytes) : undefined;
+    const reader = new Qcow2Reader({ file, fh, fileSize, clusterBits, size, zstd, backingName, openBacking: hasBacking ? (backing ?? (() => Promise.reject(bad('it names a backing file, and none was given to read it over')))) : undefined });
     const l1Entries = head.readUInt32BE(36);
     const l1Offset = Number(head.readBigUInt64BE(40));
     const l2Entries = reader.clusterSize / 8;
@@ -170,8 +179,10 @@ class Qcow2Reader implements Qcow2Disk {
     if (ext.length < 24) throw new Qcow2Error(this.file, 'its bitmaps extension is cut short');
     const count = ext.readUInt32BE(0);
     const dirBytes = Number(ext.readBigUInt64BE(8));
-    const dir = await this.region(Number(ext.readBigUInt64BE(16)), dirBytes, 'its bitmap directory');
     if (count > maxBitmaps) throw new Qcow2Error(this.file, `${count} bitmaps`);
+    // QEMU's own bound: a file may be large (sparse), what is read of it is not
+    if (dirBytes > maxBitmapDirectoryBytes) throw new Qcow2Error(this.file, `a bitmap directory of ${dirBytes} bytes`);
+    const dir = await this.region(Number(ext.readBigUInt64BE(16)), dirBytes, 'its bitmap directory');
     for (let off = 0, n = 0; n < count; n++) {
       if (off + 24 > dir.length) throw new Qcow2Error(this.file, 'its bitmap directory is cut short');
       const flags = dir.readUInt32BE(off + 12);
@@ -223,6 +234,10 @@ class Qcow2Reader implements Qcow2Disk {
       const data = await this.region(at, this.clusterSize, `a cluster of bitmap ${bitmap.name}`);
       for (let byte = 0; byte * 8 < inCluster; byte++) {
         if (data[byte] === 0) continue;
+        if (data[byte] === 0xff && byte * 8 + 8 <= inCluster) {
+          mark(first + byte * 8, 8);
+          continue;
+        }
         for (let b = byte * 8; b < Math.min(inCluster, byte * 8 + 8); b++) if (data[byte]! & (1 << (b & 7))) mark(first + b);
       }
     }
@@ -282,7 +297,7 @@ class Qcow2Reader implements Qcow2Disk {
     let data: Buffer;
     try {
       // the sectors a cluster takes end with padding after its one frame
-      data = this.zstd ? zstdDecompress(packed.subarray(0, zstdBinding.findFrameCompressedSize(packed))) : inflateRawSync(packed, { finishFlush: 2, maxOutputLength: this.clusterSize });
+      data = this.zstd ? decompressBounded(packed.subarray(0, firstFrameBytes(packed)), this.clusterSize) : inflateRawSync(packed, { finishFlush: 2, maxOutputLength: this.clusterSize });
     } catch {
       throw new Qcow2Error(this.file, `a compressed cluster at ${at} does not inflate`);
     }

@@ -35,7 +35,7 @@ for (const kind of ['ct', 'pv', 'vm'] as GuestKind[]) {
   test(`${kind}: files of a backup come back as they were, owners and all; a deleted file and a path not there are refused`, async () => {
     const name = `f-${kind}`;
     await d.launch(name, { kind, networks: [], ...(kind === 'ct' ? {} : { limits: { memory: '128M' } }) });
-    await guestSh(d, name, 'echo one > /root/notes && chown 5:7 /root/notes && mkdir -p /srv/app/conf && echo a > /srv/app/conf/a && rm /etc/fstab && sync');
+    await guestSh(d, name, 'echo one > /root/notes && chown 5:7 /root/notes && echo x > /root/suid && chmod 4755 /root/suid && mkdir -p /srv/app/conf && echo a > /srv/app/conf/a && rm /etc/fstab && sync');
     // a directory of the image made again (opaque in a container's upper layer): only what the guest put there
     if (kind === 'ct') await guestSh(d, name, 'rm -rf /etc/acpi && mkdir /etc/acpi && echo mine > /etc/acpi/only && sync');
     await d.done(await d.client.backups.create(name, {}), 300);
@@ -44,11 +44,16 @@ for (const kind of ['ct', 'pv', 'vm'] as GuestKind[]) {
     await guestSh(d, name, 'echo two > /root/notes && rm -r /srv/app && sync');
 
     const to = path.join(d.dir, `${name}-files`);
-    const cli = d.lodge(['backup', 'restore', name, id, '--files', '/root/notes', '/srv/app', '/etc/hosts', '--to', to]);
+    const cli = d.lodge(['backup', 'restore', name, id, '--files', '/root/notes', '/root/suid', '/srv/app', '/etc/hosts', '--to', to]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.equal(readFileSync(path.join(to, 'root/notes'), 'utf8'), 'one\n');
-    const notes = statSync(path.join(to, 'root/notes'));
-    assert.deepEqual([notes.uid, notes.gid], [5, 7], "the guest's owners, not the host's");
+    // by default the files are the caller's, and a guest's setuid file is not the host's
+    assert.equal(statSync(path.join(to, 'root/notes')).uid, process.getuid!());
+    assert.equal(statSync(path.join(to, 'root/suid')).mode & 0o7000, 0);
+    const same = d.lodge(['backup', 'restore', name, id, '--files', '/root/notes', '--to', `${to}-owners`, '--same-owner']);
+    assert.equal(same.code, 0, same.stderr);
+    const notes = statSync(path.join(`${to}-owners`, 'root/notes'));
+    assert.deepEqual([notes.uid, notes.gid], [5, 7], "--same-owner: the guest's owners, not the host's");
     assert.equal(readFileSync(path.join(to, 'srv/app/conf/a'), 'utf8'), 'a\n');
     // a file the guest never changed: the image's
     assert.equal(readFileSync(path.join(to, 'etc/hosts'), 'utf8'), '127.0.0.1 localhost\n::1 localhost\n');

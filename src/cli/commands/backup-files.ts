@@ -43,9 +43,12 @@ async function targetDir(dir: string): Promise<boolean> {
 /**
  * Writes files and directories of a backup into `to` (default ./GUEST-ID), or the tar itself
  * to stdout (`-`). What the guest wrote is hostile: the tar is unpacked by node-tar, which
- * keeps every entry inside the directory and never writes through a link.
+ * keeps every entry inside the directory and never writes through a link; the files are the
+ * caller's, without setuid, setgid or sticky bits (a guest's setuid-root file must not become
+ * the host's), unless `sameOwner` asks for the guest's owners and modes as they were.
  */
-export async function restoreFiles(c: LodgeClient, store: string, guest: string, id: string, paths: string[], to: string | undefined): Promise<void> {
+export async function restoreFiles(c: LodgeClient, store: string, guest: string, id: string, paths: string[], how: { to: string | undefined; sameOwner: boolean }): Promise<void> {
+  const { to, sameOwner } = how;
   if (to === '-') {
     const { incomplete } = await c.backups.downloadFiles(store, guest, id, paths, process.stdout);
     if (incomplete) process.stderr.write(`warning: ${incomplete}\n`);
@@ -57,7 +60,16 @@ export async function restoreFiles(c: LodgeClient, store: string, guest: string,
   try {
     // only a restore of files loads tar (outside the CLI's bundle)
     const { extract } = await import('tar');
-    const sink = extract({ cwd: dir, strict: true, onReadEntry: () => void entries++ });
+    const sink = extract({
+      cwd: dir,
+      strict: true,
+      preserveOwner: sameOwner,
+      filter: (_path, entry) => {
+        if (!sameOwner && 'mode' in entry && entry.mode !== undefined) entry.mode &= 0o777;
+        return true;
+      },
+      onReadEntry: () => void entries++,
+    });
     const { incomplete } = await c.backups.downloadFiles(store, guest, id, paths, sink as unknown as Writable);
     if (incomplete) process.stderr.write(`warning: ${incomplete}\n`);
   } catch (e) {

@@ -116,16 +116,17 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--as <name>', 'the new guest (default: the backed-up guest\'s name)')
     .option('--over', 'put it back over the existing stopped guest (--as, or the backed-up one): its root is replaced, its settings stay')
     .option('--start', 'start it once made')
-    .option('--files <paths...>', 'no guest: these files and directories (absolute, as the guest saw them) into a local directory')
+    .option('--files <paths...>', 'no guest: these files and directories (absolute, as the guest saw them) into a local directory (after GUEST and ID: it takes every word that follows)')
     .option('--to <dir>', 'with --files: a new or empty directory (default ./GUEST-ID), or - for a tar on standard output')
+    .option('--same-owner', 'with --files, as root: keep the guest\'s owners and setuid/setgid/sticky bits (by default the files are yours, without them)')
     .option('--store <store>', 'the backup store (default: the only one)')
-    .action(async (guest: string, id: string, flags: { as?: string; over?: boolean; start?: boolean; files?: string[]; to?: string; store?: string }) => {
+    .action(async (guest: string, id: string, flags: { as?: string; over?: boolean; start?: boolean; files?: string[]; to?: string; sameOwner?: boolean; store?: string }) => {
       const c = client();
       if (flags.files) {
         if (flags.as || flags.over || flags.start) throw new LodgeError('BAD_REQUEST', '--files takes files out of the backup: --as, --over and --start make or replace a guest');
-        return restoreFiles(c, await storeOf(c, flags.store), guest, id, flags.files, flags.to);
+        return restoreFiles(c, await storeOf(c, flags.store), guest, id, flags.files, { to: flags.to, sameOwner: flags.sameOwner === true });
       }
-      if (flags.to) throw new LodgeError('BAD_REQUEST', '--to is where --files go: give --files too');
+      if (flags.to || flags.sameOwner) throw new LodgeError('BAD_REQUEST', '--to and --same-owner are for --files: give --files too');
       const name = flags.as ?? guest;
       const body = { name, ...(flags.over ? { over: true } : {}), ...(flags.start ? { start: true } : {}) };
       await waitFor(c, await c.backups.restore(await storeOf(c, flags.store), guest, id, body), `Restoring ${guest} from ${id}`);

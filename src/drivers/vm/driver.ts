@@ -222,9 +222,12 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     await chmod(p.vm, 0o700);
     await lchown(p.disk, this.engine.uid(spec), this.engine.uid(spec));
     await chmod(p.disk, 0o600);
-    // a copied disk was another guest's QEMU's to write: its size is read by Lodge's own reader, not by a qemu-img of root's
+    // a copied disk was another guest's QEMU's to write: its size is read by Lodge's own reader
+    // (not a qemu-img of root's), and must be the one lodged recorded for the disk it copies
     const disk = await openQcow2(p.disk);
     await disk.close();
+    const recorded = spec.root?.copied ? spec.root.sizeBytes : undefined;
+    if (recorded !== undefined && disk.size !== recorded) throw new LodgeError('CONFLICT', `the disk copied into ${spec.name} says it is ${formatSize(disk.size)}, where its source's was ${formatSize(recorded)}`);
     return { rootBytes: disk.size };
   }
 
@@ -246,13 +249,24 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     return this.qmp(spec, (q) => markRunning(q, { device: 'root', uid, dir: path.join(spec.dir, 'vm-changes'), mark, since }), 30_000);
   }
 
-  /** Read by Lodge's own qcow2 reader: the file is its guest's QEMU's; the base is the one this host made, not what the file names. */
+  /**
+   * Read by Lodge's own qcow2 reader: the file is its guest's QEMU's. Its base is the one
+   * this host made, and must be the one the file names (which QEMU reads), and its size the
+   * one it was made with: a backup is of the disk the guest sees, or fails.
+   */
   async openRootDisk(spec: GuestSpec, dir: string) {
     const base = await this.base(spec);
-    return openQcow2(path.join(dir, 'root.qcow2'), async () => {
-      if (!base) throw new LodgeError('BAD_REQUEST', `the disk of ${spec.name} names a backing file, and its image ${spec.image.name} is an ISO`);
-      return base.format === 'raw' ? fileDiskSource(base.file) : openQcow2(base.file);
-    });
+    const disk = await openQcow2(path.join(dir, rootDisk), async () => (base!.format === 'raw' ? fileDiskSource(base!.file) : openQcow2(base!.file)));
+    const bad = (why: string) => new LodgeError('CONFLICT', `the disk of ${spec.name} ${why}: it is not backed up`);
+    try {
+      if (disk.backingName !== base?.file) throw bad(disk.backingName === undefined ? 'has no backing file' : `names ${disk.backingName} as its backing file, not its image's base ${base?.file ?? '(none: an ISO)'}`);
+      const size = spec.root?.sizeBytes;
+      if (size !== undefined && disk.size !== size) throw bad(`says it is ${disk.size} bytes, not the ${size} it was made with`);
+    } catch (e) {
+      await disk.close();
+      throw e;
+    }
+    return disk;
   }
 
   async adoptRootDisk(spec: GuestSpec, dir: string, raw: string): Promise<void> {

@@ -6,7 +6,8 @@
  * another id fails to decrypt. Decoding checks everything it can and says which chunk failed.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { compress, decompress } from 'zstd-napi';
+import { compress } from 'zstd-napi';
+import { decompressBounded } from '../../lib/zstd.js';
 import { maxChunkBytes } from './format.js';
 
 const magic = Buffer.from('LdgC');
@@ -80,7 +81,7 @@ export function decodeChunk(file: Buffer, id: Buffer, keys: CodecKeys): Buffer {
   let data: Buffer;
   if (flags & flagCompressed) {
     try {
-      data = decompress(payload);
+      data = decompressBounded(payload, length);
     } catch (e) {
       throw new ChunkError(name, 'does not decompress', { cause: e });
     }

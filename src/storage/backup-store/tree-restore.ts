@@ -28,6 +28,13 @@ export interface TreeRestoreOptions {
   files?: string[];
   /** Restore owners (default: when running as root). */
   owners?: boolean;
+  /**
+   * The host ids an unprivileged container's files may have ([hostId, hostId + size)): what
+   * could give host root is not restored (a backup or an archive may be forged): a setuid or
+   * setgid bit on a file owned outside them, and a file capability that is not a v3 one
+   * whose root is `hostId`.
+   */
+  ids?: { hostId: number; size: number };
   signal?: AbortSignal;
   onProgress?: Progress;
 }
@@ -146,9 +153,10 @@ export async function restoreTree(chunks: ChunkStore, catalog: AsyncIterable<Cat
     return undefined;
   };
 
-  for await (const e of catalog) {
+  for await (const read of catalog) {
     opts.signal?.throwIfAborted();
-    if (!wanted(e)) continue;
+    if (!wanted(read)) continue;
+    const e = opts.ids ? confined(read, opts.ids) : read;
     const key = e.path.toString('latin1');
     if (e.path.length === 0) {
       if (e.xattrs) xattrs.add(e.path, e.xattrs);
@@ -204,4 +212,20 @@ export async function restoreTree(chunks: ChunkStore, catalog: AsyncIterable<Cat
   result.skipped.push(...(await xattrs.apply(root.toString(), opts.signal)));
   for (const e of dirMeta.reverse()) await setMeta(full(e.path), e);
   return result;
+}
+
+const capabilityName = Buffer.from('security.capability');
+/** VFS_CAP_REVISION_3 (the magic of a namespaced capability, whose root id follows the sets). */
+const capabilityV3 = 0x03000000;
+
+/** An entry of a container's tree without what would be host root's on this host. */
+function confined(e: CatalogEntry, ids: { hostId: number; size: number }): CatalogEntry {
+  const inside = (id: number) => id >= ids.hostId && id < ids.hostId + ids.size;
+  const mode = inside(e.uid) && inside(e.gid) ? e.mode : e.mode & ~0o6000;
+  const xattrs = e.xattrs?.filter(([name, value]) => {
+    if (!name.equals(capabilityName)) return true;
+    return value.length === 24 && (value.readUInt32LE(0) & 0xff000000) === capabilityV3 && value.readUInt32LE(20) === ids.hostId;
+  });
+  const { xattrs: _read, ...rest } = e;
+  return { ...rest, mode, ...(xattrs?.length ? { xattrs } : {}) };
 }

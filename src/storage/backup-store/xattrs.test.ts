@@ -155,3 +155,33 @@ test('restoring attributes never follows a symlink, refuses a name a backup does
     assert.deepEqual(await readdir(path.join(dir, 't2')), ['fifo']);
   });
 });
+
+test("an unprivileged container's tree restored with its ids gets nothing that is host root's: setuid outside its ids and capabilities other than its own v3 are left out", async () => {
+  await withDir(async (dir) => {
+    const src = path.join(dir, 'src');
+    await mkdir(src);
+    // what a forged backup or archive could hold: a setuid file of host root's, a v2 capability (host root's), a v3 one of another root
+    await writeFile(path.join(src, 'suid-root'), 'ELF');
+    await run(['chmod', '4755', path.join(src, 'suid-root')]);
+    await writeFile(path.join(src, 'v2'), 'ELF');
+    await run(['setcap', 'cap_setuid+ep', path.join(src, 'v2')]);
+    await writeFile(path.join(src, 'v3-other'), 'ELF');
+    await setAttr(path.join(src, 'v3-other'), 'security.capability', `0x${['01000003', '00200000', '00000000', '00000000', '00000000', '00000000'].join('')}`);
+    // what the container itself may have: its own setuid file and a capability of its root
+    await writeFile(path.join(src, 'suid-own'), 'ELF');
+    await chown(path.join(src, 'suid-own'), 1_000_000, 1_000_000);
+    await run(['chmod', '4755', path.join(src, 'suid-own')]);
+    await writeFile(path.join(src, 'ping-in-ct'), 'ELF');
+    await chown(path.join(src, 'ping-in-ct'), 1_000_000, 1_000_000);
+    await setAttr(path.join(src, 'ping-in-ct'), 'security.capability', capV3);
+    const store = await createStore(path.join(dir, 'store'));
+    const m = await store.runBackup('ct1', {}, (w) => w.addTree('root', src).then(() => undefined));
+    const out = path.join(dir, 'out');
+    await store.restoreTree('ct1', m.id, 'root', out, { ids: { hostId: 1_000_000, size: 65_536 } });
+    const mode = async (f: string) => Number((await run(['stat', '-c', '%a', path.join(out, f)])).stdout.trim());
+    assert.equal(await mode('suid-root'), 755);
+    assert.equal(await mode('suid-own'), 4755);
+    // of the three capabilities, only the container's own comes back
+    assert.equal(await attrsOf(out), `# file: ping-in-ct\nsecurity.capability=${capV3}`);
+  });
+});
