@@ -503,7 +503,7 @@ export class BackupService {
       }
       const raw = path.join(dir, restoringDisk);
       await store.restoreDisk(m.group, m.id, rootDisk, raw, { signal });
-      await disks.adoptRootDisk(spec, dir, raw);
+      await disks.adoptRootDisk(spec, dir, raw, signal);
       return;
     }
     // an unprivileged container's files get nothing that is host root's, whatever the backup says

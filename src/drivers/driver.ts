@@ -248,7 +248,7 @@ export interface RootDiskChanges {
   /** The root disk in volume directory `dir` (the guest's or a snapshot's), as its guest sees it. */
   openRootDisk(spec: GuestSpec, dir: string): Promise<DiskSource & { close(): Promise<void> }>;
   /** Makes the root disk in volume directory `dir` from the raw disk `raw` (removed): thin over this host's base of its image. */
-  adoptRootDisk(spec: GuestSpec, dir: string, raw: string): Promise<void>;
+  adoptRootDisk(spec: GuestSpec, dir: string, raw: string, signal: AbortSignal): Promise<void>;
 }
 
 export const hasRootDiskChanges = (driver: GuestDriver): driver is GuestDriver & RootDiskChanges => 'markChanges' in driver;

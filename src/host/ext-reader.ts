@@ -67,7 +67,8 @@ const complaints = (stderr: string) =>
     .filter((l) => l && !/^debugfs \d/.test(l));
 
 async function debugfs(helper: string, image: ExtImage, command: string): Promise<{ stdout: string; said: string[] }> {
-  const r = await run(asReader(helper, ['debugfs', '-R', command, source(image)]), { timeoutMs: 120_000 });
+  // an rdump of a large tree takes as long as its bytes do
+  const r = await run(asReader(helper, ['debugfs', '-R', command, source(image)]), { timeoutMs: 3_600_000 });
   return { stdout: r.stdout, said: complaints(r.stderr) };
 }
 

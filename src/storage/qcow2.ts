@@ -26,11 +26,13 @@ export async function createDisk(file: string, sizeBytes: number): Promise<void>
  * A qcow2 disk at `out` that reads as the raw disk `raw`, holding only the clusters where
  * `raw` differs from `base` (qemu-img rebase compares the two: it writes where they differ).
  */
-export async function qcow2OverBase(raw: string, out: string, base: { file: string; format: 'qcow2' | 'raw' } | undefined): Promise<void> {
+export async function qcow2OverBase(raw: string, out: string, base: { file: string; format: 'qcow2' | 'raw' } | undefined, signal?: AbortSignal): Promise<void> {
+  // they read the whole disk (twice, for a rebase): a large one takes long
+  const options = { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) };
   if (!base) {
-    await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, out]);
+    await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, out], options);
     return;
   }
-  await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', raw, out]);
-  await run(['qemu-img', 'rebase', '-q', '-f', 'qcow2', '-F', base.format, '-b', base.file, out]);
+  await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', raw, out], options);
+  await run(['qemu-img', 'rebase', '-q', '-f', 'qcow2', '-F', base.format, '-b', base.file, out], options);
 }

@@ -55,6 +55,8 @@ async function readThroughCarrier(qmp: Qmp, o: { node: string; bitmap: string; s
   await chown(o.dir, 0, o.uid);
   const carrier = path.join(o.dir, 'carrier.qcow2');
   const node = 'lodge-carrier';
+  // one left by a read cut short would make every later add fail
+  await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
   try {
     await run(['qemu-img', 'create', '-q', '-f', 'qcow2', carrier, String(o.size)]);
     await chown(carrier, o.uid, o.uid);
@@ -87,10 +89,12 @@ export async function markStopped(options: { file: string; uid: number; mark: st
   } finally {
     await disk.close();
   }
-  // qemu-img parses a file its guest's QEMU wrote: as that guest's uid, never root
-  const asGuest = (args: string[]) => run(['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'qemu-img', 'bitmap', ...args]);
-  for (const name of names) if (name.startsWith(markPrefix) && name !== mark) await asGuest(['--remove', file, name]);
-  await asGuest(['--add', '-g', String(granularity), file, mark]);
+  // qemu-img parses a file its guest's QEMU wrote: as that guest's uid, never root, unable to
+  // gain privileges, told its format and to open no backing file (whatever the file names)
+  const image = `json:${JSON.stringify({ driver: 'qcow2', file: { driver: 'file', filename: file }, backing: null })}`;
+  const asGuest = (args: string[]) => run(['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', 'qemu-img', 'bitmap', ...args]);
+  for (const name of names) if (name.startsWith(markPrefix) && name !== mark) await asGuest(['--remove', image, name]);
+  await asGuest(['--add', '-g', String(granularity), image, mark]);
   return changed;
 }
 

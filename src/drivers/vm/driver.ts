@@ -269,9 +269,9 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     return disk;
   }
 
-  async adoptRootDisk(spec: GuestSpec, dir: string, raw: string): Promise<void> {
+  async adoptRootDisk(spec: GuestSpec, dir: string, raw: string, signal: AbortSignal): Promise<void> {
     try {
-      await qcow2OverBase(raw, path.join(dir, 'root.qcow2'), await this.base(spec));
+      await qcow2OverBase(raw, path.join(dir, rootDisk), await this.base(spec), signal);
     } finally {
       await rm(raw, { force: true });
     }
