@@ -61,10 +61,11 @@ async function ownCertificate(stateDir: string, instance: string, address: strin
 }
 
 /**
- * Serves `app` over HTTPS on the address asked, until the app closes; answers what GET /1.0
- * says of it. The app must be listening on its unix socket already (its routes ready).
+ * Serves `app` over HTTPS on the address asked, until the app's own server closes; answers
+ * what GET /1.0 says of it.
  */
 export async function listenHttps(app: FastifyInstance, options: HttpsOptions, state: { stateDir: string; instance: string }): Promise<HttpsListener> {
+  await app.ready(); // its routes, which app.routing finds
   const files = options.certificate ?? (await ownCertificate(state.stateDir, state.instance, options.address));
   const [cert, key] = await Promise.all([readFile(files.cert, 'utf8'), readFile(files.key, 'utf8')]);
   let fingerprint: string;

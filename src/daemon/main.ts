@@ -209,13 +209,14 @@ async function main(): Promise<void> {
     hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: guestKinds.flatMap((k) => { const info = drivers.info(k); return info ? [{ ...info, ...DriverRegistry.describe(info) }] : []; }), ...(storage.hostInfo() ? { storage: storage.hostInfo()! } : {}), ...(listener ? { listen: listener } : {}) }),
   });
   await claimSocket(socketPath);
-  await app.listen({ path: socketPath });
-  await chmod(socketPath, 0o660);
-  log(`lodge ${lodgeVersion()} serving ${socketPath}, state in ${stateDir}`);
+  // before the socket: a client that finds lodged answering finds its listener in GET /1.0
   if (httpsAsked) {
     listener = await listenHttps(app, httpsAsked, { stateDir, instance: store.instance });
     log(`serving https://${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port} (certificate ${listener.certificate}, SHA-256 ${listener.fingerprint})`);
   }
+  await app.listen({ path: socketPath });
+  await chmod(socketPath, 0o660);
+  log(`lodge ${lodgeVersion()} serving ${socketPath}, state in ${stateDir}`);
   schedules.start();
 
   const shutdown = async (signal: string) => {
