@@ -20,8 +20,8 @@ export async function makeSelfSignedCertificate(files: { cert: string; key: stri
     await run(
       ['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-sha256', '-days', '3650', '-nodes', '-subj', `/CN=${subject}`, '-addext', `subjectAltName=${san}`, '-keyout', key, '-out', cert],
       { timeoutMs: 30_000 },
-    ).catch((e: NodeJS.ErrnoException) => {
-      throw e.code === 'ENOENT' ? new Error('openssl is missing: install the Debian package openssl (scripts/install-deps.sh does)', { cause: e }) : e;
+    ).catch((e: Error) => {
+      throw new Error(`cannot make a certificate: ${e.message} (openssl is the Debian package openssl, which scripts/install-deps.sh installs)`, { cause: e });
     });
     await chmod(key, 0o600);
     await rename(key, files.key);

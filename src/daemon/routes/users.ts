@@ -2,7 +2,7 @@
  * @module /1.0/users (add, list, delete, set a password) and /1.0/login, /1.0/logout: the
  * session cookie is HttpOnly, Secure and SameSite=Strict, and names a session lodged keeps.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { LoginPost, PasswordPut, Session, sessionCookie, User, UserCreated, UserList, UserParams, UsersPost } from '../../api/users.js';
 import { TooManyLogins } from '../../core/users.js';
 import { cookieValue } from '../access.js';
@@ -50,7 +50,7 @@ export function userRoutes(app: FastifyInstance, { users }: ServerDeps): void {
     },
   );
 
-  app.post('/1.0/logout', { config: { access: 'anyone' }, schema: { tags, summary: 'End the session of the cookie sent (if any) and clear it' } }, async (request, reply: FastifyReply) => {
+  app.post('/1.0/logout', { config: { access: 'anyone' }, schema: { tags, summary: 'End the session of the cookie sent (if any) and clear it' } }, async (request, reply) => {
     const id = cookieValue(request.headers.cookie, sessionCookie);
     if (id !== undefined) users.logout(id);
     return reply.status(204).header('set-cookie', cookie('', 0)).send();
