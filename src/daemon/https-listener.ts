@@ -89,7 +89,10 @@ export async function listenHttps(app: FastifyInstance, options: HttpsOptions, s
     app.server.emit('upgrade', req, socket, head);
   });
   server.on('clientError', clientErrorHandler);
-  server.keepAliveTimeout = 72_000; // as Fastify sets its own server's
+  // the timeouts Fastify gave the app's own server: Node's 5-minute limit on a request would cut an image upload
+  server.keepAliveTimeout = app.server.keepAliveTimeout;
+  server.requestTimeout = app.server.requestTimeout;
+  server.headersTimeout = app.server.headersTimeout;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`--listen ${options.address}:${options.port}: ${e.code === 'EADDRINUSE' ? 'the address is in use' : e.message}`, { cause: e })));
     server.listen(options.port, options.address, resolve);
