@@ -76,7 +76,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         title: 'Lodge REST API',
         version: lodgeVersion(),
         description:
-          "Guests (vm, pv, ct), images, operations and events of one Lodge host. On the unix socket the caller is root and needs nothing more. Over HTTPS (lodged --listen) every endpoint but login needs a session cookie or a bearer token, whose role must be the endpoint's x-lodge-role: a viewer's reads, an admin's everything.",
+          "Guests (vm, pv, ct), images, operations and events of one Lodge host. On the unix socket the caller is root and needs nothing more. Over HTTPS (lodged --listen) every endpoint but login and logout needs a session cookie or a bearer token, whose role must be the endpoint's x-lodge-role: a viewer's reads, an admin's everything.",
       },
       components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: sessionCookie }, token: { type: 'http', scheme: 'bearer' } } },
       security: [{ session: [] }, { token: [] }],
