@@ -15,7 +15,7 @@ import { TokenService } from '../core/tokens.js';
 import { UserService } from '../core/users.js';
 import { authorize, bearerToken, cookieValue, routeAccess, sameOrigin, viaHttps, type Access } from './access.js';
 
-test('reads are a viewer\'s; writes, WebSockets, guest files, exports and the users an admin\'s; a route may declare its own', () => {
+test('reads are a viewer\'s; writes, WebSockets, guest files (live or backed up), exports and the users an admin\'s; a route may declare its own', () => {
   const cases: Array<[Parameters<typeof routeAccess>[0], Access]> = [
     [{ method: 'GET', url: '/1.0/guests' }, 'viewer'],
     [{ method: ['GET', 'HEAD'], url: '/1.0/operations/:id' }, 'viewer'],
@@ -27,6 +27,8 @@ test('reads are a viewer\'s; writes, WebSockets, guest files, exports and the us
     [{ method: 'GET', url: '/1.0/x', websocket: true }, 'admin'],
     [{ method: 'GET', url: '/1.0/guests/:name/files' }, 'admin'],
     [{ method: 'GET', url: '/1.0/guests/:name/export' }, 'admin'],
+    [{ method: 'GET', url: '/1.0/backup-stores/:store/backups/:guest/:id/files' }, 'admin'],
+    [{ method: 'GET', url: '/1.0/backup-stores/:store/backups/:guest/:id' }, 'viewer'],
     [{ method: 'GET', url: '/1.0/users' }, 'admin'],
     [{ method: 'GET', url: '/1.0/tokens' }, 'admin'],
     [{ method: 'POST', url: '/1.0/login', config: { access: 'anyone' } }, 'anyone'],

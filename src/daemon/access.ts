@@ -34,8 +34,16 @@ declare module 'fastify' {
   }
 }
 
-/** Reads that hand out what is inside a guest, or who may log in: admin only, as writes are. */
-const adminReads = new Set(['/1.0/guests/:name/files', '/1.0/guests/:name/export', '/1.0/users', '/1.0/users/:name', '/1.0/tokens']);
+/** Reads that hand out what is inside a guest (or a backup of it), or who may log in: admin only, as writes are. */
+const adminReads = new Set([
+  '/1.0/guests/:name/files',
+  '/1.0/guests/:name/export',
+  '/1.0/backup-stores/:store/backups/:guest/:id/files',
+  '/1.0/backup-stores/:store/backups/:guest/:id/files/list',
+  '/1.0/users',
+  '/1.0/users/:name',
+  '/1.0/tokens',
+]);
 
 /**
  * The role a route needs: a route may say (login says anyone); otherwise reads are a
