@@ -5,9 +5,12 @@
  */
 export const errorCodes = {
   BAD_REQUEST: { status: 400, description: 'The request body, a parameter or a flag is invalid; the message names it.' },
+  UNAUTHENTICATED: { status: 401, description: 'Over HTTPS: no valid session or token came with the request (log in, or send Authorization: Bearer TOKEN), or the user name or password is wrong.' },
+  FORBIDDEN: { status: 403, description: "The caller's role does not allow this (a viewer's write), or a WebSocket or write came from another web origin." },
   NOT_FOUND: { status: 404, description: 'The named guest, image or operation does not exist.' },
   CONFLICT: { status: 409, description: 'The object exists already, or its state does not allow the action.' },
   UNSUPPORTED: { status: 422, description: 'The guest kind or host cannot do what was asked.' },
+  RATE_LIMITED: { status: 429, description: 'Too many failed logins for this user or from this address; the message and the Retry-After header say when to try again.' },
   CANCELLED: { status: 409, description: 'The operation was cancelled (by a client, or by lodged shutting down); what it had made was undone.' },
   ENGINE_FAILED: { status: 500, description: 'The engine (runtime, hypervisor) failed; the cause says how.' },
   INTERNAL: { status: 500, description: 'An unexpected error inside lodged.' },

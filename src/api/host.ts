@@ -14,6 +14,17 @@ export type GuestFeature = (typeof guestFeatures)[number];
 export const launchOptions = ['privileged', 'accel', 'profile'] as const;
 export type LaunchOption = (typeof launchOptions)[number];
 
+export const HttpsListener = Type.Object(
+  {
+    address: Type.String(),
+    port: Type.Integer(),
+    certificate: StringEnum(['self-signed', 'given'] as const, { description: 'made by Lodge at its first start, or given with --tls-cert' }),
+    fingerprint: Type.String({ description: "the SHA-256 fingerprint of its certificate, which lodge remote add pins" }),
+  },
+  { description: 'the HTTPS listener beside the unix socket (lodged --listen), when there is one' },
+);
+export type HttpsListener = Static<typeof HttpsListener>;
+
 export const HostInfo = Type.Object({
   apiVersion: Type.Literal('1.0'),
   version: Type.String(),
@@ -33,5 +44,6 @@ export const HostInfo = Type.Object({
     }),
   ),
   storage: Type.Optional(HostStorage),
+  listen: Type.Optional(HttpsListener),
 });
 export type HostInfo = Static<typeof HostInfo>;

@@ -2,8 +2,9 @@
 /**
  * @module lodge, the command line of Lodge: its entry, kept small so that a start costs
  * little. `lodge --version` answers without loading the commands; everything else loads
- * them (program.ts). The shebang drops NODE_EXTRA_CA_CERTS: the CLI speaks only to a
- * unix socket, and Node parses that certificate bundle at every start (about 45 ms here).
+ * them (program.ts). The shebang drops NODE_EXTRA_CA_CERTS: the CLI speaks to a unix
+ * socket, or to a remote whose certificate it pins by fingerprint (no authority is asked),
+ * and Node parses that certificate bundle at every start (about 45 ms here).
  */
 import { lodgeVersion } from '../api/version.js';
 

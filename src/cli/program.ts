@@ -20,22 +20,31 @@ import { register as forward } from './commands/forward.js';
 import { register as image } from './commands/image.js';
 import { register as network } from './commands/network.js';
 import { register as operation } from './commands/operation.js';
+import { register as remote } from './commands/remote.js';
 import { register as snapshot } from './commands/snapshot.js';
 import { register as storage } from './commands/storage.js';
+import { register as token } from './commands/token.js';
+import { register as user } from './commands/user.js';
 import { register as volume } from './commands/volume.js';
 import { describeError } from './output.js';
+import { remoteNamed } from './remotes.js';
 import { lodgeVersion } from '../api/version.js';
 
 const program = new Command('lodge')
   .description('Lodge: virtual machines, paravirtual guests and system containers on one host')
   .version(lodgeVersion())
-  .addHelpText('after', '\nlodge talks to lodged on /run/lodge/lodge.sock, or on $LODGE_SOCKET.\n\nStart here:\n  lodge image build busybox\n  lodge launch busybox web1\n  lodge exec web1 -- ps\n  lodge console web1')
+  .option('--remote <name>', 'talk to the lodged of a remote (lodge remote add) over HTTPS; default $LODGE_REMOTE')
+  .addHelpText('after', '\nlodge talks to lodged on /run/lodge/lodge.sock, or on $LODGE_SOCKET; with --remote NAME (or $LODGE_REMOTE),\nto a lodged on another machine over HTTPS (lodge remote add).\n\nStart here:\n  lodge image build busybox\n  lodge launch busybox web1\n  lodge exec web1 -- ps\n  lodge console web1')
   .exitOverride()
   .configureOutput({ outputError: () => {} });
 
 let client: LodgeClient | undefined;
-const getClient = () => (client ??= new LodgeClient());
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestExport, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation]) register(program, getClient);
+const getClient = () => {
+  const remoteName = (program.opts() as { remote?: string }).remote ?? (process.env.LODGE_REMOTE || undefined);
+  return (client ??= new LodgeClient(remoteName === undefined ? undefined : remoteNamed(remoteName)));
+};
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestExport, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation, user, token]) register(program, getClient);
+remote(program);
 
 try {
   await program.parseAsync();

@@ -3,6 +3,7 @@
  * console, or an interactive command): raw mode, Ctrl-] to detach, window size.
  */
 import { isErrorCode, LodgeError } from '../api/errors.js';
+import { errorFrom, type WebSocketOptions } from '../client/http.js';
 
 const detachKey = 0x1d; // Ctrl-]
 
@@ -10,11 +11,11 @@ export interface AttachResult {
   exitCode?: number;
 }
 
-export async function attach(url: string, options: { detachable: boolean; onResize?: (send: (cols: number, rows: number) => void) => void }): Promise<AttachResult> {
+export async function attach(url: string, options: { connect: WebSocketOptions; detachable: boolean; onResize?: (send: (cols: number, rows: number) => void) => void }): Promise<AttachResult> {
   // loaded here, not at the top: most commands never attach, and ws costs start time
   const { default: WebSocket } = await import('ws');
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, options.connect);
     const stdin = process.stdin;
     const result: AttachResult = {};
     let failed: LodgeError | undefined;
@@ -41,7 +42,16 @@ export async function attach(url: string, options: { detachable: boolean; onResi
     });
     ws.on('error', (e) => {
       restore();
-      reject(new LodgeError('UNAVAILABLE', `cannot attach: ${e.message}`));
+      reject(e instanceof LodgeError ? e : new LodgeError('UNAVAILABLE', `cannot attach: ${e.message}`));
+    });
+    // the upgrade refused with an HTTP answer (no login, a viewer's role): its error, as the API says it
+    ws.on('unexpected-response', (_request, response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (c: Buffer) => chunks.push(c));
+      response.on('end', () => {
+        restore();
+        reject(errorFrom(response.statusCode ?? 500, Buffer.concat(chunks).toString()));
+      });
     });
     ws.on('close', () => {
       restore();

@@ -39,13 +39,13 @@ export class GuestsClient {
   };
 
   /** WebSocket address of the live console, or of an interactive command. */
-  consoleUrl = (name: string) => `ws+unix://${this.t.socketPath}:${at(name)}/console`;
+  consoleUrl = (name: string) => this.t.webSocketUrl(`${at(name)}/console`);
   execUrl = (name: string, command: string[], size?: { cols: number; rows: number }) => {
     const q = new URLSearchParams(command.map((c) => ['command', c]));
     if (size) {
       q.set('cols', String(size.cols));
       q.set('rows', String(size.rows));
     }
-    return `ws+unix://${this.t.socketPath}:${at(name)}/exec?${q}`;
+    return this.t.webSocketUrl(`${at(name)}/exec?${q}`);
   };
 }

@@ -4,13 +4,15 @@
 import type { HostInfo } from '../api/host.js';
 import { BackupsClient } from './backups.js';
 import { GuestsClient } from './guests.js';
-import { Transport } from './http.js';
+import { Transport, type RemoteTarget } from './http.js';
 import { ImagesClient } from './images.js';
 import { NetworksClient } from './networks.js';
 import { OperationsClient } from './operations.js';
 import { SchedulesClient } from './schedules.js';
 import { SnapshotsClient } from './snapshots.js';
 import { StorageClient } from './storage.js';
+import { TokensClient } from './tokens.js';
+import { UsersClient } from './users.js';
 import { VolumesClient } from './volumes.js';
 
 export class LodgeClient {
@@ -23,10 +25,13 @@ export class LodgeClient {
   readonly schedules: SchedulesClient;
   readonly snapshots: SnapshotsClient;
   readonly storage: StorageClient;
+  readonly tokens: TokensClient;
+  readonly users: UsersClient;
   readonly volumes: VolumesClient;
 
-  constructor(socketPath?: string) {
-    this.transport = new Transport(socketPath);
+  /** A unix socket (default: $LODGE_SOCKET, else /run/lodge/lodge.sock), or a remote lodged over HTTPS. */
+  constructor(target?: string | RemoteTarget) {
+    this.transport = new Transport(target);
     this.backups = new BackupsClient(this.transport);
     this.guests = new GuestsClient(this.transport);
     this.images = new ImagesClient(this.transport);
@@ -35,6 +40,8 @@ export class LodgeClient {
     this.schedules = new SchedulesClient(this.transport);
     this.snapshots = new SnapshotsClient(this.transport);
     this.storage = new StorageClient(this.transport);
+    this.tokens = new TokensClient(this.transport);
+    this.users = new UsersClient(this.transport);
     this.volumes = new VolumesClient(this.transport);
   }
 

@@ -253,6 +253,24 @@ export const migrations: readonly string[] = [
      last_result TEXT,
      next_run_at TEXT NOT NULL,
      PRIMARY KEY (guest_id, kind));`,
+  // who may use the API over HTTPS (over the unix socket the caller is root): users with a scrypt
+  // hash, their sessions and API tokens, both kept only as SHA-256 of their secret
+  `CREATE TABLE users (
+     name TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     password_hash TEXT NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE sessions (
+     id_hash TEXT PRIMARY KEY,
+     user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+     expires_at INTEGER NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE tokens (
+     name TEXT PRIMARY KEY,
+     secret_hash TEXT NOT NULL UNIQUE,
+     user_name TEXT REFERENCES users(name) ON DELETE CASCADE,
+     role TEXT NOT NULL,
+     created_at TEXT NOT NULL);`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };

@@ -11,6 +11,8 @@ import type { Operations } from '../core/operations.js';
 import type { ScheduleService } from '../core/schedules.js';
 import type { SnapshotService } from '../core/snapshots.js';
 import type { StorageService } from '../core/storage.js';
+import type { TokenService } from '../core/tokens.js';
+import type { UserService } from '../core/users.js';
 import type { VolumeService } from '../core/volumes.js';
 
 export interface ServerDeps {
@@ -22,6 +24,8 @@ export interface ServerDeps {
   backups: BackupService;
   schedules: ScheduleService;
   volumes: VolumeService;
+  users: UserService;
+  tokens: TokenService;
   operations: Operations;
   events: Events;
   hostInfo: () => HostInfo;

@@ -22,6 +22,8 @@ import { Store } from '../core/store.js';
 import { StorageService } from '../core/storage.js';
 import { BackupService } from '../core/backups.js';
 import { ScheduleService } from '../core/schedules.js';
+import { TokenService } from '../core/tokens.js';
+import { UserService } from '../core/users.js';
 import { SnapshotService } from '../core/snapshots.js';
 import { VolumeService } from '../core/volumes.js';
 import { CtDriver } from '../drivers/ct/driver.js';
@@ -34,11 +36,14 @@ import { enableIpv4Forwarding } from '../host/net.js';
 import { ImageFiles } from '../images/store.js';
 import { useSpawner } from '../lib/exec.js';
 import { buildServer } from './server.js';
+import { httpsOptions, listenHttps } from './https-listener.js';
+import type { HttpsListener } from '../api/host.js';
 import { lodgeVersion } from '../api/version.js';
 
 const usage = `lodged: the Lodge host daemon
 
 Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]] [--default-pool-driver dir|btrfs]
+              [--listen ADDRESS:PORT [--tls-cert FILE --tls-key FILE]]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
@@ -54,6 +59,13 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
                           the driver of the storage pool "default", made on the first
                           start (default: btrfs on a sparse file where the host can, dir
                           otherwise); later starts keep the pool as it is
+  --listen ADDRESS:PORT   serve the API over HTTPS too (127.0.0.1:8443, 0.0.0.0:8443, [::]:8443),
+                          to users and tokens (lodge user add, lodge token add); without it
+                          nothing listens on TCP
+  --tls-cert FILE, --tls-key FILE
+                          the listener's certificate and key (PEM); without them Lodge makes a
+                          self-signed one at the first start (STATE-DIR/tls), whose fingerprint
+                          lodge host shows
   --version         print the version
   -h, --help        this help
 
@@ -109,6 +121,9 @@ async function main(): Promise<void> {
       uplink: { type: 'boolean' },
       'resolv-conf': { type: 'string' },
       'default-pool-driver': { type: 'string' },
+      listen: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -117,6 +132,7 @@ async function main(): Promise<void> {
   if (values.version) return void console.log(lodgeVersion());
   if (process.getuid?.() !== 0) throw new Error('lodged must run as root (it makes namespaces, mounts and cgroups)');
   const uplink = await uplinkOption(values.uplink, values['resolv-conf']);
+  const httpsAsked = httpsOptions(values);
   const poolDriver = values['default-pool-driver'];
   if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
   const stateDir = path.resolve(values['state-dir']);
@@ -173,6 +189,9 @@ async function main(): Promise<void> {
   const readerHelper = fileURLToPath(new URL('../../shim/lodge-userns', import.meta.url));
   const backups = new BackupService({ store, guests, storage, operations, events, keysDir: path.join(stateDir, 'backup-keys'), stateDir: path.resolve(stateDir), images, readerHelper, log });
   const schedules = new ScheduleService({ store, snapshots, backups, operations, log });
+  const users = new UserService({ store, log });
+  const tokens = new TokenService({ store, users, log });
+  let listener: HttpsListener | undefined;
 
   const app = await buildServer({
     guests,
@@ -183,13 +202,20 @@ async function main(): Promise<void> {
     backups,
     schedules,
     volumes,
+    users,
+    tokens,
     operations,
     events,
     tmpDir: dirs.tmp,
     log,
-    hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: guestKinds.flatMap((k) => { const info = drivers.info(k); return info ? [{ ...info, ...DriverRegistry.describe(info) }] : []; }), ...(storage.hostInfo() ? { storage: storage.hostInfo()! } : {}) }),
+    hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: guestKinds.flatMap((k) => { const info = drivers.info(k); return info ? [{ ...info, ...DriverRegistry.describe(info) }] : []; }), ...(storage.hostInfo() ? { storage: storage.hostInfo()! } : {}), ...(listener ? { listen: listener } : {}) }),
   });
   await claimSocket(socketPath);
+  // before the socket: a client that finds lodged answering finds its listener in GET /1.0
+  if (httpsAsked) {
+    listener = await listenHttps(app, httpsAsked, { stateDir, instance: store.instance });
+    log(`serving https://${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port} (certificate ${listener.certificate}, SHA-256 ${listener.fingerprint})`);
+  }
   await app.listen({ path: socketPath });
   await chmod(socketPath, 0o660);
   log(`lodge ${lodgeVersion()} serving ${socketPath}, state in ${stateDir}`);

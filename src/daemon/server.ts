@@ -2,7 +2,8 @@
  * @module The HTTP server of lodged, built from its dependencies so that tests can run
  * it in-process. Routes parse, call core, and answer; every error goes through one handler,
  * whether a route, Fastify, Node's HTTP parser or a WebSocket raised it. A route that
- * declares no query parameters refuses any, as a body refuses unknown fields.
+ * declares no query parameters refuses any, as a body refuses unknown fields. Who may call
+ * what is access.ts's: root on the unix socket, a user or token with a role over HTTPS.
  */
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
@@ -10,6 +11,8 @@ import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { LodgeError } from '../api/errors.js';
 import { HostInfo } from '../api/host.js';
+import { sessionCookie } from '../api/users.js';
+import { authorize, routeAccess } from './access.js';
 import type { ServerDeps } from './deps.js';
 import { bodyLimit, clientErrorHandler, errorHandler, refuse, socketErrorHandler } from './errors.js';
 import { eventRoutes } from './routes/events.js';
@@ -25,6 +28,8 @@ import { snapshotRoutes } from './routes/snapshots.js';
 import { backupRoutes } from './routes/backups.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { volumeRoutes } from './routes/volumes.js';
+import { userRoutes } from './routes/users.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
 
@@ -45,7 +50,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(handleError);
   app.addHook('onRoute', (route) => {
-    route.schema = { querystring: NoQuery, ...route.schema };
+    // before a refusing wsHandler is added below: a route with one of its own is a WebSocket
+    const access = routeAccess(route);
+    route.config = { ...route.config, access };
+    route.schema = { querystring: NoQuery, ...route.schema, 'x-lodge-role': access, ...(access === 'anyone' ? { security: [] } : {}) };
     // an Upgrade to an endpoint that is no WebSocket gets an answer, not a bare close
     if (route.method === 'GET' && !route.wsHandler) route.wsHandler = (socket) => refuse(socket, new LodgeError('BAD_REQUEST', `${route.url} is not a WebSocket endpoint`));
   });
@@ -64,10 +72,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Lodge REST API', version: lodgeVersion(), description: 'Guests (vm, pv, ct), images, operations and events of one Lodge host.' },
+      info: {
+        title: 'Lodge REST API',
+        version: lodgeVersion(),
+        description:
+          "Guests (vm, pv, ct), images, operations and events of one Lodge host. On the unix socket the caller is root and needs nothing more. Over HTTPS (lodged --listen) every endpoint but login and logout needs a session cookie or a bearer token, whose role must be the endpoint's x-lodge-role: a viewer's reads, an admin's everything.",
+      },
+      components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: sessionCookie }, token: { type: 'http', scheme: 'bearer' } } },
+      security: [{ session: [] }, { token: [] }],
     },
   });
   await app.register(websocket, { errorHandler: socketErrorHandler(deps.log), options: { maxPayload: bodyLimit } });
+  // after the WebSocket plugin's own hook, which marks an upgrade so that a refused one's socket is closed
+  app.addHook('onRequest', authorize(deps));
   app.get('/1.0', { schema: { response: { 200: HostInfo } } }, async () => deps.hostInfo());
   app.get('/1.0/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(async (scope) => {
@@ -83,6 +100,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     backupRoutes(scope, deps);
     scheduleRoutes(scope, deps);
     eventRoutes(scope, deps);
+    userRoutes(scope, deps);
+    tokenRoutes(scope, deps);
   });
   return app;
 }

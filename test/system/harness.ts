@@ -137,8 +137,9 @@ export class TestDaemon {
     await this.done(await this.client.guests.launch({ name, image: 'busybox', ...extra }));
   }
 
-  lodge(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, [lodgeBin, ...args], { env: { ...process.env, LODGE_SOCKET: this.socket }, input: input ?? '', encoding: 'utf8', timeout: 120_000 });
+  /** The CLI on this daemon's socket; `env` adds to or overrides its environment (a remote's config). */
+  lodge(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, [lodgeBin, ...args], { env: { ...process.env, LODGE_SOCKET: this.socket, ...env }, input: input ?? '', encoding: 'utf8', timeout: 120_000 });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 

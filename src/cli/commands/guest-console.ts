@@ -16,7 +16,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       const c = client();
       if (flags.log) return void process.stdout.write(await c.guests.consoleLog(name));
       if (process.stdin.isTTY) process.stderr.write(`Connected to the console of ${name}; Ctrl-] detaches.\n`);
-      await attach(c.guests.consoleUrl(name), { detachable: true });
+      await attach(c.guests.consoleUrl(name), { connect: c.transport.webSocketOptions(), detachable: true });
       if (process.stdin.isTTY) process.stderr.write('\nDetached.\n');
     });
 }

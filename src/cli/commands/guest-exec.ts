@@ -29,6 +29,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         const out = process.stdout;
         const size = out.isTTY ? { cols: out.columns, rows: out.rows } : undefined;
         const result = await attach(c.guests.execUrl(name, command, size), {
+          connect: c.transport.webSocketOptions(),
           detachable: false,
           onResize: (send) => out.isTTY && out.on('resize', () => send(out.columns, out.rows)),
         });

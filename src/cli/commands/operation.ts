@@ -69,13 +69,15 @@ export function register(program: Command, client: () => LodgeClient): void {
 
   program
     .command('host')
-    .description('show this host: version, cgroups, the engine and features of each guest kind, and the default storage pool')
+    .description('show this host: version, cgroups, its HTTPS listener, the engine and features of each guest kind, and the default storage pool')
     .option('--format <format>', 'table or json', 'table')
     .action(async (flags: { format: string }) => {
       const format = parseFormat(flags.format);
       const info = await client().host();
       if (format === 'json') return printJson(info);
       process.stdout.write(`lodged ${info.version}, API ${info.apiVersion}, cgroups ${info.cgroups}\n`);
+      const l = info.listen;
+      if (l) process.stdout.write(`HTTPS: https://${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}, certificate ${l.certificate}, SHA-256 fingerprint\n  ${l.fingerprint}\n`);
       printTable(['KIND', 'AVAILABLE', 'ENGINE'], info.drivers.map((d) => [d.kind, d.available ? 'yes' : 'no', d.engine]));
       process.stdout.write('\n');
       printTable(['KIND', 'IMAGES', 'FEATURES'], info.drivers.map((d) => [d.kind, d.imageFormats.join(','), d.features.join(', ')]));
