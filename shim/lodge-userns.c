@@ -8,8 +8,12 @@
  * The namespace's ids 0..COUNT-1 are the host's HOSTID..HOSTID+COUNT-1 (a range no guest and
  * no host user has): the program keeps the owners it reads (it may give files any of those
  * ids), and outside that range it is "others" on every file and process of the host. It
- * also gets network, IPC, UTS and PID namespaces of its own: no network, and when it ends
- * every process it left is killed with its namespace, so none touches its files afterwards.
+ * also gets network, IPC, UTS, PID and mount namespaces of its own: no network; when it ends
+ * every process it left is killed with its namespace, so none touches its files afterwards;
+ * and the host's world-writable directories (/tmp, /var/tmp, /dev/shm) are small tmpfs of its
+ * own, so that what a hostile disk makes it write through a link there fills nothing of the
+ * host's and is gone with it (a directory an argument names a path in is left as it is: the
+ * program's own files are there, as a lodged whose state is under /tmp has them).
  * No new privileges (setuid programs do not raise it), no descriptor past stderr.
  * Exit status: the program's (128+N when signal N ended it), or 111 with a message on
  * stderr when the namespace could not be made.
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -73,11 +78,21 @@ int main(int argc, char **argv) {
   if (child < 0) die("fork");
   if (child == 0) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("PR_SET_PDEATHSIG");
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID) < 0) die("unshare");
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWNS) < 0) die("unshare");
     char c = 0;
     if (write(ready[1], &c, 1) != 1) die("telling the parent");
     if (read(go[0], &c, 1) != 1) _exit(111); /* the parent failed and said why */
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) die("becoming the namespace's root");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("making the mounts private");
+    static const char *const shared[] = {"/tmp/", "/var/tmp/", "/dev/shm/"};
+    for (size_t i = 0; i < sizeof shared / sizeof *shared; i++) {
+      int named = 0;
+      for (int a = 3; a < argc && !named; a++) named = strstr(argv[a], shared[i]) != NULL;
+      if (named) continue;
+      char dir[16];
+      snprintf(dir, sizeof dir, "%.*s", (int)strlen(shared[i]) - 1, shared[i]);
+      if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16m,mode=1777") < 0) die(dir);
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
     /* the program is the first process of the new PID namespace: all it leaves dies with it */
     pid_t prog = fork();
