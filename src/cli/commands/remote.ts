@@ -8,6 +8,7 @@ import { LodgeClient } from '../../client/index.js';
 import { normalFingerprint, peerFingerprint } from '../../client/pinned-tls.js';
 import { parseFormat, printJson, printTable } from '../output.js';
 import { readRemotes, remotesFile, writeRemotes } from '../remotes.js';
+import { secretFromStdin } from '../stdin-secret.js';
 
 /** An https://HOST:PORT address, with nothing after it. */
 function remoteUrl(text: string): URL {
@@ -30,10 +31,13 @@ export function register(program: Command): void {
     .description("add a remote: its certificate's fingerprint is shown and pinned now, and checked at every connection after")
     .argument('<name>')
     .argument('<url>', 'https://HOST:PORT (lodged --listen on that machine)')
-    .requiredOption('--token <token>', 'an API token made there (lodge token add NAME)')
+    .option('--token <token>', 'an API token made there (lodge token add NAME)')
+    .option('--token-stdin', 'read the token from stdin instead (not on the command line, where ps and the history show it)')
     .option('--fingerprint <sha256>', "the certificate's SHA-256 fingerprint as lodge host shows it there: refuse any other instead of trusting the first one seen")
-    .addHelpText('after', '\nExamples:\n  lodge remote add prod https://10.0.0.5:8443 --token lodge_...\n  lodge --remote prod list\n  LODGE_REMOTE=prod lodge launch busybox web1')
-    .action(async (name: string, address: string, flags: { token: string; fingerprint?: string }) => {
+    .addHelpText('after', '\nExamples:\n  lodge remote add prod https://10.0.0.5:8443 --token lodge_...\n  printf %s "$TOKEN" | lodge remote add prod https://10.0.0.5:8443 --token-stdin\n  lodge --remote prod list\n  LODGE_REMOTE=prod lodge launch busybox web1')
+    .action(async (name: string, address: string, flags: { token?: string; tokenStdin?: boolean; fingerprint?: string }) => {
+      if ((flags.token === undefined) === (flags.tokenStdin !== true)) throw new LodgeError('BAD_REQUEST', 'give the token with --token TOKEN or --token-stdin (one of them)');
+      const token = flags.token ?? (await secretFromStdin('--token-stdin', 'token'));
       if (!/^[a-z0-9][a-z0-9_.-]{0,62}$/.test(name)) throw new LodgeError('BAD_REQUEST', `"${name}" is not a remote name (lowercase letters, digits, "_", "." and "-")`);
       const url = remoteUrl(address);
       const remotes = readRemotes();
@@ -44,7 +48,7 @@ export function register(program: Command): void {
       }
       process.stderr.write(`${url.origin} offers a certificate with the SHA-256 fingerprint\n  ${fingerprint}\n${flags.fingerprint ? 'as given.' : 'Compare it with what lodge host shows on that machine; it is pinned from now on.'}\n`);
       // the token is tried over the pinned connection before anything is kept
-      const target = { url: url.origin, token: flags.token, fingerprint };
+      const target = { url: url.origin, token, fingerprint };
       const info = await new LodgeClient(target).host();
       writeRemotes({ ...readRemotes(), [name]: target });
       process.stderr.write(`remote ${name} added: lodged ${info.version} (instance ${info.instance}), kept in ${remotesFile()}\n`);

@@ -6,18 +6,11 @@ import { LodgeError } from '../../api/errors.js';
 import { roles, type Role, type UserCreated } from '../../api/users.js';
 import type { LodgeClient } from '../../client/index.js';
 import { parseFormat, printJson, printTable } from '../output.js';
+import { secretFromStdin } from '../stdin-secret.js';
 
 export function parseRole(value: string): Role {
   if (!(roles as readonly string[]).includes(value)) throw new LodgeError('BAD_REQUEST', `--role: "${value}" is not ${roles.join(' or ')}`);
   return value as Role;
-}
-
-/** A password piped in (its last newline dropped), for --password-stdin. */
-async function passwordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new LodgeError('BAD_REQUEST', '--password-stdin: pipe the password in (printf %s "$PASSWORD" | lodge ...)');
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString().replace(/\r?\n$/, '');
 }
 
 /** The password Lodge made, shown this once: on stdout alone, so that a script can take it. */
@@ -39,7 +32,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .addHelpText('after', '\nExamples:\n  lodge user add alice\n  lodge user add bob --role viewer\n  printf %s "$PASSWORD" | lodge user add carol --password-stdin')
     .action(async (name: string, flags: { role: string; passwordStdin?: boolean }) => {
       const role = parseRole(flags.role);
-      const password = flags.passwordStdin ? await passwordFromStdin() : undefined;
+      const password = flags.passwordStdin ? await secretFromStdin('--password-stdin', 'password') : undefined;
       const u = await client().users.add({ name, role, ...(password !== undefined ? { password } : {}) });
       if (u.password) showPassword(u, `user ${u.name} added (${u.role})`);
       else process.stderr.write(`user ${u.name} added (${u.role})\n`);
@@ -73,7 +66,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .argument('<name>')
     .option('--password-stdin', 'read the new password from stdin (at least 8 characters)')
     .action(async (name: string, flags: { passwordStdin?: boolean }) => {
-      const password = flags.passwordStdin ? await passwordFromStdin() : undefined;
+      const password = flags.passwordStdin ? await secretFromStdin('--password-stdin', 'password') : undefined;
       const u = await client().users.setPassword(name, password !== undefined ? { password } : {});
       if (u.password) showPassword(u, `password of ${u.name} changed`);
       else process.stderr.write(`password of ${u.name} changed\n`);
