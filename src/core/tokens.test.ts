@@ -2,27 +2,12 @@
  * API tokens on a real SQLite store: made with a role no greater than their user's, found
  * by their secret alone, gone when deleted or when their user is.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import { Store } from './store.js';
-import { TokenService } from './tokens.js';
-import { UserService } from './users.js';
+import { authServices } from './auth.test-support.js';
 
-function setup(t: TestContext) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-tokens-'));
-  const store = new Store(path.join(dir, 'lodge.db'));
-  t.after(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const log = () => {};
-  const users = new UserService({ store, log });
-  return { users, tokens: new TokenService({ store, users, log }) };
-}
+const setup = authServices;
 
 const code = (c: string) => (e: unknown) => e instanceof LodgeError && e.code === c;
 

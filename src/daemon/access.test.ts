@@ -4,15 +4,10 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { LodgeError } from '../api/errors.js';
 import { sessionCookie } from '../api/users.js';
-import { Store } from '../core/store.js';
-import { TokenService } from '../core/tokens.js';
-import { UserService } from '../core/users.js';
+import { authServices } from '../core/auth.test-support.js';
 import { authorize, bearerToken, cookieValue, routeAccess, sameOrigin, viaHttps, type Access } from './access.js';
 
 test('reads are a viewer\'s; writes, WebSockets, guest files (live or backed up), exports and the users an admin\'s; a route may declare its own', () => {
@@ -52,15 +47,7 @@ test('cookies, bearer tokens and origins are read as browsers and clients send t
 });
 
 function setup(t: TestContext) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-access-'));
-  const store = new Store(path.join(dir, 'lodge.db'));
-  t.after(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const log = () => {};
-  const users = new UserService({ store, log });
-  const tokens = new TokenService({ store, users, log });
+  const { users, tokens } = authServices(t);
   return { users, tokens, hook: authorize({ users, tokens }) };
 }
 

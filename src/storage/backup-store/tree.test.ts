@@ -5,10 +5,11 @@ import { chmod, link, lstat, mkdir, open, readdir, readFile, readlink, symlink, 
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
-import { decodeEntry, encodeEntry, type CatalogEntry } from './catalog.js';
+import { decodeEntry, encodeEntry } from './catalog.js';
 import { createStore } from './store.js';
 import { restoreTree } from './tree-restore.js';
 import { withDir } from './temp-dir.test-support.js';
+import { entries, entry } from './catalog.test-support.js';
 
 const MiB = 1024 * 1024;
 const isRoot = process.getuid?.() === 0;
@@ -99,22 +100,6 @@ test('an unchanged file is not read again; a changed one is', async () => {
   });
 });
 
-const entry = (p: string, type: CatalogEntry['type'], more: Partial<CatalogEntry> = {}): CatalogEntry => ({
-  path: Buffer.from(p),
-  type,
-  mode: 0o755,
-  uid: 0,
-  gid: 0,
-  mtimeNs: 0n,
-  ctimeNs: 0n,
-  size: 0,
-  ino: 1n,
-  ...more,
-});
-
-async function* entries(list: CatalogEntry[]) {
-  yield* list;
-}
 
 test('a tampered catalog cannot write outside the target', async () => {
   for (const bad of ['../escape', '/abs', 'a/../../x', 'a//b', './a']) {

@@ -9,6 +9,7 @@ import { createStore } from './store.js';
 import { restoreTree } from './tree-restore.js';
 import { withDir } from './temp-dir.test-support.js';
 import { XattrRecords } from './xattrs.js';
+import { entries, entry } from './catalog.test-support.js';
 
 /** Every attribute under `dir`, symlinks' own included, as getfattr prints them (names relative, values in hex), by path. */
 async function attrsOf(dir: string): Promise<string> {
@@ -94,22 +95,6 @@ test("an incremental backup: a file whose attributes changed is read again (its 
   });
 });
 
-const entry = (p: string, type: CatalogEntry['type'], more: Partial<CatalogEntry> = {}): CatalogEntry => ({
-  path: Buffer.from(p),
-  type,
-  mode: 0o755,
-  uid: 0,
-  gid: 0,
-  mtimeNs: 0n,
-  ctimeNs: 0n,
-  size: 0,
-  ino: 1n,
-  ...more,
-});
-
-async function* entries(list: CatalogEntry[]) {
-  yield* list;
-}
 
 test('catalog attributes: any bytes round-trip, an old catalog without them reads, bad ones are refused', () => {
   const attrs: CatalogEntry['xattrs'] = [
