@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hostTypes, vmTypes } from '../planner/model.js';
+import { linearFit, localRegression, threshold } from './detectors.js';
+import { Scratch } from './scratch.js';
+
+/** One G5 host holding VMs of the 2500-MIPS type with the given utilisation per sample, decided at `sample`. */
+function host(utils: number[][], sample: number): Scratch {
+  const vms = utils.map((u) => ({ type: vmTypes[0]!, util: Float64Array.from(u) }));
+  const s = new Scratch([hostTypes.g5], vms, sample, Float64Array.from(vms, (vm) => vm.util[sample]! * vm.type.mips));
+  vms.forEach((_, v) => s.add(0, v));
+  return s;
+}
+
+test('a least-squares fit recovers a line over x = 1..n', () => {
+  const [a, b] = linearFit([5, 8, 11, 14]);
+  assert.ok(Math.abs(a - 2) < 1e-12 && Math.abs(b - 3) < 1e-12);
+});
+
+test('THR: overloaded strictly above the threshold of requested CPU now', () => {
+  // 2 × 2500 × 0.8512 = 4256 MIPS = 0.8 of 5320
+  assert.equal(threshold(0.8).overloaded(host([[0.8512], [0.8512]], 0), 0), false);
+  assert.equal(threshold(0.8).overloaded(host([[0.86], [0.86]], 0), 0), true);
+});
+
+test('LR judges the trend of the last 10 samples, not the moment', () => {
+  // samples 0..9 rise (host load 0.09 .. 0.86), sample 10, now, dips to 0.47
+  const rising = [...Array.from({ length: 10 }, (_, j) => 0.1 + 0.09 * j), 0.5];
+  const flat = Array.from({ length: 11 }, () => 0.5);
+  const lr = localRegression(1.2);
+  // the fit over x = 1..10 projected one migration ahead (x = 11) gives 0.94, × 1.2 >= 1
+  assert.equal(lr.overloaded(host([rising, rising], 10), 0), true);
+  assert.equal(threshold(0.8).overloaded(host([rising, rising], 10), 0), false);
+  assert.equal(lr.overloaded(host([flat, flat], 10), 0), false);
+});
+
+test('LR: with fewer than 10 samples of history it falls back to a 0.7 threshold', () => {
+  const u = Array.from({ length: 11 }, () => 0.76); // 3800 / 5320 = 0.714
+  assert.equal(localRegression(1.2).overloaded(host([u, u], 9), 0), true);
+  assert.equal(localRegression(1.2).overloaded(host([u, u], 10), 0), false);
+});
