@@ -24,18 +24,20 @@ test('THR: overloaded strictly above the threshold of requested CPU now', () => 
 });
 
 test('LR judges the trend of the last 10 samples, not the moment', () => {
-  // samples 0..9 rise (host load 0.09 .. 0.86), sample 10, now, dips to 0.47
-  const rising = [...Array.from({ length: 10 }, (_, j) => 0.1 + 0.09 * j), 0.5];
+  // host load over samples 1..10 (10 is now): 0.15, 0.22, ..., 0.78; two 2500-MIPS VMs on 5320 MIPS
+  const load = (j: number) => 0.15 + 0.07 * (j - 1);
+  const rising = Array.from({ length: 11 }, (_, j) => (load(Math.max(1, j)) * 5320) / 5000);
   const flat = Array.from({ length: 11 }, () => 0.5);
   const lr = localRegression(1.2);
-  // the fit over x = 1..10 projected one migration ahead (x = 11) gives 0.94, × 1.2 >= 1
-  assert.equal(lr.overloaded(host([rising, rising], 10), 0), true);
+  // now 0.78 <= 0.8, but the fit projected one interval ahead gives 0.85, × 1.2 >= 1
   assert.equal(threshold(0.8).overloaded(host([rising, rising], 10), 0), false);
+  assert.equal(lr.overloaded(host([rising, rising], 10), 0), true);
   assert.equal(lr.overloaded(host([flat, flat], 10), 0), false);
 });
 
 test('LR: with fewer than 10 samples of history it falls back to a 0.7 threshold', () => {
   const u = Array.from({ length: 11 }, () => 0.76); // 3800 / 5320 = 0.714
-  assert.equal(localRegression(1.2).overloaded(host([u, u], 9), 0), true);
-  assert.equal(localRegression(1.2).overloaded(host([u, u], 10), 0), false);
+  // at sample 8 the history holds samples 0..8; from sample 9 it holds 10
+  assert.equal(localRegression(1.2).overloaded(host([u, u], 8), 0), true);
+  assert.equal(localRegression(1.2).overloaded(host([u, u], 9), 0), false);
 });

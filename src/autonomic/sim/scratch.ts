@@ -18,7 +18,7 @@ export const historyLength = 30;
 export class Scratch {
   readonly hosts: readonly HostType[];
   readonly vms: readonly ScratchVm[];
-  /** The sample the decision is made at; the VMs' history is the samples before it. */
+  /** The sample the decision is made at; the VMs' history ends with it (CloudSim records it before deciding). */
   readonly sample: number;
   /**
    * True at the first placement. A VM being created asks for its RAM and bandwidth; once
@@ -86,12 +86,12 @@ export class Scratch {
 
   /** Host load history from its present guests, most recent first, up to 30 samples, zero tail trimmed. */
   hostHistory(h: number): number[] {
-    const n = Math.min(this.sample, historyLength);
+    const n = Math.min(this.sample + 1, historyLength);
     const hist = new Array<number>(n).fill(0);
     for (const v of this.guests[h]!) {
       const vm = this.vms[v]!;
       const scale = vm.type.mips / this.capacity[h]!;
-      for (let i = 0; i < n; i++) hist[i]! += vm.util[this.sample - 1 - i]! * scale;
+      for (let i = 0; i < n; i++) hist[i]! += vm.util[this.sample - i]! * scale;
     }
     while (hist.length > 0 && hist.at(-1) === 0) hist.pop();
     return hist;
