@@ -66,7 +66,8 @@ export function simulate(hosts: readonly HostType[], vms: readonly TraceVm[], po
     const leavingS = new Float64Array(n);
     const arrivingS = new Float64Array(n);
     let firstDoneS = Infinity;
-    if (k > 0 && policy.migrates) {
+    // CloudSim's first update, and decision, is at t = 0.1 s: right after the first placement
+    if (policy.migrates) {
       const started = performance.now();
       const s = new Scratch(hosts, vms, k, req);
       guests.forEach((list, h) => list.forEach((v) => s.add(h, v)));
