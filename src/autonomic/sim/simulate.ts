@@ -15,7 +15,7 @@
  * samples are 0 and 77 % of the VMs have one, that removes most VMs before the day ends and is how the paper's energy
  * falls below what serving every request would take. `retireIdle` (default on) replays it.
  */
-import { hostMips, migrationSeconds, powerAt, type HostType } from '../planner/model.js';
+import { hostMips, hostPower, migrationSeconds, powerAt, type HostType } from '../planner/model.js';
 import { consolidate, placeAll } from './baseline.js';
 import { Meter, type Metrics } from './metrics.js';
 import type { Policy } from './policies.js';
@@ -94,8 +94,8 @@ export function simulate(hosts: readonly HostType[], vms: readonly TraceVm[], po
         const full = now[h]! > cap[h]! ? sampleSeconds : before[h]! > cap[h]! ? Math.max(leavingS[h]!, arrivingS[h]!) : Math.max(0, arrivingS[h]! - firstDoneS);
         meter.host(h, sampleSeconds, full);
         if (policy.powerManaged) {
-          const p0 = powerAt(host, Math.min(1, now[h]! / cap[h]!));
-          const p1 = powerAt(host, Math.min(1, next[h]! / cap[h]!));
+          const p0 = hostPower(host, guests[h]!.length, now[h]! / cap[h]!);
+          const p1 = hostPower(host, guests[h]!.length, next[h]! / cap[h]!);
           meter.energyJ += ((p0 + p1) / 2) * sampleSeconds;
         }
       } else if (hadGuests[h]) {
