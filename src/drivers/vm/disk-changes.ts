@@ -21,9 +21,9 @@ import type { Qmp } from './qmp.js';
 /** Bytes a bit of a mark stands for: qcow2's cluster. */
 const granularity = 64 * 1024;
 /** Every bitmap of Lodge's has this prefix; others (an admin's) are left alone. */
-export const markPrefix = 'lodge-';
+const markPrefix = 'lodge-';
 
-export type Ranges = Array<[number, number]>;
+type Ranges = Array<[number, number]>;
 
 interface BlockInfo {
   device: string;
