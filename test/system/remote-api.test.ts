@@ -125,6 +125,8 @@ test('a wrong password is refused, then the user is rate-limited (429, saying wh
   assert.match(limited.body.error!.message, /too many failed logins for user "alice": try again in (\d+) s \(after \d{4}-/);
   const retryAfter = Number(limited.headers['retry-after']);
   assert.ok(retryAfter > 800 && retryAfter <= 900, `Retry-After: ${retryAfter}`);
+  // lodged logs the refusal as it answers: its line may reach the pipe a moment after the answer
+  for (const until = Date.now() + 5000; !/login refused: too many failures/.test(d.stderr) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
   assert.equal((d.stderr.match(/login failed: user "alice" from 127\.0\.0\.1/g) ?? []).length, 5, d.stderr);
   assert.match(d.stderr, /login refused: too many failures for user "alice"/);
 });
