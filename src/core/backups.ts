@@ -17,7 +17,7 @@ import { Ajv } from 'ajv';
 import { BackupGuest, type Backup, type BackupFileList, type BackupGcResult, type BackupPrunePost, type BackupPruneResult, type BackupRestorePost, type BackupStore as BackupStoreInfo, type BackupStoresPost, type BackupVerifyResult, type GuestBackupsPost } from '../api/backups.js';
 import { LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
-import { createStore, openStore, type BackupStore, type Manifest } from '../storage/backup-store/store.js';
+import { createStore, openStore, type BackupStore, type DiskSource, type Manifest } from '../storage/backup-store/store.js';
 import { BackupFiles, type BackupImages, type FilesDownload, type FilesSource } from './backup-files.js';
 import type { Events } from './events.js';
 import { isWithin } from '../lib/paths.js';
@@ -59,6 +59,10 @@ const isBackupGuest = new Ajv({ strict: false }).compile<BackupGuest>(BackupGues
 const rootTree = 'root';
 /** The index of a root kept as a disk. */
 const rootDisk = 'disk';
+/** Beside it, what lays the disk out again as its engine had it (driver.ts, RootDiskChanges.openRootDisk). */
+const rootLayout = 'disk-layout';
+/** A layout larger than this is not read back (a pv COW bitmap is a 4096th of its disk). */
+const maxLayoutBytes = 256 * 1024 * 1024;
 /** An export archive: what it says of itself, beside its store. */
 const exportFile = 'lodge-export.json';
 const exportStore = 'store';
@@ -276,6 +280,7 @@ export class BackupService {
           const disk = await disks.openRootDisk(spec, dir);
           try {
             await w.addDisk(rootDisk, disk, { ...over, ...(changed ? { dirty: chunksOf(changed, store.config.chunks.fixedSize) } : {}), signal, onProgress });
+            if (disk.layout) await w.addDisk(rootLayout, bufferDisk(disk.layout), { signal });
           } finally {
             await disk.close();
           }
@@ -503,7 +508,7 @@ export class BackupService {
       }
       const raw = path.join(dir, restoringDisk);
       await store.restoreDisk(m.group, m.id, rootDisk, raw, { signal });
-      await disks.adoptRootDisk(spec, dir, raw, signal);
+      await disks.adoptRootDisk(spec, dir, raw, await this.layoutOf(store, m, `${raw}.layout`, signal), signal);
       return;
     }
     // an unprivileged container's files get nothing that is host root's, whatever the backup says
@@ -511,6 +516,19 @@ export class BackupService {
     const ids = files?.as === 'overlay' && !spec.options.privileged ? files.idMap : undefined;
     await store.restoreTree(m.group, m.id, rootTree, path.join(dir, restoring), { signal, ...(ids ? { ids } : {}) });
     await moveUp(dir, restoring);
+  }
+
+  /** The layout a disk backup keeps beside its disk, if any: read through `file`, removed after. */
+  private async layoutOf(store: BackupStore, m: Manifest, file: string, signal: AbortSignal): Promise<Buffer | undefined> {
+    if (!m.indexes.some((x) => x.name === rootLayout)) return undefined;
+    const index = await store.readFixedIndex(m.group, m.id, rootLayout);
+    if (index.size > maxLayoutBytes) throw new LodgeError('BAD_REQUEST', `backup ${m.group}/${m.id} says its disk's layout holds ${index.size} bytes, more than the ${maxLayoutBytes} a layout can`);
+    try {
+      await store.restoreDisk(m.group, m.id, rootLayout, file, { signal });
+      return await readFile(file);
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   /** A directory (or a file) of a backup, as the guest saw it. */
@@ -568,6 +586,9 @@ function chunksOf(ranges: Array<[number, number]>, chunkSize: number): Set<numbe
   }
   return chunks;
 }
+
+/** A few bytes as a disk, to keep in a store as one. */
+const bufferDisk = (bytes: Buffer): DiskSource => ({ size: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + length) });
 
 /** Moves what `dir/sub` holds up into `dir` (what is there already, a filesystem's lost+found, stays), then removes `sub`. */
 async function moveUp(dir: string, sub: string): Promise<void> {

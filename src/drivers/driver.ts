@@ -245,10 +245,17 @@ export interface RootDiskChanges {
    * there to trust). Marks are named lodge-*; every other one of them is dropped.
    */
   markChanges(spec: GuestSpec, running: boolean, mark: string, since: string | undefined): Promise<Array<[number, number]> | undefined>;
-  /** The root disk in volume directory `dir` (the guest's or a snapshot's), as its guest sees it. */
-  openRootDisk(spec: GuestSpec, dir: string): Promise<DiskSource & { close(): Promise<void> }>;
-  /** Makes the root disk in volume directory `dir` from the raw disk `raw` (removed): thin over this host's base of its image. */
-  adoptRootDisk(spec: GuestSpec, dir: string, raw: string, signal: AbortSignal): Promise<void>;
+  /**
+   * The root disk in volume directory `dir` (the guest's or a snapshot's), as its guest sees
+   * it, and what beside its bytes lays it out again as it was (`layout`: a pv COW file's
+   * bitmap and base), which a backup keeps with it.
+   */
+  openRootDisk(spec: GuestSpec, dir: string): Promise<DiskSource & { layout?: Buffer; close(): Promise<void> }>;
+  /**
+   * Makes the root disk in volume directory `dir` from the raw disk `raw` (removed): thin over
+   * this host's base of its image, laid out as `layout` says where that still holds.
+   */
+  adoptRootDisk(spec: GuestSpec, dir: string, raw: string, layout: Buffer | undefined, signal: AbortSignal): Promise<void>;
 }
 
 export const hasRootDiskChanges = (driver: GuestDriver): driver is GuestDriver & RootDiskChanges => 'markChanges' in driver;

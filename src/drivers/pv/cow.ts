@@ -56,7 +56,7 @@ export function parseCowHeader(buf: Buffer): CowHeader | undefined {
 }
 
 /** The header of a COW file laid out as Lodge and UML lay out theirs (512-byte sectors, 4096 alignment, a bitmap), or why not. */
-function layoutHeader(buf: Buffer): CowHeader {
+export function layoutHeader(buf: Buffer): CowHeader {
   const header = parseCowHeader(buf);
   if (!header) throw new Error('it is not a UML COW file (version 3)');
   if (buf.readUInt32BE(20) !== sectorBytes || buf.readUInt32BE(24) !== alignment || buf.readUInt32BE(28) !== 0) {
@@ -66,7 +66,7 @@ function layoutHeader(buf: Buffer): CowHeader {
 }
 
 /** The byte ranges of [from, to) whose sectors have their bit set. */
-function* setRuns(bitmap: Buffer, from: number, to: number): Generator<[number, number]> {
+export function* setRuns(bitmap: Buffer, from: number, to: number): Generator<[number, number]> {
   let runStart = -1;
   for (let s = Math.floor(from / sectorBytes); s * sectorBytes < to; s++) {
     const byte = bitmap[s >> 3] ?? 0;

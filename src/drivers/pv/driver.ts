@@ -22,11 +22,13 @@ import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
 import { cowHeader, cowHeaderBytes, cowLayout, parseCowHeader } from './cow.js';
+import { markCowChanges } from './cow-changes.js';
+import { baseIdentity, openCowDisk, readCowFile, writeCowOverBase } from './cow-disk.js';
 import { Mconsole } from './mconsole.js';
 
 export interface PvDriverOptions {
@@ -46,7 +48,7 @@ const rootCow = 'root.cow';
 /** What the guest calls the disk of ubd N: /dev/ubda is the root. */
 const ubdDevice = (slot: number) => `/dev/ubd${String.fromCharCode(97 + slot)}`;
 
-export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles {
+export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, RootDiskChanges {
   readonly kind = 'pv' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -142,8 +144,8 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
    * its image's bases, the current one for a new disk. The name comes from UML's file:
    * nothing else is taken.
    */
-  private async baseOf(spec: GuestSpec): Promise<string> {
-    const head = await readUntrustedHead(this.paths(spec).cow, `the COW disk of ${spec.name}`, cowHeaderBytes).catch(() => undefined);
+  private async baseOf(spec: GuestSpec, cow = this.paths(spec).cow): Promise<string> {
+    const head = await readUntrustedHead(cow, `the COW disk of ${spec.name}`, cowHeaderBytes).catch(() => undefined);
     const header = head ? parseCowHeader(head) : undefined;
     const named = header && (await spec.image.bases.which(header.backingFile, 'ext4'));
     if (!named) return this.base(spec);
@@ -163,6 +165,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     await mkdir(this.paths(spec).pv, { recursive: true });
     await mkdir(this.engine.shim(spec).dir, { recursive: true });
     await this.prepareDirs(spec);
+    await this.ensureCow(spec, base);
     // a copied disk was another guest's UML's: this guest's owns it now (the volume's directory is root's: no link in it)
     if (spec.root?.copied) await lchown(this.paths(spec).cow, this.engine.uid(spec), this.engine.uid(spec));
     return { rootBytes: baseBytes };
@@ -223,6 +226,46 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
         'CONFLICT',
         `cannot start ${spec.name}: its disk was written over an earlier base of image ${spec.image.name}, which has been made again since (${base}); delete the guest and launch it anew`,
       );
+    }
+  }
+
+  /**
+   * The COW file's bitmap kept as the mark (lodged's, in `pv/changes/`): the guest is paused
+   * or stopped, so its UML writes nothing meanwhile.
+   */
+  async markChanges(spec: GuestSpec, _running: boolean, mark: string, since: string | undefined): Promise<Array<[number, number]> | undefined> {
+    const { cow, pv } = this.paths(spec);
+    const base = await this.baseOf(spec);
+    const { header, bitmap } = await readCowFile(cow, baseIdentity(base, await stat(base)), `the COW disk of ${spec.name}`);
+    return markCowChanges({ header, bitmap, dir: path.join(pv, 'changes'), mark, since });
+  }
+
+  /** The COW file in `dir` over the base it names, which must be its image's and as it was. */
+  async openRootDisk(spec: GuestSpec, dir: string) {
+    const cow = path.join(dir, rootCow);
+    const base = await this.baseOf(spec, cow);
+    return openCowDisk(cow, baseIdentity(base, await stat(base)), `the COW disk of ${spec.name}`);
+  }
+
+  /**
+   * A COW file over this host's base of the image, as large as the base (a disk of another
+   * size does not fit): as thin as the backed-up one over the very same base, whole over another.
+   */
+  async adoptRootDisk(spec: GuestSpec, dir: string, raw: string, layout: Buffer | undefined, signal: AbortSignal): Promise<void> {
+    const cow = path.join(dir, rootCow);
+    try {
+      const base = await this.base(spec);
+      const st = await stat(base);
+      const rawBytes = (await stat(raw)).size;
+      if (rawBytes !== st.size) {
+        throw new LodgeError('CONFLICT', `the disk restored into ${spec.name} is ${formatSize(rawBytes)}, where this host's base of image ${spec.image.name} is ${formatSize(st.size)}: a pv guest's disk is as large as the base it is written over`);
+      }
+      await rm(`${cow}.tmp`, { force: true });
+      await writeCowOverBase(raw, `${cow}.tmp`, baseIdentity(base, st), layout, signal);
+      await rename(`${cow}.tmp`, cow);
+    } finally {
+      await rm(raw, { force: true });
+      await rm(`${cow}.tmp`, { force: true });
     }
   }
 

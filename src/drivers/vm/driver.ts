@@ -269,7 +269,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     return disk;
   }
 
-  async adoptRootDisk(spec: GuestSpec, dir: string, raw: string, signal: AbortSignal): Promise<void> {
+  async adoptRootDisk(spec: GuestSpec, dir: string, raw: string, _layout: Buffer | undefined, signal: AbortSignal): Promise<void> {
     try {
       await qcow2OverBase(raw, path.join(dir, rootDisk), await this.base(spec), signal);
     } finally {
