@@ -2,9 +2,9 @@
  * @module backup: Lodge's backups against restic and borgbackup (Debian's), on the same data
  * in the same run. For a running guest of each kind (--image, default debian/12; --kinds,
  * default ct,pv,vm) that has written 64 MiB (48 random, 16 of text): the guest's root volume
- * (what a Lodge backup holds: a container's upper layer, a pv guest's COW file; of a vm
- * guest its disk as the guest sees it, which the peers get as a raw file made from the qcow2
- * before each of their backups, untimed) is backed up by Lodge, by restic and by borg, each
+ * (what a Lodge backup holds: a container's upper layer; of a pv or vm guest its disk as the
+ * guest sees it, which the peers get as a raw file made from the COW file over its base or
+ * from the qcow2 before each of their backups, untimed) is backed up by Lodge, by restic and by borg, each
  * into a store of its own; then 10 MB are written in the guest and each backs it up again;
  * then Lodge backs the idle guest up once more. Then ten containers of the
  * image with the same 16 MiB application data and a little of their own, each backed up
@@ -14,9 +14,11 @@
  * zstd,3, Lodge's store unencrypted with zstd: each one's default otherwise.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { GuestKind } from '../src/api/common.js';
+import { cowHeaderBytes, parseCowHeader } from '../src/drivers/pv/cow.js';
+import { baseIdentity, openCowDisk } from '../src/drivers/pv/cow-disk.js';
 import type { TestDaemon } from '../test/system/harness.js';
 import { privateDaemon, type BenchContext, type Benchmark } from './bench.js';
 import { ensurePackages } from './peers.js';
@@ -82,6 +84,27 @@ interface KindResult {
   dataBytes: number;
 }
 
+/** A pv guest's disk as its guest sees it (its COW file over the base the file names), as a sparse raw file. */
+async function pvRawDisk(cow: string, out: string): Promise<void> {
+  const head = Buffer.alloc(cowHeaderBytes);
+  const fd = openSync(cow, 'r');
+  readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  const header = parseCowHeader(head)!;
+  const disk = await openCowDisk(cow, baseIdentity(header.backingFile, statSync(header.backingFile)), cow);
+  const to = openSync(out, 'w');
+  try {
+    for (let at = 0; at < disk.size; at += 4 * mib) {
+      const data = await disk.read(at, Math.min(4 * mib, disk.size - at));
+      if (data !== 'zero') writeSync(to, data, 0, data.length, at);
+    }
+    ftruncateSync(to, disk.size);
+  } finally {
+    closeSync(to);
+    await disk.close();
+  }
+}
+
 async function lodgeBackup(d: TestDaemon, name: string): Promise<number> {
   return timed(async () => d.done(await d.client.backups.create(name, { store: 'bench' }), 3600));
 }
@@ -92,23 +115,24 @@ async function oneKind(ctx: BenchContext, d: TestDaemon, kind: GuestKind, image:
   // what the first backup holds beside what the guest wrote itself: 48 MiB that does not compress and 16 MiB of text that does
   await exec(d, name, 'dd if=/dev/urandom of=/root/bench-random bs=1M count=48 2>/dev/null && seq 1 2500000 > /root/bench-text && sync');
   const volume = (await d.client.guests.get(name)).root!.path;
-  // a vm's disk as its guest sees it, for the peers: what a Lodge backup of a vm holds
-  const root = kind === 'vm' ? path.join(work, 'vm-disk') : volume;
-  const peerData = () => {
-    if (kind !== 'vm') return;
+  // a pv or vm guest's disk as its guest sees it, for the peers: what a Lodge backup of one holds
+  const root = kind === 'ct' ? volume : path.join(work, `${kind}-disk`);
+  const peerData = async () => {
+    if (kind === 'ct') return;
     mkdirSync(root, { recursive: true });
-    tool(['qemu-img', 'convert', '-U', '-O', 'raw', path.join(volume, 'root.qcow2'), path.join(root, 'disk.raw')]);
+    if (kind === 'vm') tool(['qemu-img', 'convert', '-U', '-O', 'raw', path.join(volume, 'root.qcow2'), path.join(root, 'disk.raw')]);
+    else await pvRawDisk(path.join(volume, 'root.cow'), path.join(root, 'disk.raw'));
   };
   const repos = { restic: path.join(work, `restic-${kind}`), borg: path.join(work, `borg-${kind}`) };
   restic.init(repos.restic);
   borg.init(repos.borg);
   const storeBefore = du(path.join(work, 'lodge'));
   const first: Record<string, number> = { lodge: await lodgeBackup(d, name) };
-  peerData();
+  await peerData();
   for (const p of [restic, borg]) first[p.name] = await timed(() => p.backup(repos[p.name as 'restic'], root, kind));
   await exec(d, name, 'dd if=/dev/urandom of=/root/bench-10m bs=1M count=10 2>/dev/null && sync');
   const incremental: Record<string, number> = { lodge: await lodgeBackup(d, name) };
-  peerData();
+  await peerData();
   for (const p of [restic, borg]) incremental[p.name] = await timed(() => p.backup(repos[p.name as 'restic'], root, kind));
   const idle = await lodgeBackup(d, name);
   const storedBytes = { lodge: du(path.join(work, 'lodge')) - storeBefore, restic: du(repos.restic), borg: du(repos.borg) };
