@@ -3,9 +3,11 @@
  * browser at its end): GET / is the page, GET /assets/NAME its scripts and stylesheets, read
  * once at start from the bundle (scripts/bundle-web.mjs) and kept in memory with their gzip.
  * Every other request goes on to the API. The page's Content-Security-Policy lets scripts
- * come from this origin only; styles may be inline because xterm.js draws its colours
- * through a <style> element of its own, which `style-src 'self'` would block, leaving its
- * text black on black while its DOM still holds it (xtermjs/xterm.js 4445).
+ * come from this origin only; styles may be inline because xterm.js draws its font, cursor
+ * and colours through <style> elements of its own, which `style-src 'self'` blocks: the
+ * terminal then draws without them, in whatever colour it inherits (black on black where
+ * that is the page's, while its DOM still holds the text: xtermjs/xterm.js 4445). The
+ * browser test checks that the console page logs no CSP refusal, and looks at its pixels.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
