@@ -5,7 +5,7 @@
  * cannot run in a browser; this shares its types through api/.
  */
 import type { ErrorBody, ErrorCode } from '../api/errors.js';
-import type { Event, Operation } from '../api/operations.js';
+import type { Event as LodgeEvent, Operation } from '../api/operations.js';
 
 export class ApiError extends Error {
   readonly code: ErrorCode | 'UNREACHABLE';
@@ -22,6 +22,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Dispatched on the window when lodged no longer knows the session (it ended, or lodged lost it): the page goes back to the login. */
+export const sessionEnded = 'lodge:session-ended';
+
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
@@ -37,6 +40,8 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
     } catch {
       // not lodged's error body: said as it came
     }
+    // a refused login is the login page's to show
+    if (res.status === 401 && path !== '/1.0/login') dispatchEvent(new Event(sessionEnded));
     throw new ApiError(res.status, error?.code ?? 'INTERNAL', error?.message ?? `lodged answered ${res.status}: ${text.slice(0, 200)}`);
   }
   return (text ? JSON.parse(text) : undefined) as T;
@@ -49,10 +54,11 @@ export const waitFor = (op: Operation) => call<Operation>('GET', `/1.0/operation
  * Follows /1.0/events (newline-delimited JSON) until `signal` aborts, calling `onOpen` each
  * time the stream is (re)established so that a page can catch up on what it missed.
  */
-export async function followEvents(onEvent: (e: Event) => void, onOpen: () => void, signal: AbortSignal): Promise<void> {
+export async function followEvents(onEvent: (e: LodgeEvent) => void, onOpen: () => void, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     try {
       const res = await fetch('/1.0/events', { signal });
+      if (res.status === 401) return void dispatchEvent(new Event(sessionEnded));
       if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
       onOpen();
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -62,7 +68,7 @@ export async function followEvents(onEvent: (e: Event) => void, onOpen: () => vo
         if (done) break;
         const lines = (rest + value).split('\n');
         rest = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) onEvent(JSON.parse(line) as Event);
+        for (const line of lines) if (line.trim()) onEvent(JSON.parse(line) as LodgeEvent);
       }
     } catch {
       // dropped (lodged restarting, a network blip): try again shortly

@@ -49,30 +49,22 @@ export function CreatePage() {
     <form class="wizard" onSubmit={submit} aria-label="New guest" noValidate>
       <h1>New guest</h1>
       {errors.form && <p class="error" role="alert">{errors.form}</p>}
-      <label>
-        Kind
-        <select name="kind" {...invalid('kind')}>
-          <option value="">the image's default</option>
-          {kinds.map((k) => <option key={k} value={k}>{k}</option>)}
-        </select>
-      </label>
+      <label for="f-kind">Kind</label>
+      <select id="f-kind" name="kind" {...invalid('kind')}>
+        <option value="">the image's default</option>
+        {kinds.map((k) => <option key={k} value={k}>{k}</option>)}
+      </select>
       {errorOf('kind')}
-      <label>
-        Image
-        <select name="image" required {...invalid('image')}>
-          {images.map((i) => <option key={i.name} value={i.name}>{i.name}</option>)}
-        </select>
-      </label>
+      <label for="f-image">Image</label>
+      <select id="f-image" name="image" required {...invalid('image')}>
+        {images.map((i) => <option key={i.name} value={i.name}>{i.name}</option>)}
+      </select>
       {errorOf('image')}
-      <label>
-        Name
-        <input name="name" required placeholder="web1" {...invalid('name')} />
-      </label>
+      <label for="f-name">Name</label>
+      <input id="f-name" name="name" required placeholder="web1" {...invalid('name')} />
       {errorOf('name')}
-      <label>
-        Memory
-        <input name="memory" placeholder="256M" {...invalid('memory')} />
-      </label>
+      <label for="f-memory">Memory</label>
+      <input id="f-memory" name="memory" placeholder="256M" {...invalid('memory')} />
       {errorOf('memory')}
       <button type="submit" disabled={busy}>Create</button>
     </form>

@@ -26,14 +26,10 @@ export function LoginPage({ onLogin }: { onLogin: () => void }) {
     <main class="login">
       <form onSubmit={submit} aria-label="Log in">
         <h1>Lodge</h1>
-        <label>
-          User
-          <input name="user" autocomplete="username" required autofocus />
-        </label>
-        <label>
-          Password
-          <input name="password" type="password" autocomplete="current-password" required aria-invalid={error ? 'true' : undefined} aria-describedby="login-error" />
-        </label>
+        <label for="f-user">User</label>
+        <input id="f-user" name="user" autocomplete="username" required autofocus />
+        <label for="f-password">Password</label>
+        <input id="f-password" name="password" type="password" autocomplete="current-password" required aria-invalid={error ? 'true' : undefined} aria-describedby="login-error" />
         <p id="login-error" class="field-error" role="alert">{error}</p>
         <button type="submit" disabled={busy}>Log in</button>
       </form>

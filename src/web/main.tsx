@@ -5,7 +5,7 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, call } from './api.js';
+import { ApiError, call, sessionEnded } from './api.js';
 import { CreatePage } from './create.js';
 import { GuestPage } from './guest.js';
 import { GuestsPage } from './guests.js';
@@ -24,12 +24,17 @@ function App() {
   const [session, setSession] = useState<'unknown' | 'in' | 'out'>('unknown');
   useEffect(() => {
     const onHash = () => setHere(route(location.hash));
+    const onEnded = () => setSession('out');
     addEventListener('hashchange', onHash);
+    addEventListener(sessionEnded, onEnded);
     call('GET', '/1.0').then(
       () => setSession('in'),
       (e: ApiError) => setSession(e.code === 'UNAUTHENTICATED' ? 'out' : 'in'),
     );
-    return () => removeEventListener('hashchange', onHash);
+    return () => {
+      removeEventListener('hashchange', onHash);
+      removeEventListener(sessionEnded, onEnded);
+    };
   }, []);
   if (session === 'unknown') return null;
   if (session === 'out') return <LoginPage onLogin={() => setSession('in')} />;

@@ -41,8 +41,6 @@ async function logIn(page: Page, user: string, password: string): Promise<void> 
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
-/** The wizard's inputs, by the name of the field they fill (their labels hold their options' text too). */
-const field = (name: string) => admin.locator(`form [name="${name}"]`);
 const row = (page: Page, guest: string) => page.locator(`tr[data-guest="${guest}"]`);
 const stateOf = (page: Page, guest: string, state: string) => row(page, guest).locator(`.state-${state}`).waitFor({ timeout: 30_000 });
 
@@ -76,14 +74,14 @@ test('the console is served on the HTTPS listener with a CSP; a wrong password i
 test('the wizard shows lodged\'s message at the field, then creates a ct guest that the list shows running without a reload', async () => {
   await admin.evaluate(() => Object.assign(window, { sameDocument: true }));
   await admin.getByRole('link', { name: 'New guest' }).first().click();
-  await field('kind').selectOption('ct');
-  await field('image').selectOption('busybox');
-  await field('name').fill('web1');
-  await field('memory').fill('lots');
+  await admin.getByLabel('Kind', { exact: true }).selectOption('ct');
+  await admin.getByLabel('Image', { exact: true }).selectOption('busybox');
+  await admin.getByLabel('Name', { exact: true }).fill('web1');
+  await admin.getByLabel('Memory', { exact: true }).fill('lots');
   await admin.getByRole('button', { name: 'Create' }).click();
   await admin.locator('#memory-error', { hasText: 'limits.memory: "lots" is not valid' }).waitFor();
   await admin.screenshot({ path: `${screenshots}create.png` });
-  await field('memory').fill('128M');
+  await admin.getByLabel('Memory', { exact: true }).fill('128M');
   await admin.getByRole('button', { name: 'Create' }).click();
   await row(admin, 'web1').waitFor();
   await stateOf(admin, 'web1', 'running');
@@ -127,10 +125,12 @@ test("a viewer's stop is refused, showing lodged's 403; the admin stops two gues
   assert.equal((await d.client.guests.get('b1')).state, 'running');
 
   await admin.goto(`${url}#/guests`);
+  await admin.evaluate(() => Object.assign(window, { sameDocument: true }));
   await row(admin, 'b1').getByRole('checkbox').check();
   await row(admin, 'b2').getByRole('checkbox').check();
   await admin.getByRole('button', { name: 'Stop' }).click();
   await Promise.all([stateOf(admin, 'b1', 'stopped'), stateOf(admin, 'b2', 'stopped')]);
+  assert.equal(await admin.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the list changed without a reload');
   await waitForState(d, 'b2', 'stopped', 5000);
   await stateOf(admin, 'web1', 'running');
 });
