@@ -59,14 +59,16 @@ after(async () => {
   await d.cleanup();
 });
 
-test('the console is served on the HTTPS listener with a CSP; a wrong password is refused at the field; the admin logs in', async () => {
+test('the console is served on the HTTPS listener (not the unix socket) with a CSP; a wrong password is refused at the field; the admin logs in', async () => {
   const page = await admin.goto(url);
   assert.equal(page?.status(), 200);
   assert.match(page!.headers()['content-security-policy'] ?? '', /script-src 'self';/);
+  // the unix socket has no browser at its end: its API is as it was
+  await assert.rejects(d.client.transport.request('GET', '/', { text: true }), { code: 'NOT_FOUND', message: 'no such endpoint: GET /' });
   await logIn(admin, 'admin', 'not-the-password');
   await admin.locator('#login-error', { hasText: 'wrong user name or password' }).waitFor();
   assert.equal(await admin.getByLabel('Password').getAttribute('aria-invalid'), 'true');
-  await admin.screenshot({ path: `${screenshots}login.png` });
+  await admin.screenshot({ path: `${screenshots}login.png`, animations: 'disabled' });
   await logIn(admin, 'admin', passwords.admin);
   await row(admin, 'b1').waitFor();
 });
@@ -80,14 +82,14 @@ test('the wizard shows lodged\'s message at the field, then creates a ct guest t
   await admin.getByLabel('Memory', { exact: true }).fill('lots');
   await admin.getByRole('button', { name: 'Create' }).click();
   await admin.locator('#memory-error', { hasText: 'limits.memory: "lots" is not valid' }).waitFor();
-  await admin.screenshot({ path: `${screenshots}create.png` });
+  await admin.screenshot({ path: `${screenshots}create.png`, animations: 'disabled' });
   await admin.getByLabel('Memory', { exact: true }).fill('128M');
   await admin.getByRole('button', { name: 'Create' }).click();
   await row(admin, 'web1').waitFor();
   await stateOf(admin, 'web1', 'running');
   assert.equal(await admin.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
   assert.equal((await d.client.guests.get('web1')).limits.memory, '128M');
-  await admin.screenshot({ path: `${screenshots}guests.png` });
+  await admin.screenshot({ path: `${screenshots}guests.png`, animations: 'disabled' });
 });
 
 test('the serial console answers hostname: as text in xterm\'s DOM, and as pixels that are not one colour', async () => {
@@ -110,7 +112,7 @@ test('the serial console answers hostname: as text in xterm\'s DOM, and as pixel
   const ink = inkShare(decodePng(await answer.screenshot()));
   assert.ok(ink > 0.002, `the row that says web1 is ${ink === 0 ? 'one colour' : `${(ink * 100).toFixed(2)}% ink`}: the text is not drawn`);
   assert.deepEqual(refused, []);
-  await page.screenshot({ path: `${screenshots}console.png` });
+  await page.screenshot({ path: `${screenshots}console.png`, animations: 'disabled' });
   await page.context().close();
 });
 
