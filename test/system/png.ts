@@ -63,3 +63,11 @@ export function inkShare({ rgba }: Pixels): number {
   const background = Math.max(...counts.values());
   return 1 - background / (rgba.length / 4);
 }
+
+/** The share of pixels in which two pictures of one size differ (1 when their sizes differ). */
+export function differingShare(a: Pixels, b: Pixels): number {
+  if (a.width !== b.width || a.height !== b.height) return 1;
+  let differing = 0;
+  for (let i = 0; i < a.rgba.length; i += 4) if (a.rgba.readUInt32BE(i) !== b.rgba.readUInt32BE(i)) differing++;
+  return differing / (a.width * a.height);
+}

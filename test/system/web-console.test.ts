@@ -9,10 +9,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { decodePng, inkShare } from './png.js';
+import { decodePng, differingShare, inkShare } from './png.js';
 import { requireProgram, TestDaemon, waitForState } from './harness.js';
 
 const chromiumBin = '/usr/bin/chromium';
@@ -39,6 +39,17 @@ async function logIn(page: Page, user: string, password: string): Promise<void> 
   await page.getByLabel('User').fill(user);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/**
+ * Saves a page's picture in docs/screenshots, unless the one there differs from it only in a
+ * few pixels (a cursor, anti-aliasing): a test run leaves the tree clean until a page changes.
+ */
+async function saveScreenshot(page: Page, name: string): Promise<void> {
+  const file = `${screenshots}${name}.png`;
+  const png = await page.screenshot({ animations: 'disabled' });
+  if (existsSync(file) && differingShare(decodePng(png), decodePng(readFileSync(file))) < 0.01) return;
+  writeFileSync(file, png);
 }
 
 const row = (page: Page, guest: string) => page.locator(`tr[data-guest="${guest}"]`);
@@ -68,7 +79,7 @@ test('the console is served on the HTTPS listener (not the unix socket) with a C
   await logIn(admin, 'admin', 'not-the-password');
   await admin.locator('#login-error', { hasText: 'wrong user name or password' }).waitFor();
   assert.equal(await admin.getByLabel('Password').getAttribute('aria-invalid'), 'true');
-  await admin.screenshot({ path: `${screenshots}login.png`, animations: 'disabled' });
+  await saveScreenshot(admin, 'login');
   await logIn(admin, 'admin', passwords.admin);
   await row(admin, 'b1').waitFor();
 });
@@ -82,14 +93,14 @@ test('the wizard shows lodged\'s message at the field, then creates a ct guest t
   await admin.getByLabel('Memory', { exact: true }).fill('lots');
   await admin.getByRole('button', { name: 'Create' }).click();
   await admin.locator('#memory-error', { hasText: 'limits.memory: "lots" is not valid' }).waitFor();
-  await admin.screenshot({ path: `${screenshots}create.png`, animations: 'disabled' });
+  await saveScreenshot(admin, 'create');
   await admin.getByLabel('Memory', { exact: true }).fill('128M');
   await admin.getByRole('button', { name: 'Create' }).click();
   await row(admin, 'web1').waitFor();
   await stateOf(admin, 'web1', 'running');
   assert.equal(await admin.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
   assert.equal((await d.client.guests.get('web1')).limits.memory, '128M');
-  await admin.screenshot({ path: `${screenshots}guests.png`, animations: 'disabled' });
+  await saveScreenshot(admin, 'guests');
 });
 
 test('the serial console answers hostname: as text in xterm\'s DOM, and as pixels that are not one colour', async () => {
@@ -112,7 +123,7 @@ test('the serial console answers hostname: as text in xterm\'s DOM, and as pixel
   const ink = inkShare(decodePng(await answer.screenshot()));
   assert.ok(ink > 0.002, `the row that says web1 is ${ink === 0 ? 'one colour' : `${(ink * 100).toFixed(2)}% ink`}: the text is not drawn`);
   assert.deepEqual(refused, []);
-  await page.screenshot({ path: `${screenshots}console.png`, animations: 'disabled' });
+  await saveScreenshot(page, 'console');
   await page.context().close();
 });
 
