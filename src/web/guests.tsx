@@ -2,11 +2,12 @@
  * @module The guests list, live: it follows lodged's events and reads the list again when
  * something happened (at most a few times a second), so states change without a reload.
  * Guests chosen with their boxes are started or stopped together; each refusal is shown
- * with the guest it concerns.
+ * with the guest it concerns, and so is an operation that fails later (a launch from the
+ * wizard, a start the engine refused), as its event says.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { GuestAction, Guest } from '../api/guests.js';
-import type { Operation } from '../api/operations.js';
+import type { Event as LodgeEvent, Operation } from '../api/operations.js';
 import { type ApiError, call, followEvents } from './api.js';
 
 /** The fewest milliseconds between two reads of the list, however many events come. */
@@ -31,7 +32,12 @@ export function GuestsPage() {
         void load();
       }, refreshGapMs);
     };
-    void followEvents(soon, soon, stop.signal);
+    const onEvent = (e: LodgeEvent) => {
+      const error = e.type === 'operation' && e.detail?.status === 'failure' ? (e.detail.error as { message?: string } | undefined) : undefined;
+      if (error) setErrors((shown) => [...shown, `${e.action} ${e.target} failed: ${error.message ?? 'no reason given'}`]);
+      soon();
+    };
+    void followEvents(onEvent, soon, stop.signal);
     return () => {
       stop.abort();
       clearTimeout(pending.current);
