@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 # busybox-static: the busybox image; debootstrap: the debian/12 image; e2fsprogs: ext4
 # files (pv base disks, container roots on dir pools); btrfs-progs: btrfs storage pools; gcc/make/libc6-dev: lodge-shim, the console holder;
 # attr, acl, libcap2-bin: the tests of backed-up extended attributes set and read them (setfattr, setfacl, setcap);
-# openssl: the self-signed certificate of lodged --listen
-packages=(runc criu user-mode-linux qemu-system-x86 seabios qemu-utils grub-pc-bin grub-common xorriso dnsmasq-base nftables busybox-static debootstrap e2fsprogs btrfs-progs gcc make libc6-dev procps util-linux iproute2 curl attr acl libcap2-bin openssl)
+# openssl: the self-signed certificate of lodged --listen; chromium: the web console's tests drive it headless (playwright-core; the registry's browser download is unreachable)
+packages=(runc criu user-mode-linux qemu-system-x86 seabios qemu-utils grub-pc-bin grub-common xorriso dnsmasq-base nftables busybox-static debootstrap e2fsprogs btrfs-progs gcc make libc6-dev procps util-linux iproute2 curl attr acl libcap2-bin openssl chromium)
 
 missing=()
 for p in "${packages[@]}"; do

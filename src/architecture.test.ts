@@ -32,7 +32,7 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) return sources(p);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
+    return /\.tsx?$/.test(e.name) && !e.name.endsWith('.test.ts') ? [p] : [];
   });
 }
 
@@ -73,4 +73,13 @@ test('drivers never import each other or the database', () => {
 test('the layer check sees imports at all', () => {
   // guards the checks above against a regex that silently matches nothing
   assert.ok(imports(path.join(src, 'cli/program.ts')).some((p) => p.includes('/client/')));
+});
+
+test('the web console takes only types from api/ and no Node modules: what it imports is what the browser downloads', () => {
+  const violations = sources(path.join(src, 'web')).flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/^\s*import\s+(type\s+)?[^'"]*?from\s+'([^']+)'/gm)]
+      .filter(([, typeOnly, from]) => from!.startsWith('node:') || (!typeOnly && layerOf(path.resolve(path.dirname(file), from!)) === 'api' && from!.startsWith('.')))
+      .map(([line]) => `${path.relative(src, file)}: ${line!.trim()}`),
+  );
+  assert.deepEqual(violations, []);
 });

@@ -2,7 +2,7 @@
  * @module The HTTPS listener beside the unix socket (lodged --listen ADDRESS:PORT): the same
  * Fastify app and routes, reached through a TLS server of its own whose requests and
  * WebSocket upgrades are marked as coming over HTTPS, so that access.ts asks them for a
- * session or a token. Its certificate is the admin's (--tls-cert, --tls-key) or one Lodge
+ * session or a token. The web console's files are served here too, and only here. Its certificate is the admin's (--tls-cert, --tls-key) or one Lodge
  * made at its first start in its state directory. Nothing listens on TCP unless asked.
  */
 import { X509Certificate } from 'node:crypto';
@@ -17,6 +17,7 @@ import type { HttpsListener } from '../api/host.js';
 import { makeSelfSignedCertificate } from '../host/tls.js';
 import { viaHttps, type MarkedRequest } from './access.js';
 import { clientErrorHandler } from './errors.js';
+import type { WebConsole } from './web-console.js';
 
 export interface HttpsOptions {
   address: string;
@@ -61,10 +62,10 @@ async function ownCertificate(stateDir: string, instance: string, address: strin
 }
 
 /**
- * Serves `app` over HTTPS on the address asked, until the app's own server closes; answers
- * what GET /1.0 says of it.
+ * Serves `app` (and the web console) over HTTPS on the address asked, until the app's own
+ * server closes; answers what GET /1.0 says of it.
  */
-export async function listenHttps(app: FastifyInstance, options: HttpsOptions, state: { stateDir: string; instance: string }): Promise<HttpsListener> {
+export async function listenHttps(app: FastifyInstance, options: HttpsOptions, state: { stateDir: string; instance: string }, web: WebConsole): Promise<HttpsListener> {
   await app.ready(); // its routes, which app.routing finds
   const files = options.certificate ?? (await ownCertificate(state.stateDir, state.instance, options.address));
   const [cert, key] = await Promise.all([readFile(files.cert, 'utf8'), readFile(files.key, 'utf8')]);
@@ -77,6 +78,7 @@ export async function listenHttps(app: FastifyInstance, options: HttpsOptions, s
   let server: https.Server;
   try {
     server = https.createServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => {
+      if (web(req, res)) return;
       (req as MarkedRequest)[viaHttps] = true;
       app.routing(req, res);
     });

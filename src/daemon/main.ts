@@ -37,6 +37,7 @@ import { ImageFiles } from '../images/store.js';
 import { useSpawner } from '../lib/exec.js';
 import { buildServer } from './server.js';
 import { httpsOptions, listenHttps } from './https-listener.js';
+import { loadWebConsole } from './web-console.js';
 import type { HttpsListener } from '../api/host.js';
 import { lodgeVersion } from '../api/version.js';
 
@@ -59,7 +60,7 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
                           the driver of the storage pool "default", made on the first
                           start (default: btrfs on a sparse file where the host can, dir
                           otherwise); later starts keep the pool as it is
-  --listen ADDRESS:PORT   serve the API over HTTPS too (127.0.0.1:8443, 0.0.0.0:8443, [::]:8443),
+  --listen ADDRESS:PORT   serve the API and the web console over HTTPS too (127.0.0.1:8443, 0.0.0.0:8443, [::]:8443),
                           to users and tokens (lodge user add, lodge token add); without it
                           nothing listens on TCP
   --tls-cert FILE, --tls-key FILE
@@ -213,7 +214,8 @@ async function main(): Promise<void> {
   await claimSocket(socketPath);
   // before the socket: a client that finds lodged answering finds its listener in GET /1.0
   if (httpsAsked) {
-    listener = await listenHttps(app, httpsAsked, { stateDir, instance: store.instance });
+    const web = await loadWebConsole(fileURLToPath(new URL('../../web', import.meta.url)), log);
+    listener = await listenHttps(app, httpsAsked, { stateDir, instance: store.instance }, web);
     log(`serving https://${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port} (certificate ${listener.certificate}, SHA-256 ${listener.fingerprint})`);
   }
   await app.listen({ path: socketPath });

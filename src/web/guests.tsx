@@ -1,0 +1,108 @@
+/**
+ * @module The guests list, live: it follows lodged's events and reads the list again when
+ * something happened (at most a few times a second), so states change without a reload.
+ * Guests chosen with their boxes are started or stopped together; each refusal is shown
+ * with the guest it concerns, and so is an operation that fails later (a launch from the
+ * wizard, a start the engine refused), as its event says.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { GuestAction, Guest } from '../api/guests.js';
+import type { Event as LodgeEvent, Operation } from '../api/operations.js';
+import { type ApiError, call, followEvents } from './api.js';
+
+/** The fewest milliseconds between two reads of the list, however many events come. */
+const refreshGapMs = 250;
+
+export function GuestsPage() {
+  const [guests, setGuests] = useState<Guest[] | undefined>(undefined);
+  const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
+  const [errors, setErrors] = useState<string[]>([]);
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+
+  useEffect(() => {
+    const stop = new AbortController();
+    const load = () =>
+      call<Guest[]>('GET', '/1.0/guests').then(
+        (list) => !stop.signal.aborted && setGuests(list),
+        (e: ApiError) => setErrors([e.message]),
+      );
+    const soon = () => {
+      pending.current ??= setTimeout(() => {
+        pending.current = undefined;
+        void load();
+      }, refreshGapMs);
+    };
+    const onEvent = (e: LodgeEvent) => {
+      const error = e.type === 'operation' && e.detail?.status === 'failure' ? (e.detail.error as { message?: string } | undefined) : undefined;
+      if (error) setErrors((shown) => [...shown, `${e.action} ${e.target} failed: ${error.message ?? 'no reason given'}`]);
+      soon();
+    };
+    void followEvents(onEvent, soon, stop.signal);
+    return () => {
+      stop.abort();
+      clearTimeout(pending.current);
+    };
+  }, []);
+
+  const toggle = (name: string) => {
+    const next = new Set(chosen);
+    if (!next.delete(name)) next.add(name);
+    setChosen(next);
+  };
+  const act = async (action: GuestAction) => {
+    const names = [...chosen];
+    const failed = await Promise.all(
+      names.map((name) =>
+        call<Operation>('PUT', `/1.0/guests/${encodeURIComponent(name)}/state`, { action }).then(
+          () => undefined,
+          (e: ApiError) => `${action} ${name}: ${e.message} (${e.status})`,
+        ),
+      ),
+    );
+    setErrors(failed.filter((f): f is string => f !== undefined));
+  };
+
+  if (!guests) return <p aria-busy="true">Loading guests…</p>;
+  const all = guests.length > 0 && guests.every((g) => chosen.has(g.name));
+  return (
+    <section aria-label="Guests">
+      <div class="toolbar">
+        <h1>Guests</h1>
+        <button type="button" disabled={chosen.size === 0} onClick={() => act('start')}>Start</button>
+        <button type="button" disabled={chosen.size === 0} onClick={() => act('stop')}>Stop</button>
+        <a class="button" href="#/new">New guest</a>
+      </div>
+      {errors.map((e) => (
+        <p class="error" role="alert" key={e}>{e}</p>
+      ))}
+      {guests.length === 0 ? (
+        <p>No guests yet. <a href="#/new">Create one.</a></p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th><input type="checkbox" aria-label="Choose all" checked={all} onChange={() => setChosen(all ? new Set() : new Set(guests.map((g) => g.name)))} /></th>
+              <th>Name</th>
+              <th>Kind</th>
+              <th>State</th>
+              <th>Image</th>
+              <th>Addresses</th>
+            </tr>
+          </thead>
+          <tbody>
+            {guests.map((g) => (
+              <tr key={g.name} data-guest={g.name}>
+                <td><input type="checkbox" aria-label={`Choose ${g.name}`} checked={chosen.has(g.name)} onChange={() => toggle(g.name)} /></td>
+                <td><a href={`#/guests/${encodeURIComponent(g.name)}`}>{g.name}</a></td>
+                <td>{g.kind}</td>
+                <td><span class={`state state-${g.state}`} title={g.stateReason}>{g.state}</span></td>
+                <td>{g.image}</td>
+                <td>{(g.nics ?? []).map((n) => n.address.split('/')[0]).join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
