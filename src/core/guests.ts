@@ -211,7 +211,7 @@ export class GuestService {
     const nics = this.deps.networks.apiNics(g.id);
     const volumes = this.deps.store.attachments({ guestId: g.id }).map((a) => ({ name: a.volume.key.slice('custom/'.length), ...(a.path ? { path: a.path } : {}), ...(a.device ? { device: a.device } : {}) }));
     const root = volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes, ...(rootUsed !== undefined ? { usedBytes: rootUsed } : {}) } } : {};
-    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}), ...(volumes.length ? { volumes } : {}), ...root });
+    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage: { memoryBytes: usage.memoryBytes, processes: usage.processes, cpuSeconds: usage.cpuSeconds } } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}), ...(volumes.length ? { volumes } : {}), ...root });
   }
 
   launch(req: GuestsPost, from?: RootSource, action = 'guest.launch'): Operation {

@@ -12,6 +12,17 @@ export interface CgroupUsage {
   memoryBytes?: number;
   processes?: number;
   cpuSeconds?: number;
+  /** Absent when the cgroup has no memory limit. */
+  memoryLimitBytes?: number;
+  swapBytes?: number;
+  /** Bytes its processes made the block layer read and write (v1: of the processes alive now). */
+  diskReadBytes?: number;
+  diskWrittenBytes?: number;
+  /** v2 only (io.stat): v1's blkio counts nothing on this kernel without a throttle rule. */
+  diskReads?: number;
+  diskWrites?: number;
+  /** Seconds some of its tasks stalled, from PSI: v2 only, a v1 cgroup has no pressure files. */
+  pressure?: { cpuSeconds?: number; memorySeconds?: number; ioSeconds?: number };
 }
 
 const root = '/sys/fs/cgroup';
@@ -44,17 +55,84 @@ async function readV2CpuSeconds(dir: string): Promise<number | undefined> {
   }
 }
 
-/** Usage of the cgroup at `cgroupPath` (as given to the runtime, e.g. /lodge/x-1). */
+/** A limit of "max" (v2) or near 2^63 (v1, rounded to a page) means none. */
+const noLimit = 2 ** 62;
+
+/** Sums of the `key=value` fields of every device's line of a v2 io.stat. */
+export function parseIoStat(text: string): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const m of text.matchAll(/(\w+)=(\d+)/g)) sums[m[1]!] = (sums[m[1]!] ?? 0) + Number(m[2]);
+  return sums;
+}
+
+/** The `some` total of a PSI file (microseconds), in seconds. */
+export function parsePressure(text: string): number | undefined {
+  const m = /^some .*total=(\d+)/m.exec(text);
+  return m ? Number(m[1]) / 1e6 : undefined;
+}
+
+/** Bytes read and written for a process, from the read_bytes and write_bytes of /proc/PID/io. */
+export function parseProcIo(text: string): { readBytes: number; writtenBytes: number } | undefined {
+  const read = /^read_bytes: (\d+)/m.exec(text);
+  const written = /^write_bytes: (\d+)/m.exec(text);
+  return read && written ? { readBytes: Number(read[1]), writtenBytes: Number(written[1]) } : undefined;
+}
+
+const readText = (file: string) => readFile(file, 'utf8').catch(() => undefined);
+
+/** What the cgroup's live processes read and wrote: v1's blkio counters stay at 0 here (they count only throttled groups). */
+async function processesIo(version: CgroupVersion, cgroupPath: string): Promise<Pick<CgroupUsage, 'diskReadBytes' | 'diskWrittenBytes'>> {
+  const pids = await cgroupProcesses(version, cgroupPath);
+  if (pids.length === 0) return {};
+  const io = (await Promise.all(pids.map((pid) => readText(`/proc/${pid}/io`)))).map((t) => (t === undefined ? undefined : parseProcIo(t)));
+  return { diskReadBytes: io.reduce((a, x) => a + (x?.readBytes ?? 0), 0), diskWrittenBytes: io.reduce((a, x) => a + (x?.writtenBytes ?? 0), 0) };
+}
+
+const limited = (n: number | undefined) => (n !== undefined && n < noLimit ? n : undefined);
+
+async function readV2(dir: string): Promise<CgroupUsage> {
+  const [memoryBytes, processes, cpuSeconds, max, swapBytes, io, cpuP, memoryP, ioP] = await Promise.all([
+    readNumber(path.join(dir, 'memory.current')),
+    readNumber(path.join(dir, 'pids.current')),
+    readV2CpuSeconds(dir),
+    readNumber(path.join(dir, 'memory.max')),
+    readNumber(path.join(dir, 'memory.swap.current')),
+    readText(path.join(dir, 'io.stat')),
+    ...['cpu', 'memory', 'io'].map((r) => readText(path.join(dir, `${r}.pressure`))),
+  ]);
+  const stat = io === undefined ? undefined : parseIoStat(io);
+  const seconds = (t: string | undefined) => (t === undefined ? undefined : parsePressure(t));
+  return {
+    memoryBytes,
+    processes,
+    cpuSeconds,
+    memoryLimitBytes: limited(max),
+    swapBytes,
+    ...(stat ? { diskReadBytes: stat.rbytes ?? 0, diskWrittenBytes: stat.wbytes ?? 0, diskReads: stat.rios ?? 0, diskWrites: stat.wios ?? 0 } : {}),
+    pressure: { cpuSeconds: seconds(cpuP), memorySeconds: seconds(memoryP), ioSeconds: seconds(ioP) },
+  };
+}
+
+/** Usage of the cgroup at `cgroupPath` (as given to the runtime, e.g. /lodge/x-1): a few small files, no program run. */
 export async function readUsage(version: CgroupVersion, cgroupPath: string): Promise<CgroupUsage> {
-  if (version === 'v2') {
-    const dir = path.join(root, cgroupPath);
-    const [memoryBytes, processes, cpuSeconds] = await Promise.all([readNumber(path.join(dir, 'memory.current')), readNumber(path.join(dir, 'pids.current')), readV2CpuSeconds(dir)]);
-    return { memoryBytes, processes, cpuSeconds };
-  }
-  const [ns, memoryBytes, processes] = await Promise.all(
-    [['cpuacct', 'cpuacct.usage'], ['memory', 'memory.usage_in_bytes'], ['pids', 'pids.current']].map(([hierarchy, file]) => readNumber(path.join(root, hierarchy!, cgroupPath, file!))),
-  );
-  return { memoryBytes, processes, cpuSeconds: ns === undefined ? undefined : ns / 1e9 };
+  if (version === 'v2') return readV2(path.join(root, cgroupPath));
+  const file = (hierarchy: string, name: string) => readNumber(path.join(root, hierarchy, cgroupPath, name));
+  const [ns, memoryBytes, processes, limit, memsw, io] = await Promise.all([
+    file('cpuacct', 'cpuacct.usage'),
+    file('memory', 'memory.usage_in_bytes'),
+    file('pids', 'pids.current'),
+    file('memory', 'memory.limit_in_bytes'),
+    file('memory', 'memory.memsw.usage_in_bytes'),
+    processesIo(version, cgroupPath),
+  ]);
+  // memsw counts memory and swap together; without it (no swap accounting) swap is not known
+  const swapBytes = memsw !== undefined && memoryBytes !== undefined ? Math.max(0, memsw - memoryBytes) : undefined;
+  return { memoryBytes, processes, cpuSeconds: ns === undefined ? undefined : ns / 1e9, memoryLimitBytes: limited(limit), swapBytes, ...io };
+}
+
+/** How many processes the cgroup holds now (its pids controller), without the rest of its usage. */
+export function processCount(version: CgroupVersion, cgroupPath: string): Promise<number | undefined> {
+  return readNumber(version === 'v2' ? path.join(root, cgroupPath, 'pids.current') : path.join(root, 'pids', cgroupPath, 'pids.current'));
 }
 
 /** Host pids of the processes in the cgroup at `cgroupPath` (its pids hierarchy on v1). */
