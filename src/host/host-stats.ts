@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
+import { parsePressure } from './cgroups.js';
 
 /** Clock ticks of /proc/stat: USER_HZ, 100 on every Linux architecture Lodge runs on. */
 const userHz = 100;
@@ -53,12 +54,17 @@ export interface HostStats {
   cpus: number;
   memory: Record<string, number>;
   load: [number, number, number];
+  /** Seconds some task stalled on each resource (PSI), where the kernel has /proc/pressure. */
+  pressure: Partial<Record<'cpu' | 'memory' | 'io', number>>;
 }
 
 export async function readHostStats(): Promise<HostStats> {
   const [stat, meminfo] = await Promise.all([readFile('/proc/stat', 'utf8'), readFile('/proc/meminfo', 'utf8')]);
+  const resources = ['cpu', 'memory', 'io'] as const;
+  const psi = await Promise.all(resources.map((r) => readFile(`/proc/pressure/${r}`, 'utf8').then(parsePressure, () => undefined)));
+  const pressure = Object.fromEntries(resources.flatMap((r, i) => (psi[i] === undefined ? [] : [[r, psi[i]!]])));
   const [l1, l5, l15] = os.loadavg();
-  return { cpuSeconds: parseProcStat(stat), cpus: os.availableParallelism(), memory: parseMeminfo(meminfo), load: [l1!, l5!, l15!] };
+  return { cpuSeconds: parseProcStat(stat), cpus: os.availableParallelism(), memory: parseMeminfo(meminfo), load: [l1!, l5!, l15!], pressure };
 }
 
 /** The counters of every network device in lodged's namespace: one read for all guests' NICs. */
