@@ -20,8 +20,8 @@ const machineTtlMs = 5000;
 type MachineStats = NonNullable<Machine['stats']>;
 
 export interface MetricsDeps {
-  guests: GuestService;
-  storage: StorageService;
+  guests: Pick<GuestService, 'observeAll'>;
+  storage: Pick<StorageService, 'list'>;
   lodged: LodgedMetrics;
 }
 

@@ -1,7 +1,7 @@
 /**
  * GET /1.0/metrics read by the real client: one private lodged (in a network namespace of
- * its own, with its HTTPS listener on that namespace's loopback) runs a busybox ct and a pv
- * guest; its exposition passes `promtool check metrics`; then Debian's Prometheus, started
+ * its own, with its HTTPS listener on that namespace's loopback) runs a busybox guest of each
+ * kind (the vm's vCPU, balloon and disk counters come from QMP); its exposition passes `promtool check metrics`; then Debian's Prometheus, started
  * in the same namespace with its own config and storage, scrapes lodged over HTTPS (lodged's
  * certificate as its CA, a viewer's token) every second and answers a PromQL query for the
  * ct guest's CPU after the guest burned some. Prometheus is killed by its pid and its
@@ -25,9 +25,10 @@ before(async () => {
   requireProgram('promtool', 'prometheus');
   requireProgram('/usr/bin/prometheus', 'prometheus');
   requireProgram('curl', 'curl');
+  requireProgram('/usr/bin/qemu-system-x86_64', 'qemu-system-x86');
   await d.start();
   await d.buildBusybox();
-  await Promise.all([d.launch('c1'), d.launch('p1', { kind: 'pv' })]);
+  await Promise.all([d.launch('c1'), d.launch('p1', { kind: 'pv' }), d.launch('v1', { kind: 'vm', limits: { memory: '128M' } })]);
 });
 
 after(async () => {
@@ -59,12 +60,14 @@ const sample = (text: string, series: string) => {
 };
 
 test('the exposition passes promtool check metrics and has each guest, the host and lodged in it', async () => {
+  // the vm's QMP counters are kept 5 s: the first scrape comes once its vCPUs have run, as lodge info shows
+  for (let i = 0; i < 80 && ((await d.client.guests.get('v1')).machine?.stats?.vcpuSeconds ?? 0) === 0; i++) await sleep(250);
   const { status, type, text } = await scrape();
   assert.equal(status, 200);
   assert.match(type, /^text\/plain; version=0\.0\.4/);
   const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   assert.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
-  for (const [name, kind] of [['c1', 'ct'], ['p1', 'pv']]) {
+  for (const [name, kind] of [['c1', 'ct'], ['p1', 'pv'], ['v1', 'vm']]) {
     const labels = `{name="${name}",kind="${kind}"}`;
     assert.equal(sample(text, `lodge_guest_up${labels}`), 1, `${name} is up`);
     assert.ok(sample(text, `lodge_guest_cpu_seconds_total${labels}`)! > 0, `${name} has used CPU`);
@@ -73,10 +76,15 @@ test('the exposition passes promtool check metrics and has each guest, the host 
     // its NIC's host end has seen at least the guest's own DHCP or ARP traffic, or the bridge's
     assert.notEqual(sample(text, `lodge_guest_network_receive_bytes_total{name="${name}",kind="${kind}",nic="eth0"}`), undefined, `${name}'s eth0 is counted`);
   }
+  const vm = '{name="v1",kind="vm"}';
+  assert.ok(sample(text, `lodge_guest_vcpu_seconds_total${vm}`)! > 0, 'the vm has run its vCPUs');
+  assert.equal(sample(text, `lodge_guest_balloon_bytes${vm}`), 128 * 2 ** 20, 'the balloon holds what the vm was given');
+  assert.notEqual(sample(text, `lodge_guest_disk_reads_total${vm}`), undefined, "the vm's disk requests are counted");
+  assert.equal(sample(text, 'lodge_guest_vcpu_seconds_total{name="c1",kind="ct"}'), undefined, 'a ct has no vCPUs');
   assert.equal(sample(text, 'lodge_guests{kind="ct",state="running"}'), 1);
-  assert.equal(sample(text, 'lodge_guests{kind="vm",state="running"}'), 0);
-  assert.equal(sample(text, 'lodge_operations_total{action="guest.launch",outcome="success"}'), 2);
-  assert.match(text, /^lodge_operation_duration_seconds_bucket\{action="guest.launch",le="\+Inf"\} 2$/m);
+  assert.equal(sample(text, 'lodge_guests{kind="vm",state="stopped"}'), 0);
+  assert.equal(sample(text, 'lodge_operations_total{action="guest.launch",outcome="success"}'), 3);
+  assert.match(text, /^lodge_operation_duration_seconds_bucket\{action="guest.launch",le="\+Inf"\} 3$/m);
   assert.match(text, /^lodge_host_cpu_seconds_total\{mode="idle"\} \d/m);
   assert.match(text, /^lodge_pool_size_bytes\{pool="default"\} [1-9]/m);
   // cgroup v1 has no pressure files: no guest series rather than a zero
