@@ -9,6 +9,7 @@
 import { guestKinds } from '../api/common.js';
 import { guestStates, type Machine } from '../api/guests.js';
 import { readHostStats, readLinkCounters, type LinkCounters } from '../host/host-stats.js';
+import { Inflight } from '../lib/inflight.js';
 import type { Labels, MetricFamily, Sample } from '../lib/prometheus-text.js';
 import type { GuestObservation, GuestService } from './guests.js';
 import type { LodgedMetrics } from './lodged-metrics.js';
@@ -28,6 +29,8 @@ export interface MetricsDeps {
 export class MetricsService {
   private readonly deps: MetricsDeps;
   private readonly machines = new Map<string, { at: number; stats: Promise<MachineStats | undefined> }>();
+  /** Scrapes that arrive together (two Prometheus replicas) share one reading of every guest. */
+  private readonly reading = new Inflight<MetricFamily[]>();
 
   constructor(deps: MetricsDeps) {
     this.deps = deps;
@@ -43,7 +46,11 @@ export class MetricsService {
     return stats;
   }
 
-  async families(): Promise<MetricFamily[]> {
+  families(): Promise<MetricFamily[]> {
+    return this.reading.run('all', () => this.read());
+  }
+
+  private async read(): Promise<MetricFamily[]> {
     const [observed, links, host, pools] = await Promise.all([this.deps.guests.observeAll(), readLinkCounters(), readHostStats(), this.deps.storage.list()]);
     const names = new Set(observed.map((g) => g.name));
     for (const name of this.machines.keys()) if (!names.has(name)) this.machines.delete(name);
