@@ -212,17 +212,17 @@ export class GuestService {
    * machine's counters as a call the caller may cache (a QMP round trip for a vm).
    */
   async observeAll(): Promise<GuestObservation[]> {
+    // what takes a query a guest (its spec) is made only for the kinds whose machine is asked
+    const nicsOf = this.deps.networks.hostDevices();
     return Promise.all(
       this.deps.store.guests().map(async (g): Promise<GuestObservation> => {
         const { pid } = await this.refresh(g);
         const base = { name: g.name, kind: g.kind, state: g.state };
         const driver = this.deps.drivers.existing(g.kind);
         if ((g.state !== 'running' && g.state !== 'paused') || !driver) return base;
-        const spec = this.spec(g);
-        const usage = await driver.usage(spec).catch(() => ({}));
-        const nics = spec.nics.map((n) => ({ name: n.name, hostDevice: n.hostDevice }));
-        const machine = driver.machine && pid !== undefined ? () => driver.machine!(spec, pid) : undefined;
-        return { ...base, usage, nics, ...(machine ? { machine } : {}) };
+        const usage = await driver.usage(this.ref(g)).catch(() => ({}));
+        const machine = driver.machine && pid !== undefined ? () => driver.machine!(this.spec(g), pid) : undefined;
+        return { ...base, usage, nics: nicsOf.get(g.id) ?? [], ...(machine ? { machine } : {}) };
       }),
     );
   }

@@ -170,7 +170,7 @@ export interface GuestDriver {
   interactive?(spec: GuestSpec, command: string[]): InteractiveCommand;
   console(spec: GuestSpec): ConsolePaths;
   /** What its cgroup counts: files read, no program run (GET /1.0/metrics reads it for every guest). */
-  usage(spec: GuestSpec): Promise<CgroupUsage>;
+  usage(guest: GuestRef): Promise<CgroupUsage>;
   /** Kinds that emulate a machine: what it runs on, and its counters while it runs (as process `pid`). */
   machine?(spec: GuestSpec, pid: number | undefined): Promise<Machine | undefined>;
   /** Removes every host-side trace of the guest; safe to call on a half-made or running guest. */

@@ -84,8 +84,8 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return [this.runtime, '--root', this.options.runtimeRoot, ...args];
   }
 
-  private cgroupsPath(spec: GuestSpec): string {
-    return `${this.options.cgroupParent}/${spec.id}`;
+  private cgroupsPath(guest: GuestRef): string {
+    return `${this.options.cgroupParent}/${guest.id}`;
   }
 
   private bundleConfig(spec: GuestSpec): string {
@@ -307,8 +307,8 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return consolePaths(shimPaths(path.join(spec.dir, 'shim')));
   }
 
-  usage(spec: GuestSpec): Promise<CgroupUsage> {
-    return readUsage(this.cgroups, this.cgroupsPath(spec));
+  usage(guest: GuestRef): Promise<CgroupUsage> {
+    return readUsage(this.cgroups, this.cgroupsPath(guest));
   }
 
   async destroy(spec: GuestSpec): Promise<void> {
