@@ -18,7 +18,7 @@ const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark>
   storage: { about: 'dir against btrfs pools: ct launch and delete (against runc), N containers (--count, 50): time, host disk and loop devices per guest; pv and vm launches', load: async () => (await import('./storage.js')).storage },
   volume: { about: 'fio inside ct, pv and vm guests on a dir and a btrfs pool, against fio on the host side of the same pool (--megabytes, 64; --seconds, 5)', load: async () => (await import('./volume.js')).volume },
   backup: { about: 'backups of a running guest of each kind (--image, debian/12; --kinds, ct,pv,vm): first, after 10 MB, restore, store size; ten containers of one image; against restic and borg', load: async () => (await import('./backup.js')).backup },
-  api: { about: 'requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest', load: async () => (await import('./api.js')).api },
+  api: { about: "requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest; a metrics scrape's latency", load: async () => (await import('./api.js')).api },
 };
 
 const usage = `npm run bench -- [NAME...] [options]

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # files (pv base disks, container roots on dir pools); btrfs-progs: btrfs storage pools; gcc/make/libc6-dev: lodge-shim, the console holder;
 # attr, acl, libcap2-bin: the tests of backed-up extended attributes set and read them (setfattr, setfacl, setcap);
 # openssl: the self-signed certificate of lodged --listen; chromium: the web console's tests drive it headless (playwright-core; the registry's browser download is unreachable)
-packages=(runc criu user-mode-linux qemu-system-x86 seabios qemu-utils grub-pc-bin grub-common xorriso dnsmasq-base nftables busybox-static debootstrap e2fsprogs btrfs-progs gcc make libc6-dev procps util-linux iproute2 curl attr acl libcap2-bin openssl chromium)
+# prometheus: the real client of GET /1.0/metrics in the tests (promtool check metrics, and a Prometheus that scrapes lodged)
+packages=(runc criu user-mode-linux qemu-system-x86 seabios qemu-utils grub-pc-bin grub-common xorriso dnsmasq-base nftables busybox-static debootstrap e2fsprogs btrfs-progs gcc make libc6-dev procps util-linux iproute2 curl attr acl libcap2-bin openssl chromium prometheus)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -20,6 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "lodge: installing Debian packages: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# the package enables and starts a Prometheus service where systemd runs: the tests start their own, on their own port and data
+if [ -d /run/systemd/system ] && systemctl is-enabled --quiet prometheus 2>/dev/null; then
+  systemctl disable --now prometheus >/dev/null 2>&1
 fi
 
 # native modules (better-sqlite3, node-pty) build from source: keep node_modules when the lockfile has not changed

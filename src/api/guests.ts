@@ -89,6 +89,8 @@ export const Machine = Type.Object({
       balloonBytes: Type.Optional(Type.Integer({ description: 'memory the guest holds after ballooning' })),
       diskReadBytes: Type.Integer(),
       diskWrittenBytes: Type.Integer(),
+      diskReads: Type.Optional(Type.Integer({ description: 'read requests of its disks' })),
+      diskWrites: Type.Optional(Type.Integer({ description: 'write requests of its disks' })),
     }),
   ),
   statsUnavailable: Type.Optional(Type.String({ description: 'why stats are missing from a running vm: its QEMU did not answer in time (wedged or busy)' })),

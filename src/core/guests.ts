@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, GuestsPost, GuestState, GuestStatePut } from '../api/guests.js';
+import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
@@ -15,6 +15,7 @@ import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
+import type { CgroupUsage } from '../host/cgroups.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
 import type { NetworkService } from './networks.js';
@@ -57,6 +58,16 @@ const defaultStopTimeoutSeconds = 30;
 const maxVolumes = 4;
 
 /** A guest under its lock, for a service that acts on it (snapshots): what it is, and the steps it may take. */
+/** One guest for GET /1.0/metrics: see GuestService.observeAll. */
+export interface GuestObservation {
+  name: string;
+  kind: GuestKind;
+  state: GuestState;
+  usage?: CgroupUsage;
+  nics?: Array<{ name: string; hostDevice: string }>;
+  machine?: () => Promise<Machine | undefined>;
+}
+
 export interface LockedGuest {
   record: GuestRecord;
   driver: GuestDriver;
@@ -195,6 +206,27 @@ export class GuestService {
     return guests.map((g) => this.toApi(g, {}, roots.get(g.id)));
   }
 
+  /**
+   * Every guest as metrics read it, without a program run: its state after a look at the
+   * host and, while its engine runs, its cgroup's counters, its NICs' host ends, and its
+   * machine's counters as a call the caller may cache (a QMP round trip for a vm).
+   */
+  async observeAll(): Promise<GuestObservation[]> {
+    // what takes a query a guest (its spec) is made only for the kinds whose machine is asked
+    const nicsOf = this.deps.networks.hostDevices();
+    return Promise.all(
+      this.deps.store.guests().map(async (g): Promise<GuestObservation> => {
+        const { pid } = await this.refresh(g);
+        const base = { name: g.name, kind: g.kind, state: g.state };
+        const driver = this.deps.drivers.existing(g.kind);
+        if ((g.state !== 'running' && g.state !== 'paused') || !driver) return base;
+        const usage = await driver.usage(this.ref(g)).catch(() => ({}));
+        const machine = driver.machine && pid !== undefined ? () => driver.machine!(this.spec(g), pid) : undefined;
+        return { ...base, usage, nics: nicsOf.get(g.id) ?? [], ...(machine ? { machine } : {}) };
+      }),
+    );
+  }
+
   async get(name: string): Promise<Guest> {
     const g = this.record(name);
     const { pid } = await this.refresh(g);
@@ -211,7 +243,7 @@ export class GuestService {
     const nics = this.deps.networks.apiNics(g.id);
     const volumes = this.deps.store.attachments({ guestId: g.id }).map((a) => ({ name: a.volume.key.slice('custom/'.length), ...(a.path ? { path: a.path } : {}), ...(a.device ? { device: a.device } : {}) }));
     const root = volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes, ...(rootUsed !== undefined ? { usedBytes: rootUsed } : {}) } } : {};
-    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}), ...(volumes.length ? { volumes } : {}), ...root });
+    return this.toApi(g, { ...(pid ? { pid } : {}), ...(engine ? { engine } : {}), ...(usage ? { usage: { memoryBytes: usage.memoryBytes, processes: usage.processes, cpuSeconds: usage.cpuSeconds } } : {}), ...(machine ? { machine } : {}), ...(nics.length ? { nics } : {}), ...(volumes.length ? { volumes } : {}), ...root });
   }
 
   launch(req: GuestsPost, from?: RootSource, action = 'guest.launch'): Operation {

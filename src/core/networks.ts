@@ -316,6 +316,19 @@ export class NetworkService {
     await this.syncFirewall();
   }
 
+  /** Every guest's NICs by guest id, as the guest names them and with their host ends: one query a network, not one a guest. */
+  hostDevices(): Map<number, Array<{ name: string; hostDevice: string }>> {
+    const byGuest = new Map<number, Array<{ name: string; hostDevice: string }>>();
+    for (const n of this.deps.store.networks()) {
+      for (const x of this.deps.store.nics({ network: n.name })) {
+        const nics = byGuest.get(x.guestId) ?? [];
+        nics.push({ name: `eth${x.index}`, hostDevice: hostDeviceName(this.deps.store.instance, x.guestId, x.index) });
+        byGuest.set(x.guestId, nics);
+      }
+    }
+    return byGuest;
+  }
+
   /** Every guest's NICs, read one network at a time (not one guest at a time), with their host devices. */
   private allNics(): FirewallNic[] {
     return this.deps.store

@@ -6,6 +6,8 @@ import type { BackupService } from '../core/backups.js';
 import type { Events } from '../core/events.js';
 import type { GuestService } from '../core/guests.js';
 import type { ImageService } from '../core/images.js';
+import type { LodgedMetrics } from '../core/lodged-metrics.js';
+import type { MetricsService } from '../core/metrics.js';
 import type { NetworkService } from '../core/networks.js';
 import type { Operations } from '../core/operations.js';
 import type { ScheduleService } from '../core/schedules.js';
@@ -28,6 +30,9 @@ export interface ServerDeps {
   tokens: TokenService;
   operations: Operations;
   events: Events;
+  metrics: MetricsService;
+  /** Where the server counts the requests it answers. */
+  lodgedMetrics: LodgedMetrics;
   hostInfo: () => HostInfo;
   /** Where uploads are staged before they are checked. */
   tmpDir: string;

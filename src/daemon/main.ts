@@ -35,6 +35,8 @@ import { raiseKernelLimits } from '../host/kernel-limits.js';
 import { enableIpv4Forwarding } from '../host/net.js';
 import { ImageFiles } from '../images/store.js';
 import { useSpawner } from '../lib/exec.js';
+import { LodgedMetrics } from '../core/lodged-metrics.js';
+import { MetricsService } from '../core/metrics.js';
 import { buildServer } from './server.js';
 import { httpsOptions, listenHttps } from './https-listener.js';
 import { loadWebConsole } from './web-console.js';
@@ -192,6 +194,9 @@ async function main(): Promise<void> {
   const schedules = new ScheduleService({ store, snapshots, backups, operations, log });
   const users = new UserService({ store, log });
   const tokens = new TokenService({ store, users, log });
+  const lodgedMetrics = new LodgedMetrics();
+  lodgedMetrics.watch(events);
+  const metrics = new MetricsService({ guests, storage, lodged: lodgedMetrics });
   let listener: HttpsListener | undefined;
 
   const app = await buildServer({
@@ -207,6 +212,8 @@ async function main(): Promise<void> {
     tokens,
     operations,
     events,
+    metrics,
+    lodgedMetrics,
     tmpDir: dirs.tmp,
     log,
     hostInfo: () => ({ apiVersion: '1.0', version: lodgeVersion(), instance: store.instance, cgroups: cgroupVersion(), drivers: guestKinds.flatMap((k) => { const info = drivers.info(k); return info ? [{ ...info, ...DriverRegistry.describe(info) }] : []; }), ...(storage.hostInfo() ? { storage: storage.hostInfo()! } : {}), ...(listener ? { listen: listener } : {}) }),

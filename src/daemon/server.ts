@@ -30,6 +30,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { userRoutes } from './routes/users.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
 
@@ -85,6 +86,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(websocket, { errorHandler: socketErrorHandler(deps.log), options: { maxPayload: bodyLimit } });
   // after the WebSocket plugin's own hook, which marks an upgrade so that a refused one's socket is closed
   app.addHook('onRequest', authorize(deps));
+  // by the route's pattern: a URL that matched no route is one series, whatever was asked
+  app.addHook('onResponse', async (request, reply) => {
+    deps.lodgedMetrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode);
+  });
   app.get('/1.0', { schema: { response: { 200: HostInfo } } }, async () => deps.hostInfo());
   app.get('/1.0/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(async (scope) => {
@@ -102,6 +107,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     eventRoutes(scope, deps);
     userRoutes(scope, deps);
     tokenRoutes(scope, deps);
+    metricsRoutes(scope, deps);
   });
   return app;
 }

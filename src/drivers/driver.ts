@@ -9,6 +9,7 @@ import type { ExecPost, ExecResult, GuestOptions, Machine } from '../api/guests.
 import type { ImageFormat } from '../api/images.js';
 import type { VolumeContent } from '../api/storage.js';
 import type { GuestFeature, LaunchOption } from '../api/host.js';
+import type { CgroupUsage } from '../host/cgroups.js';
 import type { GuestNic } from '../network/nic.js';
 import type { Derivation } from '../images/derived.js';
 import type { Revert } from '../lib/revert.js';
@@ -168,7 +169,8 @@ export interface GuestDriver {
   /** Kinds with the interactiveExec feature: the command on a pty. */
   interactive?(spec: GuestSpec, command: string[]): InteractiveCommand;
   console(spec: GuestSpec): ConsolePaths;
-  usage(spec: GuestSpec): Promise<{ memoryBytes?: number; processes?: number; cpuSeconds?: number }>;
+  /** What its cgroup counts: files read, no program run (GET /1.0/metrics reads it for every guest). */
+  usage(guest: GuestRef): Promise<CgroupUsage>;
   /** Kinds that emulate a machine: what it runs on, and its counters while it runs (as process `pid`). */
   machine?(spec: GuestSpec, pid: number | undefined): Promise<Machine | undefined>;
   /** Removes every host-side trace of the guest; safe to call on a half-made or running guest. */

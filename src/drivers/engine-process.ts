@@ -44,8 +44,8 @@ export class EngineProcess {
     return spec.limits.memoryBytes ?? this.options.defaultMemoryBytes;
   }
 
-  private cgroupPath(spec: GuestSpec): string {
-    return `${this.options.cgroupParent}/${spec.id}`;
+  private cgroupPath(guest: GuestRef): string {
+    return `${this.options.cgroupParent}/${guest.id}`;
   }
 
   private cgroupLimits(limits: ResolvedLimits) {
@@ -108,8 +108,8 @@ export class EngineProcess {
     return consolePaths(this.shim(spec));
   }
 
-  usage(spec: GuestSpec) {
-    return readUsage(this.cgroups, this.cgroupPath(spec));
+  usage(guest: GuestRef) {
+    return readUsage(this.cgroups, this.cgroupPath(guest));
   }
 
   async destroy(spec: GuestSpec): Promise<void> {
@@ -139,8 +139,8 @@ export abstract class EngineDriver {
     return this.engine.console(spec);
   }
 
-  usage(spec: GuestSpec) {
-    return this.engine.usage(spec);
+  usage(guest: GuestRef) {
+    return this.engine.usage(guest);
   }
 
   destroy(spec: GuestSpec): Promise<void> {

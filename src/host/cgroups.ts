@@ -2,7 +2,7 @@
  * @module cgroups v1 and v2 behind one reader. The OCI runtime creates and writes a
  * container's cgroup; Lodge reads usage from it and finds the layout once at start.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -12,6 +12,17 @@ export interface CgroupUsage {
   memoryBytes?: number;
   processes?: number;
   cpuSeconds?: number;
+  /** Absent when the cgroup has no memory limit. */
+  memoryLimitBytes?: number;
+  swapBytes?: number;
+  /** Bytes its processes made the block layer read and write (v1: of the processes alive now). */
+  diskReadBytes?: number;
+  diskWrittenBytes?: number;
+  /** v2 only (io.stat): v1's blkio counts nothing on this kernel without a throttle rule. */
+  diskReads?: number;
+  diskWrites?: number;
+  /** Seconds some of its tasks stalled, from PSI: v2 only, a v1 cgroup has no pressure files. */
+  pressure?: { cpuSeconds?: number; memorySeconds?: number; ioSeconds?: number };
 }
 
 const root = '/sys/fs/cgroup';
@@ -26,41 +37,113 @@ export function cgroupVersion(): CgroupVersion {
   return existsSync(path.join(root, 'cgroup.controllers')) ? 'v2' : 'v1';
 }
 
-async function readNumber(file: string): Promise<number | undefined> {
+/**
+ * The kernel's own small files (cgroup, /proc), read synchronously: they are made in memory at
+ * the read and never wait on a disk, and an async read costs about ten times as much in the
+ * thread pool's round trips (1.5 s against 0.12 s for the 1,000 guests of a metrics scrape).
+ */
+function readText(file: string): string | undefined {
   try {
-    const n = Number((await readFile(file, 'utf8')).trim());
-    return Number.isFinite(n) ? n : undefined;
+    return readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
 }
 
-async function readV2CpuSeconds(dir: string): Promise<number | undefined> {
-  try {
-    const m = /usage_usec (\d+)/.exec(await readFile(path.join(dir, 'cpu.stat'), 'utf8'));
-    return m ? Number(m[1]) / 1e6 : undefined;
-  } catch {
-    return undefined;
-  }
+function readNumber(file: string): number | undefined {
+  const text = readText(file);
+  const n = text === undefined ? NaN : Number(text.trim());
+  return Number.isFinite(n) ? n : undefined;
 }
 
-/** Usage of the cgroup at `cgroupPath` (as given to the runtime, e.g. /lodge/x-1). */
+function readV2CpuSeconds(dir: string): number | undefined {
+  const m = /usage_usec (\d+)/.exec(readText(path.join(dir, 'cpu.stat')) ?? '');
+  return m ? Number(m[1]) / 1e6 : undefined;
+}
+
+/** A limit of "max" (v2) or near 2^63 (v1, rounded to a page) means none. */
+const noLimit = 2 ** 62;
+
+/** Sums of the `key=value` fields of every device's line of a v2 io.stat. */
+export function parseIoStat(text: string): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const m of text.matchAll(/(\w+)=(\d+)/g)) sums[m[1]!] = (sums[m[1]!] ?? 0) + Number(m[2]);
+  return sums;
+}
+
+/** The `some` total of a PSI file (microseconds), in seconds. */
+export function parsePressure(text: string): number | undefined {
+  const m = /^some .*total=(\d+)/m.exec(text);
+  return m ? Number(m[1]) / 1e6 : undefined;
+}
+
+/** Bytes read and written for a process, from the read_bytes and write_bytes of /proc/PID/io. */
+export function parseProcIo(text: string): { readBytes: number; writtenBytes: number } | undefined {
+  const read = /^read_bytes: (\d+)/m.exec(text);
+  const written = /^write_bytes: (\d+)/m.exec(text);
+  return read && written ? { readBytes: Number(read[1]), writtenBytes: Number(written[1]) } : undefined;
+}
+
+/** What the cgroup's live processes read and wrote: v1's blkio counters stay at 0 here (they count only throttled groups). */
+function processesIo(version: CgroupVersion, cgroupPath: string): Pick<CgroupUsage, 'diskReadBytes' | 'diskWrittenBytes'> {
+  const pids = (readText(procsFile(version, cgroupPath)) ?? '').split('\n').filter(Boolean);
+  if (pids.length === 0) return {};
+  const io = pids.map((pid) => readText(`/proc/${pid}/io`)).map((t) => (t === undefined ? undefined : parseProcIo(t)));
+  return { diskReadBytes: io.reduce((a, x) => a + (x?.readBytes ?? 0), 0), diskWrittenBytes: io.reduce((a, x) => a + (x?.writtenBytes ?? 0), 0) };
+}
+
+const limited = (n: number | undefined) => (n !== undefined && n < noLimit ? n : undefined);
+
+function readV2(dir: string): CgroupUsage {
+  const [memoryBytes, processes, cpuSeconds, max, swapBytes] = [
+    readNumber(path.join(dir, 'memory.current')),
+    readNumber(path.join(dir, 'pids.current')),
+    readV2CpuSeconds(dir),
+    readNumber(path.join(dir, 'memory.max')),
+    readNumber(path.join(dir, 'memory.swap.current')),
+  ];
+  const io = readText(path.join(dir, 'io.stat'));
+  const [cpuP, memoryP, ioP] = ['cpu', 'memory', 'io'].map((r) => readText(path.join(dir, `${r}.pressure`)));
+  const stat = io === undefined ? undefined : parseIoStat(io);
+  const seconds = (t: string | undefined) => (t === undefined ? undefined : parsePressure(t));
+  return {
+    memoryBytes,
+    processes,
+    cpuSeconds,
+    memoryLimitBytes: limited(max),
+    swapBytes,
+    ...(stat ? { diskReadBytes: stat.rbytes ?? 0, diskWrittenBytes: stat.wbytes ?? 0, diskReads: stat.rios ?? 0, diskWrites: stat.wios ?? 0 } : {}),
+    pressure: { cpuSeconds: seconds(cpuP), memorySeconds: seconds(memoryP), ioSeconds: seconds(ioP) },
+  };
+}
+
+/** Usage of the cgroup at `cgroupPath` (as given to the runtime, e.g. /lodge/x-1): a few small files, no program run. */
 export async function readUsage(version: CgroupVersion, cgroupPath: string): Promise<CgroupUsage> {
-  if (version === 'v2') {
-    const dir = path.join(root, cgroupPath);
-    const [memoryBytes, processes, cpuSeconds] = await Promise.all([readNumber(path.join(dir, 'memory.current')), readNumber(path.join(dir, 'pids.current')), readV2CpuSeconds(dir)]);
-    return { memoryBytes, processes, cpuSeconds };
-  }
-  const [ns, memoryBytes, processes] = await Promise.all(
-    [['cpuacct', 'cpuacct.usage'], ['memory', 'memory.usage_in_bytes'], ['pids', 'pids.current']].map(([hierarchy, file]) => readNumber(path.join(root, hierarchy!, cgroupPath, file!))),
-  );
-  return { memoryBytes, processes, cpuSeconds: ns === undefined ? undefined : ns / 1e9 };
+  if (version === 'v2') return readV2(path.join(root, cgroupPath));
+  const file = (hierarchy: string, name: string) => readNumber(path.join(root, hierarchy, cgroupPath, name));
+  const [ns, memoryBytes, processes, limit, memsw] = [
+    file('cpuacct', 'cpuacct.usage'),
+    file('memory', 'memory.usage_in_bytes'),
+    file('pids', 'pids.current'),
+    file('memory', 'memory.limit_in_bytes'),
+    file('memory', 'memory.memsw.usage_in_bytes'),
+  ];
+  const io = processesIo(version, cgroupPath);
+  // memsw counts memory and swap together; without it (no swap accounting) swap is not known
+  const swapBytes = memsw !== undefined && memoryBytes !== undefined ? Math.max(0, memsw - memoryBytes) : undefined;
+  return { memoryBytes, processes, cpuSeconds: ns === undefined ? undefined : ns / 1e9, memoryLimitBytes: limited(limit), swapBytes, ...io };
 }
+
+/** How many processes the cgroup holds now (its pids controller), without the rest of its usage. */
+export async function processCount(version: CgroupVersion, cgroupPath: string): Promise<number | undefined> {
+  return readNumber(version === 'v2' ? path.join(root, cgroupPath, 'pids.current') : path.join(root, 'pids', cgroupPath, 'pids.current'));
+}
+
+const procsFile = (version: CgroupVersion, cgroupPath: string) => (version === 'v2' ? path.join(root, cgroupPath, 'cgroup.procs') : path.join(root, 'pids', cgroupPath, 'cgroup.procs'));
 
 /** Host pids of the processes in the cgroup at `cgroupPath` (its pids hierarchy on v1). */
 export async function cgroupProcesses(version: CgroupVersion, cgroupPath: string): Promise<number[]> {
-  const file = version === 'v2' ? path.join(root, cgroupPath, 'cgroup.procs') : path.join(root, 'pids', cgroupPath, 'cgroup.procs');
-  const text = await readFile(file, 'utf8').catch(() => '');
+  const text = await readFile(procsFile(version, cgroupPath), 'utf8').catch(() => '');
   return text.split('\n').filter(Boolean).map(Number);
 }
 

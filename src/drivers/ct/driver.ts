@@ -10,7 +10,7 @@ import path from 'node:path';
 import { LodgeError } from '../../api/errors.js';
 import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
-import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, readUsage, type CgroupVersion } from '../../host/cgroups.js';
+import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, processCount, readUsage, type CgroupUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
@@ -84,8 +84,8 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return [this.runtime, '--root', this.options.runtimeRoot, ...args];
   }
 
-  private cgroupsPath(spec: GuestSpec): string {
-    return `${this.options.cgroupParent}/${spec.id}`;
+  private cgroupsPath(guest: GuestRef): string {
+    return `${this.options.cgroupParent}/${guest.id}`;
   }
 
   private bundleConfig(spec: GuestSpec): string {
@@ -201,7 +201,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
   async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
     // a guest at its limit is refused before runc runs: runc init joins the cgroup (a move, which
     // the limit does not stop) and then fails or not depending on when Go made its threads
-    if (spec.limits.processes !== undefined && ((await readUsage(this.cgroups, this.cgroupsPath(spec))).processes ?? 0) >= spec.limits.processes) {
+    if (spec.limits.processes !== undefined && ((await processCount(this.cgroups, this.cgroupsPath(spec))) ?? 0) >= spec.limits.processes) {
       throw this.atProcessLimitError(spec);
     }
     // runc writes the command's host pid here: what Lodge kills when it ends the command
@@ -241,7 +241,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
    */
   private async atProcessLimit(spec: GuestSpec, stderr: string): Promise<boolean> {
     if (spec.limits.processes === undefined || !/failed to create new OS thread|resource temporarily unavailable|EAGAIN/i.test(stderr)) return false;
-    const { processes } = await readUsage(this.cgroups, this.cgroupsPath(spec));
+    const processes = await processCount(this.cgroups, this.cgroupsPath(spec));
     return processes !== undefined && processes >= spec.limits.processes - 1;
   }
 
@@ -307,8 +307,8 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return consolePaths(shimPaths(path.join(spec.dir, 'shim')));
   }
 
-  usage(spec: GuestSpec): Promise<{ memoryBytes?: number; processes?: number; cpuSeconds?: number }> {
-    return readUsage(this.cgroups, this.cgroupsPath(spec));
+  usage(guest: GuestRef): Promise<CgroupUsage> {
+    return readUsage(this.cgroups, this.cgroupsPath(guest));
   }
 
   async destroy(spec: GuestSpec): Promise<void> {

@@ -384,6 +384,8 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
         ...(balloon !== undefined ? { balloonBytes: count(balloon) } : {}),
         diskReadBytes: sum('rd_bytes'),
         diskWrittenBytes: sum('wr_bytes'),
+        diskReads: sum('rd_operations'),
+        diskWrites: sum('wr_operations'),
       };
     }, statsTimeoutMs).catch((e: Error) => e);
     return { ...machine, ...(stats instanceof Error ? { statsUnavailable: stats.message } : { stats }) };

@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseIoStat, parsePressure, parseProcIo } from './cgroups.js';
+
+test('io.stat: each field summed over the devices', () => {
+  const text = '8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n254:0 rbytes=100 wbytes=0 rios=3 wios=0 dbytes=0 dios=0\n';
+  assert.deepEqual(parseIoStat(text), { rbytes: 4196, wbytes: 8192, rios: 4, wios: 2, dbytes: 0, dios: 0 });
+  assert.deepEqual(parseIoStat(''), {});
+});
+
+test('a PSI file: the some total, in seconds; a file without it says nothing', () => {
+  assert.equal(parsePressure('some avg10=0.00 avg60=0.00 avg300=0.00 total=2500000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n'), 2.5);
+  assert.equal(parsePressure('full avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n'), undefined);
+});
+
+test('/proc/PID/io: the bytes sent to and read from storage, not the bytes of read() and write()', () => {
+  const text = 'rchar: 6976\nwchar: 10\nsyscr: 10\nsyscw: 1\nread_bytes: 4096\nwrite_bytes: 8192\ncancelled_write_bytes: 0\n';
+  assert.deepEqual(parseProcIo(text), { readBytes: 4096, writtenBytes: 8192 });
+  assert.equal(parseProcIo('rchar: 1\n'), undefined);
+});
