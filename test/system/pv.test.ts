@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as UnixDgram from 'unix-dgram';
@@ -146,7 +146,10 @@ test('bad input: the flag of another kind; a corrupt, remade or missing base dis
   execFileSync('tar', ['-C', broken, '-cf', path.join(d.dir, 'broken.tar'), '.']);
   assert.equal(d.lodge(['image', 'import', path.join(d.dir, 'broken.tar'), 'broken']).code, 0);
   assert.equal(d.lodge(['launch', 'broken', 'dies', '--kind', 'pv', '--no-start']).code, 0);
-  truncateSync(pvBase('broken'), 4096);
+  // its filesystem wiped in place, its size and time kept (the guest's disk, made at its launch, names the base as it was)
+  const wiped = statSync(pvBase('broken'));
+  writeFileSync(pvBase('broken'), Buffer.alloc(1024 * 1024), { flag: 'r+' });
+  utimesSync(pvBase('broken'), wiped.atime, wiped.mtime);
   d.lodge(['start', 'dies']);
   // a panicking UML dumps its stack and aborts: that can take a while
   const g = await waitForState(d, 'dies', 'stopped', 60_000);
