@@ -86,6 +86,12 @@ class Planner {
   readonly guests: readonly PlanGuest[];
   readonly o: PlannerOptions;
   readonly cap: Float64Array;
+  /** Per host, read in the inner loop: the band's top in CPU, one core's CPU, memory. */
+  readonly limit: Float64Array;
+  readonly coreMips: Float64Array;
+  readonly memoryMb: Float64Array;
+  /** Hosts awake, in the order they are tried (index order, then as woken). */
+  readonly awake: number[];
   /** Per guest: CPU it asks for now, up to its size. */
   readonly demand: Float64Array;
   /** Per host: CPU its guests ask for now, and memory they take. */
@@ -106,7 +112,12 @@ class Planner {
     this.o = o;
     const n = hosts.length;
     this.cap = Float64Array.from(hosts, (h) => hostMips(h.type));
+    this.limit = Float64Array.from(this.cap, (c) => o.high * c);
+    this.coreMips = Float64Array.from(hosts, (h) => h.type.coreMips);
+    this.memoryMb = Float64Array.from(hosts, (h) => h.type.ramMb);
     this.on = Uint8Array.from(hosts, (h) => (h.state === 'on' ? 1 : 0));
+    this.awake = [];
+    for (let h = 0; h < n; h++) if (this.on[h]) this.awake.push(h);
     this.on0 = Uint8Array.from(this.on);
     this.hostDemand = new Float64Array(n);
     this.hostMemory = new Float64Array(n);
@@ -143,11 +154,10 @@ class Planner {
 
   /** Whether `h` can take `g` (one core's worth at most) and stay under the band and within its memory. */
   fits(h: number, g: number): boolean {
-    const t = this.hosts[h]!.type;
     return (
-      this.demand[g]! <= t.coreMips &&
-      this.hostDemand[h]! + this.demand[g]! <= this.o.high * this.cap[h]! &&
-      this.hostMemory[h]! + this.guests[g]!.memoryMb <= t.ramMb
+      this.demand[g]! <= this.coreMips[h]! &&
+      this.hostDemand[h]! + this.demand[g]! <= this.limit[h]! &&
+      this.hostMemory[h]! + this.guests[g]!.memoryMb <= this.memoryMb[h]!
     );
   }
 
@@ -155,8 +165,8 @@ class Planner {
   bestAwake(g: number, from: number): number {
     let best = -1;
     let bestLoad = -1;
-    for (let h = 0; h < this.hosts.length; h++) {
-      if (h === from || !this.on[h] || this.emptied[h] || !this.fits(h, g)) continue;
+    for (const h of this.awake) {
+      if (h === from || this.emptied[h] || !this.fits(h, g)) continue;
       const load = (this.hostDemand[h]! + this.demand[g]!) / this.cap[h]!;
       if (load > bestLoad) {
         best = h;
@@ -188,13 +198,14 @@ class Planner {
   move(g: number, from: number, to: number, reason: Migration['reason']): void {
     this.remove(from, g);
     this.add(to, g);
+    if (!this.on[to]) this.awake.push(to);
     this.on[to] = 1;
     this.received[to] = 1;
     this.migrations.push({ guest: g, from, to, reason });
   }
 
   overloaded(h: number): boolean {
-    return this.hostDemand[h]! > this.o.high * this.cap[h]!;
+    return this.hostDemand[h]! > this.limit[h]!;
   }
 
   /**
@@ -205,7 +216,7 @@ class Planner {
    */
   relieve(h: number): void {
     while (this.overloaded(h)) {
-      const excess = this.hostDemand[h]! - this.o.high * this.cap[h]!;
+      const excess = this.hostDemand[h]! - this.limit[h]!;
       let pick = -1;
       let pickScore = Infinity;
       let sufficient = false;
