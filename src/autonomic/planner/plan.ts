@@ -11,9 +11,10 @@
  *   taking it past the band, and only if no awake host can take it is a sleeping one woken
  *   (DPM powers on from the last interval).
  * - A host whose guests' own histories kept it under the bottom of the band for the whole
- *   sleep window is emptied, the least loaded first, only if every one of its guests fits
- *   elsewhere under the band (DPM powers off from a longer window than it powers on: the
- *   hysteresis that keeps a host from being emptied and woken in turn).
+ *   sleep window is emptied (the least efficient hosts first, then the least loaded), only
+ *   if every one of its guests fits elsewhere under the band (DPM powers off from a longer
+ *   window than it powers on: the hysteresis that keeps a host from being emptied and woken
+ *   in turn).
  * - Every move passes a cost-benefit gate (DRS): its cost is the CPU its guest loses while it
  *   migrates (10 % of its demand for RAM / half the link), its benefit the overload it ends
  *   this interval, or the idle power that emptying its host saves over the sleep window,
@@ -90,6 +91,8 @@ class Planner {
   readonly limit: Float64Array;
   readonly coreMips: Float64Array;
   readonly memoryMb: Float64Array;
+  /** Per host: watts per unit of CPU at full load; the less efficient are emptied first, the most efficient woken first. */
+  readonly wattsPerMips: Float64Array;
   /** Hosts awake, in the order they are tried (index order, then as woken). */
   readonly awake: number[];
   /** Per guest: CPU it asks for now, up to its size. */
@@ -115,6 +118,7 @@ class Planner {
     this.limit = Float64Array.from(this.cap, (c) => o.high * c);
     this.coreMips = Float64Array.from(hosts, (h) => h.type.coreMips);
     this.memoryMb = Float64Array.from(hosts, (h) => h.type.ramMb);
+    this.wattsPerMips = Float64Array.from(hosts, (h, i) => powerAt(h.type, 1) / this.cap[i]!);
     this.on = Uint8Array.from(hosts, (h) => (h.state === 'on' ? 1 : 0));
     this.awake = [];
     for (let h = 0; h < n; h++) if (this.on[h]) this.awake.push(h);
@@ -176,21 +180,15 @@ class Planner {
     return best;
   }
 
-  /** The sleeping host that would draw the least power per CPU carrying `g`; -1 if none fits. */
+  /** The most efficient sleeping host that can take `g`; -1 if none. */
   bestAsleep(g: number): number {
     let best = -1;
-    let bestWattsPerMips = Infinity;
     const seen = new Set<HostType>();
     for (let h = 0; h < this.hosts.length; h++) {
       const t = this.hosts[h]!.type;
       if (this.on[h] || seen.has(t)) continue;
       seen.add(t); // sleeping hosts of one type are alike: the first stands for all
-      if (!this.fits(h, g)) continue;
-      const w = powerAt(t, this.o.high) / (this.o.high * this.cap[h]!);
-      if (w < bestWattsPerMips) {
-        best = h;
-        bestWattsPerMips = w;
-      }
+      if (this.fits(h, g) && (best < 0 || this.wattsPerMips[h]! < this.wattsPerMips[best]!)) best = h;
     }
     return best;
   }
@@ -290,7 +288,7 @@ class Planner {
     for (let h = 0; h < n; h++) if (this.on[h] && this.overloaded(h)) this.relieve(h);
     const quiet: number[] = [];
     for (let h = 0; h < n; h++) if (this.on[h] && !this.received[h] && this.onHost[h]!.length > 0 && this.quiet(h)) quiet.push(h);
-    quiet.sort((a, b) => this.hostDemand[a]! / this.cap[a]! - this.hostDemand[b]! / this.cap[b]! || a - b);
+    quiet.sort((a, b) => this.wattsPerMips[b]! - this.wattsPerMips[a]! || this.hostDemand[a]! / this.cap[a]! - this.hostDemand[b]! / this.cap[b]! || a - b);
     for (const h of quiet) if (!this.received[h]) this.empty(h);
     const sleep: number[] = [];
     const wake: number[] = [];
