@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostTypes, type HostType } from './model.js';
-import { plan, type PlanGuest, type PlanHost } from './plan.js';
+import { plan, predictDemand, type PlanGuest, type PlanHost } from './plan.js';
 
 const g4 = hostTypes.g4; // 2 × 1860 = 3720 MIPS
 const g5 = hostTypes.g5; // 2 × 2660 = 5320 MIPS
@@ -45,6 +45,23 @@ test('a quiet host is not emptied unless every one of its guests fits elsewhere'
   // host 0: 2300 of 5320 (43 %, quiet); host 1 at 3300 takes the 1200 but then not the 1100
   const p = plan([on(g5), on(g5)], [guest(0, 1200), guest(0, 1100), guest(1, 1650), guest(1, 1650)]);
   assert.deepEqual(p, { migrations: [], sleep: [], wake: [] });
+});
+
+test('the predicted demand of a guest is a high percentile of its own recent samples', () => {
+  const o = { predictWindow: 6, percentile: 0.8 };
+  // the last 6 of these, sorted: 10 20 30 40 50 60; the 80th percentile is the 5th
+  assert.equal(predictDemand([900, 60, 10, 50, 20, 40, 30], o), 50);
+  assert.equal(predictDemand([70], o), 70);
+  assert.equal(predictDemand([], o), 0);
+});
+
+test('consolidation does not fill a host past what its guests are predicted to ask for', () => {
+  // host 1 asks for 3000 now, but its guests asked for 2 × 2500 in most of the last 30 minutes
+  const spiky = [2500, 2500, 2500, 2500, 1500, 1500];
+  const hosts = [on(g5), on(g5)];
+  const guests = [guest(0, 500), guest(1, 1500, 613, spiky), guest(1, 1500, 613, spiky)];
+  assert.deepEqual(plan(hosts, guests).migrations, []);
+  assert.deepEqual(plan(hosts, guests, { predictWindow: 1 }).migrations, [{ guest: 0, from: 0, to: 1, reason: 'consolidation' }]);
 });
 
 test('a host is emptied only when it stayed quiet for the whole sleep window', () => {

@@ -14,16 +14,19 @@
  *   sleep window is emptied (the least efficient hosts first, then the least loaded), only
  *   if every one of its guests fits elsewhere under the band (DPM powers off from a longer
  *   window than it powers on: the hysteresis that keeps a host from being emptied and woken
- *   in turn).
+ *   in turn). Consolidation is a choice, not an emergency, so a host takes a guest only if
+ *   it would also hold what its guests are predicted to ask for: each guest's own high
+ *   percentile of its recent samples. That keeps it from filling a host that the next
+ *   interval would have to relieve.
  * - Every move passes a cost-benefit gate (DRS): its cost is the CPU its guest loses while it
  *   migrates (10 % of its demand for RAM / half the link), its benefit the overload it ends
  *   this interval, or the idle power that emptying its host saves over the sleep window,
  *   priced by `joulesPerLostMi`.
  *
  * Measured in the simulator (README, Autonomic management): a band of 45-100 % and a sleep
- * window of two intervals won; predicting a guest's demand by a percentile of its recent
- * samples, or keeping the top of the band at DPM's 81 %, cut SLA violations further but cost
- * more energy than LR-MMT-1.2 spends, so demand is what a guest asks for now.
+ * window of two intervals won. A band topped at DPM's 81 %, DPM's 40-minute sleep window,
+ * or the prediction applied to relieving overloads too, each cut SLA violations further but
+ * cost more energy than LR-MMT-1.2 spends.
  */
 import { hostMips, migrationSeconds, powerAt, type HostType } from './model.js';
 
@@ -62,6 +65,9 @@ export interface PlannerOptions {
   /** A host is kept between these shares of its CPU. */
   readonly low: number;
   readonly high: number;
+  /** Samples of a guest's history its prediction reads (the last included), and the percentile it takes. */
+  readonly predictWindow: number;
+  readonly percentile: number;
   /** Intervals (the last included) a host must have stayed under `low` before it is emptied. */
   readonly sleepWindow: number;
   readonly intervalSeconds: number;
@@ -72,10 +78,20 @@ export interface PlannerOptions {
 export const defaultOptions: PlannerOptions = {
   low: 0.45,
   high: 1,
+  predictWindow: 6,
+  percentile: 0.8,
   sleepWindow: 2,
   intervalSeconds: 300,
   joulesPerLostMi: 1,
 };
+
+/** A guest's demand as its recent past suggests: the `percentile` of its last `predictWindow` samples (nearest rank). */
+export function predictDemand(history: ArrayLike<number>, o: Pick<PlannerOptions, 'predictWindow' | 'percentile'>): number {
+  const recent: number[] = [];
+  for (let i = Math.max(0, history.length - o.predictWindow); i < history.length; i++) recent.push(history[i]!);
+  recent.sort((a, b) => a - b);
+  return recent[Math.max(0, Math.ceil(o.percentile * recent.length) - 1)] ?? 0;
+}
 
 export function plan(hosts: readonly PlanHost[], guests: readonly PlanGuest[], options: Partial<PlannerOptions> = {}): Plan {
   return new Planner(hosts, guests, { ...defaultOptions, ...options }).run();
@@ -93,18 +109,19 @@ class Planner {
   readonly memoryMb: Float64Array;
   /** Per host: watts per unit of CPU at full load; the less efficient are emptied first, the most efficient woken first. */
   readonly wattsPerMips: Float64Array;
-  /** Hosts awake, in the order they are tried (index order, then as woken). */
+  /** Hosts awake, in the order they are tried (index order, then as woken); emptied ones leave it. */
   readonly awake: number[];
-  /** Per guest: CPU it asks for now, up to its size. */
+  /** Per guest: CPU it asks for now, and as predicted; up to its size. */
   readonly demand: Float64Array;
-  /** Per host: CPU its guests ask for now, and memory they take. */
+  readonly predicted: Float64Array;
+  /** Per host: the sums of its guests' demand now and predicted, and the memory they take. */
   readonly hostDemand: Float64Array;
+  readonly hostPredicted: Float64Array;
   readonly hostMemory: Float64Array;
   readonly on: Uint8Array;
   readonly on0: Uint8Array;
-  /** Hosts that received a guest (never emptied in this plan) or were emptied (never receive). */
+  /** Hosts that received a guest: never emptied in this plan. */
   readonly received: Uint8Array;
-  readonly emptied: Uint8Array;
   readonly onHost: number[][];
   readonly migrations: Migration[] = [];
 
@@ -124,16 +141,18 @@ class Planner {
     for (let h = 0; h < n; h++) if (this.on[h]) this.awake.push(h);
     this.on0 = Uint8Array.from(this.on);
     this.hostDemand = new Float64Array(n);
+    this.hostPredicted = new Float64Array(n);
     this.hostMemory = new Float64Array(n);
     this.received = new Uint8Array(n);
-    this.emptied = new Uint8Array(n);
     this.onHost = hosts.map(() => []);
     this.demand = new Float64Array(guests.length);
+    this.predicted = new Float64Array(guests.length);
     guests.forEach((g, i) => {
       if (!(g.host >= 0 && g.host < n)) throw new RangeError(`guest ${i}: host ${g.host} is not one of the ${n} hosts`);
       if (!this.on[g.host]) throw new RangeError(`guest ${i}: host ${g.host} is asleep`);
       const h = g.history;
       this.demand[i] = h.length > 0 ? Math.min(g.cpu, h[h.length - 1]!) : 0;
+      this.predicted[i] = Math.min(g.cpu, predictDemand(h, o));
       this.add(g.host, i);
     });
   }
@@ -141,6 +160,7 @@ class Planner {
   add(h: number, g: number): void {
     this.onHost[h]!.push(g);
     this.hostDemand[h]! += this.demand[g]!;
+    this.hostPredicted[h]! += this.predicted[g]!;
     this.hostMemory[h]! += this.guests[g]!.memoryMb;
   }
 
@@ -148,6 +168,7 @@ class Planner {
     const list = this.onHost[h]!;
     list.splice(list.indexOf(g), 1);
     this.hostDemand[h]! -= this.demand[g]!;
+    this.hostPredicted[h]! -= this.predicted[g]!;
     this.hostMemory[h]! -= this.guests[g]!.memoryMb;
   }
 
@@ -156,21 +177,25 @@ class Planner {
     return 0.1 * this.demand[g]! * migrationSeconds(this.guests[g]!.memoryMb, this.hosts[h]!.type.bwMbit);
   }
 
-  /** Whether `h` can take `g` (one core's worth at most) and stay under the band and within its memory. */
-  fits(h: number, g: number): boolean {
+  /**
+   * Whether `h` can take `g` (one core's worth at most) and stay under the band and within
+   * its memory; and, when `predicted`, within its capacity by its guests' predicted demand.
+   */
+  fits(h: number, g: number, predicted: boolean): boolean {
     return (
       this.demand[g]! <= this.coreMips[h]! &&
       this.hostDemand[h]! + this.demand[g]! <= this.limit[h]! &&
-      this.hostMemory[h]! + this.guests[g]!.memoryMb <= this.memoryMb[h]!
+      this.hostMemory[h]! + this.guests[g]!.memoryMb <= this.memoryMb[h]! &&
+      (!predicted || this.hostPredicted[h]! + this.predicted[g]! <= this.cap[h]!)
     );
   }
 
-  /** The awake host (not `from`, not being emptied) that `g` fills best; -1 if none fits. */
-  bestAwake(g: number, from: number): number {
+  /** The awake host other than `from` that `g` fills best; -1 if none fits. */
+  bestAwake(g: number, from: number, predicted: boolean): number {
     let best = -1;
     let bestLoad = -1;
     for (const h of this.awake) {
-      if (h === from || this.emptied[h] || !this.fits(h, g)) continue;
+      if (h === from || !this.fits(h, g, predicted)) continue;
       const load = (this.hostDemand[h]! + this.demand[g]!) / this.cap[h]!;
       if (load > bestLoad) {
         best = h;
@@ -188,7 +213,7 @@ class Planner {
       const t = this.hosts[h]!.type;
       if (this.on[h] || seen.has(t)) continue;
       seen.add(t); // sleeping hosts of one type are alike: the first stands for all
-      if (this.fits(h, g) && (best < 0 || this.wattsPerMips[h]! < this.wattsPerMips[best]!)) best = h;
+      if (this.fits(h, g, false) && (best < 0 || this.wattsPerMips[h]! < this.wattsPerMips[best]!)) best = h;
     }
     return best;
   }
@@ -231,7 +256,7 @@ class Planner {
       if (pick < 0) return;
       const relief = Math.min(excess, this.demand[pick]!);
       if (relief * this.o.intervalSeconds < this.cost(pick, h)) return;
-      let to = this.bestAwake(pick, h);
+      let to = this.bestAwake(pick, h, false);
       if (to < 0) to = this.bestAsleep(pick);
       if (to < 0) return;
       this.move(pick, h, to, 'overload');
@@ -260,16 +285,14 @@ class Planner {
     let cost = 0;
     for (const g of list) cost += this.cost(g, h);
     if (cost * this.o.joulesPerLostMi > saved) return;
-    this.emptied[h] = 1;
     const done: [number, number][] = [];
     for (const g of list) {
-      const to = this.bestAwake(g, h);
+      const to = this.bestAwake(g, h, true);
       if (to < 0) {
         for (const [moved, dest] of done.reverse()) {
           this.remove(dest, moved);
           this.add(h, moved);
         }
-        this.emptied[h] = 0;
         return;
       }
       this.remove(h, g);
@@ -281,6 +304,7 @@ class Planner {
       this.migrations.push({ guest: g, from: h, to, reason: 'consolidation' });
     }
     this.on[h] = 0;
+    this.awake.splice(this.awake.indexOf(h), 1);
   }
 
   run(): Plan {
