@@ -24,9 +24,9 @@
  *   priced by `joulesPerLostMi`.
  *
  * Measured in the simulator (README, Autonomic management): a band of 45-100 % and a sleep
- * window of two intervals won. A band topped at DPM's 81 %, DPM's 40-minute sleep window,
- * or the prediction applied to relieving overloads too, each cut SLA violations further but
- * cost more energy than LR-MMT-1.2 spends.
+ * window of two intervals won. DPM's 40-minute sleep window, or the prediction applied to
+ * relieving overloads too, cut SLA violations further but cost more energy than LR-MMT-1.2
+ * spends; a band topped at DPM's 81 % was worse on every count.
  */
 import { hostMips, migrationSeconds, powerAt, type HostType } from './model.js';
 
