@@ -17,6 +17,7 @@
  */
 import { hostMips, hostPower, migrationSeconds, powerAt, type HostType } from '../planner/model.js';
 import { consolidate, placeAll } from './baseline.js';
+import { lodgeMoves } from './lodge.js';
 import { Meter, type Metrics } from './metrics.js';
 import type { Policy } from './policies.js';
 import { Scratch } from './scratch.js';
@@ -30,6 +31,12 @@ export interface SimResult extends Metrics {
 export interface SimOptions {
   /** Retire a VM at its first sample of 0 %, as CloudSim does (default true). */
   retireIdle?: boolean;
+}
+
+function baselineMoves(hosts: readonly HostType[], vms: readonly TraceVm[], guests: readonly number[][], k: number, req: Float64Array, policy: Policy) {
+  const s = new Scratch(hosts, vms, k, req);
+  guests.forEach((list, h) => list.forEach((v) => s.add(h, v)));
+  return consolidate(s, policy.detector);
 }
 
 export function simulate(hosts: readonly HostType[], vms: readonly TraceVm[], policy: Policy, intervals: number, options: SimOptions = {}): SimResult {
@@ -69,9 +76,7 @@ export function simulate(hosts: readonly HostType[], vms: readonly TraceVm[], po
     // CloudSim's first update, and decision, is at t = 0.1 s: right after the first placement
     if (policy.migrates) {
       const started = performance.now();
-      const s = new Scratch(hosts, vms, k, req);
-      guests.forEach((list, h) => list.forEach((v) => s.add(h, v)));
-      const moves = consolidate(s, policy.detector);
+      const moves = policy.planner ? lodgeMoves(hosts, vms, guests, k, policy.planner) : baselineMoves(hosts, vms, guests, k, req, policy);
       maxDecisionMs = Math.max(maxDecisionMs, performance.now() - started);
       for (const { vm: v, to } of moves) {
         const from = hostOf[v]!;
