@@ -40,6 +40,10 @@ export const GuestOptions = Type.Object(
 );
 export type GuestOptions = Static<typeof GuestOptions>;
 
+/** What lodged does when a guest's engine ends without Lodge asking: never start it again, after a failure, or every time. */
+export const restartPolicies = ['no', 'on-failure', 'always'] as const;
+export type RestartPolicy = (typeof restartPolicies)[number];
+
 export const GuestsPost = Type.Object(
   {
     name: Name,
