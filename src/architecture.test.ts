@@ -22,9 +22,10 @@ const allowed: Record<string, readonly string[]> = {
   storage: ['api', 'host', 'lib'],
   network: ['api', 'host', 'lib'],
   drivers: ['api', 'host', 'lib', 'storage', 'images', 'network'],
-  core: ['api', 'drivers', 'images', 'storage', 'network', 'host', 'lib'],
+  // core runs the loop: it feeds autonomic/'s pure decisions with real guests and acts on them
+  core: ['api', 'autonomic', 'drivers', 'images', 'storage', 'network', 'host', 'lib'],
   daemon: ['api', 'core', 'drivers', 'images', 'storage', 'network', 'host', 'lib'],
-  // the planner and its simulator are pure: the loop that feeds them real guests will come through core
+  // the planner, its simulator and the loop's decisions are pure: no engine, no clock of their own
   autonomic: ['api', 'lib'],
 };
 

@@ -43,6 +43,9 @@ export type GuestOptions = Static<typeof GuestOptions>;
 /** What lodged does when a guest's engine ends without Lodge asking: never start it again, after a failure, or every time. */
 export const restartPolicies = ['no', 'on-failure', 'always'] as const;
 export type RestartPolicy = (typeof restartPolicies)[number];
+const Restart = StringEnum(restartPolicies, {
+  description: 'when lodged starts the guest again after its engine ended on its own: no (default), on-failure (a crash, a non-zero exit, killed), always (a clean poweroff too); never after a stop asked through Lodge; with a backoff of 1 s doubling to 5 min, giving up after 10 failed starts in a row',
+});
 
 export const GuestsPost = Type.Object(
   {
@@ -54,12 +57,13 @@ export const GuestsPost = Type.Object(
     pool: Type.Optional(Type.String({ pattern: namePattern, description: 'the storage pool of its root volume (default: the default pool, lodge storage list)' })),
     networks: Type.Optional(Type.Array(NicRequest, { maxItems: 8, description: 'one NIC per entry, eth0 first; left out: one on the network "default" if there is one; [] for loopback only' })),
     start: Type.Optional(Type.Boolean({ default: true })),
+    restart: Type.Optional(Restart),
   },
   { additionalProperties: false },
 );
 export type GuestsPost = Static<typeof GuestsPost>;
 
-export const GuestPatch = Type.Object({ limits: Limits }, { additionalProperties: false });
+export const GuestPatch = Type.Object({ limits: Type.Optional(Limits), restart: Type.Optional(Restart) }, { additionalProperties: false });
 export type GuestPatch = Static<typeof GuestPatch>;
 
 export const guestStates = ['creating', 'stopped', 'running', 'paused', 'error'] as const;
@@ -109,6 +113,7 @@ export const Guest = Type.Object({
   stateReason: Type.Optional(Type.String()),
   options: GuestOptions,
   limits: Limits,
+  restart: Restart,
   createdAt: Type.String(),
   pid: Type.Optional(Type.Integer()),
   machine: Type.Optional(Machine),

@@ -13,6 +13,7 @@ export const Operation = Type.Object({
   status: StringEnum(operationStatuses),
   progress: Type.Number({ minimum: 0, maximum: 100 }),
   step: Type.String({ description: 'what it is doing now, or did last' }),
+  reason: Type.Optional(Type.String({ description: 'why lodged took it on its own (autonomic.* actions), in words' })),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), cause: Type.Optional(Type.String()) })),
   timings: Type.Optional(
     Type.Array(Type.Object({ step: Type.String(), ms: Type.Number() }), {

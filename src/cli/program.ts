@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { LodgeClient } from '../client/index.js';
+import { register as autonomic } from './commands/autonomic.js';
 import { register as backup } from './commands/backup.js';
 import { register as backupStore } from './commands/backup-store.js';
 import { register as guestConsole } from './commands/guest-console.js';
@@ -43,7 +44,7 @@ const getClient = () => {
   const remoteName = (program.opts() as { remote?: string }).remote ?? (process.env.LODGE_REMOTE || undefined);
   return (client ??= new LodgeClient(remoteName === undefined ? undefined : remoteNamed(remoteName)));
 };
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestExport, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation, user, token]) register(program, getClient);
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestExport, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation, autonomic, user, token]) register(program, getClient);
 remote(program);
 
 try {

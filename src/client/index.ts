@@ -2,6 +2,7 @@
  * @module The typed client of Lodge's REST API, one part per noun.
  */
 import type { HostInfo } from '../api/host.js';
+import { AutonomicClient } from './autonomic.js';
 import { BackupsClient } from './backups.js';
 import { GuestsClient } from './guests.js';
 import { Transport, type RemoteTarget } from './http.js';
@@ -17,6 +18,7 @@ import { VolumesClient } from './volumes.js';
 
 export class LodgeClient {
   readonly transport: Transport;
+  readonly autonomic: AutonomicClient;
   readonly backups: BackupsClient;
   readonly guests: GuestsClient;
   readonly images: ImagesClient;
@@ -32,6 +34,7 @@ export class LodgeClient {
   /** A unix socket (default: $LODGE_SOCKET, else /run/lodge/lodge.sock), or a remote lodged over HTTPS. */
   constructor(target?: string | RemoteTarget) {
     this.transport = new Transport(target);
+    this.autonomic = new AutonomicClient(this.transport);
     this.backups = new BackupsClient(this.transport);
     this.guests = new GuestsClient(this.transport);
     this.images = new ImagesClient(this.transport);

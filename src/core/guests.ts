@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
+import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
@@ -102,6 +102,8 @@ function wrap(e: unknown, message: string): LodgeError {
 export class GuestService {
   private readonly lock = new KeyedLock();
   private readonly deps: GuestServiceDeps;
+  /** Told of every guest seen to have ended without Lodge asking (the autonomic loop's restarts). */
+  private readonly endListeners: Array<(name: string, reason: string) => void> = [];
 
   constructor(deps: GuestServiceDeps) {
     this.deps = deps;
@@ -171,8 +173,28 @@ export class GuestService {
       const now = this.deps.store.guest(g.name);
       if (now?.id !== g.id || now.state !== g.state) return {};
     }
-    this.setState(g, 'stopped', observed.reason ?? 'it ended');
+    const reason = observed.reason ?? 'it ended';
+    this.setState(g, 'stopped', reason);
+    for (const listener of this.endListeners) listener(g.name, reason);
     return {};
+  }
+
+  /** Writes why a guest that is stopped or in error stays so (the loop gave up on it); a guest started meanwhile is left alone. */
+  explainStopped(name: string, reason: string): Promise<void> {
+    return this.lock.with(name, async () => {
+      const g = this.record(name);
+      if (g.state === 'stopped' || g.state === 'error') this.setState(g, g.state, reason);
+    });
+  }
+
+  /** Calls `listener` with each guest seen to have ended on its own, and how it ended. */
+  onEnded(listener: (name: string, reason: string) => void): void {
+    this.endListeners.push(listener);
+  }
+
+  /** Looks at the running guests that `which` picks, as a list does: those that ended are recorded stopped (and the listeners told). */
+  async look(which: (g: GuestRecord) => boolean): Promise<void> {
+    await Promise.all(this.deps.store.guests().filter(which).map((g) => this.refresh(g).catch((e: Error) => this.deps.log(`looking at ${g.name}: ${e.message}`))));
   }
 
   private toApi(g: GuestRecord, extra: Partial<Guest> = {}, volume = this.deps.store.rootVolume(g.id)): Guest {
@@ -184,6 +206,7 @@ export class GuestService {
       ...(g.stateReason ? { stateReason: g.stateReason } : {}),
       options: g.options,
       limits: g.limits,
+      restart: g.restart,
       ...(volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       createdAt: g.createdAt,
       ...extra,
@@ -277,7 +300,7 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
       const sizeBytes = from?.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes, guestId: g.id });
@@ -585,12 +608,13 @@ export class GuestService {
     return this.lock.with(name, () => this.deps.networks.removeForward(this.record(name), proto, hostPort));
   }
 
-  changeState(name: string, req: GuestStatePut): Operation {
+  /** `by`: an action lodged takes on its own (the autonomic loop), named and with its reason. */
+  changeState(name: string, req: GuestStatePut, by?: { action: string; reason: string }): Operation {
     const g = this.record(name);
     checkAction(name, g.state, req.action);
     if (req.action === 'pause' || req.action === 'resume') this.deps.drivers.require(g.kind, 'pause', name);
     return this.deps.operations.start(
-      `guest.${req.action}`,
+      by?.action ?? `guest.${req.action}`,
       name,
       ({ progress, signal }) =>
       this.lock.with(name, async () => {
@@ -638,7 +662,7 @@ export class GuestService {
         this.setState(g, resultState[req.action], req.action === 'stop' ? (req.force ? 'stopped by force' : 'stopped on request') : undefined);
       }),
       // a start can be called off; a stop, a pause or a resume is done once asked
-      { cancellable: req.action === 'start' || req.action === 'restart' },
+      { cancellable: req.action === 'start' || req.action === 'restart', ...(by ? { reason: by.reason } : {}) },
     );
   }
 
@@ -698,30 +722,41 @@ export class GuestService {
     return this.lock.with(name, async () => {
       const g = this.record(name);
       await this.refresh(g, true);
-      if (patch.limits.disk !== undefined && patch.limits.disk !== g.limits.disk) {
-        throw new LodgeError('UNSUPPORTED', `limits.disk: the disk size of ${name} is set at launch and cannot change`);
+      // the limits first: a patch whose limits are refused changes nothing
+      if (patch.limits) await this.updateLimits(g, patch.limits);
+      if (patch.restart !== undefined && patch.restart !== g.restart) {
+        this.deps.store.setGuestRestart(g.id, patch.restart);
+        g.restart = patch.restart;
+        this.deps.events.emit('lifecycle', name, 'updated', { restart: patch.restart });
       }
-      const limits = { ...g.limits, ...patch.limits };
-      const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
-      this.checkKindLimits(g.kind, resolved);
-      if (g.state === 'running' || g.state === 'paused') {
-        this.deps.drivers.require(g.kind, 'liveLimits', name);
-        // a guest whose kernel was given its memory at boot gives some back only through a balloon:
-        // a smaller cgroup alone would squeeze the engine under what its guest uses, and wedge it
-        const fixed = this.deps.drivers.info(g.kind)?.memory;
-        const was = resolveLimits(g.limits, this.deps.hostMemoryBytes).memoryBytes ?? fixed?.defaultBytes;
-        if (fixed && was !== undefined && (resolved.memoryBytes ?? fixed.defaultBytes) < was) this.deps.drivers.require(g.kind, 'memoryBalloon', name);
-        try {
-          await this.driver(g).setLimits(this.spec(g), resolved);
-        } catch (e) {
-          throw wrap(e, `changing the limits of ${name} failed`);
-        }
-      }
-      this.deps.store.setGuestLimits(g.id, limits);
-      g.limits = limits;
-      this.deps.events.emit('lifecycle', name, 'updated', { limits });
       return this.toApi(g);
     });
+  }
+
+  private async updateLimits(g: GuestRecord, asked: Limits): Promise<void> {
+    const name = g.name;
+    if (asked.disk !== undefined && asked.disk !== g.limits.disk) {
+      throw new LodgeError('UNSUPPORTED', `limits.disk: the disk size of ${name} is set at launch and cannot change`);
+    }
+    const limits = { ...g.limits, ...asked };
+    const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
+    this.checkKindLimits(g.kind, resolved);
+    if (g.state === 'running' || g.state === 'paused') {
+      this.deps.drivers.require(g.kind, 'liveLimits', name);
+      // a guest whose kernel was given its memory at boot gives some back only through a balloon:
+      // a smaller cgroup alone would squeeze the engine under what its guest uses, and wedge it
+      const fixed = this.deps.drivers.info(g.kind)?.memory;
+      const was = resolveLimits(g.limits, this.deps.hostMemoryBytes).memoryBytes ?? fixed?.defaultBytes;
+      if (fixed && was !== undefined && (resolved.memoryBytes ?? fixed.defaultBytes) < was) this.deps.drivers.require(g.kind, 'memoryBalloon', name);
+      try {
+        await this.driver(g).setLimits(this.spec(g), resolved);
+      } catch (e) {
+        throw wrap(e, `changing the limits of ${name} failed`);
+      }
+    }
+    this.deps.store.setGuestLimits(g.id, limits);
+    g.limits = limits;
+    this.deps.events.emit('lifecycle', name, 'updated', { limits });
   }
 
   async exec(name: string, req: ExecPost): Promise<ExecResult> {

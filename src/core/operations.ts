@@ -38,11 +38,11 @@ export class Operations {
   }
 
   /** Runs `work` as an operation; a cancellable one is handed a signal that cancel() raises, any other runs to its end. */
-  start(action: string, target: string, work: (w: OperationWork) => Promise<void>, options: { cancellable?: boolean } = {}): Operation {
+  start(action: string, target: string, work: (w: OperationWork) => Promise<void>, options: { cancellable?: boolean; reason?: string } = {}): Operation {
     const now = new Date().toISOString();
-    const op: Operation = { id: randomUUID(), action, target, status: 'running', progress: 0, step: 'queued', createdAt: now, updatedAt: now };
+    const op: Operation = { id: randomUUID(), action, target, status: 'running', progress: 0, step: 'queued', ...(options.reason ? { reason: options.reason } : {}), createdAt: now, updatedAt: now };
     this.store.saveOperation(op);
-    this.events.emit('operation', target, action, { id: op.id, status: op.status });
+    this.events.emit('operation', target, action, { id: op.id, status: op.status, ...(op.reason ? { reason: op.reason } : {}) });
     const timings: StepTiming[] = [];
     let stepStart = performance.now();
     const endStep = () => {

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { GuestKind } from '../api/common.js';
-import type { GuestOptions, GuestState, Limits } from '../api/guests.js';
+import type { GuestOptions, GuestState, Limits, RestartPolicy } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
 import type { Operation } from '../api/operations.js';
 import type { PoolDriverName, VolumeContent } from '../api/storage.js';
@@ -19,6 +19,7 @@ export interface GuestRecord {
   state: GuestState;
   stateReason?: string;
   limits: Limits;
+  restart: RestartPolicy;
   /** The options of its launch that its kind takes (privileged, accel, profile). */
   options: GuestOptions;
   /** The version of its image's content it was made from (ImageRecord.content then). */
@@ -271,6 +272,8 @@ export const migrations: readonly string[] = [
      user_name TEXT REFERENCES users(name) ON DELETE CASCADE,
      role TEXT NOT NULL,
      created_at TEXT NOT NULL);`,
+  // what lodged does when a guest's engine ends on its own (autonomic/restart-policy.ts)
+  `ALTER TABLE guests ADD COLUMN restart TEXT NOT NULL DEFAULT 'no';`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -300,6 +303,7 @@ interface GuestRow {
   state_reason: string | null;
   limits: string;
   options: string;
+  restart: string;
   image_content: string;
   created_at: string;
 }
@@ -312,6 +316,7 @@ const toGuest = (r: GuestRow): GuestRecord => ({
   state: r.state as GuestState,
   ...(r.state_reason ? { stateReason: r.state_reason } : {}),
   limits: JSON.parse(r.limits) as Limits,
+  restart: r.restart as RestartPolicy,
   options: JSON.parse(r.options) as GuestOptions,
   imageContent: r.image_content,
   createdAt: r.created_at,
@@ -362,13 +367,14 @@ export class Store {
     return this.db.transaction(fn)();
   }
 
-  insertGuest(g: Omit<GuestRecord, 'id' | 'createdAt'>): GuestRecord {
+  insertGuest(asked: Omit<GuestRecord, 'id' | 'createdAt' | 'restart'> & { restart?: RestartPolicy }): GuestRecord {
+    const g = { ...asked, restart: asked.restart ?? 'no' };
     const createdAt = new Date().toISOString();
     const info = this.db
       .prepare(
-        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, restart, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), JSON.stringify(g.options), createdAt);
+      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), g.restart, JSON.stringify(g.options), createdAt);
     return { ...g, id: Number(info.lastInsertRowid), createdAt };
   }
 
@@ -387,6 +393,10 @@ export class Store {
 
   setGuestLimits(id: number, limits: Limits): void {
     this.db.prepare('UPDATE guests SET limits = ? WHERE id = ?').run(JSON.stringify(limits), id);
+  }
+
+  setGuestRestart(id: number, restart: RestartPolicy): void {
+    this.db.prepare('UPDATE guests SET restart = ? WHERE id = ?').run(restart, id);
   }
 
   deleteGuest(id: number): void {

@@ -2,6 +2,7 @@
  * @module What the HTTP server needs, made by main.ts (or a test) and passed in.
  */
 import type { HostInfo } from '../api/host.js';
+import type { AutonomicService } from '../core/autonomic.js';
 import type { BackupService } from '../core/backups.js';
 import type { Events } from '../core/events.js';
 import type { GuestService } from '../core/guests.js';
@@ -19,6 +20,7 @@ import type { VolumeService } from '../core/volumes.js';
 
 export interface ServerDeps {
   guests: GuestService;
+  autonomic: AutonomicService;
   images: ImageService;
   networks: NetworkService;
   storage: StorageService;

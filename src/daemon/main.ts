@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { guestKinds } from '../api/common.js';
 import { poolDrivers, type PoolDriverName } from '../api/storage.js';
 import { Events } from '../core/events.js';
+import { AutonomicService } from '../core/autonomic.js';
 import { GuestService } from '../core/guests.js';
 import { NetworkService } from '../core/networks.js';
 import { ImageService } from '../core/images.js';
@@ -186,6 +187,9 @@ async function main(): Promise<void> {
   const images = new ImageService({ store, files: imageFiles, operations, events, kernelCacheDir, busybox, unpackHelper });
   for (const line of await images.restore()) log(line);
   const guests = new GuestService({ store, drivers, images, operations, events, networks, storage, volumes, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
+  // listening before reconcile: a guest that ended while lodged was down is restarted per its policy
+  const autonomic = new AutonomicService({ store, guests, operations, events, log });
+  autonomic.start();
   await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
   await snapshots.sweep();
@@ -201,6 +205,7 @@ async function main(): Promise<void> {
 
   const app = await buildServer({
     guests,
+    autonomic,
     images,
     networks,
     storage,
@@ -233,6 +238,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     log(`${signal}: stopping (guests keep running)`);
     schedules.stop();
+    autonomic.stop();
     // a launch or a start half-done is undone now rather than found at the next start
     await operations.cancelAll('called off: lodged is shutting down', 30_000);
     await app.close();

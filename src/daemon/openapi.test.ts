@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BackupService } from '../core/backups.js';
 import { Events } from '../core/events.js';
+import { AutonomicService } from '../core/autonomic.js';
 import { GuestService } from '../core/guests.js';
 import { ImageService } from '../core/images.js';
 import { LodgedMetrics } from '../core/lodged-metrics.js';
@@ -50,7 +51,8 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const tokens = new TokenService({ store, users, log });
     const lodgedMetrics = new LodgedMetrics();
     const metrics = new MetricsService({ guests, storage, lodged: lodgedMetrics });
-    const app = await buildServer({ guests, images, networks, storage, snapshots, backups, schedules, volumes, users, tokens, operations, events, metrics, lodgedMetrics, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
+    const autonomic = new AutonomicService({ store, guests, operations, events, log });
+    const app = await buildServer({ guests, autonomic, images, networks, storage, snapshots, backups, schedules, volumes, users, tokens, operations, events, metrics, lodgedMetrics, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
     const served = (await app.inject({ method: 'GET', url: '/1.0/openapi.json' })).json() as { paths: Record<string, unknown> };
     await app.close();
     const text = `${JSON.stringify(served, null, 2)}\n`;

@@ -31,6 +31,7 @@ import { volumeRoutes } from './routes/volumes.js';
 import { userRoutes } from './routes/users.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { autonomicRoutes } from './routes/autonomic.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
 import { lodgeVersion } from '../api/version.js';
 
@@ -108,6 +109,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     userRoutes(scope, deps);
     tokenRoutes(scope, deps);
     metricsRoutes(scope, deps);
+    autonomicRoutes(scope, deps);
   });
   return app;
 }

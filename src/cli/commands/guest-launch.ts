@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { guestKinds, type GuestKind } from '../../api/common.js';
 import { LodgeError } from '../../api/errors.js';
-import type { AccelMode, DeviceProfile } from '../../api/guests.js';
+import { restartPolicies, type AccelMode, type DeviceProfile, type RestartPolicy } from '../../api/guests.js';
 import type { NicRequest } from '../../api/networks.js';
 import type { LodgeClient } from '../../client/index.js';
 import { limitsFromFlags, type LimitFlags } from '../flags.js';
@@ -18,6 +18,7 @@ interface Flags extends LimitFlags {
   privileged?: boolean;
   pool?: string;
   start: boolean;
+  restart?: string;
 }
 
 /** "backend" or "backend=10.20.0.9". */
@@ -44,14 +45,16 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--profile <profile>', 'vm: virtio (paravirtual devices; default for Linux images) or legacy (AHCI disk, standard devices; default for imported disks and ISOs)')
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
     .option('--no-start', 'create the guest but leave it stopped')
+    .option('--restart <policy>', 'when lodged starts it again after it ended on its own: no (default), on-failure or always')
     .addHelpText(
       'after',
-      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
+      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
     )
     .action(async (image: string, name: string, flags: Flags) => {
       if (!(guestKinds as readonly string[]).includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ${guestKinds.join(', ')}`);
       if (flags.accel !== undefined && !['auto', 'kvm', 'tcg'].includes(flags.accel)) throw new LodgeError('BAD_REQUEST', `--accel: "${flags.accel}" is not auto, kvm or tcg`);
       if (flags.profile !== undefined && !['virtio', 'legacy'].includes(flags.profile)) throw new LodgeError('BAD_REQUEST', `--profile: "${flags.profile}" is not virtio or legacy`);
+      if (flags.restart !== undefined && !(restartPolicies as readonly string[]).includes(flags.restart)) throw new LodgeError('BAD_REQUEST', `--restart: "${flags.restart}" is not ${restartPolicies.join(', ')}`);
       const options = {
         ...(flags.privileged ? { privileged: true } : {}),
         ...(flags.accel ? { accel: flags.accel as AccelMode } : {}),
@@ -67,6 +70,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ...(Object.keys(options).length > 0 ? { options } : {}),
         ...(flags.network.length > 0 ? { networks: flags.network.includes('none') ? [] : flags.network.map(nicFromFlag) } : {}),
         ...(flags.start ? {} : { start: false }),
+        ...(flags.restart ? { restart: flags.restart as RestartPolicy } : {}),
       });
       await waitFor(c, op, `Launching ${name}`);
       process.stderr.write(`${name} ${flags.start ? 'is running' : 'is created (stopped)'}\n`);

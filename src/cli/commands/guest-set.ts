@@ -3,23 +3,27 @@
  */
 import type { Command } from 'commander';
 import { LodgeError } from '../../api/errors.js';
+import { restartPolicies, type RestartPolicy } from '../../api/guests.js';
 import type { LodgeClient } from '../../client/index.js';
 import { limitsFromFlags, type LimitFlags } from '../flags.js';
 
 export function register(program: Command, client: () => LodgeClient): void {
   program
     .command('set')
-    .description("change a guest's limits; a running guest gets them at once")
+    .description("change a guest's limits (a running guest gets them at once) or its restart policy")
     .argument('<name>')
     .option('--cpu <n>', 'CPUs the guest may use')
     .option('--memory <size>', 'memory limit, e.g. 512M')
     .option('--swap <size>', 'swap beyond --memory')
     .option('--processes <n>', 'most processes at once')
-    .addHelpText('after', '\nExamples:\n  lodge set web1 --memory 512M\n  lodge set web1 --cpu 0.5 --processes 100')
-    .action(async (name: string, flags: LimitFlags) => {
+    .option('--restart <policy>', 'no, on-failure or always (see lodge launch --help)')
+    .addHelpText('after', '\nExamples:\n  lodge set web1 --memory 512M\n  lodge set web1 --cpu 0.5 --processes 100\n  lodge set web1 --restart on-failure')
+    .action(async (name: string, flags: LimitFlags & { restart?: string }) => {
       const limits = limitsFromFlags(flags);
-      if (Object.keys(limits).length === 0) throw new LodgeError('BAD_REQUEST', 'nothing to change: give --cpu, --memory, --swap or --processes');
-      await client().guests.update(name, { limits });
-      process.stderr.write(`${name}: limits changed\n`);
+      const changed = Object.keys(limits).length > 0;
+      if (flags.restart !== undefined && !(restartPolicies as readonly string[]).includes(flags.restart)) throw new LodgeError('BAD_REQUEST', `--restart: "${flags.restart}" is not ${restartPolicies.join(', ')}`);
+      if (!changed && flags.restart === undefined) throw new LodgeError('BAD_REQUEST', 'nothing to change: give --cpu, --memory, --swap, --processes or --restart');
+      await client().guests.update(name, { ...(changed ? { limits } : {}), ...(flags.restart ? { restart: flags.restart as RestartPolicy } : {}) });
+      process.stderr.write(`${name}: ${[changed && 'limits', flags.restart && `restart policy (${flags.restart})`].filter(Boolean).join(' and ')} changed\n`);
     });
 }

@@ -1,0 +1,63 @@
+/**
+ * @module lodge autonomic status|log|pause|resume: what the loop does, what it did and why.
+ */
+import type { Command } from 'commander';
+import { LodgeError } from '../../api/errors.js';
+import type { AutonomicStatus } from '../../api/autonomic.js';
+import type { LodgeClient } from '../../client/index.js';
+import { parseFormat, printJson, printTable } from '../output.js';
+
+function printStatus(s: AutonomicStatus): void {
+  process.stdout.write(`loop: ${s.paused ? 'paused (guests that end are seen; their restarts wait for resume)' : 'running'}${s.nextDue ? `, next action due ${s.nextDue}` : ''}\n`);
+  if (s.guests.length === 0) return void process.stdout.write('no guest has a restart policy (lodge launch --restart, lodge set --restart)\n');
+  printTable(
+    ['NAME', 'RESTART', 'STATE', 'RESTARTS', 'NEXT'],
+    s.guests.map((g) => [g.name, g.restart, g.state, String(g.restarts), g.gaveUp ? 'gave up' : (g.nextRestartAt ?? '')]),
+  );
+}
+
+export function register(program: Command, client: () => LodgeClient): void {
+  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies');
+
+  autonomic
+    .command('status')
+    .description('whether the loop runs, the guests with a restart policy, their restarts and the next due')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (flags: { format: string }) => {
+      const format = parseFormat(flags.format);
+      const s = await client().autonomic.status();
+      if (format === 'json') return printJson(s);
+      printStatus(s);
+    });
+
+  autonomic
+    .command('log')
+    .description("the loop's last actions, newest first, with their reasons")
+    .option('-n, --limit <n>', 'how many', '20')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (flags: { limit: string; format: string }) => {
+      const format = parseFormat(flags.format);
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new LodgeError('BAD_REQUEST', `--limit: "${flags.limit}" is not a whole number from 1 to 1000`);
+      const ops = await client().autonomic.log(limit);
+      if (format === 'json') return printJson(ops);
+      printTable(
+        ['TIME', 'ACTION', 'GUEST', 'STATUS', 'REASON'],
+        ops.map((o) => [o.createdAt, o.action, o.target, o.status === 'failure' ? `failure: ${o.error?.message ?? ''}` : o.status, o.reason ?? '']),
+      );
+    });
+
+  autonomic
+    .command('pause')
+    .description('pause the loop: it takes no action until resumed')
+    .action(async () => {
+      printStatus(await client().autonomic.pause());
+    });
+
+  autonomic
+    .command('resume')
+    .description('resume the loop: what came due meanwhile is done now')
+    .action(async () => {
+      printStatus(await client().autonomic.resume());
+    });
+}
