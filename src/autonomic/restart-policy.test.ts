@@ -3,25 +3,27 @@ import assert from 'node:assert/strict';
 import { backoffMs, decideRestart, formatWait, maxAttempts, resetAfterMs, type GuestEnd } from './restart-policy.js';
 
 const at = 1_000_000_000_000;
-const end = (over: Partial<GuestEnd> = {}): GuestEnd => ({ name: 'c1', policy: 'on-failure', how: 'exited with code 1', at, history: { attempts: 0 }, ...over });
+const end = (over: Partial<GuestEnd> = {}): GuestEnd => ({ name: 'c1', policy: 'on-failure', how: 'exited with code 1', clean: false, at, history: { attempts: 0 }, ...over });
 
 test('no leaves every guest stopped, whatever its end', () => {
-  for (const how of ['exited with code 1', 'killed by signal 9', 'exited with code 0']) {
-    assert.deepEqual(decideRestart(end({ policy: 'no', how })), { action: 'leave', reason: `c1 ${how}; its restart policy is no: left stopped` });
+  for (const [how, clean] of [['exited with code 1', false], ['killed by signal 9', false], ['exited with code 0', true]] as const) {
+    assert.deepEqual(decideRestart(end({ policy: 'no', how, clean })), { action: 'leave', reason: `c1 ${how}; its restart policy is no: left stopped` });
   }
 });
 
 test('on-failure restarts a crash, a non-zero exit and a kill, not a clean exit', () => {
   assert.equal(decideRestart(end({ how: 'exited with code 1' })).action, 'restart');
   assert.equal(decideRestart(end({ how: 'killed by signal 9' })).action, 'restart');
+  // a container's init that powers off is ended by SIGINT: its driver says that is clean
+  assert.equal(decideRestart(end({ how: 'killed by signal 2', clean: true })).action, 'leave');
   assert.equal(decideRestart(end({ how: 'it ended, and its exit record is unreadable' })).action, 'restart');
   assert.equal(decideRestart(end({ how: 'start of c1 failed: runc create: exit 1' })).action, 'restart');
-  const clean = decideRestart(end({ how: 'exited with code 0' }));
+  const clean = decideRestart(end({ how: 'exited with code 0', clean: true }));
   assert.deepEqual(clean, { action: 'leave', reason: 'c1 exited with code 0, a clean end; its restart policy is on-failure: left stopped' });
 });
 
 test('always restarts a clean exit too', () => {
-  assert.deepEqual(decideRestart(end({ policy: 'always', how: 'exited with code 0' })), {
+  assert.deepEqual(decideRestart(end({ policy: 'always', how: 'exited with code 0', clean: true })), {
     action: 'restart',
     attempt: 1,
     delayMs: 1000,

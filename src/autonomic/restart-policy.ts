@@ -26,6 +26,8 @@ export interface GuestEnd {
   policy: RestartPolicy;
   /** How it ended, as lodged records it: "exited with code 1", "killed by signal 9", or a failed start's error. */
   how: string;
+  /** It shut itself down (init exited 0, a poweroff or halt from inside), as its driver tells. */
+  clean: boolean;
   /** When it was seen to end (ms since the epoch). */
   at: number;
   history: RestartHistory;
@@ -35,11 +37,6 @@ export type RestartDecision =
   | { action: 'leave'; reason: string }
   | { action: 'restart'; attempt: number; delayMs: number; reason: string }
   | { action: 'give-up'; reason: string };
-
-/** An end that is no failure: init exited with code 0 (a poweroff from inside, for kinds whose engine exits so). */
-export function endedCleanly(how: string): boolean {
-  return how === 'exited with code 0';
-}
 
 /** The wait before attempt `attempt` (1-based): 1 s, 2 s, 4 s ... at most 5 min. */
 export function backoffMs(attempt: number): number {
@@ -56,9 +53,8 @@ export function formatWait(ms: number): string {
 
 export function decideRestart(end: GuestEnd): RestartDecision {
   const ended = `${end.name} ${end.how}`;
-  const clean = endedCleanly(end.how);
   if (end.policy === 'no') return { action: 'leave', reason: `${ended}; its restart policy is no: left stopped` };
-  if (end.policy === 'on-failure' && clean) return { action: 'leave', reason: `${ended}, a clean end; its restart policy is on-failure: left stopped` };
+  if (end.policy === 'on-failure' && end.clean) return { action: 'leave', reason: `${ended}, a clean end; its restart policy is on-failure: left stopped` };
   const ranLong = end.history.startedAt !== undefined && end.at - end.history.startedAt >= resetAfterMs;
   const before = ranLong ? 0 : end.history.attempts;
   if (before >= maxAttempts) {

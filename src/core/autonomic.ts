@@ -49,7 +49,7 @@ export class AutonomicService {
 
   /** Before reconcile: a guest that ended while lodged was down is restarted per its policy too. */
   start(): void {
-    this.deps.guests.onEnded((name, how) => this.ended(name, how));
+    this.deps.guests.onEnded((name, how, clean) => this.ended(name, how, clean));
     this.unsubscribe = this.deps.events.subscribe((e) => {
       // an action asked through Lodge takes over: the loop forgets what it had planned for the guest
       if (e.type === 'operation' && e.action.startsWith('guest.') && e.detail?.status === 'running') this.forget(e.target);
@@ -127,11 +127,11 @@ export class AutonomicService {
       .slice(0, limit);
   }
 
-  private ended(name: string, how: string): void {
+  private ended(name: string, how: string, clean: boolean): void {
     const g = this.deps.store.guest(name);
     if (!g || g.restart === 'no') return;
     const history = this.history.get(name) ?? { attempts: 0 };
-    const decision = decideRestart({ name, policy: g.restart, how, at: Date.now(), history });
+    const decision = decideRestart({ name, policy: g.restart, how, clean, at: Date.now(), history });
     this.deps.log(`autonomic: ${decision.reason}`);
     if (decision.action === 'leave') return;
     if (decision.action === 'give-up') {
@@ -162,7 +162,7 @@ export class AutonomicService {
       if (!h) return;
       if (done.status === 'success') h.startedAt = Date.now();
       // a failed start is one more failure in a row
-      else if (done.status === 'failure') this.ended(name, done.error?.message ?? 'its start failed');
+      else if (done.status === 'failure') this.ended(name, done.error?.message ?? 'its start failed', false);
     });
   }
 }

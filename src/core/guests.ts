@@ -103,7 +103,7 @@ export class GuestService {
   private readonly lock = new KeyedLock();
   private readonly deps: GuestServiceDeps;
   /** Told of every guest seen to have ended without Lodge asking (the autonomic loop's restarts). */
-  private readonly endListeners: Array<(name: string, reason: string) => void> = [];
+  private readonly endListeners: Array<(name: string, reason: string, clean: boolean) => void> = [];
 
   constructor(deps: GuestServiceDeps) {
     this.deps = deps;
@@ -175,7 +175,7 @@ export class GuestService {
     }
     const reason = observed.reason ?? 'it ended';
     this.setState(g, 'stopped', reason);
-    for (const listener of this.endListeners) listener(g.name, reason);
+    for (const listener of this.endListeners) listener(g.name, reason, observed.clean === true);
     return {};
   }
 
@@ -187,8 +187,8 @@ export class GuestService {
     });
   }
 
-  /** Calls `listener` with each guest seen to have ended on its own, and how it ended. */
-  onEnded(listener: (name: string, reason: string) => void): void {
+  /** Calls `listener` with each guest seen to have ended on its own, how it ended, and whether that was a shutdown from inside. */
+  onEnded(listener: (name: string, reason: string, clean: boolean) => void): void {
     this.endListeners.push(listener);
   }
 

@@ -120,7 +120,8 @@ export interface DriverProbe {
 export type DriverInfo = DriverProbe & DriverCapabilities;
 
 /** What the host shows of a guest: alive (running or paused: the store knows which) or ended. */
-export type ObservedState = { state: 'running'; pid?: number } | { state: 'stopped'; reason?: string };
+/** `clean`: the guest shut itself down (a poweroff or halt from inside), no failure: restart policies tell the two apart. */
+export type ObservedState = { state: 'running'; pid?: number } | { state: 'stopped'; reason?: string; clean?: boolean };
 
 export interface StopOptions {
   timeoutMs: number;

@@ -78,10 +78,17 @@ export function describeExit(record: string): string {
   return m[1] === 'signal' ? `killed by signal ${m[2]}` : `exited with code ${m[2]}`;
 }
 
+/** Pure: whether the exit record says a clean end: exit 0, or one of the signals the kind's engine ends so on a poweroff from inside. */
+export function cleanExit(record: string, cleanSignals: readonly number[]): boolean {
+  const m = /^(exit|signal) (\d+)\n?$/.exec(record);
+  return !!m && (m[1] === 'exit' ? m[2] === '0' : cleanSignals.includes(Number(m[2])));
+}
+
 /** How the guest's main process ended, as the shim recorded it, or undefined while it runs. */
-async function readExit(paths: ShimPaths): Promise<string | undefined> {
+async function readExit(paths: ShimPaths, cleanSignals: readonly number[]): Promise<{ state: 'stopped'; reason: string; clean?: true } | undefined> {
   const record = await readFile(paths.exit, 'utf8').catch(() => undefined);
-  return record === undefined ? undefined : describeExit(record);
+  if (record === undefined) return undefined;
+  return { state: 'stopped', reason: describeExit(record), ...(cleanExit(record, cleanSignals) ? { clean: true as const } : {}) };
 }
 
 /**
@@ -115,13 +122,13 @@ function shimMayRun(paths: ShimPaths): boolean {
 }
 
 /** From files alone (the exit record, the identities, the pidfile): cheap enough for every guest on every list. */
-export async function observeShim(paths: ShimPaths): Promise<ObservedState> {
+export async function observeShim(paths: ShimPaths, cleanSignals: readonly number[] = []): Promise<ObservedState> {
   const main = mainProcess(paths);
   if (main.pid) return { state: 'running', pid: main.pid };
-  const exit = await readExit(paths);
-  if (exit) return { state: 'stopped', reason: exit };
+  const exit = await readExit(paths, cleanSignals);
+  if (exit) return exit;
   // the shim reaps the process a moment before it records how it ended: give it that moment
-  if (shimMayRun(paths) && (await waitForExit(paths, 2000))) return { state: 'stopped', reason: (await readExit(paths))! };
+  if (shimMayRun(paths) && (await waitForExit(paths, 2000))) return (await readExit(paths, cleanSignals))!;
   return { state: 'stopped', reason: `its main process ended and no exit status was recorded: ${main.reason}` };
 }
 

@@ -1,11 +1,12 @@
 /**
  * Restart policies run by lodged's loop, on busybox containers (cheap): a guest whose init
  * exits non-zero is started again with a wait that doubles, each restart an operation in
- * `lodge autonomic log` with its reason; `no` and a clean end under on-failure are left
- * stopped, `always` restarts a clean end; a stop through Lodge is never undone; a paused loop
- * waits, and acts when resumed; a lodged started again keeps the policy and starts a guest
- * that ended meanwhile, once. Guests are made to end by an init that exits (images of their
- * own: busybox's rootfs with a script as init) or by SIGKILL from the host.
+ * `lodge autonomic log` with its reason; `no` and a clean end under on-failure (an init that
+ * exits 0, a poweroff from inside) are left stopped, `always` restarts a clean end; a stop
+ * through Lodge is never undone; a paused loop waits, and acts when resumed; a lodged started
+ * again keeps the policy and starts a guest that ended meanwhile, once. Guests are made to end
+ * by an init that exits (images of their own: busybox's rootfs with a script as init), by
+ * busybox's poweroff, or by SIGKILL from the host.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,19 +96,24 @@ test('an on-failure guest whose init exits non-zero is started again, each time 
   for (const name of ['c1', 'n1', 'q1', 'q2']) await d.done(await d.client.guests.delete(name, true));
 });
 
-test('a guest stopped through lodge stop is not restarted; one killed is', { timeout: 60_000 }, async () => {
+test('a guest stopped through lodge stop, or powered off from inside under on-failure, is not restarted; one killed is', { timeout: 60_000 }, async () => {
   assert.equal(d.lodge(['launch', 'busybox', 'a1', '--restart', 'always']).code, 0);
   assert.equal(d.lodge(['launch', 'busybox', 'k1', '--restart', 'on-failure']).code, 0);
+  assert.equal(d.lodge(['launch', 'busybox', 'p1', '--restart', 'on-failure']).code, 0);
   const stop = d.lodge(['stop', 'a1', '--force']);
   assert.equal(stop.code, 0, stop.stderr);
-  // k1 killed after a1 was stopped: once the loop restarted k1, it had every chance to restart a1
+  // busybox's poweroff: the kernel ends a container's init with SIGINT; it may be gone before the answer
+  await d.client.guests.exec('p1', { command: ['poweroff'] }).catch(() => undefined);
+  assert.equal((await waitForState(d, 'p1', 'stopped', 10_000)).stateReason, 'killed by signal 2');
+  // k1 killed after a1 was stopped and p1 powered off: once the loop restarted k1, it had every chance to restart those
   process.kill(await guestPid(d, 'k1'), 'SIGKILL');
   assert.equal((await restarts('k1', 1))[0]?.reason, 'k1 killed by signal 9; restarting it (on-failure, attempt 1, after 1 s)');
   assert.equal((await waitForState(d, 'k1', 'running', 10_000)).state, 'running');
   const a1 = await d.client.guests.get('a1');
   assert.deepEqual([a1.state, a1.stateReason], ['stopped', 'stopped by force']);
   assert.deepEqual(await actionsOn('a1'), []);
-  await d.done(await d.client.guests.delete('a1', true));
+  assert.deepEqual([(await d.client.guests.get('p1')).state, await actionsOn('p1')], ['stopped', []]);
+  for (const name of ['a1', 'p1']) await d.done(await d.client.guests.delete(name, true));
 });
 
 test('a paused loop does not restart; resumed, it does what came due', { timeout: 60_000 }, async () => {

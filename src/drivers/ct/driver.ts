@@ -189,7 +189,8 @@ export class CtDriver implements GuestDriver, GuestFiles {
   }
 
   observe(spec: GuestRef): Promise<ObservedState> {
-    return observeShim(shimPaths(path.join(spec.dir, 'shim')));
+    // the kernel ends a container's init that powers off or halts with SIGINT (a reboot: SIGHUP)
+    return observeShim(shimPaths(path.join(spec.dir, 'shim')), [2]);
   }
 
   async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
