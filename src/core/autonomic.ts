@@ -162,7 +162,7 @@ export class AutonomicService {
       if (!h) return;
       if (done.status === 'success') h.startedAt = Date.now();
       // a failed start is one more failure in a row
-      else if (done.status === 'failure') this.ended(name, done.error?.message ?? 'its start failed', false);
+      else if (done.status === 'failure') this.ended(name, `failed to start (${done.error?.cause ?? done.error?.message})`, false);
     });
   }
 }

@@ -635,7 +635,8 @@ export class Store {
   }
 
   operations(limit = 100): Operation[] {
-    const bodies = this.db.prepare('SELECT body FROM operations ORDER BY updated_at DESC LIMIT ?').pluck().all(limit) as string[];
+    // a save replaces the row, so rowid orders two saved in the same millisecond
+    const bodies = this.db.prepare('SELECT body FROM operations ORDER BY updated_at DESC, rowid DESC LIMIT ?').pluck().all(limit) as string[];
     return bodies.map((b) => JSON.parse(b) as Operation);
   }
 }
