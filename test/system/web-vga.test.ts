@@ -1,0 +1,110 @@
+/**
+ * The VGA screen of a vm guest in the web console, in a real browser (Debian's chromium driven
+ * by playwright-core) against a private lodged on loopback: one busybox vm guest, one browser.
+ * Its Screen tab draws the guest's screen through noVNC over lodged's /vga WebSocket (the
+ * canvas is not one colour, and no CSP refusal is logged); text typed there reaches a shell on
+ * the guest's first virtual terminal as key presses (what it runs shows on the serial console);
+ * Ctrl-Alt-Del reaches the guest's init, which powers off (busybox's ctrlaltdel action), and the
+ * tab then says why the screen is unavailable and offers to start it. An upgrade to /vga without
+ * a session, or from another origin, is refused.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Browser, Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { sessionCookie } from '../../src/api/users.js';
+import { addUser, launchChromium, logIn, newPage, saveScreenshot } from './browser.js';
+import { decodePng, inkShare } from './png.js';
+import { guestSh, requireProgram, TestDaemon, waitForState } from './harness.js';
+
+const d = new TestDaemon({ args: ['--listen', '127.0.0.1:0'] });
+let url = '';
+let browser: Browser;
+let page: Page;
+const refused: string[] = [];
+
+before(async () => {
+  requireProgram('/usr/bin/qemu-system-x86_64', 'qemu-system-x86');
+  await d.start();
+  url = `https://127.0.0.1:${(await d.client.host()).listen!.port}/`;
+  const password = addUser(d, 'admin', 'admin');
+  const boot = async () => {
+    await d.buildBusybox();
+    await d.launch('v1', { kind: 'vm', networks: [], limits: { memory: '128M' } });
+    // a shell on the guest's first virtual terminal (the screen): busybox's init keeps its shell on the serial console
+    await guestSh(d, 'v1', 'setsid sh -c "exec sh </dev/tty1 >/dev/tty1 2>&1" </dev/null >/dev/null 2>&1 &');
+  };
+  [browser] = await Promise.all([launchChromium(), boot()]);
+  page = await newPage(browser);
+  // noVNC draws on a canvas: the page's CSP must let it, and its WebSocket, through
+  page.on('console', (m) => /Content Security Policy/.test(m.text()) && refused.push(m.text()));
+  await page.goto(url);
+  await logIn(page, 'admin', password);
+  await page.goto(`${url}#/guests/v1`);
+});
+after(async () => {
+  await browser?.close();
+  await d.cleanup();
+});
+
+const status = (text: string) => page.getByRole('status').filter({ hasText: `Screen: ${text}` });
+const canvas = () => page.locator('.screen canvas');
+
+/** Polls until `check` holds (or `ms` pass), answering its last value. */
+async function until<T>(get: () => Promise<T>, check: (v: T) => boolean, ms: number): Promise<T> {
+  for (const end = Date.now() + ms; ; await sleep(200)) {
+    const v = await get();
+    if (check(v) || Date.now() > end) return v;
+  }
+}
+
+test("the Screen tab shows the guest's screen: noVNC's canvas is not one colour, and the CSP refused nothing", async () => {
+  await page.getByRole('tab', { name: 'Screen' }).click();
+  await status('connected').waitFor({ timeout: 15_000 });
+  const ink = await until(async () => inkShare(decodePng(await canvas().screenshot())), (i) => i > 0.002, 10_000);
+  assert.ok(ink > 0.002, `the screen is ${ink === 0 ? 'one colour' : `${(ink * 100).toFixed(2)}% ink`}`);
+  assert.deepEqual(refused, []);
+});
+
+test('text typed on the screen reaches the guest as key presses: a shell on its virtual terminal runs it', async () => {
+  const before = await canvas().screenshot();
+  await page.getByLabel('Text to type').fill('echo vga-$((6*7)) > /dev/console');
+  await page.getByRole('button', { name: 'Type + Enter' }).click();
+  // the shell on tty1 writes to the serial console: the answer is there, its command is not
+  const log = await until(() => d.client.guests.consoleLog('v1'), (l) => l.includes('vga-42'), 15_000);
+  assert.match(log, /^vga-42\r?$/m);
+  assert.notEqual(Buffer.compare(before, await canvas().screenshot()), 0, 'the typed line shows on the screen');
+  await saveScreenshot(page, 'vga');
+});
+
+test('an upgrade to /vga without a session, or with one from another origin, is refused', async () => {
+  const vga = `wss://${new URL(url).host}/1.0/guests/v1/vga`;
+  const session = (await page.context().cookies()).find((c) => c.name === sessionCookie)!;
+  assert.ok(session, 'the browser holds a session');
+  assert.equal(await upgradeStatus(vga, {}), 401);
+  assert.equal(await upgradeStatus(vga, { cookie: `${sessionCookie}=${session.value}`, origin: 'https://evil.example' }), 403);
+});
+
+test("Ctrl-Alt-Del reaches the guest's init, which powers off; the tab then says why there is no screen and offers to start it", async () => {
+  await page.getByRole('button', { name: 'Ctrl-Alt-Del' }).click();
+  assert.equal((await waitForState(d, 'v1', 'stopped', 30_000)).state, 'stopped');
+  await page.getByText('The screen is unavailable: v1 is stopped.').waitFor({ timeout: 10_000 });
+  await page.getByRole('button', { name: 'Start v1' }).waitFor();
+});
+
+/** The HTTP status lodged answers an upgrade with (the upgrade accepted is a failure). */
+function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { rejectUnauthorized: false, headers });
+    ws.on('open', () => {
+      ws.close();
+      reject(new Error(`the upgrade to ${url} was accepted`));
+    });
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (_request, response) => {
+      response.resume();
+      resolve(response.statusCode!);
+    });
+  });
+}
