@@ -25,9 +25,9 @@ export function addUser(d: TestDaemon, name: string, role: 'admin' | 'viewer'): 
   return r.stdout.trim();
 }
 
-/** A page of its own (its own cookies), light unless asked, small enough for the README. */
-export async function newPage(browser: Browser, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 960, height: 600 }, colorScheme });
+/** A page of its own (its own cookies), light unless asked, small enough for the README (taller if asked). */
+export async function newPage(browser: Browser, colorScheme: 'light' | 'dark' = 'light', height = 600): Promise<Page> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 960, height }, colorScheme });
   return context.newPage();
 }
 
