@@ -5,8 +5,9 @@
  * canvas is not one colour, and no CSP refusal is logged); text typed there reaches a shell on
  * the guest's first virtual terminal as key presses (what it runs shows on the serial console);
  * Ctrl-Alt-Del reaches the guest's init, which powers off (busybox's ctrlaltdel action), and the
- * tab then says why the screen is unavailable and offers to start it. An upgrade to /vga without
- * a session, or from another origin, is refused.
+ * tab then says why the screen is unavailable and offers to start it (and /vga refuses it with
+ * lodged's 409). /vga carries VNC in binary frames and ends on a text frame; an upgrade without a
+ * session, or from another origin, is refused.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,12 +87,16 @@ test('text typed on the screen reaches the guest as key presses: a shell on its 
   await saveScreenshot(page, 'vga');
 });
 
-test('an upgrade to /vga without a session, or with one from another origin, is refused', async () => {
-  const vga = `wss://${new URL(url).host}/1.0/guests/v1/vga`;
-  const session = (await page.context().cookies()).find((c) => c.name === sessionCookie)!;
+test('/vga speaks VNC in binary frames and ends on a text frame; an upgrade without a session, or with one from another origin, is refused', async () => {
+  const session = (await page.context().cookies()).find((c) => c.name === sessionCookie);
   assert.ok(session, 'the browser holds a session');
-  assert.equal(await upgradeStatus(vga, {}), 401);
-  assert.equal(await upgradeStatus(vga, { cookie: `${sessionCookie}=${session.value}`, origin: 'https://evil.example' }), 403);
+  const cookie = `${sessionCookie}=${session.value}`;
+  const vnc = await vgaSocket({ cookie, origin: new URL(url).origin });
+  assert.deepEqual(await vnc.first, { text: 'RFB 003.008\n', binary: true }, "the guest's VNC server greets through lodged");
+  vnc.ws.send('a text frame');
+  assert.deepEqual(await vnc.closed, { code: 4400, error: { code: 'BAD_REQUEST', message: 'the VGA screen takes binary frames only (VNC): a text frame ends it' } });
+  assert.equal(await upgradeStatus({}), 401);
+  assert.equal(await upgradeStatus({ cookie, origin: 'https://evil.example' }), 403);
 });
 
 test("Ctrl-Alt-Del reaches the guest's init, which powers off; the tab then says why there is no screen and offers to start it", async () => {
@@ -99,11 +104,32 @@ test("Ctrl-Alt-Del reaches the guest's init, which powers off; the tab then says
   assert.equal((await waitForState(d, 'v1', 'stopped', 30_000)).state, 'stopped');
   await page.getByText('The screen is unavailable: v1 is stopped.').waitFor({ timeout: 10_000 });
   await page.getByRole('button', { name: 'Start v1' }).waitFor();
+  const session = (await page.context().cookies()).find((c) => c.name === sessionCookie)!;
+  const stopped = await vgaSocket({ cookie: `${sessionCookie}=${session.value}` });
+  assert.deepEqual(await stopped.closed, { code: 4409, error: { code: 'CONFLICT', message: 'cannot show the screen of v1: it is stopped: start it' } });
 });
 
-/** The HTTP status lodged answers an upgrade with (the upgrade accepted is a failure). */
-function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+const vgaUrl = () => `wss://${new URL(url).host}/1.0/guests/v1/vga`;
+
+/** A WebSocket on /vga: its first frame, and how it closed (with lodged's error, sent as a text frame before). */
+function vgaSocket(headers: Record<string, string>) {
+  const ws = new WebSocket(vgaUrl(), { rejectUnauthorized: false, headers });
+  let error: unknown;
+  const first = new Promise<{ text: string; binary: boolean }>((resolve) => ws.once('message', (data: Buffer, binary: boolean) => resolve({ text: data.toString(), binary })));
+  ws.on('message', (data: Buffer, binary: boolean) => {
+    if (!binary) error = (JSON.parse(data.toString()) as { error: unknown }).error;
+  });
+  const closed = new Promise<{ code: number; error: unknown }>((resolve, reject) => {
+    ws.on('close', (code: number) => resolve({ code, error }));
+    ws.on('error', reject);
+  });
+  return { ws, first, closed };
+}
+
+/** The HTTP status lodged answers an upgrade to /vga with (the upgrade accepted is a failure). */
+function upgradeStatus(headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
+    const url = vgaUrl();
     const ws = new WebSocket(url, { rejectUnauthorized: false, headers });
     ws.on('open', () => {
       ws.close();
