@@ -7,7 +7,7 @@ import { imageFormats } from './images.js';
 import { HostStorage } from './storage.js';
 
 /** What a guest kind may be able to do; each driver declares which it can, and why not the others. */
-export const guestFeatures = ['exec', 'interactiveExec', 'pause', 'liveLimits', 'memoryBalloon', 'diskHotplug', 'volumeMount', 'files', 'filesStopped', 'statefulSnapshot', 'liveMigration'] as const;
+export const guestFeatures = ['exec', 'interactiveExec', 'pause', 'liveLimits', 'memoryBalloon', 'diskHotplug', 'volumeMount', 'files', 'filesStopped', 'statefulSnapshot', 'liveMigration', 'vga'] as const;
 export type GuestFeature = (typeof guestFeatures)[number];
 
 /** The options of a launch that only some kinds take: the fields of GuestOptions. */

@@ -38,8 +38,9 @@ export class GuestsClient {
     return { path, mode: String(headers[fileHeaders.mode]), uid: id(fileHeaders.uid), gid: id(fileHeaders.gid), sizeBytes: Number(headers['content-length']) };
   };
 
-  /** WebSocket address of the live console, or of an interactive command. */
+  /** WebSocket address of the live console, of a vm's VGA screen (VNC), or of an interactive command. */
   consoleUrl = (name: string) => this.t.webSocketUrl(`${at(name)}/console`);
+  vgaUrl = (name: string) => this.t.webSocketUrl(`${at(name)}/vga`);
   execUrl = (name: string, command: string[], size?: { cols: number; rows: number }) => {
     const q = new URLSearchParams(command.map((c) => ['command', c]));
     if (size) {

@@ -52,6 +52,7 @@ const allFeatures: Record<GuestFeature, true | string> = {
   filesStopped: 'the fake keeps no files',
   statefulSnapshot: 'the fake keeps no memory to snapshot',
   liveMigration: 'the fake does not migrate',
+  vga: 'the fake has no screen',
 };
 
 export class FakeDriver implements GuestDriver {

@@ -39,3 +39,10 @@ export function checkDelete(name: string, state: GuestState, force: boolean): vo
 export function checkRunning(name: string, state: GuestState, what: string): void {
   if (state !== 'running') throw new LodgeError('CONFLICT', `cannot ${what} ${name}: it is ${described(state)}, not running`);
 }
+
+/** A screen shows a running or a paused machine; a stopped one has none until it starts. */
+export function checkShowing(name: string, state: GuestState): void {
+  if (state === 'running' || state === 'paused') return;
+  const next = state === 'stopped' || state === 'error' ? ': start it' : '';
+  throw new LodgeError('CONFLICT', `cannot show the screen of ${name}: it is ${described(state)}${next}`);
+}

@@ -3,13 +3,14 @@
  * change takes the guest's lock, checks the state machine, calls the driver and
  * records the outcome; a launch that fails undoes every step it made.
  */
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, hasMemory, hasRootDiskChanges, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, hasFiles, hasMemory, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -19,7 +20,7 @@ import type { CgroupUsage } from '../host/cgroups.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
 import type { NetworkService } from './networks.js';
-import { checkAction, checkDelete, checkRunning, resultState } from './guest-states.js';
+import { checkAction, checkDelete, checkRunning, checkShowing, resultState } from './guest-states.js';
 import { resolveLimits } from './limits.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
@@ -820,6 +821,17 @@ export class GuestService {
       throw new LodgeError('CONFLICT', `cannot attach to the console of ${name}: it is ${g.state} (console --log shows what it printed)`);
     }
     return this.driver(g).console(this.spec(g));
+  }
+
+  /** A connection to the guest's VGA screen (VNC), which the caller ends. */
+  async vga(name: string): Promise<Socket> {
+    const g = this.record(name);
+    await this.refresh(g);
+    this.deps.drivers.require(g.kind, 'vga', name);
+    checkShowing(name, g.state);
+    const driver = this.driver(g);
+    if (!hasVga(driver)) throw new LodgeError('UNSUPPORTED', `the ${g.kind} driver declares a VGA screen but has no way to show it`);
+    return driver.connectVga(this.spec(g));
   }
 
   /**

@@ -4,6 +4,7 @@
  * database), keeps the guest's host-side files in spec.dir, and names host-wide
  * resources after spec.id so cleanup after a crash is mechanical.
  */
+import type { Socket } from 'node:net';
 import type { GuestKind } from '../api/common.js';
 import type { ExecPost, ExecResult, GuestOptions, Machine } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
@@ -260,6 +261,17 @@ export interface RootDiskChanges {
    */
   adoptRootDisk(spec: GuestSpec, dir: string, raw: string, layout: Buffer | undefined, signal: AbortSignal): Promise<void>;
 }
+
+/**
+ * Kinds whose guests have a VGA screen (the vga feature): a connection to it, spoken in VNC
+ * (RFB 3.8, no password: whoever holds the connection was let in by lodged), that the caller
+ * ends. Never a TCP port: the engine serves it on a socket of its own.
+ */
+export interface GuestVga {
+  connectVga(spec: GuestSpec): Promise<Socket>;
+}
+
+export const hasVga = (driver: GuestDriver): driver is GuestDriver & GuestVga => 'connectVga' in driver;
 
 export const hasRootDiskChanges = (driver: GuestDriver): driver is GuestDriver & RootDiskChanges => 'markChanges' in driver;
 

@@ -21,6 +21,7 @@ export const featureActions: Record<GuestFeature, string> = {
   filesStopped: 'pushing or pulling files while a guest is stopped',
   statefulSnapshot: 'a snapshot with the guest\'s memory',
   liveMigration: 'live migration',
+  vga: 'a VGA screen',
 };
 
 export class DriverRegistry {

@@ -1,20 +1,42 @@
 /**
- * @module A guest's page: what it is, and its serial console. The terminal's code (xterm.js)
- * is loaded only when the console opens, so the list and the login stay small.
+ * @module A guest's page: what it is, and its consoles as tabs: the serial console, and the
+ * VGA screen where its kind has one (the driver's vga feature, as GET /1.0 says). Their code
+ * (xterm.js, noVNC) is loaded only when a tab opens, so the list and the login stay small.
+ * The page follows lodged's events for the guest; one that is not running says so in the tab
+ * and offers to start it.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Guest } from '../api/guests.js';
-import { type ApiError, call } from './api.js';
+import type { HostInfo } from '../api/host.js';
+import type { Operation } from '../api/operations.js';
+import { type ApiError, call, followEvents, waitFor } from './api.js';
+import type { Screen } from './screen.js';
+
+type Tab = 'console' | 'screen';
+
+const at = (name: string) => `/1.0/guests/${encodeURIComponent(name)}`;
+const showing = (g: Guest) => g.state === 'running' || g.state === 'paused';
 
 export function GuestPage({ name }: { name: string }) {
   const [guest, setGuest] = useState<Guest | undefined>(undefined);
+  const [hasScreen, setHasScreen] = useState(false);
   const [error, setError] = useState('');
-  const [consoleOpen, setConsoleOpen] = useState(false);
+  const [tab, setTab] = useState<Tab | undefined>(undefined);
+  const load = useCallback(() => call<Guest>('GET', at(name)).then(setGuest, (e: ApiError) => setError(e.message)), [name]);
+  // read again when lodged says the guest changed (started, stopped, ended on its own)
   useEffect(() => {
-    call<Guest>('GET', `/1.0/guests/${encodeURIComponent(name)}`).then(setGuest, (e: ApiError) => setError(e.message));
-  }, [name]);
+    const stop = new AbortController();
+    void load();
+    void followEvents((e) => e.type === 'lifecycle' && e.target === name && void load(), () => void load(), stop.signal);
+    return () => stop.abort();
+  }, [load]);
+  useEffect(() => {
+    if (!guest) return;
+    call<HostInfo>('GET', '/1.0').then((host) => setHasScreen(host.drivers.some((d) => d.kind === guest.kind && d.features.includes('vga'))), () => setHasScreen(false));
+  }, [guest?.kind]);
   if (error) return <p class="error" role="alert">{error}</p>;
   if (!guest) return <p aria-busy="true">Loading {name}…</p>;
+  const tabs: Array<[Tab, string]> = [['console', 'Console'], ...(hasScreen ? [['screen', 'Screen'] as [Tab, string]] : [])];
   return (
     <section aria-label={`Guest ${name}`}>
       <h1>{guest.name}</h1>
@@ -25,8 +47,48 @@ export function GuestPage({ name }: { name: string }) {
         <dt>Memory</dt><dd>{guest.limits.memory ?? 'no limit'}</dd>
         <dt>Addresses</dt><dd>{(guest.nics ?? []).map((n) => `${n.name} ${n.address} (${n.network})`).join(', ') || 'none'}</dd>
       </dl>
-      {consoleOpen ? <SerialConsole name={name} /> : <button type="button" onClick={() => setConsoleOpen(true)}>Open the console</button>}
+      <div class="tabs" role="tablist" aria-label="Consoles">
+        {tabs.map(([id, label]) => (
+          <button type="button" role="tab" id={`tab-${id}`} key={id} aria-selected={tab === id} aria-controls="console-panel" onClick={() => setTab(id)}>{label}</button>
+        ))}
+      </div>
+      {tab && (
+        <div role="tabpanel" id="console-panel" aria-labelledby={`tab-${tab}`}>
+          {!showing(guest) ? (
+            <Unavailable guest={guest} what={tab === 'console' ? 'serial console' : 'screen'} onStarted={load} />
+          ) : tab === 'console' ? (
+            <SerialConsole name={name} />
+          ) : (
+            <VgaScreen name={name} onClosed={load} />
+          )}
+        </div>
+      )}
     </section>
+  );
+}
+
+/** Why a console cannot open (its guest is not running), and a way to start it. */
+function Unavailable({ guest, what, onStarted }: { guest: Guest; what: string; onStarted: () => unknown }) {
+  const [starting, setStarting] = useState(false);
+  const [error, setError] = useState('');
+  const start = async () => {
+    setStarting(true);
+    setError('');
+    try {
+      const done = await waitFor(await call<Operation>('PUT', `${at(guest.name)}/state`, { action: 'start' }));
+      if (done.status !== 'success') setError(`start ${guest.name}: ${done.error?.message ?? done.status}`);
+    } catch (e) {
+      setError(`start ${guest.name}: ${(e as ApiError).message}`);
+    }
+    setStarting(false);
+    onStarted();
+  };
+  return (
+    <div class="unavailable">
+      <p>The {what} is unavailable: {guest.name} is {guest.state === 'error' ? 'in error' : guest.state}.</p>
+      <button type="button" disabled={starting || guest.state === 'creating'} onClick={start}>{starting ? `Starting ${guest.name}…` : `Start ${guest.name}`}</button>
+      {error && <p class="error" role="alert">{error}</p>}
+    </div>
   );
 }
 
@@ -38,7 +100,7 @@ function SerialConsole({ name }: { name: string }) {
     let gone = false;
     import('./terminal.js').then(
       ({ openConsole }) => {
-        if (!gone) close = openConsole(box.current!, `/1.0/guests/${encodeURIComponent(name)}/console`, setStatus);
+        if (!gone) close = openConsole(box.current!, `${at(name)}/console`, setStatus);
       },
       (e: Error) => setStatus(`the terminal failed to load: ${e.message}`),
     );
@@ -51,6 +113,52 @@ function SerialConsole({ name }: { name: string }) {
     <div class="console">
       <p class="console-status" role="status">Serial console: {status}</p>
       <div class="terminal" ref={box} />
+    </div>
+  );
+}
+
+/** The VGA screen, scaled to fit, with what a keyboard cannot send from here: Ctrl-Alt-Del, and text typed as key presses. */
+function VgaScreen({ name, onClosed }: { name: string; onClosed: () => unknown }) {
+  const box = useRef<HTMLDivElement>(null);
+  const screen = useRef<Screen | undefined>(undefined);
+  const [status, setStatus] = useState('connecting…');
+  const [text, setText] = useState('');
+  const [typeError, setTypeError] = useState('');
+  useEffect(() => {
+    let gone = false;
+    import('./screen.js').then(
+      ({ openScreen }) => {
+        if (!gone) screen.current = openScreen(box.current!, `${at(name)}/vga`, setStatus, () => !gone && onClosed());
+      },
+      (e: Error) => setStatus(`the screen failed to load: ${e.message}`),
+    );
+    return () => {
+      gone = true;
+      screen.current?.close();
+    };
+  }, [name]);
+  const type = (enter: boolean) => {
+    try {
+      screen.current?.type(enter ? `${text}\n` : text);
+      setText('');
+      setTypeError('');
+    } catch (e) {
+      setTypeError((e as Error).message);
+    }
+  };
+  const connected = status === 'connected';
+  return (
+    <div class="console">
+      <p class="console-status" role="status">Screen: {status}</p>
+      <form class="toolbar" onSubmit={(e) => (e.preventDefault(), type(true))}>
+        <button type="button" disabled={!connected} onClick={() => screen.current?.ctrlAltDel()}>Ctrl-Alt-Del</button>
+        <button type="button" onClick={() => void box.current?.requestFullscreen()}>Full screen</button>
+        <input aria-label="Text to type" placeholder="Text to type into the guest" value={text} aria-invalid={typeError ? 'true' : undefined} aria-describedby="type-error" onInput={(e) => setText(e.currentTarget.value)} />
+        <button type="button" disabled={!connected} onClick={() => type(false)}>Type</button>
+        <button type="submit" disabled={!connected}>Type + Enter</button>
+      </form>
+      <p class="field-error" id="type-error">{typeError}</p>
+      <div class="screen" ref={box} />
     </div>
   );
 }

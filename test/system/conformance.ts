@@ -391,6 +391,13 @@ export function conformance(kind: GuestKind, pool: 'btrfs' | 'dir' = 'btrfs'): v
           assert.match(answer.error.message, lacking(feature, 'g1'));
           break;
         }
+        case 'vga': {
+          const answer = await wsRefusal(d.client.guests.vgaUrl('g1'));
+          assert.equal(answer.close, 4422);
+          assert.equal(answer.error.code, 'UNSUPPORTED');
+          assert.match(answer.error.message, lacking(feature, 'g1'));
+          break;
+        }
         case 'pause':
           await assert.rejects(d.client.guests.changeState('g1', { action: 'pause' }), refusal('g1'));
           break;

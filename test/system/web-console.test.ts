@@ -111,7 +111,7 @@ test('the serial console answers hostname: as text in xterm\'s DOM, and as pixel
   await page.goto(url);
   await logIn(page, 'admin', passwords.admin);
   await row(page, 'web1').getByRole('link', { name: 'web1' }).click();
-  await page.getByRole('button', { name: 'Open the console' }).click();
+  await page.getByRole('tab', { name: 'Console' }).click();
   await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
   // the guest's shell may still be starting: type again until it answers
   const answer = page.locator('.xterm-rows > div').filter({ hasText: /^\s*web1\s*$/ }).first();

@@ -1,6 +1,7 @@
 /**
  * @module A guest's input and output: exec (with output, or interactive on a pty over
- * WebSocket) and the console (live over WebSocket, or what it has printed so far).
+ * WebSocket), the console (live over WebSocket, or what it has printed so far), and a vm's
+ * VGA screen (its VNC over WebSocket).
  */
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -109,6 +110,24 @@ function pacedInput(socket: WebSocket, term: pty.IPty): (data: Buffer) => void {
   };
 }
 
+/**
+ * Joins a client to a stream socket (a console, a screen): what it says goes to the client at
+ * the client's pace, and what the client sends (through the returned function) at the
+ * socket's; either end closing closes the other. A client that left while the route was
+ * finding the socket gets it closed at once.
+ */
+function bridge(socket: WebSocket, conn: net.Socket, what: string): (data: Buffer) => void {
+  conn.on('data', pacedSender(socket, conn));
+  conn.on('drain', () => socket.resume());
+  conn.on('error', (e) => refuse(socket, new LodgeError('ENGINE_FAILED', `${what} failed`, { cause: e })));
+  conn.on('close', () => socket.readyState === socket.OPEN && socket.close(1000));
+  socket.on('close', () => conn.destroy());
+  if (socket.readyState !== socket.OPEN) conn.destroy();
+  return (data) => {
+    if (conn.writable && !conn.write(data)) socket.pause();
+  };
+}
+
 export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): void {
   app.post<{ Params: NameParams; Body: ExecPost }>(
     '/1.0/guests/:name/exec',
@@ -163,16 +182,31 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
       const receive = inbox(socket);
       try {
         const paths = await guests.console(request.params.name, true);
-        const conn = net.connect(paths.socket);
-        conn.on('data', pacedSender(socket, conn));
-        // and input at the console's pace: a client that floods it waits for the console to drain
-        conn.on('drain', () => socket.resume());
-        conn.on('error', (e) => refuse(socket, new LodgeError('ENGINE_FAILED', `the console of ${request.params.name} failed`, { cause: e })));
-        conn.on('close', () => socket.readyState === socket.OPEN && socket.close(1000));
-        receive((data) => {
-          if (conn.writable && !conn.write(data)) socket.pause();
+        const input = bridge(socket, net.connect(paths.socket), `the console of ${request.params.name}`);
+        receive((data) => input(data));
+      } catch (e) {
+        refuse(socket, e);
+      }
+    },
+  });
+
+  app.route<{ Params: NameParams }>({
+    method: 'GET',
+    url: '/1.0/guests/:name/vga',
+    schema: {
+      tags: ['guests'],
+      summary: "The VGA screen of a vm guest in VNC, as noVNC speaks it (WebSocket, binary frames only: a text frame ends it). It types into the guest: admin only. No VNC port opens: lodged bridges to the guest's own VNC socket",
+      params: NameParams,
+    },
+    handler: needsUpgrade,
+    wsHandler: async (socket, request) => {
+      const receive = inbox(socket);
+      try {
+        const input = bridge(socket, await guests.vga(request.params.name), `the VGA screen of ${request.params.name}`);
+        receive((data, isBinary) => {
+          if (!isBinary) throw new LodgeError('BAD_REQUEST', 'the VGA screen takes binary frames only (VNC): a text frame ends it');
+          input(data);
         });
-        socket.on('close', () => conn.destroy());
       } catch (e) {
         refuse(socket, e);
       }

@@ -56,6 +56,7 @@ export class CtDriver implements GuestDriver, GuestFiles {
       filesStopped: true,
       statefulSnapshot: 'CRIU is probed when lodged starts',
       liveMigration: 'not yet (a later issue)',
+      vga: 'a container has no display of its own: lodge console NAME is its terminal',
     },
   };
   private runtime = 'runc';

@@ -67,6 +67,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
       filesStopped: "a stopped pv guest's disk is read and written by its own kernel alone: start it, and its agent copies the file",
       statefulSnapshot: "UML has no memory snapshot: its state is its COW file",
       liveMigration: 'UML has no migration',
+      vga: 'UML emulates no display: lodge console NAME is its terminal',
     },
   };
   /** What a base is made from beside its image: this UML and its modules (see base). */

@@ -8,13 +8,14 @@
  * and `lodge exec` reaches the guest's agent (QGA) on a virtio-serial port.
  *
  * The guest's directory `vm/` is its QEMU's (the disk, the QMP, agent and VNC sockets):
- * lodged writes nothing there once QEMU has run, and reaches the QMP and agent sockets
+ * lodged writes nothing there once QEMU has run, and reaches the QMP, agent and VNC sockets
  * without following a link. What lodged keeps about the guest (machine.json) is in the
  * guest's root-only directory.
  */
 import { existsSync } from 'node:fs';
 import { chmod, chown, lchown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { LodgeError } from '../../api/errors.js';
@@ -31,7 +32,7 @@ import { fileDiskSource } from '../../storage/backup-store/disk.js';
 import { createDisk, createOverlay, qcow2OverBase, virtualSize } from '../../storage/qcow2.js';
 import { openQcow2 } from '../../storage/qcow2-reader.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
@@ -93,7 +94,7 @@ const unplugTimeoutMs = 20_000;
  */
 const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const;
 
-export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory, RootDiskChanges {
+export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory, GuestVga, RootDiskChanges {
   readonly kind = 'vm' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -111,6 +112,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
       filesStopped: "a stopped vm guest's disk is read and written by its own kernel alone (Incus refuses the same): start it, and its guest agent copies the file",
       statefulSnapshot: true,
       liveMigration: 'not yet (a later issue)',
+      vga: true,
     },
   };
   private readonly options: VmDriverOptions;
@@ -402,6 +404,21 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
         qmp.close();
       }
     });
+  }
+
+  /** The screen QEMU serves on the VNC socket in its own directory, reached without following a link. */
+  connectVga(spec: GuestSpec): Promise<Socket> {
+    const what = `the VNC socket of ${spec.name}`;
+    return withUntrustedSocket(this.paths(spec).vnc, what, (name) =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = net.connect(name);
+        socket.once('error', (e) => reject(new LodgeError('ENGINE_FAILED', `${what} does not answer`, { cause: e })));
+        socket.once('connect', () => {
+          socket.removeAllListeners('error');
+          resolve(socket);
+        });
+      }),
+    );
   }
 
   stop(spec: GuestSpec, options: StopOptions): Promise<void> {
