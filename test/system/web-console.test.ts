@@ -9,60 +9,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { decodePng, differingShare, inkShare } from './png.js';
-import { requireProgram, TestDaemon, waitForState } from './harness.js';
+import type { Browser, Page } from 'playwright-core';
+import { decodePng, inkShare } from './png.js';
+import { addUser as addUserTo, launchChromium, logIn, newPage as newPageOf, saveScreenshot } from './browser.js';
+import { TestDaemon, waitForState } from './harness.js';
 
-const chromiumBin = '/usr/bin/chromium';
-const screenshots = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
 const d = new TestDaemon({ args: ['--listen', '127.0.0.1:0'] });
 let url = '';
 let browser: Browser;
 let admin: Page;
 const passwords = { admin: '', viewer: '' };
-
-function addUser(name: string, role: 'admin' | 'viewer'): string {
-  const r = d.lodge(['user', 'add', name, '--role', role]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
-/** A page of its own (its own cookies), light unless asked, small enough for the README. */
-async function newPage(colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 960, height: 600 }, colorScheme });
-  return context.newPage();
-}
-
-async function logIn(page: Page, user: string, password: string): Promise<void> {
-  await page.getByLabel('User').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
-
-/**
- * Saves a page's picture in docs/screenshots, unless the one there differs from it only in a
- * few pixels (a cursor, anti-aliasing): a test run leaves the tree clean until a page changes.
- */
-async function saveScreenshot(page: Page, name: string): Promise<void> {
-  const file = `${screenshots}${name}.png`;
-  const png = await page.screenshot({ animations: 'disabled' });
-  if (existsSync(file) && differingShare(decodePng(png), decodePng(readFileSync(file))) < 0.01) return;
-  writeFileSync(file, png);
-}
+const addUser = (name: string, role: 'admin' | 'viewer') => addUserTo(d, name, role);
+const newPage = (colorScheme: 'light' | 'dark' = 'light') => newPageOf(browser, colorScheme);
 
 const row = (page: Page, guest: string) => page.locator(`tr[data-guest="${guest}"]`);
 const stateOf = (page: Page, guest: string, state: string) => row(page, guest).locator(`.state-${state}`).waitFor({ timeout: 30_000 });
 
 before(async () => {
-  requireProgram(chromiumBin, 'chromium');
-  mkdirSync(screenshots, { recursive: true });
   await d.start();
   url = `https://127.0.0.1:${(await d.client.host()).listen!.port}/`;
   passwords.admin = addUser('admin', 'admin');
   passwords.viewer = addUser('viewer', 'viewer');
-  [browser] = await Promise.all([chromium.launch({ executablePath: chromiumBin, args: ['--no-sandbox'] }), d.buildBusybox().then(() => Promise.all([d.launch('b1'), d.launch('b2')]))]);
+  [browser] = await Promise.all([launchChromium(), d.buildBusybox().then(() => Promise.all([d.launch('b1'), d.launch('b2')]))]);
   admin = await newPage();
 });
 after(async () => {
