@@ -96,3 +96,16 @@ test('a start through Lodge takes over: what the loop had due is dropped and its
   assert.equal(again.status().paused, true, 'a lodged started again finds the loop paused');
   assert.equal(loop.resume().paused, false);
 });
+
+test('a stop asked of a guest that has already ended is refused, and still drops the restart the loop had due', async (t) => {
+  const fake = new BreakableDriver('ct');
+  const { h, loop, advanceUntil } = await loopOver(t, fake);
+  end(fake, 'c1', 'exited with code 1');
+  await advanceUntil(() => loop.status().nextDue !== undefined, 5000);
+  assert.throws(() => h.guests.changeState('c1', { action: 'stop' }), /stopped/);
+  assert.equal(loop.status().nextDue, undefined);
+  t.mock.timers.tick(5000);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(loop.actions(10), [], 'the loop did nothing');
+  assert.equal(h.store.guest('c1')!.state, 'stopped');
+});

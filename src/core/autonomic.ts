@@ -27,6 +27,8 @@ export interface AutonomicServiceDeps {
 
 /** The loop's actions are operations whose action starts so. */
 export const autonomicPrefix = 'autonomic.';
+/** The operations after which what the loop had planned for their guest no longer holds. */
+const takesOver = /^(guest\.\w+|snapshot\.restore|backup\.restore)$/;
 const pausedKey = 'autonomic.paused';
 
 interface Due {
@@ -50,9 +52,11 @@ export class AutonomicService {
   /** Before reconcile: a guest that ended while lodged was down is restarted per its policy too. */
   start(): void {
     this.deps.guests.onEnded((name, how, clean) => this.ended(name, how, clean));
+    // an action asked through Lodge takes over (a stop of a guest that has already ended too): the loop forgets what it had planned for the guest
+    this.deps.guests.onAsked((name) => this.forget(name));
     this.unsubscribe = this.deps.events.subscribe((e) => {
-      // an action asked through Lodge takes over: the loop forgets what it had planned for the guest
-      if (e.type === 'operation' && e.action.startsWith('guest.') && e.detail?.status === 'running') this.forget(e.target);
+      // so does anything else that starts it or replaces what it holds (a launch, a snapshot or a backup restored over it)
+      if (e.type === 'operation' && takesOver.test(e.action) && e.detail?.status === 'running') this.forget(e.target);
     });
     this.looker = setInterval(() => void this.look(), this.deps.lookMs ?? 1000);
   }

@@ -105,6 +105,8 @@ export class GuestService {
   private readonly deps: GuestServiceDeps;
   /** Told of every guest seen to have ended without Lodge asking (the autonomic loop's restarts). */
   private readonly endListeners: Array<(name: string, reason: string, clean: boolean) => void> = [];
+  /** Told of every start, stop, restart, pause, resume or delete asked of a guest through the API, even one refused. */
+  private readonly askListeners: Array<(name: string) => void> = [];
 
   constructor(deps: GuestServiceDeps) {
     this.deps = deps;
@@ -191,6 +193,11 @@ export class GuestService {
   /** Calls `listener` with each guest seen to have ended on its own, how it ended, and whether that was a shutdown from inside. */
   onEnded(listener: (name: string, reason: string, clean: boolean) => void): void {
     this.endListeners.push(listener);
+  }
+
+  /** Calls `listener` with the name of each guest an action is asked of through the API (before it is checked: a refused stop is still a wish). */
+  onAsked(listener: (name: string) => void): void {
+    this.askListeners.push(listener);
   }
 
   /** Looks at the running guests that `which` picks, as a list does: those that ended are recorded stopped (and the listeners told). */
@@ -612,6 +619,7 @@ export class GuestService {
   /** `by`: an action lodged takes on its own (the autonomic loop), named and with its reason. */
   changeState(name: string, req: GuestStatePut, by?: { action: string; reason: string }): Operation {
     const g = this.record(name);
+    if (!by) for (const l of this.askListeners) l(name);
     checkAction(name, g.state, req.action);
     if (req.action === 'pause' || req.action === 'resume') this.deps.drivers.require(g.kind, 'pause', name);
     return this.deps.operations.start(
@@ -690,6 +698,7 @@ export class GuestService {
 
   delete(name: string, force: boolean): Operation {
     const g = this.record(name);
+    for (const l of this.askListeners) l(name);
     checkDelete(name, g.state, force);
     return this.deps.operations.start('guest.delete', name, ({ progress }) =>
       this.lock.with(name, async () => {

@@ -17,6 +17,8 @@ import type { StorageService } from './storage.js';
 
 /** How long a vm's QMP counters are reused: a scrape every second asks each QEMU at most this often. */
 const machineTtlMs = 5000;
+/** How long a reading of the guests, the host and the pools is served again. */
+const readingTtlMs = 1000;
 
 type MachineStats = NonNullable<Machine['stats']>;
 
@@ -31,6 +33,8 @@ export class MetricsService {
   private readonly machines = new Map<string, { at: number; stats: Promise<MachineStats | undefined> }>();
   /** Scrapes that arrive together (two Prometheus replicas) share one reading of every guest. */
   private readonly reading = new Inflight<MetricFamily[]>();
+  /** The last reading of the guests, the host and the pools, served again for readingTtlMs: a client that scrapes in a loop costs lodged one reading a second. */
+  private last: { at: number; families: MetricFamily[] } | undefined;
 
   constructor(deps: MetricsDeps) {
     this.deps = deps;
@@ -46,8 +50,15 @@ export class MetricsService {
     return stats;
   }
 
-  families(): Promise<MetricFamily[]> {
-    return this.reading.run('all', () => this.read());
+  /** Every family: lodged's own counters as they are now, the rest as last read (at most readingTtlMs ago). */
+  async families(): Promise<MetricFamily[]> {
+    const read = await this.reading.run('all', async () => {
+      if (this.last && performance.now() - this.last.at < readingTtlMs) return this.last.families;
+      const families = await this.read();
+      this.last = { at: performance.now(), families };
+      return families;
+    });
+    return [...read, ...this.deps.lodged.families()];
   }
 
   private async read(): Promise<MetricFamily[]> {
@@ -55,7 +66,7 @@ export class MetricsService {
     const names = new Set(observed.map((g) => g.name));
     for (const name of this.machines.keys()) if (!names.has(name)) this.machines.delete(name);
     const machines = await Promise.all(observed.map((g) => (g.machine ? this.machineStats(g) : undefined)));
-    return [...guestFamilies(observed, machines, links), ...hostFamilies(host, pools), ...guestCounts(observed), ...this.deps.lodged.families()];
+    return [...guestFamilies(observed, machines, links), ...hostFamilies(host, pools), ...guestCounts(observed)];
   }
 }
 

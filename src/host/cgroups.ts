@@ -84,10 +84,13 @@ export function parseProcIo(text: string): { readBytes: number; writtenBytes: nu
   return read && written ? { readBytes: Number(read[1]), writtenBytes: Number(written[1]) } : undefined;
 }
 
+/** A cgroup with more processes than this has no disk figures: reading each one's /proc/PID/io would let a guest make every reading of it (a scrape) as slow as it likes. */
+const maxIoProcesses = 256;
+
 /** What the cgroup's live processes read and wrote: v1's blkio counters stay at 0 here (they count only throttled groups). */
 function processesIo(version: CgroupVersion, cgroupPath: string): Pick<CgroupUsage, 'diskReadBytes' | 'diskWrittenBytes'> {
   const pids = (readText(procsFile(version, cgroupPath)) ?? '').split('\n').filter(Boolean);
-  if (pids.length === 0) return {};
+  if (pids.length === 0 || pids.length > maxIoProcesses) return {};
   const io = pids.map((pid) => readText(`/proc/${pid}/io`)).map((t) => (t === undefined ? undefined : parseProcIo(t)));
   return { diskReadBytes: io.reduce((a, x) => a + (x?.readBytes ?? 0), 0), diskWrittenBytes: io.reduce((a, x) => a + (x?.writtenBytes ?? 0), 0) };
 }

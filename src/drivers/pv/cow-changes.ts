@@ -7,7 +7,7 @@
  * whatever happened to the COW file between (a snapshot restored, a restore over the
  * guest): a mark over another base than now's is not trusted, and the whole disk is read.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeCowMap, encodeCowMap } from './cow-disk.js';
 import { setRuns, type CowHeader } from './cow.js';
@@ -28,6 +28,8 @@ export async function markCowChanges(o: { header: CowHeader; bitmap: Buffer; dir
   const { header, bitmap, dir, mark, since } = o;
   if (!markName.test(mark)) throw new Error(`${mark} is not a name Lodge gives a mark`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await lstat(dir);
+  if (!st.isDirectory() || st.uid !== process.getuid!()) throw new Error(`${dir} is not a directory of lodged's own: no mark is kept there`);
   let changed: Ranges | undefined;
   const saved = since && markName.test(since) ? await readFile(path.join(dir, since + suffix)).catch(() => undefined) : undefined;
   const kept = saved && decodeCowMap(saved);

@@ -235,6 +235,8 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
    * or stopped, so its UML writes nothing meanwhile.
    */
   async markChanges(spec: GuestSpec, _running: boolean, mark: string, since: string | undefined): Promise<Array<[number, number]> | undefined> {
+    // pv/ root's again (an earlier lodged gave it to UML), so that no link of UML's stands at pv/changes
+    await this.secureDir(spec);
     const { cow, pv } = this.paths(spec);
     const base = await this.baseOf(spec);
     const { header, bitmap } = await readCowFile(cow, baseIdentity(base, await stat(base)), `the COW disk of ${spec.name}`);

@@ -414,7 +414,8 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
         const socket = net.connect(name);
         socket.once('error', (e) => reject(new LodgeError('ENGINE_FAILED', `${what} does not answer`, { cause: e })));
         socket.once('connect', () => {
-          socket.removeAllListeners('error');
+          // until the caller listens for errors itself (after the handle closes), one must not end lodged
+          socket.removeAllListeners('error').on('error', () => {});
           resolve(socket);
         });
       }),
