@@ -41,9 +41,9 @@ async function lodgeBoot(d: TestDaemon, kind: GuestKind, name: string): Promise<
   return elapsedMs(t0);
 }
 
-async function rawBoot(argv: string[]): Promise<number> {
+async function rawBoot(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const engine = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const engine = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
   let seen = '';
   await new Promise<void>((resolve, reject) => {
     engine.stdout.on('data', (b: Buffer) => {
@@ -75,6 +75,8 @@ function bootBench(b: BootBench): Benchmark {
     await lodgeBoot(d, b.kind, 'warmup');
     const pid = await guestPid(d, 'warmup');
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    // and its environment (a pv engine's has lodge-uml-xstate.so preloaded)
+    const env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
     const procs = readFileSync(`${hostCgroup(pid, 'memory')}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
     const enginePssMb = procs.reduce((sum, p) => sum + pssKb(p), 0) / 1024;
     const shimPssMb = pssKb(parentPid(pid)) / 1024;
@@ -85,7 +87,7 @@ function bootBench(b: BootBench): Benchmark {
     for (let i = 0; i < runs; i++) {
       lodge.push(await lodgeBoot(d, b.kind, `g${i}`));
       await d.done(await d.client.guests.delete(`g${i}`, true));
-      raw.push(await rawBoot(b.rawArgv(argv, i, d.dir)));
+      raw.push(await rawBoot(b.rawArgv(argv, i, d.dir), env));
       b.rawCleanup(i, d.dir);
     }
     const boot = compare(series(`lodge launch --kind ${b.kind} to the shell prompt`, 'ms', lodge), series(`${path.basename(argv[0]!)} by hand to the shell prompt`, 'ms', raw));

@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   const drivers = new DriverRegistry();
   const shimBinary = fileURLToPath(new URL('../../shim/lodge-shim', import.meta.url));
   const ct = await drivers.add(new CtDriver({ runtimeRoot: dirs.runtime, shimBinary, filesBinary: fileURLToPath(new URL('../../shim/lodge-files', import.meta.url)), cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
-  const pv = await drivers.add(new PvDriver({ kernel: '/usr/bin/linux.uml', modulesDir: '/usr/lib/uml/modules', shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
+  const pv = await drivers.add(new PvDriver({ kernel: '/usr/bin/linux.uml', modulesDir: '/usr/lib/uml/modules', shimBinary, xstateLibrary: fileURLToPath(new URL('../../shim/lodge-uml-xstate.so', import.meta.url)), cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
   // vm kernels are Debian's packages unpacked, the same for every lodged on the host: a cache, not state
   const kernelCacheDir = '/var/cache/lodge/kernels';
   const busybox = '/bin/busybox';

@@ -22,6 +22,8 @@ export interface EngineProcessOptions {
   defaultMemoryBytes: number;
   /** What the engine needs beside the guest's memory. */
   overheadBytes: number;
+  /** Variables the engine gets beside lodged's environment. */
+  env?: Record<string, string>;
 }
 
 export class EngineProcess {
@@ -69,7 +71,7 @@ export class EngineProcess {
       throw e;
     });
     try {
-      await startShim({ binary: this.options.shimBinary, paths: shim, consoleSocket: false, logMaxBytes: this.options.consoleLogBytes, join, user: this.uid(spec), argv });
+      await startShim({ binary: this.options.shimBinary, paths: shim, consoleSocket: false, logMaxBytes: this.options.consoleLogBytes, join, user: this.uid(spec), argv, env: this.options.env });
       await ready();
       ctx.signal.throwIfAborted();
     } catch (e) {

@@ -11,7 +11,7 @@ import { VmDriver } from './vm/driver.js';
 const common = { shimBinary: '/nonexistent', cgroupParent: '/lodge', consoleLogBytes: 1024 };
 const drivers: GuestDriver[] = [
   new CtDriver({ ...common, runtimeRoot: '/nonexistent', filesBinary: '/nonexistent' }),
-  new PvDriver({ ...common, kernel: '/nonexistent', modulesDir: '/nonexistent' }),
+  new PvDriver({ ...common, kernel: '/nonexistent', modulesDir: '/nonexistent', xstateLibrary: '/nonexistent' }),
   new VmDriver({ ...common, qemu: '/nonexistent', scratchDir: '/nonexistent', kernelCacheDir: '/nonexistent', busybox: '/bin/busybox' }),
 ];
 

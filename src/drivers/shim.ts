@@ -50,6 +50,8 @@ export interface ShimLaunch {
   user?: number;
   /** An overlay the command needs, mounted in a mount namespace of the shim's own. */
   overlay?: { options: string; target: string };
+  /** Variables the command gets beside lodged's environment. */
+  env?: Record<string, string>;
 }
 
 /** Starts the shim and returns the guest's main pid once the command is up. */
@@ -61,7 +63,7 @@ export async function startShim(launch: ShimLaunch): Promise<number> {
   if (launch.user !== undefined) args.push('--user', String(launch.user));
   if (launch.overlay) args.push('--mount-overlay', launch.overlay.options, launch.overlay.target);
   rmSync(paths.processes, { force: true });
-  const result = await run([...args, '--', ...launch.argv], { allowFailure: true, timeoutMs: 120_000 });
+  const result = await run([...args, '--', ...launch.argv], { allowFailure: true, timeoutMs: 120_000, ...(launch.env ? { env: { ...process.env, ...launch.env } } : {}) });
   const line = result.stdout.trim();
   const ok = /^ok (\d+) (\d+)$/.exec(line);
   if (!ok) throw new Error(line.replace(/^error /, '') || result.stderr.trim() || `lodge-shim exited with ${result.code}`);

@@ -35,6 +35,8 @@ export interface PvDriverOptions {
   kernel: string;
   modulesDir: string;
   shimBinary: string;
+  /** lodge-uml-xstate.so, preloaded into UML (see shim/lodge-uml-xstate.c). */
+  xstateLibrary: string;
   cgroupParent: string;
   consoleLogBytes: number;
 }
@@ -80,12 +82,13 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     super();
     this.options = options;
     // UML's own page tables and helper processes, beside the guest's memory
-    this.engine = new EngineProcess({ ...options, defaultMemoryBytes: pvMemory.defaultBytes, overheadBytes: 64 * mib });
+    this.engine = new EngineProcess({ ...options, defaultMemoryBytes: pvMemory.defaultBytes, overheadBytes: 64 * mib, env: { LD_PRELOAD: options.xstateLibrary } });
   }
 
   async probe(): Promise<DriverProbe> {
     if (!existsSync(this.options.kernel)) return { kind: 'pv', available: false, engine: `${this.options.kernel} is missing: install the Debian package user-mode-linux` };
-    if (!existsSync(this.options.shimBinary)) return { kind: 'pv', available: false, engine: `lodge-shim is missing at ${this.options.shimBinary} (run npm run build)` };
+    for (const built of [this.options.shimBinary, this.options.xstateLibrary])
+      if (!existsSync(built)) return { kind: 'pv', available: false, engine: `${path.basename(built)} is missing at ${built} (run npm run build)` };
     try {
       this.unix = createRequire(import.meta.url)('unix-dgram') as typeof UnixDgram;
     } catch (e) {
