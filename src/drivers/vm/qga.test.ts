@@ -108,9 +108,12 @@ test("the agent's refusal to run a command names the command; a silent agent fai
   const silent = net.createServer((c) => c.on('error', () => {}));
   await new Promise<void>((r) => silent.listen(file, r));
   const t0 = Date.now();
-  await assert.rejects(Qga.connect(file, 300), /did not answer guest-sync-delimited in 300 ms/);
-  assert.ok(Date.now() - t0 < 1000);
-  silent.close();
+  try {
+    await assert.rejects(Qga.connect(file, 300), /did not answer guest-sync-delimited in (29\d|300) ms/);
+    assert.ok(Date.now() - t0 < 1000);
+  } finally {
+    silent.close(); // an open server would keep this file's process, and so the run, from ending
+  }
 });
 
 test('garbage or a flood from the agent ends the connection with a QgaError, and nothing else', async () => {
