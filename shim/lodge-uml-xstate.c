@@ -35,14 +35,23 @@
 /* UML runs its guest's processes one at a time, on kernel stacks too small for this */
 static unsigned char whole[65536];
 
-/* The features whose registers lie whole within the first `len` bytes (standard format). */
+/*
+ * The features whose registers lie whole within the first `len` bytes (standard format).
+ * Asked of CPUID once: in a virtual machine each CPUID is an exit to the hypervisor, and
+ * UML sets these registers at every system call of its guest.
+ */
 static uint64_t features_within(size_t len) {
+  static size_t known_len;
+  static uint64_t known;
+  if (len == known_len) return known;
   uint64_t within = 3; /* x87 and SSE: the legacy area */
   for (unsigned i = 2; i < 63; i++) {
     unsigned size, offset, ecx, edx;
     __cpuid_count(0xd, i, size, offset, ecx, edx);
     if (size && (size_t)offset + size <= len) within |= 1ull << i;
   }
+  known_len = len;
+  known = within;
   return within;
 }
 
