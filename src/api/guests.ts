@@ -152,6 +152,19 @@ export type Guest = Static<typeof Guest>;
 
 export const GuestList = Type.Array(Guest);
 
+/** GET /1.0/guests?...: every filter given must match (a guest's NICs come with each guest listed). */
+export const GuestListQuery = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'a glob (* and ?) matching the whole name, or else a part of the name' })),
+    kind: Type.Optional(GuestKind),
+    state: Type.Optional(StringEnum(guestStates)),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the image it was launched from, exactly' })),
+    network: Type.Optional(Type.String({ pattern: namePattern, description: 'a network one of its NICs is on' })),
+  },
+  { additionalProperties: false },
+);
+export type GuestListQuery = Static<typeof GuestListQuery>;
+
 /** An argument, variable or path handed to a program: a NUL would end it early, so none may hold one. */
 const ArgText = Type.String({ pattern: '^[^\\u0000]*$', description: 'text without NUL bytes' });
 

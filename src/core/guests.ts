@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
+import type { ExecPost, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
@@ -16,6 +16,7 @@ import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
+import { nameMatches } from '../api/name-match.js';
 import type { CgroupUsage } from '../host/cgroups.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
@@ -229,12 +230,17 @@ export class GuestService {
     }
   }
 
-  async list(): Promise<Guest[]> {
-    const guests = this.deps.store.guests();
+  /** The guests that match every filter given, each with its NICs; the state is matched after a look at the host. */
+  async list(filter: GuestListQuery = {}): Promise<Guest[]> {
+    // every NIC and root volume in one query a network and one in all, not one per guest: a list is lodged's hot path
+    const nics = this.deps.networks.apiNicsByGuest();
+    const guests = this.deps.store
+      .guests()
+      .filter((g) => (filter.name === undefined || nameMatches(filter.name, g.name)) && (filter.kind === undefined || g.kind === filter.kind) && (filter.image === undefined || g.image === filter.image))
+      .filter((g) => filter.network === undefined || (nics.get(g.id) ?? []).some((n) => n.network === filter.network));
     await Promise.all(guests.map((g) => this.refresh(g)));
-    // every root volume in one query, not one per guest: a list is lodged's hot path
     const roots = this.deps.store.rootVolumes();
-    return guests.map((g) => this.toApi(g, {}, roots.get(g.id)));
+    return guests.filter((g) => filter.state === undefined || g.state === filter.state).map((g) => this.toApi(g, nics.has(g.id) ? { nics: nics.get(g.id)! } : {}, roots.get(g.id)));
   }
 
   /**

@@ -4,14 +4,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NameParams } from '../../api/common.js';
-import { Guest, GuestList, GuestPatch, GuestsPost, GuestStatePut } from '../../api/guests.js';
+import { Guest, GuestList, GuestListQuery, GuestPatch, GuestsPost, GuestStatePut } from '../../api/guests.js';
 import { Operation } from '../../api/operations.js';
 import type { ServerDeps } from '../deps.js';
 
 const DeleteQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 
 export function guestRoutes(app: FastifyInstance, { guests }: ServerDeps): void {
-  app.get('/1.0/guests', { schema: { tags: ['guests'], response: { 200: GuestList } } }, () => guests.list());
+  app.get<{ Querystring: GuestListQuery }>(
+    '/1.0/guests',
+    { schema: { tags: ['guests'], summary: 'List guests, those that match every filter given', querystring: GuestListQuery, response: { 200: GuestList } } },
+    (request) => guests.list(request.query),
+  );
 
   app.post<{ Body: GuestsPost }>(
     '/1.0/guests',
