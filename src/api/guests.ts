@@ -63,6 +63,9 @@ export const GuestsPost = Type.Object(
 );
 export type GuestsPost = Static<typeof GuestsPost>;
 
+export const GuestRenamePost = Type.Object({ name: Name }, { additionalProperties: false });
+export type GuestRenamePost = Static<typeof GuestRenamePost>;
+
 export const GuestPatch = Type.Object({ limits: Type.Optional(Limits), restart: Type.Optional(Restart) }, { additionalProperties: false });
 export type GuestPatch = Static<typeof GuestPatch>;
 
@@ -139,6 +142,11 @@ export const Guest = Type.Object({
       },
       { description: 'its root volume; absent for a guest made before storage pools, whose root is in its own directory' },
     ),
+  ),
+  atNextStart: Type.Optional(
+    Type.Array(Type.Object({ limit: Type.String(), why: Type.String() }), {
+      description: 'in the answer of a change: the limits its running engine takes only at its next start (a vm\'s vCPUs), each with why; the others were applied',
+    }),
   ),
   usage: Type.Optional(
     Type.Object({

@@ -23,6 +23,7 @@ export class GuestsClient {
   get = (name: string) => this.t.request<Guest>('GET', at(name));
   launch = (body: GuestsPost) => this.t.request<Operation>('POST', '/1.0/guests', { body });
   update = (name: string, body: GuestPatch) => this.t.request<Guest>('PATCH', at(name), { body });
+  rename = (name: string, to: string) => this.t.request<Guest>('POST', `${at(name)}/rename`, { body: { name: to } });
   copy = (name: string, body: GuestCopyPost) => this.t.request<Operation>('POST', `${at(name)}/copy`, { body });
   delete = (name: string, force = false) => this.t.request<Operation>('DELETE', `${at(name)}${force ? '?force=true' : ''}`);
   changeState = (name: string, body: GuestStatePut) => this.t.request<Operation>('PUT', `${at(name)}/state`, { body });

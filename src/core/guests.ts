@@ -10,7 +10,7 @@ import type { ExecPost, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPa
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, hasMemory, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -734,22 +734,58 @@ export class GuestService {
     );
   }
 
+  /**
+   * Gives a stopped guest another name. Its rows (snapshots, schedules, volumes, NICs,
+   * forwards) are keyed by its id and its host resources by its id too, so the name is one
+   * column; its networks' DNS answers for the new name, a container's /etc/hostname says it.
+   * A running guest is refused: its engine and its kernel or hostname were given the name at
+   * start. Its backups stay under the name they were taken with (restorable as any guest).
+   */
+  async rename(name: string, to: string): Promise<Guest> {
+    for (const l of this.askListeners) l(name);
+    return this.lock.with(name, async () => {
+      const g = this.record(name);
+      await this.refresh(g, true);
+      if (g.state !== 'stopped' && g.state !== 'error') {
+        throw new LodgeError('CONFLICT', `cannot rename ${name}: it is ${g.state}, and a running guest's engine and hostname have its name from its start; stop it first (lodge stop ${name})`);
+      }
+      const busy = this.deps.operations.list().find((o) => o.status === 'running' && o.target === name);
+      if (busy) throw new LodgeError('CONFLICT', `cannot rename ${name}: ${busy.action} ${busy.id} is running on it`);
+      if (this.deps.store.guest(to)) throw new LodgeError('CONFLICT', `name: a guest named ${to} exists already`);
+      this.deps.store.renameGuest(g.id, to);
+      g.name = to;
+      const driver = this.driver(g);
+      if (hasRenaming(driver)) {
+        try {
+          await this.activateRoot(g);
+          await driver.renamed(this.spec(g));
+        } catch (e) {
+          this.deps.store.renameGuest(g.id, name);
+          throw wrap(e, `renaming ${name} to ${to} failed`);
+        }
+      }
+      await this.deps.networks.nicsChanged(this.deps.networks.guestNics(g.id), 'add');
+      this.deps.events.emit('lifecycle', name, 'renamed', { name: to });
+      return this.toApi(g);
+    });
+  }
+
   async update(name: string, patch: GuestPatch): Promise<Guest> {
     return this.lock.with(name, async () => {
       const g = this.record(name);
       await this.refresh(g, true);
       // the limits first: a patch whose limits are refused changes nothing
-      if (patch.limits) await this.updateLimits(g, patch.limits);
+      const later = patch.limits ? await this.updateLimits(g, patch.limits) : undefined;
       if (patch.restart !== undefined && patch.restart !== g.restart) {
         this.deps.store.setGuestRestart(g.id, patch.restart);
         g.restart = patch.restart;
         this.deps.events.emit('lifecycle', name, 'updated', { restart: patch.restart });
       }
-      return this.toApi(g);
+      return this.toApi(g, later?.length ? { atNextStart: later } : {});
     });
   }
 
-  private async updateLimits(g: GuestRecord, asked: Limits): Promise<void> {
+  private async updateLimits(g: GuestRecord, asked: Limits): Promise<LimitsAtNextStart> {
     const name = g.name;
     if (asked.disk !== undefined && asked.disk !== g.limits.disk) {
       throw new LodgeError('UNSUPPORTED', `limits.disk: the disk size of ${name} is set at launch and cannot change`);
@@ -757,6 +793,7 @@ export class GuestService {
     const limits = { ...g.limits, ...asked };
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
     this.checkKindLimits(g.kind, resolved);
+    let later: LimitsAtNextStart = [];
     if (g.state === 'running' || g.state === 'paused') {
       this.deps.drivers.require(g.kind, 'liveLimits', name);
       // a guest whose kernel was given its memory at boot gives some back only through a balloon:
@@ -765,14 +802,15 @@ export class GuestService {
       const was = resolveLimits(g.limits, this.deps.hostMemoryBytes).memoryBytes ?? fixed?.defaultBytes;
       if (fixed && was !== undefined && (resolved.memoryBytes ?? fixed.defaultBytes) < was) this.deps.drivers.require(g.kind, 'memoryBalloon', name);
       try {
-        await this.driver(g).setLimits(this.spec(g), resolved);
+        later = (await this.driver(g).setLimits(this.spec(g), resolved)) ?? [];
       } catch (e) {
         throw wrap(e, `changing the limits of ${name} failed`);
       }
     }
     this.deps.store.setGuestLimits(g.id, limits);
     g.limits = limits;
-    this.deps.events.emit('lifecycle', name, 'updated', { limits });
+    this.deps.events.emit('lifecycle', name, 'updated', { limits, ...(later.length ? { atNextStart: later.map((l) => l.limit) } : {}) });
+    return later;
   }
 
   async exec(name: string, req: ExecPost): Promise<ExecResult> {

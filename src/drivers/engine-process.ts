@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../host/cgroups.js';
 import { createTaps, removeHostDevices } from '../network/nic.js';
-import type { ConsolePaths, GuestRef, GuestSpec, ObservedState, OperationContext, ResolvedLimits, StopOptions } from './driver.js';
+import type { ConsolePaths, GuestRef, GuestSpec, LimitsAtNextStart, ObservedState, OperationContext, ResolvedLimits, StopOptions } from './driver.js';
 import { guestUid } from './guest-uid.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit, type ShimPaths } from './shim.js';
 
@@ -133,7 +133,7 @@ export abstract class EngineDriver {
   }
 
   /** What the engine was started with (memory, vCPUs) applies at the next start; the cgroup's caps change now. */
-  setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
+  setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<LimitsAtNextStart | void> {
     return this.engine.setLimits(spec, limits);
   }
 

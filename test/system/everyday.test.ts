@@ -1,11 +1,14 @@
 /**
  * What an administrator does every hour, through the CLI, on busybox containers (cheap):
- * a list filtered and with chosen columns, its addresses in JSON too.
+ * a list filtered and with chosen columns, its addresses in JSON too; a rename; a guest's
+ * settings shown and edited in $EDITOR (a script here).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Guest } from '../../src/api/guests.js';
-import { TestDaemon } from './harness.js';
+import { guestPid, hostCgroup, TestDaemon } from './harness.js';
 
 const d = new TestDaemon({ netns: true });
 
@@ -45,4 +48,65 @@ test('lodge list filters by name, kind, state, image and network, shows addresse
   assert.match(column.stderr, /--columns: "z" is not a column/);
   // the API refuses a wrong filter too, naming it
   await assert.rejects(d.client.guests.list({ state: 'up' as 'running' }), /state/);
+});
+
+test('lodge rename moves a stopped guest whole (address, snapshot, schedule, DNS name, /etc/hostname); a running one and a bad name are refused', async () => {
+  const before = await d.client.guests.get('web2');
+  const running = d.lodge(['rename', 'web2', 'shop']);
+  assert.equal(running.code, 1);
+  assert.match(running.stderr, /cannot rename web2: it is running.*stop it first \(lodge stop web2\)/);
+
+  lodge('stop', 'web2', '--timeout', '10');
+  await d.done(await d.client.snapshots.create('web2', { name: 'first' }));
+  await d.client.schedules.snapshots('web2', { every: '1d', keep: 2 });
+  const bad = d.lodge(['rename', 'web2', 'Shop_1']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /name/);
+  const taken = d.lodge(['rename', 'web2', 'web1']);
+  assert.match(taken.stderr, /a guest named web1 exists already/);
+
+  const r = d.lodge(['rename', 'web2', 'shop']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /web2 is now shop/);
+  await assert.rejects(d.client.guests.get('web2'), /not found/);
+  const after = await d.client.guests.get('shop');
+  assert.deepEqual(after.nics, before.nics);
+  assert.deepEqual((await d.client.snapshots.list('shop')).map((s) => s.name), ['first']);
+  assert.deepEqual((await d.client.schedules.list('shop')).map((s) => s.guest), ['shop']);
+
+  lodge('start', 'shop');
+  assert.equal(lodge('exec', 'shop', '--', 'cat', '/etc/hostname').trim(), 'shop');
+  assert.equal(lodge('exec', 'shop', '--', 'hostname').trim(), 'shop');
+  // the network's DNS answers for the new name, with the address the guest kept
+  assert.match(lodge('exec', 'web1', '--', 'nslookup', 'shop'), new RegExp(after.nics![0]!.address.split('/')[0]!.replace(/\./g, '\\.')));
+  await d.client.schedules.remove('shop', 'snapshot');
+});
+
+/** An $EDITOR that replaces `from` with `to` in the file it is given. */
+function editor(name: string, from: string, to: string): string {
+  const file = path.join(d.dir, name);
+  writeFileSync(file, `#!/bin/sh\nsed -i 's/${from}/${to}/' "$1"\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+test('lodge config show prints the settings as YAML or JSON; config edit applies a change live and refuses a bad one whole', async () => {
+  const shown = JSON.parse(lodge('config', 'show', 'web1', '--format', 'json')) as Record<string, unknown>;
+  assert.deepEqual(shown, { name: 'web1', kind: 'ct', image: 'busybox', options: {}, networks: ['default'], limits: {}, restart: 'no' });
+  assert.match(lodge('config', 'show', 'web1'), /^name: web1\nkind: ct\n[^]*^limits: \{\}\nrestart: no$/m);
+
+  const bad = d.lodge(['config', 'edit', 'web1'], '', { EDITOR: editor('bad', '^limits: {}$', 'limits: { memory: 300M, processes: lots }') });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /limits\.processes: "lots" is not a whole number of at least 1; nothing was changed \(the edit is kept in \S+web1\.yaml\)/);
+  assert.deepEqual((await d.client.guests.get('web1')).limits, {});
+  const kind = d.lodge(['config', 'edit', 'web1'], '', { EDITOR: editor('kind', '^kind: ct$', 'kind: vm') });
+  assert.match(kind.stderr, /kind: cannot change here: it is set at launch; nothing was changed/);
+
+  const good = d.lodge(['config', 'edit', 'web1'], '', { EDITOR: editor('good', '^limits: {}$', 'limits: { memory: 300M, processes: 50 }') });
+  assert.equal(good.code, 0, good.stderr);
+  assert.equal(good.stderr, 'web1: memory 300M: changed\nweb1: processes 50: changed\n');
+  assert.deepEqual((await d.client.guests.get('web1')).limits, { memory: '300M', processes: 50 });
+  const cgroup = hostCgroup(await guestPid(d, 'web1'), 'memory');
+  assert.equal(Number(readFileSync(`${cgroup}/memory.limit_in_bytes`, 'utf8')), 300 * 1024 * 1024, 'the running guest has it at once');
+  assert.equal(d.lodge(['config', 'edit', 'web1'], '', { EDITOR: 'true' }).stderr, 'web1: nothing changed\n');
 });

@@ -110,6 +110,12 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return { rootBytes: spec.root?.sizeBytes ?? 0 };
   }
 
+  /** Its /etc/hostname says its new name, as create wrote the first (as LXD's hostname template does on a rename). */
+  async renamed(spec: GuestSpec): Promise<void> {
+    const lower = await this.lowerDir(spec);
+    await writeEtcFiles(lower, (await this.prepareRoot(spec, lower)).upper, hostnameFile(spec.name));
+  }
+
   private prepareRoot(spec: GuestSpec, lower: string) {
     return prepareOverlayRoot(spec.dir, lower, spec.options.privileged ? 0 : defaultIdMap.hostId, spec.root?.dir, spec.limits.diskBytes);
   }
