@@ -640,7 +640,9 @@ export class GuestService {
         const spec = this.spec(g);
         const revert = new Revert();
         const ctx = { signal, progress, revert };
-        const stopOptions = { timeoutMs: (req.timeout ?? defaultStopTimeoutSeconds) * 1000, force: req.force ?? false, stopSignal: spec.image.stopSignal };
+        const timeout = req.timeout ?? defaultStopTimeoutSeconds;
+        const stopOptions = { timeoutMs: timeout * 1000, force: req.force ?? false, stopSignal: spec.image.stopSignal };
+        let killed = false;
         try {
           switch (req.action) {
             case 'start':
@@ -649,12 +651,12 @@ export class GuestService {
               await driver.start(spec, ctx);
               break;
             case 'stop':
-              progress(20, req.force ? 'killing' : `asking init to stop (${spec.image.stopSignal})`);
-              await driver.stop(spec, stopOptions);
+              progress(20, req.force ? 'killing' : `asking init to stop (${spec.image.stopSignal}) for ${timeout} s`);
+              ({ killed } = await driver.stop(spec, stopOptions));
               break;
             case 'restart':
-              progress(20, 'stopping');
-              await driver.stop(spec, stopOptions);
+              progress(20, req.force ? 'killing' : `stopping: asking init (${spec.image.stopSignal}) for ${timeout} s`);
+              ({ killed } = await driver.stop(spec, stopOptions));
               signal.throwIfAborted();
               progress(60, 'starting');
               await this.activateRoot(g);
@@ -674,7 +676,10 @@ export class GuestService {
           throw error;
         }
         revert.success();
-        this.setState(g, resultState[req.action], req.action === 'stop' ? (req.force ? 'stopped by force' : 'stopped on request') : undefined);
+        // a guest that ignored its stop signal was killed: the operation and its stop reason say so
+        const ending = killed ? `killed after the timeout: it did not stop on ${spec.image.stopSignal} within ${timeout} s` : undefined;
+        this.setState(g, resultState[req.action], req.action === 'stop' ? (ending ?? (req.force ? 'stopped by force' : 'stopped on request')) : undefined);
+        return ending;
       }),
       // a start can be called off; a stop, a pause or a resume is done once asked
       { cancellable: req.action === 'start' || req.action === 'restart', ...(by ? { reason: by.reason } : {}) },

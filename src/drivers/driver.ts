@@ -127,6 +127,11 @@ export type ObservedState = { state: 'running'; pid?: number } | { state: 'stopp
 /** Limits a running guest gets only at its next start, each with why and what changed now. */
 export type LimitsAtNextStart = Array<{ limit: 'cpu' | 'memory' | 'swap' | 'processes'; why: string }>;
 
+/** How a stop ended: killed is true when the guest was asked and did not end within the timeout. */
+export interface StopOutcome {
+  killed: boolean;
+}
+
 export interface StopOptions {
   timeoutMs: number;
   force: boolean;
@@ -164,7 +169,7 @@ export interface GuestDriver {
   create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }>;
   /** Starts its engine; what fails or is cancelled after the engine runs is undone through ctx.revert (the engine killed). */
   start(spec: GuestSpec, ctx: OperationContext): Promise<void>;
-  stop(spec: GuestSpec, options: StopOptions): Promise<void>;
+  stop(spec: GuestSpec, options: StopOptions): Promise<StopOutcome>;
   pause(spec: GuestSpec): Promise<void>;
   resume(spec: GuestSpec): Promise<void>;
   /** Cheap enough to call for every guest on every list. */

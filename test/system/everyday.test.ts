@@ -1,14 +1,17 @@
 /**
  * What an administrator does every hour, through the CLI, on busybox containers (cheap):
  * a list filtered and with chosen columns, its addresses in JSON too; a rename; a guest's
- * settings shown and edited in $EDITOR (a script here).
+ * settings shown and edited in $EDITOR (a script here); a stop of a guest that ignores its
+ * stop signal (an init of its own that traps it), counted down on a terminal and recorded
+ * as killed; lodge monitor's lines.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { chmodSync, createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Guest } from '../../src/api/guests.js';
-import { guestPid, hostCgroup, TestDaemon } from './harness.js';
+import { guestPid, hostCgroup, lodgeBin, TestDaemon } from './harness.js';
 
 const d = new TestDaemon({ netns: true });
 
@@ -109,4 +112,51 @@ test('lodge config show prints the settings as YAML or JSON; config edit applies
   const cgroup = hostCgroup(await guestPid(d, 'web1'), 'memory');
   assert.equal(Number(readFileSync(`${cgroup}/memory.limit_in_bytes`, 'utf8')), 300 * 1024 * 1024, 'the running guest has it at once');
   assert.equal(d.lodge(['config', 'edit', 'web1'], '', { EDITOR: 'true' }).stderr, 'web1: nothing changed\n');
+});
+
+test('lodge stop of a guest that ignores its stop signal counts down on a terminal and records that it was killed after the timeout', async () => {
+  // busybox's rootfs with an init that ignores SIGTERM
+  const scripts = path.join(d.dir, 'deaf');
+  mkdirSync(scripts);
+  writeFileSync(path.join(scripts, 'deaf'), "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n");
+  chmodSync(path.join(scripts, 'deaf'), 0o755);
+  const tarball = path.join(d.dir, 'deaf.tar');
+  execFileSync('tar', ['-C', path.join(d.stateDir, 'images', 'busybox', 'rootfs'), '-cf', tarball, '.']);
+  execFileSync('tar', ['-C', scripts, '-rf', tarball, './deaf']);
+  await d.done(await d.client.images.import({ name: 'deaf', init: '/deaf', stopSignal: 'SIGTERM' }, createReadStream(tarball)));
+  await d.launch('deaf1', { image: 'deaf', networks: [] });
+
+  // on a terminal (script(1) gives it one) the bar counts down to the kill
+  const started = Date.now();
+  const tty = spawnSync('script', ['-qec', `stty cols 200; ${process.execPath} ${lodgeBin} stop deaf1 --timeout 2`, '/dev/null'], { env: { ...process.env, LODGE_SOCKET: d.socket }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(tty.status, 0, tty.stdout);
+  assert.ok(Date.now() - started >= 2000, 'it was given its timeout');
+  assert.match(tty.stdout, /asking init to stop \(SIGTERM\) for 2 s: killed in [12] s/);
+  assert.match(tty.stdout, /deaf1 is stopped \(killed after the timeout: it did not stop on SIGTERM within 2 s\)/);
+  const g = await d.client.guests.get('deaf1');
+  assert.deepEqual([g.state, g.stateReason], ['stopped', 'killed after the timeout: it did not stop on SIGTERM within 2 s']);
+  const op = (await d.client.operations.list()).find((o) => o.action === 'guest.stop' && o.target === 'deaf1')!;
+  assert.deepEqual([op.status, op.result], ['success', 'killed after the timeout: it did not stop on SIGTERM within 2 s']);
+  // a guest that stops when asked says so, without a result
+  lodge('stop', 'web1');
+  assert.equal((await d.client.guests.get('web1')).stateReason, 'stopped on request');
+  await d.client.guests.delete('deaf1', true).then((o) => d.done(o));
+});
+
+test('lodge monitor prints one JSON object per line', async () => {
+  const monitor = spawn(process.execPath, [lodgeBin, 'monitor'], { env: { ...process.env, LODGE_SOCKET: d.socket }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    monitor.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    // the watch is on once an event it is sent arrives: poke until one does
+    for (let i = 0; i < 50 && !out.includes('\n'); i++) {
+      await d.client.guests.update('db1', { restart: i % 2 ? 'no' : 'always' });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const lines = out.trim().split('\n');
+    assert.ok(lines.length >= 1, 'an event arrived');
+    for (const line of lines) assert.equal((JSON.parse(line) as { target: string }).target, 'db1');
+  } finally {
+    monitor.kill();
+  }
 });
