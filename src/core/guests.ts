@@ -17,6 +17,7 @@ import { launchOptions, type LaunchOption } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
 import { nameMatches } from '../api/name-match.js';
+import { missingImageHint } from '../api/image-names.js';
 import type { CgroupUsage } from '../host/cgroups.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
@@ -288,7 +289,7 @@ export class GuestService {
     const driver = this.deps.drivers.get(kind);
     const image = this.deps.store.image(req.image);
     if (!image) {
-      throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
+      throw new LodgeError('NOT_FOUND', `image ${req.image} not found: ${missingImageHint(req.image)}`);
     }
     // a copy is made from the version of the image its source was made from, kept while that guest is
     if (!from && this.deps.images.beingRebuilt(req.image)) throw new LodgeError('CONFLICT', `image: ${req.image} is being rebuilt; launch from it once that is done (lodge operation list)`);

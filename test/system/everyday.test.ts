@@ -160,3 +160,26 @@ test('lodge monitor prints one JSON object per line', async () => {
     monitor.kill();
   }
 });
+
+test('a missing image is hinted by its own build command; image list --available says what Lodge builds; xz and zstd rootfs tarballs import', async () => {
+  const iso = d.lodge(['launch', 'busybox-iso', 'v1', '--kind', 'vm']);
+  assert.equal(iso.code, 1);
+  assert.match(iso.stderr, /image busybox-iso not found: it is not built yet: lodge image build busybox-iso makes it/);
+  assert.match(d.lodge(['launch', 'alpine', 'a1']).stderr, /image alpine not found: lodge image list shows what there is, lodge image list --available what Lodge builds/);
+  const available = JSON.parse(lodge('image', 'list', '--available', '--format', 'json')) as Array<{ name: string; built: boolean }>;
+  assert.deepEqual(available.map((a) => [a.name, a.built]), [['busybox', true], ['debian/12', false], ['busybox-iso', false]]);
+  assert.match(lodge('image', 'list', '--available'), /^busybox-iso\s+no \(lodge image build busybox-iso\)\s+vm\s+a live ISO/m);
+
+  const tarball = path.join(d.dir, 'rootfs.tar');
+  execFileSync('tar', ['-C', path.join(d.stateDir, 'images', 'busybox', 'rootfs'), '-cf', tarball, '.']);
+  execFileSync('xz', ['-k', '-T1', '-1', tarball]);
+  execFileSync('zstd', ['-q', '-k', tarball, '-o', `${tarball}.zst`]);
+  for (const [file, name] of [[`${tarball}.xz`, 'bb-xz'], [`${tarball}.zst`, 'bb-zst']] as const) {
+    const r = d.lodge(['image', 'import', file, name, '--stop-signal', 'SIGUSR2']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  await d.launch('fromxz', { image: 'bb-xz', networks: [] });
+  assert.equal(lodge('exec', 'fromxz', '--', 'cat', '/etc/hostname').trim(), 'fromxz');
+  assert.equal((await d.client.images.list()).find((i) => i.name === 'bb-zst')?.format, 'rootfs');
+  await d.client.guests.delete('fromxz', true).then((o) => d.done(o));
+});
