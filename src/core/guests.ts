@@ -678,7 +678,7 @@ export class GuestService {
         }
         revert.success();
         // a guest that ignored its stop signal was killed: the operation and its stop reason say so
-        const ending = killed ? `killed after the timeout: it did not stop on ${spec.image.stopSignal} within ${timeout} s` : undefined;
+        const ending = killed ? `killed after the timeout: it had not shut down ${timeout} s after it was asked` : undefined;
         this.setState(g, resultState[req.action], req.action === 'stop' ? (ending ?? (req.force ? 'stopped by force' : 'stopped on request')) : undefined);
         return ending;
       }),
