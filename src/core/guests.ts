@@ -748,6 +748,13 @@ export class GuestService {
    * start. Its backups stay under the name they were taken with (restorable as any guest).
    */
   async rename(name: string, to: string): Promise<Guest> {
+    // an operation on it (a start, a backup: not all hold its lock throughout) is refused, not waited for
+    const refuseBusy = () => {
+      const busy = this.deps.operations.list().find((o) => o.status === 'running' && o.target === name);
+      if (busy) throw new LodgeError('CONFLICT', `cannot rename ${name}: ${busy.action} ${busy.id} is running on it`);
+    };
+    this.record(name);
+    refuseBusy();
     for (const l of this.askListeners) l(name);
     return this.lock.with(name, async () => {
       const g = this.record(name);
@@ -755,8 +762,7 @@ export class GuestService {
       if (g.state !== 'stopped' && g.state !== 'error') {
         throw new LodgeError('CONFLICT', `cannot rename ${name}: it is ${g.state}, and a running guest's engine and hostname have its name from its start; stop it first (lodge stop ${name})`);
       }
-      const busy = this.deps.operations.list().find((o) => o.status === 'running' && o.target === name);
-      if (busy) throw new LodgeError('CONFLICT', `cannot rename ${name}: ${busy.action} ${busy.id} is running on it`);
+      refuseBusy();
       if (this.deps.store.guest(to)) throw new LodgeError('CONFLICT', `name: a guest named ${to} exists already`);
       this.deps.store.renameGuest(g.id, to);
       g.name = to;
