@@ -63,6 +63,9 @@ export const GuestsPost = Type.Object(
 );
 export type GuestsPost = Static<typeof GuestsPost>;
 
+export const GuestRenamePost = Type.Object({ name: Name }, { additionalProperties: false });
+export type GuestRenamePost = Static<typeof GuestRenamePost>;
+
 export const GuestPatch = Type.Object({ limits: Type.Optional(Limits), restart: Type.Optional(Restart) }, { additionalProperties: false });
 export type GuestPatch = Static<typeof GuestPatch>;
 
@@ -140,6 +143,11 @@ export const Guest = Type.Object({
       { description: 'its root volume; absent for a guest made before storage pools, whose root is in its own directory' },
     ),
   ),
+  atNextStart: Type.Optional(
+    Type.Array(Type.Object({ limit: Type.String(), why: Type.String() }), {
+      description: 'in the answer of a change: the limits its running engine takes only at its next start (a vm\'s vCPUs), each with why; the others were applied',
+    }),
+  ),
   usage: Type.Optional(
     Type.Object({
       memoryBytes: Type.Optional(Type.Integer()),
@@ -151,6 +159,19 @@ export const Guest = Type.Object({
 export type Guest = Static<typeof Guest>;
 
 export const GuestList = Type.Array(Guest);
+
+/** GET /1.0/guests?...: every filter given must match (a guest's NICs come with each guest listed). */
+export const GuestListQuery = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'a glob (* and ?) matching the whole name, or else a part of the name' })),
+    kind: Type.Optional(GuestKind),
+    state: Type.Optional(StringEnum(guestStates)),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the image it was launched from, exactly' })),
+    network: Type.Optional(Type.String({ pattern: namePattern, description: 'a network one of its NICs is on' })),
+  },
+  { additionalProperties: false },
+);
+export type GuestListQuery = Static<typeof GuestListQuery>;
 
 /** An argument, variable or path handed to a program: a NUL would end it early, so none may hold one. */
 const ArgText = Type.String({ pattern: '^[^\\u0000]*$', description: 'text without NUL bytes' });

@@ -14,6 +14,7 @@ export const Operation = Type.Object({
   progress: Type.Number({ minimum: 0, maximum: 100 }),
   step: Type.String({ description: 'what it is doing now, or did last' }),
   reason: Type.Optional(Type.String({ description: 'why lodged took it on its own (autonomic.* actions), in words' })),
+  result: Type.Optional(Type.String({ description: 'how a success ended, when there is more to say than done (a stop that had to kill: killed after the timeout)' })),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), cause: Type.Optional(Type.String()) })),
   timings: Type.Optional(
     Type.Array(Type.Object({ step: Type.String(), ms: Type.Number() }), {

@@ -8,12 +8,14 @@ import { register as autonomic } from './commands/autonomic.js';
 import { register as backup } from './commands/backup.js';
 import { register as backupStore } from './commands/backup-store.js';
 import { register as guestConsole } from './commands/guest-console.js';
+import { register as guestConfig } from './commands/guest-config.js';
 import { register as guestCopy } from './commands/guest-copy.js';
 import { register as guestDelete } from './commands/guest-delete.js';
 import { register as guestExport } from './commands/guest-export.js';
 import { register as guestExec } from './commands/guest-exec.js';
 import { register as guestLaunch } from './commands/guest-launch.js';
 import { register as guestList } from './commands/guest-list.js';
+import { register as guestRename } from './commands/guest-rename.js';
 import { register as guestSet } from './commands/guest-set.js';
 import { register as guestState } from './commands/guest-state.js';
 import { register as file } from './commands/file.js';
@@ -44,7 +46,7 @@ const getClient = () => {
   const remoteName = (program.opts() as { remote?: string }).remote ?? (process.env.LODGE_REMOTE || undefined);
   return (client ??= new LodgeClient(remoteName === undefined ? undefined : remoteNamed(remoteName)));
 };
-for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestExport, guestSet, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation, autonomic, user, token]) register(program, getClient);
+for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCopy, guestRename, guestExport, guestSet, guestConfig, guestExec, guestConsole, file, image, network, storage, volume, snapshot, backup, backupStore, forward, operation, autonomic, user, token]) register(program, getClient);
 remote(program);
 
 try {

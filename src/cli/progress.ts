@@ -8,7 +8,14 @@ import { isErrorCode, LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
 import type { LodgeClient } from '../client/index.js';
 
-export async function waitFor(client: LodgeClient, started: Operation, label: string): Promise<Operation> {
+/** A step's words with what a deadline will do, counted down: "killed in 12 s". */
+export function countdownText(step: string, deadline: { at: number; what: string }, now: number): string {
+  const left = Math.ceil((deadline.at - now) / 1000);
+  return left > 0 ? `${step}: ${deadline.what} in ${left} s` : `${step}: ${deadline.what} now`;
+}
+
+/** `deadline`: what happens at a time the caller knows (a stop's kill), counted down on a terminal. */
+export async function waitFor(client: LodgeClient, started: Operation, label: string, deadline?: { at: number; what: string }): Promise<Operation> {
   // the bar library loads only for a terminal: scripts do not pay its start time
   const cliProgress = process.stderr.isTTY ? (await import('cli-progress')).default : undefined;
   const bar = cliProgress
@@ -28,7 +35,7 @@ export async function waitFor(client: LodgeClient, started: Operation, label: st
   try {
     while (op.status === 'running') {
       op = await client.operations.wait(op.id, bar ? 0.2 : 3600);
-      if (!interrupted) bar?.update(op.progress, { step: op.step });
+      if (!interrupted) bar?.update(op.progress, { step: deadline ? countdownText(op.step, deadline, Date.now()) : op.step });
     }
   } finally {
     process.off('SIGINT', onInterrupt);

@@ -1,7 +1,7 @@
 /**
  * @module The client side of /1.0/guests.
  */
-import type { ExecPost, ExecResult, Guest, GuestPatch, GuestsPost, GuestStatePut } from '../api/guests.js';
+import type { ExecPost, ExecResult, Guest, GuestListQuery, GuestPatch, GuestsPost, GuestStatePut } from '../api/guests.js';
 import type { Readable, Writable } from 'node:stream';
 import { fileHeaders, type FilePushQuery, type GuestFile } from '../api/files.js';
 import type { Operation } from '../api/operations.js';
@@ -16,10 +16,14 @@ export class GuestsClient {
     this.t = t;
   }
 
-  list = () => this.t.request<Guest[]>('GET', '/1.0/guests');
+  list = (filter: GuestListQuery = {}) => {
+    const q = new URLSearchParams(Object.entries(filter).filter((e) => e[1] !== undefined));
+    return this.t.request<Guest[]>('GET', `/1.0/guests${q.size ? `?${q}` : ''}`);
+  };
   get = (name: string) => this.t.request<Guest>('GET', at(name));
   launch = (body: GuestsPost) => this.t.request<Operation>('POST', '/1.0/guests', { body });
   update = (name: string, body: GuestPatch) => this.t.request<Guest>('PATCH', at(name), { body });
+  rename = (name: string, to: string) => this.t.request<Guest>('POST', `${at(name)}/rename`, { body: { name: to } });
   copy = (name: string, body: GuestCopyPost) => this.t.request<Operation>('POST', `${at(name)}/copy`, { body });
   delete = (name: string, force = false) => this.t.request<Operation>('DELETE', `${at(name)}${force ? '?force=true' : ''}`);
   changeState = (name: string, body: GuestStatePut) => this.t.request<Operation>('PUT', `${at(name)}/state`, { body });

@@ -152,9 +152,10 @@ export class FakeDriver implements GuestDriver {
     ctx.signal.throwIfAborted();
   }
 
-  async stop(spec: GuestSpec, _options: StopOptions): Promise<void> {
+  async stop(spec: GuestSpec, _options: StopOptions): Promise<{ killed: boolean }> {
     await this.enter('stop', spec.name);
     this.known(spec).engine = 'ended';
+    return { killed: false };
   }
 
   async pause(spec: GuestSpec): Promise<void> {

@@ -301,3 +301,42 @@ test("pause and live limits are refused for a kind without them, with the driver
   assert.deepEqual(h.store.guest('p1')?.limits, {});
   assert.deepEqual(h.operations.list().map((o) => o.action), ['guest.launch']);
 });
+
+test('a list matches every filter given, the state as a look at the host finds it', async (t) => {
+  const vm = new FakeDriver('vm');
+  const ct = new FakeDriver('ct');
+  const h = await setup(t, [vm, ct]);
+  for (const [name, kind] of [['web1', 'ct'], ['web2', 'vm'], ['db1', 'ct']] as const) assert.equal((await launch(h, name, kind)).status, 'success');
+  // web2's engine ended on its own: only a look at the host knows it is stopped
+  const g = h.store.guest('web2')!;
+  vm.adopt({ id: `${h.store.instance}-${g.id}`, name: 'web2', dir: '' }, 'ended', 'it powered off');
+  const names = async (filter: Parameters<GuestService['list']>[0]) => (await h.guests.list(filter)).map((x) => x.name);
+  assert.deepEqual(await names({}), ['db1', 'web1', 'web2']);
+  assert.deepEqual(await names({ name: 'web' }), ['web1', 'web2']);
+  assert.deepEqual(await names({ name: 'w*1' }), ['web1']);
+  assert.deepEqual(await names({ kind: 'ct', state: 'running' }), ['db1', 'web1']);
+  assert.deepEqual(await names({ state: 'stopped' }), ['web2']);
+  assert.deepEqual(await names({ image: 'base', name: 'db*' }), ['db1']);
+  assert.deepEqual(await names({ image: 'other' }), []);
+  assert.deepEqual(await names({ network: 'default' }), [], 'guests without NICs are on no network');
+});
+
+test('a rename keeps the guest whole under its new name; a running guest, a taken name and a guest with an operation going are refused', async (t) => {
+  const fake = new FakeDriver('vm');
+  const h = await setup(t, [fake]);
+  await launch(h, 'a');
+  await launch(h, 'b');
+  await assert.rejects(h.guests.rename('a', 'c'), (e: unknown) => e instanceof LodgeError && e.code === 'CONFLICT' && /cannot rename a: it is running.*stop it first \(lodge stop a\)/.test(e.message));
+  assert.equal((await settled(h, h.guests.changeState('a', { action: 'stop' }))).status, 'success');
+  await assert.rejects(h.guests.rename('a', 'b'), /name: a guest named b exists already/);
+  const id = h.store.guest('a')!.id;
+  const renamed = await h.guests.rename('a', 'c');
+  assert.deepEqual([renamed.name, renamed.state, h.store.guest('c')?.id, h.store.guest('a')], ['c', 'stopped', id, undefined]);
+  // a start of it, held in the driver, is an operation going on it
+  const held = fake.hang('start', 'c');
+  const start = h.guests.changeState('c', { action: 'start' });
+  await held.reached;
+  await assert.rejects(h.guests.rename('c', 'd'), /cannot rename c: guest\.start \S+ is running on it/);
+  held.release();
+  assert.equal((await settled(h, start)).status, 'success');
+});

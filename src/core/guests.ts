@@ -6,16 +6,18 @@
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
+import type { ExecPost, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, hasMemory, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canHotplugDisks, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
 import type { GuestKind } from '../api/common.js';
 import { formatSize } from '../api/sizes.js';
+import { nameMatches } from '../api/name-match.js';
+import { missingImageHint } from '../api/image-names.js';
 import type { CgroupUsage } from '../host/cgroups.js';
 import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
@@ -229,12 +231,17 @@ export class GuestService {
     }
   }
 
-  async list(): Promise<Guest[]> {
-    const guests = this.deps.store.guests();
+  /** The guests that match every filter given, each with its NICs; the state is matched after a look at the host. */
+  async list(filter: GuestListQuery = {}): Promise<Guest[]> {
+    // every NIC and root volume in one query a network and one in all, not one per guest: a list is lodged's hot path
+    const nics = this.deps.networks.apiNicsByGuest();
+    const guests = this.deps.store
+      .guests()
+      .filter((g) => (filter.name === undefined || nameMatches(filter.name, g.name)) && (filter.kind === undefined || g.kind === filter.kind) && (filter.image === undefined || g.image === filter.image))
+      .filter((g) => filter.network === undefined || (nics.get(g.id) ?? []).some((n) => n.network === filter.network));
     await Promise.all(guests.map((g) => this.refresh(g)));
-    // every root volume in one query, not one per guest: a list is lodged's hot path
     const roots = this.deps.store.rootVolumes();
-    return guests.map((g) => this.toApi(g, {}, roots.get(g.id)));
+    return guests.filter((g) => filter.state === undefined || g.state === filter.state).map((g) => this.toApi(g, nics.has(g.id) ? { nics: nics.get(g.id)! } : {}, roots.get(g.id)));
   }
 
   /**
@@ -282,7 +289,7 @@ export class GuestService {
     const driver = this.deps.drivers.get(kind);
     const image = this.deps.store.image(req.image);
     if (!image) {
-      throw new LodgeError('NOT_FOUND', `image ${req.image} not found (lodge image list shows what there is; lodge image build busybox makes one)`);
+      throw new LodgeError('NOT_FOUND', `image ${req.image} not found: ${missingImageHint(req.image)}`);
     }
     // a copy is made from the version of the image its source was made from, kept while that guest is
     if (!from && this.deps.images.beingRebuilt(req.image)) throw new LodgeError('CONFLICT', `image: ${req.image} is being rebuilt; launch from it once that is done (lodge operation list)`);
@@ -634,7 +641,9 @@ export class GuestService {
         const spec = this.spec(g);
         const revert = new Revert();
         const ctx = { signal, progress, revert };
-        const stopOptions = { timeoutMs: (req.timeout ?? defaultStopTimeoutSeconds) * 1000, force: req.force ?? false, stopSignal: spec.image.stopSignal };
+        const timeout = req.timeout ?? defaultStopTimeoutSeconds;
+        const stopOptions = { timeoutMs: timeout * 1000, force: req.force ?? false, stopSignal: spec.image.stopSignal };
+        let killed = false;
         try {
           switch (req.action) {
             case 'start':
@@ -643,12 +652,12 @@ export class GuestService {
               await driver.start(spec, ctx);
               break;
             case 'stop':
-              progress(20, req.force ? 'killing' : `asking init to stop (${spec.image.stopSignal})`);
-              await driver.stop(spec, stopOptions);
+              progress(20, req.force ? 'killing' : `asking init to stop (${spec.image.stopSignal}) for ${timeout} s`);
+              ({ killed } = await driver.stop(spec, stopOptions));
               break;
             case 'restart':
-              progress(20, 'stopping');
-              await driver.stop(spec, stopOptions);
+              progress(20, req.force ? 'killing' : `stopping: asking init (${spec.image.stopSignal}) for ${timeout} s`);
+              ({ killed } = await driver.stop(spec, stopOptions));
               signal.throwIfAborted();
               progress(60, 'starting');
               await this.activateRoot(g);
@@ -668,7 +677,10 @@ export class GuestService {
           throw error;
         }
         revert.success();
-        this.setState(g, resultState[req.action], req.action === 'stop' ? (req.force ? 'stopped by force' : 'stopped on request') : undefined);
+        // a guest that ignored its stop signal was killed: the operation and its stop reason say so
+        const ending = killed ? `killed after the timeout: it had not shut down ${timeout} s after it was asked` : undefined;
+        this.setState(g, resultState[req.action], req.action === 'stop' ? (ending ?? (req.force ? 'stopped by force' : 'stopped on request')) : undefined);
+        return ending;
       }),
       // a start can be called off; a stop, a pause or a resume is done once asked
       { cancellable: req.action === 'start' || req.action === 'restart', ...(by ? { reason: by.reason } : {}) },
@@ -728,22 +740,64 @@ export class GuestService {
     );
   }
 
+  /**
+   * Gives a stopped guest another name. Its rows (snapshots, schedules, volumes, NICs,
+   * forwards) are keyed by its id and its host resources by its id too, so the name is one
+   * column; its networks' DNS answers for the new name, a container's /etc/hostname says it.
+   * A running guest is refused: its engine and its kernel or hostname were given the name at
+   * start. Its backups stay under the name they were taken with (restorable as any guest).
+   */
+  async rename(name: string, to: string): Promise<Guest> {
+    // an operation on it (a start, a backup: not all hold its lock throughout) is refused, not waited for
+    const refuseBusy = () => {
+      const busy = this.deps.operations.list().find((o) => o.status === 'running' && o.target === name);
+      if (busy) throw new LodgeError('CONFLICT', `cannot rename ${name}: ${busy.action} ${busy.id} is running on it`);
+    };
+    this.record(name);
+    refuseBusy();
+    for (const l of this.askListeners) l(name);
+    return this.lock.with(name, async () => {
+      const g = this.record(name);
+      await this.refresh(g, true);
+      if (g.state !== 'stopped' && g.state !== 'error') {
+        throw new LodgeError('CONFLICT', `cannot rename ${name}: it is ${g.state}, and a running guest's engine and hostname have its name from its start; stop it first (lodge stop ${name})`);
+      }
+      refuseBusy();
+      if (this.deps.store.guest(to)) throw new LodgeError('CONFLICT', `name: a guest named ${to} exists already`);
+      this.deps.store.renameGuest(g.id, to);
+      g.name = to;
+      const driver = this.driver(g);
+      if (hasRenaming(driver)) {
+        try {
+          await this.activateRoot(g);
+          await driver.renamed(this.spec(g));
+        } catch (e) {
+          this.deps.store.renameGuest(g.id, name);
+          throw wrap(e, `renaming ${name} to ${to} failed`);
+        }
+      }
+      await this.deps.networks.nicsChanged(this.deps.networks.guestNics(g.id), 'add');
+      this.deps.events.emit('lifecycle', name, 'renamed', { name: to });
+      return this.toApi(g);
+    });
+  }
+
   async update(name: string, patch: GuestPatch): Promise<Guest> {
     return this.lock.with(name, async () => {
       const g = this.record(name);
       await this.refresh(g, true);
       // the limits first: a patch whose limits are refused changes nothing
-      if (patch.limits) await this.updateLimits(g, patch.limits);
+      const later = patch.limits ? await this.updateLimits(g, patch.limits) : undefined;
       if (patch.restart !== undefined && patch.restart !== g.restart) {
         this.deps.store.setGuestRestart(g.id, patch.restart);
         g.restart = patch.restart;
         this.deps.events.emit('lifecycle', name, 'updated', { restart: patch.restart });
       }
-      return this.toApi(g);
+      return this.toApi(g, later?.length ? { atNextStart: later } : {});
     });
   }
 
-  private async updateLimits(g: GuestRecord, asked: Limits): Promise<void> {
+  private async updateLimits(g: GuestRecord, asked: Limits): Promise<LimitsAtNextStart> {
     const name = g.name;
     if (asked.disk !== undefined && asked.disk !== g.limits.disk) {
       throw new LodgeError('UNSUPPORTED', `limits.disk: the disk size of ${name} is set at launch and cannot change`);
@@ -751,6 +805,7 @@ export class GuestService {
     const limits = { ...g.limits, ...asked };
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
     this.checkKindLimits(g.kind, resolved);
+    let later: LimitsAtNextStart = [];
     if (g.state === 'running' || g.state === 'paused') {
       this.deps.drivers.require(g.kind, 'liveLimits', name);
       // a guest whose kernel was given its memory at boot gives some back only through a balloon:
@@ -759,14 +814,15 @@ export class GuestService {
       const was = resolveLimits(g.limits, this.deps.hostMemoryBytes).memoryBytes ?? fixed?.defaultBytes;
       if (fixed && was !== undefined && (resolved.memoryBytes ?? fixed.defaultBytes) < was) this.deps.drivers.require(g.kind, 'memoryBalloon', name);
       try {
-        await this.driver(g).setLimits(this.spec(g), resolved);
+        later = (await this.driver(g).setLimits(this.spec(g), resolved)) ?? [];
       } catch (e) {
         throw wrap(e, `changing the limits of ${name} failed`);
       }
     }
     this.deps.store.setGuestLimits(g.id, limits);
     g.limits = limits;
-    this.deps.events.emit('lifecycle', name, 'updated', { limits });
+    this.deps.events.emit('lifecycle', name, 'updated', { limits, ...(later.length ? { atNextStart: later.map((l) => l.limit) } : {}) });
+    return later;
   }
 
   async exec(name: string, req: ExecPost): Promise<ExecResult> {

@@ -19,6 +19,7 @@ import { buildDebian, debianImage } from '../images/debian.js';
 import { baseFile, bytesOnHost, isBaseFile, makeBase, type Derivation } from '../images/derived.js';
 import { checkDiskImage, sniffFile, type DiskFormat } from '../images/disk-import.js';
 import { checkTarball, extractTarball, limitsFor, unreadableTarball } from '../images/import.js';
+import { compressionOfFile, decompressTarball } from '../images/decompress.js';
 import { buildBusyboxIso, busyboxIsoImage } from '../images/iso.js';
 import { imageFileName, newContentId, type ImageFiles } from '../images/store.js';
 import { Inflight } from '../lib/inflight.js';
@@ -274,12 +275,22 @@ export class ImageService {
     if (this.deps.store.image(query.name)) throw new LodgeError('CONFLICT', `image ${query.name} exists already; delete it first`);
     return this.deps.operations.start('image.import', query.name, ({ progress }) =>
       this.lock.with(query.name, async () => {
+        // an xz or zstd tarball is made plain first, beside the upload
+        const plain = `${file}.tar`;
         try {
           const format = !query.format || query.format === 'auto' ? ((await sniffFile(file)) ?? 'tar') : query.format;
           const meta = { init: query.init ?? '/sbin/init', stopSignal: query.stopSignal ?? 'SIGTERM' };
           if (format === 'tar') {
+            const free = await this.freeBytes();
+            const limits = limitsFor(free);
+            const compression = await compressionOfFile(file);
+            if (compression) {
+              progress(5, `decompressing the tarball (${compression})`);
+              // what its entries may hold, and a quarter more for their headers: the check that follows holds them to the rest
+              await decompressTarball(file, compression, plain, Math.min(Math.floor(free * 0.9), Math.floor(limits.totalBytes * 1.25)));
+              await rename(plain, file);
+            }
             progress(10, 'checking the tarball');
-            const limits = limitsFor(await this.freeBytes());
             await checkTarball(file, limits).catch((e: Error) => {
               // unreadable as a tarball, in auto mode: say what else it could have been
               if (query.format === 'tar' || !(e instanceof LodgeError && e.message.startsWith(unreadableTarball))) throw e;
@@ -294,6 +305,7 @@ export class ImageService {
           }
         } finally {
           await rm(file, { force: true });
+          await rm(plain, { force: true });
         }
       }),
     );

@@ -329,6 +329,22 @@ export class NetworkService {
     return byGuest;
   }
 
+  /** Every guest's NICs as the API shows them, by guest id: one query a network, not one a guest (a list). */
+  apiNicsByGuest(): Map<number, Nic[]> {
+    const byGuest = new Map<number, Nic[]>();
+    for (const n of this.deps.store.networks()) {
+      const prefix = parseSubnet(n.subnet).prefix;
+      for (const x of this.deps.store.nics({ network: n.name })) {
+        const nics = byGuest.get(x.guestId) ?? [];
+        nics.push({ name: `eth${x.index}`, network: n.name, mac: x.mac, address: `${x.address}/${prefix}`, hostDevice: hostDeviceName(this.deps.store.instance, x.guestId, x.index) });
+        byGuest.set(x.guestId, nics);
+      }
+    }
+    // eth0 first, as the guest numbers them
+    for (const nics of byGuest.values()) nics.sort((a, b) => Number(a.name.slice(3)) - Number(b.name.slice(3)));
+    return byGuest;
+  }
+
   /** Every guest's NICs, read one network at a time (not one guest at a time), with their host devices. */
   private allNics(): FirewallNic[] {
     return this.deps.store

@@ -38,7 +38,8 @@ export class Operations {
   }
 
   /** Runs `work` as an operation; a cancellable one is handed a signal that cancel() raises, any other runs to its end. */
-  start(action: string, target: string, work: (w: OperationWork) => Promise<void>, options: { cancellable?: boolean; reason?: string } = {}): Operation {
+  /** `work` may answer how it ended, in words (the operation's result), when that is more than success. */
+  start(action: string, target: string, work: (w: OperationWork) => Promise<string | void>, options: { cancellable?: boolean; reason?: string } = {}): Operation {
     const now = new Date().toISOString();
     const op: Operation = { id: randomUUID(), action, target, status: 'running', progress: 0, step: 'queued', ...(options.reason ? { reason: options.reason } : {}), createdAt: now, updatedAt: now };
     this.store.saveOperation(op);
@@ -63,9 +64,10 @@ export class Operations {
     };
     const cancel = options.cancellable ? new AbortController() : undefined;
     const done = recordingSteps(timings, () => work({ progress, signal: cancel?.signal ?? new AbortController().signal })).then(
-      () => {
+      (result) => {
         op.status = 'success';
         op.progress = 100;
+        if (typeof result === 'string') op.result = result;
       },
       (e: unknown) => {
         // a cancelled operation says so, whatever the step it was at made of the abort
@@ -81,7 +83,7 @@ export class Operations {
       op.updatedAt = new Date().toISOString();
       this.store.saveOperation(op);
       this.running.delete(op.id);
-      this.events.emit('operation', target, action, { id: op.id, status: op.status, ...(op.error ? { error: op.error } : {}) });
+      this.events.emit('operation', target, action, { id: op.id, status: op.status, ...(op.error ? { error: op.error } : {}), ...(op.result ? { result: op.result } : {}) });
       return { ...op };
     });
     this.running.set(op.id, { op, done, cancel });

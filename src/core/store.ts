@@ -395,6 +395,11 @@ export class Store {
     this.db.prepare('UPDATE guests SET limits = ? WHERE id = ?').run(JSON.stringify(limits), id);
   }
 
+  /** Everything else of a guest's is keyed by its id: its name is this one column. */
+  renameGuest(id: number, name: string): void {
+    this.db.prepare('UPDATE guests SET name = ? WHERE id = ?').run(name, id);
+  }
+
   setGuestRestart(id: number, restart: RestartPolicy): void {
     this.db.prepare('UPDATE guests SET restart = ? WHERE id = ?').run(restart, id);
   }

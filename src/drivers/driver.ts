@@ -124,6 +124,14 @@ export type DriverInfo = DriverProbe & DriverCapabilities;
 /** `clean`: the guest shut itself down (a poweroff or halt from inside), no failure: restart policies tell the two apart. */
 export type ObservedState = { state: 'running'; pid?: number } | { state: 'stopped'; reason?: string; clean?: boolean };
 
+/** Limits a running guest gets only at its next start, each with why and what changed now. */
+export type LimitsAtNextStart = Array<{ limit: 'cpu' | 'memory' | 'swap' | 'processes'; why: string }>;
+
+/** How a stop ended: killed is true when the guest was asked and did not end within the timeout. */
+export interface StopOutcome {
+  killed: boolean;
+}
+
 export interface StopOptions {
   timeoutMs: number;
   force: boolean;
@@ -161,12 +169,13 @@ export interface GuestDriver {
   create(spec: GuestSpec, ctx: OperationContext): Promise<{ rootBytes: number }>;
   /** Starts its engine; what fails or is cancelled after the engine runs is undone through ctx.revert (the engine killed). */
   start(spec: GuestSpec, ctx: OperationContext): Promise<void>;
-  stop(spec: GuestSpec, options: StopOptions): Promise<void>;
+  stop(spec: GuestSpec, options: StopOptions): Promise<StopOutcome>;
   pause(spec: GuestSpec): Promise<void>;
   resume(spec: GuestSpec): Promise<void>;
   /** Cheap enough to call for every guest on every list. */
   observe(guest: GuestRef): Promise<ObservedState>;
-  setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void>;
+  /** Applies limits to a running guest; answers those its engine takes only at its next start (the rest applied now). */
+  setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<LimitsAtNextStart | void>;
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult>;
   /** Kinds with the interactiveExec feature: the command on a pty. */
   interactive?(spec: GuestSpec, command: string[]): InteractiveCommand;
@@ -270,6 +279,17 @@ export interface RootDiskChanges {
 export interface GuestVga {
   connectVga(spec: GuestSpec): Promise<Socket>;
 }
+
+/**
+ * Kinds whose guests keep their name inside what they are made of (a container's /etc/hostname,
+ * written at create): told when a stopped guest is renamed (spec.name is the new name). The
+ * other kinds are given their name at each start (their kernel's command line).
+ */
+export interface GuestRenaming {
+  renamed(spec: GuestSpec): Promise<void>;
+}
+
+export const hasRenaming = (driver: GuestDriver): driver is GuestDriver & GuestRenaming => 'renamed' in driver;
 
 export const hasVga = (driver: GuestDriver): driver is GuestDriver & GuestVga => 'connectVga' in driver;
 

@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../host/cgroups.js';
 import { createTaps, removeHostDevices } from '../network/nic.js';
-import type { ConsolePaths, GuestRef, GuestSpec, ObservedState, OperationContext, ResolvedLimits, StopOptions } from './driver.js';
+import type { ConsolePaths, GuestRef, GuestSpec, LimitsAtNextStart, ObservedState, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from './driver.js';
 import { guestUid } from './guest-uid.js';
 import { consolePaths, observeShim, shimPaths, startShim, waitForExit, type ShimPaths } from './shim.js';
 
@@ -85,16 +85,18 @@ export class EngineProcess {
    * Asks the guest to stop (`ask` gets the deadline and must not wait past it), waits for it
    * until the timeout, then kills whatever is left with the cgroup.
    */
-  async stop(spec: GuestSpec, options: StopOptions, ask: (deadline: number) => Promise<void>): Promise<void> {
+  async stop(spec: GuestSpec, options: StopOptions, ask: (deadline: number) => Promise<void>): Promise<StopOutcome> {
     const shim = this.shim(spec);
+    let killed = false;
     if (!options.force && !existsSync(shim.exit)) {
       const deadline = Date.now() + options.timeoutMs;
       await ask(deadline).catch(() => {});
-      await waitForExit(shim, Math.max(0, deadline - Date.now()));
+      killed = !(await waitForExit(shim, Math.max(0, deadline - Date.now())));
     }
     await destroyCgroup(this.cgroups, this.cgroupPath(spec));
     if (!(await waitForExit(shim, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
     await removeHostDevices(spec.nics);
+    return { killed };
   }
 
   observe(spec: GuestRef): Promise<ObservedState> {
@@ -133,7 +135,7 @@ export abstract class EngineDriver {
   }
 
   /** What the engine was started with (memory, vCPUs) applies at the next start; the cgroup's caps change now. */
-  setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
+  setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<LimitsAtNextStart | void> {
     return this.engine.setLimits(spec, limits);
   }
 

@@ -43,7 +43,7 @@ function assertNothingLeft(): void {
 test('an unknown image is a 404 that says what to do', async () => {
   const r = await raw('POST', '/1.0/guests', JSON.stringify({ name: 'x1', image: 'nosuch' }));
   assert.equal(r.status, 404);
-  assert.match(r.body.error!.message, /image nosuch not found.*lodge image build busybox/);
+  assert.match(r.body.error!.message, /image nosuch not found: lodge image list shows what there is, lodge image list --available what Lodge builds \(lodge image build NAME\)/);
   assert.equal(d.lodge(['info', 'ghost']).stderr, 'lodge: guest ghost not found\n');
   assert.equal((await raw('GET', '/1.0/guests/ghost')).status, 404);
   assertNothingLeft();

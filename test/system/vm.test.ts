@@ -70,6 +70,11 @@ test('a smaller --memory on a running vm inflates its balloon; a larger one must
   const out = await onConsole('vm1', 'echo M=$(sed -n "s/MemTotal: *//p" /proc/meminfo)', /M=\d+ kB/);
   assert.ok(Number(/M=(\d+) kB/.exec(out)![1]) / 1024 <= 160, 'MemTotal shrank with the balloon');
   assert.match(d.lodge(['set', 'vm1', '--memory', '512M']).stderr, /limits\.memory: a running vm cannot grow past the 256M it booted with; stop it, set the limit, start it/);
+  // its vCPUs are QEMU's from boot: a CPU limit of another count says when it is taken, and back to its count is changed
+  const fewer = d.lodge(['set', 'vm1', '--cpu', '1']);
+  assert.equal(fewer.code, 0, fewer.stderr);
+  assert.match(fewer.stderr, /^vm1: cpu 1: at next start \(it has 2 vCPUs until then \(QEMU makes them at boot\); the CPU time it may use changed now\)$/m);
+  assert.match(d.lodge(['set', 'vm1', '--cpu', '2']).stderr, /^vm1: cpu 2: changed$/m);
 });
 
 test('a volume hot-plugged through QMP is a virtio disk whose serial is its name, and goes again', { timeout: 240_000 }, async () => {

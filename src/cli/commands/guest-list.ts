@@ -1,27 +1,32 @@
 /**
- * @module lodge list, lodge info NAME
+ * @module lodge list [FILTER...] [-c COLUMNS], lodge info NAME
  */
 import type { Command } from 'commander';
-import type { Guest } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import type { LodgeClient } from '../../client/index.js';
+import { defaultGuestColumns, guestColumnsHelp, limitsText, parseGuestColumns } from '../guest-columns.js';
+import { parseGuestFilters } from '../guest-filters.js';
 import { parseFormat, printFields, printJson, printTable } from '../output.js';
-
-const limitsText = (g: Guest) =>
-  [g.limits.cpu && `cpu ${g.limits.cpu}`, g.limits.memory && `mem ${g.limits.memory}`, g.limits.processes && `procs ${g.limits.processes}`, g.limits.disk && `disk ${g.limits.disk}`].filter(Boolean).join(', ');
 
 export function register(program: Command, client: () => LodgeClient): void {
   program
     .command('list')
     .alias('ls')
-    .description('list guests')
-    .option('--format <format>', 'table or json', 'table')
-    .addHelpText('after', '\nExamples:\n  lodge list\n  lodge list --format json')
-    .action(async (flags: { format: string }) => {
+    .description('list guests: those that match every filter given, with the columns chosen')
+    .argument('[filter...]', 'KEY=VALUE (name, kind, state, image, network), or a name: a glob with * or ?, else a part of the name')
+    .option('-c, --columns <columns>', 'letters run together (nsi4) or names with commas (name,state,ipv4)', defaultGuestColumns)
+    .option('--format <format>', 'table or json (json has every field, each guest\'s NICs and addresses too)', 'table')
+    .addHelpText(
+      'after',
+      `\nColumns:\n${guestColumnsHelp}\n\nAddresses are IPv4: Lodge's networks give none of IPv6.\n\nExamples:\n  lodge list\n  lodge list web                        # names with web in them\n  lodge list 'web*' kind=ct state=running\n  lodge list network=default -c n4\n  lodge list -c name,state,ipv4,networks\n  lodge list --format json`,
+    )
+    .action(async (filters: string[], flags: { format: string; columns: string }) => {
       const format = parseFormat(flags.format);
-      const guests = await client().guests.list();
+      const query = parseGuestFilters(filters);
+      const columns = parseGuestColumns(flags.columns);
+      const guests = await client().guests.list(query);
       if (format === 'json') return printJson(guests);
-      printTable(['NAME', 'KIND', 'STATE', 'IMAGE', 'LIMITS'], guests.map((g) => [g.name, g.kind, g.state, g.image, limitsText(g)]));
+      printTable(columns.map((c) => c.header), guests.map((g) => columns.map((c) => c.cell(g))));
     });
 
   program

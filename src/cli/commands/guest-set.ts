@@ -6,11 +6,12 @@ import { LodgeError } from '../../api/errors.js';
 import { restartPolicies, type RestartPolicy } from '../../api/guests.js';
 import type { LodgeClient } from '../../client/index.js';
 import { limitsFromFlags, type LimitFlags } from '../flags.js';
+import { changeLines } from '../guest-settings.js';
 
 export function register(program: Command, client: () => LodgeClient): void {
   program
     .command('set')
-    .description("change a guest's limits (a running guest gets them at once) or its restart policy")
+    .description("change a guest's limits (a running guest gets them at once where its kind can; the rest is said to wait for its next start) or its restart policy")
     .argument('<name>')
     .option('--cpu <n>', 'CPUs the guest may use')
     .option('--memory <size>', 'memory limit, e.g. 512M')
@@ -23,7 +24,8 @@ export function register(program: Command, client: () => LodgeClient): void {
       const changed = Object.keys(limits).length > 0;
       if (flags.restart !== undefined && !(restartPolicies as readonly string[]).includes(flags.restart)) throw new LodgeError('BAD_REQUEST', `--restart: "${flags.restart}" is not ${restartPolicies.join(', ')}`);
       if (!changed && flags.restart === undefined) throw new LodgeError('BAD_REQUEST', 'nothing to change: give --cpu, --memory, --swap, --processes or --restart');
-      await client().guests.update(name, { ...(changed ? { limits } : {}), ...(flags.restart ? { restart: flags.restart as RestartPolicy } : {}) });
-      process.stderr.write(`${name}: ${[changed && 'limits', flags.restart && `restart policy (${flags.restart})`].filter(Boolean).join(' and ')} changed\n`);
+      const patch = { ...(changed ? { limits } : {}), ...(flags.restart ? { restart: flags.restart as RestartPolicy } : {}) };
+      const answer = await client().guests.update(name, patch);
+      for (const line of changeLines(patch, answer)) process.stderr.write(`${name}: ${line}\n`);
     });
 }

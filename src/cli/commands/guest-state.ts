@@ -26,13 +26,13 @@ export function register(program: Command, client: () => LodgeClient): void {
     }
     cmd.action(async (name: string, flags: { timeout?: string; force?: boolean }) => {
       const c = client();
-      const op = await c.guests.changeState(name, {
-        action: verb.action,
-        ...(flags.timeout !== undefined ? { timeout: seconds('timeout', flags.timeout) } : {}),
-        ...(flags.force ? { force: true } : {}),
-      });
-      await waitFor(c, op, `${verb.progress} ${name}`);
-      process.stderr.write(`${name} ${verb.done}\n`);
+      const timeout = flags.timeout !== undefined ? seconds('timeout', flags.timeout) : undefined;
+      const asked = Date.now();
+      const op = await c.guests.changeState(name, { action: verb.action, ...(timeout !== undefined ? { timeout } : {}), ...(flags.force ? { force: true } : {}) });
+      // a guest that ignores its power button is killed at the timeout: a terminal sees it coming
+      const kill = verb.action === 'stop' && timeout !== undefined && !flags.force ? { at: asked + timeout * 1000, what: 'killed' } : undefined;
+      const ended = await waitFor(c, op, `${verb.progress} ${name}`, kill);
+      process.stderr.write(`${name} ${verb.done}${ended.result ? ` (${ended.result})` : ''}\n`);
     });
   }
 }

@@ -4,7 +4,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { LodgeError } from '../../api/errors.js';
-import { buildableImages } from '../../api/image-names.js';
+import { buildableImageInfo, buildableImages } from '../../api/image-names.js';
 import type { ImportFormat } from '../../api/images.js';
 import { formatSize } from '../../api/sizes.js';
 import type { LodgeClient } from '../../client/index.js';
@@ -17,11 +17,19 @@ export function register(program: Command, client: () => LodgeClient): void {
   image
     .command('list')
     .alias('ls')
-    .description('list images')
+    .description('list images, or with --available those Lodge can build')
+    .option('--available', 'the images lodge image build makes, and whether each is built here')
     .option('--format <format>', 'table or json', 'table')
-    .action(async (flags: { format: string }) => {
+    .addHelpText('after', '\nExamples:\n  lodge image list\n  lodge image list --available')
+    .action(async (flags: { format: string; available?: boolean }) => {
       const format = parseFormat(flags.format);
       const images = await client().images.list();
+      if (flags.available) {
+        const built = new Set(images.map((i) => i.name));
+        const available = buildableImages.map((name) => ({ name, built: built.has(name), ...buildableImageInfo[name] }));
+        if (format === 'json') return printJson(available);
+        return printTable(['NAME', 'BUILT', 'KINDS', 'WHAT'], available.map((a) => [a.name, a.built ? 'yes' : `no (lodge image build ${a.name})`, a.kinds, a.about]));
+      }
       if (format === 'json') return printJson(images);
       printTable(['NAME', 'FORMAT', 'SIZE', 'INIT', 'SOURCE'], images.map((i) => [i.name, i.format, formatSize(i.sizeBytes), i.format === 'rootfs' ? i.init : '-', i.source]));
     });
@@ -45,7 +53,7 @@ export function register(program: Command, client: () => LodgeClient): void {
 
   image
     .command('import')
-    .description('import a rootfs tarball (plain or gzip), or a qcow2 disk, raw disk or ISO for vm guests, as an image')
+    .description('import a rootfs tarball (plain, gzip, xz or zstd), or a qcow2 disk, raw disk or ISO for vm guests, as an image')
     .argument('<file>', 'the tarball, disk or ISO')
     .argument('<name>', 'the image name, e.g. alpine or alpine/3')
     .option('--type <type>', 'auto, tar, qcow2, raw or iso; auto tells a tarball, qcow2 and ISO apart, a raw disk must be named', 'auto')
@@ -53,7 +61,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--stop-signal <signal>', 'tarballs: the signal that asks init to shut down', 'SIGTERM')
     .addHelpText(
       'after',
-      '\nDisks and ISOs are checked with qemu-img first: a corrupt, truncated or unbootable file is refused.\n\nExamples:\n  lodge image import rootfs.tar.gz mylinux\n  lodge image import rootfs.tar tiny --init /bin/sh\n  lodge image import debian.qcow2 debian-cloud\n  lodge image import disk.img mydisk --type raw\n  lodge image import installer.iso freebsd-iso',
+      '\nDisks and ISOs are checked with qemu-img first: a corrupt, truncated or unbootable file is refused.\n\nExamples:\n  lodge image import rootfs.tar.gz mylinux\n  lodge image import rootfs.tar.xz alpine    # and .tar.zst\n  lodge image import rootfs.tar tiny --init /bin/sh\n  lodge image import debian.qcow2 debian-cloud\n  lodge image import disk.img mydisk --type raw\n  lodge image import installer.iso freebsd-iso',
     )
     .action(async (file: string, name: string, flags: { type: string; init: string; stopSignal: string }) => {
       if (!existsSync(file)) throw new LodgeError('BAD_REQUEST', `${file}: no such file`);

@@ -20,7 +20,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       if (format === 'json') return printJson(ops);
       printTable(
         ['ID', 'ACTION', 'TARGET', 'STATUS', 'STEP'],
-        ops.map((o) => [o.id, o.action, o.target, o.status === 'running' ? `running ${o.progress}%` : o.status, o.error?.message ?? o.step]),
+        ops.map((o) => [o.id, o.action, o.target, o.status === 'running' ? `running ${o.progress}%` : o.status, o.error?.message ?? o.result ?? o.step]),
       );
     });
 
@@ -35,6 +35,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       if (format === 'json') return printJson(op);
       process.stdout.write(`${op.action} of ${op.target}: ${op.status === 'running' ? `running ${op.progress}%` : op.status}, at step: ${op.step}\n`);
       if (op.error) process.stdout.write(`error: ${op.error.message}\n`);
+      if (op.result) process.stdout.write(`result: ${op.result}\n`);
       if (op.timings?.length) printTable(['STEP', 'MS'], op.timings.map((t) => [t.step, t.ms.toFixed(1)]));
     });
 
@@ -45,7 +46,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .action(async (id: string) => {
       const c = client();
       const op = await waitFor(c, await c.operations.get(id), `Waiting for ${id.slice(0, 8)}`);
-      process.stderr.write(`${op.action} of ${op.target}: ${op.status}\n`);
+      process.stderr.write(`${op.action} of ${op.target}: ${op.status}${op.result ? ` (${op.result})` : ''}\n`);
     });
 
   operation
@@ -62,8 +63,11 @@ export function register(program: Command, client: () => LodgeClient): void {
   program
     .command('monitor')
     .description('print events as they happen, one JSON object per line, until interrupted')
+    .addHelpText('after', "\nExamples:\n  lodge monitor\n  lodge monitor | jq -c 'select(.type == \"lifecycle\")'")
     .action(async () => {
-      await client().operations.events((e) => printJson(e));
+      // a reader that went away (| head -1) ends the watch, as it ends any filter
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
+      await client().operations.events((e) => process.stdout.write(`${JSON.stringify(e)}\n`));
       await new Promise(() => {});
     });
 

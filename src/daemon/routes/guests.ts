@@ -1,17 +1,21 @@
 /**
- * @module /1.0/guests: list, launch, inspect, change limits, delete, change state.
+ * @module /1.0/guests: list, launch, inspect, change limits, rename, delete, change state.
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NameParams } from '../../api/common.js';
-import { Guest, GuestList, GuestPatch, GuestsPost, GuestStatePut } from '../../api/guests.js';
+import { Guest, GuestList, GuestListQuery, GuestPatch, GuestRenamePost, GuestsPost, GuestStatePut } from '../../api/guests.js';
 import { Operation } from '../../api/operations.js';
 import type { ServerDeps } from '../deps.js';
 
 const DeleteQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 
 export function guestRoutes(app: FastifyInstance, { guests }: ServerDeps): void {
-  app.get('/1.0/guests', { schema: { tags: ['guests'], response: { 200: GuestList } } }, () => guests.list());
+  app.get<{ Querystring: GuestListQuery }>(
+    '/1.0/guests',
+    { schema: { tags: ['guests'], summary: 'List guests, those that match every filter given', querystring: GuestListQuery, response: { 200: GuestList } } },
+    (request) => guests.list(request.query),
+  );
 
   app.post<{ Body: GuestsPost }>(
     '/1.0/guests',
@@ -29,6 +33,12 @@ export function guestRoutes(app: FastifyInstance, { guests }: ServerDeps): void 
     '/1.0/guests/:name',
     { schema: { tags: ['guests'], summary: 'Change limits (live on a running guest)', params: NameParams, body: GuestPatch, response: { 200: Guest } } },
     (request) => guests.update(request.params.name, request.body),
+  );
+
+  app.post<{ Params: NameParams; Body: GuestRenamePost }>(
+    '/1.0/guests/:name/rename',
+    { schema: { tags: ['guests'], summary: 'Rename a stopped guest', params: NameParams, body: GuestRenamePost, response: { 200: Guest } } },
+    (request) => guests.rename(request.params.name, request.body.name),
   );
 
   app.delete<{ Params: NameParams; Querystring: { force?: boolean } }>(

@@ -15,7 +15,7 @@ import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot, upperDir } from '../../storage/overlay.js';
-import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions } from '../driver.js';
+import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
@@ -110,6 +110,12 @@ export class CtDriver implements GuestDriver, GuestFiles {
     return { rootBytes: spec.root?.sizeBytes ?? 0 };
   }
 
+  /** Its /etc/hostname says its new name, as create wrote the first (as LXD's hostname template does on a rename). */
+  async renamed(spec: GuestSpec): Promise<void> {
+    const lower = await this.lowerDir(spec);
+    await writeEtcFiles(lower, (await this.prepareRoot(spec, lower)).upper, hostnameFile(spec.name));
+  }
+
   private prepareRoot(spec: GuestSpec, lower: string) {
     return prepareOverlayRoot(spec.dir, lower, spec.options.privileged ? 0 : defaultIdMap.hostId, spec.root?.dir, spec.limits.diskBytes);
   }
@@ -164,8 +170,9 @@ export class CtDriver implements GuestDriver, GuestFiles {
     await run(this.runtimeArgv('start', spec.id));
   }
 
-  async stop(spec: GuestSpec, options: StopOptions): Promise<void> {
+  async stop(spec: GuestSpec, options: StopOptions): Promise<StopOutcome> {
     const paths = shimPaths(path.join(spec.dir, 'shim'));
+    let killed = false;
     if (!options.force && !existsSync(paths.exit)) {
       // a frozen init cannot act on the signal: thaw it first
       await run(this.runtimeArgv('resume', spec.id), { allowFailure: true });
@@ -174,11 +181,12 @@ export class CtDriver implements GuestDriver, GuestFiles {
       if (kill.code !== 0 && !existsSync(paths.exit) && !/not running|does not exist/.test(kill.stderr)) {
         throw new Error(`cannot send ${options.stopSignal} to ${spec.name}: ${kill.stderr.trim()}`);
       }
-      await waitForExit(paths, options.timeoutMs);
+      killed = !(await waitForExit(paths, options.timeoutMs));
     }
     // whatever is left is killed with SIGKILL (a frozen container too: runc thaws it) and its record removed, in one run
     await run(this.runtimeArgv('delete', '--force', spec.id), { allowFailure: true });
     if (!(await waitForExit(paths, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
+    return { killed };
   }
 
   async pause(spec: GuestSpec): Promise<void> {

@@ -22,7 +22,7 @@ import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
@@ -302,7 +302,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     );
   }
 
-  stop(spec: GuestSpec, options: StopOptions): Promise<void> {
+  stop(spec: GuestSpec, options: StopOptions): Promise<StopOutcome> {
     return this.engine.stop(spec, options, async (deadline) => {
       const mc = await this.mconsole(spec);
       // a paused UML answers only the mconsole: let it run so that init can act on Ctrl-Alt-Del

@@ -32,7 +32,7 @@ import { fileDiskSource } from '../../storage/backup-store/disk.js';
 import { createDisk, createOverlay, qcow2OverBase, virtualSize } from '../../storage/qcow2.js';
 import { openQcow2 } from '../../storage/qcow2-reader.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, LimitsAtNextStart, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
@@ -358,15 +358,24 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
    * balloon (virtio profile) so the guest gives memory back, a larger one waits for the next
    * start. The cgroup stays sized for the booted memory, since a guest may ignore the balloon.
    */
-  override async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<void> {
+  override async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<LimitsAtNextStart | void> {
     const machine = (await this.observe(spec)).state === 'running' ? await this.started(spec) : undefined;
-    if (!machine || limits.memoryBytes === undefined) return this.engine.setLimits(spec, limits);
+    if (!machine) return this.engine.setLimits(spec, limits);
+    // QEMU's vCPUs are made at boot (-smp, no hot-plug here): the CPU time it may use changes now, their count at its next start
+    const vcpus = Math.max(1, Math.ceil(limits.cpu ?? 1));
+    const booted = (await this.qmp(spec, (q) => q.cpus())).length;
+    const later: LimitsAtNextStart = vcpus !== booted ? [{ limit: 'cpu', why: `it has ${booted} vCPU${booted === 1 ? '' : 's'} until then (QEMU makes them at boot); the CPU time it may use changed now` }] : [];
+    if (limits.memoryBytes === undefined) {
+      await this.engine.setLimits(spec, limits);
+      return later;
+    }
     if (limits.memoryBytes > machine.memoryBytes) {
       throw new LodgeError('BAD_REQUEST', `limits.memory: a running vm cannot grow past the ${formatSize(machine.memoryBytes)} it booted with; stop it, set the limit, start it`);
     }
     if (machine.profile !== 'virtio') throw new LodgeError('BAD_REQUEST', 'limits.memory: a running vm on the legacy profile has no balloon; stop it to change its memory');
     await this.qmp(spec, (q) => q.balloon(limits.memoryBytes!));
     await this.engine.setLimits(spec, { ...limits, memoryBytes: machine.memoryBytes });
+    return later;
   }
 
   /** How the guest was started; while it runs, its vCPU time, balloon and disk counters from QMP. */
@@ -422,7 +431,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     );
   }
 
-  stop(spec: GuestSpec, options: StopOptions): Promise<void> {
+  stop(spec: GuestSpec, options: StopOptions): Promise<StopOutcome> {
     return this.engine.stop(spec, options, (deadline) =>
       this.qmp(
         spec,

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { compressionOf, compressionOfFile, decompressTarball } from './decompress.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'lodge-decompress-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('xz and zstd are told by their magic; gzip and a plain tarball are not theirs', () => {
+  assert.equal(compressionOf(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00])), 'xz');
+  assert.equal(compressionOf(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00])), 'zstd');
+  assert.equal(compressionOf(Buffer.from([0x1f, 0x8b, 0x08])), undefined);
+  assert.equal(compressionOf(Buffer.from('etc/\0\0\0')), undefined);
+  assert.equal(compressionOf(Buffer.alloc(0)), undefined);
+});
+
+test('an xz and a zstd tarball come back byte for byte (xz-utils and zstd-napi); past the bound or damaged they fail with what happened', async () => {
+  const data = Buffer.alloc(300_000, 'lodge ');
+  const plain = path.join(dir, 'root.tar');
+  writeFileSync(plain, data);
+  execFileSync('xz', ['-k', '-T1', plain]);
+  execFileSync('zstd', ['-q', '-k', plain, '-o', `${plain}.zst`]);
+  for (const [file, compression] of [[`${plain}.xz`, 'xz'], [`${plain}.zst`, 'zstd']] as const) {
+    assert.equal(await compressionOfFile(file), compression);
+    const out = path.join(dir, `out-${compression}`);
+    await decompressTarball(file, compression, out, data.length);
+    assert.ok(readFileSync(out).equals(data), `${compression} round trip`);
+    await assert.rejects(decompressTarball(file, compression, out, data.length - 1), new RegExp(`the ${compression} tarball is more than 0 MiB decompressed`));
+  }
+  const damaged = path.join(dir, 'damaged.xz');
+  const xz = readFileSync(`${plain}.xz`);
+  writeFileSync(damaged, xz.subarray(0, xz.length - 20));
+  await assert.rejects(decompressTarball(damaged, 'xz', path.join(dir, 'out-bad'), data.length), /the xz tarball could not be decompressed: .*(Unexpected end|corrupt|truncated)/i);
+});
