@@ -21,7 +21,7 @@ import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
 import type { NetworkService } from './networks.js';
 import { checkAction, checkDelete, checkRunning, checkShowing, resultState } from './guest-states.js';
-import { resolveLimits } from './limits.js';
+import { memoryBounds, resolveLimits } from './limits.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
 import type { StorageService } from './storage.js';
@@ -215,6 +215,7 @@ export class GuestService {
       options: g.options,
       limits: g.limits,
       restart: g.restart,
+      autonomic: g.autonomic,
       ...(volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       createdAt: g.createdAt,
       ...extra,
@@ -222,8 +223,9 @@ export class GuestService {
   }
 
   /** A kind that boots its own kernel needs some memory to do it. */
-  private checkKindLimits(kind: GuestKind, limits: ResolvedLimits): void {
+  private checkKindLimits(kind: GuestKind, limits: ResolvedLimits, asked: Limits): void {
     const memory = this.deps.drivers.info(kind)?.memory;
+    memoryBounds(asked, memory);
     if (memory && limits.memoryBytes !== undefined && limits.memoryBytes < memory.minimumBytes) {
       throw new LodgeError('BAD_REQUEST', `limits.memory: ${formatSize(limits.memoryBytes)} is below the ${formatSize(memory.minimumBytes)} a ${kind} guest's kernel needs`);
     }
@@ -293,7 +295,7 @@ export class GuestService {
     }
     const limits = req.limits ?? {};
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
-    this.checkKindLimits(kind, resolved);
+    this.checkKindLimits(kind, resolved, limits);
     const pool = this.deps.storage.poolFor(from?.pool ?? req.pool);
     const rootContent = info.rootContent;
     // what its kind takes is kept; a false flag of another kind's is no option at all
@@ -308,7 +310,7 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', ...(req.autonomic ? { autonomic: req.autonomic } : {}), options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
       const sizeBytes = from?.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes, guestId: g.id });
@@ -739,6 +741,11 @@ export class GuestService {
         g.restart = patch.restart;
         this.deps.events.emit('lifecycle', name, 'updated', { restart: patch.restart });
       }
+      if (patch.autonomic !== undefined && patch.autonomic !== g.autonomic) {
+        this.deps.store.setGuestAutonomic(g.id, patch.autonomic);
+        g.autonomic = patch.autonomic;
+        this.deps.events.emit('lifecycle', name, 'updated', { autonomic: patch.autonomic });
+      }
       return this.toApi(g);
     });
   }
@@ -750,7 +757,7 @@ export class GuestService {
     }
     const limits = { ...g.limits, ...asked };
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
-    this.checkKindLimits(g.kind, resolved);
+    this.checkKindLimits(g.kind, resolved, limits);
     if (g.state === 'running' || g.state === 'paused') {
       this.deps.drivers.require(g.kind, 'liveLimits', name);
       // a guest whose kernel was given its memory at boot gives some back only through a balloon:

@@ -32,11 +32,12 @@ import { fileDiskSource } from '../../storage/backup-store/disk.js';
 import { createDisk, createOverlay, qcow2OverBase, virtualSize } from '../../storage/qcow2.js';
 import { openQcow2 } from '../../storage/qcow2-reader.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, MemoryAllocation, MemoryReading, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
+import { balloonPath, balloonUsedBytes, statsPollSeconds } from './balloon.js';
 import { markRunning, markStopped } from './disk-changes.js';
 import { loadMachineState, saveMachineState } from './memory-state.js';
 import { guestExec, Qga, QgaError } from './qga.js';
@@ -94,7 +95,7 @@ const unplugTimeoutMs = 20_000;
  */
 const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const;
 
-export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory, GuestVga, RootDiskChanges {
+export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory, GuestVga, MemoryAllocation, RootDiskChanges {
   readonly kind = 'vm' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -367,6 +368,32 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     if (machine.profile !== 'virtio') throw new LodgeError('BAD_REQUEST', 'limits.memory: a running vm on the legacy profile has no balloon; stop it to change its memory');
     await this.qmp(spec, (q) => q.balloon(limits.memoryBytes!));
     await this.engine.setLimits(spec, { ...limits, memoryBytes: machine.memoryBytes });
+  }
+
+  async memoryMechanism(spec: GuestSpec): Promise<string | undefined> {
+    return (await this.started(spec))?.profile === 'virtio' ? 'balloon' : undefined;
+  }
+
+  /** Its balloon's size, and what the guest says it uses (its balloon asked to poll the guest's counters). */
+  async memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined> {
+    if ((await this.memoryMechanism(spec)) === undefined) return undefined;
+    return this.qmp(
+      spec,
+      async (q) => {
+        const actual = count((await q.balloonInfo()).actual);
+        await q.execute('qom-set', { path: balloonPath, property: 'guest-stats-polling-interval', value: statsPollSeconds });
+        const usedBytes = balloonUsedBytes(await q.execute('qom-get', { path: balloonPath, property: 'guest-stats' }));
+        return actual > 0 && usedBytes !== undefined ? { allocationBytes: actual, usedBytes } : undefined;
+      },
+      statsTimeoutMs,
+    ).catch(() => undefined);
+  }
+
+  /** The balloon's target, never past the memory it booted with; its cgroup stays sized for that. */
+  async setMemoryAllocation(spec: GuestSpec, bytes: number): Promise<void> {
+    const machine = await this.started(spec);
+    if (!machine || machine.profile !== 'virtio') throw new LodgeError('UNSUPPORTED', `${spec.name} has no balloon (legacy profile)`);
+    await this.qmp(spec, (q) => q.balloon(Math.min(bytes, machine.memoryBytes)));
   }
 
   /** How the guest was started; while it runs, its vCPU time, balloon and disk counters from QMP. */
