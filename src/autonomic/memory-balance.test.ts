@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isIdle, isShort, keepBytes, planMemory, starved, type MemoryGuest } from './memory-balance.js';
+import { defaultGuestMemory, isIdle, isShort, keepBytes, planMemory, starved, type MemoryGuest } from './memory-balance.js';
 
 const M = 1024 * 1024;
 const ct = (name: string, allocation: number, used: number, over: Partial<MemoryGuest> = {}): MemoryGuest => ({
@@ -61,7 +61,7 @@ test('a guest that is neither short nor idle gives nothing; one without a live m
   const guests = [ct('a', 128, 120), ct('b', 128, 80), ct('pv1', 128, 10, { mechanism: undefined })];
   const plan = planMemory(384 * M, guests);
   assert.deepEqual(plan.moves, []);
-  assert.deepEqual(starved(384 * M, guests, plan), ['a used 94% of its 128MB and no memory was free or idle within the budget (384MB)']);
+  assert.deepEqual(starved(384 * M, guests, plan), [{ name: 'a', reason: 'a used 94% of its 128MB and no memory was free or idle within the budget (384MB)' }]);
   const pvShort = planMemory(384 * M, [ct('pv1', 128, 127, { mechanism: undefined }), ct('b', 256, 10)]);
   assert.deepEqual(pvShort.moves, []);
 });
@@ -93,4 +93,9 @@ test('short and idle as the loop reads them', () => {
   assert.equal(isShort(ct('a', 256, 255)), false, 'at its ceiling there is nothing to give it');
   assert.equal(isIdle(ct('a', 100, 49)), true);
   assert.equal(isIdle(ct('a', 100, 50)), false);
+});
+
+test("the budget keeps the host's reserve: 1 GiB, or a tenth of a larger host's memory", () => {
+  assert.equal(defaultGuestMemory(24 * 1024 * M), 22118 * M);
+  assert.equal(defaultGuestMemory(4 * 1024 * M), 3 * 1024 * M);
 });

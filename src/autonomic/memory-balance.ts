@@ -148,8 +148,13 @@ export function planMemory(budgetBytes: number, guests: readonly MemoryGuest[]):
 }
 
 /** The short guests a plan could give nothing to: no memory was free or idle. */
-export function starved(budgetBytes: number, guests: readonly MemoryGuest[], plan: MemoryPlan): string[] {
+export function starved(budgetBytes: number, guests: readonly MemoryGuest[], plan: MemoryPlan): Array<{ name: string; reason: string }> {
   if (!plan.overcommitted) return [];
   const given = new Set(plan.moves.map((m) => m.guest));
-  return guests.filter((g) => g.mechanism !== undefined && isShort(g) && !given.has(g.name)).map((g) => `${g.name} used ${percent(g)}% of its ${size(g.allocationBytes)} and no memory was free or idle within the budget (${size(budgetBytes)})`);
+  return guests.filter((g) => g.mechanism !== undefined && isShort(g) && !given.has(g.name)).map((g) => ({ name: g.name, reason: `${g.name} used ${percent(g)}% of its ${size(g.allocationBytes)} and no memory was free or idle within the budget (${size(budgetBytes)})` }));
+}
+
+/** The guest memory budget unless told a smaller one: the host's memory less a reserve of 1 GiB or a tenth, whichever is more. */
+export function defaultGuestMemory(hostBytes: number): number {
+  return down(hostBytes - Math.max(1024 * MiB, hostBytes / 10));
 }

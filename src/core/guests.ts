@@ -6,11 +6,11 @@
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
+import type { AutonomicPolicy, ExecPost, ExecResult, Guest, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, hasMemory, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canAllocateMemory, canHotplugDisks, hasFiles, hasMemory, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -21,7 +21,7 @@ import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
 import type { NetworkService } from './networks.js';
 import { checkAction, checkDelete, checkRunning, checkShowing, resultState } from './guest-states.js';
-import { memoryBounds, resolveLimits } from './limits.js';
+import { memoryBounds, resolveLimits, type MemoryBounds } from './limits.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
 import type { StorageService } from './storage.js';
@@ -67,6 +67,22 @@ export interface GuestObservation {
   usage?: CgroupUsage;
   nics?: Array<{ name: string; hostDevice: string }>;
   machine?: () => Promise<Machine | undefined>;
+}
+
+/** A running guest as the autonomic loop's memory balancing sees it: see GuestService.memoryGuests. */
+export interface MemoryGuestView {
+  name: string;
+  kind: GuestKind;
+  autonomic: AutonomicPolicy;
+  /** Its engine's process: a new one is a new start. */
+  pid?: number;
+  /** None for a guest without a memory ceiling (a container without a limit). */
+  bounds?: MemoryBounds;
+  /** How its allocation changes while it runs; none: its memory is fixed until it stops. */
+  mechanism?: string;
+  reading?: MemoryReading;
+  /** What its cgroup counts, for a guest whose driver gives no reading. */
+  usedBytes?: number;
 }
 
 export interface LockedGuest {
@@ -258,6 +274,52 @@ export class GuestService {
         return { ...base, usage, nics: nicsOf.get(g.id) ?? [], ...(machine ? { machine } : {}) };
       }),
     );
+  }
+
+  /**
+   * Every running guest with its memory bounds, and for those `read` picks (given whether they
+   * fit under their ceiling's budget at all), what its driver reads of its memory: the autonomic
+   * loop's monitor, which reads an engine (a QMP round trip for a vm) only when it has to.
+   */
+  async memoryGuests(read: (view: MemoryGuestView) => boolean): Promise<MemoryGuestView[]> {
+    const running = this.deps.store.guests().filter((g) => g.state === 'running');
+    const views = await Promise.all(
+      running.map(async (g): Promise<MemoryGuestView | undefined> => {
+        const { pid } = await this.refresh(g);
+        const driver = this.deps.drivers.existing(g.kind);
+        if (g.state !== 'running' || !driver) return undefined;
+        const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+        const base: MemoryGuestView = { name: g.name, kind: g.kind, autonomic: g.autonomic, ...(pid !== undefined ? { pid } : {}), ...(bounds ? { bounds } : {}) };
+        if (canAllocateMemory(driver)) {
+          const spec = this.spec(g);
+          const mechanism = await driver.memoryMechanism(spec);
+          if (mechanism) {
+            const view = { ...base, mechanism };
+            const reading = g.autonomic === 'on' && read(view) ? await driver.memoryReading(spec) : undefined;
+            return { ...view, ...(reading ? { reading } : {}) };
+          }
+        }
+        if (!read(base)) return base;
+        const usage = await driver.usage(this.ref(g)).catch((): CgroupUsage => ({}));
+        return { ...base, ...(usage.memoryBytes !== undefined ? { usedBytes: usage.memoryBytes } : {}) };
+      }),
+    );
+    return views.filter((v): v is MemoryGuestView => v !== undefined);
+  }
+
+  /** Gives a running guest a new memory allocation below its ceiling (the autonomic loop's execute). Outside its lock: a long action must not hold the loop up; a guest that stopped meanwhile refuses it. */
+  async setMemoryAllocation(name: string, bytes: number): Promise<void> {
+    const g = this.record(name);
+    const driver = this.driver(g);
+    const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+    if (g.state !== 'running' || !canAllocateMemory(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}: its memory is not moved`);
+    if (!bounds || bytes > bounds.ceilingBytes || bytes < bounds.floorBytes) throw new LodgeError('BAD_REQUEST', `${name}: ${formatSize(bytes)} is outside its floor and ceiling`);
+    try {
+      await driver.setMemoryAllocation(this.spec(g), bytes);
+    } catch (e) {
+      throw wrap(e, `changing the memory allocation of ${name} failed`);
+    }
+    this.deps.events.emit('lifecycle', name, 'memory', { allocationBytes: bytes });
   }
 
   async get(name: string): Promise<Guest> {

@@ -1,0 +1,194 @@
+/**
+ * @module The autonomic loop's memory balancing on one host. Every round it reads each running
+ * guest's memory through its driver (monitor), hands the guest memory budget and the readings
+ * to autonomic/memory-balance.ts (analyse, plan), and applies the moves it answers through each
+ * kind's live mechanism, donors lowered before the guest they give to is raised (execute). Each
+ * move is an operation `autonomic.memory` with its reason in words, and an event. Paused, it
+ * reads but moves nothing; in dry run it keeps its own book of the allocations it would have
+ * given and applies none. A pv guest's memory is fixed while it runs: it counts at its ceiling.
+ */
+import type { MemoryGuest as MemoryGuestStatus, MemoryStatus } from '../api/autonomic.js';
+import { formatSize, parseSize } from '../api/sizes.js';
+import { defaultGuestMemory, isShort, planMemory, starved, type MemoryGuest, type MemoryMove } from '../autonomic/memory-balance.js';
+import type { GuestService, MemoryGuestView } from './guests.js';
+import type { Operations } from './operations.js';
+
+export interface MemoryBalancerDeps {
+  guests: GuestService;
+  operations: Operations;
+  log: (message: string) => void;
+  budgetBytes: number;
+  dryRun: boolean;
+  /** How often the guests are read (default 1 s): a guest that grows gets memory before its limit is reached. */
+  everyMs?: number;
+}
+
+/** What the loop keeps of a guest between rounds. */
+interface Tracked {
+  pid: number | undefined;
+  /** It has been balanced since its engine started: no longer new. */
+  seen: boolean;
+  shortSince?: number;
+  /** Dry run: the allocation the loop would have given it. */
+  virtual?: number;
+  /** Its last reading was below its ceiling: it is read every round until it holds its ceiling again. */
+  lowered?: boolean;
+  starved?: boolean;
+}
+
+export const memoryAction = 'autonomic.memory';
+
+/** The guest memory budget: the host's memory less its reserve, or `asked` (lodged --guest-memory), which may only be smaller. */
+export function guestMemoryBudget(hostBytes: number, asked: string | undefined): number {
+  const most = defaultGuestMemory(hostBytes);
+  if (asked === undefined) return most;
+  const bytes = parseSize(asked);
+  if (bytes === undefined || bytes <= 0) throw new Error(`--guest-memory: "${asked}" is not a size (use e.g. 2G or 512M)`);
+  if (bytes > most) throw new Error(`--guest-memory: ${asked} is more than this host can give its guests (${formatSize(most)}B: its ${formatSize(hostBytes)}B less a reserve of 1 GiB or a tenth)`);
+  return bytes;
+}
+
+export class MemoryBalancer {
+  private readonly deps: MemoryBalancerDeps;
+  private readonly tracked = new Map<string, Tracked>();
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  private paused: () => boolean = () => false;
+  private last: MemoryStatus;
+  /** The ceilings of the running guests fitted the budget last round: only the new and the lowered are read. */
+  private fits = false;
+
+  constructor(deps: MemoryBalancerDeps) {
+    this.deps = deps;
+    this.last = { budgetBytes: deps.budgetBytes, overcommitted: false, dryRun: deps.dryRun, guests: [] };
+  }
+
+  start(paused: () => boolean): void {
+    this.paused = paused;
+    this.deps.log(`autonomic: guest memory budget ${formatSize(this.deps.budgetBytes)}B${this.deps.dryRun ? ' (dry run: moves are logged, not made)' : ''}`);
+    this.timer = setInterval(() => void this.round(), this.deps.everyMs ?? 1000);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  status(): MemoryStatus {
+    return this.last;
+  }
+
+  /** One round of monitor, analyse, plan, execute; a round still running when the next is due makes it wait. */
+  async round(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const views = await this.deps.guests.memoryGuests((v) => this.mustRead(v));
+      const now = Date.now();
+      for (const name of this.tracked.keys()) if (!views.some((v) => v.name === name)) this.tracked.delete(name);
+      const guests: MemoryGuest[] = [];
+      const shown: MemoryGuestStatus[] = [];
+      for (const v of views) {
+        const { guest, status } = this.read(v, now);
+        if (guest) guests.push(guest);
+        shown.push(status);
+      }
+      const plan = planMemory(this.deps.budgetBytes, guests);
+      this.last = { budgetBytes: this.deps.budgetBytes, overcommitted: plan.overcommitted, dryRun: this.deps.dryRun, guests: shown };
+      const unread = views.some((v) => v.bounds && v.mechanism && v.autonomic === 'on' && !v.reading);
+      this.fits = !plan.overcommitted;
+      // a guest left unread (the budget fitted last round) is no donor to trust: all are read next round
+      if (plan.overcommitted && unread) return;
+      this.sayStarved(guests, plan);
+      if (this.paused()) return;
+      // the new have been seen: from now on they are balanced as the others
+      for (const g of guests) if (g.isNew) this.tracked.get(g.name)!.seen = true;
+      // what lowers a guest first, then what raises one: the budget holds at every step
+      const order = [...plan.moves].sort((a, b) => Number(a.toBytes > a.fromBytes) - Number(b.toBytes > b.fromBytes));
+      for (const move of order) await this.execute(move);
+    } catch (e) {
+      this.deps.log(`autonomic: memory round failed: ${(e as Error).message}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** A guest's engine is read when the budget is overcommitted, at its first round, and while it holds less than its ceiling. */
+  private mustRead(v: MemoryGuestView): boolean {
+    const t = this.tracked.get(v.name);
+    return !this.fits || !t || t.pid !== v.pid || t.lowered === true || this.deps.dryRun;
+  }
+
+  /** A guest as the plan takes it (none when it has no ceiling), and as the status shows it. */
+  private read(v: MemoryGuestView, now: number): { guest?: MemoryGuest; status: MemoryGuestStatus } {
+    const base = { name: v.name, kind: v.kind };
+    if (!v.bounds) return { status: { ...base, ...(v.usedBytes !== undefined ? { usedBytes: v.usedBytes } : {}), how: 'no memory limit: not balanced, and not counted in the budget (give it --memory)' } };
+    const { floorBytes, ceilingBytes } = v.bounds;
+    const bounds = { floorBytes, ceilingBytes };
+    const fixed = (how: string, usedBytes = v.reading?.usedBytes ?? v.usedBytes) => ({
+      guest: { name: v.name, ...bounds, allocationBytes: ceilingBytes, usedBytes: usedBytes ?? 0 },
+      status: { ...base, ...bounds, allocationBytes: ceilingBytes, ...(usedBytes !== undefined ? { usedBytes } : {}), how },
+    });
+    if (v.autonomic === 'off') return fixed('out of the loop (--autonomic off): holds its ceiling');
+    if (!v.mechanism) return fixed(`its memory is fixed while it runs: counted at its ceiling; a ${v.kind} guest takes a new allocation only at its next start`);
+    if (!v.reading) {
+      const t = this.tracked.get(v.name);
+      // not read: it held its ceiling when last read, and the budget fitted
+      if (t && t.pid === v.pid) return fixed(v.mechanism);
+      return fixed(`${v.mechanism}: no reading yet (counted at its ceiling)`);
+    }
+    let t = this.tracked.get(v.name);
+    if (!t || t.pid !== v.pid) {
+      // a new start: its engine holds its ceiling again
+      t = { pid: v.pid, seen: false };
+      this.tracked.set(v.name, t);
+    }
+    t.lowered = v.reading.allocationBytes < ceilingBytes;
+    const allocationBytes = this.deps.dryRun ? (t.virtual ?? v.reading.allocationBytes) : v.reading.allocationBytes;
+    const guest: MemoryGuest = { name: v.name, ...bounds, allocationBytes, usedBytes: v.reading.usedBytes, mechanism: v.mechanism, ...(t.seen ? {} : { isNew: true }) };
+    if (isShort(guest)) t.shortSince ??= now;
+    else delete t.shortSince;
+    if (t.shortSince !== undefined) guest.shortForMs = now - t.shortSince;
+    return { guest, status: { ...base, ...bounds, allocationBytes, usedBytes: v.reading.usedBytes, how: v.mechanism } };
+  }
+
+  /** A short guest that nothing could be given to is said once, until it is given some or is no longer short. */
+  private sayStarved(guests: MemoryGuest[], plan: ReturnType<typeof planMemory>): void {
+    const now = new Set<string>();
+    for (const { name, reason } of starved(this.deps.budgetBytes, guests, plan)) {
+      const t = this.tracked.get(name);
+      if (t && !t.starved) this.deps.log(`autonomic: ${reason}`);
+      if (t) t.starved = true;
+      now.add(name);
+    }
+    for (const [name, t] of this.tracked) if (!now.has(name)) delete t.starved;
+  }
+
+  private async execute(move: MemoryMove): Promise<void> {
+    const reason = this.deps.dryRun ? `dry run: would have: ${move.reason}` : move.reason;
+    this.deps.log(`autonomic: ${reason}`);
+    const op = this.deps.operations.start(
+      memoryAction,
+      move.guest,
+      async ({ progress }) => {
+        if (this.deps.dryRun) {
+          for (const t of move.takes) this.book(t.guest, t.toBytes);
+          return this.book(move.guest, move.toBytes);
+        }
+        for (const t of move.takes) {
+          progress(10, `lowering ${t.guest} to ${formatSize(t.toBytes)}B (${t.mechanism})`);
+          await this.deps.guests.setMemoryAllocation(t.guest, t.toBytes);
+        }
+        progress(60, `${move.toBytes > move.fromBytes ? 'raising' : 'lowering'} ${move.guest} to ${formatSize(move.toBytes)}B`);
+        await this.deps.guests.setMemoryAllocation(move.guest, move.toBytes);
+      },
+      { reason },
+    );
+    const done = await this.deps.operations.wait(op.id, 60_000);
+    if (done.status === 'failure') this.deps.log(`autonomic: ${move.guest}: ${done.error?.message ?? 'failed'}${done.error?.cause ? `: ${done.error.cause}` : ''}`);
+  }
+
+  private book(name: string, bytes: number): void {
+    const t = this.tracked.get(name);
+    if (t) t.virtual = bytes;
+  }
+}
