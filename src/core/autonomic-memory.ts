@@ -5,7 +5,8 @@
  * kind's live mechanism, donors lowered before the guest they give to is raised (execute). Each
  * move is an operation `autonomic.memory` with its reason in words, and an event. Paused, it
  * reads but moves nothing; in dry run it keeps its own book of the allocations it would have
- * given and applies none. A pv guest's memory is fixed while it runs: it counts at its ceiling.
+ * given and applies none. A pv guest's memory (and a vm's without a balloon) is fixed while it
+ * runs: it counts at its ceiling, and the loop does not move it (the status says so).
  */
 import type { MemoryGuest as MemoryGuestStatus, MemoryStatus } from '../api/autonomic.js';
 import { formatSize, parseSize } from '../api/sizes.js';
@@ -129,7 +130,7 @@ export class MemoryBalancer {
       status: { ...base, ...bounds, allocationBytes: ceilingBytes, ...(usedBytes !== undefined ? { usedBytes } : {}), how },
     });
     if (v.autonomic === 'off') return fixed('out of the loop (--autonomic off): holds its ceiling');
-    if (!v.mechanism) return fixed(`its memory is fixed while it runs: counted at its ceiling; a ${v.kind} guest takes a new allocation only at its next start`);
+    if (!v.mechanism) return fixed(`its memory is fixed while it runs (its kernel booted with it): counted at its ceiling; a smaller --memory takes effect at its next start`);
     if (!v.reading) {
       const t = this.tracked.get(v.name);
       // not read: it held its ceiling when last read, and the budget fitted
