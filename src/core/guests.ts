@@ -804,6 +804,14 @@ export class GuestService {
         this.deps.events.emit('lifecycle', name, 'updated', { restart: patch.restart });
       }
       if (patch.autonomic !== undefined && patch.autonomic !== g.autonomic) {
+        // out of the loop, a guest holds its ceiling again
+        const driver = this.driver(g);
+        const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+        if (patch.autonomic === 'off' && g.state === 'running' && bounds && canAllocateMemory(driver) && (await driver.memoryMechanism(this.spec(g)))) {
+          await driver.setMemoryAllocation(this.spec(g), bounds.ceilingBytes).catch((e: unknown) => {
+            throw wrap(e, `giving ${name} its memory ceiling back failed`);
+          });
+        }
         this.deps.store.setGuestAutonomic(g.id, patch.autonomic);
         g.autonomic = patch.autonomic;
         this.deps.events.emit('lifecycle', name, 'updated', { autonomic: patch.autonomic });

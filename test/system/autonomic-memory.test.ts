@@ -76,4 +76,11 @@ test('a guest that grows past its share gets memory from an idle one, and is not
   assert.match(status.stdout, /memory: guest budget 384MB, overcommitted/);
   assert.match(status.stdout, new RegExp(`\\bidle +ct +64MB +${idleLimit / M}MB +256MB +\\S+ +cgroup limit`));
   assert.match(status.stdout, new RegExp(`\\bgrow +ct +64MB +${growLimit / M}MB +256MB +\\S+ +cgroup limit`));
+
+  // out of the loop, a guest holds its ceiling again, and the loop says so
+  const off = d.lodge(['set', 'idle', '--autonomic', 'off']);
+  assert.equal(off.code, 0, off.stderr);
+  assert.equal(await memoryFile('idle', 'memory.limit_in_bytes'), 256 * M);
+  assert.equal((await d.client.guests.get('idle')).autonomic, 'off');
+  await until('the status shows idle out of the loop', async () => /out of the loop/.test((await d.client.autonomic.status()).memory?.guests.find((g) => g.name === 'idle')?.how ?? ''), 5000);
 });
