@@ -21,7 +21,7 @@ export const idleRatio = 0.5;
 const afterRatio = 0.6;
 /** The least a short guest is given at once: growth in smaller steps would be too late. */
 const minimumStep = 32 * MiB;
-/** What a donor keeps above its use, at least: room for its page cache and its next allocations. */
+/** What a donor keeps above its use, at least: room for its page cache and its next allocations (a quarter more leaves it at 80 % of what it keeps, under shortRatio: a donor is not short at once). */
 const minimumMargin = 16 * MiB;
 const marginRatio = 0.25;
 

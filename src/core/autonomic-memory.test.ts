@@ -18,11 +18,14 @@ class MemoryFake extends FakeDriver implements MemoryAllocation {
   readonly allocation = new Map<string, number>();
   readonly used = new Map<string, number>();
   readings = 0;
+  /** Guests whose engine does not answer. */
+  readonly silent = new Set<string>();
   async memoryMechanism(): Promise<string> {
     return 'cgroup limit';
   }
-  async memoryReading(spec: GuestSpec): Promise<MemoryReading> {
+  async memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined> {
     this.readings++;
+    if (this.silent.has(spec.name)) return undefined;
     return { allocationBytes: this.allocation.get(spec.name) ?? spec.limits.memoryBytes!, usedBytes: this.used.get(spec.name) ?? M };
   }
   async setMemoryAllocation(spec: GuestSpec, bytes: number): Promise<void> {
@@ -76,6 +79,20 @@ test('when the ceilings fit, a guest held at its ceiling is not read again; lowe
   assert.equal(fake.readings, 3, 'only a, lowered when last read, is read');
   await balancer.round();
   assert.equal(fake.readings, 3, 'nobody is read while all hold their ceilings');
+});
+
+test('a guest whose engine does not answer holds what it held: it neither gives nor gets, and the others go on', async (t) => {
+  const { fake, balancer } = await withGuests(t, 384);
+  await balancer.round();
+  fake.silent.add('a');
+  fake.used.set('b', 180 * M);
+  await balancer.round();
+  assert.equal(fake.allocation.get('a'), 192 * M, 'a, unread, gave nothing');
+  assert.equal(fake.allocation.get('b'), 192 * M, 'and there was nothing free for b');
+  assert.match(balancer.status().guests.find((g) => g.name === 'a')!.how, /no reading this round/);
+  fake.silent.delete('a');
+  await balancer.round();
+  assert.equal(fake.allocation.get('b'), 256 * M, 'read again, a gives');
 });
 
 test('paused, a dry run, or out of the loop: nothing moves', async (t) => {

@@ -34,6 +34,8 @@ interface Tracked {
   virtual?: number;
   /** Its last reading was below its ceiling: it is read every round until it holds its ceiling again. */
   lowered?: boolean;
+  /** Its allocation when last read: what it holds when a reading fails (a busy engine that did not answer in time). */
+  allocation?: number;
   starved?: boolean;
 }
 
@@ -83,7 +85,12 @@ export class MemoryBalancer {
     if (this.busy) return;
     this.busy = true;
     try {
-      const views = await this.deps.guests.memoryGuests((v) => this.mustRead(v));
+      const skipped = new Set<string>();
+      const views = await this.deps.guests.memoryGuests((v) => {
+        if (this.mustRead(v)) return true;
+        skipped.add(v.name);
+        return false;
+      });
       const now = Date.now();
       for (const name of this.tracked.keys()) if (!views.some((v) => v.name === name)) this.tracked.delete(name);
       const guests: MemoryGuest[] = [];
@@ -95,7 +102,7 @@ export class MemoryBalancer {
       }
       const plan = planMemory(this.deps.budgetBytes, guests);
       this.last = { budgetBytes: this.deps.budgetBytes, overcommitted: plan.overcommitted, dryRun: this.deps.dryRun, guests: shown };
-      const unread = views.some((v) => v.bounds && v.mechanism && v.autonomic === 'on' && !v.reading);
+      const unread = views.some((v) => v.bounds && v.mechanism && v.autonomic === 'on' && skipped.has(v.name));
       this.fits = !plan.overcommitted;
       // a guest left unread (the budget fitted last round) is no donor to trust: all are read next round
       if (plan.overcommitted && unread) return;
@@ -125,16 +132,18 @@ export class MemoryBalancer {
     if (!v.bounds) return { status: { ...base, ...(v.usedBytes !== undefined ? { usedBytes: v.usedBytes } : {}), how: 'no memory limit: not balanced, and not counted in the budget (give it --memory)' } };
     const { floorBytes, ceilingBytes } = v.bounds;
     const bounds = { floorBytes, ceilingBytes };
-    const fixed = (how: string, usedBytes = v.reading?.usedBytes ?? v.usedBytes) => ({
-      guest: { name: v.name, ...bounds, allocationBytes: ceilingBytes, usedBytes: usedBytes ?? 0 },
-      status: { ...base, ...bounds, allocationBytes: ceilingBytes, ...(usedBytes !== undefined ? { usedBytes } : {}), how },
+    const fixed = (how: string, usedBytes = v.reading?.usedBytes ?? v.usedBytes, allocationBytes = ceilingBytes) => ({
+      guest: { name: v.name, ...bounds, allocationBytes, usedBytes: usedBytes ?? 0 },
+      status: { ...base, ...bounds, allocationBytes, ...(usedBytes !== undefined ? { usedBytes } : {}), how },
     });
     if (v.autonomic === 'off') return fixed('out of the loop (--autonomic off): holds its ceiling');
     if (!v.mechanism) return fixed(`its memory is fixed while it runs (its kernel booted with it): counted at its ceiling; a smaller --memory takes effect at its next start`);
     if (!v.reading) {
       const t = this.tracked.get(v.name);
       // not read: it held its ceiling when last read, and the budget fitted
-      if (t && t.pid === v.pid) return fixed(v.mechanism);
+      if (t && t.pid === v.pid && !t.lowered) return fixed(v.mechanism);
+      // its engine did not answer: it holds what it held, and neither gives nor gets this round
+      if (t && t.pid === v.pid && t.allocation !== undefined) return fixed(`${v.mechanism}: no reading this round (its engine did not answer in time)`, undefined, t.allocation);
       return fixed(`${v.mechanism}: no reading yet (counted at its ceiling)`);
     }
     let t = this.tracked.get(v.name);
@@ -144,6 +153,7 @@ export class MemoryBalancer {
       this.tracked.set(v.name, t);
     }
     t.lowered = v.reading.allocationBytes < ceilingBytes;
+    t.allocation = v.reading.allocationBytes;
     const allocationBytes = this.deps.dryRun ? (t.virtual ?? v.reading.allocationBytes) : v.reading.allocationBytes;
     const guest: MemoryGuest = { name: v.name, ...bounds, allocationBytes, usedBytes: v.reading.usedBytes, mechanism: v.mechanism, ...(t.seen ? {} : { isNew: true }) };
     if (isShort(guest)) t.shortSince ??= now;
@@ -178,9 +188,11 @@ export class MemoryBalancer {
         for (const t of move.takes) {
           progress(10, `lowering ${t.guest} to ${formatSize(t.toBytes)}B (${t.mechanism})`);
           await this.deps.guests.setMemoryAllocation(t.guest, t.toBytes);
+          this.book(t.guest, t.toBytes);
         }
         progress(60, `${move.toBytes > move.fromBytes ? 'raising' : 'lowering'} ${move.guest} to ${formatSize(move.toBytes)}B`);
         await this.deps.guests.setMemoryAllocation(move.guest, move.toBytes);
+        this.book(move.guest, move.toBytes);
       },
       { reason },
     );
@@ -188,8 +200,11 @@ export class MemoryBalancer {
     if (done.status === 'failure') this.deps.log(`autonomic: ${move.guest}: ${done.error?.message ?? 'failed'}${done.error?.cause ? `: ${done.error.cause}` : ''}`);
   }
 
+  /** What the loop gave a guest: in dry run its own book; else what it holds now, read again next round. */
   private book(name: string, bytes: number): void {
     const t = this.tracked.get(name);
-    if (t) t.virtual = bytes;
+    if (!t) return;
+    if (this.deps.dryRun) t.virtual = bytes;
+    else Object.assign(t, { allocation: bytes, lowered: true });
   }
 }

@@ -10,8 +10,12 @@ export const balloonPath = '/machine/peripheral/balloon0';
 /** How often the guest reports its counters (seconds): as often as the loop reads them. */
 export const statsPollSeconds = 1;
 
-/** What the guest uses of the memory it holds (total less what it says is available), in bytes; undefined before its first report. */
-export function balloonUsedBytes(answer: unknown): number | undefined {
+/**
+ * What the guest could still use (its MemAvailable; free and caches on a kernel without it), in
+ * bytes; undefined before its first report. What it uses is then what its balloon leaves it less
+ * this: its kernel's own reserve, which its MemTotal leaves out, counts as used.
+ */
+export function balloonAvailableBytes(answer: unknown): number | undefined {
   if (typeof answer !== 'object' || answer === null) return undefined;
   const { stats, 'last-update': lastUpdate } = answer as { stats?: Record<string, unknown>; 'last-update'?: unknown };
   if (!stats || lastUpdate === 0) return undefined;
@@ -20,11 +24,8 @@ export function balloonUsedBytes(answer: unknown): number | undefined {
     // QEMU says -1 for a counter the guest did not send
     return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   };
-  const total = n('stat-total-memory');
-  if (total === undefined) return undefined;
   const available = n('stat-available-memory');
-  if (available !== undefined) return Math.max(0, total - available);
+  if (available !== undefined) return available;
   const free = n('stat-free-memory');
-  if (free === undefined) return undefined;
-  return Math.max(0, total - free - (n('stat-disk-caches') ?? 0));
+  return free === undefined ? undefined : free + (n('stat-disk-caches') ?? 0);
 }

@@ -37,7 +37,7 @@ import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
-import { balloonPath, balloonUsedBytes, statsPollSeconds } from './balloon.js';
+import { balloonAvailableBytes, balloonPath, statsPollSeconds } from './balloon.js';
 import { markRunning, markStopped } from './disk-changes.js';
 import { loadMachineState, saveMachineState } from './memory-state.js';
 import { guestExec, Qga, QgaError } from './qga.js';
@@ -374,7 +374,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     return (await this.started(spec))?.profile === 'virtio' ? 'balloon' : undefined;
   }
 
-  /** Its balloon's size, and what the guest says it uses (its balloon asked to poll the guest's counters). */
+  /** Its balloon's size, and what the guest uses of it: all but what it says is available (its balloon asked to poll the guest's counters). */
   async memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined> {
     if ((await this.memoryMechanism(spec)) === undefined) return undefined;
     return this.qmp(
@@ -382,8 +382,9 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
       async (q) => {
         const actual = count((await q.balloonInfo()).actual);
         await q.execute('qom-set', { path: balloonPath, property: 'guest-stats-polling-interval', value: statsPollSeconds });
-        const usedBytes = balloonUsedBytes(await q.execute('qom-get', { path: balloonPath, property: 'guest-stats' }));
-        return actual > 0 && usedBytes !== undefined ? { allocationBytes: actual, usedBytes } : undefined;
+        const available = balloonAvailableBytes(await q.execute('qom-get', { path: balloonPath, property: 'guest-stats' }));
+        // what the guest's kernel keeps for itself is outside its MemTotal: used, as far as the loop is concerned
+        return actual > 0 && available !== undefined ? { allocationBytes: actual, usedBytes: Math.max(0, actual - available) } : undefined;
       },
       statsTimeoutMs,
     ).catch(() => undefined);
