@@ -8,7 +8,7 @@ import type { LodgeClient } from '../../client/index.js';
 import { parseFormat, printFields, printJson, printTable } from '../output.js';
 
 const limitsText = (g: Guest) =>
-  [g.limits.cpu && `cpu ${g.limits.cpu}`, g.limits.memory && `mem ${g.limits.memory}`, g.limits.processes && `procs ${g.limits.processes}`, g.limits.disk && `disk ${g.limits.disk}`].filter(Boolean).join(', ');
+  [g.limits.cpu && `cpu ${g.limits.cpu}`, g.limits.memory && `mem ${g.limits.memory}`, g.limits.memoryFloor && `floor ${g.limits.memoryFloor}`, g.limits.processes && `procs ${g.limits.processes}`, g.limits.disk && `disk ${g.limits.disk}`].filter(Boolean).join(', ');
 
 export function register(program: Command, client: () => LodgeClient): void {
   program
@@ -47,6 +47,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['NICs', g.nics?.map((n) => `${n.name} ${n.address} on ${n.network} (${n.mac}, host ${n.hostDevice})`).join('\n             ')],
         ['Limits', limitsText(g) || 'none'],
         ['Restart', g.restart],
+        ['Autonomic', g.autonomic === 'off' ? 'off (its memory stays at its limit)' : 'on (lodge autonomic status shows its memory allocation)'],
         ['Volumes', g.volumes?.map((v) => `${v.name}${v.path ? ` at ${v.path}` : ''}${v.device ? ` as ${v.device}` : ''}`).join(', ')],
         ['Root', g.root && `${formatSize(g.root.sizeBytes)} in storage pool ${g.root.pool}${g.root.usedBytes !== undefined ? `, ${formatSize(g.root.usedBytes)} used` : ''}`],
         ['Memory used', g.usage?.memoryBytes !== undefined ? formatSize(g.usage.memoryBytes) : undefined],
