@@ -20,13 +20,15 @@ class MemoryFake extends FakeDriver implements MemoryAllocation {
   readings = 0;
   /** Guests whose engine does not answer. */
   readonly silent = new Set<string>();
+  readonly oomKills = new Map<string, number>();
   async memoryMechanism(): Promise<string> {
     return 'cgroup limit';
   }
   async memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined> {
     this.readings++;
     if (this.silent.has(spec.name)) return undefined;
-    return { allocationBytes: this.allocation.get(spec.name) ?? spec.limits.memoryBytes!, usedBytes: this.used.get(spec.name) ?? M };
+    const kills = this.oomKills.get(spec.name);
+    return { allocationBytes: this.allocation.get(spec.name) ?? spec.limits.memoryBytes!, usedBytes: this.used.get(spec.name) ?? M, ...(kills !== undefined ? { oomKills: kills } : {}) };
   }
   async setMemoryAllocation(spec: GuestSpec, bytes: number): Promise<void> {
     this.allocation.set(spec.name, bytes);
@@ -93,6 +95,16 @@ test('a guest whose engine does not answer holds what it held: it neither gives 
   fake.silent.delete('a');
   await balancer.round();
   assert.equal(fake.allocation.get('b'), 256 * M, 'read again, a gives');
+});
+
+test("a guest's new OOM kills are logged, once", async (t) => {
+  const { h, fake, balancer } = await withGuests(t, 384);
+  fake.oomKills.set('b', 0);
+  await balancer.round();
+  fake.oomKills.set('b', 2);
+  await balancer.round();
+  await balancer.round();
+  assert.deepEqual(h.logs.filter((l) => /killed for want of memory/.test(l)), ['autonomic: b had 2 process(es) killed for want of memory at 192MB (2 since it started)']);
 });
 
 test('paused, a dry run, or out of the loop: nothing moves', async (t) => {

@@ -36,6 +36,8 @@ interface Tracked {
   lowered?: boolean;
   /** Its allocation when last read: what it holds when a reading fails (a busy engine that did not answer in time). */
   allocation?: number;
+  /** Its OOM kills when last read, where its engine counts them: a new one is logged. */
+  oomKills?: number;
   starved?: boolean;
 }
 
@@ -154,6 +156,11 @@ export class MemoryBalancer {
     }
     t.lowered = v.reading.allocationBytes < ceilingBytes;
     t.allocation = v.reading.allocationBytes;
+    const kills = v.reading.oomKills;
+    if (kills !== undefined && t.oomKills !== undefined && kills > t.oomKills) {
+      this.deps.log(`autonomic: ${v.name} had ${kills - t.oomKills} process(es) killed for want of memory at ${formatSize(v.reading.allocationBytes)}B (${kills} since it started)`);
+    }
+    t.oomKills = kills;
     const allocationBytes = this.deps.dryRun ? (t.virtual ?? v.reading.allocationBytes) : v.reading.allocationBytes;
     const guest: MemoryGuest = { name: v.name, ...bounds, allocationBytes, usedBytes: v.reading.usedBytes, mechanism: v.mechanism, ...(t.seen ? {} : { isNew: true }) };
     if (isShort(guest)) t.shortSince ??= now;

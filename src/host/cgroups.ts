@@ -234,8 +234,6 @@ export interface MemoryAllocationReading {
   allocationBytes?: number;
   /** Its use without the file cache it could drop (inactive_file): its working set. */
   workingSetBytes?: number;
-  /** Times its use reached the allocation (v1: memory.failcnt; v2: memory.events high + max). */
-  failures?: number;
   /** Its processes the kernel killed for want of memory (v1: memory.oom_control's oom_kill; v2: memory.events oom_kill). */
   oomKills?: number;
 }
@@ -256,17 +254,14 @@ export function readMemoryAllocation(version: CgroupVersion, cgroupPath: string)
     return {
       allocationBytes: limited(readNumber(path.join(dir, 'memory.limit_in_bytes'))),
       workingSetBytes: usage === undefined ? undefined : Math.max(0, usage - (stat.total_inactive_file ?? 0)),
-      failures: readNumber(path.join(dir, 'memory.failcnt')),
       oomKills: keyed('memory.oom_control').oom_kill,
     };
   }
   const current = readNumber(path.join(dir, 'memory.current'));
-  const events = keyed('memory.events');
   return {
     allocationBytes: limited(readNumber(path.join(dir, 'memory.high'))) ?? limited(readNumber(path.join(dir, 'memory.max'))),
     workingSetBytes: current === undefined ? undefined : Math.max(0, current - (stat.inactive_file ?? 0)),
-    failures: (events.high ?? 0) + (events.max ?? 0),
-    oomKills: events.oom_kill,
+    oomKills: keyed('memory.events').oom_kill,
   };
 }
 
