@@ -71,7 +71,7 @@ test('overcommitted, the first round reads every guest and gives each new one it
   assert.match(memoryOps(h).find((o) => /took/.test(o.reason ?? ''))?.reason ?? '', /^b used 94% of its 192MB now; took 64MB from idle a \(cgroup limit/);
 });
 
-test('when the ceilings fit, a guest held at its ceiling is not read again; lowered ones are, and get their ceiling back', async (t) => {
+test('when the ceilings fit, a guest held at its ceiling is not read again, nor the host asked; lowered ones are, and get their ceiling back', async (t) => {
   const { fake, balancer } = await withGuests(t, 1024);
   fake.allocation.set('a', 100 * M);
   await balancer.round();
@@ -79,8 +79,11 @@ test('when the ceilings fit, a guest held at its ceiling is not read again; lowe
   assert.equal(fake.allocation.get('a'), 256 * M, 'a lowered guest holds its ceiling again');
   await balancer.round();
   assert.equal(fake.readings, 3, 'only a, lowered when last read, is read');
+  const looks = fake.calls.length;
   await balancer.round();
   assert.equal(fake.readings, 3, 'nobody is read while all hold their ceilings');
+  assert.equal(fake.calls.length, looks, 'nor is the host asked whether they run');
+  assert.deepEqual(balancer.status().guests.map((g) => [g.name, g.allocationBytes]), [['a', 256 * M], ['b', 256 * M]]);
 });
 
 test('a guest whose engine does not answer holds what it held: it neither gives nor gets, and the others go on', async (t) => {

@@ -87,6 +87,7 @@ export class MemoryBalancer {
     if (this.busy) return;
     this.busy = true;
     try {
+      if (this.quiet()) return;
       const skipped = new Set<string>();
       const views = await this.deps.guests.memoryGuests((v) => {
         if (this.mustRead(v)) return true;
@@ -120,6 +121,27 @@ export class MemoryBalancer {
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * While the ceilings of the guests the store says run fit the budget and none is known to hold
+   * less, there is nothing to do and nothing is asked of the host (a lodged of a thousand guests
+   * must not look at each one every second): the status shows each at its ceiling.
+   */
+  private quiet(): boolean {
+    if (!this.fits || this.deps.dryRun || [...this.tracked.values()].some((t) => t.lowered)) return false;
+    const running = this.deps.guests.runningMemoryBounds();
+    const ceilings = running.reduce((a, g) => a + (g.bounds?.ceilingBytes ?? 0), 0);
+    if (ceilings > this.deps.budgetBytes) return false;
+    const how = (g: (typeof running)[number]) => this.last.guests.find((s) => s.name === g.name)?.how ?? 'holds its ceiling (the ceilings fit the budget)';
+    this.last = {
+      ...this.last,
+      overcommitted: false,
+      guests: running.map((g) =>
+        g.bounds ? { name: g.name, kind: g.kind, ...g.bounds, allocationBytes: g.bounds.ceilingBytes, how: how(g) } : { name: g.name, kind: g.kind, how: 'no memory limit: not balanced, and not counted in the budget (give it --memory)' },
+      ),
+    };
+    return true;
   }
 
   /** A guest's engine is read when the budget is overcommitted, at its first round, and while it holds less than its ceiling. */

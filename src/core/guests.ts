@@ -307,6 +307,17 @@ export class GuestService {
     return views.filter((v): v is MemoryGuestView => v !== undefined);
   }
 
+  /** The memory bounds of the guests the store says run, without asking the host: the loop's look while the budget fits. */
+  runningMemoryBounds(): Array<{ name: string; kind: GuestKind; bounds?: MemoryBounds }> {
+    return this.deps.store
+      .guests()
+      .filter((g) => g.state === 'running')
+      .map((g) => {
+        const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+        return { name: g.name, kind: g.kind, ...(bounds ? { bounds } : {}) };
+      });
+  }
+
   /** Gives a running guest a new memory allocation below its ceiling (the autonomic loop's execute). Outside its lock: a long action must not hold the loop up; a guest that stopped meanwhile refuses it. */
   async setMemoryAllocation(name: string, bytes: number): Promise<void> {
     const g = this.record(name);
