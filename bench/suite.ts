@@ -18,6 +18,10 @@ const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark>
   storage: { about: 'dir against btrfs pools: ct launch and delete (against runc), N containers (--count, 50): time, host disk and loop devices per guest; pv and vm launches', load: async () => (await import('./storage.js')).storage },
   volume: { about: 'fio inside ct, pv and vm guests on a dir and a btrfs pool, against fio on the host side of the same pool (--megabytes, 64; --seconds, 5)', load: async () => (await import('./volume.js')).volume },
   backup: { about: 'backups of a running guest of each kind (--image, debian/12; --kinds, ct,pv,vm): first, after 10 MB, restore, store size; ten containers of one image; against restic and borg', load: async () => (await import('./backup.js')).backup },
+  autonomic: {
+    about: "the loop's memory balancing on and paused: six guests of mixed kinds over a small budget (--budget-mb, 1280), two growing past their share (--grow-mb, 96), two idle, two spinning (--spin, 4000000); OOM kills, stalls, spin times",
+    load: async () => (await import('./autonomic.js')).autonomic,
+  },
   api: { about: "requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest; a metrics scrape's latency", load: async () => (await import('./api.js')).api },
 };
 
@@ -38,7 +42,10 @@ Options:
   --no-vm             net: leave the vm pair out
   --no-peers          ct-start, density: leave Podman and LXD out
   --image NAME        backup: the image of its guests (default debian/12)
-  --kinds LIST        backup: the kinds (default ct,pv,vm)
+  --kinds LIST        backup, autonomic: the kinds (default ct,pv,vm)
+  --budget-mb N       autonomic: the guest memory budget (default 1280)
+  --grow-mb N         autonomic: how far past its share each grower writes (default 96)
+  --spin N            autonomic: what each spinner counts to (default 4000000)
   --pool dir|btrfs    the driver of the private lodged's default pool (default: what lodged
                       chooses, btrfs where it can): guests' roots live there
 
@@ -58,6 +65,9 @@ const { values, positionals } = parseArgs({
     pool: { type: 'string' },
     image: { type: 'string' },
     kinds: { type: 'string' },
+    'budget-mb': { type: 'string' },
+    'grow-mb': { type: 'string' },
+    spin: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });

@@ -9,7 +9,10 @@ import { Nic, NicRequest } from './networks.js';
 export const Limits = Type.Object(
   {
     cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024, description: 'CPUs the guest may use (1.5 = one and a half)' })),
-    memory: Type.Optional(Size),
+    memory: Type.Optional(Type.String({ pattern: sizePattern, description: 'the most memory the guest may hold (its ceiling), e.g. 256M' })),
+    memoryFloor: Type.Optional(
+      Type.String({ pattern: sizePattern, description: 'the least memory the autonomic loop leaves the guest when it gives memory to others (default: a quarter of limits.memory); at most limits.memory' }),
+    ),
     swap: Type.Optional(Size),
     processes: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304 })),
     disk: Type.Optional(Type.String({ pattern: sizePattern, description: 'size of the guest\'s own writable storage, set at launch (e.g. 1G)' })),
@@ -47,6 +50,11 @@ const Restart = StringEnum(restartPolicies, {
   description: 'when lodged starts the guest again after its engine ended on its own: no (default), on-failure (a crash, a non-zero exit, killed), always (a clean poweroff too); never after a stop asked through Lodge; with a backoff of 1 s doubling to 5 min, giving up after 10 failed starts in a row',
 });
 
+/** Whether the autonomic loop balances the guest's memory: off keeps its memory at its limit. */
+export const autonomicPolicies = ['on', 'off'] as const;
+export type AutonomicPolicy = (typeof autonomicPolicies)[number];
+const Autonomic = StringEnum(autonomicPolicies, { description: 'on (default): the autonomic loop moves memory to and from the guest within its floor and ceiling; off: it keeps its limit' });
+
 export const GuestsPost = Type.Object(
   {
     name: Name,
@@ -58,6 +66,7 @@ export const GuestsPost = Type.Object(
     networks: Type.Optional(Type.Array(NicRequest, { maxItems: 8, description: 'one NIC per entry, eth0 first; left out: one on the network "default" if there is one; [] for loopback only' })),
     start: Type.Optional(Type.Boolean({ default: true })),
     restart: Type.Optional(Restart),
+    autonomic: Type.Optional(Autonomic),
   },
   { additionalProperties: false },
 );
@@ -66,7 +75,7 @@ export type GuestsPost = Static<typeof GuestsPost>;
 export const GuestRenamePost = Type.Object({ name: Name }, { additionalProperties: false });
 export type GuestRenamePost = Static<typeof GuestRenamePost>;
 
-export const GuestPatch = Type.Object({ limits: Type.Optional(Limits), restart: Type.Optional(Restart) }, { additionalProperties: false });
+export const GuestPatch = Type.Object({ limits: Type.Optional(Limits), restart: Type.Optional(Restart), autonomic: Type.Optional(Autonomic) }, { additionalProperties: false });
 export type GuestPatch = Static<typeof GuestPatch>;
 
 export const guestStates = ['creating', 'stopped', 'running', 'paused', 'error'] as const;
@@ -117,6 +126,7 @@ export const Guest = Type.Object({
   options: GuestOptions,
   limits: Limits,
   restart: Restart,
+  autonomic: Autonomic,
   createdAt: Type.String(),
   pid: Type.Optional(Type.Integer()),
   machine: Type.Optional(Machine),

@@ -2,12 +2,13 @@
  * @module Checks of flag values, done before any request, with the flag named.
  */
 import { LodgeError } from '../api/errors.js';
-import type { Limits } from '../api/guests.js';
+import { autonomicPolicies, type AutonomicPolicy, type Limits } from '../api/guests.js';
 import { parseSize } from '../api/sizes.js';
 
 export interface LimitFlags {
   cpu?: string;
   memory?: string;
+  memoryFloor?: string;
   swap?: string;
   processes?: string;
   disk?: string;
@@ -24,10 +25,10 @@ export function limitsFromFlags(flags: LimitFlags): Limits {
     if (!(n > 0)) bad('cpu', flags.cpu, 'is not a positive number of CPUs');
     limits.cpu = n;
   }
-  for (const key of ['memory', 'swap', 'disk'] as const) {
+  for (const [key, flag] of [['memory', 'memory'], ['memoryFloor', 'memory-floor'], ['swap', 'swap'], ['disk', 'disk']] as const) {
     const v = flags[key];
     if (v === undefined) continue;
-    if (parseSize(v) === undefined) bad(key, v, 'is not a size (use e.g. 256M or 1G)');
+    if (parseSize(v) === undefined) bad(flag, v, 'is not a size (use e.g. 256M or 1G)');
     limits[key] = v;
   }
   if (flags.processes !== undefined) {
@@ -42,4 +43,11 @@ export function seconds(flag: string, value: string): number {
   const n = Number(value);
   if (!(n >= 0)) bad(flag, value, 'is not a number of seconds');
   return n;
+}
+
+/** --autonomic on|off. */
+export function autonomicFromFlag(value: string | undefined): AutonomicPolicy | undefined {
+  if (value === undefined) return undefined;
+  if (!(autonomicPolicies as readonly string[]).includes(value)) bad('autonomic', value, `is not ${autonomicPolicies.join(' or ')}`);
+  return value as AutonomicPolicy;
 }

@@ -11,6 +11,7 @@ const guest: Guest = {
   options: {},
   limits: { memory: '256M' },
   restart: 'no',
+  autonomic: 'on',
   createdAt: '2026-01-01T00:00:00.000Z',
   nics: [
     { name: 'eth0', network: 'default', mac: '52:54:00:00:00:01', address: '10.0.3.2/24', hostDevice: 'lv1-1-0' },

@@ -6,7 +6,7 @@ import { LodgeError } from '../api/errors.js';
 import type { Guest } from '../api/guests.js';
 
 export const limitsText = (g: Guest) =>
-  [g.limits.cpu && `cpu ${g.limits.cpu}`, g.limits.memory && `mem ${g.limits.memory}`, g.limits.processes && `procs ${g.limits.processes}`, g.limits.disk && `disk ${g.limits.disk}`].filter(Boolean).join(', ');
+  [g.limits.cpu && `cpu ${g.limits.cpu}`, g.limits.memory && `mem ${g.limits.memory}`, g.limits.memoryFloor && `floor ${g.limits.memoryFloor}`, g.limits.processes && `procs ${g.limits.processes}`, g.limits.disk && `disk ${g.limits.disk}`].filter(Boolean).join(', ');
 
 /** A guest's addresses, as `10.0.0.2 (eth0)`: Lodge's networks are IPv4, so these are all it has. */
 const addresses = (g: Guest) => (g.nics ?? []).map((n) => `${n.address.split('/')[0]} (${n.name})`).join(', ');

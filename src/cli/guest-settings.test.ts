@@ -11,6 +11,7 @@ const guest: Guest = {
   options: { accel: 'tcg' },
   limits: { cpu: 1, memory: '256M', disk: '1G' },
   restart: 'no',
+  autonomic: 'on',
   createdAt: '2026-01-01T00:00:00.000Z',
   nics: [{ name: 'eth0', network: 'default', mac: '52:54:00:00:00:01', address: '10.0.3.2/24', hostDevice: 'lv1-1-0' }],
 };
@@ -22,7 +23,7 @@ const edit = (change: (s: Record<string, any>) => void) => {
 };
 
 test('the settings are what a user reads and may edit', () => {
-  assert.deepEqual(before, { name: 'vm1', kind: 'vm', image: 'busybox', options: { accel: 'tcg' }, networks: ['default'], limits: { cpu: 1, memory: '256M', disk: '1G' }, restart: 'no' });
+  assert.deepEqual(before, { name: 'vm1', kind: 'vm', image: 'busybox', options: { accel: 'tcg' }, networks: ['default'], limits: { cpu: 1, memory: '256M', disk: '1G' }, restart: 'no', autonomic: 'on' });
 });
 
 test('an edit becomes a PATCH of what changed; no change, no PATCH', () => {

@@ -4,7 +4,7 @@
  * the field named, before any request.
  */
 import { LodgeError } from '../api/errors.js';
-import { restartPolicies, type Guest, type GuestPatch, type Limits } from '../api/guests.js';
+import { autonomicPolicies, restartPolicies, type Guest, type GuestPatch, type Limits } from '../api/guests.js';
 import { limitsFromFlags } from './flags.js';
 
 export interface GuestSettings {
@@ -15,10 +15,11 @@ export interface GuestSettings {
   networks: string[];
   limits: Limits;
   restart: string;
+  autonomic: string;
 }
 
 /** What a user may change in an edit; the rest is set at launch. */
-const changeable = ['limits', 'restart'] as const;
+const changeable = ['limits', 'restart', 'autonomic'] as const;
 /** Set at launch, with what to do instead of editing it. */
 const fixed: Record<Exclude<keyof GuestSettings, (typeof changeable)[number]>, string> = {
   name: 'changed by lodge rename',
@@ -27,10 +28,10 @@ const fixed: Record<Exclude<keyof GuestSettings, (typeof changeable)[number]>, s
   options: 'set at launch',
   networks: 'set at launch',
 };
-const limitKeys = ['cpu', 'memory', 'swap', 'processes', 'disk'] as const;
+const limitKeys = ['cpu', 'memory', 'memoryFloor', 'swap', 'processes', 'disk'] as const;
 
 export function settingsOf(g: Guest): GuestSettings {
-  return { name: g.name, kind: g.kind, image: g.image, options: g.options, networks: (g.nics ?? []).map((n) => n.network), limits: g.limits, restart: g.restart };
+  return { name: g.name, kind: g.kind, image: g.image, options: g.options, networks: (g.nics ?? []).map((n) => n.network), limits: g.limits, restart: g.restart, autonomic: g.autonomic };
 }
 
 const bad = (field: string, why: string): never => {
@@ -48,7 +49,7 @@ export function patchFrom(before: GuestSettings, edited: unknown): GuestPatch | 
   }
   const patch: GuestPatch = {};
   const limits = edited.limits ?? {};
-  if (!isObject(limits)) return bad('limits', 'is not a mapping (cpu, memory, swap, processes, disk)');
+  if (!isObject(limits)) return bad('limits', `is not a mapping (${limitKeys.join(', ')})`);
   for (const key of Object.keys(limits)) if (!(limitKeys as readonly string[]).includes(key)) bad(`limits.${key}`, `is not a limit (${limitKeys.join(', ')})`);
   for (const key of limitKeys) {
     const was = before.limits[key];
@@ -72,6 +73,11 @@ export function patchFrom(before: GuestSettings, edited: unknown): GuestPatch | 
     if (typeof restart !== 'string' || !(restartPolicies as readonly string[]).includes(restart)) bad('restart', `${JSON.stringify(restart)} is not ${restartPolicies.join(', ')}`);
     patch.restart = restart as GuestPatch['restart'];
   }
+  const autonomic = edited.autonomic;
+  if (!same(autonomic, before.autonomic)) {
+    if (typeof autonomic !== 'string' || !(autonomicPolicies as readonly string[]).includes(autonomic)) bad('autonomic', `${JSON.stringify(autonomic)} is not ${autonomicPolicies.join(' or ')}`);
+    patch.autonomic = autonomic as GuestPatch['autonomic'];
+  }
   return Object.keys(patch).length ? patch : undefined;
 }
 
@@ -83,5 +89,6 @@ export function changeLines(patch: GuestPatch, answer: Guest): string[] {
     return why ? `${key} ${value}: at next start (${why})` : `${key} ${value}: changed`;
   });
   if (patch.restart) lines.push(`restart ${patch.restart}: changed`);
+  if (patch.autonomic) lines.push(`autonomic ${patch.autonomic}: changed`);
   return lines;
 }

@@ -10,6 +10,7 @@
 import type { AutonomicGuest, AutonomicStatus } from '../api/autonomic.js';
 import type { Operation } from '../api/operations.js';
 import { decideRestart, type RestartHistory } from '../autonomic/restart-policy.js';
+import type { MemoryBalancer } from './autonomic-memory.js';
 import type { Events } from './events.js';
 import type { GuestService } from './guests.js';
 import type { Operations } from './operations.js';
@@ -23,6 +24,8 @@ export interface AutonomicServiceDeps {
   log: (message: string) => void;
   /** How often running guests with a policy are looked at (default 1 s). */
   lookMs?: number;
+  /** The loop's memory balancing, paused and resumed with the rest. */
+  memory?: MemoryBalancer;
 }
 
 /** The loop's actions are operations whose action starts so. */
@@ -59,10 +62,12 @@ export class AutonomicService {
       if (e.type === 'operation' && takesOver.test(e.action) && e.detail?.status === 'running') this.forget(e.target);
     });
     this.looker = setInterval(() => void this.look(), this.deps.lookMs ?? 1000);
+    this.deps.memory?.start(() => this.paused);
   }
 
   stop(): void {
     clearInterval(this.looker);
+    this.deps.memory?.stop();
     this.unsubscribe?.();
     for (const d of this.due.values()) clearTimeout(d.timer);
     this.due.clear();
@@ -119,7 +124,8 @@ export class AutonomicService {
         };
       });
     const next = Math.min(...[...this.due.values()].map((d) => d.at));
-    return { paused: this.paused, guests, ...(Number.isFinite(next) ? { nextDue: new Date(next).toISOString() } : {}) };
+    const memory = this.deps.memory?.status();
+    return { paused: this.paused, ...(memory ? { memory } : {}), guests, ...(Number.isFinite(next) ? { nextDue: new Date(next).toISOString() } : {}) };
   }
 
   /** The loop's last `limit` actions, newest first. */

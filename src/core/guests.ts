@@ -6,11 +6,11 @@
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { ExecPost, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
+import type { AutonomicPolicy, ExecPost, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canHotplugDisks, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canAllocateMemory, canHotplugDisks, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -23,7 +23,7 @@ import { Revert } from '../lib/revert.js';
 import type { Events } from './events.js';
 import type { NetworkService } from './networks.js';
 import { checkAction, checkDelete, checkRunning, checkShowing, resultState } from './guest-states.js';
-import { resolveLimits } from './limits.js';
+import { memoryBounds, resolveLimits, type MemoryBounds } from './limits.js';
 import { KeyedLock } from './locks.js';
 import type { Operations } from './operations.js';
 import type { StorageService } from './storage.js';
@@ -69,6 +69,22 @@ export interface GuestObservation {
   usage?: CgroupUsage;
   nics?: Array<{ name: string; hostDevice: string }>;
   machine?: () => Promise<Machine | undefined>;
+}
+
+/** A running guest as the autonomic loop's memory balancing sees it: see GuestService.memoryGuests. */
+export interface MemoryGuestView {
+  name: string;
+  kind: GuestKind;
+  autonomic: AutonomicPolicy;
+  /** Its engine's process: a new one is a new start. */
+  pid?: number;
+  /** None for a guest without a memory ceiling (a container without a limit). */
+  bounds?: MemoryBounds;
+  /** How its allocation changes while it runs; none: its memory is fixed until it stops. */
+  mechanism?: string;
+  reading?: MemoryReading;
+  /** What its cgroup counts, for a guest whose driver gives no reading. */
+  usedBytes?: number;
 }
 
 export interface LockedGuest {
@@ -217,6 +233,7 @@ export class GuestService {
       options: g.options,
       limits: g.limits,
       restart: g.restart,
+      autonomic: g.autonomic,
       ...(volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       createdAt: g.createdAt,
       ...extra,
@@ -224,8 +241,9 @@ export class GuestService {
   }
 
   /** A kind that boots its own kernel needs some memory to do it. */
-  private checkKindLimits(kind: GuestKind, limits: ResolvedLimits): void {
+  private checkKindLimits(kind: GuestKind, limits: ResolvedLimits, asked: Limits): void {
     const memory = this.deps.drivers.info(kind)?.memory;
+    memoryBounds(asked, memory);
     if (memory && limits.memoryBytes !== undefined && limits.memoryBytes < memory.minimumBytes) {
       throw new LodgeError('BAD_REQUEST', `limits.memory: ${formatSize(limits.memoryBytes)} is below the ${formatSize(memory.minimumBytes)} a ${kind} guest's kernel needs`);
     }
@@ -265,6 +283,63 @@ export class GuestService {
     );
   }
 
+  /**
+   * Every running guest with its memory bounds, and for those `read` picks (given whether they
+   * fit under their ceiling's budget at all), what its driver reads of its memory: the autonomic
+   * loop's monitor, which reads an engine (a QMP round trip for a vm) only when it has to.
+   */
+  async memoryGuests(read: (view: MemoryGuestView) => boolean): Promise<MemoryGuestView[]> {
+    const running = this.deps.store.guests().filter((g) => g.state === 'running');
+    const views = await Promise.all(
+      running.map(async (g): Promise<MemoryGuestView | undefined> => {
+        const { pid } = await this.refresh(g);
+        const driver = this.deps.drivers.existing(g.kind);
+        if (g.state !== 'running' || !driver) return undefined;
+        const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+        const base: MemoryGuestView = { name: g.name, kind: g.kind, autonomic: g.autonomic, ...(pid !== undefined ? { pid } : {}), ...(bounds ? { bounds } : {}) };
+        if (canAllocateMemory(driver)) {
+          const spec = this.spec(g);
+          const mechanism = await driver.memoryMechanism(spec);
+          if (mechanism) {
+            const view = { ...base, mechanism };
+            const reading = g.autonomic === 'on' && read(view) ? await driver.memoryReading(spec) : undefined;
+            return { ...view, ...(reading ? { reading } : {}) };
+          }
+        }
+        if (!read(base)) return base;
+        const usage = await driver.usage(this.ref(g)).catch((): CgroupUsage => ({}));
+        return { ...base, ...(usage.memoryBytes !== undefined ? { usedBytes: usage.memoryBytes } : {}) };
+      }),
+    );
+    return views.filter((v): v is MemoryGuestView => v !== undefined);
+  }
+
+  /** The memory bounds of the guests the store says run, without asking the host: the loop's look while the budget fits. */
+  runningMemoryBounds(): Array<{ name: string; kind: GuestKind; bounds?: MemoryBounds }> {
+    return this.deps.store
+      .guests()
+      .filter((g) => g.state === 'running')
+      .map((g) => {
+        const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+        return { name: g.name, kind: g.kind, ...(bounds ? { bounds } : {}) };
+      });
+  }
+
+  /** Gives a running guest a new memory allocation below its ceiling (the autonomic loop's execute). Outside its lock: a long action must not hold the loop up; a guest that stopped meanwhile refuses it. */
+  async setMemoryAllocation(name: string, bytes: number): Promise<void> {
+    const g = this.record(name);
+    const driver = this.driver(g);
+    const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+    if (g.state !== 'running' || !canAllocateMemory(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}: its memory is not moved`);
+    if (!bounds || bytes > bounds.ceilingBytes || bytes < bounds.floorBytes) throw new LodgeError('BAD_REQUEST', `${name}: ${formatSize(bytes)} is outside its floor and ceiling`);
+    try {
+      await driver.setMemoryAllocation(this.spec(g), bytes);
+    } catch (e) {
+      throw wrap(e, `changing the memory allocation of ${name} failed`);
+    }
+    this.deps.events.emit('lifecycle', name, 'memory', { allocationBytes: bytes });
+  }
+
   async get(name: string): Promise<Guest> {
     const g = this.record(name);
     const { pid } = await this.refresh(g);
@@ -300,7 +375,7 @@ export class GuestService {
     }
     const limits = req.limits ?? {};
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
-    this.checkKindLimits(kind, resolved);
+    this.checkKindLimits(kind, resolved, limits);
     const pool = this.deps.storage.poolFor(from?.pool ?? req.pool);
     const rootContent = info.rootContent;
     // what its kind takes is kept; a false flag of another kind's is no option at all
@@ -315,7 +390,7 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', ...(req.autonomic ? { autonomic: req.autonomic } : {}), options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
       const sizeBytes = from?.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes, guestId: g.id });
@@ -793,6 +868,19 @@ export class GuestService {
         g.restart = patch.restart;
         this.deps.events.emit('lifecycle', name, 'updated', { restart: patch.restart });
       }
+      if (patch.autonomic !== undefined && patch.autonomic !== g.autonomic) {
+        // out of the loop, a guest holds its ceiling again
+        const driver = this.driver(g);
+        const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+        if (patch.autonomic === 'off' && g.state === 'running' && bounds && canAllocateMemory(driver) && (await driver.memoryMechanism(this.spec(g)))) {
+          await driver.setMemoryAllocation(this.spec(g), bounds.ceilingBytes).catch((e: unknown) => {
+            throw wrap(e, `giving ${name} its memory ceiling back failed`);
+          });
+        }
+        this.deps.store.setGuestAutonomic(g.id, patch.autonomic);
+        g.autonomic = patch.autonomic;
+        this.deps.events.emit('lifecycle', name, 'updated', { autonomic: patch.autonomic });
+      }
       return this.toApi(g, later?.length ? { atNextStart: later } : {});
     });
   }
@@ -804,7 +892,7 @@ export class GuestService {
     }
     const limits = { ...g.limits, ...asked };
     const resolved = resolveLimits(limits, this.deps.hostMemoryBytes);
-    this.checkKindLimits(g.kind, resolved);
+    this.checkKindLimits(g.kind, resolved, limits);
     let later: LimitsAtNextStart = [];
     if (g.state === 'running' || g.state === 'paused') {
       this.deps.drivers.require(g.kind, 'liveLimits', name);

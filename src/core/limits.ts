@@ -26,6 +26,7 @@ export function resolveLimits(limits: Limits, hostMemoryBytes: number): Resolved
   if (memoryBytes !== undefined && memoryBytes > hostMemoryBytes) {
     throw new LodgeError('BAD_REQUEST', `limits.memory: ${limits.memory} is more than this host has (${formatSize(hostMemoryBytes)})`);
   }
+  size('memoryFloor', limits.memoryFloor);
   if (swapBytes !== undefined && memoryBytes === undefined) throw new LodgeError('BAD_REQUEST', 'limits.swap: needs limits.memory as well');
   const diskBytes = size('disk', limits.disk);
   if (diskBytes !== undefined && diskBytes < minimumDisk) {
@@ -38,4 +39,34 @@ export function resolveLimits(limits: Limits, hostMemoryBytes: number): Resolved
     ...(limits.processes !== undefined ? { processes: limits.processes } : {}),
     ...(diskBytes !== undefined ? { diskBytes } : {}),
   };
+}
+
+/** The least and the most memory the autonomic loop moves a guest's allocation between. */
+export interface MemoryBounds {
+  floorBytes: number;
+  ceilingBytes: number;
+}
+
+/**
+ * A guest's memory floor and ceiling: its limit (or, for a kind that gives a guest a fixed
+ * amount, its default) is the ceiling; its floor is limits.memoryFloor, or a quarter of the
+ * ceiling and never below what its kind's kernel needs. None for a guest without a ceiling
+ * (a container without a memory limit): the loop has nothing to balance it within.
+ */
+export function memoryBounds(limits: Limits, kindMemory: { minimumBytes: number; defaultBytes: number } | undefined): MemoryBounds | undefined {
+  const ceilingBytes = size('memory', limits.memory) ?? kindMemory?.defaultBytes;
+  const asked = size('memoryFloor', limits.memoryFloor);
+  if (ceilingBytes === undefined) {
+    if (asked !== undefined) throw new LodgeError('BAD_REQUEST', `limits.memoryFloor: needs limits.memory as well (the ceiling the floor is under)`);
+    return undefined;
+  }
+  if (asked !== undefined && asked > ceilingBytes) {
+    throw new LodgeError('BAD_REQUEST', `limits.memoryFloor: ${limits.memoryFloor} is above the memory ceiling ${limits.memory ?? `${formatSize(ceilingBytes)} (the default)`}; it must be at most limits.memory`);
+  }
+  if (asked !== undefined && kindMemory && asked < kindMemory.minimumBytes) {
+    throw new LodgeError('BAD_REQUEST', `limits.memoryFloor: ${limits.memoryFloor} is below the ${formatSize(kindMemory.minimumBytes)} this guest's kernel needs`);
+  }
+  const quarter = Math.floor(ceilingBytes / 4 / 1048576) * 1048576;
+  const floorBytes = asked ?? Math.min(ceilingBytes, Math.max(quarter, kindMemory?.minimumBytes ?? minimumMemory));
+  return { floorBytes, ceilingBytes };
 }

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { GuestKind } from '../api/common.js';
-import type { GuestOptions, GuestState, Limits, RestartPolicy } from '../api/guests.js';
+import type { AutonomicPolicy, GuestOptions, GuestState, Limits, RestartPolicy } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
 import type { Operation } from '../api/operations.js';
 import type { PoolDriverName, VolumeContent } from '../api/storage.js';
@@ -20,6 +20,8 @@ export interface GuestRecord {
   stateReason?: string;
   limits: Limits;
   restart: RestartPolicy;
+  /** Whether the autonomic loop balances its memory. */
+  autonomic: AutonomicPolicy;
   /** The options of its launch that its kind takes (privileged, accel, profile). */
   options: GuestOptions;
   /** The version of its image's content it was made from (ImageRecord.content then). */
@@ -274,6 +276,8 @@ export const migrations: readonly string[] = [
      created_at TEXT NOT NULL);`,
   // what lodged does when a guest's engine ends on its own (autonomic/restart-policy.ts)
   `ALTER TABLE guests ADD COLUMN restart TEXT NOT NULL DEFAULT 'no';`,
+  // whether the autonomic loop balances the guest's memory (autonomic/memory-balance.ts)
+  `ALTER TABLE guests ADD COLUMN autonomic TEXT NOT NULL DEFAULT 'on';`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -304,6 +308,7 @@ interface GuestRow {
   limits: string;
   options: string;
   restart: string;
+  autonomic: string;
   image_content: string;
   created_at: string;
 }
@@ -317,6 +322,7 @@ const toGuest = (r: GuestRow): GuestRecord => ({
   ...(r.state_reason ? { stateReason: r.state_reason } : {}),
   limits: JSON.parse(r.limits) as Limits,
   restart: r.restart as RestartPolicy,
+  autonomic: r.autonomic as AutonomicPolicy,
   options: JSON.parse(r.options) as GuestOptions,
   imageContent: r.image_content,
   createdAt: r.created_at,
@@ -367,14 +373,14 @@ export class Store {
     return this.db.transaction(fn)();
   }
 
-  insertGuest(asked: Omit<GuestRecord, 'id' | 'createdAt' | 'restart'> & { restart?: RestartPolicy }): GuestRecord {
-    const g = { ...asked, restart: asked.restart ?? 'no' };
+  insertGuest(asked: Omit<GuestRecord, 'id' | 'createdAt' | 'restart' | 'autonomic'> & { restart?: RestartPolicy; autonomic?: AutonomicPolicy }): GuestRecord {
+    const g = { ...asked, restart: asked.restart ?? 'no', autonomic: asked.autonomic ?? 'on' };
     const createdAt = new Date().toISOString();
     const info = this.db
       .prepare(
-        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, restart, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, restart, autonomic, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), g.restart, JSON.stringify(g.options), createdAt);
+      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), g.restart, g.autonomic, JSON.stringify(g.options), createdAt);
     return { ...g, id: Number(info.lastInsertRowid), createdAt };
   }
 
@@ -402,6 +408,10 @@ export class Store {
 
   setGuestRestart(id: number, restart: RestartPolicy): void {
     this.db.prepare('UPDATE guests SET restart = ? WHERE id = ?').run(restart, id);
+  }
+
+  setGuestAutonomic(id: number, autonomic: AutonomicPolicy): void {
+    this.db.prepare('UPDATE guests SET autonomic = ? WHERE id = ?').run(autonomic, id);
   }
 
   deleteGuest(id: number): void {

@@ -15,6 +15,7 @@ import { guestKinds } from '../api/common.js';
 import { poolDrivers, type PoolDriverName } from '../api/storage.js';
 import { Events } from '../core/events.js';
 import { AutonomicService } from '../core/autonomic.js';
+import { guestMemoryBudget, MemoryBalancer } from '../core/autonomic-memory.js';
 import { GuestService } from '../core/guests.js';
 import { NetworkService } from '../core/networks.js';
 import { ImageService } from '../core/images.js';
@@ -47,7 +48,7 @@ import { lodgeVersion } from '../api/version.js';
 const usage = `lodged: the Lodge host daemon
 
 Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]] [--default-pool-driver dir|btrfs]
-              [--listen ADDRESS:PORT [--tls-cert FILE --tls-key FILE]]
+              [--listen ADDRESS:PORT [--tls-cert FILE --tls-key FILE]] [--guest-memory SIZE] [--autonomic-dry-run]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
@@ -70,6 +71,11 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
                           the listener's certificate and key (PEM); without them Lodge makes a
                           self-signed one at the first start (STATE-DIR/tls), whose fingerprint
                           lodge host shows
+  --guest-memory SIZE     the memory the autonomic loop shares among running guests when their
+                          limits add up to more (default: the host's memory less 1 GiB or a
+                          tenth, whichever is more: the reserve is never given away); only smaller
+  --autonomic-dry-run     the loop logs the memory moves it would make (lodge autonomic log) and
+                          makes none
   --version         print the version
   -h, --help        this help
 
@@ -128,6 +134,8 @@ async function main(): Promise<void> {
       listen: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'guest-memory': { type: 'string' },
+      'autonomic-dry-run': { type: 'boolean' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -136,6 +144,7 @@ async function main(): Promise<void> {
   if (values.version) return void console.log(lodgeVersion());
   if (process.getuid?.() !== 0) throw new Error('lodged must run as root (it makes namespaces, mounts and cgroups)');
   const uplink = await uplinkOption(values.uplink, values['resolv-conf']);
+  const guestMemory = guestMemoryBudget(os.totalmem(), values['guest-memory']);
   const httpsAsked = httpsOptions(values);
   const poolDriver = values['default-pool-driver'];
   if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
@@ -188,7 +197,8 @@ async function main(): Promise<void> {
   for (const line of await images.restore()) log(line);
   const guests = new GuestService({ store, drivers, images, operations, events, networks, storage, volumes, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   // listening before reconcile: a guest that ended while lodged was down is restarted per its policy
-  const autonomic = new AutonomicService({ store, guests, operations, events, log });
+  const memory = new MemoryBalancer({ guests, operations, log, budgetBytes: guestMemory, dryRun: values['autonomic-dry-run'] === true });
+  const autonomic = new AutonomicService({ store, guests, operations, events, log, memory });
   autonomic.start();
   await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });

@@ -291,6 +291,31 @@ export interface GuestRenaming {
 
 export const hasRenaming = (driver: GuestDriver): driver is GuestDriver & GuestRenaming => 'renamed' in driver;
 
+/** What a running guest holds of memory and uses of it, as its engine shows it. */
+export interface MemoryReading {
+  /** What it is allowed now: its cgroup's limit, its balloon's size. */
+  allocationBytes: number;
+  /** What it uses, without the caches it could drop where the engine tells them apart. */
+  usedBytes: number;
+  /** Its processes killed for want of memory since it started, where known. */
+  oomKills?: number;
+}
+
+/**
+ * Kinds whose running guests take more memory and give some back (the autonomic loop's
+ * balancing), below their limit, which stays their ceiling: how, in words ("cgroup limit",
+ * "balloon"), what a guest holds and uses, and a new allocation for it. `mechanism` says
+ * undefined for a guest that cannot (a vm without a balloon), `memoryReading` undefined
+ * for one that cannot tell yet.
+ */
+export interface MemoryAllocation {
+  memoryMechanism(spec: GuestSpec): Promise<string | undefined>;
+  memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined>;
+  setMemoryAllocation(spec: GuestSpec, bytes: number): Promise<void>;
+}
+
+export const canAllocateMemory = (driver: GuestDriver): driver is GuestDriver & MemoryAllocation => 'setMemoryAllocation' in driver;
+
 export const hasVga = (driver: GuestDriver): driver is GuestDriver & GuestVga => 'connectVga' in driver;
 
 export const hasRootDiskChanges = (driver: GuestDriver): driver is GuestDriver & RootDiskChanges => 'markChanges' in driver;

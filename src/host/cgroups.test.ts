@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseIoStat, parsePressure, parseProcIo } from './cgroups.js';
+import { parseIoStat, parseKeyedNumbers, parsePressure, parseProcIo } from './cgroups.js';
 
 test('io.stat: each field summed over the devices', () => {
   const text = '8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n254:0 rbytes=100 wbytes=0 rios=3 wios=0 dbytes=0 dios=0\n';
@@ -17,4 +17,9 @@ test('/proc/PID/io: the bytes sent to and read from storage, not the bytes of re
   const text = 'rchar: 6976\nwchar: 10\nsyscr: 10\nsyscw: 1\nread_bytes: 4096\nwrite_bytes: 8192\ncancelled_write_bytes: 0\n';
   assert.deepEqual(parseProcIo(text), { readBytes: 4096, writtenBytes: 8192 });
   assert.equal(parseProcIo('rchar: 1\n'), undefined);
+});
+
+test('memory.stat, memory.events and memory.oom_control read as numbers by key', () => {
+  assert.deepEqual(parseKeyedNumbers('oom_kill_disable 0\nunder_oom 0\noom_kill 2\n'), { oom_kill_disable: 0, under_oom: 0, oom_kill: 2 });
+  assert.deepEqual(parseKeyedNumbers('cache 4096\ntotal_inactive_file 8192\nnot a line\n'), { cache: 4096, total_inactive_file: 8192 });
 });

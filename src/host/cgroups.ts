@@ -228,6 +228,56 @@ export async function setCgroupLimits(version: CgroupVersion, cgroupPath: string
   }
 }
 
+/** What a cgroup is allowed of memory now, and what it uses: what the autonomic loop balances. */
+export interface MemoryAllocationReading {
+  /** v1: memory.limit_in_bytes; v2: memory.high (memory.max where high is unset). */
+  allocationBytes?: number;
+  /** Its use without the file cache it could drop (inactive_file): its working set. */
+  workingSetBytes?: number;
+  /** Its processes the kernel killed for want of memory (v1: memory.oom_control's oom_kill; v2: memory.events oom_kill). */
+  oomKills?: number;
+}
+
+/** The `key value` lines of a cgroup's memory.stat, memory.events or memory.oom_control. */
+export function parseKeyedNumbers(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(\w+) (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+export function readMemoryAllocation(version: CgroupVersion, cgroupPath: string): MemoryAllocationReading {
+  const dir = dirOf(version, cgroupPath, 'memory');
+  const keyed = (name: string) => parseKeyedNumbers(readText(path.join(dir, name)) ?? '');
+  const stat = keyed('memory.stat');
+  if (version === 'v1') {
+    const usage = readNumber(path.join(dir, 'memory.usage_in_bytes'));
+    return {
+      allocationBytes: limited(readNumber(path.join(dir, 'memory.limit_in_bytes'))),
+      workingSetBytes: usage === undefined ? undefined : Math.max(0, usage - (stat.total_inactive_file ?? 0)),
+      oomKills: keyed('memory.oom_control').oom_kill,
+    };
+  }
+  const current = readNumber(path.join(dir, 'memory.current'));
+  return {
+    allocationBytes: limited(readNumber(path.join(dir, 'memory.high'))) ?? limited(readNumber(path.join(dir, 'memory.max'))),
+    workingSetBytes: current === undefined ? undefined : Math.max(0, current - (stat.inactive_file ?? 0)),
+    oomKills: keyed('memory.events').oom_kill,
+  };
+}
+
+/**
+ * Sets what a guest's cgroup is allowed of memory below its limit: on v1 the limit itself
+ * (memory.limit_in_bytes, memsw moved with it; the soft limit would act only when the whole
+ * host runs short), on v2 memory.high (the kernel throttles and reclaims above it; memory.max
+ * stays the ceiling). A v1 limit below what the cgroup cannot give back fails (EBUSY).
+ */
+export async function setMemoryAllocation(version: CgroupVersion, cgroupPath: string, bytes: number, swapBytes: number | undefined): Promise<void> {
+  if (version === 'v1') return setCgroupLimits(version, cgroupPath, { memoryBytes: bytes, ...(swapBytes !== undefined ? { swapBytes } : {}) });
+  await writeFile(path.join(root, cgroupPath, 'memory.high'), String(bytes)).catch((e: Error) => {
+    throw new Error(`cannot set memory.high of ${cgroupPath} to ${bytes}: ${e.message}`);
+  });
+}
+
 /** Kills every process in the cgroup and removes it. */
 export async function destroyCgroup(version: CgroupVersion, cgroupPath: string): Promise<void> {
   const procs = path.join(dirOf(version, cgroupPath, 'memory'), 'cgroup.procs');

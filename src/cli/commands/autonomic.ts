@@ -4,11 +4,25 @@
 import type { Command } from 'commander';
 import { LodgeError } from '../../api/errors.js';
 import type { AutonomicStatus } from '../../api/autonomic.js';
+import { formatSize } from '../../api/sizes.js';
 import type { LodgeClient } from '../../client/index.js';
 import { parseFormat, printJson, printTable } from '../output.js';
 
+const size = (bytes: number | undefined) => (bytes === undefined ? '-' : `${formatSize(bytes)}B`);
+
+function printMemory(m: NonNullable<AutonomicStatus['memory']>): void {
+  const state = m.overcommitted ? 'overcommitted: the loop moves memory from idle guests to short ones' : 'the ceilings of the running guests fit: each holds its ceiling';
+  process.stdout.write(`memory: guest budget ${size(m.budgetBytes)}, ${state}${m.dryRun ? ' (dry run: moves are logged, not made)' : ''}\n`);
+  if (m.guests.length === 0) return;
+  printTable(
+    ['NAME', 'KIND', 'FLOOR', 'ALLOCATION', 'CEILING', 'USED', 'HOW'],
+    m.guests.map((g) => [g.name, g.kind, size(g.floorBytes), size(g.allocationBytes), size(g.ceilingBytes), size(g.usedBytes), g.how]),
+  );
+}
+
 function printStatus(s: AutonomicStatus): void {
-  process.stdout.write(`loop: ${s.paused ? 'paused (guests that end are seen; their restarts wait for resume)' : 'running'}${s.nextDue ? `, next action due ${s.nextDue}` : ''}\n`);
+  process.stdout.write(`loop: ${s.paused ? 'paused (guests that end are seen and memory is read; restarts and memory moves wait for resume)' : 'running'}${s.nextDue ? `, next action due ${s.nextDue}` : ''}\n`);
+  if (s.memory) printMemory(s.memory);
   if (s.guests.length === 0) return void process.stdout.write('no guest has a restart policy (lodge launch --restart, lodge set --restart)\n');
   printTable(
     ['NAME', 'RESTART', 'STATE', 'RESTARTS', 'NEXT'],
@@ -17,11 +31,11 @@ function printStatus(s: AutonomicStatus): void {
 }
 
 export function register(program: Command, client: () => LodgeClient): void {
-  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies');
+  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies, memory balancing');
 
   autonomic
     .command('status')
-    .description('whether the loop runs, the guests with a restart policy, their restarts and the next due')
+    .description("whether the loop runs, each running guest's memory floor, allocation and ceiling, the guests with a restart policy, their restarts and the next due")
     .option('--format <format>', 'table or json', 'table')
     .action(async (flags: { format: string }) => {
       const format = parseFormat(flags.format);

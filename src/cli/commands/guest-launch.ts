@@ -7,7 +7,7 @@ import { LodgeError } from '../../api/errors.js';
 import { restartPolicies, type AccelMode, type DeviceProfile, type RestartPolicy } from '../../api/guests.js';
 import type { NicRequest } from '../../api/networks.js';
 import type { LodgeClient } from '../../client/index.js';
-import { limitsFromFlags, type LimitFlags } from '../flags.js';
+import { autonomicFromFlag, limitsFromFlags, type LimitFlags } from '../flags.js';
 import { waitFor } from '../progress.js';
 
 interface Flags extends LimitFlags {
@@ -19,6 +19,7 @@ interface Flags extends LimitFlags {
   pool?: string;
   start: boolean;
   restart?: string;
+  autonomic?: string;
 }
 
 /** "backend" or "backend=10.20.0.9". */
@@ -35,7 +36,8 @@ export function register(program: Command, client: () => LodgeClient): void {
     .argument('<name>', 'guest name: lowercase letters, digits and -, starting with a letter')
     .option('--kind <kind>', 'ct (system container), vm (virtual machine) or pv (paravirtual)', 'ct')
     .option('--cpu <n>', 'CPUs the guest may use, e.g. 1 or 0.5')
-    .option('--memory <size>', 'memory limit, e.g. 256M or 1G')
+    .option('--memory <size>', 'memory limit, e.g. 256M or 1G: the most the guest holds (its ceiling)')
+    .option('--memory-floor <size>', 'the least memory the autonomic loop leaves it when it gives memory to others (default: a quarter of --memory)')
     .option('--swap <size>', 'swap the guest may use beyond --memory (default none)')
     .option('--processes <n>', 'most processes the guest may run at once')
     .option('--disk <size>', 'size of the guest\'s own writable storage, e.g. 1G (default: a container gets its pool\'s volume size, a vm guest the size of its image\'s disk; a pv guest\'s is always its image\'s base)')
@@ -46,15 +48,17 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
     .option('--no-start', 'create the guest but leave it stopped')
     .option('--restart <policy>', 'when lodged starts it again after it ended on its own: no (default), on-failure or always')
+    .option('--autonomic <policy>', 'on (default): the autonomic loop moves memory to and from it between its floor and ceiling; off: it keeps its --memory')
     .addHelpText(
       'after',
-      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
+      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch busybox web6 --memory 512M --memory-floor 128M\n  lodge launch busybox db2 --memory 1G --autonomic off\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
     )
     .action(async (image: string, name: string, flags: Flags) => {
       if (!(guestKinds as readonly string[]).includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ${guestKinds.join(', ')}`);
       if (flags.accel !== undefined && !['auto', 'kvm', 'tcg'].includes(flags.accel)) throw new LodgeError('BAD_REQUEST', `--accel: "${flags.accel}" is not auto, kvm or tcg`);
       if (flags.profile !== undefined && !['virtio', 'legacy'].includes(flags.profile)) throw new LodgeError('BAD_REQUEST', `--profile: "${flags.profile}" is not virtio or legacy`);
       if (flags.restart !== undefined && !(restartPolicies as readonly string[]).includes(flags.restart)) throw new LodgeError('BAD_REQUEST', `--restart: "${flags.restart}" is not ${restartPolicies.join(', ')}`);
+      const autonomic = autonomicFromFlag(flags.autonomic);
       const options = {
         ...(flags.privileged ? { privileged: true } : {}),
         ...(flags.accel ? { accel: flags.accel as AccelMode } : {}),
@@ -71,6 +75,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ...(flags.network.length > 0 ? { networks: flags.network.includes('none') ? [] : flags.network.map(nicFromFlag) } : {}),
         ...(flags.start ? {} : { start: false }),
         ...(flags.restart ? { restart: flags.restart as RestartPolicy } : {}),
+        ...(autonomic ? { autonomic } : {}),
       });
       await waitFor(c, op, `Launching ${name}`);
       process.stderr.write(`${name} ${flags.start ? 'is running' : 'is created (stopped)'}\n`);

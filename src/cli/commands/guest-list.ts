@@ -52,6 +52,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['NICs', g.nics?.map((n) => `${n.name} ${n.address} on ${n.network} (${n.mac}, host ${n.hostDevice})`).join('\n             ')],
         ['Limits', limitsText(g) || 'none'],
         ['Restart', g.restart],
+        ['Autonomic', g.autonomic === 'off' ? 'off (its memory stays at its limit)' : 'on (lodge autonomic status shows its memory allocation)'],
         ['Volumes', g.volumes?.map((v) => `${v.name}${v.path ? ` at ${v.path}` : ''}${v.device ? ` as ${v.device}` : ''}`).join(', ')],
         ['Root', g.root && `${formatSize(g.root.sizeBytes)} in storage pool ${g.root.pool}${g.root.usedBytes !== undefined ? `, ${formatSize(g.root.usedBytes)} used` : ''}`],
         ['Memory used', g.usage?.memoryBytes !== undefined ? formatSize(g.usage.memoryBytes) : undefined],

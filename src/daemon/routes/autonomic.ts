@@ -8,7 +8,7 @@ import type { ServerDeps } from '../deps.js';
 
 export function autonomicRoutes(app: FastifyInstance, { autonomic }: ServerDeps): void {
   const tags = ['autonomic'];
-  app.get('/1.0/autonomic', { schema: { tags, summary: 'What the loop does: guests with a restart policy, their restarts, the next due', response: { 200: AutonomicStatus } } }, () => autonomic.status());
+  app.get('/1.0/autonomic', { schema: { tags, summary: "What the loop does: each running guest's memory floor, allocation and ceiling; guests with a restart policy, their restarts, the next due", response: { 200: AutonomicStatus } } }, () => autonomic.status());
   app.get<{ Querystring: AutonomicLogQuery }>(
     '/1.0/autonomic/log',
     { schema: { tags, summary: "The loop's last actions, newest first, each with its reason", querystring: AutonomicLogQuery, response: { 200: AutonomicLog } } },

@@ -10,12 +10,12 @@ import path from 'node:path';
 import { LodgeError } from '../../api/errors.js';
 import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
-import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, processCount, readUsage, type CgroupUsage, type CgroupVersion } from '../../host/cgroups.js';
+import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, processCount, readMemoryAllocation, readUsage, setMemoryAllocation, type CgroupUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot, upperDir } from '../../storage/overlay.js';
-import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
+import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, MemoryAllocation, MemoryReading, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
@@ -37,7 +37,7 @@ export interface CtDriverOptions {
 /** How long a `lodge exec` command may run (exec streaming, a later issue, will lift it). */
 const execTimeoutMs = 3_600_000;
 
-export class CtDriver implements GuestDriver, GuestFiles {
+export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation {
   readonly kind = 'ct' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'filesystem',
@@ -315,6 +315,21 @@ export class CtDriver implements GuestDriver, GuestFiles {
 
   console(spec: GuestSpec): ConsolePaths {
     return consolePaths(shimPaths(path.join(spec.dir, 'shim')));
+  }
+
+  async memoryMechanism(): Promise<string> {
+    return this.cgroups === 'v1' ? 'cgroup limit' : 'memory.high';
+  }
+
+  async memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined> {
+    const r = readMemoryAllocation(this.cgroups, this.cgroupsPath(spec));
+    if (r.allocationBytes === undefined || r.workingSetBytes === undefined) return undefined;
+    return { allocationBytes: r.allocationBytes, usedBytes: r.workingSetBytes, ...(r.oomKills !== undefined ? { oomKills: r.oomKills } : {}) };
+  }
+
+  /** Straight to its cgroup (runc update would run a program a guest a round): runc's own limit stays in its bundle, the ceiling. */
+  setMemoryAllocation(spec: GuestSpec, bytes: number): Promise<void> {
+    return setMemoryAllocation(this.cgroups, this.cgroupsPath(spec), bytes, spec.limits.swapBytes);
   }
 
   usage(guest: GuestRef): Promise<CgroupUsage> {

@@ -42,7 +42,7 @@ const agentPort = ['virtio-serial-pci,id=qga-serial', 'virtserialport,bus=qga-se
 test('the device profiles: virtio has paravirtual disk, balloon and rng, and root ports for hot-plugged disks; legacy an AHCI disk and no virtio but the agent port', () => {
   const virtio = all(qemuArgv(base), '-device');
   const ports = ['pcie-root-port,id=hp1,chassis=1', 'pcie-root-port,id=hp2,chassis=2', 'pcie-root-port,id=hp3,chassis=3', 'pcie-root-port,id=hp4,chassis=4'];
-  assert.deepEqual(virtio, ['VGA', ...agentPort, 'virtio-blk-pci,drive=root,bootindex=1', 'virtio-balloon-pci', 'virtio-rng-pci', ...ports]);
+  assert.deepEqual(virtio, ['VGA', ...agentPort, 'virtio-blk-pci,drive=root,bootindex=1', 'virtio-balloon-pci,id=balloon0', 'virtio-rng-pci', ...ports]);
   const legacyArgv = qemuArgv({ ...base, profile: 'legacy' });
   assert.deepEqual(all(legacyArgv, '-device'), ['VGA', ...agentPort, 'ide-hd,drive=root,bus=ide.0,bootindex=1']);
   assert.match(after(legacyArgv, '-append')!, /LODGE_ROOT=\/dev\/sda/);

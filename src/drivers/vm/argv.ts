@@ -40,7 +40,7 @@ const nicModel: Record<DeviceProfile, string> = { virtio: 'virtio-net-pci', lega
 
 /** virtio: paravirtual disk, balloon and entropy; legacy: the disk on q35's built-in AHCI controller. */
 const profileDevices: Record<DeviceProfile, string[]> = {
-  virtio: ['-device', 'virtio-blk-pci,drive=root,bootindex=1', '-device', 'virtio-balloon-pci', '-device', 'virtio-rng-pci'],
+  virtio: ['-device', 'virtio-blk-pci,drive=root,bootindex=1', '-device', 'virtio-balloon-pci,id=balloon0', '-device', 'virtio-rng-pci'],
   legacy: ['-device', 'ide-hd,drive=root,bus=ide.0,bootindex=1'],
 };
 

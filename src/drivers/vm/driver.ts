@@ -32,11 +32,12 @@ import { fileDiskSource } from '../../storage/backup-store/disk.js';
 import { createDisk, createOverlay, qcow2OverBase, virtualSize } from '../../storage/qcow2.js';
 import { openQcow2 } from '../../storage/qcow2-reader.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, LimitsAtNextStart, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
+import type { AttachedDisk, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, LimitsAtNextStart, MemoryAllocation, MemoryReading, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
+import { balloonAvailableBytes, balloonPath, statsPollSeconds } from './balloon.js';
 import { markRunning, markStopped } from './disk-changes.js';
 import { loadMachineState, saveMachineState } from './memory-state.js';
 import { guestExec, Qga, QgaError } from './qga.js';
@@ -94,7 +95,7 @@ const unplugTimeoutMs = 20_000;
  */
 const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const;
 
-export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory, GuestVga, RootDiskChanges {
+export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, GuestMemory, GuestVga, MemoryAllocation, RootDiskChanges {
   readonly kind = 'vm' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -376,6 +377,33 @@ export class VmDriver extends EngineDriver implements GuestDriver, DiskHotplug, 
     await this.qmp(spec, (q) => q.balloon(limits.memoryBytes!));
     await this.engine.setLimits(spec, { ...limits, memoryBytes: machine.memoryBytes });
     return later;
+  }
+
+  async memoryMechanism(spec: GuestSpec): Promise<string | undefined> {
+    return (await this.started(spec))?.profile === 'virtio' ? 'balloon' : undefined;
+  }
+
+  /** Its balloon's size, and what the guest uses of it: all but what it says is available (its balloon asked to poll the guest's counters). */
+  async memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined> {
+    if ((await this.memoryMechanism(spec)) === undefined) return undefined;
+    return this.qmp(
+      spec,
+      async (q) => {
+        const actual = count((await q.balloonInfo()).actual);
+        await q.execute('qom-set', { path: balloonPath, property: 'guest-stats-polling-interval', value: statsPollSeconds });
+        const available = balloonAvailableBytes(await q.execute('qom-get', { path: balloonPath, property: 'guest-stats' }));
+        // what the guest's kernel keeps for itself is outside its MemTotal: used, as far as the loop is concerned
+        return actual > 0 && available !== undefined ? { allocationBytes: actual, usedBytes: Math.max(0, actual - available) } : undefined;
+      },
+      statsTimeoutMs,
+    ).catch(() => undefined);
+  }
+
+  /** The balloon's target, never past the memory it booted with; its cgroup stays sized for that. */
+  async setMemoryAllocation(spec: GuestSpec, bytes: number): Promise<void> {
+    const machine = await this.started(spec);
+    if (!machine || machine.profile !== 'virtio') throw new LodgeError('UNSUPPORTED', `${spec.name} has no balloon (legacy profile)`);
+    await this.qmp(spec, (q) => q.balloon(Math.min(bytes, machine.memoryBytes)));
   }
 
   /** How the guest was started; while it runs, its vCPU time, balloon and disk counters from QMP. */
