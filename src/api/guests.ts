@@ -9,9 +9,9 @@ import { Nic, NicRequest } from './networks.js';
 export const Limits = Type.Object(
   {
     cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024, description: 'CPUs the guest may use (1.5 = one and a half)' })),
-    memory: Type.Optional(Type.String({ pattern: sizePattern, description: 'the most memory the guest may hold (its ceiling), e.g. 256M' })),
+    memory: Type.Optional(Type.String({ pattern: sizePattern, description: 'bytes, or a number with K, M, G or T: the most memory the guest may hold, its ceiling (e.g. 256M)' })),
     memoryFloor: Type.Optional(
-      Type.String({ pattern: sizePattern, description: 'the least memory the autonomic loop leaves the guest when it gives memory to others (default: a quarter of limits.memory); at most limits.memory' }),
+      Type.String({ pattern: sizePattern, description: 'bytes, or a number with K, M, G or T: the least memory the autonomic loop leaves the guest when it gives memory to others (default: a quarter of limits.memory; at most limits.memory)' }),
     ),
     swap: Type.Optional(Size),
     processes: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304 })),
