@@ -15,6 +15,7 @@ import { GuestService } from '../core/guests.js';
 import { ImageService } from '../core/images.js';
 import { LodgedMetrics } from '../core/lodged-metrics.js';
 import { MetricsService } from '../core/metrics.js';
+import { HistoryService } from '../core/history.js';
 import { NetworkService } from '../core/networks.js';
 import { Operations } from '../core/operations.js';
 import { ScheduleService } from '../core/schedules.js';
@@ -51,8 +52,9 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const tokens = new TokenService({ store, users, log });
     const lodgedMetrics = new LodgedMetrics();
     const metrics = new MetricsService({ guests, storage, lodged: lodgedMetrics });
+    const history = new HistoryService({ metrics, guests, events, log });
     const autonomic = new AutonomicService({ store, guests, operations, events, log });
-    const app = await buildServer({ guests, autonomic, images, networks, storage, snapshots, backups, schedules, volumes, users, tokens, operations, events, metrics, lodgedMetrics, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
+    const app = await buildServer({ guests, autonomic, images, networks, storage, snapshots, backups, schedules, volumes, users, tokens, operations, events, metrics, history, lodgedMetrics, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
     const served = (await app.inject({ method: 'GET', url: '/1.0/openapi.json' })).json() as { paths: Record<string, unknown> };
     await app.close();
     const text = `${JSON.stringify(served, null, 2)}\n`;
