@@ -90,6 +90,8 @@ export class HistoryService {
   /** Adds `reading` to the rings: the host's, and each running guest's; a guest no longer there loses its ring. */
   record(reading: MetricsReading): void {
     const time = reading.at / 1000;
+    // the metrics serve a reading again for a second: at a one-second interval the same one can come twice
+    if (this.host.length && time <= this.host.time()[this.host.length - 1]!) return;
     const { host, pools } = reading;
     const cpu = host.cpuSeconds;
     const busy = sum(Object.values(cpu)) - (cpu.idle ?? 0) - (cpu.iowait ?? 0);
