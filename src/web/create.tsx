@@ -80,38 +80,44 @@ export function CreatePage() {
   const errorOf = (f: Field) => errors[f] && <p id={`${f}-error`} class="field-error" role="alert">{errors[f]}</p>;
   const invalid = (f: Field) => (errors[f] ? { 'aria-invalid': 'true' as const, 'aria-describedby': `${f}-error` } : {});
   const input = (f: Field, label: string, placeholder: string) => (
-    <>
+    <div class="field">
       <label for={`f-${f}`}>{label}</label>
       <input id={`f-${f}`} name={f} placeholder={placeholder} {...invalid(f)} />
       {errorOf(f)}
-    </>
+    </div>
   );
   return (
-    <form class="wizard" onSubmit={submit} aria-label="New guest" noValidate>
+    <form class="wizard two-columns" onSubmit={submit} aria-label="New guest" noValidate>
       <h1>New guest</h1>
       {errors.form && <p class="error" role="alert">{errors.form}</p>}
-      <label for="f-kind">Kind</label>
-      <select id="f-kind" name="kind" {...invalid('kind')}>
-        <option value="">the image's default</option>
-        {kinds.map((k) => <option key={k} value={k}>{k}</option>)}
-      </select>
-      {errorOf('kind')}
-      <label for="f-image">Image</label>
-      <select id="f-image" name="image" required {...invalid('image')}>
-        {images.map((i) => <option key={i.name} value={i.name}>{i.name}</option>)}
-      </select>
-      {errorOf('image')}
       {input('name', 'Name', 'web1')}
+      <div class="field">
+        <label for="f-kind">Kind</label>
+        <select id="f-kind" name="kind" {...invalid('kind')}>
+          <option value="">the image's default</option>
+          {kinds.map((k) => <option key={k} value={k}>{k}</option>)}
+        </select>
+        {errorOf('kind')}
+      </div>
+      <div class="field">
+        <label for="f-image">Image</label>
+        <select id="f-image" name="image" required {...invalid('image')}>
+          {images.map((i) => <option key={i.name} value={i.name}>{i.name}</option>)}
+        </select>
+        {errorOf('image')}
+      </div>
       {input('cpu', 'CPU', '1.5 (no limit when empty)')}
       {input('memory', 'Memory', '256M')}
       {input('disk', 'Disk', '1G (the default when empty)')}
-      <label for="f-network">Network</label>
-      <select id="f-network" name="network" {...invalid('network')}>
-        <option value="">the default network</option>
-        {networks.map((n) => <option key={n.name} value={n.name}>{n.name} ({n.subnet})</option>)}
-        <option value={noNetwork}>none (loopback only)</option>
-      </select>
-      {errorOf('network')}
+      <div class="field">
+        <label for="f-network">Network</label>
+        <select id="f-network" name="network" {...invalid('network')}>
+          <option value="">the default network</option>
+          {networks.map((n) => <option key={n.name} value={n.name}>{n.name} ({n.subnet})</option>)}
+          <option value={noNetwork}>none (loopback only)</option>
+        </select>
+        {errorOf('network')}
+      </div>
       {input('address', 'Address', 'the next free one when empty')}
       <button type="submit" disabled={busy}>Create</button>
     </form>
