@@ -234,7 +234,8 @@ export class GuestService {
     await Promise.all(guests.map((g) => this.refresh(g)));
     // every root volume in one query, not one per guest: a list is lodged's hot path
     const roots = this.deps.store.rootVolumes();
-    return guests.map((g) => this.toApi(g, {}, roots.get(g.id)));
+    const nics = this.deps.networks.nicsByGuest();
+    return guests.map((g) => this.toApi(g, nics.get(g.id)?.length ? { nics: nics.get(g.id)! } : {}, roots.get(g.id)));
   }
 
   /**
@@ -244,7 +245,7 @@ export class GuestService {
    */
   async observeAll(): Promise<GuestObservation[]> {
     // what takes a query a guest (its spec) is made only for the kinds whose machine is asked
-    const nicsOf = this.deps.networks.hostDevices();
+    const nicsOf = this.deps.networks.nicsByGuest();
     return Promise.all(
       this.deps.store.guests().map(async (g): Promise<GuestObservation> => {
         const { pid } = await this.refresh(g);
