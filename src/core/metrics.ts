@@ -11,6 +11,7 @@ import { guestStates, type Machine } from '../api/guests.js';
 import { readHostStats, readLinkCounters, type HostStats, type LinkCounters } from '../host/host-stats.js';
 import { Inflight } from '../lib/inflight.js';
 import type { Labels, MetricFamily, Sample } from '../lib/prometheus-text.js';
+import type { Events } from './events.js';
 import type { GuestObservation, GuestService } from './guests.js';
 import type { LodgedMetrics } from './lodged-metrics.js';
 import type { StorageService } from './storage.js';
@@ -24,6 +25,8 @@ type MachineStats = NonNullable<Machine['stats']>;
 
 export interface MetricsDeps {
   guests: Pick<GuestService, 'observeAll'>;
+  /** A guest's lifecycle event makes the last reading stale: it is read again rather than served. */
+  events: Pick<Events, 'subscribe'>;
   storage: Pick<StorageService, 'list'>;
   lodged: LodgedMetrics;
 }
@@ -51,9 +54,17 @@ export class MetricsService {
   private readonly reading = new Inflight<MetricsReading>();
   /** The last reading, served again for readingTtlMs: a client that scrapes in a loop costs lodged one reading a second. */
   private last: { at: number; reading: MetricsReading } | undefined;
+  /** Counts lifecycle events: a reading begun before one is not served again after it. */
+  private generation = 0;
 
   constructor(deps: MetricsDeps) {
     this.deps = deps;
+    // a guest that started or stopped shows so at the next scrape, even within the second a reading is kept
+    deps.events.subscribe((e) => {
+      if (e.type !== 'lifecycle') return;
+      this.generation++;
+      this.last = undefined;
+    });
   }
 
   /** A vm's counters as last asked (at most machineTtlMs ago); a QEMU that does not answer gives none. */
@@ -74,10 +85,12 @@ export class MetricsService {
 
   /** The guests, the host and the pools as last read (at most readingTtlMs ago). */
   read(): Promise<MetricsReading> {
-    return this.reading.run('all', async () => {
+    // by generation: a reading begun before a lifecycle event is not shared with a caller that came after it
+    return this.reading.run(String(this.generation), async () => {
       if (this.last && performance.now() - this.last.at < readingTtlMs) return this.last.reading;
+      const generation = this.generation;
       const reading = await this.readNow();
-      this.last = { at: performance.now(), reading };
+      if (generation === this.generation) this.last = { at: performance.now(), reading };
       return reading;
     });
   }

@@ -215,7 +215,7 @@ async function main(): Promise<void> {
   const tokens = new TokenService({ store, users, log });
   const lodgedMetrics = new LodgedMetrics();
   lodgedMetrics.watch(events);
-  const metrics = new MetricsService({ guests, storage, lodged: lodgedMetrics });
+  const metrics = new MetricsService({ guests, storage, events, lodged: lodgedMetrics });
   const history = new HistoryService({ metrics, guests, events, log, intervalMs: historyIntervalMs });
   let listener: HttpsListener | undefined;
 

@@ -51,7 +51,7 @@ test('docs/openapi.json matches the API the daemon serves', async () => {
     const users = new UserService({ store, log });
     const tokens = new TokenService({ store, users, log });
     const lodgedMetrics = new LodgedMetrics();
-    const metrics = new MetricsService({ guests, storage, lodged: lodgedMetrics });
+    const metrics = new MetricsService({ guests, storage, events, lodged: lodgedMetrics });
     const history = new HistoryService({ metrics, guests, events, log });
     const autonomic = new AutonomicService({ store, guests, operations, events, log });
     const app = await buildServer({ guests, autonomic, images, networks, storage, snapshots, backups, schedules, volumes, users, tokens, operations, events, metrics, history, lodgedMetrics, tmpDir: dir, log, hostInfo: () => ({ apiVersion: '1.0', version: '0', instance: 'x', cgroups: 'v1', drivers: [] }) });
