@@ -26,6 +26,8 @@ const passwords = { admin: '', viewer: '' };
 const addUser = (name: string, role: 'admin' | 'viewer') => addUserTo(d, name, role);
 const newPage = (colorScheme: 'light' | 'dark' = 'light') => newPageOf(browser, colorScheme);
 
+/** How much a screenshot of live figures (addresses, graphs, times) may differ from the last before it is saved again. */
+const live = 0.05;
 const row = (page: Page, guest: string) => page.locator(`tr[data-guest="${guest}"]`);
 const stateOf = (page: Page, guest: string, state: string) => row(page, guest).locator(`.state-${state}`).waitFor({ timeout: 30_000 });
 
@@ -65,7 +67,7 @@ test('the console is served on the HTTPS listener (not the unix socket) with a C
     throw new Error(`${e.message}\nthe dashboard shows:\n${await admin.locator('main').innerText()}`);
   });
   await admin.locator('[data-top=memoryBytes] li').nth(1).waitFor();
-  await saveScreenshot(admin, 'dashboard');
+  await saveScreenshot(admin, 'dashboard', live);
   await admin.getByRole('link', { name: 'Guests', exact: true }).click();
   await row(admin, 'b1').waitFor();
 });
@@ -91,7 +93,7 @@ test('the wizard shows lodged\'s message at the field, then creates a ct guest t
   await stateOf(admin, 'web1', 'running');
   assert.equal(await admin.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
   assert.equal((await d.client.guests.get('web1')).limits.memory, '128M');
-  await saveScreenshot(admin, 'guests');
+  await saveScreenshot(admin, 'guests', live);
 });
 
 test('the serial console answers hostname: as text in xterm\'s DOM, and as pixels that are not one colour', async () => {
@@ -137,7 +139,7 @@ test("the guest's page draws its graphs from lodged's history, and changes its m
   let ink = 0;
   for (let tries = 0; (ink = await memoryInk()) < 50 && tries < 20; tries++) await admin.waitForTimeout(250);
   assert.ok(ink >= 50, `the memory graph has ${ink} pixels of its line`);
-  await saveScreenshot(admin, 'guest');
+  await saveScreenshot(admin, 'guest', live);
 
   await admin.getByRole('tab', { name: 'Limits' }).click();
   await admin.getByLabel('Memory limit').fill('lots');
@@ -163,30 +165,30 @@ test('shortcuts reach the images, networks, operations, events and API pages, ea
   await admin.locator('[data-filter]').evaluate((e: HTMLElement) => e.blur());
   await admin.keyboard.press('?');
   await admin.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
-  await saveScreenshot(admin, 'shortcuts');
+  await saveScreenshot(admin, 'shortcuts', live);
   await admin.keyboard.press('Escape');
 
   await admin.keyboard.type('gi');
   await admin.locator('tr[data-image=busybox]').waitFor();
   await admin.locator('tr', { hasText: 'image.build' }).locator('.status-success').waitFor();
-  await saveScreenshot(admin, 'images');
+  await saveScreenshot(admin, 'images', live);
 
   await admin.keyboard.type('gn');
   const network = admin.locator('tr[data-network=default]');
   await network.locator('.network-guests', { hasText: 'web1' }).waitFor();
   assert.deepEqual((await network.locator('.network-guests').innerText()).split(', ').sort(), ['b1', 'b2', 'web1']);
-  await saveScreenshot(admin, 'networks');
+  await saveScreenshot(admin, 'networks', live);
 
   await admin.keyboard.type('go');
   await admin.locator('tr', { hasText: 'guest.launch' }).filter({ hasText: 'web1' }).locator('.status-success').waitFor();
   assert.equal(await admin.locator('tr', { hasText: 'guest.launch' }).filter({ hasText: 'web1' }).locator('progress').getAttribute('value'), '100');
-  await saveScreenshot(admin, 'operations');
+  await saveScreenshot(admin, 'operations', live);
 
   await admin.keyboard.type('ge');
   await admin.getByRole('status').filter({ hasText: "Following lodged's events" }).waitFor();
   await d.client.guests.update('web1', { limits: { memory: '160M' } });
   await admin.locator('tr[data-event="web1 updated"]').filter({ hasText: '160M' }).waitFor();
-  await saveScreenshot(admin, 'events');
+  await saveScreenshot(admin, 'events', live);
 
   await admin.keyboard.type('ga');
   const history = admin.locator('[data-endpoint="GET /1.0/guests/{name}/history"]');
