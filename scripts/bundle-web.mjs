@@ -1,6 +1,7 @@
 // Bundles the web console (dist/src/web/main.js, which tsc made from src/web/) for the
 // browser into dist/web/: index.html, assets/main.js and its chunks (the terminal is a
-// chunk of its own, loaded when a console opens), style.css and xterm's stylesheet.
+// chunk of its own, loaded when a console opens; so are the screen and the graphs), style.css,
+// xterm's and uPlot's stylesheets.
 // lodged serves this directory on its HTTPS listener. Prints each file's gzip size.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +27,9 @@ await build({
 });
 copyFileSync('src/web/index.html', `${out}/index.html`);
 copyFileSync('src/web/style.css', `${out}/assets/style.css`);
-copyFileSync(createRequire(import.meta.url).resolve('@xterm/xterm/css/xterm.css'), `${out}/assets/xterm.css`);
+const require = createRequire(import.meta.url);
+copyFileSync(require.resolve('@xterm/xterm/css/xterm.css'), `${out}/assets/xterm.css`);
+copyFileSync(require.resolve('uplot/dist/uPlot.min.css'), `${out}/assets/uPlot.min.css`);
 
 if (process.argv.includes('--sizes')) {
   for (const f of ['index.html', ...readdirSync(`${out}/assets`).map((a) => `assets/${a}`)]) {

@@ -5,6 +5,7 @@ import type { HostInfo } from '../api/host.js';
 import { AutonomicClient } from './autonomic.js';
 import { BackupsClient } from './backups.js';
 import { GuestsClient } from './guests.js';
+import { HistoryClient } from './history.js';
 import { Transport, type RemoteTarget } from './http.js';
 import { ImagesClient } from './images.js';
 import { NetworksClient } from './networks.js';
@@ -21,6 +22,7 @@ export class LodgeClient {
   readonly autonomic: AutonomicClient;
   readonly backups: BackupsClient;
   readonly guests: GuestsClient;
+  readonly history: HistoryClient;
   readonly images: ImagesClient;
   readonly networks: NetworksClient;
   readonly operations: OperationsClient;
@@ -37,6 +39,7 @@ export class LodgeClient {
     this.autonomic = new AutonomicClient(this.transport);
     this.backups = new BackupsClient(this.transport);
     this.guests = new GuestsClient(this.transport);
+    this.history = new HistoryClient(this.transport);
     this.images = new ImagesClient(this.transport);
     this.networks = new NetworksClient(this.transport);
     this.operations = new OperationsClient(this.transport);

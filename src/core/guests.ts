@@ -252,7 +252,7 @@ export class GuestService {
   /** The guests that match every filter given, each with its NICs; the state is matched after a look at the host. */
   async list(filter: GuestListQuery = {}): Promise<Guest[]> {
     // every NIC and root volume in one query a network and one in all, not one per guest: a list is lodged's hot path
-    const nics = this.deps.networks.apiNicsByGuest();
+    const nics = this.deps.networks.nicsByGuest();
     const guests = this.deps.store
       .guests()
       .filter((g) => (filter.name === undefined || nameMatches(filter.name, g.name)) && (filter.kind === undefined || g.kind === filter.kind) && (filter.image === undefined || g.image === filter.image))
@@ -269,7 +269,7 @@ export class GuestService {
    */
   async observeAll(): Promise<GuestObservation[]> {
     // what takes a query a guest (its spec) is made only for the kinds whose machine is asked
-    const nicsOf = this.deps.networks.hostDevices();
+    const nicsOf = this.deps.networks.nicsByGuest();
     return Promise.all(
       this.deps.store.guests().map(async (g): Promise<GuestObservation> => {
         const { pid } = await this.refresh(g);

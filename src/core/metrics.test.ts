@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Machine } from '../api/guests.js';
 import { formatMetrics } from '../lib/prometheus-text.js';
 import type { GuestObservation } from './guests.js';
+import { Events } from './events.js';
 import { LodgedMetrics } from './lodged-metrics.js';
 import { MetricsService } from './metrics.js';
 
@@ -17,8 +18,8 @@ const machine = (vcpuSeconds: number): Machine => ({
 });
 
 /** Guests as GuestService would observe them; the NICs' host end is `lo`, which /proc/net/dev always has. */
-function service(guests: () => GuestObservation[]) {
-  return new MetricsService({ guests: { observeAll: async () => guests() }, storage: { list: async () => [] }, lodged: new LodgedMetrics() });
+function service(guests: () => GuestObservation[], events = new Events()) {
+  return new MetricsService({ guests: { observeAll: async () => guests() }, storage: { list: async () => [] }, events, lodged: new LodgedMetrics() });
 }
 
 const line = (text: string, series: string) => text.split('\n').find((l) => l.startsWith(`${series} `));
@@ -63,4 +64,19 @@ test('a vm whose QEMU does not answer gives its cgroup figures and no QMP ones',
   assert.ok(line(text, 'lodge_guest_cpu_seconds_total{name="v1",kind="vm"}')?.endsWith(' 2'));
   assert.ok(line(text, 'lodge_guest_disk_read_bytes_total{name="v1",kind="vm"}')?.endsWith(' 99'));
   assert.doesNotMatch(text, /lodge_guest_vcpu_seconds_total/);
+});
+
+test("a reading is served again within its second, but not after a guest's lifecycle event: a guest that started shows up at once", async () => {
+  const events = new Events();
+  let state: GuestObservation['state'] = 'stopped';
+  let reads = 0;
+  const metrics = service(() => (reads++, [{ name: 'p1', kind: 'pv', state, ...(state === 'running' ? { usage: { cpuSeconds: 1 } } : {}) }]), events);
+  const up = async () => line(formatMetrics(await metrics.families()), 'lodge_guest_up{name="p1",kind="pv"}');
+  assert.equal(await up(), 'lodge_guest_up{name="p1",kind="pv"} 0');
+  state = 'running';
+  assert.equal(await up(), 'lodge_guest_up{name="p1",kind="pv"} 0', 'the same reading, within its second');
+  assert.equal(reads, 1);
+  events.emit('lifecycle', 'p1', 'running');
+  assert.equal(await up(), 'lodge_guest_up{name="p1",kind="pv"} 1');
+  assert.equal(reads, 2);
 });

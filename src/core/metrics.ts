@@ -8,9 +8,10 @@
  */
 import { guestKinds } from '../api/common.js';
 import { guestStates, type Machine } from '../api/guests.js';
-import { readHostStats, readLinkCounters, type LinkCounters } from '../host/host-stats.js';
+import { readHostStats, readLinkCounters, type HostStats, type LinkCounters } from '../host/host-stats.js';
 import { Inflight } from '../lib/inflight.js';
 import type { Labels, MetricFamily, Sample } from '../lib/prometheus-text.js';
+import type { Events } from './events.js';
 import type { GuestObservation, GuestService } from './guests.js';
 import type { LodgedMetrics } from './lodged-metrics.js';
 import type { StorageService } from './storage.js';
@@ -24,20 +25,46 @@ type MachineStats = NonNullable<Machine['stats']>;
 
 export interface MetricsDeps {
   guests: Pick<GuestService, 'observeAll'>;
+  /** A guest's lifecycle event makes the last reading stale: it is read again rather than served. */
+  events: Pick<Events, 'subscribe'>;
   storage: Pick<StorageService, 'list'>;
   lodged: LodgedMetrics;
+}
+
+/** One guest as read: its observation, its vm counters (QMP) and its NICs' counters at their host end. */
+export interface GuestReading {
+  g: GuestObservation;
+  machine?: MachineStats;
+  nics: Array<{ nic: string; c: LinkCounters }>;
+}
+
+/** One reading of every guest, the host and the pools: what the metrics and the history are made of. */
+export interface MetricsReading {
+  /** When it was read (milliseconds since the epoch). */
+  at: number;
+  guests: GuestReading[];
+  host: HostStats;
+  pools: ReadonlyArray<{ name: string; totalBytes: number; usedBytes: number }>;
 }
 
 export class MetricsService {
   private readonly deps: MetricsDeps;
   private readonly machines = new Map<string, { at: number; stats: Promise<MachineStats | undefined> }>();
-  /** Scrapes that arrive together (two Prometheus replicas) share one reading of every guest. */
-  private readonly reading = new Inflight<MetricFamily[]>();
-  /** The last reading of the guests, the host and the pools, served again for readingTtlMs: a client that scrapes in a loop costs lodged one reading a second. */
-  private last: { at: number; families: MetricFamily[] } | undefined;
+  /** Callers that arrive together (two Prometheus replicas, the history's sampler) share one reading of every guest. */
+  private readonly reading = new Inflight<MetricsReading>();
+  /** The last reading, served again for readingTtlMs: a client that scrapes in a loop costs lodged one reading a second. */
+  private last: { at: number; reading: MetricsReading } | undefined;
+  /** Counts lifecycle events: a reading begun before one is not served again after it. */
+  private generation = 0;
 
   constructor(deps: MetricsDeps) {
     this.deps = deps;
+    // a guest that started or stopped shows so at the next scrape, even within the second a reading is kept
+    deps.events.subscribe((e) => {
+      if (e.type !== 'lifecycle') return;
+      this.generation++;
+      this.last = undefined;
+    });
   }
 
   /** A vm's counters as last asked (at most machineTtlMs ago); a QEMU that does not answer gives none. */
@@ -52,22 +79,42 @@ export class MetricsService {
 
   /** Every family: lodged's own counters as they are now, the rest as last read (at most readingTtlMs ago). */
   async families(): Promise<MetricFamily[]> {
-    const read = await this.reading.run('all', async () => {
-      if (this.last && performance.now() - this.last.at < readingTtlMs) return this.last.families;
-      const families = await this.read();
-      this.last = { at: performance.now(), families };
-      return families;
-    });
-    return [...read, ...this.deps.lodged.families()];
+    const r = await this.read();
+    return [...guestFamilies(r.guests), ...hostFamilies(r.host, r.pools), ...guestCounts(r.guests.map(({ g }) => g)), ...this.deps.lodged.families()];
   }
 
-  private async read(): Promise<MetricFamily[]> {
+  /** The guests, the host and the pools as last read (at most readingTtlMs ago). */
+  read(): Promise<MetricsReading> {
+    // by generation: a reading begun before a lifecycle event is not shared with a caller that came after it
+    return this.reading.run(String(this.generation), async () => {
+      if (this.last && performance.now() - this.last.at < readingTtlMs) return this.last.reading;
+      const generation = this.generation;
+      const reading = await this.readNow();
+      if (generation === this.generation) this.last = { at: performance.now(), reading };
+      return reading;
+    });
+  }
+
+  private async readNow(): Promise<MetricsReading> {
     const [observed, links, host, pools] = await Promise.all([this.deps.guests.observeAll(), readLinkCounters(), readHostStats(), this.deps.storage.list()]);
     const names = new Set(observed.map((g) => g.name));
     for (const name of this.machines.keys()) if (!names.has(name)) this.machines.delete(name);
     const machines = await Promise.all(observed.map((g) => (g.machine ? this.machineStats(g) : undefined)));
-    return [...guestFamilies(observed, machines, links), ...hostFamilies(host, pools), ...guestCounts(observed)];
+    const guests = observed.map((g, i): GuestReading => ({
+      g,
+      ...(machines[i] ? { machine: machines[i] } : {}),
+      nics: (g.nics ?? []).flatMap((n) => {
+        const c = links.get(n.hostDevice);
+        return c ? [{ nic: n.name, c }] : [];
+      }),
+    }));
+    return { at: Date.now(), guests, host, pools };
   }
+}
+
+/** A guest's disk counter: a vm's disks as QEMU counts them (what the guest asked); other kinds' as the kernel counts their processes' storage I/O. */
+export function guestDisk(r: GuestReading, field: 'diskReadBytes' | 'diskWrittenBytes' | 'diskReads' | 'diskWrites'): number | undefined {
+  return r.machine?.[field] ?? r.g.usage?.[field];
 }
 
 /** Samples of the guests that have a value, labelled {name,kind} and any more labels. */
@@ -78,16 +125,12 @@ function per<T>(items: ReadonlyArray<{ g: GuestObservation; x: T }>, value: (x: 
   });
 }
 
-function guestFamilies(observed: readonly GuestObservation[], machines: ReadonlyArray<MachineStats | undefined>, links: ReadonlyMap<string, LinkCounters>): MetricFamily[] {
-  const all = observed.map((g, i) => ({ g, x: { usage: g.usage ?? {}, machine: machines[i] } }));
+function guestFamilies(read: readonly GuestReading[]): MetricFamily[] {
+  const all = read.map((r) => ({ g: r.g, x: { usage: r.g.usage ?? {}, machine: r.machine, r } }));
   const live = all.filter(({ g }) => g.usage !== undefined);
-  // a vm's disks as QEMU counts them (what the guest asked); other kinds' as the kernel counts their processes' storage I/O
-  const disk = (field: 'diskReadBytes' | 'diskWrittenBytes' | 'diskReads' | 'diskWrites') => (x: (typeof all)[number]['x']) => x.machine?.[field] ?? x.usage[field];
+  const disk = (field: 'diskReadBytes' | 'diskWrittenBytes' | 'diskReads' | 'diskWrites') => (x: (typeof all)[number]['x']) => guestDisk(x.r, field);
   // the host end of a NIC receives what the guest transmits
-  const nics = live.flatMap(({ g }) => (g.nics ?? []).flatMap((n) => {
-    const c = links.get(n.hostDevice);
-    return c ? [{ g, x: { nic: n.name, c } }] : [];
-  }));
+  const nics = live.flatMap(({ g, x }) => x.r.nics.map((n) => ({ g, x: n })));
   const nic = (x: { nic: string }) => ({ nic: x.nic });
   const pressure = (resource: 'cpu' | 'memory' | 'io') =>
     per(live, (x) => x.usage.pressure?.[`${resource}Seconds`], () => ({ resource }));
@@ -117,7 +160,7 @@ function guestFamilies(observed: readonly GuestObservation[], machines: Readonly
   ];
 }
 
-function hostFamilies(host: Awaited<ReturnType<typeof readHostStats>>, pools: ReadonlyArray<{ name: string; totalBytes: number; usedBytes: number }>): MetricFamily[] {
+function hostFamilies(host: HostStats, pools: MetricsReading['pools']): MetricFamily[] {
   const memory = (field: string) => (host.memory[field] === undefined ? [] : [{ value: host.memory[field]! }]);
   return [
     { name: 'lodge_host_cpu_seconds_total', help: "Seconds the host's CPUs (all together) spent in each mode (/proc/stat).", type: 'counter', samples: Object.entries(host.cpuSeconds).map(([mode, value]) => ({ labels: { mode }, value })) },

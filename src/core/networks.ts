@@ -317,31 +317,18 @@ export class NetworkService {
   }
 
   /** Every guest's NICs by guest id, as the guest names them and with their host ends: one query a network, not one a guest. */
-  hostDevices(): Map<number, Array<{ name: string; hostDevice: string }>> {
-    const byGuest = new Map<number, Array<{ name: string; hostDevice: string }>>();
-    for (const n of this.deps.store.networks()) {
-      for (const x of this.deps.store.nics({ network: n.name })) {
-        const nics = byGuest.get(x.guestId) ?? [];
-        nics.push({ name: `eth${x.index}`, hostDevice: hostDeviceName(this.deps.store.instance, x.guestId, x.index) });
-        byGuest.set(x.guestId, nics);
-      }
-    }
-    return byGuest;
-  }
-
-  /** Every guest's NICs as the API shows them, by guest id: one query a network, not one a guest (a list). */
-  apiNicsByGuest(): Map<number, Nic[]> {
+  nicsByGuest(): Map<number, Nic[]> {
     const byGuest = new Map<number, Nic[]>();
     for (const n of this.deps.store.networks()) {
-      const prefix = parseSubnet(n.subnet).prefix;
+      const { prefix } = parseSubnet(n.subnet);
       for (const x of this.deps.store.nics({ network: n.name })) {
         const nics = byGuest.get(x.guestId) ?? [];
         nics.push({ name: `eth${x.index}`, network: n.name, mac: x.mac, address: `${x.address}/${prefix}`, hostDevice: hostDeviceName(this.deps.store.instance, x.guestId, x.index) });
         byGuest.set(x.guestId, nics);
       }
     }
-    // eth0 first, as the guest numbers them
-    for (const nics of byGuest.values()) nics.sort((a, b) => Number(a.name.slice(3)) - Number(b.name.slice(3)));
+    // eth0 first, as a guest's own page lists them
+    for (const nics of byGuest.values()) nics.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
     return byGuest;
   }
 

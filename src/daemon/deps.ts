@@ -6,6 +6,7 @@ import type { AutonomicService } from '../core/autonomic.js';
 import type { BackupService } from '../core/backups.js';
 import type { Events } from '../core/events.js';
 import type { GuestService } from '../core/guests.js';
+import type { HistoryService } from '../core/history.js';
 import type { ImageService } from '../core/images.js';
 import type { LodgedMetrics } from '../core/lodged-metrics.js';
 import type { MetricsService } from '../core/metrics.js';
@@ -33,6 +34,7 @@ export interface ServerDeps {
   operations: Operations;
   events: Events;
   metrics: MetricsService;
+  history: HistoryService;
   /** Where the server counts the requests it answers. */
   lodgedMetrics: LodgedMetrics;
   hostInfo: () => HostInfo;

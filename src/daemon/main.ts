@@ -39,6 +39,7 @@ import { ImageFiles } from '../images/store.js';
 import { useSpawner } from '../lib/exec.js';
 import { LodgedMetrics } from '../core/lodged-metrics.js';
 import { MetricsService } from '../core/metrics.js';
+import { defaultHistoryIntervalMs, HistoryService } from '../core/history.js';
 import { buildServer } from './server.js';
 import { httpsOptions, listenHttps } from './https-listener.js';
 import { loadWebConsole } from './web-console.js';
@@ -49,6 +50,7 @@ const usage = `lodged: the Lodge host daemon
 
 Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]] [--default-pool-driver dir|btrfs]
               [--listen ADDRESS:PORT [--tls-cert FILE --tls-key FILE]] [--guest-memory SIZE] [--autonomic-dry-run]
+              [--history-interval SECONDS]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
@@ -76,6 +78,10 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
                           tenth, whichever is more: the reserve is never given away); only smaller
   --autonomic-dry-run     the loop logs the memory moves it would make (lodge autonomic log) and
                           makes none
+  --history-interval SECONDS
+                          how often the in-memory history (GET /1.0/history, the console's
+                          graphs) samples the host and each guest (default 10; it keeps the
+                          last 360 samples, an hour at 10 s)
   --version         print the version
   -h, --help        this help
 
@@ -122,6 +128,14 @@ async function uplinkOption(uplink: boolean | undefined, resolvConf: string | un
   return { resolvConf: file };
 }
 
+/** --history-interval, in milliseconds: at least a second (a reading of every guest costs more than nothing). */
+function historyInterval(value: string | undefined): number {
+  if (value === undefined) return defaultHistoryIntervalMs;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 3600) throw new Error(`--history-interval: "${value}" is not a number of seconds from 1 to 3600`);
+  return seconds * 1000;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -136,6 +150,7 @@ async function main(): Promise<void> {
       'tls-key': { type: 'string' },
       'guest-memory': { type: 'string' },
       'autonomic-dry-run': { type: 'boolean' },
+      'history-interval': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -148,6 +163,7 @@ async function main(): Promise<void> {
   const httpsAsked = httpsOptions(values);
   const poolDriver = values['default-pool-driver'];
   if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
+  const historyIntervalMs = historyInterval(values['history-interval']);
   const stateDir = path.resolve(values['state-dir']);
   const socketPath = path.resolve(values.socket);
   const dirs = { guests: path.join(stateDir, 'guests'), images: path.join(stateDir, 'images'), runtime: path.join(stateDir, 'runtime'), tmp: path.join(stateDir, 'tmp'), storage: path.join(stateDir, 'storage') };
@@ -210,7 +226,8 @@ async function main(): Promise<void> {
   const tokens = new TokenService({ store, users, log });
   const lodgedMetrics = new LodgedMetrics();
   lodgedMetrics.watch(events);
-  const metrics = new MetricsService({ guests, storage, lodged: lodgedMetrics });
+  const metrics = new MetricsService({ guests, storage, events, lodged: lodgedMetrics });
+  const history = new HistoryService({ metrics, guests, events, log, intervalMs: historyIntervalMs });
   let listener: HttpsListener | undefined;
 
   const app = await buildServer({
@@ -228,6 +245,7 @@ async function main(): Promise<void> {
     operations,
     events,
     metrics,
+    history,
     lodgedMetrics,
     tmpDir: dirs.tmp,
     log,
@@ -244,10 +262,12 @@ async function main(): Promise<void> {
   await chmod(socketPath, 0o660);
   log(`lodge ${lodgeVersion()} serving ${socketPath}, state in ${stateDir}`);
   schedules.start();
+  history.start();
 
   const shutdown = async (signal: string) => {
     log(`${signal}: stopping (guests keep running)`);
     schedules.stop();
+    history.stop();
     autonomic.stop();
     // a launch or a start half-done is undone now rather than found at the next start
     await operations.cancelAll('called off: lodged is shutting down', 30_000);

@@ -30,6 +30,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { userRoutes } from './routes/users.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { historyRoutes } from './routes/history.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { autonomicRoutes } from './routes/autonomic.js';
 import { jsonTooDeep, maxJsonDepth, validatorCompiler } from './validation.js';
@@ -109,6 +110,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     userRoutes(scope, deps);
     tokenRoutes(scope, deps);
     metricsRoutes(scope, deps);
+    historyRoutes(scope, deps);
     autonomicRoutes(scope, deps);
   });
   return app;

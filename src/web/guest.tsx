@@ -1,18 +1,23 @@
 /**
- * @module A guest's page: what it is, and its consoles as tabs: the serial console, and the
- * VGA screen where its kind has one (the driver's vga feature, as GET /1.0 says). Their code
- * (xterm.js, noVNC) is loaded only when a tab opens, so the list and the login stay small.
- * The page follows lodged's events for the guest; one that is not running says so in the tab
- * and offers to start it.
+ * @module A guest's page: what it is, then tabs: its graphs of the last hour, its limits
+ * (changed live), its NICs and port forwards, its operations, and its consoles: the serial
+ * console, and the VGA screen where its kind has one (the driver's vga feature, as GET /1.0
+ * says). The code of graphs (uPlot), terminal (xterm.js) and screen (noVNC) is loaded only
+ * when its tab opens, so the list and the login stay small. The page follows lodged's events
+ * for the guest; a console of one that is not running says so and offers to start it.
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Guest } from '../api/guests.js';
 import type { HostInfo } from '../api/host.js';
 import type { Operation } from '../api/operations.js';
 import { type ApiError, call, followEvents, waitFor } from './api.js';
+import { GuestGraphs } from './guest-graphs.js';
+import { GuestLimits } from './guest-limits.js';
+import { GuestNetwork } from './guest-network.js';
+import { OperationsTable } from './operations.js';
 import type { Screen } from './screen.js';
 
-type Tab = 'console' | 'screen';
+type Tab = 'graphs' | 'limits' | 'network' | 'operations' | 'console' | 'screen';
 
 const at = (name: string) => `/1.0/guests/${encodeURIComponent(name)}`;
 const showing = (g: Guest) => g.state === 'running' || g.state === 'paused';
@@ -21,7 +26,7 @@ export function GuestPage({ name }: { name: string }) {
   const [guest, setGuest] = useState<Guest | undefined>(undefined);
   const [hasScreen, setHasScreen] = useState(false);
   const [error, setError] = useState('');
-  const [tab, setTab] = useState<Tab | undefined>(undefined);
+  const [tab, setTab] = useState<Tab>('graphs');
   const load = useCallback(() => call<Guest>('GET', at(name)).then(setGuest, (e: ApiError) => setError(e.message)), [name]);
   // read again when lodged says the guest changed (started, stopped, ended on its own)
   useEffect(() => {
@@ -36,7 +41,8 @@ export function GuestPage({ name }: { name: string }) {
   }, [guest?.kind]);
   if (error) return <p class="error" role="alert">{error}</p>;
   if (!guest) return <p aria-busy="true">Loading {name}…</p>;
-  const tabs: Array<[Tab, string]> = [['console', 'Console'], ...(hasScreen ? [['screen', 'Screen'] as [Tab, string]] : [])];
+  const tabs: Array<[Tab, string]> = [['graphs', 'Graphs'], ['limits', 'Limits'], ['network', 'Network'], ['operations', 'Operations'], ['console', 'Console'], ...(hasScreen ? [['screen', 'Screen'] as [Tab, string]] : [])];
+  const consoleTab = tab === 'console' || tab === 'screen';
   return (
     <section aria-label={`Guest ${name}`}>
       <h1>{guest.name}</h1>
@@ -44,25 +50,28 @@ export function GuestPage({ name }: { name: string }) {
         <dt>Kind</dt><dd>{guest.kind}</dd>
         <dt>State</dt><dd><span class={`state state-${guest.state}`}>{guest.state}</span>{guest.stateReason ? ` (${guest.stateReason})` : ''}</dd>
         <dt>Image</dt><dd>{guest.image}</dd>
-        <dt>Memory</dt><dd>{guest.limits.memory ?? 'no limit'}</dd>
+        <dt>Limits</dt><dd>memory {guest.limits.memory ?? 'none'}, CPU {guest.limits.cpu ?? 'none'}</dd>
         <dt>Addresses</dt><dd>{(guest.nics ?? []).map((n) => `${n.name} ${n.address} (${n.network})`).join(', ') || 'none'}</dd>
       </dl>
-      <div class="tabs" role="tablist" aria-label="Consoles">
+      <div class="tabs" role="tablist" aria-label="About the guest">
         {tabs.map(([id, label]) => (
-          <button type="button" role="tab" id={`tab-${id}`} key={id} aria-selected={tab === id} aria-controls="console-panel" onClick={() => setTab(id)}>{label}</button>
+          <button type="button" role="tab" id={`tab-${id}`} key={id} aria-selected={tab === id} aria-controls="guest-panel" onClick={() => setTab(id)}>{label}</button>
         ))}
       </div>
-      {tab && (
-        <div role="tabpanel" id="console-panel" aria-labelledby={`tab-${tab}`}>
-          {!showing(guest) ? (
+      <div role="tabpanel" id="guest-panel" aria-labelledby={`tab-${tab}`}>
+        {tab === 'graphs' && <GuestGraphs name={name} />}
+        {tab === 'limits' && <GuestLimits guest={guest} onChanged={setGuest} />}
+        {tab === 'network' && <GuestNetwork guest={guest} />}
+        {tab === 'operations' && <OperationsTable keep={(o) => o.target === name || o.target.startsWith(`${name}/`)} />}
+        {consoleTab &&
+          (!showing(guest) ? (
             <Unavailable guest={guest} what={tab === 'console' ? 'serial console' : 'screen'} onStarted={load} />
           ) : tab === 'console' ? (
             <SerialConsole name={name} />
           ) : (
             <VgaScreen name={name} onClosed={load} />
-          )}
-        </div>
-      )}
+          ))}
+      </div>
     </section>
   );
 }

@@ -1,7 +1,8 @@
 /**
  * @module The guests list, live: it follows lodged's events and reads the list again when
  * something happened (at most a few times a second), so states change without a reload.
- * Guests chosen with their boxes are started or stopped together; each refusal is shown
+ * A filter box narrows it (kind:ct state:running image:... network:... or words of a name).
+ * Guests chosen with their boxes are started, stopped, restarted or deleted together; each refusal is shown
  * with the guest it concerns, and so is an operation that fails later (a launch from the
  * wizard, a start the engine refused), as its event says.
  */
@@ -9,6 +10,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { GuestAction, Guest } from '../api/guests.js';
 import type { Event as LodgeEvent, Operation } from '../api/operations.js';
 import { type ApiError, call, followEvents } from './api.js';
+import { passes } from './guest-filter.js';
 
 /** The fewest milliseconds between two reads of the list, however many events come. */
 const refreshGapMs = 250;
@@ -17,6 +19,7 @@ export function GuestsPage() {
   const [guests, setGuests] = useState<Guest[] | undefined>(undefined);
   const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
   const [errors, setErrors] = useState<string[]>([]);
+  const [filter, setFilter] = useState('');
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   useEffect(() => {
@@ -49,11 +52,13 @@ export function GuestsPage() {
     if (!next.delete(name)) next.add(name);
     setChosen(next);
   };
-  const act = async (action: GuestAction) => {
-    const names = [...chosen];
+  const act = async (action: GuestAction | 'delete') => {
+    // only what the filter shows: a chosen guest it hides is left alone
+    const names = (guests ?? []).filter((g) => chosen.has(g.name) && passes(g, filter)).map((g) => g.name);
+    if (action === 'delete' && !confirm(`Delete ${names.join(', ')}? Their disks go with them.`)) return;
     const failed = await Promise.all(
       names.map((name) =>
-        call<Operation>('PUT', `/1.0/guests/${encodeURIComponent(name)}/state`, { action }).then(
+        (action === 'delete' ? call<Operation>('DELETE', `/1.0/guests/${encodeURIComponent(name)}`) : call<Operation>('PUT', `/1.0/guests/${encodeURIComponent(name)}/state`, { action })).then(
           () => undefined,
           (e: ApiError) => `${action} ${name}: ${e.message} (${e.status})`,
         ),
@@ -63,25 +68,29 @@ export function GuestsPage() {
   };
 
   if (!guests) return <p aria-busy="true">Loading guests…</p>;
-  const all = guests.length > 0 && guests.every((g) => chosen.has(g.name));
+  const shown = guests.filter((g) => passes(g, filter));
+  const all = shown.length > 0 && shown.every((g) => chosen.has(g.name));
   return (
     <section aria-label="Guests">
       <div class="toolbar">
         <h1>Guests</h1>
         <button type="button" disabled={chosen.size === 0} onClick={() => act('start')}>Start</button>
         <button type="button" disabled={chosen.size === 0} onClick={() => act('stop')}>Stop</button>
+        <button type="button" disabled={chosen.size === 0} onClick={() => act('restart')}>Restart</button>
+        <button type="button" disabled={chosen.size === 0} onClick={() => act('delete')}>Delete</button>
         <a class="button" href="#/new">New guest</a>
       </div>
       {errors.map((e) => (
         <p class="error" role="alert" key={e}>{e}</p>
       ))}
+      <input type="search" class="filter" data-filter aria-label="Filter guests" placeholder="Filter (press /): kind:ct state:running image:busybox network:default or a name" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
       {guests.length === 0 ? (
         <p>No guests yet. <a href="#/new">Create one.</a></p>
       ) : (
         <table>
           <thead>
             <tr>
-              <th><input type="checkbox" aria-label="Choose all" checked={all} onChange={() => setChosen(all ? new Set() : new Set(guests.map((g) => g.name)))} /></th>
+              <th><input type="checkbox" aria-label="Choose all" checked={all} onChange={() => setChosen(all ? new Set() : new Set(shown.map((g) => g.name)))} /></th>
               <th>Name</th>
               <th>Kind</th>
               <th>State</th>
@@ -90,7 +99,7 @@ export function GuestsPage() {
             </tr>
           </thead>
           <tbody>
-            {guests.map((g) => (
+            {shown.map((g) => (
               <tr key={g.name} data-guest={g.name}>
                 <td><input type="checkbox" aria-label={`Choose ${g.name}`} checked={chosen.has(g.name)} onChange={() => toggle(g.name)} /></td>
                 <td><a href={`#/guests/${encodeURIComponent(g.name)}`}>{g.name}</a></td>

@@ -1,22 +1,42 @@
 /**
  * @module The web console's entry: the page is one document, its pages chosen by the
- * address's fragment (#/guests, #/guests/NAME, #/new), so that lodged serves one file
- * for all of them and a reload keeps the page. Who is logged in is asked of lodged at load.
+ * address's fragment (#/dashboard, #/guests, #/guests/NAME, #/new, #/images, ...), so that
+ * lodged serves one file for all of them and a reload keeps the page. Who is logged in is
+ * asked of lodged at load.
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { ApiDocPage } from './api-doc.js';
 import { ApiError, call, sessionEnded } from './api.js';
 import { CreatePage } from './create.js';
+import { DashboardPage } from './dashboard.js';
+import { EventsPage } from './events.js';
 import { GuestPage } from './guest.js';
 import { GuestsPage } from './guests.js';
+import { ImagesPage } from './images.js';
 import { LoginPage } from './login.js';
+import { NetworksPage } from './networks.js';
+import { OperationsPage } from './operations.js';
+import { Shortcuts } from './shortcuts.js';
 
-type Route = { page: 'guests' } | { page: 'guest'; name: string } | { page: 'new' };
+const pages = {
+  dashboard: { title: 'Dashboard', view: () => <DashboardPage /> },
+  guests: { title: 'Guests', view: () => <GuestsPage /> },
+  new: { title: 'New guest', view: () => <CreatePage /> },
+  images: { title: 'Images', view: () => <ImagesPage /> },
+  networks: { title: 'Networks', view: () => <NetworksPage /> },
+  operations: { title: 'Operations', view: () => <OperationsPage /> },
+  events: { title: 'Events', view: () => <EventsPage /> },
+  api: { title: 'API', view: () => <ApiDocPage /> },
+} as const;
+type Page = keyof typeof pages;
+type Route = { page: Page } | { page: 'guest'; name: string };
 
 function route(hash: string): Route {
   const m = /^#\/guests\/([^/]+)$/.exec(hash);
   if (m) return { page: 'guest', name: decodeURIComponent(m[1]!) };
-  return hash === '#/new' ? { page: 'new' } : { page: 'guests' };
+  const page = hash.slice(2);
+  return page in pages ? { page: page as Page } : { page: 'dashboard' };
 }
 
 function App() {
@@ -42,21 +62,21 @@ function App() {
     await call('POST', '/1.0/logout').catch(() => {});
     setSession('out');
   };
+  const current = here.page === 'guest' ? 'guests' : here.page;
   return (
     <>
       <header>
         <strong>Lodge</strong>
         <nav>
-          <a href="#/guests" aria-current={here.page === 'guests' ? 'page' : undefined}>Guests</a>
-          <a href="#/new" aria-current={here.page === 'new' ? 'page' : undefined}>New guest</a>
+          {(Object.keys(pages) as Page[]).map((p) => (
+            <a key={p} href={`#/${p}`} aria-current={current === p ? 'page' : undefined}>{pages[p].title}</a>
+          ))}
         </nav>
+        <button type="button" class="link" title="Keyboard shortcuts: press ?" onClick={() => dispatchEvent(new KeyboardEvent('keydown', { key: '?' }))}>?</button>
         <button type="button" class="link" onClick={logout}>Log out</button>
       </header>
-      <main>
-        {here.page === 'guests' && <GuestsPage />}
-        {here.page === 'guest' && <GuestPage key={here.name} name={here.name} />}
-        {here.page === 'new' && <CreatePage />}
-      </main>
+      <main>{here.page === 'guest' ? <GuestPage key={here.name} name={here.name} /> : pages[here.page].view()}</main>
+      <Shortcuts />
     </>
   );
 }

@@ -1,9 +1,13 @@
 /**
  * The web console in a real browser: Debian's chromium, headless, driven by playwright-core,
- * against a private lodged listening on loopback. One lodged, one browser, busybox ct guests:
- * a wrong password is refused at the field; the admin creates a guest through the wizard (a
- * bad memory size shown at its field first) and sees it reach running without a reload;
- * its serial console answers `hostname`, read from xterm's DOM and seen in its pixels; a
+ * against a private lodged listening on loopback, both in a network namespace of the test's
+ * own (so that its network "default" and the guests' NICs are real). One lodged, one browser,
+ * busybox ct guests: a wrong password is refused at the field; the dashboard counts the
+ * guests; the admin creates a guest through the wizard (a bad CPU count and memory size shown
+ * at their fields first) and sees it reach running without a reload; its serial console
+ * answers `hostname`, read from xterm's DOM and seen in its pixels; its page draws its graphs
+ * from lodged's history (sampled every second here) and changes its limits live; the images,
+ * networks, operations, events and API pages show lodged's own data, reached by shortcuts; a
  * viewer's stop is refused with lodged's 403; two guests are stopped together. Each page's
  * screenshot lands in docs/screenshots/.
  */
@@ -14,7 +18,7 @@ import { decodePng, inkShare } from './png.js';
 import { addUser as addUserTo, launchChromium, logIn, newPage as newPageOf, saveScreenshot } from './browser.js';
 import { TestDaemon, waitForState } from './harness.js';
 
-const d = new TestDaemon({ args: ['--listen', '127.0.0.1:0'] });
+const d = new TestDaemon({ netns: true, args: ['--listen', '127.0.0.1:0', '--history-interval', '1'] });
 let url = '';
 let browser: Browser;
 let admin: Page;
@@ -22,6 +26,8 @@ const passwords = { admin: '', viewer: '' };
 const addUser = (name: string, role: 'admin' | 'viewer') => addUserTo(d, name, role);
 const newPage = (colorScheme: 'light' | 'dark' = 'light') => newPageOf(browser, colorScheme);
 
+/** How much a screenshot of live figures (addresses, graphs, times) may differ from the last before it is saved again. */
+const live = 0.05;
 const row = (page: Page, guest: string) => page.locator(`tr[data-guest="${guest}"]`);
 const stateOf = (page: Page, guest: string, state: string) => row(page, guest).locator(`.state-${state}`).waitFor({ timeout: 30_000 });
 
@@ -30,7 +36,7 @@ before(async () => {
   url = `https://127.0.0.1:${(await d.client.host()).listen!.port}/`;
   passwords.admin = addUser('admin', 'admin');
   passwords.viewer = addUser('viewer', 'viewer');
-  [browser] = await Promise.all([launchChromium(), d.buildBusybox().then(() => Promise.all([d.launch('b1'), d.launch('b2')]))]);
+  [browser] = await Promise.all([launchChromium(d.netns), d.buildBusybox().then(() => Promise.all([d.launch('b1'), d.launch('b2')]))]);
   admin = await newPage();
 });
 after(async () => {
@@ -49,6 +55,20 @@ test('the console is served on the HTTPS listener (not the unix socket) with a C
   assert.equal(await admin.getByLabel('Password').getAttribute('aria-invalid'), 'true');
   await saveScreenshot(admin, 'login');
   await logIn(admin, 'admin', passwords.admin);
+  // the landing page is the dashboard: b1 and b2 run, both ct
+  await admin.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  const count = (at: string) => admin.locator(`[data-count="${at}"]`);
+  await count('all/running').filter({ hasText: /^2$/ }).waitFor();
+  assert.equal(await count('ct/running').innerText(), '2');
+  assert.equal(await count('vm/all').innerText(), '0');
+  assert.equal(await count('all/stopped').innerText(), '0');
+  // the host's figures come from lodged's history: a memory figure and a disk of the pool
+  await admin.locator('[data-gauge=memory] .figure').filter({ hasText: /iB$/ }).waitFor({ timeout: 10_000 }).catch(async (e: Error) => {
+    throw new Error(`${e.message}\nthe dashboard shows:\n${await admin.locator('main').innerText()}`);
+  });
+  await admin.locator('[data-top=memoryBytes] li').nth(1).waitFor();
+  await saveScreenshot(admin, 'dashboard', live);
+  await admin.getByRole('link', { name: 'Guests', exact: true }).click();
   await row(admin, 'b1').waitFor();
 });
 
@@ -58,6 +78,11 @@ test('the wizard shows lodged\'s message at the field, then creates a ct guest t
   await admin.getByLabel('Kind', { exact: true }).selectOption('ct');
   await admin.getByLabel('Image', { exact: true }).selectOption('busybox');
   await admin.getByLabel('Name', { exact: true }).fill('web1');
+  await admin.getByLabel('CPU', { exact: true }).fill('many');
+  await admin.getByRole('button', { name: 'Create' }).click();
+  await admin.locator('#cpu-error', { hasText: 'limits.cpu: must be number' }).waitFor();
+  assert.equal(await admin.getByLabel('CPU', { exact: true }).getAttribute('aria-invalid'), 'true');
+  await admin.getByLabel('CPU', { exact: true }).fill('');
   await admin.getByLabel('Memory', { exact: true }).fill('lots');
   await admin.getByRole('button', { name: 'Create' }).click();
   await admin.locator('#memory-error', { hasText: 'limits.memory: "lots" is not valid' }).waitFor();
@@ -68,7 +93,7 @@ test('the wizard shows lodged\'s message at the field, then creates a ct guest t
   await stateOf(admin, 'web1', 'running');
   assert.equal(await admin.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
   assert.equal((await d.client.guests.get('web1')).limits.memory, '128M');
-  await saveScreenshot(admin, 'guests');
+  await saveScreenshot(admin, 'guests', live);
 });
 
 test('the serial console answers hostname: as text in xterm\'s DOM, and as pixels that are not one colour', async () => {
@@ -76,7 +101,7 @@ test('the serial console answers hostname: as text in xterm\'s DOM, and as pixel
   // xterm draws its font, cursor and colours through <style> elements of its own: the page's CSP must let them apply
   const refused: string[] = [];
   page.on('console', (m) => /Content Security Policy/.test(m.text()) && refused.push(m.text()));
-  await page.goto(url);
+  await page.goto(`${url}#/guests`);
   await logIn(page, 'admin', passwords.admin);
   await row(page, 'web1').getByRole('link', { name: 'web1' }).click();
   await page.getByRole('tab', { name: 'Console' }).click();
@@ -95,9 +120,87 @@ test('the serial console answers hostname: as text in xterm\'s DOM, and as pixel
   await page.context().close();
 });
 
+test("the guest's page draws its graphs from lodged's history, and changes its memory limit live, a bad one refused at the field", async () => {
+  await admin.goto(`${url}#/guests/web1`);
+  // a line needs two samples: lodged takes one every second here (the metrics serve a reading for a second, so at most every two)
+  let graphs = await d.client.history.guest('web1');
+  for (const until = Date.now() + 10_000; graphs.time.length < 2 && Date.now() < until; graphs = await d.client.history.guest('web1')) await new Promise((r) => setTimeout(r, 250));
+  assert.ok(graphs.time.length >= 2, `lodged sampled web1 ${graphs.time.length} times`);
+  assert.ok(graphs.memoryBytes.some((m) => m !== null && m > 0), 'its memory was read');
+  // the memory graph's line is drawn in its colour (#8250df): count those pixels of its canvas
+  const memoryInk = () =>
+    admin.locator('[data-graph=memory] canvas').evaluate((c: HTMLCanvasElement) => {
+      const px = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4) if (Math.abs(px[i]! - 0x82) < 24 && Math.abs(px[i + 1]! - 0x50) < 24 && Math.abs(px[i + 2]! - 0xdf) < 24) n++;
+      return n;
+    });
+  await admin.locator('[data-graph=memory] canvas').waitFor();
+  let ink = 0;
+  for (let tries = 0; (ink = await memoryInk()) < 50 && tries < 20; tries++) await admin.waitForTimeout(250);
+  assert.ok(ink >= 50, `the memory graph has ${ink} pixels of its line`);
+  await saveScreenshot(admin, 'guest', live);
+
+  await admin.getByRole('tab', { name: 'Limits' }).click();
+  await admin.getByLabel('Memory limit').fill('lots');
+  await admin.getByRole('button', { name: 'Apply' }).click();
+  await admin.locator('#limit-memory-error', { hasText: 'limits.memory: "lots" is not valid' }).waitFor();
+  await admin.getByLabel('Memory limit').fill('192M');
+  await admin.getByRole('button', { name: 'Apply' }).click();
+  await admin.getByRole('status').filter({ hasText: 'Changed, live.' }).waitFor();
+  assert.equal((await d.client.guests.get('web1')).limits.memory, '192M');
+  await admin.getByRole('tab', { name: 'Network' }).click();
+  await admin.getByRole('cell', { name: 'default', exact: true }).waitFor();
+  await admin.getByRole('tab', { name: 'Operations' }).click();
+  await admin.locator('tr', { hasText: 'guest.launch' }).locator('.status-success').waitFor();
+});
+
+test('shortcuts reach the images, networks, operations, events and API pages, each showing what lodged has; / focuses the filter; ? lists the shortcuts', async () => {
+  await admin.goto(`${url}#/guests`);
+  await row(admin, 'web1').waitFor();
+  await admin.keyboard.press('/');
+  await admin.keyboard.type('web');
+  await row(admin, 'b1').waitFor({ state: 'detached' });
+  assert.deepEqual(await admin.locator('tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.guest)), ['web1']);
+  await admin.locator('[data-filter]').evaluate((e: HTMLElement) => e.blur());
+  await admin.keyboard.press('?');
+  await admin.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+  await saveScreenshot(admin, 'shortcuts', live);
+  await admin.keyboard.press('Escape');
+
+  await admin.keyboard.type('gi');
+  await admin.locator('tr[data-image=busybox]').waitFor();
+  await admin.locator('tr', { hasText: 'image.build' }).locator('.status-success').waitFor();
+  await saveScreenshot(admin, 'images', live);
+
+  await admin.keyboard.type('gn');
+  const network = admin.locator('tr[data-network=default]');
+  await network.locator('.network-guests', { hasText: 'web1' }).waitFor();
+  assert.deepEqual((await network.locator('.network-guests').innerText()).split(', ').sort(), ['b1', 'b2', 'web1']);
+  await saveScreenshot(admin, 'networks', live);
+
+  await admin.keyboard.type('go');
+  await admin.locator('tr', { hasText: 'guest.launch' }).filter({ hasText: 'web1' }).locator('.status-success').waitFor();
+  assert.equal(await admin.locator('tr', { hasText: 'guest.launch' }).filter({ hasText: 'web1' }).locator('progress').getAttribute('value'), '100');
+  await saveScreenshot(admin, 'operations', live);
+
+  await admin.keyboard.type('ge');
+  await admin.getByRole('status').filter({ hasText: "Following lodged's events" }).waitFor();
+  await d.client.guests.update('web1', { limits: { memory: '160M' } });
+  await admin.locator('tr[data-event="web1 updated"]').filter({ hasText: '160M' }).waitFor();
+  await saveScreenshot(admin, 'events', live);
+
+  await admin.keyboard.type('ga');
+  const history = admin.locator('[data-endpoint="GET /1.0/guests/{name}/history"]');
+  await history.waitFor();
+  assert.match(await history.innerText(), /viewer/);
+  assert.match(await admin.locator('[data-endpoint="PUT /1.0/guests/{name}/state"]').innerText(), /admin/);
+  await saveScreenshot(admin, 'api');
+});
+
 test("a viewer's stop is refused, showing lodged's 403; the admin stops two guests at once", async () => {
   const viewer = await newPage();
-  await viewer.goto(url);
+  await viewer.goto(`${url}#/guests`);
   await logIn(viewer, 'viewer', passwords.viewer);
   await row(viewer, 'b1').getByRole('checkbox').check();
   await viewer.getByRole('button', { name: 'Stop' }).click();
