@@ -76,3 +76,10 @@ export async function followEvents(onEvent: (e: LodgeEvent) => void, onOpen: () 
     if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+/** A form's error shown at the field the API's message names, else for the whole form. */
+export function errorsAt<F extends string>(fields: Record<F, string>, err: unknown): Partial<Record<F | 'form', string>> {
+  const error = err as ApiError;
+  const at = (Object.keys(fields) as F[]).find((f) => fields[f] === error.field);
+  return (at ? { [at]: error.message } : { form: error.message }) as Partial<Record<F | 'form', string>>;
+}

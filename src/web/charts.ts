@@ -3,16 +3,7 @@
  * its stylesheet, loaded only when a page shows graphs (the list and the login stay small).
  */
 import uPlot from 'uplot';
-
-/** uPlot's stylesheet, added to the page once. */
-function addStylesheet(): void {
-  if (document.querySelector('link[data-uplot]')) return;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = '/assets/uPlot.min.css';
-  link.dataset.uplot = '';
-  document.head.append(link);
-}
+import { addStylesheet } from './stylesheet.js';
 
 export interface Series {
   label: string;
@@ -27,7 +18,7 @@ export interface Chart {
 
 /** A line graph of `series` over `time` (seconds) in `box`, its values written by `format`. */
 export function openChart(box: HTMLElement, title: string, format: (n: number) => string, time: number[], series: Series[]): Chart {
-  addStylesheet();
+  addStylesheet('uplot', '/assets/uPlot.min.css');
   const axisColour = getComputedStyle(document.documentElement).getPropertyValue('--muted').trim() || '#59636e';
   const gridColour = getComputedStyle(document.documentElement).getPropertyValue('--line').trim() || '#d1d9e0';
   const axis = { stroke: axisColour, grid: { stroke: gridColour, width: 1 }, ticks: { stroke: gridColour, width: 1 } };

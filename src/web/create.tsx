@@ -10,7 +10,7 @@ import type { HostInfo } from '../api/host.js';
 import type { Image } from '../api/images.js';
 import type { Network } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
-import { type ApiError, call } from './api.js';
+import { type ApiError, call, errorsAt } from './api.js';
 
 /** The form's inputs, by the field of the request body each one fills. */
 const fields = {
@@ -69,9 +69,7 @@ export function CreatePage() {
       await call<Operation>('POST', '/1.0/guests', body);
       location.hash = '#/guests';
     } catch (err) {
-      const error = err as ApiError;
-      const at = (Object.keys(fields) as Field[]).find((f) => fields[f] === error.field);
-      setErrors(at ? { [at]: error.message } : { form: error.message });
+      setErrors(errorsAt(fields, err));
     } finally {
       setBusy(false);
     }

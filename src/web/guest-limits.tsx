@@ -4,7 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import type { Guest, GuestPatch } from '../api/guests.js';
-import { type ApiError, call } from './api.js';
+import { call, errorsAt } from './api.js';
 
 const fields = { memory: 'limits.memory', cpu: 'limits.cpu' } as const;
 type Field = keyof typeof fields;
@@ -27,9 +27,7 @@ export function GuestLimits({ guest, onChanged }: { guest: Guest; onChanged: (g:
       onChanged(await call<Guest>('PATCH', `/1.0/guests/${encodeURIComponent(guest.name)}`, { limits }));
       setSaved(guest.state === 'running' ? 'Changed, live.' : 'Changed: it applies at the next start.');
     } catch (err) {
-      const error = err as ApiError;
-      const at = (Object.keys(fields) as Field[]).find((f) => fields[f] === error.field);
-      setErrors(at ? { [at]: error.message } : { form: error.message });
+      setErrors(errorsAt(fields, err));
     } finally {
       setBusy(false);
     }

@@ -5,20 +5,11 @@
  */
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
-
-/** xterm's stylesheet, added to the page once. */
-function addStylesheet(): void {
-  if (document.querySelector('link[data-xterm]')) return;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = '/assets/xterm.css';
-  link.dataset.xterm = '';
-  document.head.append(link);
-}
+import { addStylesheet } from './stylesheet.js';
 
 /** Opens the console at `path` in `box`; answers what closes it. */
 export function openConsole(box: HTMLElement, path: string, onStatus: (status: string) => void): () => void {
-  addStylesheet();
+  addStylesheet('xterm', '/assets/xterm.css');
   const dark = matchMedia('(prefers-color-scheme: dark)').matches;
   const term = new Terminal({
     convertEol: false,
