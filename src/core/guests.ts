@@ -234,6 +234,7 @@ export class GuestService {
       limits: g.limits,
       restart: g.restart,
       autonomic: g.autonomic,
+      priority: g.priority,
       ...(volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       createdAt: g.createdAt,
       ...extra,
@@ -390,7 +391,7 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', ...(req.autonomic ? { autonomic: req.autonomic } : {}), options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', ...(req.autonomic ? { autonomic: req.autonomic } : {}), ...(req.priority ? { priority: req.priority } : {}), options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
       const sizeBytes = from?.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes, guestId: g.id });
@@ -880,6 +881,12 @@ export class GuestService {
         this.deps.store.setGuestAutonomic(g.id, patch.autonomic);
         g.autonomic = patch.autonomic;
         this.deps.events.emit('lifecycle', name, 'updated', { autonomic: patch.autonomic });
+      }
+      // the loop gives a running guest the weight of its new priority at its next round
+      if (patch.priority !== undefined && patch.priority !== g.priority) {
+        this.deps.store.setGuestPriority(g.id, patch.priority);
+        g.priority = patch.priority;
+        this.deps.events.emit('lifecycle', name, 'updated', { priority: patch.priority });
       }
       return this.toApi(g, later?.length ? { atNextStart: later } : {});
     });
