@@ -19,6 +19,8 @@ export interface CpuWeigherDeps {
   dryRun: boolean;
   /** How long a guest must keep a CPU busy to be lowered (default 60 s); it is quiet after half of it. */
   windowMs?: number;
+  /** The clock (tests give their own). */
+  now?: () => number;
 }
 
 /** What the loop keeps of a guest between rounds. */
@@ -80,7 +82,7 @@ export class CpuWeigher {
     this.busy = true;
     try {
       const views = await this.deps.guests.cpuGuests();
-      const now = Date.now();
+      const now = (this.deps.now ?? Date.now)();
       for (const name of this.tracked.keys()) if (!views.some((v) => v.name === name)) this.tracked.delete(name);
       const guests = views.map((v) => this.read(v, now));
       const decisions = decideCpuShares(guests, { windowMs: this.windowMs, quietMs: this.quietMs });
