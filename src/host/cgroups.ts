@@ -284,8 +284,9 @@ export const maxCpuShares = 262_144;
 export const defaultCpuShares = 1024;
 
 /** v2's cpu.weight (1-10000) for v1's cpu.shares (2-262144), as the OCI runtimes convert it. */
-export const sharesToWeight = (shares: number) => Math.round(1 + ((shares - minCpuShares) * 9999) / (maxCpuShares - minCpuShares));
-const weightToShares = (weight: number) => Math.round(minCpuShares + ((weight - 1) * (maxCpuShares - minCpuShares)) / 9999);
+export const sharesToWeight = (shares: number) => 1 + Math.floor(((shares - minCpuShares) * 9999) / (maxCpuShares - minCpuShares));
+/** The least shares that give `weight`: sharesToWeight(weightToShares(w)) === w. */
+export const weightToShares = (weight: number) => minCpuShares + Math.ceil(((weight - 1) * (maxCpuShares - minCpuShares)) / 9999);
 
 /**
  * A cgroup's CPU weight in v1's unit (cpu.shares; on v2 its cpu.weight converted back), or
