@@ -68,6 +68,11 @@ export function baseShares(priority: Priority, cpuLimit: number | undefined): nu
   return clampShares((cpuLimit ?? 1) * 1024 * priorityFactors[priority]);
 }
 
+/** A spinner's weight: a quarter of its base. */
+export function spinnerShares(priority: Priority, cpuLimit: number | undefined): number {
+  return clampShares(baseShares(priority, cpuLimit) * spinnerFactor);
+}
+
 /** What a guest may keep busy: one CPU, or its limit when that is less (a one-thread spinner keeps one CPU busy whatever its limit). */
 const reference = (g: CpuGuest) => Math.min(1, g.cpuLimit ?? 1);
 
@@ -96,7 +101,7 @@ export function decideCpuShares(guests: readonly CpuGuest[], settings: CpuSettin
     const base = baseShares(g.priority, g.cpuLimit);
     const baseWhy = `${g.name} is of ${g.priority} priority (${priorityWords[g.priority]} the ${baseShares('normal', g.cpuLimit)} its limits give)`;
     if (g.outOfLoop) return { name: g.name, shares: base, lowered: false, why: `${baseWhy} and out of the loop (--autonomic off: not lowered when it spins)`, so: '' };
-    const lowered = { name: g.name, shares: clampShares(base * spinnerFactor), lowered: true, so: ' so interactive guests go first' };
+    const lowered = { name: g.name, shares: spinnerShares(g.priority, g.cpuLimit), lowered: true, so: ' so interactive guests go first' };
     if (g.lowered) {
       const quiet = useOver(g, settings.quietMs);
       if (quiet !== undefined && quiet < quietRatio) {

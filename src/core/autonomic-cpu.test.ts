@@ -89,6 +89,16 @@ test('a weight reset behind the loop (a restart of its limits) is set again; a p
   assert.equal(fake.shares.get('calm'), 512);
 });
 
+test('a guest a previous lodged lowered stays lowered until it is quiet', async (t) => {
+  const { fake, weigher, run } = await withGuests(t);
+  fake.shares.set('spin', 256);
+  await run(1, 0.5);
+  assert.equal(fake.writes, 0);
+  assert.equal(weigher.status().guests.find((g) => g.name === 'spin')?.lowered, true);
+  await run(6, 0);
+  assert.equal(fake.shares.get('spin'), 1024);
+});
+
 test('paused, in dry run, or out of the loop, no weight is set', async (t) => {
   const paused = await withGuests(t);
   paused.paused.on = true;

@@ -8,7 +8,7 @@
  * but changes nothing; in dry run it keeps its own book of the weights it would have set.
  */
 import type { CpuGuest as CpuGuestStatus, CpuStatus } from '../api/autonomic.js';
-import { baseShares, decideCpuShares, describe, type CpuDecision, type CpuGuest, type CpuSample } from '../autonomic/cpu-shares.js';
+import { baseShares, decideCpuShares, describe, spinnerShares, type CpuDecision, type CpuGuest, type CpuSample } from '../autonomic/cpu-shares.js';
 import type { CpuGuestView, GuestService } from './guests.js';
 import type { Operations } from './operations.js';
 
@@ -100,7 +100,9 @@ export class CpuWeigher {
   private read(v: CpuGuestView, now: number): CpuGuest {
     let t = this.tracked.get(v.name);
     if (!t || t.pid !== v.pid) {
-      t = { pid: v.pid, samples: [], lowered: false };
+      // a guest that holds a spinner's weight was lowered by the lodged before this one (a new engine's cgroup starts at its base): it stays lowered until quiet
+      const adopted = !t && v.autonomic === 'on' && v.shares !== undefined && v.shares !== baseShares(v.priority, v.cpuLimit) && v.sameShares(v.shares, spinnerShares(v.priority, v.cpuLimit));
+      t = { pid: v.pid, samples: [], lowered: adopted };
       this.tracked.set(v.name, t);
     }
     if (v.cpuSeconds !== undefined) t.samples.push({ atMs: now, cpuSeconds: v.cpuSeconds });
