@@ -75,7 +75,11 @@ test('a guest out of the loop holds its base weight, spinning or not', () => {
   assert.match(d.why, /--autonomic off/);
 });
 
-test('use over a span needs samples that long, and counts a counter that restarted as no use', () => {
+test('use over a span needs samples that long, counts each round up to what it may use, and a counter that restarted as no use', () => {
+  // two threads busy for the last half of the window: half the window's use, not all of it
+  const burst = guest('g', { samples: samples(60, (t) => (t > 30 ? 2 : 0)) });
+  assert.equal(useOver(burst, 60_000), 0.5);
+  assert.equal(decide(burst).get('g')!.lowered, false);
   assert.equal(useOver(guest('g', { samples: samples(25, () => 1) }), 30_000), undefined);
   assert.equal(useOver(guest('g', { samples: samples(30, () => 0.5) }), 30_000), 0.5);
   assert.equal(useOver(guest('g', { samples: [{ atMs: 0, cpuSeconds: 50 }, { atMs: 10_000, cpuSeconds: 1 }] }), 10_000), 0);

@@ -76,16 +76,27 @@ export function spinnerShares(priority: Priority, cpuLimit: number | undefined):
 /** What a guest may keep busy: one CPU, or its limit when that is less (a one-thread spinner keeps one CPU busy whatever its limit). */
 const reference = (g: CpuGuest) => Math.min(1, g.cpuLimit ?? 1);
 
-/** Its average use over the last `spanMs`, as a share of what it may use; undefined while its samples do not span that long. */
+/**
+ * Its average use over the last `spanMs`, as a share of what it may use, each round's counted up
+ * to that (two threads busy for half the window have not kept a CPU busy for the window);
+ * undefined while its samples do not span that long.
+ */
 export function useOver(g: CpuGuest, spanMs: number): number | undefined {
   const last = g.samples.at(-1);
   if (!last) return undefined;
-  // the newest sample at least spanMs older than the last
-  let first: CpuSample | undefined;
-  for (const s of g.samples) if (last.atMs - s.atMs >= spanMs) first = s;
-  if (!first) return undefined;
-  const seconds = (last.atMs - first.atMs) / 1000;
-  return Math.max(0, last.cpuSeconds - first.cpuSeconds) / seconds / reference(g);
+  // from the newest sample at least spanMs older than the last
+  let from = -1;
+  for (const [i, s] of g.samples.entries()) if (last.atMs - s.atMs >= spanMs) from = i;
+  if (from < 0) return undefined;
+  const ref = reference(g);
+  let busy = 0;
+  for (let i = from + 1; i < g.samples.length; i++) {
+    const [a, b] = [g.samples[i - 1]!, g.samples[i]!];
+    const seconds = (b.atMs - a.atMs) / 1000;
+    // a counter that went back is a new cgroup: no use counted for that round
+    if (seconds > 0) busy += Math.min(ref, Math.max(0, b.cpuSeconds - a.cpuSeconds) / seconds) * seconds;
+  }
+  return busy / ((last.atMs - g.samples[from]!.atMs) / 1000) / ref;
 }
 
 const percent = (share: number) => `${Math.round(share * 100)}%`;
