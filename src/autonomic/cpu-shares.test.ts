@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { baseShares, decideCpuShares, describe, useOver, type CpuGuest } from './cpu-shares.js';
+import { baseShares, decideCpuShares, describe, peakOver, useOver, type CpuGuest } from './cpu-shares.js';
 
 const settings = { windowMs: 60_000, quietMs: 30_000 };
 /** Samples every 5 s over `seconds`, using `rate` CPUs (a function of the time for a change midway). */
@@ -50,13 +50,16 @@ test('a lowered guest stays lowered while it spins on, and gets its base back af
   const spinning = decide(guest('s', { lowered: true, samples: samples(120, () => 0.6) })).get('s')!;
   assert.deepEqual([spinning.shares, spinning.lowered], [256, true]);
   assert.match(spinning.why, /s still spins \(60% of a CPU over the last 30 s\)/);
+  // quiet on average over 30 s, but busy in one round of it: still lowered
+  const once = decide(guest('s', { lowered: true, samples: samples(120, (t) => (t === 100 ? 1 : 0)) })).get('s')!;
+  assert.equal(once.lowered, true);
   // quiet for 20 s only: still lowered
   const brief = decide(guest('s', { lowered: true, samples: samples(120, (t) => (t > 100 ? 0 : 1)) })).get('s')!;
   assert.equal(brief.lowered, true);
   // quiet for 30 s: back to its base
   const quiet = decide(guest('s', { lowered: true, priority: 'high', samples: samples(120, (t) => (t > 90 ? 0.02 : 1)) })).get('s')!;
   assert.deepEqual([quiet.shares, quiet.lowered], [2048, false]);
-  assert.equal(describe(quiet, 512), "s has been quiet for 30 s (2% of a CPU); its shares 512 -> 2048, its high priority's weight again");
+  assert.equal(describe(quiet, 512), "s has been quiet for 30 s (at most 2% of a CPU); its shares 512 -> 2048, its high priority's weight again");
 });
 
 test('priorities order what is left: a high spinner still weighs as much as a low guest, a high one four times a low', () => {
@@ -82,5 +85,6 @@ test('use over a span needs samples that long, counts each round up to what it m
   assert.equal(decide(burst).get('g')!.lowered, false);
   assert.equal(useOver(guest('g', { samples: samples(25, () => 1) }), 30_000), undefined);
   assert.equal(useOver(guest('g', { samples: samples(30, () => 0.5) }), 30_000), 0.5);
+  assert.equal(peakOver(guest('g', { samples: samples(30, (t) => (t === 10 ? 0.7 : 0.1)) }), 30_000), 0.7);
   assert.equal(useOver(guest('g', { samples: [{ atMs: 0, cpuSeconds: 50 }, { atMs: 10_000, cpuSeconds: 1 }] }), 10_000), 0);
 });

@@ -9,14 +9,15 @@
  * all the CPU it may use (one CPU, or its limit when that is less) for a whole window is a
  * spinner: it drops to a quarter of its base, so that guests that want the CPU for a moment
  * (interactive ones) go first. It gets its base back only once it has been quiet, well under
- * that mark, for a while: the two marks and the two spans keep it from flapping. Weights only
+ * that mark in every round, for half a window: the two marks and the two spans keep it from
+ * flapping. Weights only
  * order guests when the CPUs are contended; an idle host still gives a spinner all it asks.
  */
 import type { Priority } from '../api/guests.js';
 
 /** Share of what it may use that a spinner keeps busy, averaged over the window. */
 export const spinRatio = 0.9;
-/** Share under which a lowered guest counts as quiet, averaged over the quiet span. */
+/** Share under which a lowered guest counts as quiet, in every round of the quiet span. */
 export const quietRatio = 0.25;
 /** A spinner's weight, as a share of its base. */
 export const spinnerFactor = 0.25;
@@ -82,6 +83,20 @@ const reference = (g: CpuGuest) => Math.min(1, g.cpuLimit ?? 1);
  * undefined while its samples do not span that long.
  */
 export function useOver(g: CpuGuest, spanMs: number): number | undefined {
+  const rounds = roundsOver(g, spanMs);
+  if (!rounds) return undefined;
+  const seconds = rounds.reduce((a, r) => a + r.seconds, 0);
+  return rounds.reduce((a, r) => a + r.share * r.seconds, 0) / seconds;
+}
+
+/** Its busiest round over the last `spanMs`, as a share of what it may use; undefined while its samples do not span that long. */
+export function peakOver(g: CpuGuest, spanMs: number): number | undefined {
+  const rounds = roundsOver(g, spanMs);
+  return rounds && Math.max(0, ...rounds.map((r) => r.share));
+}
+
+/** Each round of the last `spanMs`: how long, and its use as a share of what it may use (at most all of it). */
+function roundsOver(g: CpuGuest, spanMs: number): Array<{ seconds: number; share: number }> | undefined {
   const last = g.samples.at(-1);
   if (!last) return undefined;
   // from the newest sample at least spanMs older than the last
@@ -89,14 +104,14 @@ export function useOver(g: CpuGuest, spanMs: number): number | undefined {
   for (const [i, s] of g.samples.entries()) if (last.atMs - s.atMs >= spanMs) from = i;
   if (from < 0) return undefined;
   const ref = reference(g);
-  let busy = 0;
+  const rounds: Array<{ seconds: number; share: number }> = [];
   for (let i = from + 1; i < g.samples.length; i++) {
     const [a, b] = [g.samples[i - 1]!, g.samples[i]!];
     const seconds = (b.atMs - a.atMs) / 1000;
     // a counter that went back is a new cgroup: no use counted for that round
-    if (seconds > 0) busy += Math.min(ref, Math.max(0, b.cpuSeconds - a.cpuSeconds) / seconds) * seconds;
+    if (seconds > 0) rounds.push({ seconds, share: Math.min(ref, Math.max(0, b.cpuSeconds - a.cpuSeconds) / seconds) / ref });
   }
-  return busy / ((last.atMs - g.samples[from]!.atMs) / 1000) / ref;
+  return rounds;
 }
 
 const percent = (share: number) => `${Math.round(share * 100)}%`;
@@ -114,9 +129,9 @@ export function decideCpuShares(guests: readonly CpuGuest[], settings: CpuSettin
     if (g.outOfLoop) return { name: g.name, shares: base, lowered: false, why: `${baseWhy} and out of the loop (--autonomic off: not lowered when it spins)`, so: '' };
     const lowered = { name: g.name, shares: spinnerShares(g.priority, g.cpuLimit), lowered: true, so: ' so interactive guests go first' };
     if (g.lowered) {
-      const quiet = useOver(g, settings.quietMs);
-      if (quiet !== undefined && quiet < quietRatio) {
-        return { name: g.name, shares: base, lowered: false, why: `${g.name} has been quiet for ${seconds(settings.quietMs)} (${percent(quiet)} of ${what(g)})`, so: `, its ${g.priority} priority's weight again` };
+      const peak = peakOver(g, settings.quietMs);
+      if (peak !== undefined && peak < quietRatio) {
+        return { name: g.name, shares: base, lowered: false, why: `${g.name} has been quiet for ${seconds(settings.quietMs)} (at most ${percent(peak)} of ${what(g)})`, so: `, its ${g.priority} priority's weight again` };
       }
       const recent = useOver(g, Math.min(settings.quietMs, settings.windowMs));
       return { ...lowered, why: `${g.name} still spins${recent === undefined ? '' : ` (${percent(recent)} of ${what(g)} over the last ${seconds(Math.min(settings.quietMs, settings.windowMs))})`}` };

@@ -86,9 +86,10 @@ export class CpuWeigher {
       for (const name of this.tracked.keys()) if (!views.some((v) => v.name === name)) this.tracked.delete(name);
       const guests = views.map((v) => this.read(v, now));
       const decisions = decideCpuShares(guests, { windowMs: this.windowMs, quietMs: this.quietMs });
-      this.last = { windowSeconds: this.windowMs / 1000, dryRun: this.deps.dryRun, guests: views.map((v, i) => this.shown(v, decisions[i]!)) };
-      if (this.paused()) return;
-      for (const [i, d] of decisions.entries()) await this.apply(views[i]!, d);
+      // what each holds after the round: the status shows the weights as the loop left them
+      const holds = views.map((v) => this.holds(v));
+      if (!this.paused()) for (const [i, d] of decisions.entries()) holds[i] = await this.apply(views[i]!, d);
+      this.last = { windowSeconds: this.windowMs / 1000, dryRun: this.deps.dryRun, guests: views.map((v, i) => this.shown(v, decisions[i]!, holds[i])) };
     } catch (e) {
       this.deps.log(`autonomic: CPU round failed: ${(e as Error).message}`);
     } finally {
@@ -117,19 +118,19 @@ export class CpuWeigher {
     return this.deps.dryRun ? (this.tracked.get(v.name)?.virtual ?? v.shares) : v.shares;
   }
 
-  private shown(v: CpuGuestView, d: CpuDecision): CpuGuestStatus {
-    const shares = this.holds(v);
+  private shown(v: CpuGuestView, d: CpuDecision, shares: number | undefined): CpuGuestStatus {
     return { name: v.name, kind: v.kind, priority: v.priority, ...(shares !== undefined ? { shares } : {}), baseShares: baseShares(v.priority, v.cpuLimit), lowered: this.tracked.get(v.name)?.lowered ?? false, how: d.why };
   }
 
-  private async apply(v: CpuGuestView, d: CpuDecision): Promise<void> {
+  /** Sets the weight decided where it differs from what the guest holds; answers what it holds then. */
+  private async apply(v: CpuGuestView, d: CpuDecision): Promise<number | undefined> {
     const t = this.tracked.get(v.name)!;
     const from = this.holds(v);
     // its cgroup was not read (it is ending): nothing to compare with
-    if (from === undefined) return;
+    if (from === undefined) return undefined;
     if (v.sameShares(from, d.shares)) {
       t.lowered = d.lowered;
-      return;
+      return from;
     }
     const reason = this.deps.dryRun ? `dry run: would have: ${describe(d, from)}` : describe(d, from);
     this.deps.log(`autonomic: ${reason}`);
@@ -144,6 +145,8 @@ export class CpuWeigher {
       { reason },
     );
     const done = await this.deps.operations.wait(op.id, 30_000);
-    if (done.status === 'failure') this.deps.log(`autonomic: ${v.name}: ${done.error?.message ?? 'failed'}${done.error?.cause ? `: ${done.error.cause}` : ''}`);
+    if (done.status === 'success') return d.shares;
+    this.deps.log(`autonomic: ${v.name}: ${done.error?.message ?? 'failed'}${done.error?.cause ? `: ${done.error.cause}` : ''}`);
+    return from;
   }
 }

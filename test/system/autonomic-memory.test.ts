@@ -110,7 +110,8 @@ test('a guest that spins for the window drops to a quarter of its CPU weight and
   assert.equal(pids.length, 2, pids.join(' '));
   const spunAt = Date.now();
   await until('the spinner lowered', async () => (await cpuShares('grow')) === 256, 15_000);
-  assert.ok(Date.now() - spunAt >= 4000, `lowered after a whole window: ${Date.now() - spunAt} ms`);
+  // 90 % of the 4 s window kept busy, sampled every 333 ms: not before 3 s whatever its threads
+  assert.ok(Date.now() - spunAt >= 3000, `lowered after nearly a whole window: ${Date.now() - spunAt} ms`);
   const lowered = (await cpuOps()).find((o) => o.target === 'grow');
   assert.equal(lowered?.status, 'success');
   assert.match(lowered?.reason ?? '', /^grow used \d+% of a CPU for 4 s; its shares 1024 -> 256 so interactive guests go first$/);
@@ -123,9 +124,10 @@ test('a guest that spins for the window drops to a quarter of its CPU weight and
   await guestSh(d, 'grow', `kill ${pids.join(' ')}`);
   const quietAt = Date.now();
   await until('the spinner given its weight back', async () => (await cpuShares('grow')) === 1024, 10_000);
-  assert.ok(Date.now() - quietAt >= 2000, `after half a window quiet: ${Date.now() - quietAt} ms`);
+  // every round of half the window quiet (the round the loops died in may count as one)
+  assert.ok(Date.now() - quietAt >= 1500, `after half a window quiet: ${Date.now() - quietAt} ms`);
   const back = (await cpuOps()).find((o) => o.target === 'grow');
-  assert.match(back?.reason ?? '', /^grow has been quiet for 2 s \(\d+% of a CPU\); its shares 256 -> 1024, its normal priority's weight again$/);
+  assert.match(back?.reason ?? '', /^grow has been quiet for 2 s \(at most \d+% of a CPU\); its shares 256 -> 1024, its normal priority's weight again$/);
   // its memory allocation was left as the memory balancing set it
   assert.ok((await memoryFile('grow', 'memory.limit_in_bytes')) > 192 * M);
   console.log(`# cpu weighting test: ${Date.now() - t0} ms`);
