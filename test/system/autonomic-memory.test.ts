@@ -94,7 +94,6 @@ test('a guest that grows past its share gets memory from an idle one, and is not
 });
 
 test('a guest that spins for the window drops to a quarter of its CPU weight and gets it back when quiet; a high priority weighs twice', { timeout: 60_000 }, async () => {
-  const t0 = Date.now();
   // the guests of the test above: idle back in the loop, at high priority
   const set = d.lodge(['set', 'idle', '--autonomic', 'on', '--priority', 'high']);
   assert.equal(set.code, 0, set.stderr);
@@ -130,5 +129,4 @@ test('a guest that spins for the window drops to a quarter of its CPU weight and
   assert.match(back?.reason ?? '', /^grow has been quiet for 2 s \(at most \d+% of a CPU\); its shares 256 -> 1024, its normal priority's weight again$/);
   // its memory allocation was left as the memory balancing set it
   assert.ok((await memoryFile('grow', 'memory.limit_in_bytes')) > 192 * M);
-  console.log(`# cpu weighting test: ${Date.now() - t0} ms`);
 });
