@@ -3,7 +3,7 @@
  * did and why (GET /1.0/autonomic/log), and pausing it.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { restartPolicies } from './guests.js';
+import { priorities, restartPolicies } from './guests.js';
 import { StringEnum } from './common.js';
 import { Operation } from './operations.js';
 
@@ -37,9 +37,28 @@ export const MemoryStatus = Type.Object({
 });
 export type MemoryStatus = Static<typeof MemoryStatus>;
 
+export const CpuGuest = Type.Object({
+  name: Type.String(),
+  kind: Type.String(),
+  priority: StringEnum(priorities),
+  shares: Type.Optional(Type.Integer({ description: "its CPU weight now, in cgroup v1's cpu.shares unit (on v2 its cpu.weight is set from it); in dry run, the weight the loop would have given it" })),
+  baseShares: Type.Integer({ description: 'the weight its limits.cpu and priority give it (1024 a CPU; low half, high twice)' }),
+  lowered: Type.Boolean({ description: 'it kept a CPU busy for a whole window: the loop holds it at a quarter of its base until it has been quiet for half a window' }),
+  how: Type.String({ description: 'why it holds that weight' }),
+});
+export type CpuGuest = Static<typeof CpuGuest>;
+
+export const CpuStatus = Type.Object({
+  windowSeconds: Type.Number({ description: 'how long a guest must keep a CPU busy to be lowered (lodged --autonomic-cpu-window)' }),
+  dryRun: Type.Boolean({ description: 'lodged --autonomic-dry-run: the loop logs the changes it would make and makes none' }),
+  guests: Type.Array(CpuGuest, { description: 'every running guest whose kind has a CPU weight' }),
+});
+export type CpuStatus = Static<typeof CpuStatus>;
+
 export const AutonomicStatus = Type.Object({
-  paused: Type.Boolean({ description: 'the loop sees guests end and reads their memory but takes no action until resumed' }),
+  paused: Type.Boolean({ description: 'the loop sees guests end and reads their memory and CPU but takes no action until resumed' }),
   memory: Type.Optional(MemoryStatus),
+  cpu: Type.Optional(CpuStatus),
   guests: Type.Array(AutonomicGuest, { description: 'every guest with a restart policy other than no' }),
   nextDue: Type.Optional(Type.String({ description: 'the earliest action to come' })),
 });

@@ -53,7 +53,14 @@ const Restart = StringEnum(restartPolicies, {
 /** Whether the autonomic loop balances the guest's memory: off keeps its memory at its limit. */
 export const autonomicPolicies = ['on', 'off'] as const;
 export type AutonomicPolicy = (typeof autonomicPolicies)[number];
-const Autonomic = StringEnum(autonomicPolicies, { description: 'on (default): the autonomic loop moves memory to and from the guest within its floor and ceiling; off: it keeps its limit' });
+const Autonomic = StringEnum(autonomicPolicies, { description: 'on (default): the autonomic loop moves memory to and from the guest within its floor and ceiling, and weighs its CPU by its demand; off: it keeps its limits' });
+
+/** How the guest's CPU weighs against the others' when the host's CPUs are contended. */
+export const priorities = ['low', 'normal', 'high'] as const;
+export type Priority = (typeof priorities)[number];
+const PriorityField = StringEnum(priorities, {
+  description: "the guest's CPU weight against the others' when the host's CPUs are contended: low (half), normal (default), high (twice) the cpu.shares its limits.cpu gives; the autonomic loop lowers a guest that spins for long to a quarter of that",
+});
 
 export const GuestsPost = Type.Object(
   {
@@ -67,6 +74,7 @@ export const GuestsPost = Type.Object(
     start: Type.Optional(Type.Boolean({ default: true })),
     restart: Type.Optional(Restart),
     autonomic: Type.Optional(Autonomic),
+    priority: Type.Optional(PriorityField),
   },
   { additionalProperties: false },
 );
@@ -75,7 +83,7 @@ export type GuestsPost = Static<typeof GuestsPost>;
 export const GuestRenamePost = Type.Object({ name: Name }, { additionalProperties: false });
 export type GuestRenamePost = Static<typeof GuestRenamePost>;
 
-export const GuestPatch = Type.Object({ limits: Type.Optional(Limits), restart: Type.Optional(Restart), autonomic: Type.Optional(Autonomic) }, { additionalProperties: false });
+export const GuestPatch = Type.Object({ limits: Type.Optional(Limits), restart: Type.Optional(Restart), autonomic: Type.Optional(Autonomic), priority: Type.Optional(PriorityField) }, { additionalProperties: false });
 export type GuestPatch = Static<typeof GuestPatch>;
 
 export const guestStates = ['creating', 'stopped', 'running', 'paused', 'error'] as const;
@@ -127,6 +135,7 @@ export const Guest = Type.Object({
   limits: Limits,
   restart: Restart,
   autonomic: Autonomic,
+  priority: PriorityField,
   createdAt: Type.String(),
   pid: Type.Optional(Type.Integer()),
   machine: Type.Optional(Machine),

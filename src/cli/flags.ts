@@ -2,7 +2,7 @@
  * @module Checks of flag values, done before any request, with the flag named.
  */
 import { LodgeError } from '../api/errors.js';
-import { autonomicPolicies, type AutonomicPolicy, type Limits } from '../api/guests.js';
+import { autonomicPolicies, priorities, type AutonomicPolicy, type Limits, type Priority } from '../api/guests.js';
 import { parseSize } from '../api/sizes.js';
 
 export interface LimitFlags {
@@ -50,4 +50,11 @@ export function autonomicFromFlag(value: string | undefined): AutonomicPolicy | 
   if (value === undefined) return undefined;
   if (!(autonomicPolicies as readonly string[]).includes(value)) bad('autonomic', value, `is not ${autonomicPolicies.join(' or ')}`);
   return value as AutonomicPolicy;
+}
+
+/** --priority low|normal|high. */
+export function priorityFromFlag(value: string | undefined): Priority | undefined {
+  if (value === undefined) return undefined;
+  if (!(priorities as readonly string[]).includes(value)) bad('priority', value, `is not ${priorities.join(', ')}`);
+  return value as Priority;
 }

@@ -12,6 +12,7 @@ const guest: Guest = {
   limits: { cpu: 1, memory: '256M', disk: '1G' },
   restart: 'no',
   autonomic: 'on',
+  priority: 'normal',
   createdAt: '2026-01-01T00:00:00.000Z',
   nics: [{ name: 'eth0', network: 'default', mac: '52:54:00:00:00:01', address: '10.0.3.2/24', hostDevice: 'lv1-1-0' }],
 };
@@ -23,7 +24,7 @@ const edit = (change: (s: Record<string, any>) => void) => {
 };
 
 test('the settings are what a user reads and may edit', () => {
-  assert.deepEqual(before, { name: 'vm1', kind: 'vm', image: 'busybox', options: { accel: 'tcg' }, networks: ['default'], limits: { cpu: 1, memory: '256M', disk: '1G' }, restart: 'no', autonomic: 'on' });
+  assert.deepEqual(before, { name: 'vm1', kind: 'vm', image: 'busybox', options: { accel: 'tcg' }, networks: ['default'], limits: { cpu: 1, memory: '256M', disk: '1G' }, restart: 'no', autonomic: 'on', priority: 'normal' });
 });
 
 test('an edit becomes a PATCH of what changed; no change, no PATCH', () => {
@@ -33,9 +34,11 @@ test('an edit becomes a PATCH of what changed; no change, no PATCH', () => {
       s.limits.cpu = 2;
       s.limits.processes = 100;
       s.restart = 'on-failure';
+      s.priority = 'high';
     })),
-    { limits: { cpu: 2, processes: 100 }, restart: 'on-failure' },
+    { limits: { cpu: 2, processes: 100 }, restart: 'on-failure', priority: 'high' },
   );
+  assert.throws(() => patchFrom(before, edit((s) => (s.priority = 'urgent'))), /priority: "urgent" is not low, normal, high; nothing was changed/);
 });
 
 test('a bad value or a field set at launch is refused with the field named', () => {

@@ -4,7 +4,7 @@
  * the field named, before any request.
  */
 import { LodgeError } from '../api/errors.js';
-import { autonomicPolicies, restartPolicies, type Guest, type GuestPatch, type Limits } from '../api/guests.js';
+import { autonomicPolicies, priorities, restartPolicies, type Guest, type GuestPatch, type Limits } from '../api/guests.js';
 import { limitsFromFlags } from './flags.js';
 
 export interface GuestSettings {
@@ -16,10 +16,11 @@ export interface GuestSettings {
   limits: Limits;
   restart: string;
   autonomic: string;
+  priority: string;
 }
 
 /** What a user may change in an edit; the rest is set at launch. */
-const changeable = ['limits', 'restart', 'autonomic'] as const;
+const changeable = ['limits', 'restart', 'autonomic', 'priority'] as const;
 /** Set at launch, with what to do instead of editing it. */
 const fixed: Record<Exclude<keyof GuestSettings, (typeof changeable)[number]>, string> = {
   name: 'changed by lodge rename',
@@ -31,7 +32,7 @@ const fixed: Record<Exclude<keyof GuestSettings, (typeof changeable)[number]>, s
 const limitKeys = ['cpu', 'memory', 'memoryFloor', 'swap', 'processes', 'disk'] as const;
 
 export function settingsOf(g: Guest): GuestSettings {
-  return { name: g.name, kind: g.kind, image: g.image, options: g.options, networks: (g.nics ?? []).map((n) => n.network), limits: g.limits, restart: g.restart, autonomic: g.autonomic };
+  return { name: g.name, kind: g.kind, image: g.image, options: g.options, networks: (g.nics ?? []).map((n) => n.network), limits: g.limits, restart: g.restart, autonomic: g.autonomic, priority: g.priority };
 }
 
 const bad = (field: string, why: string): never => {
@@ -78,6 +79,11 @@ export function patchFrom(before: GuestSettings, edited: unknown): GuestPatch | 
     if (typeof autonomic !== 'string' || !(autonomicPolicies as readonly string[]).includes(autonomic)) bad('autonomic', `${JSON.stringify(autonomic)} is not ${autonomicPolicies.join(' or ')}`);
     patch.autonomic = autonomic as GuestPatch['autonomic'];
   }
+  const priority = edited.priority;
+  if (!same(priority, before.priority)) {
+    if (typeof priority !== 'string' || !(priorities as readonly string[]).includes(priority)) bad('priority', `${JSON.stringify(priority)} is not ${priorities.join(', ')}`);
+    patch.priority = priority as GuestPatch['priority'];
+  }
   return Object.keys(patch).length ? patch : undefined;
 }
 
@@ -90,5 +96,6 @@ export function changeLines(patch: GuestPatch, answer: Guest): string[] {
   });
   if (patch.restart) lines.push(`restart ${patch.restart}: changed`);
   if (patch.autonomic) lines.push(`autonomic ${patch.autonomic}: changed`);
+  if (patch.priority) lines.push(`priority ${patch.priority}: changed`);
   return lines;
 }

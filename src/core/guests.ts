@@ -6,11 +6,11 @@
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { AutonomicPolicy, ExecPost, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
+import type { AutonomicPolicy, ExecPost, Priority, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canAllocateMemory, canHotplugDisks, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canAllocateMemory, canHotplugDisks, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -85,6 +85,23 @@ export interface MemoryGuestView {
   reading?: MemoryReading;
   /** What its cgroup counts, for a guest whose driver gives no reading. */
   usedBytes?: number;
+}
+
+/** A running guest as the autonomic loop's CPU weighting sees it: see GuestService.cpuGuests. */
+export interface CpuGuestView {
+  name: string;
+  kind: GuestKind;
+  autonomic: AutonomicPolicy;
+  priority: Priority;
+  /** Its limits.cpu, in CPUs. */
+  cpuLimit?: number;
+  /** Its engine's process: a new one is a new start, whose CPU seconds count from zero. */
+  pid?: number;
+  cpuSeconds?: number;
+  /** Its CPU weight now (cpu.shares' unit); undefined when its cgroup could not be read. */
+  shares?: number;
+  /** Whether two weights are one to its cgroup (on v2 many shares are one cpu.weight). */
+  sameShares: (a: number, b: number) => boolean;
 }
 
 export interface LockedGuest {
@@ -234,6 +251,7 @@ export class GuestService {
       limits: g.limits,
       restart: g.restart,
       autonomic: g.autonomic,
+      priority: g.priority,
       ...(volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       createdAt: g.createdAt,
       ...extra,
@@ -340,6 +358,50 @@ export class GuestService {
     this.deps.events.emit('lifecycle', name, 'memory', { allocationBytes: bytes });
   }
 
+  /**
+   * Every running guest whose kind weighs its CPU, with its CPU seconds (the driver's one usage
+   * reader, as metrics read it) and its CPU weight now: the autonomic loop's CPU monitor.
+   */
+  async cpuGuests(): Promise<CpuGuestView[]> {
+    const running = this.deps.store.guests().filter((g) => g.state === 'running');
+    const views = await Promise.all(
+      running.map(async (g): Promise<CpuGuestView | undefined> => {
+        const { pid } = await this.refresh(g);
+        const driver = this.deps.drivers.existing(g.kind);
+        if (g.state !== 'running' || !driver || !canWeighCpu(driver)) return undefined;
+        const ref = this.ref(g);
+        const usage = await driver.usage(ref).catch((): CgroupUsage => ({}));
+        const shares = driver.cpuShares(ref);
+        const cpuLimit = g.limits.cpu;
+        return {
+          name: g.name,
+          kind: g.kind,
+          autonomic: g.autonomic,
+          priority: g.priority,
+          ...(cpuLimit !== undefined ? { cpuLimit } : {}),
+          ...(pid !== undefined ? { pid } : {}),
+          ...(usage.cpuSeconds !== undefined ? { cpuSeconds: usage.cpuSeconds } : {}),
+          ...(shares !== undefined ? { shares } : {}),
+          sameShares: (a, b) => driver.sameCpuShares(a, b),
+        };
+      }),
+    );
+    return views.filter((v): v is CpuGuestView => v !== undefined);
+  }
+
+  /** Gives a running guest a new CPU weight, and nothing else (the autonomic loop's execute); outside its lock, as its memory allocation. */
+  async setCpuShares(name: string, shares: number): Promise<void> {
+    const g = this.record(name);
+    const driver = this.driver(g);
+    if (g.state !== 'running' || !canWeighCpu(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}: its CPU weight is not changed`);
+    try {
+      await driver.setCpuShares(this.ref(g), shares);
+    } catch (e) {
+      throw wrap(e, `changing the CPU weight of ${name} failed`);
+    }
+    this.deps.events.emit('lifecycle', name, 'cpu', { shares });
+  }
+
   async get(name: string): Promise<Guest> {
     const g = this.record(name);
     const { pid } = await this.refresh(g);
@@ -390,7 +452,7 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', ...(req.autonomic ? { autonomic: req.autonomic } : {}), options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', ...(req.autonomic ? { autonomic: req.autonomic } : {}), ...(req.priority ? { priority: req.priority } : {}), options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
       const sizeBytes = from?.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes, guestId: g.id });
@@ -880,6 +942,12 @@ export class GuestService {
         this.deps.store.setGuestAutonomic(g.id, patch.autonomic);
         g.autonomic = patch.autonomic;
         this.deps.events.emit('lifecycle', name, 'updated', { autonomic: patch.autonomic });
+      }
+      // the loop gives a running guest the weight of its new priority at its next round
+      if (patch.priority !== undefined && patch.priority !== g.priority) {
+        this.deps.store.setGuestPriority(g.id, patch.priority);
+        g.priority = patch.priority;
+        this.deps.events.emit('lifecycle', name, 'updated', { priority: patch.priority });
       }
       return this.toApi(g, later?.length ? { atNextStart: later } : {});
     });

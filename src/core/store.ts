@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { GuestKind } from '../api/common.js';
-import type { AutonomicPolicy, GuestOptions, GuestState, Limits, RestartPolicy } from '../api/guests.js';
+import type { AutonomicPolicy, GuestOptions, GuestState, Limits, Priority, RestartPolicy } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
 import type { Operation } from '../api/operations.js';
 import type { PoolDriverName, VolumeContent } from '../api/storage.js';
@@ -22,6 +22,8 @@ export interface GuestRecord {
   restart: RestartPolicy;
   /** Whether the autonomic loop balances its memory. */
   autonomic: AutonomicPolicy;
+  /** Its CPU weight against the other guests' (autonomic/cpu-shares.ts). */
+  priority: Priority;
   /** The options of its launch that its kind takes (privileged, accel, profile). */
   options: GuestOptions;
   /** The version of its image's content it was made from (ImageRecord.content then). */
@@ -278,6 +280,8 @@ export const migrations: readonly string[] = [
   `ALTER TABLE guests ADD COLUMN restart TEXT NOT NULL DEFAULT 'no';`,
   // whether the autonomic loop balances the guest's memory (autonomic/memory-balance.ts)
   `ALTER TABLE guests ADD COLUMN autonomic TEXT NOT NULL DEFAULT 'on';`,
+  // its CPU weight against the other guests' (autonomic/cpu-shares.ts)
+  `ALTER TABLE guests ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -309,6 +313,7 @@ interface GuestRow {
   options: string;
   restart: string;
   autonomic: string;
+  priority: string;
   image_content: string;
   created_at: string;
 }
@@ -323,6 +328,7 @@ const toGuest = (r: GuestRow): GuestRecord => ({
   limits: JSON.parse(r.limits) as Limits,
   restart: r.restart as RestartPolicy,
   autonomic: r.autonomic as AutonomicPolicy,
+  priority: r.priority as Priority,
   options: JSON.parse(r.options) as GuestOptions,
   imageContent: r.image_content,
   createdAt: r.created_at,
@@ -373,14 +379,14 @@ export class Store {
     return this.db.transaction(fn)();
   }
 
-  insertGuest(asked: Omit<GuestRecord, 'id' | 'createdAt' | 'restart' | 'autonomic'> & { restart?: RestartPolicy; autonomic?: AutonomicPolicy }): GuestRecord {
-    const g = { ...asked, restart: asked.restart ?? 'no', autonomic: asked.autonomic ?? 'on' };
+  insertGuest(asked: Omit<GuestRecord, 'id' | 'createdAt' | 'restart' | 'autonomic' | 'priority'> & { restart?: RestartPolicy; autonomic?: AutonomicPolicy; priority?: Priority }): GuestRecord {
+    const g = { ...asked, restart: asked.restart ?? 'no', autonomic: asked.autonomic ?? 'on', priority: asked.priority ?? 'normal' };
     const createdAt = new Date().toISOString();
     const info = this.db
       .prepare(
-        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, restart, autonomic, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, restart, autonomic, priority, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), g.restart, g.autonomic, JSON.stringify(g.options), createdAt);
+      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), g.restart, g.autonomic, g.priority, JSON.stringify(g.options), createdAt);
     return { ...g, id: Number(info.lastInsertRowid), createdAt };
   }
 
@@ -412,6 +418,10 @@ export class Store {
 
   setGuestAutonomic(id: number, autonomic: AutonomicPolicy): void {
     this.db.prepare('UPDATE guests SET autonomic = ? WHERE id = ?').run(autonomic, id);
+  }
+
+  setGuestPriority(id: number, priority: Priority): void {
+    this.db.prepare('UPDATE guests SET priority = ? WHERE id = ?').run(priority, id);
   }
 
   deleteGuest(id: number): void {

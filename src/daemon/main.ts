@@ -15,6 +15,7 @@ import { guestKinds } from '../api/common.js';
 import { poolDrivers, type PoolDriverName } from '../api/storage.js';
 import { Events } from '../core/events.js';
 import { AutonomicService } from '../core/autonomic.js';
+import { cpuWindowSeconds, CpuWeigher } from '../core/autonomic-cpu.js';
 import { guestMemoryBudget, MemoryBalancer } from '../core/autonomic-memory.js';
 import { GuestService } from '../core/guests.js';
 import { NetworkService } from '../core/networks.js';
@@ -50,7 +51,7 @@ const usage = `lodged: the Lodge host daemon
 
 Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]] [--default-pool-driver dir|btrfs]
               [--listen ADDRESS:PORT [--tls-cert FILE --tls-key FILE]] [--guest-memory SIZE] [--autonomic-dry-run]
-              [--history-interval SECONDS]
+              [--history-interval SECONDS] [--autonomic-cpu-window SECONDS]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
@@ -76,8 +77,11 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
   --guest-memory SIZE     the memory the autonomic loop shares among running guests when their
                           limits add up to more (default: the host's memory less 1 GiB or a
                           tenth, whichever is more: the reserve is never given away); only smaller
-  --autonomic-dry-run     the loop logs the memory moves it would make (lodge autonomic log) and
-                          makes none
+  --autonomic-dry-run     the loop logs the memory moves and CPU weights it would make (lodge
+                          autonomic log) and makes none
+  --autonomic-cpu-window SECONDS
+                          how long a guest must keep a CPU busy before the loop lowers its CPU
+                          weight (default 60); it gets its weight back after half as long quiet
   --history-interval SECONDS
                           how often the in-memory history (GET /1.0/history, the console's
                           graphs) samples the host and each guest (default 10; it keeps the
@@ -151,6 +155,7 @@ async function main(): Promise<void> {
       'guest-memory': { type: 'string' },
       'autonomic-dry-run': { type: 'boolean' },
       'history-interval': { type: 'string' },
+      'autonomic-cpu-window': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -160,6 +165,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('lodged must run as root (it makes namespaces, mounts and cgroups)');
   const uplink = await uplinkOption(values.uplink, values['resolv-conf']);
   const guestMemory = guestMemoryBudget(os.totalmem(), values['guest-memory']);
+  const cpuWindow = cpuWindowSeconds(values['autonomic-cpu-window']);
   const httpsAsked = httpsOptions(values);
   const poolDriver = values['default-pool-driver'];
   if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
@@ -214,7 +220,8 @@ async function main(): Promise<void> {
   const guests = new GuestService({ store, drivers, images, operations, events, networks, storage, volumes, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   // listening before reconcile: a guest that ended while lodged was down is restarted per its policy
   const memory = new MemoryBalancer({ guests, operations, log, budgetBytes: guestMemory, dryRun: values['autonomic-dry-run'] === true });
-  const autonomic = new AutonomicService({ store, guests, operations, events, log, memory });
+  const cpu = new CpuWeigher({ guests, operations, log, dryRun: values['autonomic-dry-run'] === true, windowMs: cpuWindow * 1000 });
+  const autonomic = new AutonomicService({ store, guests, operations, events, log, memory, cpu });
   autonomic.start();
   await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });

@@ -314,6 +314,21 @@ export interface MemoryAllocation {
   setMemoryAllocation(spec: GuestSpec, bytes: number): Promise<void>;
 }
 
+/**
+ * Kinds whose guests run in a cgroup of lodged's: their CPU weight against the other guests'
+ * (v1's cpu.shares unit) read and set alone, without their quota or memory (the autonomic
+ * loop's CPU weighting, which must not reset what the memory balancing gave them).
+ */
+export interface CpuWeighting {
+  /** Its weight now; undefined when its cgroup cannot be read (it has just ended). */
+  cpuShares(guest: GuestRef): number | undefined;
+  /** Whether two weights are one to the kernel (on cgroup v2, many shares are one cpu.weight). */
+  sameCpuShares(a: number, b: number): boolean;
+  setCpuShares(guest: GuestRef, shares: number): Promise<void>;
+}
+
+export const canWeighCpu = (driver: GuestDriver): driver is GuestDriver & CpuWeighting => 'setCpuShares' in driver;
+
 export const canAllocateMemory = (driver: GuestDriver): driver is GuestDriver & MemoryAllocation => 'setMemoryAllocation' in driver;
 
 export const hasVga = (driver: GuestDriver): driver is GuestDriver & GuestVga => 'connectVga' in driver;

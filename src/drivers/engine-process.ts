@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { cgroupVersion, createCgroup, destroyCgroup, readUsage, setCgroupLimits, type CgroupVersion } from '../host/cgroups.js';
+import { cgroupVersion, createCgroup, destroyCgroup, readCpuShares, readUsage, sameCpuWeight, setCgroupLimits, setCpuShares, type CgroupVersion } from '../host/cgroups.js';
 import { createTaps, removeHostDevices } from '../network/nic.js';
 import type { ConsolePaths, GuestRef, GuestSpec, LimitsAtNextStart, ObservedState, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from './driver.js';
 import { guestUid } from './guest-uid.js';
@@ -116,6 +116,18 @@ export class EngineProcess {
     return readUsage(this.cgroups, this.cgroupPath(guest));
   }
 
+  cpuShares(guest: GuestRef): number | undefined {
+    return readCpuShares(this.cgroups, this.cgroupPath(guest));
+  }
+
+  sameCpuShares(a: number, b: number): boolean {
+    return sameCpuWeight(this.cgroups, a, b);
+  }
+
+  setCpuShares(guest: GuestRef, shares: number): Promise<void> {
+    return setCpuShares(this.cgroups, this.cgroupPath(guest), shares);
+  }
+
   async destroy(spec: GuestSpec): Promise<void> {
     await destroyCgroup(this.cgroups, this.cgroupPath(spec));
     await removeHostDevices(spec.nics);
@@ -145,6 +157,18 @@ export abstract class EngineDriver {
 
   usage(guest: GuestRef) {
     return this.engine.usage(guest);
+  }
+
+  cpuShares(guest: GuestRef): number | undefined {
+    return this.engine.cpuShares(guest);
+  }
+
+  sameCpuShares(a: number, b: number): boolean {
+    return this.engine.sameCpuShares(a, b);
+  }
+
+  setCpuShares(guest: GuestRef, shares: number): Promise<void> {
+    return this.engine.setCpuShares(guest, shares);
   }
 
   destroy(spec: GuestSpec): Promise<void> {

@@ -278,6 +278,38 @@ export async function setMemoryAllocation(version: CgroupVersion, cgroupPath: st
   });
 }
 
+/** The range of v1's cpu.shares, and what a cgroup has unless told (the kernel's default). */
+export const minCpuShares = 2;
+export const maxCpuShares = 262_144;
+export const defaultCpuShares = 1024;
+
+/** v2's cpu.weight (1-10000) for v1's cpu.shares (2-262144), as the OCI runtimes convert it. */
+export const sharesToWeight = (shares: number) => 1 + Math.floor(((shares - minCpuShares) * 9999) / (maxCpuShares - minCpuShares));
+/** The least shares that give `weight`: sharesToWeight(weightToShares(w)) === w. */
+export const weightToShares = (weight: number) => minCpuShares + Math.ceil(((weight - 1) * (maxCpuShares - minCpuShares)) / 9999);
+
+/**
+ * A cgroup's CPU weight in v1's unit (cpu.shares; on v2 its cpu.weight converted back), or
+ * undefined when it cannot be read. `sameCpuWeight` says whether two such figures are one
+ * weight to the kernel: on v2 many shares map to one cpu.weight.
+ */
+export function readCpuShares(version: CgroupVersion, cgroupPath: string): number | undefined {
+  if (version === 'v1') return readNumber(path.join(root, 'cpu', cgroupPath, 'cpu.shares'));
+  const weight = readNumber(path.join(root, cgroupPath, 'cpu.weight'));
+  return weight === undefined ? undefined : weightToShares(weight);
+}
+
+export const sameCpuWeight = (version: CgroupVersion, a: number, b: number) => (version === 'v1' ? a === b : sharesToWeight(a) === sharesToWeight(b));
+
+/** Sets only a cgroup's CPU weight (the autonomic loop's), leaving its quota and every other limit as they are. */
+export async function setCpuShares(version: CgroupVersion, cgroupPath: string, shares: number): Promise<void> {
+  const value = Math.min(maxCpuShares, Math.max(minCpuShares, Math.round(shares)));
+  const [file, text] = version === 'v1' ? [path.join(root, 'cpu', cgroupPath, 'cpu.shares'), String(value)] : [path.join(root, cgroupPath, 'cpu.weight'), String(sharesToWeight(value))];
+  await writeFile(file, text).catch((e: Error) => {
+    throw new Error(`cannot set ${path.basename(file)} of ${cgroupPath} to ${text}: ${e.message}`);
+  });
+}
+
 /** Kills every process in the cgroup and removes it. */
 export async function destroyCgroup(version: CgroupVersion, cgroupPath: string): Promise<void> {
   const procs = path.join(dirOf(version, cgroupPath, 'memory'), 'cgroup.procs');

@@ -7,6 +7,10 @@
  * sits idle. With the loop on, the grower is never OOM-killed and its cgroup limit rises; the
  * idle guest's falls, but stays above its floor and what it uses. Every move is an operation
  * autonomic.memory with its reason, and lodge autonomic status shows floor/allocation/ceiling.
+ *
+ * The same lodged weighs their CPU too, with a CPU window of 4 s (--autonomic-cpu-window): a
+ * guest of high priority gets twice the weight, a guest that spins for the window drops to a
+ * quarter of its weight, and gets it back once it has been quiet for half a window.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { guestPid, guestSh, hostCgroup, TestDaemon } from './harness.js';
 
 const M = 1024 * 1024;
-const d = new TestDaemon({ args: ['--guest-memory', '384M'] });
+const d = new TestDaemon({ args: ['--guest-memory', '384M', '--autonomic-cpu-window', '4'] });
 
 before(async () => {
   await d.start();
@@ -28,6 +32,10 @@ after(() => d.cleanup());
 async function memoryFile(name: string, file: string, key?: string): Promise<number> {
   const text = readFileSync(`${hostCgroup(await guestPid(d, name), 'memory')}/${file}`, 'utf8');
   return Number(key ? new RegExp(`^${key} (\\d+)$`, 'm').exec(text)?.[1] : text.trim());
+}
+
+async function cpuShares(name: string): Promise<number> {
+  return Number(readFileSync(`${hostCgroup(await guestPid(d, name), 'cpu')}/cpu.shares`, 'utf8').trim());
 }
 
 /** Polls every 100 ms until `check` holds, at most `timeoutMs`. */
@@ -83,4 +91,42 @@ test('a guest that grows past its share gets memory from an idle one, and is not
   assert.equal(await memoryFile('idle', 'memory.limit_in_bytes'), 256 * M);
   assert.equal((await d.client.guests.get('idle')).autonomic, 'off');
   await until('the status shows idle out of the loop', async () => /out of the loop/.test((await d.client.autonomic.status()).memory?.guests.find((g) => g.name === 'idle')?.how ?? ''), 5000);
+});
+
+test('a guest that spins for the window drops to a quarter of its CPU weight and gets it back when quiet; a high priority weighs twice', { timeout: 60_000 }, async () => {
+  // the guests of the test above: idle back in the loop, at high priority
+  const set = d.lodge(['set', 'idle', '--autonomic', 'on', '--priority', 'high']);
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stderr, /idle: priority high: changed/);
+  assert.equal((await d.client.guests.get('idle')).priority, 'high');
+  await until('idle weighs twice', async () => (await cpuShares('idle')) === 2048, 5000);
+  const cpuOps = async () => (await d.client.autonomic.log(1000)).filter((o) => o.action === 'autonomic.cpu');
+  assert.match((await cpuOps()).find((o) => o.target === 'idle')?.reason ?? '', /^idle is of high priority \(twice the 1024 its limits give\); its shares 1024 -> 2048$/);
+  assert.equal(await cpuShares('grow'), 1024);
+
+  // two busy loops: a CPU kept busy even while something else on the host takes the other
+  const pids = (await guestSh(d, 'grow', 'for i in 1 2; do (while :; do :; done) </dev/null >/dev/null 2>&1 & echo $!; done')).trim().split(/\s+/);
+  assert.equal(pids.length, 2, pids.join(' '));
+  const spunAt = Date.now();
+  await until('the spinner lowered', async () => (await cpuShares('grow')) === 256, 15_000);
+  // 90 % of the 4 s window kept busy, sampled every 333 ms: not before 3 s whatever its threads
+  assert.ok(Date.now() - spunAt >= 3000, `lowered after nearly a whole window: ${Date.now() - spunAt} ms`);
+  const lowered = (await cpuOps()).find((o) => o.target === 'grow');
+  assert.equal(lowered?.status, 'success');
+  assert.match(lowered?.reason ?? '', /^grow used \d+% of a CPU for 4 s; its shares 1024 -> 256 so interactive guests go first$/);
+  assert.equal(await cpuShares('idle'), 2048, 'the quiet guest keeps its weight');
+  const status = d.lodge(['autonomic', 'status']);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /\bgrow +ct +normal +256 +1024 +grow (used|still spins)/);
+  assert.match(status.stdout, /\bidle +ct +high +2048 +2048 +idle is of high priority/);
+
+  await guestSh(d, 'grow', `kill ${pids.join(' ')}`);
+  const quietAt = Date.now();
+  await until('the spinner given its weight back', async () => (await cpuShares('grow')) === 1024, 10_000);
+  // every round of half the window quiet (the round the loops died in may count as one)
+  assert.ok(Date.now() - quietAt >= 1500, `after half a window quiet: ${Date.now() - quietAt} ms`);
+  const back = (await cpuOps()).find((o) => o.target === 'grow');
+  assert.match(back?.reason ?? '', /^grow has been quiet for 2 s \(at most \d+% of a CPU\); its shares 256 -> 1024, its normal priority's weight again$/);
+  // its memory allocation was left as the memory balancing set it
+  assert.ok((await memoryFile('grow', 'memory.limit_in_bytes')) > 192 * M);
 });

@@ -95,7 +95,7 @@ function editor(name: string, from: string, to: string): string {
 
 test('lodge config show prints the settings as YAML or JSON; config edit applies a change live and refuses a bad one whole', async () => {
   const shown = JSON.parse(lodge('config', 'show', 'web1', '--format', 'json')) as Record<string, unknown>;
-  assert.deepEqual(shown, { name: 'web1', kind: 'ct', image: 'busybox', options: {}, networks: ['default'], limits: {}, restart: 'no', autonomic: 'on' });
+  assert.deepEqual(shown, { name: 'web1', kind: 'ct', image: 'busybox', options: {}, networks: ['default'], limits: {}, restart: 'no', autonomic: 'on', priority: 'normal' });
   assert.match(lodge('config', 'show', 'web1'), /^name: web1\nkind: ct\n[^]*^limits: \{\}\nrestart: no$/m);
 
   const bad = d.lodge(['config', 'edit', 'web1'], '', { EDITOR: editor('bad', '^limits: {}$', 'limits: { memory: 300M, processes: lots }') });

@@ -20,9 +20,19 @@ function printMemory(m: NonNullable<AutonomicStatus['memory']>): void {
   );
 }
 
+function printCpu(c: NonNullable<AutonomicStatus['cpu']>): void {
+  process.stdout.write(`cpu: a guest that keeps a CPU busy for ${c.windowSeconds} s drops to a quarter of its weight until quiet for ${c.windowSeconds / 2} s${c.dryRun ? ' (dry run: weights are logged, not set)' : ''}\n`);
+  if (c.guests.length === 0) return;
+  printTable(
+    ['NAME', 'KIND', 'PRIORITY', 'SHARES', 'BASE', 'HOW'],
+    c.guests.map((g) => [g.name, g.kind, g.priority, g.shares === undefined ? '-' : String(g.shares), String(g.baseShares), g.how]),
+  );
+}
+
 function printStatus(s: AutonomicStatus): void {
-  process.stdout.write(`loop: ${s.paused ? 'paused (guests that end are seen and memory is read; restarts and memory moves wait for resume)' : 'running'}${s.nextDue ? `, next action due ${s.nextDue}` : ''}\n`);
+  process.stdout.write(`loop: ${s.paused ? 'paused (guests that end are seen, memory and CPU are read; restarts, memory moves and CPU weights wait for resume)' : 'running'}${s.nextDue ? `, next action due ${s.nextDue}` : ''}\n`);
   if (s.memory) printMemory(s.memory);
+  if (s.cpu) printCpu(s.cpu);
   if (s.guests.length === 0) return void process.stdout.write('no guest has a restart policy (lodge launch --restart, lodge set --restart)\n');
   printTable(
     ['NAME', 'RESTART', 'STATE', 'RESTARTS', 'NEXT'],
@@ -31,11 +41,11 @@ function printStatus(s: AutonomicStatus): void {
 }
 
 export function register(program: Command, client: () => LodgeClient): void {
-  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies, memory balancing');
+  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies, memory balancing, CPU weights');
 
   autonomic
     .command('status')
-    .description("whether the loop runs, each running guest's memory floor, allocation and ceiling, the guests with a restart policy, their restarts and the next due")
+    .description("whether the loop runs, each running guest's memory floor, allocation and ceiling, its priority and CPU weight, the guests with a restart policy, their restarts and the next due")
     .option('--format <format>', 'table or json', 'table')
     .action(async (flags: { format: string }) => {
       const format = parseFormat(flags.format);

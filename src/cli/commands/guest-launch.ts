@@ -7,7 +7,7 @@ import { LodgeError } from '../../api/errors.js';
 import { restartPolicies, type AccelMode, type DeviceProfile, type RestartPolicy } from '../../api/guests.js';
 import type { NicRequest } from '../../api/networks.js';
 import type { LodgeClient } from '../../client/index.js';
-import { autonomicFromFlag, limitsFromFlags, type LimitFlags } from '../flags.js';
+import { autonomicFromFlag, limitsFromFlags, priorityFromFlag, type LimitFlags } from '../flags.js';
 import { waitFor } from '../progress.js';
 
 interface Flags extends LimitFlags {
@@ -20,6 +20,7 @@ interface Flags extends LimitFlags {
   start: boolean;
   restart?: string;
   autonomic?: string;
+  priority?: string;
 }
 
 /** "backend" or "backend=10.20.0.9". */
@@ -48,10 +49,11 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
     .option('--no-start', 'create the guest but leave it stopped')
     .option('--restart <policy>', 'when lodged starts it again after it ended on its own: no (default), on-failure or always')
-    .option('--autonomic <policy>', 'on (default): the autonomic loop moves memory to and from it between its floor and ceiling; off: it keeps its --memory')
+    .option('--autonomic <policy>', 'on (default): the autonomic loop moves memory to and from it between its floor and ceiling, and lowers its CPU weight while it spins for long; off: it keeps its --memory and its weight')
+    .option('--priority <priority>', 'its CPU weight against the other guests when the CPUs are contended: low (half), normal (default) or high (twice)')
     .addHelpText(
       'after',
-      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch busybox web6 --memory 512M --memory-floor 128M\n  lodge launch busybox db2 --memory 1G --autonomic off\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
+      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch busybox web6 --memory 512M --memory-floor 128M\n  lodge launch busybox db2 --memory 1G --autonomic off\n  lodge launch busybox batch1 --priority low\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
     )
     .action(async (image: string, name: string, flags: Flags) => {
       if (!(guestKinds as readonly string[]).includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ${guestKinds.join(', ')}`);
@@ -59,6 +61,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       if (flags.profile !== undefined && !['virtio', 'legacy'].includes(flags.profile)) throw new LodgeError('BAD_REQUEST', `--profile: "${flags.profile}" is not virtio or legacy`);
       if (flags.restart !== undefined && !(restartPolicies as readonly string[]).includes(flags.restart)) throw new LodgeError('BAD_REQUEST', `--restart: "${flags.restart}" is not ${restartPolicies.join(', ')}`);
       const autonomic = autonomicFromFlag(flags.autonomic);
+      const priority = priorityFromFlag(flags.priority);
       const options = {
         ...(flags.privileged ? { privileged: true } : {}),
         ...(flags.accel ? { accel: flags.accel as AccelMode } : {}),
@@ -76,6 +79,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ...(flags.start ? {} : { start: false }),
         ...(flags.restart ? { restart: flags.restart as RestartPolicy } : {}),
         ...(autonomic ? { autonomic } : {}),
+        ...(priority ? { priority } : {}),
       });
       await waitFor(c, op, `Launching ${name}`);
       process.stderr.write(`${name} ${flags.start ? 'is running' : 'is created (stopped)'}\n`);

@@ -10,12 +10,12 @@ import path from 'node:path';
 import { LodgeError } from '../../api/errors.js';
 import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
-import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, processCount, readMemoryAllocation, readUsage, setMemoryAllocation, type CgroupUsage, type CgroupVersion } from '../../host/cgroups.js';
+import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, processCount, readCpuShares, readMemoryAllocation, readUsage, sameCpuWeight, setCpuShares, setMemoryAllocation, type CgroupUsage, type CgroupVersion } from '../../host/cgroups.js';
 import { ExecError, run } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot, upperDir } from '../../storage/overlay.js';
-import type { ConsolePaths, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, MemoryAllocation, MemoryReading, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
+import type { ConsolePaths, CpuWeighting, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, MemoryAllocation, MemoryReading, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
@@ -37,7 +37,7 @@ export interface CtDriverOptions {
 /** How long a `lodge exec` command may run (exec streaming, a later issue, will lift it). */
 const execTimeoutMs = 3_600_000;
 
-export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation {
+export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation, CpuWeighting {
   readonly kind = 'ct' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'filesystem',
@@ -334,6 +334,19 @@ export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation {
 
   usage(guest: GuestRef): Promise<CgroupUsage> {
     return readUsage(this.cgroups, this.cgroupsPath(guest));
+  }
+
+  cpuShares(guest: GuestRef): number | undefined {
+    return readCpuShares(this.cgroups, this.cgroupsPath(guest));
+  }
+
+  sameCpuShares(a: number, b: number): boolean {
+    return sameCpuWeight(this.cgroups, a, b);
+  }
+
+  /** Straight to its cgroup, as its memory allocation: runc's own figure stays in its bundle. */
+  setCpuShares(guest: GuestRef, shares: number): Promise<void> {
+    return setCpuShares(this.cgroups, this.cgroupsPath(guest), shares);
   }
 
   async destroy(spec: GuestSpec): Promise<void> {

@@ -22,7 +22,7 @@ import type { ExecPost, ExecResult } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
-import type { AttachedDisk, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome } from '../driver.js';
+import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
@@ -50,7 +50,7 @@ const rootCow = 'root.cow';
 /** What the guest calls the disk of ubd N: /dev/ubda is the root. */
 const ubdDevice = (slot: number) => `/dev/ubd${String.fromCharCode(97 + slot)}`;
 
-export class PvDriver extends EngineDriver implements GuestDriver, DiskHotplug, GuestFiles, RootDiskChanges {
+export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting, DiskHotplug, GuestFiles, RootDiskChanges {
   readonly kind = 'pv' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
