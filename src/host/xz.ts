@@ -5,7 +5,11 @@
 import type { Readable } from 'node:stream';
 import { runStreaming } from '../lib/exec.js';
 
-/** The decompressed bytes of an xz file, as they come; the stream fails with xz's message on a bad file. */
+/**
+ * The decompressed bytes of an xz file, as they come; the stream fails with xz's message on a bad
+ * file. One stream only, and at most 256 MiB of xz's memory: a header may ask for a dictionary of
+ * gigabytes, and xz refuses it instead.
+ */
 export function xzDecompressing(file: string, signal?: AbortSignal): Readable {
-  return runStreaming(['xz', '--decompress', '--stdout', '--', file], { timeoutMs: 60 * 60_000, ...(signal ? { signal } : {}) });
+  return runStreaming(['xz', '--decompress', '--stdout', '--single-stream', '--memlimit-decompress=256MiB', '--', file], { timeoutMs: 60 * 60_000, ...(signal ? { signal } : {}) });
 }
