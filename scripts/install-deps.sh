@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # attr, acl, libcap2-bin: the tests of backed-up extended attributes set and read them (setfattr, setfacl, setcap);
 # openssl: the self-signed certificate of lodged --listen; chromium: the web console's tests drive it headless (playwright-core; the registry's browser download is unreachable)
 # prometheus: the real client of GET /1.0/metrics in the tests (promtool check metrics, and a Prometheus that scrapes lodged)
-packages=(runc criu user-mode-linux qemu-system-x86 seabios qemu-utils grub-pc-bin grub-common xorriso dnsmasq-base nftables busybox-static debootstrap e2fsprogs btrfs-progs gcc make libc6-dev procps util-linux iproute2 curl attr acl libcap2-bin openssl chromium prometheus)
+# xz-utils, zstd: rootfs tarballs compressed so are decompressed by these programs, each with a bound on its memory
+packages=(runc criu user-mode-linux qemu-system-x86 seabios qemu-utils grub-pc-bin grub-common xorriso dnsmasq-base nftables busybox-static debootstrap e2fsprogs btrfs-progs gcc make libc6-dev procps util-linux iproute2 curl attr acl libcap2-bin openssl chromium prometheus xz-utils zstd)
 
 missing=()
 for p in "${packages[@]}"; do
