@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
@@ -44,6 +45,23 @@ test('an image whose /etc is a link or missing gets no files, and nothing is wri
     await writeEtcFiles(lower, upper, hostnameFile('web1'));
     assert.throws(() => lstatSync(path.join(upper, 'etc')));
     assert.throws(() => readFileSync(path.join(dir, 'hostname')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('what a guest left at /etc/hostname that is not a file (a FIFO, a device node) is replaced unopened', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-identity-'));
+  try {
+    const [lower, upper] = [path.join(dir, 'lower'), path.join(dir, 'upper')];
+    mkdirSync(path.join(lower, 'etc'), { recursive: true });
+    mkdirSync(path.join(upper, 'etc'), { recursive: true });
+    execFileSync('mkfifo', [path.join(upper, 'etc/hostname')]);
+    // /dev/null's numbers: were it opened and written, nothing would show, so the test reads the node's kind
+    execFileSync('mknod', [path.join(upper, 'etc/resolv.conf'), 'c', '1', '3']);
+    await writeEtcFiles(lower, upper, { ...hostnameFile('web2'), ...resolvConfFile('10.50.0.1', 'lodge') });
+    assert.equal(readFileSync(path.join(upper, 'etc/hostname'), 'utf8'), 'web2\n');
+    assert.ok(lstatSync(path.join(upper, 'etc/resolv.conf')).isFile());
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

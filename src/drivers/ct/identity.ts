@@ -7,7 +7,7 @@
  * one) is shadowed, never followed.
  */
 import { constants } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 export async function writeEtcFiles(lower: string, upper: string, files: Record<string, string>): Promise<void> {
@@ -21,7 +21,7 @@ export async function writeEtcFiles(lower: string, upper: string, files: Record<
   await chmod(etc, image.mode & 0o7777);
   await lchown(etc, image.uid, image.gid);
   for (const [name, text] of Object.entries(files)) {
-    const file = await open(path.join(etc, name), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    const file = await openRegular(path.join(etc, name));
     try {
       await file.writeFile(text);
       await file.chown(image.uid, image.gid);
@@ -29,6 +29,18 @@ export async function writeEtcFiles(lower: string, upper: string, files: Record<
       await file.close();
     }
   }
+}
+
+/**
+ * Opens `file` to be written whole. A guest that ran wrote its layer (it is stopped now): what it
+ * left there may be a FIFO (an open for writing would wait for a reader for ever) or a device
+ * node (a privileged container may make one: opening it would reach the host's device). Anything
+ * but a regular file is removed first, unopened.
+ */
+async function openRegular(file: string) {
+  const found = await lstat(file).catch(() => undefined);
+  if (found && !found.isFile()) await rm(file, { force: true });
+  return open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
 }
 
 export const hostnameFile = (name: string) => ({ hostname: `${name}\n` });
