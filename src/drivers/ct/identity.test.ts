@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +45,31 @@ test('an image whose /etc is a link or missing gets no files, and nothing is wri
     await writeEtcFiles(lower, upper, hostnameFile('web1'));
     assert.throws(() => lstatSync(path.join(upper, 'etc')));
     assert.throws(() => readFileSync(path.join(dir, 'hostname')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a FIFO or a link the guest left where its hostname goes is replaced, never waited on or followed', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lodge-identity-'));
+  try {
+    const lower = path.join(dir, 'lower');
+    const upper = path.join(dir, 'upper');
+    mkdirSync(path.join(lower, 'etc'), { recursive: true });
+    mkdirSync(path.join(upper, 'etc'), { recursive: true });
+    execFileSync('mkfifo', [path.join(upper, 'etc/hostname')]);
+    const outside = path.join(dir, 'outside');
+    writeFileSync(outside, 'precious\n');
+    symlinkSync(outside, path.join(upper, 'etc/resolv.conf'));
+    await writeEtcFiles(lower, upper, { ...hostnameFile('web2'), ...resolvConfFile('10.50.0.1', 'lodge') });
+    assert.ok(lstatSync(path.join(upper, 'etc/hostname')).isFile());
+    assert.equal(readFileSync(path.join(upper, 'etc/hostname'), 'utf8'), 'web2\n');
+    assert.ok(lstatSync(path.join(upper, 'etc/resolv.conf')).isFile());
+    assert.equal(readFileSync(outside, 'utf8'), 'precious\n');
+    // a longer file the guest wrote is cut to the new text
+    writeFileSync(path.join(upper, 'etc/hostname'), 'a-much-longer-name\n');
+    await writeEtcFiles(lower, upper, hostnameFile('w'));
+    assert.equal(readFileSync(path.join(upper, 'etc/hostname'), 'utf8'), 'w\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
