@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # files (pv base disks, container roots on dir pools); btrfs-progs: btrfs storage pools; gcc/make/libc6-dev: lodge-shim, the console holder;
 # attr, acl, libcap2-bin: the tests of backed-up extended attributes set and read them (setfattr, setfacl, setcap);
 # openssl: the self-signed certificate of lodged --listen; chromium: the web console's tests drive it headless (playwright-core; the registry's browser download is unreachable)
+# xz-utils, zstd: xz and zstd rootfs tarballs are decompressed by their programs (bounded, in a child, not in lodged's heap)
 # prometheus: the real client of GET /1.0/metrics in the tests (promtool check metrics, and a Prometheus that scrapes lodged)
-packages=(runc criu user-mode-linux qemu-system-x86 seabios qemu-utils grub-pc-bin grub-common xorriso dnsmasq-base nftables busybox-static debootstrap e2fsprogs btrfs-progs gcc make libc6-dev procps util-linux iproute2 curl attr acl libcap2-bin openssl chromium prometheus)
+packages=(runc criu user-mode-linux qemu-system-x86 seabios qemu-utils grub-pc-bin grub-common xorriso dnsmasq-base nftables busybox-static debootstrap e2fsprogs btrfs-progs gcc make libc6-dev procps util-linux iproute2 curl attr acl libcap2-bin openssl chromium prometheus xz-utils zstd)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -17,7 +17,7 @@ test('xz and zstd are told by their magic; gzip and a plain tarball are not thei
   assert.equal(compressionOf(Buffer.alloc(0)), undefined);
 });
 
-test('an xz and a zstd tarball come back byte for byte (xz-utils and zstd-napi); past the bound or damaged they fail with what happened', async () => {
+test('an xz and a zstd tarball come back byte for byte (xz-utils and zstd); past the bound or damaged they fail with what happened', async () => {
   const data = Buffer.alloc(300_000, 'lodge ');
   const plain = path.join(dir, 'root.tar');
   writeFileSync(plain, data);
@@ -34,4 +34,8 @@ test('an xz and a zstd tarball come back byte for byte (xz-utils and zstd-napi);
   const xz = readFileSync(`${plain}.xz`);
   writeFileSync(damaged, xz.subarray(0, xz.length - 20));
   await assert.rejects(decompressTarball(damaged, 'xz', path.join(dir, 'out-bad'), data.length), /the xz tarball could not be decompressed: .*(Unexpected end|corrupt|truncated)/i);
+  const damagedZstd = path.join(dir, 'damaged.zst');
+  const zst = readFileSync(`${plain}.zst`);
+  writeFileSync(damagedZstd, zst.subarray(0, zst.length - 20));
+  await assert.rejects(decompressTarball(damagedZstd, 'zstd', path.join(dir, 'out-bad'), data.length), /the zstd tarball could not be decompressed: /);
 });

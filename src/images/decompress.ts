@@ -3,13 +3,13 @@
  * checked and unpacked (busybox tar in the confined unpacker reads gzip itself, not these).
  * The output is bounded: a small hostile file can inflate to more than the disk holds.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Transform, type Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecompressStream } from 'zstd-napi';
 import { LodgeError } from '../api/errors.js';
 import { xzDecompressing } from '../host/xz.js';
+import { zstdDecompressing } from '../host/zstd.js';
 
 export type Compression = 'xz' | 'zstd';
 
@@ -49,9 +49,9 @@ function capped(maxBytes: number, what: string): Transform {
 /** Writes the plain tarball of `file` (compressed as `compression`) to `dest`, at most `maxBytes` of it. */
 export async function decompressTarball(file: string, compression: Compression, dest: string, maxBytes: number, signal?: AbortSignal): Promise<void> {
   const what = `the ${compression} tarball`;
-  const source: Readable[] = compression === 'xz' ? [xzDecompressing(file, signal)] : [createReadStream(file), new DecompressStream()];
+  const source = compression === 'xz' ? xzDecompressing(file, signal) : zstdDecompressing(file, signal);
   try {
-    await pipeline([...source, capped(maxBytes, what), createWriteStream(dest, { mode: 0o600 })], signal ? { signal } : {});
+    await pipeline([source, capped(maxBytes, what), createWriteStream(dest, { mode: 0o600 })], signal ? { signal } : {});
   } catch (e) {
     if (e instanceof LodgeError) throw e;
     throw new LodgeError('BAD_REQUEST', `${what} could not be decompressed: ${(e as Error).message.split('\n').slice(-2).join(' ').trim()}`, { cause: e });
