@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { LodgeError } from '../api/errors.js';
 import { xzDecompressing } from '../host/xz.js';
 import { zstdDecompressing } from '../host/zstd.js';
+import { limitsFor } from './import.js';
 
 export type Compression = 'xz' | 'zstd';
 
@@ -45,6 +46,13 @@ function capped(maxBytes: number, what: string): Transform {
     },
   });
 }
+
+/**
+ * Pure: how large the plain tarball of a compressed import may be, given the free space: what
+ * its entries may hold and a quarter more for their headers (the check that follows holds them
+ * to the rest), and never more than half the free space, so its extraction has the other half.
+ */
+export const plainTarballBytes = (freeBytes: number) => Math.min(Math.floor(freeBytes / 2), Math.floor(limitsFor(freeBytes).totalBytes * 1.25));
 
 /** Writes the plain tarball of `file` (compressed as `compression`) to `dest`, at most `maxBytes` of it. */
 export async function decompressTarball(file: string, compression: Compression, dest: string, maxBytes: number, signal?: AbortSignal): Promise<void> {
