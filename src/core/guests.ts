@@ -829,32 +829,40 @@ export class GuestService {
       if (busy) throw new LodgeError('CONFLICT', `cannot rename ${name}: ${busy.action} ${busy.id} is running on it`);
     };
     this.record(name);
+    if (to === name) throw new LodgeError('BAD_REQUEST', `name: ${name} is its name already; nothing to rename`);
     refuseBusy();
     for (const l of this.askListeners) l(name);
-    return this.lock.with(name, async () => {
-      const g = this.record(name);
-      await this.refresh(g, true);
-      if (g.state !== 'stopped' && g.state !== 'error') {
-        throw new LodgeError('CONFLICT', `cannot rename ${name}: it is ${g.state}, and a running guest's engine and hostname have its name from its start; stop it first (lodge stop ${name})`);
-      }
-      refuseBusy();
-      if (this.deps.store.guest(to)) throw new LodgeError('CONFLICT', `name: a guest named ${to} exists already`);
-      this.deps.store.renameGuest(g.id, to);
-      g.name = to;
-      const driver = this.driver(g);
-      if (hasRenaming(driver)) {
-        try {
-          await this.activateRoot(g);
-          await driver.renamed(this.spec(g));
-        } catch (e) {
-          this.deps.store.renameGuest(g.id, name);
-          throw wrap(e, `renaming ${name} to ${to} failed`);
+    // `to` is locked too, so no launch takes the name meanwhile; in one order, so two renames crossing cannot wait on each other
+    const [first, second] = [name, to].sort();
+    return this.lock.with(first!, () =>
+      this.lock.with(second!, async () => {
+        const g = this.record(name);
+        await this.refresh(g, true);
+        if (g.state !== 'stopped' && g.state !== 'error') {
+          throw new LodgeError('CONFLICT', `cannot rename ${name}: it is ${g.state}, and a running guest's engine and hostname have its name from its start; stop it first (lodge stop ${name})`);
         }
-      }
-      await this.deps.networks.nicsChanged(this.deps.networks.guestNics(g.id), 'add');
-      this.deps.events.emit('lifecycle', name, 'renamed', { name: to });
-      return this.toApi(g);
-    });
+        refuseBusy();
+        if (this.deps.store.guest(to)) throw new LodgeError('CONFLICT', `name: a guest named ${to} exists already`);
+        // the driver first (it writes the new hostname into the guest), the row last: a failure leaves the guest as it was, with nothing to revert
+        const driver = this.driver(g);
+        if (hasRenaming(driver)) {
+          try {
+            await this.activateRoot(g);
+            await driver.renamed({ ...this.spec(g), name: to });
+          } catch (e) {
+            throw wrap(e, `renaming ${name} to ${to} failed`);
+          }
+        }
+        this.deps.store.renameGuest(g.id, to);
+        g.name = to;
+        // the rename is done: its network's DNS catching up late is the network's trouble, told in the log
+        await this.deps.networks
+          .nicsChanged(this.deps.networks.guestNics(g.id), 'add')
+          .catch((e: Error) => this.deps.log(`${to}: refreshing its name in DNS after the rename from ${name} failed: ${e.message}`));
+        this.deps.events.emit('lifecycle', name, 'renamed', { name: to });
+        return this.toApi(g);
+      }),
+    );
   }
 
   async update(name: string, patch: GuestPatch): Promise<Guest> {
