@@ -719,6 +719,7 @@ export class GuestService {
         const timeout = req.timeout ?? defaultStopTimeoutSeconds;
         const stopOptions = { timeoutMs: timeout * 1000, force: req.force ?? false, stopSignal: spec.image.stopSignal };
         let killed = false;
+        let notAsked: string | undefined;
         try {
           switch (req.action) {
             case 'start':
@@ -727,12 +728,12 @@ export class GuestService {
               await driver.start(spec, ctx);
               break;
             case 'stop':
-              progress(20, req.force ? 'killing' : `asking init to stop (${spec.image.stopSignal}) for ${timeout} s`);
-              ({ killed } = await driver.stop(spec, stopOptions));
+              progress(20, req.force ? 'killing' : `${stopAsk(spec)} for ${timeout} s`);
+              ({ killed, notAsked } = await driver.stop(spec, stopOptions));
               break;
             case 'restart':
-              progress(20, req.force ? 'killing' : `stopping: asking init (${spec.image.stopSignal}) for ${timeout} s`);
-              ({ killed } = await driver.stop(spec, stopOptions));
+              progress(20, req.force ? 'killing' : `stopping: ${stopAsk(spec)} for ${timeout} s`);
+              ({ killed, notAsked } = await driver.stop(spec, stopOptions));
               signal.throwIfAborted();
               progress(60, 'starting');
               await this.activateRoot(g);
@@ -753,7 +754,11 @@ export class GuestService {
         }
         revert.success();
         // a guest that ignored its stop signal was killed: the operation and its stop reason say so
-        const ending = killed ? `killed after the timeout: it had not shut down ${timeout} s after it was asked` : undefined;
+        const ending = !killed
+          ? undefined
+          : notAsked !== undefined
+            ? `killed after the timeout: it could not be asked to shut down (${notAsked}) and had not ended ${timeout} s later`
+            : `killed after the timeout: it had not shut down ${timeout} s after it was asked`;
         this.setState(g, resultState[req.action], req.action === 'stop' ? (ending ?? (req.force ? 'stopped by force' : 'stopped on request')) : undefined);
         return ending;
       }),
@@ -1032,4 +1037,9 @@ export class GuestService {
       }
     }
   }
+}
+
+/** What asking a guest to stop does, by kind: only a container's init gets the image's stop signal. */
+function stopAsk(spec: GuestSpec): string {
+  return spec.kind === 'ct' ? `asking init to stop (${spec.image.stopSignal})` : 'asking it to shut down';
 }
