@@ -52,6 +52,7 @@ test('a bad value or a field set at launch is refused with the field named', () 
   refused((s) => (s.name = 'vm2'), /name: cannot change here: it is changed by lodge rename/);
   refused((s) => (s.restart = 'sometimes'), /restart: "sometimes" is not no, on-failure, always/);
   refused((s) => (s.extra = true), /extra: is not a setting/);
+  refused((s) => Object.assign(s, { toString: 1 }), /toString: is not a setting/);
   assert.throws(() => patchFrom(before, 'text'), /the settings: are not a mapping/);
 });
 

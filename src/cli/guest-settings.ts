@@ -44,7 +44,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** The PATCH an edited copy of `before` asks for, or undefined when nothing changed. */
 export function patchFrom(before: GuestSettings, edited: unknown): GuestPatch | undefined {
   if (!isObject(edited)) return bad('the settings', 'are not a mapping of fields (name, kind, limits, ...)');
-  for (const key of Object.keys(edited)) if (!(key in before)) bad(key, `is not a setting (${Object.keys(before).join(', ')})`);
+  for (const key of Object.keys(edited)) if (!Object.hasOwn(before, key)) bad(key, `is not a setting (${Object.keys(before).join(', ')})`);
   for (const [key, why] of Object.entries(fixed)) {
     if (!same(edited[key], before[key as keyof GuestSettings])) bad(key, `cannot change here: it is ${why}`);
   }

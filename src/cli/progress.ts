@@ -8,14 +8,22 @@ import { isErrorCode, LodgeError } from '../api/errors.js';
 import type { Operation } from '../api/operations.js';
 import type { LodgeClient } from '../client/index.js';
 
-/** A step's words with what a deadline will do, counted down: "killed in 12 s". */
-export function countdownText(step: string, deadline: { at: number; what: string }, now: number): string {
+/** What happens at a time the caller knows (a stop's kill), during the steps whose words end with `during`. */
+export interface Deadline {
+  at: number;
+  what: string;
+  during: string;
+}
+
+/** A step's words with what a deadline will do, counted down: "killed in 12 s"; a later step is left as it is. */
+export function countdownText(step: string, deadline: Deadline, now: number): string {
+  if (!step.endsWith(deadline.during)) return step;
   const left = Math.ceil((deadline.at - now) / 1000);
   return left > 0 ? `${step}: ${deadline.what} in ${left} s` : `${step}: ${deadline.what} now`;
 }
 
-/** `deadline`: what happens at a time the caller knows (a stop's kill), counted down on a terminal. */
-export async function waitFor(client: LodgeClient, started: Operation, label: string, deadline?: { at: number; what: string }): Promise<Operation> {
+/** `deadline`: counted down on a terminal. */
+export async function waitFor(client: LodgeClient, started: Operation, label: string, deadline?: Deadline): Promise<Operation> {
   // the bar library loads only for a terminal: scripts do not pay its start time
   const cliProgress = process.stderr.isTTY ? (await import('cli-progress')).default : undefined;
   const bar = cliProgress

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LodgeError } from '../api/errors.js';
 import type { GuestState } from '../api/guests.js';
-import type { GuestRef } from '../drivers/driver.js';
+import type { GuestRef, GuestSpec } from '../drivers/driver.js';
 import { FakeDriver, FakeHotplugDriver, fakeRootBytes } from './fake-driver.test-support.js';
 import { launch, settled, setup, type Harness } from './guest-harness.test-support.js';
 import { GuestService } from './guests.js';
@@ -300,6 +300,35 @@ test("pause and live limits are refused for a kind without them, with the driver
   assert.deepEqual(pv.callsOf('p1'), ['create', 'start']);
   assert.deepEqual(h.store.guest('p1')?.limits, {});
   assert.deepEqual(h.operations.list().map((o) => o.action), ['guest.launch']);
+});
+
+/** A driver told of renames, as ct is, that can be made to fail at it. */
+class RenamingDriver extends FakeDriver {
+  readonly renames: string[] = [];
+  failRename = false;
+  async renamed(spec: GuestSpec): Promise<void> {
+    if (this.failRename) throw new Error('the upper layer is gone');
+    this.renames.push(spec.name);
+  }
+}
+
+test('a rename tells the driver the new name before the row changes: a driver failing leaves the guest as it was; its own name is refused plainly', async (t) => {
+  const fake = new RenamingDriver('ct');
+  const h = await setup(t, [fake]);
+  await launch(h, 'a', 'ct');
+  assert.equal((await settled(h, h.guests.changeState('a', { action: 'stop' }))).status, 'success');
+  await assert.rejects(h.guests.rename('a', 'a'), (e: unknown) => e instanceof LodgeError && e.code === 'BAD_REQUEST' && /name: a is its name already/.test(e.message));
+  fake.failRename = true;
+  await assert.rejects(h.guests.rename('a', 'b'), (e: unknown) => e instanceof Error && /renaming a to b failed/.test(e.message) && /the upper layer is gone/.test(String((e.cause as Error)?.message)));
+  assert.deepEqual([h.store.guest('a')?.name, h.store.guest('b')], ['a', undefined]);
+  fake.failRename = false;
+  assert.equal((await h.guests.rename('a', 'b')).name, 'b');
+  assert.deepEqual(fake.renames, ['b']);
+  // two renames crossing each other's names wait in one order, not on each other
+  await launch(h, 'c', 'ct');
+  assert.equal((await settled(h, h.guests.changeState('c', { action: 'stop' }))).status, 'success');
+  const crossing = await Promise.allSettled([h.guests.rename('b', 'c'), h.guests.rename('c', 'b')]);
+  assert.deepEqual(crossing.map((r) => r.status), ['rejected', 'rejected']);
 });
 
 test('a list matches every filter given, the state as a look at the host finds it', async (t) => {

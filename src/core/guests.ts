@@ -781,6 +781,7 @@ export class GuestService {
         const timeout = req.timeout ?? defaultStopTimeoutSeconds;
         const stopOptions = { timeoutMs: timeout * 1000, force: req.force ?? false, stopSignal: spec.image.stopSignal };
         let killed = false;
+        let notAsked: string | undefined;
         try {
           switch (req.action) {
             case 'start':
@@ -789,12 +790,12 @@ export class GuestService {
               await driver.start(spec, ctx);
               break;
             case 'stop':
-              progress(20, req.force ? 'killing' : `asking init to stop (${spec.image.stopSignal}) for ${timeout} s`);
-              ({ killed } = await driver.stop(spec, stopOptions));
+              progress(20, req.force ? 'killing' : `${stopAsk(spec)} for ${timeout} s`);
+              ({ killed, notAsked } = await driver.stop(spec, stopOptions));
               break;
             case 'restart':
-              progress(20, req.force ? 'killing' : `stopping: asking init (${spec.image.stopSignal}) for ${timeout} s`);
-              ({ killed } = await driver.stop(spec, stopOptions));
+              progress(20, req.force ? 'killing' : `stopping: ${stopAsk(spec)} for ${timeout} s`);
+              ({ killed, notAsked } = await driver.stop(spec, stopOptions));
               signal.throwIfAborted();
               progress(60, 'starting');
               await this.activateRoot(g);
@@ -815,7 +816,11 @@ export class GuestService {
         }
         revert.success();
         // a guest that ignored its stop signal was killed: the operation and its stop reason say so
-        const ending = killed ? `killed after the timeout: it had not shut down ${timeout} s after it was asked` : undefined;
+        const ending = !killed
+          ? undefined
+          : notAsked !== undefined
+            ? `killed after the timeout: it could not be asked to shut down (${notAsked}) and had not ended ${timeout} s later`
+            : `killed after the timeout: it had not shut down ${timeout} s after it was asked`;
         this.setState(g, resultState[req.action], req.action === 'stop' ? (ending ?? (req.force ? 'stopped by force' : 'stopped on request')) : undefined);
         return ending;
       }),
@@ -891,32 +896,40 @@ export class GuestService {
       if (busy) throw new LodgeError('CONFLICT', `cannot rename ${name}: ${busy.action} ${busy.id} is running on it`);
     };
     this.record(name);
+    if (to === name) throw new LodgeError('BAD_REQUEST', `name: ${name} is its name already; nothing to rename`);
     refuseBusy();
     for (const l of this.askListeners) l(name);
-    return this.lock.with(name, async () => {
-      const g = this.record(name);
-      await this.refresh(g, true);
-      if (g.state !== 'stopped' && g.state !== 'error') {
-        throw new LodgeError('CONFLICT', `cannot rename ${name}: it is ${g.state}, and a running guest's engine and hostname have its name from its start; stop it first (lodge stop ${name})`);
-      }
-      refuseBusy();
-      if (this.deps.store.guest(to)) throw new LodgeError('CONFLICT', `name: a guest named ${to} exists already`);
-      this.deps.store.renameGuest(g.id, to);
-      g.name = to;
-      const driver = this.driver(g);
-      if (hasRenaming(driver)) {
-        try {
-          await this.activateRoot(g);
-          await driver.renamed(this.spec(g));
-        } catch (e) {
-          this.deps.store.renameGuest(g.id, name);
-          throw wrap(e, `renaming ${name} to ${to} failed`);
+    // `to` is locked too, so no launch takes the name meanwhile; in one order, so two renames crossing cannot wait on each other
+    const [first, second] = [name, to].sort();
+    return this.lock.with(first!, () =>
+      this.lock.with(second!, async () => {
+        const g = this.record(name);
+        await this.refresh(g, true);
+        if (g.state !== 'stopped' && g.state !== 'error') {
+          throw new LodgeError('CONFLICT', `cannot rename ${name}: it is ${g.state}, and a running guest's engine and hostname have its name from its start; stop it first (lodge stop ${name})`);
         }
-      }
-      await this.deps.networks.nicsChanged(this.deps.networks.guestNics(g.id), 'add');
-      this.deps.events.emit('lifecycle', name, 'renamed', { name: to });
-      return this.toApi(g);
-    });
+        refuseBusy();
+        if (this.deps.store.guest(to)) throw new LodgeError('CONFLICT', `name: a guest named ${to} exists already`);
+        // the driver first (it writes the new hostname into the guest), the row last: a failure leaves the guest as it was, with nothing to revert
+        const driver = this.driver(g);
+        if (hasRenaming(driver)) {
+          try {
+            await this.activateRoot(g);
+            await driver.renamed({ ...this.spec(g), name: to });
+          } catch (e) {
+            throw wrap(e, `renaming ${name} to ${to} failed`);
+          }
+        }
+        this.deps.store.renameGuest(g.id, to);
+        g.name = to;
+        // the rename is done: its network's DNS catching up late is the network's trouble, told in the log
+        await this.deps.networks
+          .nicsChanged(this.deps.networks.guestNics(g.id), 'add')
+          .catch((e: Error) => this.deps.log(`${to}: refreshing its name in DNS after the rename from ${name} failed: ${e.message}`));
+        this.deps.events.emit('lifecycle', name, 'renamed', { name: to });
+        return this.toApi(g);
+      }),
+    );
   }
 
   async update(name: string, patch: GuestPatch): Promise<Guest> {
@@ -1092,4 +1105,9 @@ export class GuestService {
       }
     }
   }
+}
+
+/** What asking a guest to stop does, by kind: only a container's init gets the image's stop signal. */
+function stopAsk(spec: GuestSpec): string {
+  return spec.kind === 'ct' ? `asking init to stop (${spec.image.stopSignal})` : 'asking it to shut down';
 }

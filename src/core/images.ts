@@ -19,7 +19,7 @@ import { buildDebian, debianImage } from '../images/debian.js';
 import { baseFile, bytesOnHost, isBaseFile, makeBase, type Derivation } from '../images/derived.js';
 import { checkDiskImage, sniffFile, type DiskFormat } from '../images/disk-import.js';
 import { checkTarball, extractTarball, limitsFor, unreadableTarball } from '../images/import.js';
-import { compressionOfFile, decompressTarball } from '../images/decompress.js';
+import { compressionOfFile, decompressTarball, plainTarballBytes } from '../images/decompress.js';
 import { buildBusyboxIso, busyboxIsoImage } from '../images/iso.js';
 import { imageFileName, newContentId, type ImageFiles } from '../images/store.js';
 import { Inflight } from '../lib/inflight.js';
@@ -281,14 +281,14 @@ export class ImageService {
           const format = !query.format || query.format === 'auto' ? ((await sniffFile(file)) ?? 'tar') : query.format;
           const meta = { init: query.init ?? '/sbin/init', stopSignal: query.stopSignal ?? 'SIGTERM' };
           if (format === 'tar') {
-            const free = await this.freeBytes();
-            const limits = limitsFor(free);
+            let limits = limitsFor(await this.freeBytes());
             const compression = await compressionOfFile(file);
             if (compression) {
               progress(5, `decompressing the tarball (${compression})`);
-              // what its entries may hold, and a quarter more for their headers: the check that follows holds them to the rest
-              await decompressTarball(file, compression, plain, Math.min(Math.floor(free * 0.9), Math.floor(limits.totalBytes * 1.25)));
+              await decompressTarball(file, compression, plain, plainTarballBytes(await this.freeBytes()));
               await rename(plain, file);
+              // the plain tarball now takes its room: what is extracted must fit in what is left
+              limits = limitsFor(await this.freeBytes());
             }
             progress(10, 'checking the tarball');
             await checkTarball(file, limits).catch((e: Error) => {

@@ -127,9 +127,13 @@ export type ObservedState = { state: 'running'; pid?: number } | { state: 'stopp
 /** Limits a running guest gets only at its next start, each with why and what changed now. */
 export type LimitsAtNextStart = Array<{ limit: 'cpu' | 'memory' | 'swap' | 'processes'; why: string }>;
 
-/** How a stop ended: killed is true when the guest was asked and did not end within the timeout. */
+/**
+ * How a stop ended: killed is true when the guest did not end within the timeout; notAsked
+ * says why it could not be asked at all (its agent or console did not answer), if so.
+ */
 export interface StopOutcome {
   killed: boolean;
+  notAsked?: string;
 }
 
 export interface StopOptions {

@@ -88,15 +88,19 @@ export class EngineProcess {
   async stop(spec: GuestSpec, options: StopOptions, ask: (deadline: number) => Promise<void>): Promise<StopOutcome> {
     const shim = this.shim(spec);
     let killed = false;
+    let notAsked: string | undefined;
     if (!options.force && !existsSync(shim.exit)) {
       const deadline = Date.now() + options.timeoutMs;
-      await ask(deadline).catch(() => {});
+      // a guest that cannot be asked is still waited for and killed; the outcome says why it was not asked
+      await ask(deadline).catch((e: Error) => {
+        notAsked = e.message;
+      });
       killed = !(await waitForExit(shim, Math.max(0, deadline - Date.now())));
     }
     await destroyCgroup(this.cgroups, this.cgroupPath(spec));
     if (!(await waitForExit(shim, 10_000))) throw new Error(`${spec.name} did not end after SIGKILL`);
     await removeHostDevices(spec.nics);
-    return { killed };
+    return notAsked === undefined ? { killed } : { killed, notAsked };
   }
 
   observe(spec: GuestRef): Promise<ObservedState> {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { compressionOf, compressionOfFile, decompressTarball } from './decompress.js';
+import { compressionOf, compressionOfFile, decompressTarball, plainTarballBytes } from './decompress.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lodge-decompress-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,4 +38,16 @@ test('an xz and a zstd tarball come back byte for byte (xz-utils and zstd); past
   const wide = path.join(dir, 'wide.zst');
   writeFileSync(wide, execFileSync('zstd', ['--long=31', '-q', '-c'], { input: data }));
   await assert.rejects(decompressTarball(wide, 'zstd', path.join(dir, 'out-wide'), data.length), /the zstd tarball could not be decompressed: .*(too much memory|Window size larger than maximum)/);
+  const damagedZstd = path.join(dir, 'damaged.zst');
+  const zst = readFileSync(`${plain}.zst`);
+  writeFileSync(damagedZstd, zst.subarray(0, zst.length - 20));
+  await assert.rejects(decompressTarball(damagedZstd, 'zstd', path.join(dir, 'out-bad'), data.length), /the zstd tarball could not be decompressed: /);
+});
+
+test('a plain tarball takes at most half the free space, so its extraction has the other half', () => {
+  assert.equal(plainTarballBytes(1000), 500);
+  assert.equal(plainTarballBytes(0), 0);
+  // with much room, the bound is what the entries may hold and a quarter more
+  const huge = 2 ** 50;
+  assert.ok(plainTarballBytes(huge) < huge / 2);
 });

@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LodgeError } from '../api/errors.js';
 import { decompressing } from '../host/decompressors.js';
+import { limitsFor } from './import.js';
 
 export type Compression = 'xz' | 'zstd';
 
@@ -44,6 +45,13 @@ function capped(maxBytes: number, what: string): Transform {
     },
   });
 }
+
+/**
+ * Pure: how large the plain tarball of a compressed import may be, given the free space: what
+ * its entries may hold and a quarter more for their headers (the check that follows holds them
+ * to the rest), and never more than half the free space, so its extraction has the other half.
+ */
+export const plainTarballBytes = (freeBytes: number) => Math.min(Math.floor(freeBytes / 2), Math.floor(limitsFor(freeBytes).totalBytes * 1.25));
 
 /** Writes the plain tarball of `file` (compressed as `compression`) to `dest`, at most `maxBytes` of it. */
 export async function decompressTarball(file: string, compression: Compression, dest: string, maxBytes: number, signal?: AbortSignal): Promise<void> {

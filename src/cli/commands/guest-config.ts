@@ -22,7 +22,7 @@ function settingsFormat(value: string): SettingsFormat {
 
 const header = (name: string) =>
   [
-    `# The settings of ${name}. limits and restart change when this file is saved and closed;`,
+    `# The settings of ${name}. limits, restart and autonomic change when this file is saved and closed;`,
     '# name, kind, image, options and networks are set at launch. Lines starting with # are left out.',
     '',
   ].join('\n');
@@ -49,7 +49,7 @@ export function register(program: Command, client: () => LodgeClient): void {
 
   config
     .command('show')
-    .description("print a guest's settings: name, kind, image, options, networks, limits, restart policy")
+    .description("print a guest's settings: name, kind, image, options, networks, limits, restart policy, autonomic")
     .argument('<name>')
     .option('--format <format>', 'yaml or json', 'yaml')
     .addHelpText('after', '\nExamples:\n  lodge config show web1\n  lodge config show web1 --format json')
@@ -71,7 +71,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         '',
         'When the editor ends, the settings are checked: a bad value, or a change to what is set at',
         'launch, is refused with the field named and nothing is changed (the edit is kept in a file',
-        'the message names, to fix and apply with lodge set). Otherwise the change is applied: at once',
+        'the message names, to fix and paste in when you run lodge config edit again). Otherwise the change is applied: at once',
         'on a running guest where its kind can, and each limit its engine takes only at its next',
         "start (a vm's vCPUs) is said to be so. Saving the file unchanged changes nothing.",
         '',
@@ -102,7 +102,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         } else process.stderr.write(`${name}: nothing changed\n`);
       } catch (e) {
         // a refused edit is kept, so that it is not lost
-        if (e instanceof LodgeError) throw new LodgeError(e.code, `${e.message} (the edit is kept in ${file})`, e.cause === undefined ? undefined : { cause: e.cause });
+        if (e instanceof LodgeError) throw new LodgeError(e.code, `${e.message} (the edit is kept in ${file}: run lodge config edit ${name} again)`, e.cause === undefined ? undefined : { cause: e.cause });
         throw e;
       }
       rmSync(dir, { recursive: true, force: true });

@@ -20,8 +20,8 @@ export function register(program: Command, client: () => LodgeClient): void {
     const cmd = program.command(verb.action).description(verb.description).argument('<name>');
     if (verb.action === 'stop' || verb.action === 'restart') {
       cmd
-        .option('--timeout <seconds>', 'how long init has to shut down before it is killed', '30')
-        .option('--force', 'kill at once, without asking init')
+        .option('--timeout <seconds>', 'how long the guest has to shut down before it is killed', '30')
+        .option('--force', 'kill at once, without asking it to shut down')
         .addHelpText('after', `\nExamples:\n  lodge ${verb.action} web1\n  lodge ${verb.action} web1 --timeout 5\n  lodge ${verb.action} web1 --force`);
     }
     cmd.action(async (name: string, flags: { timeout?: string; force?: boolean }) => {
@@ -29,8 +29,10 @@ export function register(program: Command, client: () => LodgeClient): void {
       const timeout = flags.timeout !== undefined ? seconds('timeout', flags.timeout) : undefined;
       const asked = Date.now();
       const op = await c.guests.changeState(name, { action: verb.action, ...(timeout !== undefined ? { timeout } : {}), ...(flags.force ? { force: true } : {}) });
-      // a guest that ignores its power button is killed at the timeout: a terminal sees it coming
-      const kill = verb.action === 'stop' && timeout !== undefined && !flags.force ? { at: asked + timeout * 1000, what: 'killed' } : undefined;
+      // a guest that ignores its power button is killed at the timeout (lodged's default of 30 s unless given): a terminal sees it coming
+      const waited = timeout ?? 30;
+      const stops = verb.action === 'stop' || verb.action === 'restart';
+      const kill = stops && !flags.force ? { at: asked + waited * 1000, what: 'killed', during: `for ${waited} s` } : undefined;
       const ended = await waitFor(c, op, `${verb.progress} ${name}`, kill);
       process.stderr.write(`${name} ${verb.done}${ended.result ? ` (${ended.result})` : ''}\n`);
     });
