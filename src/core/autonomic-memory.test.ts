@@ -20,12 +20,15 @@ class MemoryFake extends FakeDriver implements MemoryAllocation {
   readings = 0;
   /** Guests whose engine does not answer. */
   readonly silent = new Set<string>();
+  /** Guests whose engine errs when read. */
+  readonly failing = new Set<string>();
   readonly oomKills = new Map<string, number>();
   async memoryMechanism(): Promise<string> {
     return 'cgroup limit';
   }
   async memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined> {
     this.readings++;
+    if (this.failing.has(spec.name)) throw new Error('its cgroup is gone');
     if (this.silent.has(spec.name)) return undefined;
     const kills = this.oomKills.get(spec.name);
     return { allocationBytes: this.allocation.get(spec.name) ?? spec.limits.memoryBytes!, usedBytes: this.used.get(spec.name) ?? M, ...(kills !== undefined ? { oomKills: kills } : {}) };
@@ -139,4 +142,24 @@ test('the budget is the host less its reserve, or smaller when asked; a larger o
   assert.equal(guestMemoryBudget(8192 * M, '2G'), 2048 * M);
   assert.throws(() => guestMemoryBudget(8192 * M, '8G'), /^Error: --guest-memory: 8G is more than this host can give its guests \(7G/);
   assert.throws(() => guestMemoryBudget(8192 * M, 'lots'), /^Error: --guest-memory: "lots" is not a size/);
+});
+
+test('a guest whose engine errs when read is left out of the round, and the others are balanced', async (t) => {
+  const { h, fake, balancer } = await withGuests(t, 384);
+  fake.failing.add('b');
+  await balancer.round();
+  assert.ok(h.logs.some((l) => /b's memory cannot be read: its cgroup is gone/.test(l)), h.logs.join('\n'));
+  assert.deepEqual(balancer.status().guests.map((g) => g.name), ['a']);
+  assert.ok(!h.logs.some((l) => /memory round failed/.test(l)), 'the round itself went on');
+});
+
+test('a guest taken out of the loop, or busy with another action, is not moved', async (t) => {
+  const { h } = await withGuests(t, 384);
+  await h.guests.update('a', { autonomic: 'off' });
+  await assert.rejects(h.guests.setMemoryAllocation('a', 192 * M), /a was taken out of the loop \(--autonomic off\): its memory is not moved/);
+  // an action on b holds its lock: the loop does not wait behind it
+  const stopping = h.guests.update('b', { restart: 'always' });
+  await assert.rejects(h.guests.setMemoryAllocation('b', 192 * M), /b is busy with another action: its memory is left as it is this round/);
+  await stopping;
+  await h.guests.setMemoryAllocation('b', 192 * M);
 });

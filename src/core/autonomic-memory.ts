@@ -225,7 +225,9 @@ export class MemoryBalancer {
       },
       { reason },
     );
-    const done = await this.deps.operations.wait(op.id, 60_000);
+    // its real end: a move still going when the next round comes would overlap it on the same guests
+    let done = await this.deps.operations.wait(op.id, 60_000);
+    while (done.status === 'running') done = await this.deps.operations.wait(op.id, 60_000);
     if (done.status === 'failure') this.deps.log(`autonomic: ${move.guest}: ${done.error?.message ?? 'failed'}${done.error?.cause ? `: ${done.error.cause}` : ''}`);
   }
 

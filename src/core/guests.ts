@@ -310,26 +310,36 @@ export class GuestService {
     const running = this.deps.store.guests().filter((g) => g.state === 'running');
     const views = await Promise.all(
       running.map(async (g): Promise<MemoryGuestView | undefined> => {
-        const { pid } = await this.refresh(g);
-        const driver = this.deps.drivers.existing(g.kind);
-        if (g.state !== 'running' || !driver) return undefined;
-        const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
-        const base: MemoryGuestView = { name: g.name, kind: g.kind, autonomic: g.autonomic, ...(pid !== undefined ? { pid } : {}), ...(bounds ? { bounds } : {}) };
-        if (canAllocateMemory(driver)) {
-          const spec = this.spec(g);
-          const mechanism = await driver.memoryMechanism(spec);
-          if (mechanism) {
-            const view = { ...base, mechanism };
-            const reading = g.autonomic === 'on' && read(view) ? await driver.memoryReading(spec) : undefined;
-            return { ...view, ...(reading ? { reading } : {}) };
-          }
+        try {
+          return await this.memoryGuest(g, read);
+        } catch (e) {
+          // one guest that cannot be read (a bad record, an engine that errs) leaves the round to the others
+          this.deps.log(`autonomic: ${g.name}'s memory cannot be read: ${(e as Error).message}`);
+          return undefined;
         }
-        if (!read(base)) return base;
-        const usage = await driver.usage(this.ref(g)).catch((): CgroupUsage => ({}));
-        return { ...base, ...(usage.memoryBytes !== undefined ? { usedBytes: usage.memoryBytes } : {}) };
       }),
     );
     return views.filter((v): v is MemoryGuestView => v !== undefined);
+  }
+
+  private async memoryGuest(g: GuestRecord, read: (view: MemoryGuestView) => boolean): Promise<MemoryGuestView | undefined> {
+    const { pid } = await this.refresh(g);
+    const driver = this.deps.drivers.existing(g.kind);
+    if (g.state !== 'running' || !driver) return undefined;
+    const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+    const base: MemoryGuestView = { name: g.name, kind: g.kind, autonomic: g.autonomic, ...(pid !== undefined ? { pid } : {}), ...(bounds ? { bounds } : {}) };
+    if (canAllocateMemory(driver)) {
+      const spec = this.spec(g);
+      const mechanism = await driver.memoryMechanism(spec);
+      if (mechanism) {
+        const view = { ...base, mechanism };
+        const reading = g.autonomic === 'on' && read(view) ? await driver.memoryReading(spec) : undefined;
+        return { ...view, ...(reading ? { reading } : {}) };
+      }
+    }
+    if (!read(base)) return base;
+    const usage = await driver.usage(this.ref(g)).catch((): CgroupUsage => ({}));
+    return { ...base, ...(usage.memoryBytes !== undefined ? { usedBytes: usage.memoryBytes } : {}) };
   }
 
   /** The memory bounds of the guests the store says run, without asking the host: the loop's look while the budget fits. */
@@ -337,25 +347,36 @@ export class GuestService {
     return this.deps.store
       .guests()
       .filter((g) => g.state === 'running')
-      .map((g) => {
-        const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
-        return { name: g.name, kind: g.kind, ...(bounds ? { bounds } : {}) };
+      .flatMap((g) => {
+        try {
+          const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+          return [{ name: g.name, kind: g.kind, ...(bounds ? { bounds } : {}) }];
+        } catch {
+          // a record the bounds refuse is said by the round that reads it (memoryGuests)
+          return [];
+        }
       });
   }
 
-  /** Gives a running guest a new memory allocation below its ceiling (the autonomic loop's execute). Outside its lock: a long action must not hold the loop up; a guest that stopped meanwhile refuses it. */
+  /** Gives a running guest a new memory allocation below its ceiling (the autonomic loop's execute), under its lock if that is free at once: a long action must not hold the loop up; a guest that stopped or left the loop meanwhile refuses it. */
   async setMemoryAllocation(name: string, bytes: number): Promise<void> {
-    const g = this.record(name);
-    const driver = this.driver(g);
-    const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
-    if (g.state !== 'running' || !canAllocateMemory(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}: its memory is not moved`);
-    if (!bounds || bytes > bounds.ceilingBytes || bytes < bounds.floorBytes) throw new LodgeError('BAD_REQUEST', `${name}: ${formatSize(bytes)} is outside its floor and ceiling`);
-    try {
-      await driver.setMemoryAllocation(this.spec(g), bytes);
-    } catch (e) {
-      throw wrap(e, `changing the memory allocation of ${name} failed`);
-    }
-    this.deps.events.emit('lifecycle', name, 'memory', { allocationBytes: bytes });
+    // an action on the guest going (a stop, a lodge set of its limits or policy) wins: the loop does not wait behind it, and reads it again next round
+    if (this.lock.mark(name) === undefined) throw new LodgeError('CONFLICT', `${name} is busy with another action: its memory is left as it is this round`);
+    return this.lock.with(name, async () => {
+      // read again under the lock: what the round planned from may have changed since
+      const g = this.record(name);
+      const driver = this.driver(g);
+      const bounds = memoryBounds(g.limits, this.deps.drivers.info(g.kind)?.memory);
+      if (g.state !== 'running' || !canAllocateMemory(driver)) throw new LodgeError('CONFLICT', `${name} is ${g.state}: its memory is not moved`);
+      if (g.autonomic !== 'on') throw new LodgeError('CONFLICT', `${name} was taken out of the loop (--autonomic off): its memory is not moved`);
+      if (!bounds || bytes > bounds.ceilingBytes || bytes < bounds.floorBytes) throw new LodgeError('BAD_REQUEST', `${name}: ${formatSize(bytes)} is outside its floor and ceiling`);
+      try {
+        await driver.setMemoryAllocation(this.spec(g), bytes);
+      } catch (e) {
+        throw wrap(e, `changing the memory allocation of ${name} failed`);
+      }
+      this.deps.events.emit('lifecycle', name, 'memory', { allocationBytes: bytes });
+    });
   }
 
   /**
