@@ -494,8 +494,10 @@ export function conformance(kind: GuestKind, pool: 'btrfs' | 'dir' = 'btrfs'): v
     assert.ok(took >= 1000, `it waited for the timeout first (${took} ms)`);
     assert.ok(took < 15_000, `and killed it soon after (${took} ms)`);
     assert.ok(!existsSync(`/proc/${pid}`));
-    assert.match(stop.stderr, /g1 is stopped \(killed after the timeout: it had not shut down 1 s after it was asked\)/);
-    assert.equal((await d.client.guests.get('g1')).stateReason, 'killed after the timeout: it had not shut down 1 s after it was asked');
+    // a hung engine may not even take the ask (a stopped UML's mconsole, a stopped QEMU's QMP): the reason says which
+    const killed = /killed after the timeout: (it had not shut down 1 s after it was asked|it could not be asked to shut down \(.+\) and had not ended 1 s later)/;
+    assert.match(stop.stderr, new RegExp(`g1 is stopped \\(${killed.source}\\)`));
+    assert.match((await d.client.guests.get('g1')).stateReason ?? '', new RegExp(`^${killed.source}$`));
     await state('g1', 'start');
     const force = d.lodge(['stop', 'g1', '--force']);
     assert.equal(force.code, 0, force.stderr);

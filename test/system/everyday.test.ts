@@ -100,7 +100,7 @@ test('lodge config show prints the settings as YAML or JSON; config edit applies
 
   const bad = d.lodge(['config', 'edit', 'web1'], '', { EDITOR: editor('bad', '^limits: {}$', 'limits: { memory: 300M, processes: lots }') });
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /limits\.processes: "lots" is not a whole number of at least 1; nothing was changed \(the edit is kept in \S+web1\.yaml\)/);
+  assert.match(bad.stderr, /limits\.processes: "lots" is not a whole number of at least 1; nothing was changed \(the edit is kept in \S+web1\.yaml: run lodge config edit web1 again\)/);
   assert.deepEqual((await d.client.guests.get('web1')).limits, {});
   const kind = d.lodge(['config', 'edit', 'web1'], '', { EDITOR: editor('kind', '^kind: ct$', 'kind: vm') });
   assert.match(kind.stderr, /kind: cannot change here: it is set at launch; nothing was changed/);
