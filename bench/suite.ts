@@ -22,6 +22,7 @@ const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark>
     about: "the loop's memory balancing on and paused: six guests of mixed kinds over a small budget (--budget-mb, 1280), two growing past their share (--grow-mb, 96), two idle, two spinning (--spin, 4000000); OOM kills, stalls, spin times",
     load: async () => (await import('./autonomic.js')).autonomic,
   },
+  exec: { about: "lodge exec against runc exec and podman exec -i of the same rootfs: MB through cat's stdin and stdout (--megabytes, 100), a line's round trip through a shell", load: async () => (await import('./exec.js')).execBench },
   api: { about: "requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest; a metrics scrape's latency", load: async () => (await import('./api.js')).api },
 };
 
@@ -36,11 +37,11 @@ Options:
   --runs N            runs of each side (each benchmark has its own default)
   --count N           density: containers (default 2000)
   --lxd-count N       density: LXD containers (default 200)
-  --megabytes N       net: MB per ct transfer (default 128); volume: the file fio uses (64)
+  --megabytes N       net: MB per ct transfer (default 128); volume: the file fio uses (64); exec: MB through cat (100)
   --seconds N         volume: the length of each random job (5)
   --vm-megabytes N    net: MB per vm transfer (default 16)
   --no-vm             net: leave the vm pair out
-  --no-peers          ct-start, density: leave Podman and LXD out
+  --no-peers          ct-start, density, exec: leave Podman and LXD out
   --image NAME        backup: the image of its guests (default debian/12)
   --kinds LIST        backup, autonomic: the kinds (default ct,pv,vm)
   --budget-mb N       autonomic: the guest memory budget (default 1280)

@@ -197,17 +197,24 @@ const ArgText = Type.String({ pattern: '^[^\\u0000]*$', description: 'text witho
 
 const envName = { pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'a variable name: letters, digits and _, not starting with a digit' };
 
+const AbsolutePath = Type.String({ pattern: '^/[^\\u0000]*$', description: 'an absolute path without NUL bytes' });
+/** A variable as the WebSocket's query gives it: NAME=VALUE. */
+const EnvPair = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*=[^\\u0000]*$', description: 'NAME=VALUE, the name of letters, digits and _, not starting with a digit' });
+
 export const ExecPost = Type.Object(
   {
     command: Type.Array(ArgText, { minItems: 1 }),
     stdin: Type.Optional(Type.String({ description: 'sent to the command, then end of input' })),
     // propertyNames and additionalProperties: a Record's key pattern alone lets any other key through (`A=B` or a NUL)
     env: Type.Optional(Type.Record(Type.String({ pattern: envName.pattern }), ArgText, { propertyNames: envName, additionalProperties: false })),
-    cwd: Type.Optional(Type.String({ pattern: '^/[^\\u0000]*$', description: 'an absolute path without NUL bytes' })),
+    cwd: Type.Optional(AbsolutePath),
   },
   { additionalProperties: false },
 );
 export type ExecPost = Static<typeof ExecPost>;
+
+/** A command to run in a guest, its input given apart (streamed, or in ExecPost's stdin). */
+export type ExecRequest = Omit<ExecPost, 'stdin'>;
 
 /** What exec keeps of each of a command's stdout and stderr: past it the command is killed and the request fails. */
 export const execOutputCapBytes = 16 * 1024 * 1024;
@@ -219,9 +226,20 @@ export type ExecResult = Static<typeof ExecResult>;
 /** A terminal size in characters: what a pty accepts. */
 const TermSize = Type.Integer({ minimum: 1, maximum: 1000 });
 
+/** How an exec WebSocket carries the command's input and output. */
+export const execStdio = ['pty', 'pipes'] as const;
+
 export const ExecWsQuery = Type.Object(
   {
     command: Type.Union([ArgText, Type.Array(ArgText)]),
+    stdio: Type.Optional(
+      Type.Union(execStdio.map((s) => Type.Literal(s)), {
+        description:
+          'pty (the default): one terminal, binary frames both ways. pipes: binary frames in are stdin, binary frames out are stdout (first byte 1) or stderr (first byte 2) and the bytes after it; text frames {"eof":true} and {"signal":"INT"} in',
+      }),
+    ),
+    env: Type.Optional(Type.Union([EnvPair, Type.Array(EnvPair)])),
+    cwd: Type.Optional(AbsolutePath),
     cols: Type.Optional(TermSize),
     rows: Type.Optional(TermSize),
   },
@@ -229,9 +247,20 @@ export const ExecWsQuery = Type.Object(
 );
 export type ExecWsQuery = Static<typeof ExecWsQuery>;
 
-/** A text frame a client sends on the interactive exec WebSocket (binary frames are the terminal's input). */
-export const ExecControlFrame = Type.Object(
-  { resize: Type.Tuple([TermSize, TermSize], { description: '[cols, rows]' }) },
-  { additionalProperties: false },
-);
+/** The signals a client may send to an exec's command: what a terminal's keys and a shell's kill send. */
+export const execSignals = ['INT', 'TERM', 'HUP', 'QUIT', 'KILL', 'USR1', 'USR2'] as const;
+export type ExecSignal = (typeof execSignals)[number];
+
+/** The first byte of an output frame on a pipes exec WebSocket: which of the command's outputs the rest is. */
+export const execChannel = { stdout: 1, stderr: 2 } as const;
+
+/**
+ * A text frame a client sends on an exec WebSocket (binary frames are the terminal's input,
+ * or stdin): a pty's new size, the end of stdin, or a signal for the command's process group.
+ */
+export const ExecControlFrame = Type.Union([
+  Type.Object({ resize: Type.Tuple([TermSize, TermSize], { description: '[cols, rows]' }) }, { additionalProperties: false }),
+  Type.Object({ eof: Type.Literal(true) }, { additionalProperties: false }),
+  Type.Object({ signal: Type.Union(execSignals.map((s) => Type.Literal(s))) }, { additionalProperties: false }),
+]);
 export type ExecControlFrame = Static<typeof ExecControlFrame>;

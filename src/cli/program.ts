@@ -29,6 +29,7 @@ import { register as storage } from './commands/storage.js';
 import { register as token } from './commands/token.js';
 import { register as user } from './commands/user.js';
 import { register as volume } from './commands/volume.js';
+import { separateExecCommand } from './exec-args.js';
 import { describeError } from './output.js';
 import { remoteNamed } from './remotes.js';
 import { lodgeVersion } from '../api/version.js';
@@ -50,7 +51,7 @@ for (const register of [guestLaunch, guestList, guestState, guestDelete, guestCo
 remote(program);
 
 try {
-  await program.parseAsync();
+  await program.parseAsync(separateExecCommand(process.argv.slice(2)), { from: 'user' });
 } catch (e) {
   if (e instanceof CommanderError) {
     // help and version end with code 0; a usage error gets one line and a hint

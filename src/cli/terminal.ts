@@ -11,6 +11,25 @@ export interface AttachResult {
   exitCode?: number;
 }
 
+/** A text frame of lodged's on a guest's WebSocket: the command's exit code, or the error that ended it. */
+export function lodgedSays(data: Buffer): { exit?: number; error?: LodgeError } {
+  const msg = JSON.parse(data.toString()) as { exit?: number; error?: { code: string; message: string } };
+  return {
+    ...(msg.exit !== undefined ? { exit: msg.exit } : {}),
+    ...(msg.error ? { error: new LodgeError(isErrorCode(msg.error.code) ? msg.error.code : 'INTERNAL', msg.error.message) } : {}),
+  };
+}
+
+/** Calls `fail` when the connection fails, or lodged refuses the upgrade with an HTTP answer (no login, a viewer's role): its error, as the API says it. */
+export function onRefusal(ws: import('ws').WebSocket, fail: (e: LodgeError) => void): void {
+  ws.on('error', (e) => fail(e instanceof LodgeError ? e : new LodgeError('UNAVAILABLE', `cannot attach: ${e.message}`)));
+  ws.on('unexpected-response', (_request, response) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (c: Buffer) => chunks.push(c));
+    response.on('end', () => fail(errorFrom(response.statusCode ?? 500, Buffer.concat(chunks).toString())));
+  });
+}
+
 export async function attach(url: string, options: { connect: WebSocketOptions; detachable: boolean; onResize?: (send: (cols: number, rows: number) => void) => void }): Promise<AttachResult> {
   // loaded here, not at the top: most commands never attach, and ws costs start time
   const { default: WebSocket } = await import('ws');
@@ -36,22 +55,13 @@ export async function attach(url: string, options: { connect: WebSocketOptions; 
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) return void process.stdout.write(data);
-      const msg = JSON.parse(data.toString()) as { exit?: number; error?: { code: string; message: string } };
+      const msg = lodgedSays(data);
       if (msg.exit !== undefined) result.exitCode = msg.exit;
-      if (msg.error) failed = new LodgeError(isErrorCode(msg.error.code) ? msg.error.code : 'INTERNAL', msg.error.message);
+      failed ??= msg.error;
     });
-    ws.on('error', (e) => {
+    onRefusal(ws, (e) => {
       restore();
-      reject(e instanceof LodgeError ? e : new LodgeError('UNAVAILABLE', `cannot attach: ${e.message}`));
-    });
-    // the upgrade refused with an HTTP answer (no login, a viewer's role): its error, as the API says it
-    ws.on('unexpected-response', (_request, response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (c: Buffer) => chunks.push(c));
-      response.on('end', () => {
-        restore();
-        reject(errorFrom(response.statusCode ?? 500, Buffer.concat(chunks).toString()));
-      });
+      reject(e);
     });
     ws.on('close', () => {
       restore();

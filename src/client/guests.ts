@@ -1,7 +1,7 @@
 /**
  * @module The client side of /1.0/guests.
  */
-import type { ExecPost, ExecResult, Guest, GuestListQuery, GuestPatch, GuestsPost, GuestStatePut } from '../api/guests.js';
+import type { ExecPost, ExecRequest, ExecResult, ExecWsQuery, Guest, GuestListQuery, GuestPatch, GuestsPost, GuestStatePut } from '../api/guests.js';
 import type { Readable, Writable } from 'node:stream';
 import { fileHeaders, type FilePushQuery, type GuestFile } from '../api/files.js';
 import type { Operation } from '../api/operations.js';
@@ -42,14 +42,17 @@ export class GuestsClient {
     return { path, mode: String(headers[fileHeaders.mode]), uid: id(fileHeaders.uid), gid: id(fileHeaders.gid), sizeBytes: Number(headers['content-length']) };
   };
 
-  /** WebSocket address of the live console, of a vm's VGA screen (VNC), or of an interactive command. */
+  /** WebSocket address of the live console, of a vm's VGA screen (VNC), or of a command as it runs (on a pty, or on pipes). */
   consoleUrl = (name: string) => this.t.webSocketUrl(`${at(name)}/console`);
   vgaUrl = (name: string) => this.t.webSocketUrl(`${at(name)}/vga`);
-  execUrl = (name: string, command: string[], size?: { cols: number; rows: number }) => {
-    const q = new URLSearchParams(command.map((c) => ['command', c]));
-    if (size) {
-      q.set('cols', String(size.cols));
-      q.set('rows', String(size.rows));
+  execUrl = (name: string, req: ExecRequest, how: { stdio?: ExecWsQuery['stdio']; size?: { cols: number; rows: number } } = {}) => {
+    const q = new URLSearchParams(req.command.map((c) => ['command', c]));
+    for (const [k, v] of Object.entries(req.env ?? {})) q.append('env', `${k}=${v}`);
+    if (req.cwd) q.set('cwd', req.cwd);
+    if (how.stdio) q.set('stdio', how.stdio);
+    if (how.size) {
+      q.set('cols', String(how.size.cols));
+      q.set('rows', String(how.size.rows));
     }
     return this.t.webSocketUrl(`${at(name)}/exec?${q}`);
   };

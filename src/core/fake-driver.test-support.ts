@@ -9,7 +9,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GuestKind } from '../api/common.js';
-import type { ExecPost, ExecResult } from '../api/guests.js';
+import type { ExecPost, ExecRequest, ExecResult } from '../api/guests.js';
 import type { GuestFeature } from '../api/host.js';
 import type { AttachedDisk, ConsolePaths, DiskHotplug, DriverCapabilities, DriverProbe, GuestDriver, GuestRef, GuestSpec, InteractiveCommand, ObservedState, OperationContext, ResolvedLimits, StopOptions } from '../drivers/driver.js';
 
@@ -63,13 +63,13 @@ export class FakeDriver implements GuestDriver {
   readonly guests = new Map<string, FakeGuest>();
   private readonly failures = new Map<FakeMethod, Error>();
   private readonly hangs = new Map<string, { reach: () => void; released: Promise<void> }>();
-  interactive?: (spec: GuestSpec, command: string[]) => InteractiveCommand;
+  interactive?: (spec: GuestSpec, request: ExecRequest) => InteractiveCommand;
 
   constructor(kind: GuestKind, features: Partial<Record<GuestFeature, true | string>> = {}) {
     this.kind = kind;
     this.capabilities = { rootContent: 'block', imageFormats: ['rootfs'], launchOptions: [], features: { ...allFeatures, ...features } };
     // as a real driver: the method exists exactly when the feature is declared
-    if (this.capabilities.features.interactiveExec === true) this.interactive = (_spec, command) => ({ argv: ['fake-exec', ...command] });
+    if (this.capabilities.features.interactiveExec === true) this.interactive = (_spec, request) => ({ argv: ['fake-exec', ...request.command] });
   }
 
   /** The next call of `method` throws `error` (create after making its files, as a half-done create). */

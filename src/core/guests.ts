@@ -6,11 +6,12 @@
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
-import type { AutonomicPolicy, ExecPost, Priority, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
+import type { AutonomicPolicy, ExecPost, ExecRequest, Priority, ExecResult, Guest, GuestListQuery, GuestOptions, GuestPatch, Limits, GuestsPost, GuestState, GuestStatePut, Machine } from '../api/guests.js';
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canAllocateMemory, canHotplugDisks, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canAllocateMemory, canHotplugDisks, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type ExecProcess, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { bufferedExecProcess } from './buffered-exec.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -1015,20 +1016,30 @@ export class GuestService {
     return later;
   }
 
-  async exec(name: string, req: ExecPost): Promise<ExecResult> {
+  /** A running guest whose kind has `feature`, to exec in: its driver and spec. */
+  private async execTarget(name: string, feature: 'exec' | 'interactiveExec'): Promise<{ driver: GuestDriver; spec: GuestSpec }> {
     const g = this.record(name);
     await this.refresh(g);
     checkRunning(name, g.state, 'exec in');
-    this.deps.drivers.require(g.kind, 'exec', name);
-    return this.driver(g).exec(this.spec(g), req);
+    this.deps.drivers.require(g.kind, feature, name);
+    return { driver: this.driver(g), spec: this.spec(g) };
   }
 
-  async interactive(name: string, command: string[]): Promise<InteractiveCommand> {
-    const g = this.record(name);
-    await this.refresh(g);
-    checkRunning(name, g.state, 'exec in');
-    this.deps.drivers.require(g.kind, 'interactiveExec', name);
-    return this.driver(g).interactive!(this.spec(g), command);
+  async exec(name: string, req: ExecPost): Promise<ExecResult> {
+    const { driver, spec } = await this.execTarget(name, 'exec');
+    return driver.exec(spec, req);
+  }
+
+  /** The command with its input and output as streams; a kind whose exec runs whole is run so behind the same streams. */
+  async execStream(name: string, req: ExecRequest): Promise<ExecProcess> {
+    const { driver, spec } = await this.execTarget(name, 'exec');
+    if (driver.execStream) return driver.execStream(spec, req);
+    return bufferedExecProcess((stdin) => driver.exec(spec, { ...req, stdin }), `exec in ${name}`);
+  }
+
+  async interactive(name: string, req: ExecRequest): Promise<InteractiveCommand> {
+    const { driver, spec } = await this.execTarget(name, 'interactiveExec');
+    return driver.interactive!(spec, req);
   }
 
   /** Writes a file into a guest (`push.source` is lodged's: the caller removes it). */

@@ -5,8 +5,9 @@
  * resources after spec.id so cleanup after a crash is mechanical.
  */
 import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import type { GuestKind } from '../api/common.js';
-import type { ExecPost, ExecResult, GuestOptions, Machine } from '../api/guests.js';
+import type { ExecPost, ExecRequest, ExecResult, ExecSignal, GuestOptions, Machine } from '../api/guests.js';
 import type { ImageFormat } from '../api/images.js';
 import type { VolumeContent } from '../api/storage.js';
 import type { GuestFeature, LaunchOption } from '../api/host.js';
@@ -155,6 +156,23 @@ export interface InteractiveCommand {
 }
 
 /**
+ * A command running in a guest with its input and output as streams: stdout and stderr are
+ * read at the reader's pace (the command waits while they are full), stdin ends the command's
+ * input when ended. `exit` settles once both outputs have ended.
+ */
+export interface ExecProcess {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** Its exit code, or a LodgeError when the command could not be run at all. */
+  exit: Promise<number>;
+  /** Sends a signal to the command's process group, as a terminal's Ctrl-C does. */
+  signal(signal: ExecSignal): void;
+  /** Ends the command and whatever it started (its client left). */
+  kill(): void;
+}
+
+/**
  * What a long driver call is part of: an operation that a client or lodged's shutdown may
  * cancel (the signal: stop at the next step, pass it to what waits), that shows progress,
  * and that undoes on failure what its steps registered in `revert`, newest first.
@@ -181,8 +199,10 @@ export interface GuestDriver {
   /** Applies limits to a running guest; answers those its engine takes only at its next start (the rest applied now). */
   setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<LimitsAtNextStart | void>;
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult>;
+  /** Kinds whose exec streams; the others' is run whole (core/buffered-exec.ts). */
+  execStream?(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess>;
   /** Kinds with the interactiveExec feature: the command on a pty. */
-  interactive?(spec: GuestSpec, command: string[]): InteractiveCommand;
+  interactive?(spec: GuestSpec, request: ExecRequest): InteractiveCommand;
   console(spec: GuestSpec): ConsolePaths;
   /** What its cgroup counts: files read, no program run (GET /1.0/metrics reads it for every guest). */
   usage(guest: GuestRef): Promise<CgroupUsage>;

@@ -7,7 +7,7 @@
  * its output passes the cap; once it has exited or been killed, its output is read for
  * at most drainMs more (a descendant that keeps the pipes open does not hold the caller).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import { refuseNul, Spawner } from './spawner.js';
 import { programStep, timed } from './step-timings.js';
@@ -264,4 +264,16 @@ export function runStreaming(argv: readonly string[], options: { timeoutMs?: num
     );
   });
   return out;
+}
+
+/**
+ * A program whose input and output are the caller's to stream, at the caller's pace: it
+ * leads a process group of its own (detached), and the caller ends it. Forked, since the
+ * spawner collects output whole.
+ */
+export function spawnPiped(argv: readonly string[]): ChildProcessWithoutNullStreams {
+  const [file, ...args] = argv as [string, ...string[]];
+  if (!file) throw new Error('spawnPiped: empty argv');
+  refuseNul(argv);
+  return spawn(file, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
 }

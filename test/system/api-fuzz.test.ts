@@ -72,7 +72,7 @@ function exchange(url: string, frames: Array<string | Buffer>, timeoutMs = 20_00
 const errorCodeOf = (text: string | undefined) => (JSON.parse(text ?? '{}') as { error?: { code?: string } }).error?.code;
 
 test('a bad frame on the interactive exec WebSocket ends that connection with a registered error, not lodged', async () => {
-  const url = d.client.guests.execUrl('c1', ['sh']);
+  const url = d.client.guests.execUrl('c1', { command: ['sh'] });
   const frames = ['not json', '{"resize":[-1,-1]}', '{"resize":[0,0]}', '{"resize":[100000,5]}', '{"resize":[1.5,2]}', '{"resize":"80x24"}', '{"resize":[80]}', '{"other":1}', 'null', '[]', `${'['.repeat(100_000)}${']'.repeat(100_000)}`, '{"resize":[80,24],"x":1}'];
   for (const frame of frames) {
     const closed = await exchange(url, [frame]);
@@ -83,19 +83,19 @@ test('a bad frame on the interactive exec WebSocket ends that connection with a 
 });
 
 test('a frame over the size limit ends that connection only; a good resize still works', async () => {
-  for (const url of [d.client.guests.execUrl('c1', ['sh']), d.client.guests.consoleUrl('c1')]) {
+  for (const url of [d.client.guests.execUrl('c1', { command: ['sh'] }), d.client.guests.consoleUrl('c1')]) {
     const closed = await exchange(url, [Buffer.alloc(2 << 20, 0x61)]);
     assert.ok([1009, 4400].includes(closed.code), `${url}: closed with ${closed.code} ${closed.reason}`);
     assert.ok((await d.client.host()).instance, 'lodged answers');
   }
-  const ok = await exchange(d.client.guests.execUrl('c1', ['sh']), ['{"resize":[100,40]}'], 20_000, { prompt: /# /, frames: [Buffer.from('stty size; exit 3\n')] });
+  const ok = await exchange(d.client.guests.execUrl('c1', { command: ['sh'] }), ['{"resize":[100,40]}'], 20_000, { prompt: /# /, frames: [Buffer.from('stty size; exit 3\n')] });
   assert.deepEqual(ok.texts, ['{"exit":3}'], `exit frame, closed ${ok.code} ${ok.reason}`);
   assert.match(ok.binary, /40 100/);
 });
 
 test('terminal sizes out of range in the exec query are refused before anything runs', async () => {
   for (const q of ['cols=0', 'cols=100000', 'rows=-1', 'rows=abc', 'cols=1e400']) {
-    const closed = await exchange(`${d.client.guests.execUrl('c1', ['sh'])}&${q}`, []);
+    const closed = await exchange(`${d.client.guests.execUrl('c1', { command: ['sh'] })}&${q}`, []);
     const status = closed.refusedWith ?? closed.code - 4000;
     assert.equal(status, 400, `${q}: ${JSON.stringify(closed)}`);
     assert.equal(errorCodeOf(closed.texts[0]), 'BAD_REQUEST', q);
@@ -134,7 +134,7 @@ test('a WebSocket to an endpoint that is none, or to a guest that does not exist
 
 test('a client that stops reading a guest\'s output costs lodged a bounded amount of memory', async () => {
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.pid}/status`, 'utf8'))![1]) * 1024;
-  const ws = new WebSocket(d.client.guests.execUrl('c1', ['yes', 'a line of output that the client never reads']));
+  const ws = new WebSocket(d.client.guests.execUrl('c1', { command: ['yes', 'a line of output that the client never reads'] }));
   ws.on('error', () => {});
   await once(ws, 'open');
   ws.pause(); // reads nothing more: what the guest writes waits somewhere
@@ -149,7 +149,7 @@ test('a client that stops reading a guest\'s output costs lodged a bounded amoun
 
 test('a client that floods a command that does not read its input costs lodged a bounded amount of memory', async () => {
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.pid}/status`, 'utf8'))![1]) * 1024;
-  const ws = new WebSocket(d.client.guests.execUrl('c1', ['sleep', '60']));
+  const ws = new WebSocket(d.client.guests.execUrl('c1', { command: ['sleep', '60'] }));
   ws.on('error', () => {});
   await once(ws, 'open');
   const before = rss();

@@ -385,7 +385,7 @@ export function conformance(kind: GuestKind, pool: 'btrfs' | 'dir' = 'btrfs'): v
           await assert.rejects(d.client.guests.exec('g1', { command: ['true'] }), refusal('g1'));
           break;
         case 'interactiveExec': {
-          const answer = await wsRefusal(d.client.guests.execUrl('g1', ['sh']));
+          const answer = await wsRefusal(d.client.guests.execUrl('g1', { command: ['sh'] }));
           assert.equal(answer.close, 4422);
           assert.equal(answer.error.code, 'UNSUPPORTED');
           assert.match(answer.error.message, lacking(feature, 'g1'));

@@ -52,7 +52,7 @@ test('NUL bytes in exec command, env or cwd are refused naming the field, and no
 
 test('the interactive exec refuses a NUL in its command before anything runs', async () => {
   const answer = await new Promise<string>((resolve) => {
-    const ws = new WebSocket(d.client.guests.execUrl('c1', ['touch', `/stolen-tty\0${stealId}`]));
+    const ws = new WebSocket(d.client.guests.execUrl('c1', { command: ['touch', `/stolen-tty\0${stealId}`] }));
     ws.on('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (b: Buffer) => (body += b.toString()));

@@ -5,13 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import * as pty from 'node-pty';
 import type { WebSocket } from 'ws';
 import { NameParams } from '../../api/common.js';
 import { LodgeError } from '../../api/errors.js';
-import { ExecControlFrame, ExecPost, ExecResult, ExecWsQuery } from '../../api/guests.js';
+import { execChannel, ExecControlFrame, ExecPost, type ExecRequest, ExecResult, ExecWsQuery } from '../../api/guests.js';
+import type { ExecProcess } from '../../drivers/driver.js';
 import type { ServerDeps } from '../deps.js';
 import { bodyLimit, refuse } from '../errors.js';
 import { frameChecker } from '../validation.js';
@@ -128,6 +130,86 @@ function bridge(socket: WebSocket, conn: net.Socket, what: string): (data: Buffe
   };
 }
 
+/** The query's NAME=VALUE pairs as an exec's variables (the schema has checked their form). */
+function envPairs(pairs: string | string[]): Record<string, string> {
+  return Object.fromEntries(([] as string[]).concat(pairs).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+}
+
+/**
+ * Ends an exec's connection with its exit code. Reading again first: a socket paused for a
+ * command that stopped reading its input would never take the client's close, and the
+ * connection would hang to ws's close timeout (`yes | lodge exec g -- head -1`).
+ */
+function sendExit(socket: WebSocket, exitCode: number): void {
+  socket.resume();
+  if (socket.readyState !== socket.OPEN) return;
+  socket.send(JSON.stringify({ exit: exitCode }));
+  socket.close(1000);
+}
+
+/** An interactive command on a pty: the terminal's bytes both ways, resize frames in. */
+function execOnPty(socket: WebSocket, receive: (sink: Sink) => void, term: pty.IPty): void {
+  let exited = false;
+  // node-pty throws a read error of the pty other than its end (EIO) when nothing listens
+  (term as unknown as NodeJS.EventEmitter).on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EIO' && e.code !== 'EAGAIN') refuse(socket, e);
+  });
+  const send = pacedSender(socket, term);
+  const input = pacedInput(socket, term);
+  term.onData((d) => send(Buffer.from(d, 'binary')));
+  term.onExit(({ exitCode }) => {
+    exited = true;
+    sendExit(socket, exitCode);
+  });
+  receive((data, isBinary) => {
+    if (exited) return;
+    if (isBinary) return input(data);
+    const frame = checkControlFrame(data.toString());
+    if (!('resize' in frame)) throw new LodgeError('BAD_REQUEST', 'exec control frame: on a pty only {"resize":[cols,rows]} is taken (its input is the terminal\'s: Ctrl-C, Ctrl-D)');
+    term.resize(frame.resize[0], frame.resize[1]);
+  });
+  socket.on('close', () => term.kill('SIGHUP'));
+}
+
+/**
+ * A command on pipes: stdin from binary frames (the client paused while the command does not
+ * read), stdout and stderr as binary frames tagged with their channel at the client's pace,
+ * the exit code once both have ended. A client that leaves ends the command.
+ */
+function execOnPipes(socket: WebSocket, receive: (sink: Sink) => void, proc: ExecProcess): void {
+  const tagged = (channel: number, source: Readable) => {
+    const send = pacedSender(socket, source);
+    source.on('data', (b: Buffer) => send(Buffer.concat([Buffer.of(channel), b])));
+  };
+  tagged(execChannel.stdout, proc.stdout);
+  tagged(execChannel.stderr, proc.stderr);
+  proc.stdin.on('drain', () => socket.resume());
+  let ended = false;
+  proc.exit.then(
+    (code) => {
+      ended = true;
+      sendExit(socket, code);
+    },
+    (e: unknown) => {
+      ended = true;
+      socket.resume();
+      refuse(socket, e);
+    },
+  );
+  receive((data, isBinary) => {
+    if (ended) return;
+    if (isBinary) {
+      if (!proc.stdin.writableEnded && !proc.stdin.write(data)) socket.pause();
+      return;
+    }
+    const frame = checkControlFrame(data.toString());
+    if ('eof' in frame) proc.stdin.end();
+    else if ('signal' in frame) proc.signal(frame.signal);
+    else throw new LodgeError('BAD_REQUEST', 'exec control frame: resize is for stdio=pty; a command on pipes has no terminal');
+  });
+  socket.on('close', () => ended || proc.kill());
+}
+
 export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): void {
   app.post<{ Params: NameParams; Body: ExecPost }>(
     '/1.0/guests/:name/exec',
@@ -138,35 +220,22 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
   app.route<{ Params: NameParams; Querystring: ExecWsQuery }>({
     method: 'GET',
     url: '/1.0/guests/:name/exec',
-    schema: { tags: ['guests'], summary: 'Interactive command on a pty (WebSocket: binary frames are the terminal, text frames {"resize":[cols,rows]} in and {"exit":code} out)', params: NameParams, querystring: ExecWsQuery },
+    schema: {
+      tags: ['guests'],
+      summary:
+        'A command as it runs (WebSocket). stdio=pty: on a terminal, binary frames both ways, text frames {"resize":[cols,rows]} in. stdio=pipes: binary frames in are stdin, out are stdout or stderr (the first byte 1 or 2); text frames {"eof":true} and {"signal":"INT"} in. Both end with {"exit":code} out',
+      params: NameParams,
+      querystring: ExecWsQuery,
+    },
     handler: needsUpgrade,
     wsHandler: async (socket, request) => {
-      const command = ([] as string[]).concat(request.query.command);
       const receive = inbox(socket);
+      const q = request.query;
+      const req: ExecRequest = { command: ([] as string[]).concat(q.command), ...(q.env ? { env: envPairs(q.env) } : {}), ...(q.cwd ? { cwd: q.cwd } : {}) };
       try {
-        const { argv } = await guests.interactive(request.params.name, command);
-        const term = pty.spawn(argv[0]!, argv.slice(1), { name: 'xterm-256color', cols: request.query.cols ?? 80, rows: request.query.rows ?? 24, env: process.env as Record<string, string> });
-        let exited = false;
-        // node-pty throws a read error of the pty other than its end (EIO) when nothing listens
-        (term as unknown as NodeJS.EventEmitter).on('error', (e: NodeJS.ErrnoException) => {
-          if (e.code !== 'EIO' && e.code !== 'EAGAIN') refuse(socket, e);
-        });
-        const send = pacedSender(socket, term);
-        const input = pacedInput(socket, term);
-        term.onData((d) => send(Buffer.from(d, 'binary')));
-        term.onExit(({ exitCode }) => {
-          exited = true;
-          if (socket.readyState !== socket.OPEN) return;
-          socket.send(JSON.stringify({ exit: exitCode }));
-          socket.close(1000);
-        });
-        receive((data, isBinary) => {
-          if (exited) return;
-          if (isBinary) return input(data);
-          const { resize } = checkControlFrame(data.toString());
-          term.resize(resize[0], resize[1]);
-        });
-        socket.on('close', () => term.kill('SIGHUP'));
+        if (q.stdio === 'pipes') return execOnPipes(socket, receive, await guests.execStream(request.params.name, req));
+        const { argv } = await guests.interactive(request.params.name, req);
+        execOnPty(socket, receive, pty.spawn(argv[0]!, argv.slice(1), { name: 'xterm-256color', cols: q.cols ?? 80, rows: q.rows ?? 24, env: process.env as Record<string, string> }));
       } catch (e) {
         refuse(socket, e);
       }

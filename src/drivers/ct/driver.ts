@@ -8,19 +8,20 @@ import { existsSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../../api/errors.js';
-import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
+import { execOutputCapBytes, type ExecPost, type ExecRequest, type ExecResult } from '../../api/guests.js';
 import { boundingSet } from '../../host/capabilities.js';
 import { canLimitSwap, cgroupProcesses, cgroupVersion, delegate, processCount, readCpuShares, readMemoryAllocation, readUsage, sameCpuWeight, setCpuShares, setMemoryAllocation, type CgroupUsage, type CgroupVersion } from '../../host/cgroups.js';
-import { ExecError, run } from '../../lib/exec.js';
+import { ExecError, run, spawnPiped } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot, upperDir } from '../../storage/overlay.js';
-import type { ConsolePaths, CpuWeighting, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, MemoryAllocation, MemoryReading, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
+import type { ConsolePaths, CpuWeighting, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, MemoryAllocation, MemoryReading, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
 import { criuUnavailable } from '../../host/criu.js';
 import { chooseRuntime, runtimeSignal } from './runtime.js';
+import { runtimeExecProcess } from './exec-stream.js';
 import { pullFile, pushFile, type FilesRoot, type IdShift } from './files.js';
 
 export interface CtDriverOptions {
@@ -208,19 +209,48 @@ export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation, CpuW
     await run(this.runtimeArgv('update', '--resources', file, spec.id));
   }
 
-  async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
-    // a guest at its limit is refused before runc runs: runc init joins the cgroup (a move, which
-    // the limit does not stop) and then fails or not depending on when Go made its threads
+  /** The runtime's exec options for a request: its variables and directory. */
+  private execOptions(request: ExecRequest): string[] {
+    const args: string[] = [];
+    for (const [k, v] of Object.entries(request.env ?? {})) args.push('--env', `${k}=${v}`);
+    if (request.cwd) args.push('--cwd', request.cwd);
+    return args;
+  }
+
+  /**
+   * A guest at its limit is refused before runc runs: runc init joins the cgroup (a move, which
+   * the limit does not stop) and then fails or not depending on when Go made its threads.
+   */
+  private async refuseAtProcessLimit(spec: GuestSpec): Promise<void> {
     if (spec.limits.processes !== undefined && ((await processCount(this.cgroups, this.cgroupsPath(spec))) ?? 0) >= spec.limits.processes) {
       throw this.atProcessLimitError(spec);
     }
+  }
+
+  async execStream(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess> {
+    await this.refuseAtProcessLimit(spec);
+    const id = randomUUID();
+    const pidFile = path.join(spec.dir, `exec-${id}.pid`);
+    const logFile = path.join(spec.dir, `exec-${id}.log`);
+    // runc's own errors go to its log as well as stderr: the log says whether the command started
+    const argv = this.runtimeArgv('--log', logFile, '--log-format', 'json', 'exec', '--pid-file', pidFile, ...this.execOptions(request), spec.id, ...request.command);
+    return runtimeExecProcess({
+      child: spawnPiped(argv),
+      pidFile,
+      logFile,
+      guest: spec.name,
+      command: request.command[0]!,
+      killSession: () => this.killExecGroup(spec, pidFile),
+      explain: async (message) => ((await this.atProcessLimit(spec, message)) ? this.atProcessLimitError(spec, new Error(`${this.runtime} exec: ${message}`)) : undefined),
+    });
+  }
+
+  async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
+    await this.refuseAtProcessLimit(spec);
     // runc writes the command's host pid here: what Lodge kills when it ends the command
     const pidFile = path.join(spec.dir, `exec-${randomUUID()}.pid`);
-    const args = ['exec', '--pid-file', pidFile];
-    for (const [k, v] of Object.entries(request.env ?? {})) args.push('--env', `${k}=${v}`);
-    if (request.cwd) args.push('--cwd', request.cwd);
     try {
-      const result = await run(this.runtimeArgv(...args, spec.id, ...request.command), {
+      const result = await run(this.runtimeArgv('exec', '--pid-file', pidFile, ...this.execOptions(request), spec.id, ...request.command), {
         allowFailure: true,
         input: request.stdin ?? '',
         timeoutMs: execTimeoutMs,
@@ -309,8 +339,8 @@ export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation, CpuW
       .sort((a, b) => a.destination.split('/').length - b.destination.split('/').length);
   }
 
-  interactive(spec: GuestSpec, command: string[]): InteractiveCommand {
-    return { argv: this.runtimeArgv('exec', '--tty', spec.id, ...command) };
+  interactive(spec: GuestSpec, request: ExecRequest): InteractiveCommand {
+    return { argv: this.runtimeArgv('exec', '--tty', ...this.execOptions(request), spec.id, ...request.command) };
   }
 
   console(spec: GuestSpec): ConsolePaths {

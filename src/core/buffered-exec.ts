@@ -1,0 +1,64 @@
+/**
+ * @module An exec as streams for the kinds whose exec runs whole (pv through lodge-agent, vm
+ * through the QEMU guest agent): stdin is gathered up to the cap, the command runs once it
+ * has ended, and its output comes when the command has ended. Such a command cannot be
+ * signalled from here, and a client that leaves does not end it.
+ */
+import { PassThrough, Writable } from 'node:stream';
+import { LodgeError } from '../api/errors.js';
+import { execOutputCapBytes, type ExecResult } from '../api/guests.js';
+import type { ExecProcess } from '../drivers/driver.js';
+
+/** `what` names the exec in errors: "exec in web1". */
+export function bufferedExecProcess(run: (stdin: string) => Promise<ExecResult>, what: string, maxInputBytes = execOutputCapBytes): ExecProcess {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const input: Buffer[] = [];
+  let inputBytes = 0;
+  let tooMuch: LodgeError | undefined;
+  let ran: (stdin: string) => void = () => {};
+  const stdinEnded = new Promise<string>((resolve) => (ran = resolve));
+  const stdin = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      inputBytes += chunk.length;
+      if (inputBytes > maxInputBytes) {
+        tooMuch ??= new LodgeError('UNSUPPORTED', `${what}: more than ${maxInputBytes / 1024 / 1024} MiB on stdin: this kind's exec takes its input whole (copy a larger input in with lodge file push)`);
+        return done(tooMuch);
+      }
+      input.push(chunk);
+      done();
+    },
+    final(done) {
+      ran(Buffer.concat(input).toString());
+      done();
+    },
+  });
+  stdin.on('error', () => {}); // told through exit
+  const exit = new Promise<number>((resolve, reject) => {
+    stdin.once('error', () => reject(tooMuch));
+    void stdinEnded.then(run).then(
+      (result) => {
+        stdout.end(result.stdout);
+        stderr.end(result.stderr);
+        resolve(result.exitCode);
+      },
+      (e: unknown) => {
+        stdout.end();
+        stderr.end();
+        reject(e);
+      },
+    );
+  });
+  return {
+    stdin,
+    stdout,
+    stderr,
+    exit,
+    signal() {
+      throw new LodgeError('UNSUPPORTED', `${what}: this kind's exec cannot signal its command, which goes on in the guest`);
+    },
+    kill() {
+      // nothing reaches the command: it runs to its end in the guest, and its output is dropped
+    },
+  };
+}
