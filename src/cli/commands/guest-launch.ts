@@ -8,6 +8,7 @@ import { restartPolicies, type AccelMode, type DeviceProfile, type RestartPolicy
 import type { NicRequest } from '../../api/networks.js';
 import type { LodgeClient } from '../../client/index.js';
 import { autonomicFromFlag, limitsFromFlags, priorityFromFlag, type LimitFlags } from '../flags.js';
+import { buildIfMissing } from '../image-on-demand.js';
 import { waitFor } from '../progress.js';
 
 interface Flags extends LimitFlags {
@@ -33,7 +34,7 @@ export function register(program: Command, client: () => LodgeClient): void {
   program
     .command('launch')
     .description('create a guest from an image and start it')
-    .argument('<image>', 'image to start from (see lodge image list)')
+    .argument('<image>', "image to start from (lodge image list); one of Lodge's own (lodge image list --available) is built first if it is not yet")
     .argument('<name>', 'guest name: lowercase letters, digits and -, starting with a letter')
     .option('--kind <kind>', 'ct (system container), vm (virtual machine) or pv (paravirtual)', 'ct')
     .option('--cpu <n>', 'CPUs the guest may use, e.g. 1 or 0.5')
@@ -68,6 +69,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ...(flags.profile ? { profile: flags.profile as DeviceProfile } : {}),
       };
       const c = client();
+      await buildIfMissing(c, image);
       const op = await c.guests.launch({
         name,
         image,
