@@ -95,6 +95,24 @@ ExecStart=/usr/local/sbin/lodge-net
 WantedBy=multi-user.target
 `;
 
+/**
+ * Beyond minbase: what boots it (systemd, kmod, acpid, the guest agent) and what a Debian user
+ * expects to find in a minimal system: ip, ping, ps and top, less, an editor, a DHCP client.
+ */
+const packages = ['systemd-sysv', 'kmod', 'iproute2', 'ifupdown', 'acpid', 'qemu-guest-agent', 'iputils-ping', 'procps', 'less', 'nano', 'isc-dhcp-client'];
+
+/** Each guest's own name is added by the guest (ct: from the host; vm, pv: systemd's hostname). */
+const hostsFile = '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n';
+
+/**
+ * root logs in on the console without a password, and nowhere else: its password is locked.
+ * The console is reached only through lodged, by an admin.
+ */
+const consoleAutologin = `[Service]
+ExecStart=
+ExecStart=-/sbin/agetty -o '-p -f -- \\\\u' --noclear --autologin root --keep-baud - 115200,38400,9600 $TERM
+`;
+
 /** Downloaded packages stay here, so a rebuild (or a second test run) fetches nothing new. */
 const packageCache = '/var/cache/lodge/debootstrap';
 
@@ -103,7 +121,7 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   const mirror = await hostMirror();
   progress(`debootstrap bookworm from ${mirror}`);
   await mkdir(packageCache, { recursive: true });
-  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, '--include=systemd-sysv,kmod,iproute2,ifupdown,acpid,qemu-guest-agent', 'bookworm', rootfs, mirror], {
+  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, `--include=${packages.join(',')}`, 'bookworm', rootfs, mirror], {
     timeoutMs: 1_800_000,
   });
   progress('configuring');
@@ -115,7 +133,10 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   }
   await mkdir(path.join(rootfs, 'etc/systemd/system/getty.target.wants'), { recursive: true });
   await run(['ln', '-sf', '/lib/systemd/system/console-getty.service', path.join(rootfs, 'etc/systemd/system/getty.target.wants/console-getty.service')]);
-  await run(['chroot', rootfs, 'passwd', '-d', 'root']);
+  await mkdir(path.join(rootfs, 'etc/systemd/system/console-getty.service.d'), { recursive: true });
+  await writeFile(path.join(rootfs, 'etc/systemd/system/console-getty.service.d/autologin.conf'), consoleAutologin);
+  await run(['chroot', rootfs, 'passwd', '-l', 'root']);
+  await writeFile(path.join(rootfs, 'etc/hosts'), hostsFile);
   // as a vm: the ACPI power button is Lodge's request to shut down (acpid skips itself in a container)
   await writeFile(path.join(rootfs, 'etc/acpi/events/lodge-power-button'), 'event=button/power\naction=/bin/systemctl poweroff\n');
   // as a pv guest: Ctrl-Alt-Del is Lodge's request to shut down, and lodge exec needs the agent

@@ -69,8 +69,12 @@ test('debian/12 builds, and boots systemd to a running system', { timeout: 1_200
   assert.equal(await run('deb-a', 'hostname'), 'deb-a');
   assert.notEqual(await run('deb-a', 'cat', '/etc/machine-id'), await run('deb-b', 'cat', '/etc/machine-id'), 'each guest has its own machine id');
   assert.equal(await run('deb-a', 'id', '-u'), '0');
-  // the console came back after systemd's hangup: the login prompt is on it
-  assert.match(await consoleShows('deb-a', /deb-a login:/), /deb-a login:/);
+  // what a Debian user expects in a minimal system, and no empty root password: locked, root logged in on the console alone
+  assert.deepEqual((await run('deb-a', 'sh', '-c', 'for c in ip ping ps top less nano dhclient; do command -v $c >/dev/null && echo $c; done')).split('\n'), ['ip', 'ping', 'ps', 'top', 'less', 'nano', 'dhclient']);
+  assert.match(await run('deb-a', 'getent', 'hosts', 'localhost'), /^(127\.0\.0\.1|::1)\s+localhost/);
+  assert.match(await run('deb-a', 'passwd', '-S', 'root'), /^root L /);
+  // the console came back after systemd's hangup: root is logged in on it
+  assert.match(await consoleShows('deb-a', /deb-a login: root \(automatic login\)/), /deb-a login: root \(automatic login\)/);
 });
 
 test('stop powers systemd off cleanly, well before the timeout', async () => {
