@@ -209,6 +209,11 @@ export function conformance(kind: GuestKind, pool: 'btrfs' | 'dir' = 'btrfs'): v
     assert.equal(r.code, 7, r.stderr);
     assert.equal(r.stdout, 'hello lodge /etc\n');
     assert.equal(r.stderr, 'oops\n');
+    // a command that does not exist: 127 and a plain message (the guest's shell's, or Lodge's), in the API too
+    const notFound = d.lodge(['exec', 'g1', 'no-such-command', '-x']);
+    assert.equal(notFound.code, 127, notFound.stderr);
+    assert.match(notFound.stderr, /no-such-command: (command )?not found/);
+    assert.equal((await d.client.guests.exec('g1', { command: ['no-such-command'] })).exitCode, 127);
     assert.deepEqual(await d.client.guests.exec('g1', { command: ['pwd'], cwd: '/tmp' }), { exitCode: 0, stdout: '/tmp\n', stderr: '' });
     // arguments reach the command as they are, through whatever channel the kind has
     assert.deepEqual(await d.client.guests.exec('g1', { command: ['printf', '%s|', "it's", '$HOME', 'a b'] }), { exitCode: 0, stdout: "it's|$HOME|a b|", stderr: '' });

@@ -21,7 +21,7 @@ import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } f
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
 import { criuUnavailable } from '../../host/criu.js';
 import { chooseRuntime, runtimeSignal } from './runtime.js';
-import { runtimeExecProcess } from './exec-stream.js';
+import { runtimeExecProcess, shellFailure, startFailure } from './exec-stream.js';
 import { pullFile, pushFile, type FilesRoot, type IdShift } from './files.js';
 
 export interface CtDriverOptions {
@@ -248,9 +248,11 @@ export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation, CpuW
   async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
     await this.refuseAtProcessLimit(spec);
     // runc writes the command's host pid here: what Lodge kills when it ends the command
-    const pidFile = path.join(spec.dir, `exec-${randomUUID()}.pid`);
+    const id = randomUUID();
+    const pidFile = path.join(spec.dir, `exec-${id}.pid`);
+    const logFile = path.join(spec.dir, `exec-${id}.log`);
     try {
-      const result = await run(this.runtimeArgv('exec', '--pid-file', pidFile, ...this.execOptions(request), spec.id, ...request.command), {
+      const result = await run(this.runtimeArgv('--log', logFile, '--log-format', 'json', 'exec', '--pid-file', pidFile, ...this.execOptions(request), spec.id, ...request.command), {
         allowFailure: true,
         input: request.stdin ?? '',
         timeoutMs: execTimeoutMs,
@@ -258,6 +260,11 @@ export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation, CpuW
       });
       if (result.code !== 0 && (await this.atProcessLimit(spec, result.stderr))) {
         throw this.atProcessLimitError(spec, new Error(`${this.runtime} exec: ${result.stderr.trim().split('\n')[0]}`));
+      }
+      const failure = result.code !== 0 ? await startFailure(logFile) : undefined;
+      if (failure !== undefined) {
+        const { exitCode, message } = shellFailure(failure, spec.name, request.command[0]!);
+        return { exitCode, stdout: '', stderr: message };
       }
       return { exitCode: result.code, stdout: result.stdout, stderr: result.stderr };
     } catch (e) {
@@ -268,6 +275,7 @@ export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation, CpuW
         : new LodgeError('ENGINE_FAILED', `exec in ${spec.name}: ${request.command[0]} ran past ${execTimeoutMs / 1000} s: it was killed`);
     } finally {
       await rm(pidFile, { force: true });
+      await rm(logFile, { force: true });
     }
   }
 

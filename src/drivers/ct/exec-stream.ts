@@ -13,6 +13,7 @@ import { constants } from 'node:os';
 import { PassThrough } from 'node:stream';
 import type { ExecSignal } from '../../api/guests.js';
 import type { ExecProcess } from '../driver.js';
+import { cannotRun } from '../exec-failure.js';
 
 export interface RuntimeExec {
   child: ChildProcessWithoutNullStreams;
@@ -46,12 +47,10 @@ export async function startFailure(logFile: string): Promise<string | undefined>
 /** A start failure as a shell would say it: the message (the runtime's words trimmed to the cause) and the exit code. */
 export function shellFailure(runtimeMessage: string, guest: string, command: string): { message: string; exitCode: number } {
   const cause = runtimeMessage.replace(/^exec failed: (unable to start container process: )?/, '');
-  if (/executable file not found|^exec: "[^"]*": (stat [^:]*: )?no such file or directory/.test(cause)) {
-    return { message: `lodge: ${command}: command not found in ${guest}\n`, exitCode: 127 };
-  }
+  if (/executable file not found|^exec: "[^"]*": (stat [^:]*: )?no such file or directory/.test(cause)) return cannotRun(guest, command);
   const cwd = /^chdir to cwd \("(.*)"\) set in config\.json failed: (.*)$/.exec(cause);
   if (cwd) return { message: `lodge: --cwd ${cwd[1]}: ${cwd[2]} in ${guest}\n`, exitCode: 126 };
-  return { message: `lodge: cannot run ${command} in ${guest}: ${cause}\n`, exitCode: 126 };
+  return cannotRun(guest, command, cause);
 }
 
 export function runtimeExecProcess(r: RuntimeExec): ExecProcess {

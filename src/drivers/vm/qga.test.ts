@@ -98,10 +98,14 @@ test('connect syncs past stale answers; exec polls until the command has exited'
   }
 });
 
-test("the agent's refusal to run a command names the command; a silent agent fails the sync in time", async () => {
-  const agent = await fakeAgent('refuses.sock', (_r, c) => c.write('{"error": {"class": "GenericError", "desc": "Guest agent command failed, error was \'Failed to execute child process “nope” (No such file or directory)\'"}}\n'));
+test("the agent's refusal to run a command is a shell's answer (127 not found, 126 with the reason); a silent agent fails the sync in time", async () => {
+  const agent = await fakeAgent('refuses.sock', (r, c) => {
+    const why = JSON.stringify(r).includes('nope') ? 'Failed to execute child process “nope” (No such file or directory)' : 'Failed to execute child process “/etc” (Permission denied)';
+    c.write(`{"error": {"class": "GenericError", "desc": "Guest agent command failed, error was '${why}'"}}\n`);
+  });
   const qga = await Qga.connect(agent.path, 2000);
-  await assert.rejects(guestExec(qga, 'g', { command: ['nope'] }, { answerMs: 2000, runMs: 1000 }), /exec in g: nope cannot run: Failed to execute child process “nope” \(No such file or directory\)$/);
+  assert.deepEqual(await guestExec(qga, 'g', { command: ['nope'] }, { answerMs: 2000, runMs: 1000 }), { exitCode: 127, stdout: '', stderr: 'lodge: nope: command not found in g\n' });
+  assert.deepEqual(await guestExec(qga, 'g', { command: ['/etc'] }, { answerMs: 2000, runMs: 1000 }), { exitCode: 126, stdout: '', stderr: 'lodge: cannot run /etc in g: Failed to execute child process “/etc” (Permission denied)\n' });
   qga.close();
   agent.close();
   const file = path.join(dir, 'silent.sock');

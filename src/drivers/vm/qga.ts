@@ -12,6 +12,7 @@ import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import { LodgeError } from '../../api/errors.js';
 import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
+import { cannotRun } from '../exec-failure.js';
 
 export class QgaError extends Error {}
 
@@ -254,9 +255,11 @@ export async function guestExec(qga: Qga, name: string, request: ExecPost, times
   try {
     started = await qga.request<{ pid?: unknown }>('guest-exec', execArguments(request), times.answerMs);
   } catch (e) {
-    // the agent's own refusal: the command does not exist, or cannot run
-    if (e instanceof QgaError && !qga.ended) throw new LodgeError('BAD_REQUEST', `exec in ${name}: ${request.command[0]} cannot run: ${e.message.replace(/^guest-exec: (Guest agent command failed, error was '(.*)'$)?/, '$2')}`);
-    throw e;
+    // the agent's own refusal: the command does not exist, or cannot run (GLib's words, with its path)
+    if (!(e instanceof QgaError) || qga.ended) throw e;
+    const cause = e.message.replace(/^guest-exec: (Guest agent command failed, error was '(.*)'$)?/, '$2');
+    const { exitCode, message } = cannotRun(name, request.command[0]!, /\(No such file or directory\)$/.test(cause) ? undefined : cause);
+    return { exitCode, stdout: '', stderr: message };
   }
   const pid = started?.pid;
   if (!smallInt(pid, 2 ** 31)) throw new QgaError('the guest agent gave no pid for the command');
