@@ -38,6 +38,12 @@ export const GuestOptions = Type.Object(
     profile: Type.Optional(
       StringEnum(deviceProfiles, { description: 'vm: virtio: paravirtual disk, balloon and rng (default for Linux images); legacy: AHCI disk and standard devices any OS has drivers for (default for imported disks and ISOs)' }),
     ),
+    userData: Type.Optional(
+      Type.String({
+        maxLength: 64 * 1024,
+        description: "vm: cloud-init's user data (a #cloud-config document or a script) for images with cloud-init (debian/12-cloud): given to the guest at each start on a NoCloud seed disk (an ext4 filesystem labelled cidata)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

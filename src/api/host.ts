@@ -11,7 +11,7 @@ export const guestFeatures = ['exec', 'interactiveExec', 'pause', 'liveLimits', 
 export type GuestFeature = (typeof guestFeatures)[number];
 
 /** The options of a launch that only some kinds take: the fields of GuestOptions. */
-export const launchOptions = ['privileged', 'accel', 'profile'] as const;
+export const launchOptions = ['privileged', 'accel', 'profile', 'userData'] as const;
 export type LaunchOption = (typeof launchOptions)[number];
 
 export const HttpsListener = Type.Object(

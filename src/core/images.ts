@@ -263,6 +263,8 @@ export class ImageService {
         return this.install(name, 'built from Debian busybox-static', { format: 'rootfs', ...busyboxImage }, progress, buildBusybox);
       case 'debian/12':
         return this.install(name, 'built with debootstrap (bookworm, minbase, systemd)', { format: 'rootfs', ...debianImage }, progress, (rootfs) => buildDebian(rootfs, step));
+      case 'debian/12-cloud':
+        return this.install(name, 'built with debootstrap (bookworm, minbase, systemd, cloud-init)', { format: 'rootfs', ...debianImage }, progress, (rootfs) => buildDebian(rootfs, step, { cloudInit: true }));
       case 'busybox-iso':
         return this.install(name, 'a live ISO built with grub-mkrescue (cloud kernel, busybox)', { format: 'iso', ...busyboxIsoImage }, progress, (iso) =>
           buildBusyboxIso(iso, this.deps.kernelCacheDir, this.deps.busybox, step),

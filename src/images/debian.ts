@@ -101,6 +101,9 @@ WantedBy=multi-user.target
  */
 const packages = ['systemd-sysv', 'kmod', 'iproute2', 'ifupdown', 'acpid', 'qemu-guest-agent', 'iputils-ping', 'procps', 'less', 'nano', 'isc-dhcp-client'];
 
+/** cloud-init, and what debootstrap cannot find itself: it takes no virtual package (python3-cryptography's python3-cffi-backend-api-*). */
+const cloudPackages = ['cloud-init', 'python3-cffi-backend'];
+
 /** Each guest's own name is added by the guest (ct: from the host; vm, pv: systemd's hostname). */
 const hostsFile = '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n';
 
@@ -116,12 +119,26 @@ ExecStart=-/sbin/agetty -o '-p -f -- \\\\u' --noclear --autologin root --keep-ba
 /** Downloaded packages stay here, so a rebuild (or a second test run) fetches nothing new. */
 const packageCache = '/var/cache/lodge/debootstrap';
 
-export async function buildDebian(rootfs: string, progress: (step: string) => void): Promise<void> {
+/**
+ * cloud-init in debian/12-cloud: only the NoCloud seed Lodge gives (no metadata service is
+ * looked for on the network), the NICs left to lodge-net (which sets the planned addresses),
+ * and nothing asked of what the image leaves out.
+ */
+const cloudConfig = `datasource_list: [ NoCloud, None ]
+network:
+  config: disabled
+# no locales package: C.UTF-8 is glibc's own
+locale: C.UTF-8
+# no SSH server in the image
+ssh_genkeytypes: []
+`;
+
+export async function buildDebian(rootfs: string, progress: (step: string) => void, variant: { cloudInit?: boolean } = {}): Promise<void> {
   if (!existsSync('/usr/sbin/debootstrap')) throw new LodgeError('UNAVAILABLE', 'debootstrap is missing: install the Debian package debootstrap');
   const mirror = await hostMirror();
   progress(`debootstrap bookworm from ${mirror}`);
   await mkdir(packageCache, { recursive: true });
-  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, `--include=${packages.join(',')}`, 'bookworm', rootfs, mirror], {
+  await run(['debootstrap', '--variant=minbase', `--cache-dir=${packageCache}`, `--include=${[...packages, ...(variant.cloudInit ? cloudPackages : [])].join(',')}`, 'bookworm', rootfs, mirror], {
     timeoutMs: 1_800_000,
   });
   progress('configuring');
@@ -151,6 +168,7 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-net'), netScript, { mode: 0o755 });
   await writeFile(path.join(rootfs, 'etc/systemd/system/lodge-net.service'), netUnit);
   await run(['ln', '-sf', '/etc/systemd/system/lodge-net.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/lodge-net.service')]);
+  if (variant.cloudInit) await writeFile(path.join(rootfs, 'etc/cloud/cloud.cfg.d/90-lodge.cfg'), cloudConfig);
   // empty: each guest's systemd makes its own machine id at first boot
   await writeFile(path.join(rootfs, 'etc/machine-id'), '');
   await rm(path.join(rootfs, 'var/lib/dbus/machine-id'), { force: true });

@@ -11,7 +11,7 @@ import { useLive } from './live.js';
 import { OperationsTable } from './operations.js';
 
 // the images lodged can build, as the API's type says (the compiler checks that the list is whole)
-const buildable: Record<ImagesBuildPost['name'], true> = { busybox: true, 'debian/12': true, 'busybox-iso': true };
+const buildable: Record<ImagesBuildPost['name'], true> = { busybox: true, 'debian/12': true, 'debian/12-cloud': true, 'busybox-iso': true };
 
 export function ImagesPage() {
   const [images, setImages] = useState<Image[] | undefined>(undefined);

@@ -170,7 +170,7 @@ test("lodge launch of one of Lodge's own images builds it first; through the API
   await assert.rejects(d.client.guests.launch({ name: 'v1', image: 'busybox-iso', kind: 'vm' }), /image busybox-iso not found: it is not built yet: lodge image build busybox-iso makes it/);
   assert.match(d.lodge(['launch', 'alpine', 'a1']).stderr, /image alpine not found: lodge image list shows what there is, lodge image list --available what Lodge builds/);
   const available = JSON.parse(lodge('image', 'list', '--available', '--format', 'json')) as Array<{ name: string; built: boolean }>;
-  assert.deepEqual(available.map((a) => [a.name, a.built]), [['busybox', true], ['debian/12', false], ['busybox-iso', false]]);
+  assert.deepEqual(available.map((a) => [a.name, a.built]), [['busybox', true], ['debian/12', false], ['debian/12-cloud', false], ['busybox-iso', false]]);
   assert.match(lodge('image', 'list', '--available'), /^busybox-iso\s+no \(lodge image build busybox-iso\)\s+vm\s+a live ISO/m);
 
   const tarball = path.join(d.dir, 'rootfs.tar');

@@ -1,6 +1,7 @@
 /**
  * @module lodge launch IMAGE NAME
  */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { guestKinds, type GuestKind } from '../../api/common.js';
 import { LodgeError } from '../../api/errors.js';
@@ -22,6 +23,19 @@ interface Flags extends LimitFlags {
   restart?: string;
   autonomic?: string;
   priority?: string;
+  userData?: string;
+}
+
+/** The most user data lodged takes (the API's own bound). */
+const maxUserDataBytes = 64 * 1024;
+
+/** --user-data FILE: its text, or an error that names the flag and the file. */
+async function userDataFrom(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new LodgeError('BAD_REQUEST', `--user-data: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  if (Buffer.byteLength(text) > maxUserDataBytes) throw new LodgeError('BAD_REQUEST', `--user-data: ${file} is larger than ${maxUserDataBytes / 1024} KiB`);
+  return text;
 }
 
 /** "backend" or "backend=10.20.0.9". */
@@ -47,6 +61,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--network <name[=address]>', 'a NIC on this network (repeat for more; eth0 first), optionally with a fixed address; none: loopback only (default: the network "default")', (v: string, all: string[]) => [...all, v], [])
     .option('--accel <accel>', 'vm: auto (KVM where a probe shows it fast, else TCG), kvm or tcg')
     .option('--profile <profile>', 'vm: virtio (paravirtual devices; default for Linux images) or legacy (AHCI disk, standard devices; default for imported disks and ISOs)')
+    .option('--user-data <file>', "vm: cloud-init's user data (#cloud-config or a script) for an image with cloud-init, such as debian/12-cloud")
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
     .option('--no-start', 'create the guest but leave it stopped')
     .option('--restart <policy>', 'when lodged starts it again after it ended on its own: no (default), on-failure or always')
@@ -54,7 +69,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--priority <priority>', 'its CPU weight against the other guests when the CPUs are contended: low (half), normal (default) or high (twice)')
     .addHelpText(
       'after',
-      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch busybox web6 --memory 512M --memory-floor 128M\n  lodge launch busybox db2 --memory 1G --autonomic off\n  lodge launch busybox batch1 --priority low\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg',
+      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch busybox web6 --memory 512M --memory-floor 128M\n  lodge launch busybox db2 --memory 1G --autonomic off\n  lodge launch busybox batch1 --priority low\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg\n  lodge launch debian/12-cloud app1 --kind vm --user-data cloud.yaml',
     )
     .action(async (image: string, name: string, flags: Flags) => {
       if (!(guestKinds as readonly string[]).includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ${guestKinds.join(', ')}`);
@@ -67,6 +82,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ...(flags.privileged ? { privileged: true } : {}),
         ...(flags.accel ? { accel: flags.accel as AccelMode } : {}),
         ...(flags.profile ? { profile: flags.profile as DeviceProfile } : {}),
+        ...(flags.userData !== undefined ? { userData: await userDataFrom(flags.userData) } : {}),
       };
       const c = client();
       await buildIfMissing(c, image);

@@ -22,7 +22,7 @@ const all = (argv: string[], flag: string) => argv.flatMap((a, i) => (argv[i - 1
 
 test('a TCG guest on q35 with its CPU model, memory, vCPUs, kernel, disk, QMP and VNC', () => {
   const argv = qemuArgv(base);
-  assert.equal(after(argv, '-accel'), 'tcg');
+  assert.equal(after(argv, '-accel'), 'tcg,tb-size=128');
   assert.equal(after(argv, '-cpu'), 'max');
   assert.equal(after(argv, '-machine'), 'q35');
   assert.equal(after(argv, '-m'), '256M');
@@ -53,6 +53,15 @@ test('firmware boot: no kernel, the disk first, then the ISO as a read-only cdro
   for (const flag of ['-kernel', '-initrd', '-append']) assert.ok(!argv.includes(flag), flag);
   assert.deepEqual(all(argv, '-drive'), ['file=/g/vm/root.qcow2,if=none,id=root,format=qcow2,discard=unmap', 'file=/i/image.iso,if=none,id=cdrom,media=cdrom,readonly=on,format=raw']);
   assert.ok(all(argv, '-device').includes('ide-cd,drive=cdrom,bus=ide.1,bootindex=2'));
+});
+
+test("cloud-init's seed: read-only, on virtio-blk in either profile, serial cidata", () => {
+  for (const profile of ['virtio', 'legacy'] as const) {
+    const argv = qemuArgv({ ...base, profile, seed: '/g/vm/cloud-seed.iso' });
+    assert.ok(all(argv, '-drive').includes('file=/g/vm/cloud-seed.iso,if=none,id=seed,format=raw,readonly=on'));
+    assert.ok(all(argv, '-device').includes('virtio-blk-pci,drive=seed,serial=cidata'));
+  }
+  assert.ok(!qemuArgv(base).join(' ').includes('seed'));
 });
 
 test("volumes: a raw block node each, in its slot's root port (virtio) or AHCI port (legacy), with the volume's name as serial", () => {

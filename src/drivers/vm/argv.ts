@@ -18,6 +18,8 @@ export interface QemuArgvInput {
   disk: string;
   /** An ISO, read-only and shared. */
   cdrom?: string;
+  /** cloud-init's NoCloud seed (cloud-seed.ts), read-only, on virtio-blk in either profile (Linux has the driver). */
+  seed?: string;
   /** Volumes' raw disk files, by their slot (1..4). */
   disks?: Array<{ slot: number; file: string; serial: string }>;
   qmpSocket: string;
@@ -31,6 +33,13 @@ export interface QemuArgvInput {
 }
 
 const mib = 1024 * 1024;
+
+/**
+ * TCG's cache of translated code: QEMU's default lets it grow to 1 GiB, which a busy guest
+ * fills past the engine's memory overhead (a 512 MiB Debian guest running cloud-init was
+ * OOM-killed in its cgroup at 784 MiB). 128 MiB holds a Linux system's hot code.
+ */
+export const tcgCacheMib = 128;
 
 /** What the guest's kernel calls its root disk in each profile. */
 export const rootDevice: Record<DeviceProfile, string> = { virtio: '/dev/vda', legacy: '/dev/sda' };
@@ -86,7 +95,7 @@ export function qemuArgv(i: QemuArgvInput): string[] {
     '-nodefaults', '-no-user-config',
     // q35, not microvm: under TCG microvm hangs in early boot about one time in five (no HPET or PM timer)
     '-machine', 'q35',
-    '-accel', i.accel.accel,
+    '-accel', i.accel.accel === 'tcg' ? `tcg,tb-size=${tcgCacheMib}` : 'kvm',
     '-cpu', i.accel.cpu,
     '-m', `${Math.floor(i.memoryBytes / mib)}M`,
     '-smp', String(i.cpus),
@@ -106,6 +115,7 @@ export function qemuArgv(i: QemuArgvInput): string[] {
     '-drive', `file=${i.disk},if=none,id=root,format=qcow2,discard=unmap`,
     ...profileDevices[i.profile],
     ...cdrom,
+    ...(i.seed ? ['-drive', `file=${i.seed},if=none,id=seed,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=seed,serial=cidata'] : []),
     ...(i.profile === 'virtio' ? Array.from({ length: hotplugPorts }, (_, k) => ['-device', `pcie-root-port,id=hp${k + 1},chassis=${k + 1}`]).flat() : []),
     ...(i.disks ?? []).flatMap((d) => [
       '-blockdev', `driver=raw,node-name=vol${d.slot},discard=unmap,file.driver=file,file.filename=${d.file}`,

@@ -36,6 +36,7 @@ import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, Drive
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
+import { makeCloudSeed } from './cloud-seed.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
 import { balloonAvailableBytes, balloonPath, statsPollSeconds } from './balloon.js';
 import { markRunning, markStopped } from './disk-changes.js';
@@ -67,9 +68,10 @@ const rootDisk = 'root.qcow2';
  * button with its event device, and virtio_console for the guest agent's port, which every profile has).
  */
 const profileKernels: Record<DeviceProfile, { flavour: KernelFlavour; modules: string[] }> = {
-  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_balloon', 'virtio_rng', 'virtio_console', 'button', 'evdev'] },
+  // isofs: cloud-init's seed (cloud-seed.ts), which the guest's own system has no module for
+  virtio: { flavour: 'cloud-amd64', modules: ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_balloon', 'virtio_rng', 'virtio_console', 'button', 'evdev', 'isofs'] },
   // the generic kernel has ext4 and its checksum as modules too (the cloud kernel builds them in)
-  legacy: { flavour: 'amd64', modules: ['ahci', 'sd_mod', 'crc32c_generic', 'ext4', 'e1000', 'virtio_pci', 'virtio_console', 'button', 'evdev'] },
+  legacy: { flavour: 'amd64', modules: ['ahci', 'sd_mod', 'crc32c_generic', 'ext4', 'e1000', 'virtio_pci', 'virtio_console', 'button', 'evdev', 'virtio_blk', 'isofs'] },
 };
 
 interface BootFiles {
@@ -100,7 +102,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
     imageFormats: ['rootfs', 'qcow2', 'raw', 'iso'],
-    launchOptions: ['accel', 'profile'],
+    launchOptions: ['accel', 'profile', 'userData'],
     features: {
       exec: true,
       interactiveExec: 'the QEMU guest agent (QGA) has no terminal; lodge console NAME is its terminal, and lodge exec without -t runs a command',
@@ -292,6 +294,11 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
     const mode = spec.options.accel ?? 'auto';
     const accel = chooseAccel(mode, mode === 'tcg' ? undefined : await this.probeAccel());
     const kernelBoot = spec.image.format === 'rootfs' ? await this.boot(profile) : undefined;
+    const seed = spec.options.userData === undefined ? undefined : path.join(p.vm, 'cloud-seed.iso');
+    if (seed) {
+      await makeCloudSeed(seed, { userData: spec.options.userData!, instanceId: spec.id, hostname: spec.name });
+      await lchown(seed, this.engine.uid(spec), this.engine.uid(spec));
+    }
     const argv = qemuArgv({
       binary: this.options.qemu,
       name: spec.name,
@@ -302,6 +309,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
       boot: kernelBoot ? { kind: 'kernel', kernel: kernelBoot.kernel.vmlinuz, initrd: kernelBoot.initrd, init: spec.image.init } : { kind: 'firmware' },
       disk: p.disk,
       ...(spec.image.format === 'iso' ? { cdrom: spec.image.file! } : {}),
+      ...(seed ? { seed } : {}),
       disks: spec.volumes.map((v) => ({ slot: v.slot, file: v.file, serial: diskSerial(v) })),
       qmpSocket: p.qmp,
       qgaSocket: p.qga,
