@@ -18,8 +18,14 @@ log=/var/log/lodge/lodged.log
 mkdir -p /var/log/lodge
 
 if ! lodge host >/dev/null 2>&1; then
-  echo "lodge: starting lodged (log: $log)"
-  setsid lodged --socket "$LODGE_SOCKET" --listen "$listen" >>"$log" 2>&1 < /dev/null &
+  if [ -d /run/systemd/system ] && systemctl is-enabled --quiet lodged 2>/dev/null; then
+    # installed as a service (contrib/systemd/lodged.service): systemd runs it, its log is the journal
+    echo "lodge: starting lodged (systemctl start lodged; log: journalctl -u lodged)"
+    systemctl start lodged
+  else
+    echo "lodge: starting lodged (log: $log)"
+    setsid lodged --socket "$LODGE_SOCKET" --listen "$listen" >>"$log" 2>&1 < /dev/null &
+  fi
   for _ in $(seq 100); do lodge host >/dev/null 2>&1 && break; sleep 0.1; done
   lodge host >/dev/null || { echo "lodge: lodged did not start; see $log" >&2; tail -n 20 "$log" >&2; exit 1; }
 fi
@@ -54,7 +60,7 @@ Lodge is running (socket $LODGE_SOCKET, log $log).
   lodge exec demo-ct -- ping -c1 demo-pv
                                   guests find each other by name on the network "default"
   lodge console demo-vm           the virtual machine's serial console (vm, QEMU: Debian 12
-                                  with systemd; log in as root, no password)
+                                  with systemd; root is logged in on it, its password locked)
   lodge info demo-vm              its accelerator and why, devices, VNC socket, counters
   lodge --help                    everything else
 MSG

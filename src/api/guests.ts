@@ -68,6 +68,21 @@ const PriorityField = StringEnum(priorities, {
   description: "the guest's CPU weight against the others' when the host's CPUs are contended: low (half), normal (default), high (twice) the cpu.shares its limits.cpu gives; the autonomic loop lowers a guest that spins for long to a quarter of that",
 });
 
+const Autostart = Type.Boolean({
+  description:
+    'lodged starts the guest when it starts and finds it ended without being stopped (the host rebooted, or lodged and its guests were killed), in autostartOrder, lodged --autostart-delay apart; a guest stopped through Lodge stays stopped',
+});
+const AutostartOrder = Type.Integer({ minimum: 0, maximum: 1000, description: "its place among the guests lodged starts at its start: lower first (default 0), then by name" });
+
+/** What a launch sets and a PATCH changes, beside the limits. */
+const changeablePolicies = {
+  restart: Type.Optional(Restart),
+  autonomic: Type.Optional(Autonomic),
+  priority: Type.Optional(PriorityField),
+  autostart: Type.Optional(Autostart),
+  autostartOrder: Type.Optional(AutostartOrder),
+};
+
 export const GuestsPost = Type.Object(
   {
     name: Name,
@@ -78,9 +93,7 @@ export const GuestsPost = Type.Object(
     pool: Type.Optional(Type.String({ pattern: namePattern, description: 'the storage pool of its root volume (default: the default pool, lodge storage list)' })),
     networks: Type.Optional(Type.Array(NicRequest, { maxItems: 8, description: 'one NIC per entry, eth0 first; left out: one on the network "default" if there is one; [] for loopback only' })),
     start: Type.Optional(Type.Boolean({ default: true })),
-    restart: Type.Optional(Restart),
-    autonomic: Type.Optional(Autonomic),
-    priority: Type.Optional(PriorityField),
+    ...changeablePolicies,
   },
   { additionalProperties: false },
 );
@@ -89,7 +102,13 @@ export type GuestsPost = Static<typeof GuestsPost>;
 export const GuestRenamePost = Type.Object({ name: Name }, { additionalProperties: false });
 export type GuestRenamePost = Static<typeof GuestRenamePost>;
 
-export const GuestPatch = Type.Object({ limits: Type.Optional(Limits), restart: Type.Optional(Restart), autonomic: Type.Optional(Autonomic), priority: Type.Optional(PriorityField) }, { additionalProperties: false });
+export const GuestPatch = Type.Object(
+  {
+    limits: Type.Optional(Limits),
+    ...changeablePolicies,
+  },
+  { additionalProperties: false },
+);
 export type GuestPatch = Static<typeof GuestPatch>;
 
 export const guestStates = ['creating', 'stopped', 'running', 'paused', 'error'] as const;
@@ -142,6 +161,8 @@ export const Guest = Type.Object({
   restart: Restart,
   autonomic: Autonomic,
   priority: PriorityField,
+  autostart: Autostart,
+  autostartOrder: AutostartOrder,
   createdAt: Type.String(),
   pid: Type.Optional(Type.Integer()),
   machine: Type.Optional(Machine),

@@ -52,6 +52,21 @@ export function autonomicFromFlag(value: string | undefined): AutonomicPolicy | 
   return value as AutonomicPolicy;
 }
 
+/** --autostart on|off (lodge set; launch takes --autostart alone). */
+export function autostartFromFlag(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'on' && value !== 'off') bad('autostart', value, 'is not on or off');
+  return value === 'on';
+}
+
+/** --autostart-order N: a whole number from 0 to 1000. */
+export function autostartOrderFromFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 1000) bad('autostart-order', value, 'is not a whole number from 0 to 1000');
+  return n;
+}
+
 /** --priority low|normal|high. */
 export function priorityFromFlag(value: string | undefined): Priority | undefined {
   if (value === undefined) return undefined;

@@ -12,7 +12,7 @@ const guest: Guest = {
   limits: { memory: '256M' },
   restart: 'no',
   autonomic: 'on',
-  priority: 'normal',
+  priority: 'normal', autostart: false, autostartOrder: 0,
   createdAt: '2026-01-01T00:00:00.000Z',
   nics: [
     { name: 'eth0', network: 'default', mac: '52:54:00:00:00:01', address: '10.0.3.2/24', hostDevice: 'lv1-1-0' },

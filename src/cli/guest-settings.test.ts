@@ -12,7 +12,7 @@ const guest: Guest = {
   limits: { cpu: 1, memory: '256M', disk: '1G' },
   restart: 'no',
   autonomic: 'on',
-  priority: 'normal',
+  priority: 'normal', autostart: false, autostartOrder: 0,
   createdAt: '2026-01-01T00:00:00.000Z',
   nics: [{ name: 'eth0', network: 'default', mac: '52:54:00:00:00:01', address: '10.0.3.2/24', hostDevice: 'lv1-1-0' }],
 };
@@ -24,7 +24,7 @@ const edit = (change: (s: Record<string, any>) => void) => {
 };
 
 test('the settings are what a user reads and may edit', () => {
-  assert.deepEqual(before, { name: 'vm1', kind: 'vm', image: 'busybox', options: { accel: 'tcg' }, networks: ['default'], limits: { cpu: 1, memory: '256M', disk: '1G' }, restart: 'no', autonomic: 'on', priority: 'normal' });
+  assert.deepEqual(before, { name: 'vm1', kind: 'vm', image: 'busybox', options: { accel: 'tcg' }, networks: ['default'], limits: { cpu: 1, memory: '256M', disk: '1G' }, restart: 'no', autonomic: 'on', priority: 'normal', autostart: false, autostartOrder: 0 });
 });
 
 test('an edit becomes a PATCH of what changed; no change, no PATCH', () => {
@@ -35,9 +35,13 @@ test('an edit becomes a PATCH of what changed; no change, no PATCH', () => {
       s.limits.processes = 100;
       s.restart = 'on-failure';
       s.priority = 'high';
+      s.autostart = true;
+      s.autostartOrder = 3;
     })),
-    { limits: { cpu: 2, processes: 100 }, restart: 'on-failure', priority: 'high' },
+    { limits: { cpu: 2, processes: 100 }, restart: 'on-failure', priority: 'high', autostart: true, autostartOrder: 3 },
   );
+  assert.throws(() => patchFrom(before, edit((s) => (s.autostart = 'yes'))), /autostart: "yes" is not true or false; nothing was changed/);
+  assert.throws(() => patchFrom(before, edit((s) => (s.autostartOrder = -1))), /autostartOrder: -1 is not a whole number from 0 to 1000; nothing was changed/);
   assert.throws(() => patchFrom(before, edit((s) => (s.priority = 'urgent'))), /priority: "urgent" is not low, normal, high; nothing was changed/);
 });
 

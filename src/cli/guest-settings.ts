@@ -17,10 +17,12 @@ export interface GuestSettings {
   restart: string;
   autonomic: string;
   priority: string;
+  autostart: boolean;
+  autostartOrder: number;
 }
 
 /** What a user may change in an edit; the rest is set at launch. */
-const changeable = ['limits', 'restart', 'autonomic', 'priority'] as const;
+const changeable = ['limits', 'restart', 'autonomic', 'priority', 'autostart', 'autostartOrder'] as const;
 /** Set at launch, with what to do instead of editing it. */
 const fixed: Record<Exclude<keyof GuestSettings, (typeof changeable)[number]>, string> = {
   name: 'changed by lodge rename',
@@ -32,7 +34,7 @@ const fixed: Record<Exclude<keyof GuestSettings, (typeof changeable)[number]>, s
 const limitKeys = ['cpu', 'memory', 'memoryFloor', 'swap', 'processes', 'disk'] as const;
 
 export function settingsOf(g: Guest): GuestSettings {
-  return { name: g.name, kind: g.kind, image: g.image, options: g.options, networks: (g.nics ?? []).map((n) => n.network), limits: g.limits, restart: g.restart, autonomic: g.autonomic, priority: g.priority };
+  return { name: g.name, kind: g.kind, image: g.image, options: g.options, networks: (g.nics ?? []).map((n) => n.network), limits: g.limits, restart: g.restart, autonomic: g.autonomic, priority: g.priority, autostart: g.autostart, autostartOrder: g.autostartOrder };
 }
 
 const bad = (field: string, why: string): never => {
@@ -84,6 +86,15 @@ export function patchFrom(before: GuestSettings, edited: unknown): GuestPatch | 
     if (typeof priority !== 'string' || !(priorities as readonly string[]).includes(priority)) bad('priority', `${JSON.stringify(priority)} is not ${priorities.join(', ')}`);
     patch.priority = priority as GuestPatch['priority'];
   }
+  if (!same(edited.autostart, before.autostart)) {
+    if (typeof edited.autostart !== 'boolean') bad('autostart', `${JSON.stringify(edited.autostart)} is not true or false`);
+    patch.autostart = edited.autostart as boolean;
+  }
+  const order = edited.autostartOrder;
+  if (!same(order, before.autostartOrder)) {
+    if (typeof order !== 'number' || !Number.isInteger(order) || order < 0 || order > 1000) bad('autostartOrder', `${JSON.stringify(order)} is not a whole number from 0 to 1000`);
+    patch.autostartOrder = order as number;
+  }
   return Object.keys(patch).length ? patch : undefined;
 }
 
@@ -97,5 +108,7 @@ export function changeLines(patch: GuestPatch, answer: Guest): string[] {
   if (patch.restart) lines.push(`restart ${patch.restart}: changed`);
   if (patch.autonomic) lines.push(`autonomic ${patch.autonomic}: changed`);
   if (patch.priority) lines.push(`priority ${patch.priority}: changed`);
+  if (patch.autostart !== undefined) lines.push(`autostart ${patch.autostart ? 'on' : 'off'}: changed`);
+  if (patch.autostartOrder !== undefined) lines.push(`autostart order ${patch.autostartOrder}: changed`);
   return lines;
 }

@@ -3,6 +3,7 @@
  * change takes the guest's lock, checks the state machine, calls the driver and
  * records the outcome; a launch that fails undoes every step it made.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
@@ -136,6 +137,9 @@ function wrap(e: unknown, message: string): LodgeError {
   return e instanceof LodgeError ? e : new LodgeError('ENGINE_FAILED', message, { cause: e });
 }
 
+/** How long autostart waits for one guest's start before it goes on to the next. */
+const autostartWaitMs = 5 * 60_000;
+
 export class GuestService {
   private readonly lock = new KeyedLock();
   private readonly deps: GuestServiceDeps;
@@ -253,6 +257,8 @@ export class GuestService {
       restart: g.restart,
       autonomic: g.autonomic,
       priority: g.priority,
+      autostart: g.autostart,
+      autostartOrder: g.autostartOrder,
       ...(volume ? { root: { pool: volume.pool, path: this.deps.storage.volumePath(volume), sizeBytes: volume.sizeBytes } } : {}),
       createdAt: g.createdAt,
       ...extra,
@@ -474,7 +480,7 @@ export class GuestService {
     const nics = this.deps.networks.plan(req.networks ?? this.deps.networks.defaultRequests());
     // the rows go in before any host resource: a lodged killed from here on finds the guest in state creating and cleans up
     const g = this.deps.store.transaction(() => {
-      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', ...(req.autonomic ? { autonomic: req.autonomic } : {}), ...(req.priority ? { priority: req.priority } : {}), options });
+      const g = this.deps.store.insertGuest({ name: req.name, kind, image: req.image, imageContent: from?.imageContent ?? image.content, state: 'creating', limits, restart: req.restart ?? 'no', ...(req.autonomic ? { autonomic: req.autonomic } : {}), ...(req.priority ? { priority: req.priority } : {}), autostart: req.autostart ?? false, autostartOrder: req.autostartOrder ?? 0, options });
       this.deps.store.insertNics(nics.map((n) => ({ ...n, guestId: g.id })));
       const sizeBytes = from?.sizeBytes ?? this.deps.storage.rootSize(pool, rootContent, resolved.diskBytes);
       this.deps.store.insertVolume({ pool: pool.name, key: this.rootKey(g), content: rootContent, sizeBytes, guestId: g.id });
@@ -984,6 +990,12 @@ export class GuestService {
         g.priority = patch.priority;
         this.deps.events.emit('lifecycle', name, 'updated', { priority: patch.priority });
       }
+      const autostart = { autostart: patch.autostart ?? g.autostart, autostartOrder: patch.autostartOrder ?? g.autostartOrder };
+      if (autostart.autostart !== g.autostart || autostart.autostartOrder !== g.autostartOrder) {
+        this.deps.store.setGuestAutostart(g.id, autostart.autostart, autostart.autostartOrder);
+        Object.assign(g, autostart);
+        this.deps.events.emit('lifecycle', name, 'updated', autostart);
+      }
       return this.toApi(g, later?.length ? { atNextStart: later } : {});
     });
   }
@@ -1102,9 +1114,12 @@ export class GuestService {
 
   /**
    * At start: a guest left in `creating` was a launch that lodged did not finish, and is
-   * removed whole; every other guest is adopted as the host shows it.
+   * removed whole; every other guest is adopted as the host shows it. Answers the autostart
+   * guests that were running and whose engine had ended (the host rebooted, or lodged and its
+   * guests were killed), in their order: for autostart().
    */
-  async reconcile(): Promise<void> {
+  async reconcile(): Promise<GuestRecord[]> {
+    const toStart: GuestRecord[] = [];
     for (const g of this.deps.store.guests()) {
       try {
         if (g.state === 'creating') {
@@ -1132,8 +1147,34 @@ export class GuestService {
         const before = g.state;
         await this.refresh(g, true);
         this.deps.log(`${g.name}: ${before === g.state ? `adopted, ${g.state}` : `${before} → ${g.state} (${g.stateReason})`}`);
+        if (g.autostart && (before === 'running' || before === 'paused') && g.state === 'stopped') toStart.push(g);
       } catch (e) {
         this.deps.log(`reconciling ${g.name} failed: ${(e as Error).message}`);
+      }
+    }
+    return toStart.sort((a, b) => a.autostartOrder - b.autostartOrder || a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Starts `guests` (reconcile's answer) one after the other, each once the one before has
+   * started or failed and `delayMs` more have passed: an operation `guest.autostart` each,
+   * with its reason, in lodged's log and as an event. One that is no longer stopped (its
+   * restart policy started it, or an admin did) is left alone.
+   */
+  async autostart(guests: GuestRecord[], delayMs: number): Promise<void> {
+    for (const [i, { name }] of guests.entries()) {
+      if (i > 0) await sleep(delayMs);
+      const g = this.deps.store.guest(name);
+      if (!g?.autostart || g.state !== 'stopped') continue;
+      const reason = `autostart ${i + 1} of ${guests.length} (order ${g.autostartOrder}): it was running when lodged last ran, and had ended without being stopped`;
+      this.deps.log(`${name}: ${reason}: starting it`);
+      this.deps.events.emit('lifecycle', name, 'autostart', { order: g.autostartOrder, position: i + 1, of: guests.length });
+      try {
+        const op = this.changeState(name, { action: 'start' }, { action: 'guest.autostart', reason });
+        const end = await this.deps.operations.wait(op.id, autostartWaitMs);
+        if (end.status !== 'success') this.deps.log(`${name}: autostart: ${end.status}: ${end.error?.message ?? ''}`);
+      } catch (e) {
+        this.deps.log(`${name}: autostart refused: ${(e as Error).message}`);
       }
     }
   }

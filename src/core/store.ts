@@ -24,6 +24,9 @@ export interface GuestRecord {
   autonomic: AutonomicPolicy;
   /** Its CPU weight against the other guests' (autonomic/cpu-shares.ts). */
   priority: Priority;
+  /** Whether lodged starts it at its own start when it ended without being stopped, and its place among those (lower first). */
+  autostart: boolean;
+  autostartOrder: number;
   /** The options of its launch that its kind takes (privileged, accel, profile). */
   options: GuestOptions;
   /** The version of its image's content it was made from (ImageRecord.content then). */
@@ -282,6 +285,9 @@ export const migrations: readonly string[] = [
   `ALTER TABLE guests ADD COLUMN autonomic TEXT NOT NULL DEFAULT 'on';`,
   // its CPU weight against the other guests' (autonomic/cpu-shares.ts)
   `ALTER TABLE guests ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';`,
+  // whether lodged starts it again at its own start when it ended without being stopped, and in what order
+  `ALTER TABLE guests ADD COLUMN autostart INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE guests ADD COLUMN autostart_order INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 type NetworkRow = Omit<NetworkRecord, 'nat'> & { nat: number };
@@ -314,6 +320,8 @@ interface GuestRow {
   restart: string;
   autonomic: string;
   priority: string;
+  autostart: number;
+  autostart_order: number;
   image_content: string;
   created_at: string;
 }
@@ -329,6 +337,8 @@ const toGuest = (r: GuestRow): GuestRecord => ({
   restart: r.restart as RestartPolicy,
   autonomic: r.autonomic as AutonomicPolicy,
   priority: r.priority as Priority,
+  autostart: r.autostart === 1,
+  autostartOrder: r.autostart_order,
   options: JSON.parse(r.options) as GuestOptions,
   imageContent: r.image_content,
   createdAt: r.created_at,
@@ -379,14 +389,17 @@ export class Store {
     return this.db.transaction(fn)();
   }
 
-  insertGuest(asked: Omit<GuestRecord, 'id' | 'createdAt' | 'restart' | 'autonomic' | 'priority'> & { restart?: RestartPolicy; autonomic?: AutonomicPolicy; priority?: Priority }): GuestRecord {
-    const g = { ...asked, restart: asked.restart ?? 'no', autonomic: asked.autonomic ?? 'on', priority: asked.priority ?? 'normal' };
+  insertGuest(
+    asked: Omit<GuestRecord, 'id' | 'createdAt' | 'restart' | 'autonomic' | 'priority' | 'autostart' | 'autostartOrder'> &
+      Partial<Pick<GuestRecord, 'restart' | 'autonomic' | 'priority' | 'autostart' | 'autostartOrder'>>,
+  ): GuestRecord {
+    const g = { ...asked, restart: asked.restart ?? 'no', autonomic: asked.autonomic ?? 'on', priority: asked.priority ?? 'normal', autostart: asked.autostart ?? false, autostartOrder: asked.autostartOrder ?? 0 };
     const createdAt = new Date().toISOString();
     const info = this.db
       .prepare(
-        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, restart, autonomic, priority, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO guests (name, kind, image, image_content, state, state_reason, limits, restart, autonomic, priority, autostart, autostart_order, options, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), g.restart, g.autonomic, g.priority, JSON.stringify(g.options), createdAt);
+      .run(g.name, g.kind, g.image, g.imageContent, g.state, g.stateReason ?? null, JSON.stringify(g.limits), g.restart, g.autonomic, g.priority, g.autostart ? 1 : 0, g.autostartOrder, JSON.stringify(g.options), createdAt);
     return { ...g, id: Number(info.lastInsertRowid), createdAt };
   }
 
@@ -422,6 +435,10 @@ export class Store {
 
   setGuestPriority(id: number, priority: Priority): void {
     this.db.prepare('UPDATE guests SET priority = ? WHERE id = ?').run(priority, id);
+  }
+
+  setGuestAutostart(id: number, autostart: boolean, order: number): void {
+    this.db.prepare('UPDATE guests SET autostart = ?, autostart_order = ? WHERE id = ?').run(autostart ? 1 : 0, order, id);
   }
 
   deleteGuest(id: number): void {

@@ -51,7 +51,7 @@ const usage = `lodged: the Lodge host daemon
 
 Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]] [--default-pool-driver dir|btrfs]
               [--listen ADDRESS:PORT [--tls-cert FILE --tls-key FILE]] [--guest-memory SIZE] [--autonomic-dry-run]
-              [--history-interval SECONDS] [--autonomic-cpu-window SECONDS]
+              [--history-interval SECONDS] [--autonomic-cpu-window SECONDS] [--autostart-delay SECONDS]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
@@ -86,6 +86,11 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
                           how often the in-memory history (GET /1.0/history, the console's
                           graphs) samples the host and each guest (default 10; it keeps the
                           last 360 samples, an hour at 10 s)
+  --autostart-delay SECONDS
+                          at its start, lodged starts the guests launched with --autostart that
+                          were running and had ended without being stopped (a host reboot), in
+                          their --autostart-order, each once the one before has started and this
+                          long after (default 2; 0 for none)
   --version         print the version
   -h, --help        this help
 
@@ -132,6 +137,14 @@ async function uplinkOption(uplink: boolean | undefined, resolvConf: string | un
   return { resolvConf: file };
 }
 
+/** --autostart-delay, in milliseconds. */
+function autostartDelay(value: string | undefined): number {
+  if (value === undefined) return 2000;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) throw new Error(`--autostart-delay: "${value}" is not a number of seconds from 0 to 3600`);
+  return seconds * 1000;
+}
+
 /** --history-interval, in milliseconds: at least a second (a reading of every guest costs more than nothing). */
 function historyInterval(value: string | undefined): number {
   if (value === undefined) return defaultHistoryIntervalMs;
@@ -155,6 +168,7 @@ async function main(): Promise<void> {
       'guest-memory': { type: 'string' },
       'autonomic-dry-run': { type: 'boolean' },
       'history-interval': { type: 'string' },
+      'autostart-delay': { type: 'string' },
       'autonomic-cpu-window': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -170,6 +184,7 @@ async function main(): Promise<void> {
   const poolDriver = values['default-pool-driver'];
   if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
   const historyIntervalMs = historyInterval(values['history-interval']);
+  const autostartDelayMs = autostartDelay(values['autostart-delay']);
   const stateDir = path.resolve(values['state-dir']);
   const socketPath = path.resolve(values.socket);
   const dirs = { guests: path.join(stateDir, 'guests'), images: path.join(stateDir, 'images'), runtime: path.join(stateDir, 'runtime'), tmp: path.join(stateDir, 'tmp'), storage: path.join(stateDir, 'storage') };
@@ -223,7 +238,7 @@ async function main(): Promise<void> {
   const cpu = new CpuWeigher({ guests, operations, log, dryRun: values['autonomic-dry-run'] === true, windowMs: cpuWindow * 1000 });
   const autonomic = new AutonomicService({ store, guests, operations, events, log, memory, cpu });
   autonomic.start();
-  await guests.reconcile();
+  const toAutostart = await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });
   await snapshots.sweep();
   const readerHelper = fileURLToPath(new URL('../../shim/lodge-userns', import.meta.url));
@@ -270,6 +285,9 @@ async function main(): Promise<void> {
   log(`lodge ${lodgeVersion()} serving ${socketPath}, state in ${stateDir}`);
   schedules.start();
   history.start();
+  // serving meanwhile: the guests come up one after the other, each an operation of its own
+  if (toAutostart.length) log(`autostart: ${toAutostart.map((g) => g.name).join(', ')}, in this order, ${autostartDelayMs / 1000} s apart`);
+  void guests.autostart(toAutostart, autostartDelayMs);
 
   const shutdown = async (signal: string) => {
     log(`${signal}: stopping (guests keep running)`);

@@ -4,7 +4,7 @@ import type { Guest } from '../api/guests.js';
 import { passes } from './guest-filter.js';
 
 const guest = (name: string, kind: Guest['kind'], state: Guest['state'], image: string, network?: string): Guest => ({
-  name, kind, state, image, options: {}, limits: {}, restart: 'no', autonomic: 'on', priority: 'normal', createdAt: '', ...(network ? { nics: [{ name: 'eth0', network, mac: '', address: '', hostDevice: '' }] } : {}),
+  name, kind, state, image, options: {}, limits: {}, restart: 'no', autonomic: 'on', priority: 'normal', autostart: false, autostartOrder: 0, createdAt: '', ...(network ? { nics: [{ name: 'eth0', network, mac: '', address: '', hostDevice: '' }] } : {}),
 });
 const guests = [guest('web1', 'ct', 'running', 'busybox', 'default'), guest('web2', 'vm', 'stopped', 'debian/12'), guest('db1', 'pv', 'running', 'debian/12', 'back')];
 const names = (filter: string) => guests.filter((g) => passes(g, filter)).map((g) => g.name);

@@ -8,12 +8,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Guest } from '../../src/api/guests.js';
-import { guestPid, hostCgroup, lodgeBin, TestDaemon } from './harness.js';
+import { guestPid, hostCgroup, lodgeBin, TestDaemon, waitForState } from './harness.js';
 
-const d = new TestDaemon({ netns: true });
+const d = new TestDaemon({ netns: true, args: ['--autostart-delay', '0.5'] });
 
 /** The first launch, through the CLI on a lodged without images: what it said. */
 let firstLaunch: { code: number; stdout: string; stderr: string };
@@ -98,7 +98,7 @@ function editor(name: string, from: string, to: string): string {
 
 test('lodge config show prints the settings as YAML or JSON; config edit applies a change live and refuses a bad one whole', async () => {
   const shown = JSON.parse(lodge('config', 'show', 'web1', '--format', 'json')) as Record<string, unknown>;
-  assert.deepEqual(shown, { name: 'web1', kind: 'ct', image: 'busybox', options: {}, networks: ['default'], limits: {}, restart: 'no', autonomic: 'on', priority: 'normal' });
+  assert.deepEqual(shown, { name: 'web1', kind: 'ct', image: 'busybox', options: {}, networks: ['default'], limits: {}, restart: 'no', autonomic: 'on', priority: 'normal', autostart: false, autostartOrder: 0 });
   assert.match(lodge('config', 'show', 'web1'), /^name: web1\nkind: ct\n[^]*^limits: \{\}\nrestart: no$/m);
 
   const bad = d.lodge(['config', 'edit', 'web1'], '', { EDITOR: editor('bad', '^limits: {}$', 'limits: { memory: 300M, processes: lots }') });
@@ -115,6 +115,9 @@ test('lodge config show prints the settings as YAML or JSON; config edit applies
   const cgroup = hostCgroup(await guestPid(d, 'web1'), 'memory');
   assert.equal(Number(readFileSync(`${cgroup}/memory.limit_in_bytes`, 'utf8')), 300 * 1024 * 1024, 'the running guest has it at once');
   assert.equal(d.lodge(['config', 'edit', 'web1'], '', { EDITOR: 'true' }).stderr, 'web1: nothing changed\n');
+  const autostart = d.lodge(['config', 'edit', 'db1'], '', { EDITOR: editor('auto', '^autostart: false$', 'autostart: true') });
+  assert.equal(autostart.stderr, 'db1: autostart on: changed\n');
+  assert.equal((await d.client.guests.get('db1')).autostart, true);
 });
 
 test('lodge stop of a guest that ignores its stop signal counts down on a terminal and records that it was killed after the timeout', async () => {
@@ -243,4 +246,53 @@ test('lodge exec streams: lines as they are written, 50 MB through stdin and bac
   // the command ends, and lodge with it, however much is still piped in
   const yes = spawnSync('sh', ['-c', `yes | "${process.execPath}" "${lodgeBin}" exec web1 -- head -1`], { env: { ...process.env, LODGE_SOCKET: d.socket }, encoding: 'utf8', timeout: 30_000 });
   assert.deepEqual([yes.status, yes.stdout], [0, 'y\n']);
+});
+
+/** Every process of this test's lodged's guests (their cgroups) and of its engines and helpers (their command lines name its state): a host going down. */
+function killEveryGuestProcess(pids: number[]): void {
+  const victims = new Set<number>();
+  for (const pid of pids) {
+    for (const p of readFileSync(path.join(hostCgroup(pid, 'pids'), 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) victims.add(Number(p));
+  }
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    const cmdline = (() => {
+      try {
+        return readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    if (cmdline.includes(d.stateDir)) victims.add(Number(entry));
+  }
+  for (const pid of victims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // ended already
+    }
+  }
+}
+
+test('after a simulated host reboot (lodged and every guest process killed), lodged starts the --autostart guests that were running, in their order; the others stay stopped', async () => {
+  lodge('launch', 'busybox', 'late', '--autostart', '--autostart-order', '5', '--network', 'none');
+  lodge('launch', 'busybox', 'early', '--autostart', '--autostart-order', '1', '--network', 'none');
+  lodge('launch', 'busybox', 'plain', '--network', 'none');
+  lodge('launch', 'busybox', 'parked', '--autostart', '--network', 'none');
+  lodge('stop', 'parked', '--force');
+  assert.match(lodge('info', 'early'), /Autostart:\s+on \(order 1\)/);
+  const running = (await d.client.guests.list()).filter((g) => g.state === 'running');
+  const pids = await Promise.all(running.map((g) => guestPid(d, g.name)));
+  await d.kill9();
+  killEveryGuestProcess(pids);
+  await d.start();
+  for (const name of ['early', 'late']) await waitForState(d, name, 'running', 30_000);
+  const states = Object.fromEntries((await d.client.guests.list()).map((g) => [g.name, g.state]));
+  assert.deepEqual([states.plain, states.parked, states.web1, states.db1], ['stopped', 'stopped', 'stopped', 'stopped'], 'no autostart, or stopped by its admin (db1 has autostart): left stopped');
+  const starts = (await d.client.operations.list()).filter((o) => o.action === 'guest.autostart');
+  assert.deepEqual(starts.sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map((o) => [o.target, o.status]), [['early', 'success'], ['late', 'success']]);
+  assert.match(d.stderr, /autostart: early, late, in this order, 0.5 s apart/);
+  assert.equal(lodge('exec', 'late', '--', 'hostname').trim(), 'late');
+  // a bad order is refused at the flag, and a set turns it off
+  assert.match(d.lodge(['set', 'late', '--autostart-order', '1001']).stderr, /--autostart-order: "1001" is not a whole number from 0 to 1000/);
+  assert.match(lodge('set', 'late', '--autostart', 'off') + d.lodge(['info', 'late']).stdout, /Autostart:\s+off/);
 });

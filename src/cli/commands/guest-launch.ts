@@ -8,7 +8,7 @@ import { LodgeError } from '../../api/errors.js';
 import { restartPolicies, type AccelMode, type DeviceProfile, type RestartPolicy } from '../../api/guests.js';
 import type { NicRequest } from '../../api/networks.js';
 import type { LodgeClient } from '../../client/index.js';
-import { autonomicFromFlag, limitsFromFlags, priorityFromFlag, type LimitFlags } from '../flags.js';
+import { autonomicFromFlag, autostartOrderFromFlag, limitsFromFlags, priorityFromFlag, type LimitFlags } from '../flags.js';
 import { buildIfMissing } from '../image-on-demand.js';
 import { waitFor } from '../progress.js';
 
@@ -24,6 +24,8 @@ interface Flags extends LimitFlags {
   autonomic?: string;
   priority?: string;
   userData?: string;
+  autostart?: boolean;
+  autostartOrder?: string;
 }
 
 /** The most user data lodged takes (the API's own bound). */
@@ -66,10 +68,12 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--no-start', 'create the guest but leave it stopped')
     .option('--restart <policy>', 'when lodged starts it again after it ended on its own: no (default), on-failure or always')
     .option('--autonomic <policy>', 'on (default): the autonomic loop moves memory to and from it between its floor and ceiling, and lowers its CPU weight while it spins for long; off: it keeps its --memory and its weight')
+    .option('--autostart', 'lodged starts it at its own start if it was running and had ended without being stopped (the host rebooted): after a reboot it comes back; a guest you stopped stays stopped')
+    .option('--autostart-order <n>', 'its place among the guests lodged starts so, lower first (default 0), lodged --autostart-delay apart')
     .option('--priority <priority>', 'its CPU weight against the other guests when the CPUs are contended: low (half), normal (default) or high (twice)')
     .addHelpText(
       'after',
-      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch busybox web6 --memory 512M --memory-floor 128M\n  lodge launch busybox db2 --memory 1G --autonomic off\n  lodge launch busybox batch1 --priority low\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg\n  lodge launch debian/12-cloud app1 --kind vm --user-data cloud.yaml',
+      '\nExamples:\n  lodge launch busybox web1\n  lodge launch busybox web3 --network backend --network lab=10.77.0.10\n  lodge launch busybox web2 --memory 256M --cpu 1 --processes 200 --disk 1G\n  lodge launch busybox web4 --pool fast\n  lodge launch busybox web5 --restart on-failure\n  lodge launch busybox web6 --memory 512M --memory-floor 128M\n  lodge launch busybox db2 --memory 1G --autonomic off\n  lodge launch busybox batch1 --priority low\n  lodge launch debian/12 db1 --autostart --autostart-order 1\n  lodge launch debian/12 db1 --memory 1G\n  lodge launch busybox vm1 --kind vm --cpu 2 --memory 512M\n  lodge launch busybox-iso live1 --kind vm --profile legacy --accel tcg\n  lodge launch debian/12-cloud app1 --kind vm --user-data cloud.yaml',
     )
     .action(async (image: string, name: string, flags: Flags) => {
       if (!(guestKinds as readonly string[]).includes(flags.kind)) throw new LodgeError('BAD_REQUEST', `--kind: "${flags.kind}" is not ${guestKinds.join(', ')}`);
@@ -78,6 +82,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       if (flags.restart !== undefined && !(restartPolicies as readonly string[]).includes(flags.restart)) throw new LodgeError('BAD_REQUEST', `--restart: "${flags.restart}" is not ${restartPolicies.join(', ')}`);
       const autonomic = autonomicFromFlag(flags.autonomic);
       const priority = priorityFromFlag(flags.priority);
+      const autostartOrder = autostartOrderFromFlag(flags.autostartOrder);
       const options = {
         ...(flags.privileged ? { privileged: true } : {}),
         ...(flags.accel ? { accel: flags.accel as AccelMode } : {}),
@@ -98,6 +103,8 @@ export function register(program: Command, client: () => LodgeClient): void {
         ...(flags.restart ? { restart: flags.restart as RestartPolicy } : {}),
         ...(autonomic ? { autonomic } : {}),
         ...(priority ? { priority } : {}),
+        ...(flags.autostart ? { autostart: true } : {}),
+        ...(autostartOrder !== undefined ? { autostartOrder } : {}),
       });
       await waitFor(c, op, `Launching ${name}`);
       process.stderr.write(`${name} ${flags.start ? 'is running' : 'is created (stopped)'}\n`);

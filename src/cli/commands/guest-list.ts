@@ -54,6 +54,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ['Restart', g.restart],
         ['Autonomic', g.autonomic === 'off' ? 'off (its memory stays at its limit, its CPU weight at its priority\'s)' : 'on (lodge autonomic status shows its memory allocation and CPU weight)'],
         ['Priority', g.priority],
+        ['Autostart', g.autostart ? `on (order ${g.autostartOrder}): lodged starts it again at its start if it had ended without being stopped` : 'off'],
         ['Volumes', g.volumes?.map((v) => `${v.name}${v.path ? ` at ${v.path}` : ''}${v.device ? ` as ${v.device}` : ''}`).join(', ')],
         ['Root', g.root && `${formatSize(g.root.sizeBytes)} in storage pool ${g.root.pool}${g.root.usedBytes !== undefined ? `, ${formatSize(g.root.usedBytes)} used` : ''}`],
         ['Memory used', g.usage?.memoryBytes !== undefined ? formatSize(g.usage.memoryBytes) : undefined],
