@@ -13,6 +13,7 @@ import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import { canAllocateMemory, canHotplugDisks, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type ExecProcess, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
 import { bufferedExecProcess } from './buffered-exec.js';
+import { processAgeMs } from '../host/processes.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
 import { launchOptions, type LaunchOption } from '../api/host.js';
@@ -136,6 +137,9 @@ const quiescedPrefix = 'paused by lodged: ';
 function wrap(e: unknown, message: string): LodgeError {
   return e instanceof LodgeError ? e : new LodgeError('ENGINE_FAILED', message, { cause: e });
 }
+
+/** A guest whose engine started less than this long ago and whose agent does not answer is still booting. */
+const bootingMs = 3 * 60_000;
 
 /** How long autostart waits for one guest's start before it goes on to the next. */
 const autostartWaitMs = 5 * 60_000;
@@ -1028,25 +1032,41 @@ export class GuestService {
     return later;
   }
 
-  /** A running guest whose kind has `feature`, to exec in: its driver and spec. */
-  private async execTarget(name: string, feature: 'exec' | 'interactiveExec'): Promise<{ driver: GuestDriver; spec: GuestSpec }> {
+  /** A running guest whose kind has `feature`, to exec in: its driver and spec, and its engine's pid. */
+  private async execTarget(name: string, feature: 'exec' | 'interactiveExec'): Promise<{ driver: GuestDriver; spec: GuestSpec; pid?: number }> {
     const g = this.record(name);
-    await this.refresh(g);
+    const { pid } = await this.refresh(g);
     checkRunning(name, g.state, 'exec in');
     this.deps.drivers.require(g.kind, feature, name);
-    return { driver: this.driver(g), spec: this.spec(g) };
+    return { driver: this.driver(g), spec: this.spec(g), ...(pid !== undefined ? { pid } : {}) };
+  }
+
+  /**
+   * An agent that does not answer a guest started a short while ago: it is still booting,
+   * which is said as such (with how to wait for it) instead of as the agent's silence.
+   */
+  private stillBooting(name: string, pid: number | undefined, e: unknown): unknown {
+    const age = pid === undefined ? undefined : processAgeMs(pid);
+    if (!(e instanceof LodgeError) || e.code !== 'UNAVAILABLE' || age === undefined || age > bootingMs) return e;
+    return new LodgeError('UNAVAILABLE', `${name} is still booting (started ${Math.round(age / 1000)} s ago): its agent does not answer yet; try again, or wait for it with lodge start --wait (lodge launch --wait)`, { cause: e });
   }
 
   async exec(name: string, req: ExecPost): Promise<ExecResult> {
-    const { driver, spec } = await this.execTarget(name, 'exec');
-    return driver.exec(spec, req);
+    const { driver, spec, pid } = await this.execTarget(name, 'exec');
+    return driver.exec(spec, req).catch((e: unknown) => {
+      throw this.stillBooting(name, pid, e);
+    });
   }
 
   /** The command with its input and output as streams; a kind whose exec runs whole is run so behind the same streams. */
   async execStream(name: string, req: ExecRequest): Promise<ExecProcess> {
-    const { driver, spec } = await this.execTarget(name, 'exec');
+    const { driver, spec, pid } = await this.execTarget(name, 'exec');
     if (driver.execStream) return driver.execStream(spec, req);
-    return bufferedExecProcess((stdin) => driver.exec(spec, { ...req, stdin }), `exec in ${name}`);
+    const run = (stdin: string) =>
+      driver.exec(spec, { ...req, stdin }).catch((e: unknown) => {
+        throw this.stillBooting(name, pid, e);
+      });
+    return bufferedExecProcess(run, `exec in ${name}`);
   }
 
   async interactive(name: string, req: ExecRequest): Promise<InteractiveCommand> {

@@ -46,6 +46,14 @@ function bootTimeMs(): number {
   return Number(line?.split(' ')[1]) * 1000;
 }
 
+/** How long ago `pid` started, in ms, or undefined if no such process runs. */
+export function processAgeMs(pid: number): number | undefined {
+  const identity = readIdentity(pid);
+  if (!identity) return undefined;
+  const uptimeSeconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return Math.max(0, Math.round(uptimeSeconds * 1000 - (identity.startTime / ticksPerSecond) * 1000));
+}
+
 /** The identity of `pid` now, or undefined if no such process runs (a zombie has ended: it does not). */
 export function readIdentity(pid: number): ProcessIdentity | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;

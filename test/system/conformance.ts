@@ -363,14 +363,19 @@ export function conformance(kind: GuestKind, pool: 'btrfs' | 'dir' = 'btrfs'): v
     assert.match(consoleLog('g1'), facts.halted, 'it shut down, it was not killed');
     assert.match(d.lodge(['exec', 'g1', '--', 'true']).stderr, /cannot exec in g1: it is stopped/);
 
-    assert.equal(d.lodge(['start', 'g1']).code, 0);
+    // --wait: back once it answers exec, which then works at once
+    const started = d.lodge(['start', 'g1', '--wait']);
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stderr, /g1 is running and answers exec/);
+    assert.equal((await run('g1', 'true')).exitCode, 0);
     const pid2 = await guestPid(d, 'g1');
     assert.notEqual(pid2, pid);
-    await ready('g1');
     const restart = d.lodge(['restart', 'g1', '--timeout', '60']);
     assert.equal(restart.code, 0, restart.stderr);
     assert.notEqual(await guestPid(d, 'g1'), pid2);
     assert.equal((await d.client.guests.get('g1')).state, 'running');
+    // an exec while it boots answers, or says it is still booting (not the agent's silence)
+    await run('g1', 'true').catch((e: Error) => assert.match(e.message, /^g1 is still booting \(started \d+ s ago\): its agent does not answer yet/));
     const refusal = d.lodge(['delete', 'g1']);
     assert.equal(refusal.code, 1);
     assert.match(refusal.stderr, /cannot delete g1: it is running; stop it first or use force/);

@@ -11,6 +11,7 @@ import type { LodgeClient } from '../../client/index.js';
 import { autonomicFromFlag, autostartOrderFromFlag, limitsFromFlags, priorityFromFlag, type LimitFlags } from '../flags.js';
 import { buildIfMissing } from '../image-on-demand.js';
 import { waitFor } from '../progress.js';
+import { waitTimeout, waitUntilReady } from '../wait-ready.js';
 
 interface Flags extends LimitFlags {
   kind: string;
@@ -26,6 +27,8 @@ interface Flags extends LimitFlags {
   userData?: string;
   autostart?: boolean;
   autostartOrder?: string;
+  wait?: boolean;
+  waitTimeout: string;
 }
 
 /** The most user data lodged takes (the API's own bound). */
@@ -66,6 +69,8 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--user-data <file>', "vm: cloud-init's user data (#cloud-config or a script) for an image with cloud-init, such as debian/12-cloud")
     .option('--privileged', 'ct: no user namespace, so root in the guest is root on the host (gives up the main isolation layer)')
     .option('--no-start', 'create the guest but leave it stopped')
+    .option('--wait', 'return once the guest answers exec (has booted), not when its engine runs')
+    .option('--wait-timeout <seconds>', 'how long --wait waits', '300')
     .option('--restart <policy>', 'when lodged starts it again after it ended on its own: no (default), on-failure or always')
     .option('--autonomic <policy>', 'on (default): the autonomic loop moves memory to and from it between its floor and ceiling, and lowers its CPU weight while it spins for long; off: it keeps its --memory and its weight')
     .option('--autostart', 'lodged starts it at its own start if it was running and had ended without being stopped (the host rebooted): after a reboot it comes back; a guest you stopped stays stopped')
@@ -83,6 +88,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       const autonomic = autonomicFromFlag(flags.autonomic);
       const priority = priorityFromFlag(flags.priority);
       const autostartOrder = autostartOrderFromFlag(flags.autostartOrder);
+      const waitSeconds = flags.wait ? waitTimeout(flags.waitTimeout) : undefined;
       const options = {
         ...(flags.privileged ? { privileged: true } : {}),
         ...(flags.accel ? { accel: flags.accel as AccelMode } : {}),
@@ -107,6 +113,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ...(autostartOrder !== undefined ? { autostartOrder } : {}),
       });
       await waitFor(c, op, `Launching ${name}`);
-      process.stderr.write(`${name} ${flags.start ? 'is running' : 'is created (stopped)'}\n`);
+      if (waitSeconds !== undefined && flags.start) await waitUntilReady(c, name, waitSeconds);
+      process.stderr.write(`${name} ${flags.start ? (flags.wait ? 'is running and answers exec' : 'is running') : 'is created (stopped)'}\n`);
     });
 }
