@@ -5,14 +5,16 @@
  *   (a) throughput: --megabytes (100) of random bytes into `cat` on stdin and out of it on
  *       stdout, counted on the far side;
  *   (b) latency: one line written to a shell's stdin until its echo comes back on stdout,
- *       over 50 lines in one exec (what streaming adds to each line).
+ *       over 50 lines in one exec (what streaming adds to each line);
+ *   (c) a pv guest: the host CPU its processes use over 30 s idle, and `exec true` through its
+ *       agent (API and CLI), against `runc exec true` in the container.
  * Runs alternate (lodge, runc, podman, ...). Options: --runs N (5), --megabytes N, --no-peers.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { lodgeBin } from '../test/system/harness.js';
+import { cgroupCpuSeconds, hostCgroup, lodgeBin } from '../test/system/harness.js';
 import { privateDaemon, type Benchmark } from './bench.js';
 import { podman } from './peers.js';
 import { compare, elapsedMs, median, series, show, showComparison, timed } from './stats.js';
@@ -94,13 +96,35 @@ export const execBench: Benchmark = async (ctx) => {
   const latencyPodman = echo.podman ? compare(ms('lodge'), ms('podman')) : undefined;
   if (latencyPodman) ctx.log(`${show(latencyPodman.against)}\nratio: ${latencyPodman.ratio.toFixed(2)}`);
 
+  ctx.log('(c) a pv guest: idle CPU over 30 s, exec true through its agent');
+  await d.launch('p1', { kind: 'pv', networks: [] });
+  for (let i = 0; i < 120 && spawnSync(process.execPath, [lodgeBin, 'exec', 'p1', '--', 'true'], { env }).status !== 0; i++) await new Promise((r) => setTimeout(r, 500));
+  const cgroup = hostCgroup((await d.client.guests.get('p1')).pid!, 'pids');
+  const cpu0 = cgroupCpuSeconds(cgroup);
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, 30_000));
+  const idlePercent = ((cgroupCpuSeconds(cgroup) - cpu0) / (elapsedMs(t0) / 1000)) * 100;
+  ctx.log(`pv guest idle: ${idlePercent.toFixed(2)} % of a core over 30 s`);
+  const pvApi: number[] = [];
+  const pvCli: number[] = [];
+  const rawExec: number[] = [];
+  for (let i = 0; i < runs * 4; i++) {
+    pvApi.push(await timed(() => d.client.guests.exec('p1', { command: ['true'] })));
+    pvCli.push(await timed(() => spawnSync(process.execPath, [lodgeBin, 'exec', 'p1', '--', 'true'], { env })));
+    rawExec.push(await timed(() => spawnSync(sides.runc[0]!, [...sides.runc.slice(1), 'true'])));
+  }
+  const pvExec = compare(series('pv exec true (API)', 'ms', pvApi), series('runc exec true (ct)', 'ms', rawExec));
+  ctx.log(showComparison(pvExec));
+  ctx.log(show(series('lodge exec p1 -- true (CLI)', 'ms', pvCli)));
+
   const mb = (xs: number[]) => median(xs).toFixed(0);
   return {
     summary:
       `${megabytes} MB through cat: lodge ${mb(through.lodge!)} MB/s, runc ${mb(through.runc!)} MB/s` +
       (through.podman ? `, podman ${mb(through.podman)} MB/s` : `, podman not compared`) +
       `; a line's round trip: lodge ${median(echo.lodge!).toFixed(2)} ms, runc ${median(echo.runc!).toFixed(2)} ms` +
-      (echo.podman ? `, podman ${median(echo.podman).toFixed(2)} ms` : ''),
-    result: { throughput, latency, ...(throughputPodman ? { throughputPodman } : {}), ...(latencyPodman ? { latencyPodman } : {}) },
+      (echo.podman ? `, podman ${median(echo.podman).toFixed(2)} ms` : '') +
+      `; pv guest idle ${idlePercent.toFixed(2)} % of a core, its exec ${median(pvApi).toFixed(0)} ms (API), ${median(pvCli).toFixed(0)} ms (CLI)`,
+    result: { throughput, latency, pvIdlePercent: idlePercent, pvExec, ...(throughputPodman ? { throughputPodman } : {}), ...(latencyPodman ? { latencyPodman } : {}) },
   };
 };

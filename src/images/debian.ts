@@ -27,7 +27,8 @@ Description=Lodge agent (lodge exec in pv guests)
 ConditionKernelCommandLine=LODGE_KIND=pv
 
 [Service]
-ExecStart=/usr/local/sbin/lodge-agent
+# bash, not dash: it waits between looks without starting a process (images/agent.ts)
+ExecStart=/bin/bash /usr/local/sbin/lodge-agent
 Restart=always
 
 [Install]

@@ -305,6 +305,21 @@ export async function guestPid(d: TestDaemon, name: string): Promise<number> {
   return g.pid;
 }
 
+/** CPU seconds (user and system) of every process in a cgroup of the pids controller. */
+export function cgroupCpuSeconds(dir: string): number {
+  let ticks = 0;
+  for (const pid of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // it ended meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
 /** The host-side cgroup directory of a guest's init for one v1 controller. */
 export function hostCgroup(pid: number, controller: string): string {
   const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')

@@ -127,19 +127,22 @@ export class AgentChannel {
       // the agent looks for *.sh: the script appears whole, by rename
       await writeFile(`${script}.tmp`, requestScript(req), { mode: 0o644 });
       await rename(`${script}.tmp`, script);
-      for (let waited = 0; !(await exists(`${out}.taken`)); waited += 50) {
-        if (waited >= takeTimeoutMs) {
+      // looked at often: the agent takes a request within its pause (images/agent.ts), and these are host lstat calls
+      for (const start = Date.now(); !(await exists(`${out}.taken`)); await sleep(10)) {
+        if (Date.now() - start >= takeTimeoutMs) {
           throw new LodgeError('UNAVAILABLE', `no lodge-agent took the command in ${name} within ${takeTimeoutMs / 1000} s (Lodge's images start it at boot; is the guest still booting, or is the image imported without it?)`);
         }
-        await sleep(50);
       }
       // as long as the command runs, up to the hour a ct exec has too; a guest deleted meanwhile takes its exchange with it
       const ended = () => new LodgeError('CONFLICT', `exec in ${name}: the guest was stopped or deleted while the command ran`);
-      for (let polls = 0, deadline = Date.now() + runTimeoutMs; !(await exists(`${out}.exit`)); polls++, await sleep(20)) {
+      // every 5 ms at first (most commands are short), then less often, up to every 50 ms
+      for (let pause = 5, checked = Date.now(), deadline = checked + runTimeoutMs; !(await exists(`${out}.exit`)); await sleep(pause), pause = Math.min(pause * 2, 50)) {
         if (Date.now() >= deadline) throw new LodgeError('ENGINE_FAILED', `exec in ${name}: ${req.command[0]} did not end within ${runTimeoutMs / 60_000} minutes`);
         if (!(await exists(this.responses))) throw ended();
         // about once a second: the engine itself (an answer written as it ended is still taken)
-        if (polls % 50 === 49 && !(await this.alive()) && !(await exists(`${out}.exit`))) throw ended();
+        if (Date.now() - checked < 1000) continue;
+        checked = Date.now();
+        if (!(await this.alive()) && !(await exists(`${out}.exit`))) throw ended();
       }
       const exit = (await answer('exit', 32)).trim();
       if (!/^\d{1,3}$/.test(exit)) throw new LodgeError('ENGINE_FAILED', `the exit answer of ${name}'s agent (${out}.exit) is not an exit code`);
