@@ -12,7 +12,7 @@ import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import { canAllocateMemory, canHotplugDisks, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type ExecProcess, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
-import { bufferedExecProcess } from './buffered-exec.js';
+import { wholeInputExecProcess } from '../drivers/whole-input-exec.js';
 import { processAgeMs } from '../host/processes.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
 import type { GuestCopyPost } from '../api/snapshots.js';
@@ -1061,12 +1061,20 @@ export class GuestService {
   /** The command with its input and output as streams; a kind whose exec runs whole is run so behind the same streams. */
   async execStream(name: string, req: ExecRequest): Promise<ExecProcess> {
     const { driver, spec, pid } = await this.execTarget(name, 'exec');
-    if (driver.execStream) return driver.execStream(spec, req);
-    const run = (stdin: string) =>
-      driver.exec(spec, { ...req, stdin }).catch((e: unknown) => {
-        throw this.stillBooting(name, pid, e);
-      });
-    return bufferedExecProcess(run, `exec in ${name}`);
+    const booting = (e: unknown) => {
+      throw this.stillBooting(name, pid, e);
+    };
+    if (driver.execStream) {
+      const proc = await driver.execStream(spec, req).catch(booting);
+      proc.exit = proc.exit.catch(booting);
+      return proc;
+    }
+    return wholeInputExecProcess(async (stdin, stdout, stderr) => {
+      const r = await driver.exec(spec, { ...req, stdin }).catch(booting);
+      stdout.write(r.stdout);
+      stderr.write(r.stderr);
+      return r.exitCode;
+    }, `exec in ${name}`);
   }
 
   async interactive(name: string, req: ExecRequest): Promise<InteractiveCommand> {

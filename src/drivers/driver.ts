@@ -199,7 +199,7 @@ export interface GuestDriver {
   /** Applies limits to a running guest; answers those its engine takes only at its next start (the rest applied now). */
   setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<LimitsAtNextStart | void>;
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult>;
-  /** Kinds whose exec streams; the others' is run whole (core/buffered-exec.ts). */
+  /** Kinds whose exec streams (pv: its output, its input whole); the others' is run whole behind the same streams (core). */
   execStream?(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess>;
   /** Kinds with the interactiveExec feature: the command on a pty. */
   interactive?(spec: GuestSpec, request: ExecRequest): InteractiveCommand;

@@ -73,6 +73,24 @@ export async function readUntrusted(file: string, { what, maxBytes }: UntrustedR
   }
 }
 
+/**
+ * Up to `bytes` bytes of the file from `offset` (a file read as it grows, a little at a time);
+ * undefined if it does not exist. A link, a FIFO, a device or a second name is an error.
+ */
+export async function readUntrustedFrom(file: string, what: string, offset: number, bytes: number): Promise<Buffer | undefined> {
+  const opened = await openUntrusted(file, what);
+  if (!opened) return undefined;
+  try {
+    const length = Math.max(0, Math.min(bytes, opened.size - offset));
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    for (let n; got < length && (n = (await opened.handle.read(buf, got, length - got, offset + got)).bytesRead) > 0; ) got += n;
+    return buf.subarray(0, got);
+  } finally {
+    await opened.handle.close();
+  }
+}
+
 /** The first `bytes` bytes of the file (fewer if it is shorter); undefined if it does not exist. */
 export async function readUntrustedHead(file: string, what: string, bytes: number): Promise<Buffer | undefined> {
   const opened = await openUntrusted(file, what);

@@ -6,13 +6,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as UnixDgram from 'unix-dgram';
 import { Mconsole } from '../../src/drivers/pv/mconsole.js';
-import { cgroupCpuSeconds, consoleExpect, guestPid, hostCgroup, requireProgram, TestDaemon, waitForState } from './harness.js';
+import { cgroupCpuSeconds, consoleExpect, guestPid, hostCgroup, lodgeBin, requireProgram, TestDaemon, waitForState } from './harness.js';
 
 const d = new TestDaemon();
 /** An image's pv base, named by what it is made from (this UML and its modules). */
@@ -72,6 +72,19 @@ test('exec in a pv guest goes through its agent, which leaves nothing of the exc
   const agent = path.join(path.dirname(umlDir), 'agent');
   assert.deepEqual(readdirSync(path.join(agent, 'requests')), []);
   assert.deepEqual(readdirSync(path.join(agent, 'responses')), []);
+});
+
+test('exec in a pv guest streams its output: a line is seen as it is written, not when the command ends', async () => {
+  const child = spawn(process.execPath, [lodgeBin, 'exec', 'pv1', '--', 'sh', '-c', 'echo first; sleep 2; echo second >&2; echo third'], { env: { ...process.env, LODGE_SOCKET: d.socket } });
+  child.stdin.end(); // a pv guest's exec takes its input whole: the command starts once it has ended
+  const seen: Array<[string, number]> = [];
+  child.stdout.on('data', (b: Buffer) => seen.push([`out:${b.toString().trim()}`, Date.now()]));
+  child.stderr.on('data', (b: Buffer) => seen.push([`err:${b.toString().trim()}`, Date.now()]));
+  const code = await new Promise((r) => child.on('close', r));
+  assert.equal(code, 0);
+  assert.deepEqual(seen.map(([what]) => what).sort(), ['err:second', 'out:first', 'out:third']);
+  const at = Object.fromEntries(seen);
+  assert.ok(at['out:third']! - at['out:first']! >= 1500, `the first line came with the last: ${JSON.stringify(seen)}`);
 });
 
 test("an idle pv guest costs the host next to nothing: its agent waits without starting a process", { timeout: 120_000 }, async () => {

@@ -11,17 +11,22 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, chown, copyFile, lstat, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LodgeError } from '../../api/errors.js';
 import type { ExecPost, ExecResult } from '../../api/guests.js';
-import { copyUntrusted, readUntrustedText } from '../../host/untrusted-file.js';
+import { copyUntrusted, readUntrustedFrom, readUntrustedText } from '../../host/untrusted-file.js';
 import { agentMount } from '../../images/agent.js';
 import type { FilePush, GuestFileInfo } from '../driver.js';
 import { filesAnswer, filesCommand, ownership, tempBeside } from '../files-script.js';
 
 /** What lodged takes of a pv exec's stdout and of its stderr: the answer is held whole in memory. */
 export const maxOutputBytes = 8 * 1024 * 1024;
+
+/** What a streamed exec reads of an answer file at a time, and lets wait in a sink before it stops reading. */
+const followChunkBytes = 256 * 1024;
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -116,6 +121,55 @@ export class AgentChannel {
   }
 
   async exec(name: string, req: ExecPost, takeTimeoutMs = 15_000, runTimeoutMs = 3_600_000): Promise<ExecResult> {
+    let result: ExecResult | undefined;
+    await this.exchange(name, req, { takeTimeoutMs, runTimeoutMs }, async (out, exitCode) => {
+      const answer = async (ext: string) => (await readUntrustedText(`${out}.${ext}`, { what: `the ${ext} answer of ${name}'s agent`, maxBytes: maxOutputBytes })) ?? '';
+      result = { exitCode, stdout: await answer('out'), stderr: await answer('err') };
+    });
+    return result!;
+  }
+
+  /**
+   * As exec, with the command's stdout and stderr written to `stdout` and `stderr` as the
+   * agent writes them (read from its answer files as they grow, at the sinks' pace); answers
+   * the exit code.
+   */
+  async execStreaming(name: string, req: ExecPost, stdout: Writable, stderr: Writable): Promise<number> {
+    const sinks = { out: { sink: stdout, at: 0 }, err: { sink: stderr, at: 0 } };
+    /** What the answer files hold past what was sent; `all`: to their end, waiting for a full sink to drain. */
+    const follow = async (out: string, all: boolean) => {
+      for (const [ext, s] of Object.entries(sinks)) {
+        for (;;) {
+          if (s.sink.writableLength > followChunkBytes) {
+            if (!all) break;
+            await once(s.sink, 'drain');
+          }
+          const chunk = await readUntrustedFrom(`${out}.${ext}`, `the ${ext} answer of ${name}'s agent`, s.at, followChunkBytes);
+          if (!chunk?.length) break;
+          s.at += chunk.length;
+          s.sink.write(chunk);
+        }
+      }
+    };
+    let code = 0;
+    await this.exchange(name, req, { takeTimeoutMs: 15_000, runTimeoutMs: 3_600_000, follow: (out) => follow(out, false) }, async (out, exitCode) => {
+      await follow(out, true);
+      code = exitCode;
+    });
+    return code;
+  }
+
+  /**
+   * One request: its script (and input) written, taken by the agent, waited for to its exit
+   * code (`follow` called at each look meanwhile), `answered` with where its answers are, and
+   * every file of it removed whatever happened.
+   */
+  private async exchange(
+    name: string,
+    req: ExecPost,
+    { takeTimeoutMs, runTimeoutMs, follow }: { takeTimeoutMs: number; runTimeoutMs: number; follow?: (out: string) => Promise<void> },
+    answered: (out: string, exitCode: number) => Promise<void>,
+  ): Promise<void> {
     await this.check(name);
     const id = randomUUID();
     const script = path.join(this.requests, `${id}.sh`);
@@ -137,6 +191,7 @@ export class AgentChannel {
       const ended = () => new LodgeError('CONFLICT', `exec in ${name}: the guest was stopped or deleted while the command ran`);
       // every 5 ms at first (most commands are short), then less often, up to every 50 ms
       for (let pause = 5, checked = Date.now(), deadline = checked + runTimeoutMs; !(await exists(`${out}.exit`)); await sleep(pause), pause = Math.min(pause * 2, 50)) {
+        await follow?.(out);
         if (Date.now() >= deadline) throw new LodgeError('ENGINE_FAILED', `exec in ${name}: ${req.command[0]} did not end within ${runTimeoutMs / 60_000} minutes`);
         if (!(await exists(this.responses))) throw ended();
         // about once a second: the engine itself (an answer written as it ended is still taken)
@@ -146,7 +201,7 @@ export class AgentChannel {
       }
       const exit = (await answer('exit', 32)).trim();
       if (!/^\d{1,3}$/.test(exit)) throw new LodgeError('ENGINE_FAILED', `the exit answer of ${name}'s agent (${out}.exit) is not an exit code`);
-      return { exitCode: Number(exit), stdout: await answer('out', maxOutputBytes), stderr: await answer('err', maxOutputBytes) };
+      await answered(out, Number(exit));
     } finally {
       await rm(script, { force: true });
       await rm(`${script}.tmp`, { force: true });

@@ -18,11 +18,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as UnixDgram from 'unix-dgram';
 import { LodgeError } from '../../api/errors.js';
-import type { ExecPost, ExecResult } from '../../api/guests.js';
+import type { ExecPost, ExecRequest, ExecResult } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
-import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome } from '../driver.js';
+import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome } from '../driver.js';
+import { wholeInputExecProcess } from '../whole-input-exec.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
 import { umlArgv } from './argv.js';
@@ -350,6 +351,13 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
     await this.secureDir(spec);
     return this.paths(spec).agent.exec(spec.name, request);
+  }
+
+  /** Its output as the agent writes it; its input whole, as the agent takes it (drivers/whole-input-exec.ts). */
+  async execStream(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess> {
+    await this.secureDir(spec);
+    const agent = this.paths(spec).agent;
+    return wholeInputExecProcess((stdin, stdout, stderr) => agent.execStreaming(spec.name, { ...request, stdin }, stdout, stderr), `exec in ${spec.name}`);
   }
 
   /** Through lodge-agent, as an exec: the guest's own kernel resolves the path (files are refused while it is stopped). */

@@ -1,23 +1,27 @@
 /**
- * @module An exec as streams for the kinds whose exec runs whole (pv through lodge-agent, vm
- * through the QEMU guest agent): stdin is gathered up to the cap, the command runs once it
- * has ended, and its output comes when the command has ended. Such a command cannot be
- * signalled from here, and a client that leaves does not end it.
+ * @module An exec as streams for the kinds whose agent takes a command's input whole (pv
+ * through lodge-agent, vm through the QEMU guest agent): stdin is gathered up to the cap and
+ * the command runs once it has ended; its output comes as the kind's run gives it (pv: as the
+ * command writes it, vm: when it has ended). Such a command cannot be signalled from here,
+ * and a client that leaves does not end it.
  */
 import { PassThrough, Writable } from 'node:stream';
 import { LodgeError } from '../api/errors.js';
-import { execOutputCapBytes, type ExecResult } from '../api/guests.js';
-import type { ExecProcess } from '../drivers/driver.js';
+import { execOutputCapBytes } from '../api/guests.js';
+import type { ExecProcess } from './driver.js';
+
+/** Runs the command with its whole input, writing its output to `stdout` and `stderr` (the caller ends them); answers its exit code. */
+export type WholeInputRun = (stdin: string, stdout: PassThrough, stderr: PassThrough) => Promise<number>;
 
 /** `what` names the exec in errors: "exec in web1". */
-export function bufferedExecProcess(run: (stdin: string) => Promise<ExecResult>, what: string, maxInputBytes = execOutputCapBytes): ExecProcess {
+export function wholeInputExecProcess(run: WholeInputRun, what: string, maxInputBytes = execOutputCapBytes): ExecProcess {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const input: Buffer[] = [];
   let inputBytes = 0;
   let tooMuch: LodgeError | undefined;
-  let ran: (stdin: string) => void = () => {};
-  const stdinEnded = new Promise<string>((resolve) => (ran = resolve));
+  let ended: (stdin: string) => void = () => {};
+  const stdinEnded = new Promise<string>((resolve) => (ended = resolve));
   const stdin = new Writable({
     write(chunk: Buffer, _encoding, done) {
       inputBytes += chunk.length;
@@ -29,25 +33,20 @@ export function bufferedExecProcess(run: (stdin: string) => Promise<ExecResult>,
       done();
     },
     final(done) {
-      ran(Buffer.concat(input).toString());
+      ended(Buffer.concat(input).toString());
       done();
     },
   });
   stdin.on('error', () => {}); // told through exit
   const exit = new Promise<number>((resolve, reject) => {
     stdin.once('error', () => reject(tooMuch));
-    void stdinEnded.then(run).then(
-      (result) => {
-        stdout.end(result.stdout);
-        stderr.end(result.stderr);
-        resolve(result.exitCode);
-      },
-      (e: unknown) => {
+    void stdinEnded
+      .then((text) => run(text, stdout, stderr))
+      .then(resolve, reject)
+      .finally(() => {
         stdout.end();
         stderr.end();
-        reject(e);
-      },
-    );
+      });
   });
   return {
     stdin,

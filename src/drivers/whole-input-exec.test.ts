@@ -2,13 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { text } from 'node:stream/consumers';
 import { LodgeError } from '../api/errors.js';
-import { bufferedExecProcess } from './buffered-exec.js';
+import { wholeInputExecProcess } from './whole-input-exec.js';
 
 test('a whole exec behind streams: input gathered to its end, output and exit code after', async () => {
   const seen: string[] = [];
-  const p = bufferedExecProcess(async (stdin) => {
+  const p = wholeInputExecProcess(async (stdin, stdout, stderr) => {
     seen.push(stdin);
-    return { exitCode: 3, stdout: stdin.toUpperCase(), stderr: 'warn' };
+    stdout.write(stdin.toUpperCase());
+    stderr.write('warn');
+    return 3;
   }, 'exec in p1');
   p.stdin.write('hel');
   p.stdin.end('lo');
@@ -19,15 +21,15 @@ test('a whole exec behind streams: input gathered to its end, output and exit co
 
 test('input past the cap fails the exec with its reason and runs nothing; a failed run fails it too', async () => {
   let ran = false;
-  const p = bufferedExecProcess(async () => {
+  const p = wholeInputExecProcess(async () => {
     ran = true;
-    return { exitCode: 0, stdout: '', stderr: '' };
+    return 0;
   }, 'exec in p1', 4);
   p.stdin.write('12345');
   await assert.rejects(p.exit, /exec in p1: more than .* MiB on stdin/);
   assert.equal(ran, false);
 
-  const q = bufferedExecProcess(() => Promise.reject(new LodgeError('UNAVAILABLE', 'no agent')), 'exec in p1');
+  const q = wholeInputExecProcess(() => Promise.reject(new LodgeError('UNAVAILABLE', 'no agent')), 'exec in p1');
   q.stdin.end();
   await assert.rejects(q.exit, /no agent/);
 });
