@@ -1042,13 +1042,14 @@ export class GuestService {
   }
 
   /**
-   * An agent that does not answer a guest started a short while ago: it is still booting,
-   * which is said as such (with how to wait for it) instead of as the agent's silence.
+   * An agent that does not answer a guest started a short while ago: it may still be booting,
+   * which is said beside the agent's silence, with how to wait for it (an image without an
+   * agent, or one whose agent died, is silent just as well).
    */
   private stillBooting(name: string, pid: number | undefined, e: unknown): unknown {
     const age = pid === undefined ? undefined : processAgeMs(pid);
     if (!(e instanceof LodgeError) || e.code !== 'UNAVAILABLE' || age === undefined || age > bootingMs) return e;
-    return new LodgeError('UNAVAILABLE', `${name} is still booting (started ${Math.round(age / 1000)} s ago): its agent does not answer yet; try again, or wait for it with lodge start --wait (lodge launch --wait)`, { cause: e });
+    return new LodgeError('UNAVAILABLE', `${e.message} (${name} started ${Math.round(age / 1000)} s ago: it may still be booting; lodge start --wait or launch --wait waits for it)`, { cause: e });
   }
 
   async exec(name: string, req: ExecPost): Promise<ExecResult> {
