@@ -40,6 +40,8 @@ export function GuestsPage() {
       if (error) setErrors((shown) => [...shown, `${e.action} ${e.target} failed: ${error.message ?? 'no reason given'}`]);
       soon();
     };
+    // at once, not only when the events stream opens: a stream that waits for a connection left the list 'Loading'
+    void load();
     void followEvents(onEvent, soon, stop.signal);
     return () => {
       stop.abort();
