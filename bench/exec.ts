@@ -7,8 +7,10 @@
  *   (b) latency: one line written to a shell's stdin until its echo comes back on stdout,
  *       over 50 lines in one exec (what streaming adds to each line);
  *   (c) a pv guest: the host CPU its processes use over 30 s idle, and `exec true` through its
- *       agent (API and CLI), against `runc exec true` in the container.
- * Runs alternate (lodge, runc, podman, ...). Options: --runs N (5), --megabytes N, --no-peers.
+ *       agent (API and CLI), against `runc exec true` in the container;
+ *   (d) the pv guest and a vm (TCG) through lodge-execd: --guest-megabytes (10) through cat and
+ *       a line's round trip, against runc exec in the container.
+ * Runs alternate (lodge, runc, podman, ...). Options: --runs N (5), --megabytes N, --guest-megabytes N, --no-peers.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -117,6 +119,35 @@ export const execBench: Benchmark = async (ctx) => {
   ctx.log(showComparison(pvExec));
   ctx.log(show(series('lodge exec p1 -- true (CLI)', 'ms', pvCli)));
 
+  const guestMegabytes = Number(ctx.options['guest-megabytes'] ?? 10);
+  ctx.log(`(d) the pv guest and a vm through lodge-execd: ${guestMegabytes} MB through cat, a line's round trip`);
+  await d.launch('v1', { kind: 'vm', networks: [] });
+  for (let i = 0; i < 240 && spawnSync(process.execPath, [lodgeBin, 'exec', 'v1', '--', 'pidof', 'lodge-execd'], { env }).status !== 0; i++) await new Promise((r) => setTimeout(r, 500));
+  const guestInput = path.join(d.dir, 'guest-input');
+  writeFileSync(guestInput, randomBytes(guestMegabytes * 1024 * 1024));
+  const guests = { pv: [process.execPath, lodgeBin, 'exec', 'p1', '--'], vm: [process.execPath, lodgeBin, 'exec', 'v1', '--'], runc: sides.runc };
+  const guestThrough: Record<string, number[]> = {};
+  const guestEcho: Record<string, number[]> = {};
+  for (let i = 0; i < runs; i++) {
+    for (const [side, argv] of Object.entries(guests)) {
+      let counted = '';
+      const ms = await timed(() => {
+        counted = spawnSync('sh', ['-c', `${q([...argv, 'cat'])} < ${q([guestInput])} | wc -c`], { env, encoding: 'utf8' }).stdout.trim();
+      });
+      if (Number(counted) !== guestMegabytes * 1024 * 1024) throw new Error(`${side}: ${counted} bytes came back, not ${guestMegabytes} MB`);
+      (guestThrough[side] ??= []).push((guestMegabytes / ms) * 1000);
+      (guestEcho[side] ??= []).push(...(await echoTimes([...argv, 'sh', '-c', 'while read l; do echo "$l"; done'], env, 20)));
+    }
+  }
+  const guestStreams = Object.fromEntries(
+    (['pv', 'vm'] as const).map((kind) => {
+      const throughputKind = compare(series(`${kind} exec cat`, 'MB/s', guestThrough[kind]!), series('runc exec cat', 'MB/s', guestThrough.runc!));
+      const latencyKind = compare(series(`${kind}: a line's round trip`, 'ms', guestEcho[kind]!), series("runc: a line's round trip", 'ms', guestEcho.runc!));
+      ctx.log(`${showComparison(throughputKind)}\n${showComparison(latencyKind)}`);
+      return [kind, { throughput: throughputKind, latency: latencyKind }];
+    }),
+  );
+
   const mb = (xs: number[]) => median(xs).toFixed(0);
   return {
     summary:
@@ -124,7 +155,8 @@ export const execBench: Benchmark = async (ctx) => {
       (through.podman ? `, podman ${mb(through.podman)} MB/s` : `, podman not compared`) +
       `; a line's round trip: lodge ${median(echo.lodge!).toFixed(2)} ms, runc ${median(echo.runc!).toFixed(2)} ms` +
       (echo.podman ? `, podman ${median(echo.podman).toFixed(2)} ms` : '') +
-      `; pv guest idle ${idlePercent.toFixed(2)} % of a core, its exec ${median(pvApi).toFixed(0)} ms (API), ${median(pvCli).toFixed(0)} ms (CLI)`,
-    result: { throughput, latency, pvIdlePercent: idlePercent, pvExec, ...(throughputPodman ? { throughputPodman } : {}), ...(latencyPodman ? { latencyPodman } : {}) },
+      `; pv guest idle ${idlePercent.toFixed(2)} % of a core, its exec ${median(pvApi).toFixed(0)} ms (API), ${median(pvCli).toFixed(0)} ms (CLI)` +
+      `; through lodge-execd ${guestMegabytes} MB: pv ${median(guestThrough.pv!).toFixed(1)} MB/s, vm ${median(guestThrough.vm!).toFixed(1)} MB/s (runc ${mb(guestThrough.runc!)}), a line: pv ${median(guestEcho.pv!).toFixed(2)} ms, vm ${median(guestEcho.vm!).toFixed(2)} ms`,
+    result: { throughput, latency, pvIdlePercent: idlePercent, pvExec, guestStreams, ...(throughputPodman ? { throughputPodman } : {}), ...(latencyPodman ? { latencyPodman } : {}) },
   };
 };

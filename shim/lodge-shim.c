@@ -29,6 +29,15 @@
  *                     DIR/console.sock (SCM_RIGHTS) and the main pid is read from --pidfile.
  *   (default)         the shim makes a pty and runs CMD on its slave; CMD is the main process.
  *
+ * With --channel (pty mode), the command also gets a line of two pipes, fd 4 to read and fd 5
+ * to write, which the shim serves on DIR/exec.sock once the command has first written to it
+ * (so that its being there says something in the guest speaks on the line), to one client at
+ * a time (others are closed at once). A paravirtual guest's second serial line is this pair:
+ * lodge-execd in the guest speaks to lodged over it (src/drivers/exec-frames.ts). Pipes, not
+ * a socket pair: UML waits for SIGIO, which a unix stream socket sends a reader that does not
+ * block only once. Bytes pass both ways at the pace of the slower side; what the guest sends
+ * while no client is connected is dropped.
+ *
  * The first line on stdout tells the caller the outcome: "ok SHIMPID MAINPID" or
  * "error MESSAGE". Why C and not conmon: conmon's attach socket is SOCK_SEQPACKET, which
  * Node's net module cannot open, and a few hundred KB per guest matters at thousands of guests.
@@ -218,6 +227,10 @@ static int receive_fd(int conn) {
   return fd;
 }
 
+/* --channel: the shim's ends of the line (what the command writes, what it reads), and the command's until it runs */
+static int chan_in = -1, chan_out = -1, child_in = -1, child_out = -1;
+static int want_channel;
+
 /* cgroup.procs files the command joins before it runs, so none of its children escape them */
 static const char *joins[8];
 static int njoins;
@@ -280,11 +293,15 @@ static pid_t spawn(char **argv, int in, int out, int err, int ctty) {
   dup2(in, 0);
   dup2(out, 1);
   dup2(err, 2);
+  /* out of the way of 3 to 5 first, wherever the pipes were made */
+  int line_in = child_in >= 0 ? fcntl(child_in, F_DUPFD_CLOEXEC, 10) : -1;
+  int line_out = child_out >= 0 ? fcntl(child_out, F_DUPFD_CLOEXEC, 10) : -1;
   /* the status pipe moves to 3, still closed by the exec */
   if (status[1] != 3) dup3(status[1], 3, O_CLOEXEC);
+  if (line_in >= 0) dup2(line_in, 4), dup2(line_out, 5);
   /* the command (an engine, an OCI runtime and through it a container's init) starts as
-     from a clean exec: only its stdio open, every signal at its default, none blocked */
-  close_from(4);
+     from a clean exec: only its stdio (and its line) open, every signal at its default, none blocked */
+  close_from(line_in >= 0 ? 6 : 4);
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) default_signal(sig);
   sigset_t none;
@@ -364,6 +381,7 @@ static pid_t start_on_pty(char **argv, const char *pidfile, int *master) {
   fcntl(*master, F_SETFD, FD_CLOEXEC);
   pid_t pid = spawn(argv, slave, slave, slave, slave);
   close(slave);
+  if (child_in >= 0) close(child_in), close(child_out);
   if (pidfile) {
     FILE *f = fopen(pidfile, "w");
     if (!f) fail("pidfile");
@@ -373,9 +391,66 @@ static pid_t start_on_pty(char **argv, const char *pidfile, int *master) {
   return pid;
 }
 
+/* bytes on their way from one side of the channel to the other */
+struct relay {
+  char data[65536];
+  size_t len;
+};
+static struct relay to_client, to_guest;
+static int chan_client = -1, chan_sock = -1;
+
+/* writes what `r` holds to `fd` (which does not block) as far as it takes it now; -1 if `fd` is gone */
+static int pass_on(struct relay *r, int fd) {
+  while (r->len) {
+    ssize_t n = write(fd, r->data, r->len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN ? 0 : -1;
+    memmove(r->data, r->data + n, r->len - (size_t)n);
+    r->len -= (size_t)n;
+  }
+  return 0;
+}
+
+static void drop_chan_client(void) {
+  close(chan_client);
+  chan_client = -1;
+  to_client.len = to_guest.len = 0;
+}
+
+/* the channel's four poll entries: its listening socket, the line's two ends, the client */
+static void chan_poll(struct pollfd *p) {
+  p[0] = (struct pollfd){.fd = chan_sock, .events = POLLIN};
+  p[1] = (struct pollfd){.fd = to_client.len ? -1 : chan_in, .events = POLLIN};
+  p[2] = (struct pollfd){.fd = to_guest.len ? chan_out : -1, .events = POLLOUT};
+  p[3] = (struct pollfd){.fd = chan_client, .events = (to_guest.len ? 0 : POLLIN) | (to_client.len ? POLLOUT : 0)};
+}
+
+static void chan_relay(const struct pollfd *p) {
+  if (p[0].fd >= 0 && (p[0].revents & POLLIN)) {
+    int c = accept4(chan_sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (c >= 0 && chan_client < 0) chan_client = c;
+    else if (c >= 0) close(c);
+  }
+  if (p[1].fd >= 0 && p[1].revents) {
+    ssize_t n = read(chan_in, to_client.data, sizeof to_client.data);
+    /* -2: the socket could not be made, and is not tried again (the console goes on) */
+    if (n > 0 && chan_sock == -1 && (chan_sock = listen_unix("exec.sock")) < 0) chan_sock = -2;
+    if (n > 0) to_client.len = chan_client >= 0 ? (size_t)n : 0; /* no client: dropped */
+    else if (n == 0 || errno != EAGAIN) chan_in = -1;             /* the command closed it: poll it no more */
+  }
+  if (p[3].fd >= 0 && (p[3].revents & POLLIN)) {
+    ssize_t n = read(chan_client, to_guest.data, sizeof to_guest.data);
+    if (n > 0) to_guest.len = (size_t)n;
+    else if (n == 0 || errno != EAGAIN) return drop_chan_client();
+  }
+  if (chan_client >= 0 && ((p[3].revents & (POLLHUP | POLLERR)) || pass_on(&to_client, chan_client) < 0)) return drop_chan_client();
+  if (chan_out >= 0 && pass_on(&to_guest, chan_out) < 0) to_guest.len = 0;
+}
+
 static void serve(int master, pid_t main_pid, int sigfd) {
   int lsock = listen_unix("attach.sock");
   if (lsock < 0) fail("attach socket");
+  if (chan_in >= 0) fcntl(chan_in, F_SETFL, O_NONBLOCK), fcntl(chan_out, F_SETFL, O_NONBLOCK);
   int clients[MAX_CLIENTS];
   int nclients = 0;
   /* With no slave open (the guest closed or hung up its console, as systemd does at boot),
@@ -386,11 +461,14 @@ static void serve(int master, pid_t main_pid, int sigfd) {
   char buf[65536];
   report("ok %d %d", getpid(), main_pid);
   for (;;) {
-    struct pollfd p[3 + MAX_CLIENTS];
+    struct pollfd p[7 + MAX_CLIENTS];
     int n = 0;
     p[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
     p[n++] = (struct pollfd){.fd = lsock, .events = POLLIN};
     p[n++] = (struct pollfd){.fd = hung ? -1 : master, .events = POLLIN};
+    /* the channel's entries come before the clients', whose slots move as they leave */
+    chan_poll(p + n);
+    n += 4;
     for (int i = 0; i < nclients; i++) p[n++] = (struct pollfd){.fd = clients[i], .events = POLLIN};
     int ready = poll(p, n, hung ? 100 : -1);
     if (ready < 0) {
@@ -412,15 +490,16 @@ static void serve(int master, pid_t main_pid, int sigfd) {
         hung = 1;
       }
     }
+    chan_relay(p + 3);
     for (int i = 0; i < nclients; i++) {
-      if (!p[3 + i].revents) continue;
+      if (!p[7 + i].revents) continue;
       ssize_t r = read(clients[i], buf, sizeof buf);
       if (r > 0) {
         (void)!write(master, buf, r);
       } else if (r <= 0) {
         close(clients[i]);
         /* move the last client into this slot, and its poll result with it */
-        p[3 + i] = p[3 + nclients - 1];
+        p[7 + i] = p[7 + nclients - 1];
         clients[i--] = clients[--nclients];
       }
     }
@@ -445,6 +524,10 @@ static void serve(int master, pid_t main_pid, int sigfd) {
         char path[4096];
         path_in_dir(path, sizeof path, "attach.sock");
         unlink(path);
+        if (chan_sock >= 0) {
+          path_in_dir(path, sizeof path, "exec.sock");
+          unlink(path);
+        }
         exit(0);
       }
     }
@@ -465,6 +548,8 @@ int main(int argc, char **argv) {
       pidfile = argv[++i];
     else if (!strcmp(argv[i], "--console-socket"))
       use_console_socket = 1;
+    else if (!strcmp(argv[i], "--channel"))
+      want_channel = 1;
     else if (!strcmp(argv[i], "--user") && i + 1 < argc)
       run_uid = (uid_t)atol(argv[++i]);
     else if (!strcmp(argv[i], "--join") && i + 1 < argc && njoins < 8)
@@ -476,12 +561,12 @@ int main(int argc, char **argv) {
       i++;
       break;
     } else {
-      fprintf(stderr, "usage: lodge-shim --dir DIR [--log-max BYTES] [--pidfile FILE] [--console-socket] [--join CGROUP_PROCS]... [--user UID] [--mount-overlay OPTIONS TARGET] -- CMD...\n");
+      fprintf(stderr, "usage: lodge-shim --dir DIR [--log-max BYTES] [--pidfile FILE] [--console-socket | --channel] [--join CGROUP_PROCS]... [--user UID] [--mount-overlay OPTIONS TARGET] -- CMD...\n");
       return 2;
     }
   }
-  if (!dir || i >= argc || (use_console_socket && !pidfile) || log_max < 4096) {
-    fprintf(stderr, "lodge-shim: --dir and a command are required (and --pidfile with --console-socket)\n");
+  if (!dir || i >= argc || (use_console_socket && !pidfile) || (use_console_socket && want_channel) || log_max < 4096) {
+    fprintf(stderr, "lodge-shim: --dir and a command are required (and --pidfile with --console-socket, which takes no --channel)\n");
     return 2;
   }
   /* nothing its caller had open outlives the call in the shim or reaches the command */
@@ -527,6 +612,12 @@ int main(int argc, char **argv) {
   open_log();
   if (overlay_options) mount_private_overlay(overlay_options, overlay_target);
 
+  if (want_channel) {
+    int down[2], up[2];
+    if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0) fail("pipe");
+    child_in = down[0], chan_out = down[1];
+    chan_in = up[0], child_out = up[1];
+  }
   int master;
   pid_t main_pid = use_console_socket ? start_with_console_socket(argv + i, pidfile, &master) : start_on_pty(argv + i, pidfile, &master);
   serve(master, main_pid, sigfd);

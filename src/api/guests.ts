@@ -243,6 +243,9 @@ export type ExecPost = Static<typeof ExecPost>;
 /** A command to run in a guest, its input given apart (streamed, or in ExecPost's stdin). */
 export type ExecRequest = Omit<ExecPost, 'stdin'>;
 
+/** The PATH an exec's command sees where its request sets none (vm and pv: their agents pass it; ct: the container's own). */
+export const execPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** What exec keeps of each of a command's stdout and stderr: past it the command is killed and the request fails. */
 export const execOutputCapBytes = 16 * 1024 * 1024;
 const capped = `at most ${execOutputCapBytes / 1024 / 1024} MiB: a command that writes more is killed, and the request fails`;

@@ -1065,8 +1065,8 @@ export class GuestService {
     const booting = (e: unknown) => {
       throw this.stillBooting(name, pid, e);
     };
-    if (driver.execStream) {
-      const proc = await driver.execStream(spec, req).catch(booting);
+    const proc = await driver.execStream?.(spec, req).catch(booting);
+    if (proc) {
       proc.exit = proc.exit.catch(booting);
       return proc;
     }

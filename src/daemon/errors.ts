@@ -66,6 +66,8 @@ export function refuse(socket: WebSocket, error: unknown): void {
   const e = toLodgeError(error as Error);
   const body = JSON.stringify(e.toBody());
   try {
+    // a paused client's close frame would never be read
+    socket.resume();
     if (socket.readyState === socket.OPEN) socket.send(body);
     if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(4000 + e.status, body.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
   } catch {

@@ -199,8 +199,11 @@ export interface GuestDriver {
   /** Applies limits to a running guest; answers those its engine takes only at its next start (the rest applied now). */
   setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<LimitsAtNextStart | void>;
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult>;
-  /** Kinds whose exec streams (pv: its output, its input whole); the others' is run whole behind the same streams (core). */
-  execStream?(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess>;
+  /**
+   * Kinds whose exec streams (pv: its output, its input whole); undefined where this guest's
+   * cannot (a vm without lodge-execd). The others' is run whole behind the same streams (core).
+   */
+  execStream?(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess | undefined>;
   /** Kinds with the interactiveExec feature: the command on a pty. */
   interactive?(spec: GuestSpec, request: ExecRequest): InteractiveCommand;
   console(spec: GuestSpec): ConsolePaths;

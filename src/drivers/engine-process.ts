@@ -24,6 +24,8 @@ export interface EngineProcessOptions {
   overheadBytes: number;
   /** Variables the engine gets beside lodged's environment. */
   env?: Record<string, string>;
+  /** The engine gets a line on fds 4 and 5, which lodge-shim serves on its exec.sock (pv: lodge-execd's serial line). */
+  channel?: boolean;
 }
 
 export class EngineProcess {
@@ -71,7 +73,7 @@ export class EngineProcess {
       throw e;
     });
     try {
-      await startShim({ binary: this.options.shimBinary, paths: shim, consoleSocket: false, logMaxBytes: this.options.consoleLogBytes, join, user: this.uid(spec), argv, env: this.options.env });
+      await startShim({ binary: this.options.shimBinary, paths: shim, consoleSocket: false, logMaxBytes: this.options.consoleLogBytes, join, user: this.uid(spec), argv, env: this.options.env, channel: this.options.channel });
       await ready();
       ctx.signal.throwIfAborted();
     } catch (e) {

@@ -19,6 +19,8 @@ export interface ShimPaths {
   /** The shim's and the main process's identities (host/processes.ts), written once both run. */
   processes: string;
   consoleSocket: string;
+  /** With a channel: where the shim serves it, once the command has spoken on it. */
+  execSocket: string;
 }
 
 export function shimPaths(dir: string): ShimPaths {
@@ -30,6 +32,7 @@ export function shimPaths(dir: string): ShimPaths {
     pidfile: path.join(dir, 'pid'),
     processes: path.join(dir, 'processes.json'),
     consoleSocket: path.join(dir, 'console.sock'),
+    execSocket: path.join(dir, 'exec.sock'),
   };
 }
 
@@ -52,6 +55,8 @@ export interface ShimLaunch {
   overlay?: { options: string; target: string };
   /** Variables the command gets beside lodged's environment. */
   env?: Record<string, string>;
+  /** The command gets a line on fds 4 (in) and 5 (out), which the shim serves on paths.execSocket (a pv guest's exec line). */
+  channel?: boolean;
 }
 
 /** Starts the shim and returns the guest's main pid once the command is up. */
@@ -59,6 +64,7 @@ export async function startShim(launch: ShimLaunch): Promise<number> {
   const { binary, paths } = launch;
   const args = [binary, '--dir', paths.dir, '--log-max', String(launch.logMaxBytes), '--pidfile', paths.pidfile];
   if (launch.consoleSocket) args.push('--console-socket');
+  if (launch.channel) args.push('--channel');
   for (const procs of launch.join ?? []) args.push('--join', procs);
   if (launch.user !== undefined) args.push('--user', String(launch.user));
   if (launch.overlay) args.push('--mount-overlay', launch.overlay.options, launch.overlay.target);

@@ -1,8 +1,9 @@
 /**
  * @module The busybox image: a system container root made in a second from Debian's
  * busybox-static, with busybox init as PID 1 and a shell on the console. It carries
- * lodge-agent (exec in pv guests) and lodge-ga (exec in vm guests: a guest agent
- * speaking QGA, built with lodge-shim).
+ * lodge-execd (exec as streams in vm and pv guests), lodge-agent (pv guests' files, and
+ * their exec until lodge-execd runs) and lodge-ga (a guest agent speaking QGA: vm guests'
+ * files, and their exec until lodge-execd runs), the two static ones built with lodge-shim.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, symlink, writeFile, copyFile, chmod } from 'node:fs/promises';
@@ -13,8 +14,8 @@ import { run } from '../lib/exec.js';
 import { agentScript } from './agent.js';
 
 const busybox = '/bin/busybox';
-/** The guest agent, built static beside lodge-shim (dist/shim). */
-const guestAgent = fileURLToPath(new URL('../../shim/lodge-ga', import.meta.url));
+/** The agents Lodge builds static beside lodge-shim (dist/shim): lodge-ga (vm guests' QGA) and lodge-execd (vm and pv guests' exec as streams). */
+export const staticAgents = ['lodge-ga', 'lodge-execd'].map((name) => ({ name, file: fileURLToPath(new URL(`../../shim/${name}`, import.meta.url)) }));
 
 const files: Record<string, string> = {
   'etc/inittab': [
@@ -35,8 +36,9 @@ const files: Record<string, string> = {
     '# pv: the name comes on the kernel command line; lodge exec goes through the agent',
     '[ -n "$LODGE_HOSTNAME" ] && hostname "$LODGE_HOSTNAME"',
     '[ "$LODGE_KIND" = pv ] && /sbin/lodge-agent </dev/null >/dev/null 2>&1 &',
-    '# vm: lodge exec goes through the guest agent, on its virtio-serial port',
+    '# vm: lodge exec and file copies go through the agents, on their virtio-serial ports; pv: exec as streams on ttyS1',
     '[ "$LODGE_KIND" = vm ] && /sbin/lodge-ga </dev/null >/dev/null 2>&1 &',
+    '[ "$LODGE_KIND" = vm -o "$LODGE_KIND" = pv ] && /sbin/lodge-execd </dev/null >/dev/null 2>&1 &',
     '# vm and pv: a NIC asks its network\'s dnsmasq for the address Lodge planned (a ct\'s is set from the host)',
     '[ "$LODGE_KIND" = vm -o "$LODGE_KIND" = pv ] && for nic in /sys/class/net/eth*; do [ -e "$nic" ] && udhcpc -b -i "${nic##*/}" -s /etc/udhcpc.script >/dev/null 2>&1; done',
     '# vm: the ACPI power button (Lodge\'s graceful stop) powers off',
@@ -73,7 +75,7 @@ export const busyboxImage = { init: '/sbin/init', stopSignal: 'SIGUSR2' } as con
 
 export async function buildBusybox(rootfs: string): Promise<void> {
   if (!existsSync(busybox)) throw new LodgeError('UNAVAILABLE', `${busybox} is missing: install the Debian package busybox-static`);
-  if (!existsSync(guestAgent)) throw new LodgeError('UNAVAILABLE', `lodge-ga is missing at ${guestAgent} (run npm run build)`);
+  for (const agent of staticAgents) if (!existsSync(agent.file)) throw new LodgeError('UNAVAILABLE', `${agent.name} is missing at ${agent.file} (run npm run build)`);
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/init.d', 'etc/acpi/PWRF', 'proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/log', 'mnt']) {
     await mkdir(path.join(rootfs, d), { recursive: true });
   }
@@ -89,8 +91,10 @@ export async function buildBusybox(rootfs: string): Promise<void> {
   }
   for (const [file, text] of Object.entries(files)) await writeFile(path.join(rootfs, file), text);
   await writeFile(path.join(rootfs, 'sbin/lodge-agent'), agentScript, { mode: 0o755 });
-  await copyFile(guestAgent, path.join(rootfs, 'sbin/lodge-ga'));
-  await chmod(path.join(rootfs, 'sbin/lodge-ga'), 0o755);
+  for (const agent of staticAgents) {
+    await copyFile(agent.file, path.join(rootfs, 'sbin', agent.name));
+    await chmod(path.join(rootfs, 'sbin', agent.name), 0o755);
+  }
   await chmod(path.join(rootfs, 'etc/init.d/rcS'), 0o755);
   await chmod(path.join(rootfs, 'etc/acpi/PWRF/00000080'), 0o755);
   await chmod(path.join(rootfs, 'etc/udhcpc.script'), 0o755);

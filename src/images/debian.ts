@@ -1,14 +1,16 @@
 /**
  * @module The debian/12 image: a minimal Debian bookworm with systemd as init, made by
- * debootstrap from the mirror the host's apt already uses. It carries lodge-agent (exec in
- * pv guests) and Debian's qemu-guest-agent (exec in vm guests).
+ * debootstrap from the mirror the host's apt already uses. It carries Lodge's lodge-execd
+ * (exec as streams in vm and pv guests), lodge-agent (pv guests' files, and their exec until
+ * lodge-execd runs) and Debian's qemu-guest-agent (the same in vm guests).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LodgeError } from '../api/errors.js';
 import { run } from '../lib/exec.js';
 import { agentScript } from './agent.js';
+import { staticAgents } from './busybox.js';
 
 export const debianImage = { init: '/sbin/init', stopSignal: 'SIGRTMIN+4' } as const;
 
@@ -45,6 +47,21 @@ ConditionKernelCommandLine=LODGE_KIND=vm
 
 [Service]
 ExecStart=/usr/local/sbin/lodge-qemu-ga
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+/** vm and pv guests: lodge-execd, which finds its port (or line) itself. */
+const execAgentUnit = `[Unit]
+Description=Lodge exec agent (lodge exec as streams in vm and pv guests)
+ConditionKernelCommandLine=|LODGE_KIND=vm
+ConditionKernelCommandLine=|LODGE_KIND=pv
+
+[Service]
+ExecStart=/usr/local/sbin/lodge-execd
 Restart=always
 RestartSec=1
 
@@ -166,6 +183,12 @@ export async function buildDebian(rootfs: string, progress: (step: string) => vo
   await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-qemu-ga'), guestAgentScript, { mode: 0o755 });
   await writeFile(path.join(rootfs, 'etc/systemd/system/qemu-guest-agent.service'), guestAgentUnit);
   await run(['ln', '-sf', '/etc/systemd/system/qemu-guest-agent.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/qemu-guest-agent.service')]);
+  const execd = staticAgents.find((a) => a.name === 'lodge-execd')!;
+  if (!existsSync(execd.file)) throw new LodgeError('UNAVAILABLE', `lodge-execd is missing at ${execd.file} (run npm run build)`);
+  await copyFile(execd.file, path.join(rootfs, 'usr/local/sbin/lodge-execd'));
+  await chmod(path.join(rootfs, 'usr/local/sbin/lodge-execd'), 0o755);
+  await writeFile(path.join(rootfs, 'etc/systemd/system/lodge-execd.service'), execAgentUnit);
+  await run(['ln', '-sf', '/etc/systemd/system/lodge-execd.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/lodge-execd.service')]);
   await writeFile(path.join(rootfs, 'usr/local/sbin/lodge-net'), netScript, { mode: 0o755 });
   await writeFile(path.join(rootfs, 'etc/systemd/system/lodge-net.service'), netUnit);
   await run(['ln', '-sf', '/etc/systemd/system/lodge-net.service', path.join(rootfs, 'etc/systemd/system/multi-user.target.wants/lodge-net.service')]);

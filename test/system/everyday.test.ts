@@ -11,7 +11,7 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmodSync, createReadStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Guest } from '../../src/api/guests.js';
-import { guestPid, hostCgroup, lodgeBin, TestDaemon, waitForState } from './harness.js';
+import { assertExecStreams, guestPid, hostCgroup, lodgeBin, TestDaemon, waitForState } from './harness.js';
 
 const d = new TestDaemon({ netns: true, args: ['--autostart-delay', '0.5'] });
 
@@ -190,62 +190,9 @@ test("lodge launch of one of Lodge's own images builds it first; through the API
   await d.client.guests.delete('fromxz', true).then((o) => d.done(o));
 });
 
-/** lodge exec as a child, its stdout read as it comes: each line with when it came. */
-function execChild(args: string[]) {
-  const child = spawn(process.execPath, [lodgeBin, 'exec', ...args], { env: { ...process.env, LODGE_SOCKET: d.socket }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: Array<{ line: string; at: number }> = [];
-  let stderr = '';
-  let partial = '';
-  child.stdout.on('data', (b: Buffer) => {
-    const parts = (partial + b.toString()).split('\n');
-    partial = parts.pop()!;
-    for (const line of parts) lines.push({ line, at: Date.now() });
-  });
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const exit = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  const waitFor = async (line: string) => {
-    for (let i = 0; i < 300 && !lines.some((l) => l.line === line); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(lines.some((l) => l.line === line), `"${line}" never came: ${JSON.stringify(lines)} ${stderr}`);
-  };
-  return { child, lines, exit, waitFor, stderr: () => stderr };
-}
-
 test('lodge exec streams: lines as they are written, 50 MB through stdin and back, Ctrl-C to the command, 127 for a missing one, no -- needed', async () => {
   if ((await d.client.guests.get('web1')).state !== 'running') lodge('start', 'web1');
-  const ticks = execChild(['web1', '--', 'sh', '-c', 'for i in 1 2 3; do echo tick $i; sleep 1; done']);
-  assert.equal(await ticks.exit, 0, ticks.stderr());
-  const at = ticks.lines.map((l) => l.at);
-  // a line a second, each seen as it was written: the first a good two seconds before the last
-  assert.deepEqual(ticks.lines.map((l) => l.line), ['tick 1', 'tick 2', 'tick 3']);
-  assert.ok(at[2]! - at[0]! >= 1500, `lines came together, not as written: ${at.map((t) => t - at[0]!)}`);
-
-  const input = Buffer.alloc(50 * 1024 * 1024);
-  for (let i = 0; i < input.length; i += 4) input.writeUInt32LE((i * 2654435761) >>> 0, i);
-  const cat = spawn(process.execPath, [lodgeBin, 'exec', 'web1', '--', 'cat'], { env: { ...process.env, LODGE_SOCKET: d.socket } });
-  const chunks: Buffer[] = [];
-  cat.stdout.on('data', (b: Buffer) => chunks.push(b));
-  cat.stdin.end(input);
-  assert.equal(await new Promise((r) => cat.on('close', r)), 0);
-  const output = Buffer.concat(chunks);
-  assert.equal(output.length, input.length);
-  assert.ok(output.equals(input), 'the bytes came back as they went');
-
-  const trapped = execChild(['web1', 'sh', '-c', 'trap "echo got INT; exit 42" INT; echo ready; while true; do sleep 0.1; done']);
-  await trapped.waitFor('ready');
-  trapped.child.kill('SIGINT');
-  assert.equal(await trapped.exit, 42, trapped.stderr());
-  assert.ok(trapped.lines.some((l) => l.line === 'got INT'));
-
-  const missing = d.lodge(['exec', 'web1', 'nosuch', '--flag']);
-  assert.deepEqual([missing.code, missing.stderr], [127, 'lodge: nosuch: command not found in web1\n']);
-  const both = d.lodge(['exec', '-e', 'A=1', 'web1', '--cwd', '/etc', 'sh', '-c', 'echo $A $(pwd); echo err >&2; exit 3']);
-  assert.deepEqual([both.code, both.stdout, both.stderr], [3, '1 /etc\n', 'err\n']);
-  const ls = d.lodge(['exec', 'web1', 'ls', '-d', '/etc']);
-  assert.deepEqual([ls.code, ls.stdout], [0, '/etc\n']);
-
-  // the command ends, and lodge with it, however much is still piped in
-  const yes = spawnSync('sh', ['-c', `yes | "${process.execPath}" "${lodgeBin}" exec web1 -- head -1`], { env: { ...process.env, LODGE_SOCKET: d.socket }, encoding: 'utf8', timeout: 30_000 });
-  assert.deepEqual([yes.status, yes.stdout], [0, 'y\n']);
+  await assertExecStreams(d, 'web1');
 });
 
 /** Every process of this test's lodged's guests (their cgroups) and of its engines and helpers (their command lines name its state): a host going down. */

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +68,34 @@ test('the command starts with every signal at its default, none blocked, and onl
   await waitForFile(path.join(dir, 'exit'), 5000);
   assert.equal(readFileSync(path.join(dir, 'exit'), 'utf8'), 'signal 15\n');
   assert.equal(existsSync(path.join(dir, 'exit.tmp')), false);
+});
+
+test('--channel: the command gets a line on fds 4 and 5, served on exec.sock once it has spoken there, to one client at a time', async () => {
+  const dir = path.join(tmp, 'channel');
+  // the command says hello unasked (nobody is there to hear it), then echoes what it reads
+  const line = await runShim(dir, ['--channel', '--', 'sh', '-c', 'sleep 0.3; echo hello >&5; exec cat <&4 >&5']);
+  const main = Number(/^ok \d+ (\d+)$/.exec(line)![1]);
+  try {
+    assert.deepEqual(readdirSync(`/proc/${main}/fd`).sort(), ['0', '1', '2', '4', '5']);
+    assert.equal(existsSync(path.join(dir, 'exec.sock')), false, 'no socket before the command speaks');
+    await waitForFile(path.join(dir, 'exec.sock'), 5000);
+    const client = net.connect(path.join(dir, 'exec.sock'));
+    let heard = '';
+    client.on('data', (b: Buffer) => (heard += b.toString()));
+    await new Promise((r) => client.once('connect', r));
+    const second = net.connect(path.join(dir, 'exec.sock'));
+    const refused = await new Promise((r) => second.once('close', () => r(true)).once('error', () => r(true)));
+    assert.ok(refused, 'a second client is closed at once');
+    const big = 'x'.repeat(300_000);
+    client.write(`ping\n${big}\n`);
+    for (let i = 0; i < 250 && heard.length < big.length + 5; i++) await sleep(20);
+    assert.equal(heard, `ping\n${big}\n`, 'both ways, past the pipes\' buffers, and nothing said before the client came');
+    client.destroy();
+  } finally {
+    process.kill(main, 'SIGTERM');
+  }
+  await waitForFile(path.join(dir, 'exit'), 5000);
+  assert.equal(existsSync(path.join(dir, 'exec.sock')), false, 'the socket goes with the command');
 });
 
 test('the pid reported is the command itself, after its exec; a command that cannot run is an error with its reason', async () => {

@@ -6,13 +6,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as UnixDgram from 'unix-dgram';
 import { Mconsole } from '../../src/drivers/pv/mconsole.js';
-import { cgroupCpuSeconds, consoleExpect, guestPid, hostCgroup, lodgeBin, requireProgram, TestDaemon, waitForState } from './harness.js';
+import { assertExecStreams, cgroupCpuSeconds, consoleExpect, guestPid, hostCgroup, requireProgram, TestDaemon, waitForState } from './harness.js';
 
 const d = new TestDaemon();
 /** An image's pv base, named by what it is made from (this UML and its modules). */
@@ -63,9 +63,9 @@ test('a pv guest boots the UML kernel to a shell, with the memory asked for and 
   assert.equal(memLimit, (96 + 64) * 1024 * 1024, 'the cgroup caps the guest memory plus UML overhead');
 });
 
-test('exec in a pv guest goes through its agent, which leaves nothing of the exchange behind', async () => {
-  const r = d.lodge(['exec', 'pv1', '--', 'sh', '-c', 'uname -r; exit 4']);
-  assert.equal(r.code, 4, r.stderr);
+test('exec through the API goes through its agent, which leaves nothing of the exchange behind', async () => {
+  const r = await d.client.guests.exec('pv1', { command: ['sh', '-c', 'uname -r; exit 4'] });
+  assert.equal(r.exitCode, 4, r.stderr);
   assert.equal(r.stdout, `${/(\d+\.\d+\.\d+)/.exec(execFileSync(kernel, ['--version']).toString())![1]}\n`, "the guest's own kernel answers");
   const umlDir = readFileSync(`/proc/${await guestPid(d, 'pv1')}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('uml_dir='))!.slice(8);
   // UML's directory (engine/) sits beside the exchange, in the guest's root-owned pv/
@@ -74,17 +74,8 @@ test('exec in a pv guest goes through its agent, which leaves nothing of the exc
   assert.deepEqual(readdirSync(path.join(agent, 'responses')), []);
 });
 
-test('exec in a pv guest streams its output: a line is seen as it is written, not when the command ends', async () => {
-  const child = spawn(process.execPath, [lodgeBin, 'exec', 'pv1', '--', 'sh', '-c', 'echo first; sleep 2; echo second >&2; echo third'], { env: { ...process.env, LODGE_SOCKET: d.socket } });
-  child.stdin.end(); // a pv guest's exec takes its input whole: the command starts once it has ended
-  const seen: Array<[string, number]> = [];
-  child.stdout.on('data', (b: Buffer) => seen.push([`out:${b.toString().trim()}`, Date.now()]));
-  child.stderr.on('data', (b: Buffer) => seen.push([`err:${b.toString().trim()}`, Date.now()]));
-  const code = await new Promise((r) => child.on('close', r));
-  assert.equal(code, 0);
-  assert.deepEqual(seen.map(([what]) => what).sort(), ['err:second', 'out:first', 'out:third']);
-  const at = Object.fromEntries(seen);
-  assert.ok(at['out:third']! - at['out:first']! >= 1500, `the first line came with the last: ${JSON.stringify(seen)}`);
+test('lodge exec streams in a pv guest through lodge-execd on its second serial line, as in a container', { timeout: 300_000 }, async () => {
+  await assertExecStreams(d, 'pv1');
 });
 
 test("an idle pv guest costs the host next to nothing: its agent waits without starting a process", { timeout: 120_000 }, async () => {

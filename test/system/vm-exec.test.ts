@@ -1,6 +1,7 @@
 /**
- * lodge exec in vm guests, on real QEMU under TCG, through the guest agent protocol (QGA)
- * on the guest's virtio-serial port: in the busybox image its agent is lodge-ga. Output,
+ * lodge exec in vm guests, on real QEMU under TCG: through the guest agent protocol (QGA) on
+ * the guest's virtio-serial port (the API's whole exec; in the busybox image its agent is
+ * lodge-ga), and as streams through lodge-execd on a port of its own (lodge exec). Output,
  * exit code, stdin, env and cwd as in the other kinds; a command that cannot run, output
  * past the cap, several execs at once; a guest whose disk has no agent fails within seconds.
  * (Debian's own qemu-guest-agent: debian-image.test.ts; exec -t refused with why, as every
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LodgeError } from '../../src/api/errors.js';
 import type { ExecPost } from '../../src/api/guests.js';
-import { consoleExpect, requireProgram, TestDaemon } from './harness.js';
+import { assertExecStreams, consoleExpect, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
 const work = mkdtempSync('/tmp/lodge-vm-exec-');
@@ -88,7 +89,7 @@ test('output past the cap fails the exec cleanly: the command is killed and the 
 
 test('a hostile guest on the agent port (garbage, a line without end) fails the exec within seconds and harms nothing else', { timeout: 180_000 }, async () => {
   const typed = (command: string, pattern: RegExp) => consoleExpect(d, 'ga', `${command}\n`, pattern, 30_000);
-  const [, port] = /port=(vport\d+p\d+)\b/.exec(await typed('kill $(pidof lodge-ga); for p in /sys/class/virtio-ports/*; do echo port=${p##*/}; done', /port=vport\d+p\d+\b/))!;
+  const [, port] = /port=(vport\d+p\d+)\b/.exec(await typed(`kill $(pidof lodge-ga); ${portOf('org.qemu.guest_agent.0')}`, /port=vport\d+p\d+\b/))!;
   const refused = async (what: string) => {
     const t0 = Date.now();
     await assert.rejects(exec('ga', { command: ['true'] }), /exec in ga: its guest agent does not answer/, what);
@@ -104,6 +105,29 @@ test('a hostile guest on the agent port (garbage, a line without end) fails the 
   let back: string | undefined;
   for (let i = 0; i < 20 && back === undefined; i++) back = await exec('ga', { command: ['echo', 'back'] }).then((r) => r.stdout, () => undefined);
   assert.equal(back, 'back\n', 'a new agent is heard again: stale bytes are skipped by the sync');
+});
+
+/** Console words that print the device of the virtio-serial port `name` as port=vportXpY. */
+const portOf = (name: string) => `for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = ${name} ] && echo port=\${p##*/}; done`;
+
+test('lodge exec streams in a vm through lodge-execd, as in a container', { timeout: 300_000 }, async () => {
+  await assertExecStreams(d, 'ga');
+  const cwd = d.lodge(['exec', 'ga', '--cwd', '/no/such/dir', 'pwd']);
+  assert.deepEqual([cwd.code, cwd.stderr], [126, 'lodge: --cwd /no/such/dir: No such file or directory in ga\n']);
+});
+
+test('a hostile guest on the exec port (a frame of no known type) fails that exec, and lodge-execd back serves again', { timeout: 180_000 }, async () => {
+  const typed = (command: string, pattern: RegExp) => consoleExpect(d, 'ga', `${command}\n`, pattern, 30_000);
+  const [, port] = /port=(vport\d+p\d+)\b/.exec(await typed(`kill $(pidof lodge-execd); ${portOf('org.lodge.exec.0')}`, /port=vport\d+p\d+\b/))!;
+  const [, hostile] = /hostile=(\d+)/.exec(await typed(`(while true; do printf '\\nLODGE-EXEC/1\\n\\377\\377\\377\\377\\377\\377\\377\\377\\377'; sleep 0.2; done) > /dev/${port} & echo hostile=$!`, /hostile=\d+/))!;
+  let r = d.lodge(['exec', 'ga', '--', 'echo', 'hi']);
+  for (let i = 0; i < 10 && r.code === 0; i++) r = d.lodge(['exec', 'ga', '--', 'echo', 'hi']);
+  assert.match(r.stderr, /exec in ga: the exec agent sent a frame of unknown type 255/);
+  assert.equal((await d.client.guests.get('ga')).state, 'running', 'lodged answers on');
+  await typed(`kill ${hostile}; sleep 0.5; /sbin/lodge-execd </dev/null >/dev/null 2>&1 & echo restarted=$!`, /restarted=\d+/);
+  let back: string | undefined;
+  for (let i = 0; i < 20 && back !== 'back\n'; i++) back = d.lodge(['exec', 'ga', '--', 'echo', 'back']).stdout;
+  assert.equal(back, 'back\n');
 });
 
 test('a vm whose disk has no guest agent: exec fails within seconds, saying why', { timeout: 180_000 }, async () => {

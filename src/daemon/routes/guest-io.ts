@@ -31,15 +31,17 @@ const checkControlFrame = frameChecker(ExecControlFrame, 'exec control frame');
 
 /**
  * Holds what the client sends while the route is still finding the guest (a handler
- * attached after an await would miss it), up to the body limit, and hands it to the sink
- * once there is one. A sink that throws (a bad frame) ends this connection, never lodged.
+ * attached after an await would miss it), and hands it to the sink once there is one; past
+ * the body limit the client is paused until then (a vm's exec link takes a moment to make,
+ * while a client may have megabytes of stdin ready). A sink that throws (a bad frame) ends
+ * this connection, never lodged.
  */
 function inbox(socket: WebSocket): (sink: Sink) => void {
   const early: Array<[Buffer, boolean]> = [];
   let earlyBytes = 0;
   let deliver: Sink = (data, isBinary) => {
     earlyBytes += data.length;
-    if (earlyBytes > bodyLimit) throw new LodgeError('BAD_REQUEST', `more than ${bodyLimit} bytes sent before the connection was ready`);
+    if (earlyBytes > bodyLimit) socket.pause();
     early.push([data, isBinary]);
   };
   socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -51,6 +53,8 @@ function inbox(socket: WebSocket): (sink: Sink) => void {
   });
   return (sink) => {
     deliver = sink;
+    // before the held frames: the sink pauses the client again if they fill what it feeds
+    socket.resume();
     for (const [data, isBinary] of early.splice(0)) {
       try {
         sink(data, isBinary);
@@ -192,7 +196,6 @@ function execOnPipes(socket: WebSocket, receive: (sink: Sink) => void, proc: Exe
     },
     (e: unknown) => {
       ended = true;
-      socket.resume();
       refuse(socket, e);
     },
   );

@@ -22,6 +22,7 @@ test('the guest boots from a COW file over the shared base, on the shim console'
   assert.ok(argv.includes('root=/dev/ubda'));
   assert.ok(argv.includes('con0=fd:0,fd:1'));
   assert.ok(argv.includes('con=null'));
+  assert.ok(argv.indexOf('ssl1=fd:4,fd:5') > argv.indexOf('ssl=null'), "lodge-execd's line, the shim's fds 4 and 5, after the rest of the lines are nulled");
   assert.ok(argv.includes('umid=uml') && argv.includes('uml_dir=/var/lib/lodge/guests/ab-1'));
   assert.ok(argv.includes('LODGE_HOSTNAME=pv1'));
   assert.ok(argv.includes('hostfs=/var/lib/lodge/guests/ab-1/pv/agent'));

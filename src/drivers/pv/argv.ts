@@ -36,10 +36,11 @@ export function umlArgv(i: UmlArgvInput): string[] {
     // d: a volume is data, never a COW file: UML does not look for a header (naming a file to open) in it
     ...(i.disks ?? []).map((d) => `ubd${d.slot}d=${d.file}`),
     'rw',
-    // the console is the shim's pty; every other line goes nowhere
+    // the console is the shim's pty; the second serial line (ttyS1) the shim's channel, lodge-execd's; every other line goes nowhere
     'con0=fd:0,fd:1',
     'con=null',
     'ssl=null',
+    'ssl1=fd:4,fd:5',
     `hostfs=${i.hostfsRoot}`,
     `init=${i.init}`,
     // words the kernel does not know reach init as environment variables

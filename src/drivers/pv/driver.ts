@@ -23,6 +23,7 @@ import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
 import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome } from '../driver.js';
+import { ExecLinks } from '../exec-link.js';
 import { wholeInputExecProcess } from '../whole-input-exec.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
@@ -78,12 +79,14 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   private readonly options: PvDriverOptions;
   protected readonly engine: EngineProcess;
   private unix: typeof UnixDgram | undefined;
+  /** The links to lodge-execd that guests' streamed execs share; stdin kept within what the guest's serial line buffers. */
+  private readonly execLinks = new ExecLinks(5000, 3 * 1024);
 
   constructor(options: PvDriverOptions) {
     super();
     this.options = options;
     // UML's own page tables and helper processes, beside the guest's memory
-    this.engine = new EngineProcess({ ...options, defaultMemoryBytes: pvMemory.defaultBytes, overheadBytes: 64 * mib, env: { LD_PRELOAD: options.xstateLibrary } });
+    this.engine = new EngineProcess({ ...options, defaultMemoryBytes: pvMemory.defaultBytes, overheadBytes: 64 * mib, env: { LD_PRELOAD: options.xstateLibrary }, channel: true });
   }
 
   async probe(): Promise<DriverProbe> {
@@ -353,9 +356,15 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
     return this.paths(spec).agent.exec(spec.name, request);
   }
 
-  /** Its output as the agent writes it; its input whole, as the agent takes it (drivers/whole-input-exec.ts). */
+  /**
+   * Through lodge-execd on the guest's second serial line where it has spoken there (the shim
+   * serves the line once it has); else through lodge-agent, its output as the agent writes it
+   * and its input whole (drivers/whole-input-exec.ts).
+   */
   async execStream(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess> {
     await this.secureDir(spec);
+    const line = this.engine.shim(spec).execSocket;
+    if (existsSync(line)) return this.execLinks.open(spec, line, request);
     const agent = this.paths(spec).agent;
     return wholeInputExecProcess((stdin, stdout, stderr) => agent.execStreaming(spec.name, { ...request, stdin }, stdout, stderr), `exec in ${spec.name}`);
   }

@@ -13,6 +13,7 @@ const base: QemuArgvInput = {
   disk: '/g/vm/root.qcow2',
   qmpSocket: '/g/vm/qmp.sock',
   qgaSocket: '/g/vm/qga.sock',
+  execSocket: '/g/vm/exec.sock',
   vncSocket: '/g/vm/vnc.sock',
   nics: [],
 };
@@ -30,14 +31,14 @@ test('a TCG guest on q35 with its CPU model, memory, vCPUs, kernel, disk, QMP an
   assert.equal(after(argv, '-serial'), 'stdio');
   assert.equal(after(argv, '-qmp'), 'unix:/g/vm/qmp.sock,server=on,wait=off');
   assert.equal(after(argv, '-vnc'), 'unix:/g/vm/vnc.sock');
-  // the guest agent's port by the name qemu-ga looks for, on a socket beside QMP's
-  assert.equal(after(argv, '-chardev'), 'socket,id=qga,path=/g/vm/qga.sock,server=on,wait=off');
+  // the guest agent's port by the name qemu-ga looks for, and lodge-execd's, on sockets beside QMP's
+  assert.deepEqual(all(argv, '-chardev'), ['socket,id=qga,path=/g/vm/qga.sock,server=on,wait=off', 'socket,id=lodge-exec,path=/g/vm/exec.sock,server=on,wait=off']);
   assert.match(after(argv, '-drive')!, /^file=\/g\/vm\/root\.qcow2,if=none,id=root,format=qcow2/);
   assert.match(after(argv, '-append')!, /console=ttyS0 .*LODGE_HOSTNAME=vm1 .*LODGE_INIT=\/sbin\/init LODGE_ROOT=\/dev\/vda/);
   assert.match(after(argv, '-sandbox')!, /^on,/);
 });
 
-const agentPort = ['virtio-serial-pci,id=qga-serial', 'virtserialport,bus=qga-serial.0,chardev=qga,name=org.qemu.guest_agent.0'];
+const agentPort = ['virtio-serial-pci,id=qga-serial', 'virtserialport,bus=qga-serial.0,chardev=qga,name=org.qemu.guest_agent.0', 'virtserialport,bus=qga-serial.0,chardev=lodge-exec,name=org.lodge.exec.0'];
 
 test('the device profiles: virtio has paravirtual disk, balloon and rng, and root ports for hot-plugged disks; legacy an AHCI disk and no virtio but the agent port', () => {
   const virtio = all(qemuArgv(base), '-device');

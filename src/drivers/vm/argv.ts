@@ -25,6 +25,8 @@ export interface QemuArgvInput {
   qmpSocket: string;
   /** The guest agent's virtio-serial port (QGA, for lodge exec), on a unix socket. */
   qgaSocket: string;
+  /** lodge-execd's virtio-serial port (exec as streams), on a unix socket. */
+  execSocket: string;
   vncSocket: string;
   /** One tap device each, eth0 first, with the address planned for it. */
   nics: Array<{ tap: string; mac: string; address: string; gateway: string }>;
@@ -111,6 +113,9 @@ export function qemuArgv(i: QemuArgvInput): string[] {
     '-chardev', `socket,id=qga,path=${i.qgaSocket},server=on,wait=off`,
     '-device', 'virtio-serial-pci,id=qga-serial',
     '-device', 'virtserialport,bus=qga-serial.0,chardev=qga,name=org.qemu.guest_agent.0',
+    // and lodge-execd's, beside it: an image without it leaves the port closed, and exec runs through the agent's
+    '-chardev', `socket,id=lodge-exec,path=${i.execSocket},server=on,wait=off`,
+    '-device', 'virtserialport,bus=qga-serial.0,chardev=lodge-exec,name=org.lodge.exec.0',
     ...boot,
     '-drive', `file=${i.disk},if=none,id=root,format=qcow2,discard=unmap`,
     ...profileDevices[i.profile],

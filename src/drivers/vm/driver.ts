@@ -31,8 +31,8 @@ import { Inflight } from '../../lib/inflight.js';
 import { fileDiskSource } from '../../storage/backup-store/disk.js';
 import { createDisk, createOverlay, qcow2OverBase, virtualSize } from '../../storage/qcow2.js';
 import { openQcow2 } from '../../storage/qcow2-reader.js';
-import type { ExecPost, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, DriverProbe, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, LimitsAtNextStart, MemoryAllocation, MemoryReading, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
+import type { ExecPost, ExecRequest, ExecResult } from '../../api/guests.js';
+import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, DriverProbe, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, LimitsAtNextStart, MemoryAllocation, MemoryReading, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
@@ -41,6 +41,7 @@ import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
 import { balloonAvailableBytes, balloonPath, statsPollSeconds } from './balloon.js';
 import { markRunning, markStopped } from './disk-changes.js';
 import { loadMachineState, saveMachineState } from './memory-state.js';
+import { ExecLinks } from '../exec-link.js';
 import { guestExec, Qga, QgaError } from './qga.js';
 import { pullFile, pushFile } from './qga-files.js';
 import { Qmp } from './qmp.js';
@@ -127,6 +128,8 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   private accelProbe: Promise<ProbeResult> | undefined;
   /** Per guest id, the agent connection its execs share: QEMU serves one client at a time on the agent's socket. */
   private readonly agents = new Map<string, AgentConnection>();
+  /** The links to lodge-execd that guests' streamed execs share. */
+  private readonly execLinks = new ExecLinks(agentTimes.syncMs);
 
   constructor(options: VmDriverOptions) {
     super();
@@ -156,6 +159,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
       disk: path.join(spec.root?.dir ?? vm, rootDisk),
       qmp: path.join(vm, 'qmp.sock'),
       qga: path.join(vm, 'qga.sock'),
+      exec: path.join(vm, 'exec.sock'),
       vnc: path.join(vm, 'vnc.sock'),
       machine: path.join(spec.dir, 'machine.json'),
       /** Where an earlier lodged kept machine.json, in QEMU's own directory: read for a guest it started, never written. */
@@ -289,7 +293,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   /** Starts QEMU: booting, or with `incoming`, from a saved state of the machine. */
   private async launch(spec: GuestSpec, ctx: OperationContext, incoming?: string): Promise<void> {
     const p = this.paths(spec);
-    for (const f of [p.qmp, p.qga, p.vnc]) await rm(f, { force: true });
+    for (const f of [p.qmp, p.qga, p.exec, p.vnc]) await rm(f, { force: true });
     const profile = this.profile(spec);
     const mode = spec.options.accel ?? 'auto';
     const accel = chooseAccel(mode, mode === 'tcg' ? undefined : await this.probeAccel());
@@ -313,6 +317,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
       disks: spec.volumes.map((v) => ({ slot: v.slot, file: v.file, serial: diskSerial(v) })),
       qmpSocket: p.qmp,
       qgaSocket: p.qga,
+      execSocket: p.exec,
       vncSocket: p.vnc,
       nics: spec.nics.map((n) => ({ tap: n.hostDevice, mac: n.mac, address: n.address, gateway: n.gateway })),
       incoming: incoming !== undefined,
@@ -549,6 +554,20 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
 
   async resume(spec: GuestSpec): Promise<void> {
     await this.qmp(spec, (q) => q.cont());
+  }
+
+  /**
+   * Exec as streams through lodge-execd where the guest runs it (it holds its port open);
+   * undefined where it does not (an image with only a QEMU guest agent, a machine started by
+   * an earlier Lodge): such an exec runs whole, through the guest agent.
+   */
+  async execStream(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess | undefined> {
+    const p = this.paths(spec);
+    if (!existsSync(p.exec)) return undefined;
+    const chardevs = await this.qmp(spec, (q) => q.execute<unknown>('query-chardev'));
+    const open = Array.isArray(chardevs) && chardevs.some((c: { label?: unknown; 'frontend-open'?: unknown }) => c?.label === 'lodge-exec' && c['frontend-open'] === true);
+    if (!open) return undefined;
+    return this.execLinks.open(spec, p.exec, request);
   }
 
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {

@@ -11,7 +11,7 @@
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import { LodgeError } from '../../api/errors.js';
-import { execOutputCapBytes, type ExecPost, type ExecResult } from '../../api/guests.js';
+import { execOutputCapBytes, execPath, type ExecPost, type ExecResult } from '../../api/guests.js';
 import { cannotRun } from '../exec-failure.js';
 
 export class QgaError extends Error {}
@@ -188,8 +188,6 @@ function describeError(error: Answer['error']): string {
   return desc.replace(/[\x00-\x1f\x7f]/g, ' ').trim().slice(0, 300);
 }
 
-/** What every exec's command sees, under the request's own variables: as in a ct guest. */
-export const execPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * The guest-exec arguments of a request. QGA has no working directory: with `cwd` the
