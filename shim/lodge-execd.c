@@ -15,9 +15,10 @@
  * Both ends speak frames: a type byte, a channel (4 bytes, big-endian), a length (4 bytes,
  * big-endian), then that many bytes, at most 64 KiB. A channel is one command, numbered by the host:
  *
- *   host -> guest: OPEN (flags, argc, envc as 2-byte counts, then argv, env and the working
- *     directory as NUL-terminated strings), STDIN bytes, STDIN_END, SIGNAL (its number, one
- *     byte), ACK (4 bytes: output the host has passed on), CLOSE (the client left: kill it).
+ *   host -> guest: OPEN (flags: 1 on a terminal; argc, envc as 2-byte counts, then argv, env
+ *     and the working directory as NUL-terminated strings), STDIN bytes, STDIN_END, SIGNAL
+ *     (its number, one byte), ACK (4 bytes: output the host has passed on), CLOSE (the client
+ *     left: kill it), RESIZE (a terminal's columns and rows, 2 bytes each).
  *   guest -> host: FAILED (what: 0 exec, 1 chdir; errno, 4 bytes; then strerror's words),
  *     STDOUT and STDERR bytes, ACK (4 bytes: stdin the command has taken), EXIT (the wait
  *     status, 4 bytes; also after CLOSE, once the command is gone: then the host may reuse the
@@ -30,7 +31,9 @@
  * guest's frames after it, and the guest drops a frame a host that went away left half sent
  * once a second passes without input (the host says its MAGIC again until it is answered). A
  * new host, or one that went away (the port hangs up), ends every command: its clients are gone.
- * A command runs in a session of its own, so a signal reaches its process group.
+ * A command runs in a session of its own, so a signal reaches its process group. On a
+ * terminal (a pty of the guest's, its controlling terminal), its input and output are the
+ * terminal's, all of it STDOUT.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -42,6 +45,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -58,7 +63,7 @@
 #define WINDOW (256 << 10)
 #define CHUNK 65536
 
-enum { OPEN = 1, STDIN = 2, STDIN_END = 3, SIGNAL = 4, ACK = 5, CLOSE = 6 };
+enum { OPEN = 1, STDIN = 2, STDIN_END = 3, SIGNAL = 4, ACK = 5, CLOSE = 6, RESIZE = 7 };
 enum { FAILED = 17, STDOUT = 18, STDERR = 19, ACKED = 20, EXIT = 21 };
 
 /* ---- growable byte buffers ---- */
@@ -133,7 +138,7 @@ static void flush_tx(void) {
 /* ---- commands ---- */
 
 struct chan {
-  int used, closed, exited, status;
+  int used, closed, exited, status, tty;
   uint32_t id;
   pid_t pid;
   int in_fd, out_fd, err_fd, in_end;
@@ -173,9 +178,10 @@ static void failed(uint32_t id, int what, int err) {
   send_frame(FAILED, id, p, 5 + n);
 }
 
-/* the child: a session of its own, default signals, the pipes as 0, 1 and 2; failures go to `report` */
+/* the child: a session of its own, default signals, the pipes (or the terminal) as 0, 1 and 2; failures go to `report` */
 static void spawn_child(char **argv, char **envp, const char *cwd, int in, int out, int err, int report) {
   setsid();
+  if (isatty(in)) ioctl(in, TIOCSCTTY, 0);
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
@@ -224,8 +230,20 @@ static void open_chan(uint32_t id, const unsigned char *p, size_t n) {
   memmove(strings + argc + 1, strings + argc, envc * sizeof *strings);
   strings[argc] = NULL;
   strings[argc + 1 + envc] = NULL;
-  int in[2], out[2], err[2], report[2];
-  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) exit(1);
+  /* pipes, or a terminal: its master is the command's input and output, its slave the command's 0, 1 and 2 */
+  int in[2], out[2], err[2] = {-1, -1}, report[2];
+  if (p[0] & 1) {
+    if (openpty(&in[1], &in[0], NULL, NULL, NULL)) {
+      free(strings);
+      return failed(id, 0, errno);
+    }
+    fcntl(in[1], F_SETFD, FD_CLOEXEC), fcntl(in[0], F_SETFD, FD_CLOEXEC);
+    out[0] = fcntl(in[1], F_DUPFD_CLOEXEC, 0), out[1] = fcntl(in[0], F_DUPFD_CLOEXEC, 0);
+    err[1] = fcntl(in[0], F_DUPFD_CLOEXEC, 0);
+  } else if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+    exit(1);
+  }
+  if (pipe2(report, O_CLOEXEC)) exit(1);
   pid_t pid = fork();
   if (pid == 0) spawn_child(strings, strings + argc + 1, cwd, in[0], out[1], err[1], report[1]);
   free(strings);
@@ -234,14 +252,15 @@ static void open_chan(uint32_t id, const unsigned char *p, size_t n) {
   ssize_t got = pid < 0 ? 0 : read(report[0], e, sizeof e);
   close(report[0]);
   if (pid < 0 || got == (ssize_t)sizeof e) {
-    close(in[1]), close(out[0]), close(err[0]);
+    close(in[1]), close(out[0]);
+    if (err[0] >= 0) close(err[0]);
     if (pid > 0) waitpid(pid, NULL, 0);
     return failed(id, pid < 0 ? 0 : e[0], pid < 0 ? errno : e[1]);
   }
-  *c = (struct chan){.used = 1, .id = id, .pid = pid, .in_fd = in[1], .out_fd = out[0], .err_fd = err[0], .credit = WINDOW};
+  *c = (struct chan){.used = 1, .id = id, .pid = pid, .in_fd = in[1], .out_fd = out[0], .err_fd = err[0], .credit = WINDOW, .tty = p[0] & 1};
   fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
   fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
-  fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
+  if (c->err_fd >= 0) fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
 }
 
 static void handle(int type, uint32_t id, const unsigned char *p, size_t n) {
@@ -255,14 +274,21 @@ static void handle(int type, uint32_t id, const unsigned char *p, size_t n) {
     buf_add(&c->in, p, n);
     break;
   case STDIN_END:
-    c->in_end = 1;
-    if (!c->in.len) close_fd(&c->in_fd);
+    /* a terminal's input has no end but the one typed (Ctrl-D): its master stays */
+    c->in_end = !c->tty;
+    if (c->in_end && !c->in.len) close_fd(&c->in_fd);
     break;
   case SIGNAL:
     if (n == 1 && p[0] > 0 && p[0] < NSIG && !c->exited) kill(-c->pid, p[0]);
     break;
   case ACK:
     if (n == 4) c->credit = c->credit + get32(p) > WINDOW ? WINDOW : c->credit + get32(p);
+    break;
+  case RESIZE:
+    if (n == 4 && c->tty && c->in_fd >= 0) {
+      struct winsize ws = {.ws_col = (unsigned short)(p[0] << 8 | p[1]), .ws_row = (unsigned short)(p[2] << 8 | p[3])};
+      ioctl(c->in_fd, TIOCSWINSZ, &ws);
+    }
     break;
   case CLOSE:
     c->closed = 1;
@@ -306,7 +332,7 @@ static void take(const char *data, size_t n) {
     if (rx.len - off < HEADER) break;
     const unsigned char *h = (const unsigned char *)rx.data + off;
     uint32_t len = get32(h + 5);
-    if (h[0] < OPEN || h[0] > CLOSE || len > MAX_FRAME) {
+    if (h[0] < OPEN || h[0] > RESIZE || len > MAX_FRAME) {
       synced = 0;
       continue;
     }

@@ -169,10 +169,10 @@ test("what a kind cannot do is refused with its driver's reason; a kind that hot
   assert.equal((await launch(h, 'v1', 'vm')).status, 'success');
 
   await assert.rejects(
-    h.guests.interactive('p1', { command: ['sh'] }),
+    h.guests.interactive('p1', { command: ['sh'] }, { cols: 80, rows: 24 }),
     (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && e.message === 'exec -t is not available in pv guests: p1 has no terminal of its own: lodge console p1 is its terminal',
   );
-  assert.deepEqual(await h.guests.interactive('v1', { command: ['sh'] }), { argv: ['fake-exec', 'sh'] });
+  assert.deepEqual(await h.guests.interactive('v1', { command: ['sh'] }, { cols: 80, rows: 24 }), { argv: ['fake-exec', 'sh'] });
   await assert.rejects(h.guests.vga('p1'), { code: 'UNSUPPORTED', message: 'a VGA screen is not available in pv guests: the fake has no screen' });
 
   const data = h.store.insertVolume({ pool: 'default', key: 'custom/data', content: 'block', sizeBytes: 64 * 1024 * 1024 });

@@ -11,7 +11,7 @@ import type { AutonomicPolicy, ExecPost, ExecRequest, Priority, ExecResult, Gues
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canAllocateMemory, canHotplugDisks, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type ExecProcess, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits } from '../drivers/driver.js';
+import { canAllocateMemory, canHotplugDisks, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type ExecProcess, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits, type TerminalProcess, type TerminalSize } from '../drivers/driver.js';
 import { wholeInputExecProcess } from '../drivers/whole-input-exec.js';
 import { processAgeMs } from '../host/processes.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
@@ -1078,9 +1078,17 @@ export class GuestService {
     }, `exec in ${name}`);
   }
 
-  async interactive(name: string, req: ExecRequest): Promise<InteractiveCommand> {
-    const { driver, spec } = await this.execTarget(name, 'interactiveExec');
-    return driver.interactive!(spec, req);
+  /** The command on a terminal: a pty lodged holds (ct), or one of the guest's own (vm, pv). */
+  async interactive(name: string, req: ExecRequest, size: TerminalSize): Promise<InteractiveCommand | TerminalProcess> {
+    const { driver, spec, pid } = await this.execTarget(name, 'interactiveExec');
+    if (!driver.execTerminal) return driver.interactive!(spec, req);
+    const proc = await driver.execTerminal(spec, req, size).catch((e: unknown) => {
+      throw this.stillBooting(name, pid, e);
+    });
+    proc.exit = proc.exit.catch((e: unknown) => {
+      throw this.stillBooting(name, pid, e);
+    });
+    return proc;
   }
 
   /** Writes a file into a guest (`push.source` is lodged's: the caller removes it). */

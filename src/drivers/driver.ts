@@ -172,6 +172,17 @@ export interface ExecProcess {
   kill(): void;
 }
 
+/** A command on a terminal of the guest's own: all its output is the terminal's (stdout), and the terminal can be resized. */
+export interface TerminalProcess extends ExecProcess {
+  resize(cols: number, rows: number): void;
+}
+
+/** A terminal's size in characters. */
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
 /**
  * What a long driver call is part of: an operation that a client or lodged's shutdown may
  * cancel (the signal: stop at the next step, pass it to what waits), that shows progress,
@@ -204,8 +215,9 @@ export interface GuestDriver {
    * cannot (a vm without lodge-execd). The others' is run whole behind the same streams (core).
    */
   execStream?(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess | undefined>;
-  /** Kinds with the interactiveExec feature: the command on a pty. */
+  /** Kinds with the interactiveExec feature: the command on a pty lodged holds (ct), or on one of the guest's own (vm, pv: lodge-execd's). */
   interactive?(spec: GuestSpec, request: ExecRequest): InteractiveCommand;
+  execTerminal?(spec: GuestSpec, request: ExecRequest, size: TerminalSize): Promise<TerminalProcess>;
   console(spec: GuestSpec): ConsolePaths;
   /** What its cgroup counts: files read, no program run (GET /1.0/metrics reads it for every guest). */
   usage(guest: GuestRef): Promise<CgroupUsage>;

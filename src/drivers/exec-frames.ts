@@ -26,7 +26,7 @@ export const maxFrameBytes = 64 * 1024;
 export const windowBytes = 256 * 1024;
 const header = 9;
 
-export const hostFrame = { open: 1, stdin: 2, stdinEnd: 3, signal: 4, ack: 5, close: 6 } as const;
+export const hostFrame = { open: 1, stdin: 2, stdinEnd: 3, signal: 4, ack: 5, close: 6, resize: 7 } as const;
 export const guestFrame = { failed: 17, stdout: 18, stderr: 19, ack: 20, exit: 21 } as const;
 type GuestFrameType = (typeof guestFrame)[keyof typeof guestFrame];
 const guestTypes = new Set<number>(Object.values(guestFrame));
@@ -51,16 +51,25 @@ export const u32 = (n: number): Buffer => {
   return b;
 };
 
-/** OPEN's payload: flags, argc and envc, then argv, env (NAME=VALUE) and the working directory, each ended by a NUL. */
-export function openPayload(argv: string[], env: string[], cwd: string): Buffer {
+/** OPEN's payload: flags (1: on a terminal), argc and envc, then argv, env (NAME=VALUE) and the working directory, each ended by a NUL. */
+export function openPayload(argv: string[], env: string[], cwd: string, terminal = false): Buffer {
   const strings = [...argv, ...env, cwd];
   if (strings.some((s) => s.includes('\0'))) throw new ExecLinkError('a command, variable or directory holds a NUL byte');
   const counts = Buffer.alloc(5);
+  counts[0] = terminal ? 1 : 0;
   counts.writeUInt16BE(argv.length, 1);
   counts.writeUInt16BE(env.length, 3);
   const payload = Buffer.concat([counts, ...strings.map((s) => Buffer.from(`${s}\0`))]);
   if (payload.length > maxFrameBytes) throw new ExecLinkError(`the command, its variables and directory take ${payload.length} bytes, more than the ${maxFrameBytes / 1024} KiB this kind's exec takes (put a long script in a file: lodge file push)`);
   return payload;
+}
+
+/** RESIZE's payload: a terminal's columns and rows. */
+export function sizePayload(cols: number, rows: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt16BE(cols, 0);
+  b.writeUInt16BE(rows, 2);
+  return b;
 }
 
 /** Why the agent could not start a command: at its chdir or its exec, with errno and strerror's words. */

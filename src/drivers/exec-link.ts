@@ -13,9 +13,9 @@ import { Readable, Writable } from 'node:stream';
 import { LodgeError } from '../api/errors.js';
 import { execPath, type ExecRequest, type ExecSignal } from '../api/guests.js';
 import { withUntrustedSocket } from '../host/untrusted-file.js';
-import type { ExecProcess, GuestRef } from './driver.js';
+import type { GuestRef, TerminalProcess, TerminalSize } from './driver.js';
 import { cannotRun } from './exec-failure.js';
-import { encodeFrame, ExecAgentSilent, ExecLinkError, exitCode, FrameReader, type GuestFrame, guestFrame, greetEveryMs, hostFrame, hostMagic, maxFrameBytes, openPayload, parseFailure, u32, windowBytes } from './exec-frames.js';
+import { encodeFrame, ExecAgentSilent, ExecLinkError, exitCode, FrameReader, type GuestFrame, guestFrame, greetEveryMs, hostFrame, hostMagic, maxFrameBytes, openPayload, parseFailure, sizePayload, u32, windowBytes } from './exec-frames.js';
 
 interface Channel {
   stdout: Readable;
@@ -105,13 +105,16 @@ export class ExecLink {
     this.end(new ExecLinkError('the exec link was closed'));
   }
 
-  /** Starts `request` in the guest (`guest` names it in messages): its streams at once, its failure to start through `exit`. */
-  open(guest: string, request: ExecRequest): ExecProcess {
+  /**
+   * Starts `request` in the guest (`guest` names it in messages): its streams at once, its
+   * failure to start through `exit`; with `terminal`, on a pty of the guest's of that size.
+   */
+  open(guest: string, request: ExecRequest, terminal?: TerminalSize): TerminalProcess {
     if (this.ended) throw this.ended;
     let id = this.nextChannel;
     while (this.channels.has(id)) id = (id % 0xffff_ffff) + 1;
     this.nextChannel = (id % 0xffff_ffff) + 1;
-    const env = Object.entries({ PATH: execPath, HOME: '/root', ...request.env }).map(([k, v]) => `${k}=${v}`);
+    const env = Object.entries({ PATH: execPath, HOME: '/root', ...(terminal ? { TERM: 'xterm-256color' } : {}), ...request.env }).map(([k, v]) => `${k}=${v}`);
     const send = (type: number, payload?: Buffer) => {
       if (!this.ended) this.socket.write(encodeFrame(type, id, payload));
     };
@@ -156,7 +159,8 @@ export class ExecLink {
     channel.stdout.on('error', () => {}); // told through exit
     channel.stderr.on('error', () => {});
     try {
-      send(hostFrame.open, openPayload(request.command, env, request.cwd ?? ''));
+      send(hostFrame.open, openPayload(request.command, env, request.cwd ?? '', terminal !== undefined));
+      if (terminal) send(hostFrame.resize, sizePayload(terminal.cols, terminal.rows));
     } catch (e) {
       throw new LodgeError('BAD_REQUEST', `exec in ${guest}: ${(e as Error).message}`);
     }
@@ -194,6 +198,9 @@ export class ExecLink {
         if (channel.closed || this.channels.get(id) !== channel) return;
         channel.closed = true;
         send(hostFrame.close);
+      },
+      resize: (cols: number, rows: number) => {
+        if (!channel.closed && this.channels.get(id) === channel) send(hostFrame.resize, sizePayload(cols, rows));
       },
     };
   }
@@ -268,8 +275,8 @@ export class ExecLinks {
     this.inputWindow = inputWindow;
   }
 
-  /** Starts `request` over the guest's link on `socket` (reached without following a link), made if none is up. */
-  async open(guest: GuestRef, socket: string, request: ExecRequest): Promise<ExecProcess> {
+  /** Starts `request` over the guest's link on `socket` (reached without following a link), made if none is up; with `terminal`, on a pty of the guest's. */
+  async open(guest: GuestRef, socket: string, request: ExecRequest, terminal?: TerminalSize): Promise<TerminalProcess> {
     let shared = this.links.get(guest.id);
     if (!shared || shared.failed || shared.connected?.ended) {
       const made: SharedLink = {
@@ -294,7 +301,7 @@ export class ExecLinks {
     };
     try {
       const link = await mine.link;
-      const proc = link.open(guest.name, request);
+      const proc = link.open(guest.name, request, terminal);
       void proc.exit.then(release, release);
       return proc;
     } catch (e) {
@@ -304,4 +311,9 @@ export class ExecLinks {
       throw e;
     }
   }
+}
+
+/** exec -t in a guest where lodge-execd does not run: still booting, or an image without it. */
+export function execdMissing(guest: string): LodgeError {
+  return new LodgeError('UNAVAILABLE', `exec -t in ${guest}: lodge-execd does not answer in it (Lodge's images run it; in an image without it, lodge console ${guest} is its terminal)`);
 }

@@ -21,7 +21,7 @@ test('every driver answers for every feature, and has the methods of what it dec
       const answer = d.capabilities.features[f];
       assert.ok(answer === true || (typeof answer === 'string' && answer.length > 10), `${d.kind} ${f}: true or a reason`);
     }
-    assert.equal(d.capabilities.features.interactiveExec === true, typeof d.interactive === 'function', `${d.kind}: interactiveExec and interactive()`);
+    assert.equal(d.capabilities.features.interactiveExec === true, typeof d.interactive === 'function' || typeof d.execTerminal === 'function', `${d.kind}: interactiveExec and interactive() or execTerminal()`);
     assert.equal(d.capabilities.features.diskHotplug === true, canHotplugDisks(d), `${d.kind}: diskHotplug and attachDisk()`);
     const files = d.capabilities.features.files === true || d.capabilities.features.filesStopped === true;
     assert.equal(files, hasFiles(d), `${d.kind}: files and pushFile()`);
@@ -34,11 +34,11 @@ test('a feature a kind lacks is refused in one shape, with the driver\'s reason 
   assert.equal(registry.has('ct', 'interactiveExec'), true);
   assert.doesNotThrow(() => registry.require('ct', 'interactiveExec', 'c1'));
   assert.throws(
-    () => registry.require('pv', 'interactiveExec', 'p1'),
-    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && /^exec -t is not available in pv guests: .*lodge console p1 is its terminal$/.test(e.message),
+    () => registry.require('pv', 'vga', 'p1'),
+    (e: unknown) => e instanceof LodgeError && e.code === 'UNSUPPORTED' && e.message === 'a VGA screen is not available in pv guests: UML emulates no display: lodge console p1 is its terminal',
   );
   assert.deepEqual(registry.kindsWith((i) => i.imageFormats.includes('iso')), ['vm']);
   const described = DriverRegistry.describe(registry.info('vm')!);
-  assert.ok(described.features.includes('exec') && !described.features.includes('interactiveExec'));
-  assert.match(described.lacks.interactiveExec!, /QGA/);
+  assert.ok(described.features.includes('interactiveExec') && !described.features.includes('liveMigration'));
+  assert.match(described.lacks.liveMigration!, /not yet/);
 });

@@ -121,7 +121,9 @@ test('the same image boots systemd as a vm under QEMU, to a login on its serial 
   assert.equal(await run('deb-vm', 'systemctl', 'is-active', 'qemu-guest-agent'), 'active');
   assert.equal((await d.client.guests.exec('deb-vm', { command: ['pwd'], cwd: '/etc' })).stdout, '/etc\n');
   assert.deepEqual(await d.client.guests.exec('deb-vm', { command: ['no-such-command'] }), { exitCode: 127, stdout: '', stderr: 'lodge: no-such-command: command not found in deb-vm\n' });
-  assert.match(d.lodge(['exec', '-t', 'deb-vm', '--', 'bash']).stderr, /exec -t is not available in vm guests/);
+  // lodge exec (and -t) through lodge-execd, on its own port
+  const t = d.lodge(['exec', '-t', 'deb-vm', '--', 'sh', '-c', 'tty; cat /proc/$PPID/comm']);
+  assert.match(t.stdout, /^\/dev\/pts\/\d+\r?\nlodge-execd\r?\n$/, t.stderr);
   // files through its guest-file-* commands
   await filesCross('deb-vm');
   const t0 = Date.now();

@@ -197,9 +197,13 @@ test("a pv engine (UML) starts with SIGPIPE at its default and none of its calle
     assert.equal(readlinkSync(`/proc/${pid}/exe`), '/usr/bin/linux.uml');
     // UML ignores SIGHUP of its own accord; SIGPIPE it leaves as it found it
     assert.equal(statusField(pid, 'SigIgn') & SIGPIPE_BIT, 0n, `SigIgn ${statusField(pid, 'SigIgn').toString(16)}`);
-    // beside its stdio (the console's pty), only what UML opens itself: no second handle on the pty, no pipe of lodged's
+    // beside its stdio (the console's pty) and lodge-execd's line (the shim's two pipes, 4 and 5), only what UML
+    // opens itself: no second handle on the pty, no pipe of lodged's
     const fds = readdirSync(`/proc/${pid}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`)] as const);
-    assert.deepEqual(fds.filter(([fd, target]) => fd > 2 && (target.startsWith('/dev/pts/') || target.startsWith('pipe:'))), []);
+    assert.deepEqual(
+      fds.filter(([fd, target]) => fd > 2 && (target.startsWith('/dev/pts/') || target.startsWith('pipe:'))).map(([fd]) => fd),
+      [4, 5],
+    );
   } finally {
     await d.cleanup();
   }

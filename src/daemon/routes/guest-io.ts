@@ -13,7 +13,7 @@ import type { WebSocket } from 'ws';
 import { NameParams } from '../../api/common.js';
 import { LodgeError } from '../../api/errors.js';
 import { execChannel, ExecControlFrame, ExecPost, type ExecRequest, ExecResult, ExecWsQuery } from '../../api/guests.js';
-import type { ExecProcess } from '../../drivers/driver.js';
+import type { ExecProcess, TerminalProcess } from '../../drivers/driver.js';
 import type { ServerDeps } from '../deps.js';
 import { bodyLimit, refuse } from '../errors.js';
 import { frameChecker } from '../validation.js';
@@ -178,15 +178,17 @@ function execOnPty(socket: WebSocket, receive: (sink: Sink) => void, term: pty.I
 /**
  * A command on pipes: stdin from binary frames (the client paused while the command does not
  * read), stdout and stderr as binary frames tagged with their channel at the client's pace,
- * the exit code once both have ended. A client that leaves ends the command.
+ * the exit code once both have ended. A client that leaves ends the command. On a terminal
+ * of the guest's own (`terminal`: vm and pv through lodge-execd), its output goes untagged
+ * and the only control frame is a resize, as on a pty of lodged's.
  */
-function execOnPipes(socket: WebSocket, receive: (sink: Sink) => void, proc: ExecProcess): void {
-  const tagged = (channel: number, source: Readable) => {
+function execOnStreams(socket: WebSocket, receive: (sink: Sink) => void, proc: ExecProcess, terminal?: TerminalProcess): void {
+  const pass = (source: Readable, tag?: number) => {
     const send = pacedSender(socket, source);
-    source.on('data', (b: Buffer) => send(Buffer.concat([Buffer.of(channel), b])));
+    source.on('data', (b: Buffer) => send(tag === undefined ? b : Buffer.concat([Buffer.of(tag), b])));
   };
-  tagged(execChannel.stdout, proc.stdout);
-  tagged(execChannel.stderr, proc.stderr);
+  pass(proc.stdout, terminal ? undefined : execChannel.stdout);
+  pass(proc.stderr, terminal ? undefined : execChannel.stderr);
   proc.stdin.on('drain', () => socket.resume());
   let ended = false;
   proc.exit.then(
@@ -206,6 +208,10 @@ function execOnPipes(socket: WebSocket, receive: (sink: Sink) => void, proc: Exe
       return;
     }
     const frame = checkControlFrame(data.toString());
+    if (terminal) {
+      if (!('resize' in frame)) throw new LodgeError('BAD_REQUEST', "exec control frame: on a pty only {\"resize\":[cols,rows]} is taken (its input is the terminal's: Ctrl-C, Ctrl-D)");
+      return terminal.resize(frame.resize[0], frame.resize[1]);
+    }
     if ('eof' in frame) proc.stdin.end();
     else if ('signal' in frame) proc.signal(frame.signal);
     else throw new LodgeError('BAD_REQUEST', 'exec control frame: resize is for stdio=pty; a command on pipes has no terminal');
@@ -236,9 +242,11 @@ export function guestIoRoutes(app: FastifyInstance, { guests }: ServerDeps): voi
       const q = request.query;
       const req: ExecRequest = { command: ([] as string[]).concat(q.command), ...(q.env ? { env: envPairs(q.env) } : {}), ...(q.cwd ? { cwd: q.cwd } : {}) };
       try {
-        if (q.stdio === 'pipes') return execOnPipes(socket, receive, await guests.execStream(request.params.name, req));
-        const { argv } = await guests.interactive(request.params.name, req);
-        execOnPty(socket, receive, pty.spawn(argv[0]!, argv.slice(1), { name: 'xterm-256color', cols: q.cols ?? 80, rows: q.rows ?? 24, env: process.env as Record<string, string> }));
+        if (q.stdio === 'pipes') return execOnStreams(socket, receive, await guests.execStream(request.params.name, req));
+        const size = { cols: q.cols ?? 80, rows: q.rows ?? 24 };
+        const on = await guests.interactive(request.params.name, req, size);
+        if (!('argv' in on)) return execOnStreams(socket, receive, on, on);
+        execOnPty(socket, receive, pty.spawn(on.argv[0]!, on.argv.slice(1), { name: 'xterm-256color', ...size, env: process.env as Record<string, string> }));
       } catch (e) {
         refuse(socket, e);
       }

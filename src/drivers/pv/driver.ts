@@ -22,8 +22,8 @@ import type { ExecPost, ExecRequest, ExecResult } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
-import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome } from '../driver.js';
-import { ExecLinks } from '../exec-link.js';
+import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome, TerminalProcess, TerminalSize } from '../driver.js';
+import { ExecLinks, execdMissing } from '../exec-link.js';
 import { wholeInputExecProcess } from '../whole-input-exec.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
@@ -61,7 +61,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
     rootFiles: { as: 'disk', file: rootCow, format: 'uml-cow' },
     features: {
       exec: true,
-      interactiveExec: 'not yet (its exec channel has no terminal); lodge console NAME is its terminal',
+      interactiveExec: true,
       pause: true,
       liveLimits: true,
       memoryBalloon: "UML has no balloon: lower a pv guest's memory while it is stopped (a smaller cgroup under the running UML would wedge it)",
@@ -367,6 +367,14 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
     if (existsSync(line)) return this.execLinks.open(spec, line, request);
     const agent = this.paths(spec).agent;
     return wholeInputExecProcess((stdin, stdout, stderr) => agent.execStreaming(spec.name, { ...request, stdin }, stdout, stderr), `exec in ${spec.name}`);
+  }
+
+  /** exec -t: on a terminal of the guest's own, through lodge-execd (lodge-agent has none). */
+  async execTerminal(spec: GuestSpec, request: ExecRequest, size: TerminalSize): Promise<TerminalProcess> {
+    await this.secureDir(spec);
+    const line = this.engine.shim(spec).execSocket;
+    if (!existsSync(line)) throw execdMissing(spec.name);
+    return this.execLinks.open(spec, line, request, size);
   }
 
   /** Through lodge-agent, as an exec: the guest's own kernel resolves the path (files are refused while it is stopped). */

@@ -8,6 +8,7 @@ const base: QemuArgvInput = {
   accel: { accel: 'tcg', cpu: 'max' },
   memoryBytes: 256 * 1024 * 1024,
   cpus: 2,
+  maxCpus: 4,
   profile: 'virtio',
   boot: { kind: 'kernel', kernel: '/k/vmlinuz', initrd: '/k/initrd.gz', init: '/sbin/init' },
   disk: '/g/vm/root.qcow2',
@@ -27,7 +28,7 @@ test('a TCG guest on q35 with its CPU model, memory, vCPUs, kernel, disk, QMP an
   assert.equal(after(argv, '-cpu'), 'max');
   assert.equal(after(argv, '-machine'), 'q35');
   assert.equal(after(argv, '-m'), '256M');
-  assert.equal(after(argv, '-smp'), '2');
+  assert.equal(after(argv, '-smp'), '2,maxcpus=4', 'room to plug vCPUs in while it runs');
   assert.equal(after(argv, '-serial'), 'stdio');
   assert.equal(after(argv, '-qmp'), 'unix:/g/vm/qmp.sock,server=on,wait=off');
   assert.equal(after(argv, '-vnc'), 'unix:/g/vm/vnc.sock');

@@ -11,6 +11,8 @@ export interface QemuArgvInput {
   accel: { accel: 'tcg' | 'kvm'; cpu: string };
   memoryBytes: number;
   cpus: number;
+  /** How many vCPUs it may have plugged in while it runs. */
+  maxCpus: number;
   profile: DeviceProfile;
   /** Direct kernel boot of Lodge's kernel and initramfs, or the firmware (SeaBIOS) from the disk, then the cdrom. */
   boot: { kind: 'kernel'; kernel: string; initrd: string; init: string } | { kind: 'firmware' };
@@ -100,7 +102,7 @@ export function qemuArgv(i: QemuArgvInput): string[] {
     '-accel', i.accel.accel === 'tcg' ? `tcg,tb-size=${tcgCacheMib}` : 'kvm',
     '-cpu', i.accel.cpu,
     '-m', `${Math.floor(i.memoryBytes / mib)}M`,
-    '-smp', String(i.cpus),
+    '-smp', `${i.cpus},maxcpus=${Math.max(i.cpus, i.maxCpus)}`,
     // the serial console (a 16550) is QEMU's stdio: the lodge-shim's pty
     '-serial', 'stdio',
     // the VGA screen is seen only through VNC, on a unix socket

@@ -13,6 +13,7 @@
  * guest's root-only directory.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { chmod, chown, lchown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import net, { type Socket } from 'node:net';
@@ -32,7 +33,7 @@ import { fileDiskSource } from '../../storage/backup-store/disk.js';
 import { createDisk, createOverlay, qcow2OverBase, virtualSize } from '../../storage/qcow2.js';
 import { openQcow2 } from '../../storage/qcow2-reader.js';
 import type { ExecPost, ExecRequest, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, DriverProbe, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, LimitsAtNextStart, MemoryAllocation, MemoryReading, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
+import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, DriverProbe, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, LimitsAtNextStart, TerminalProcess, TerminalSize, MemoryAllocation, MemoryReading, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
@@ -40,8 +41,9 @@ import { makeCloudSeed } from './cloud-seed.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
 import { balloonAvailableBytes, balloonPath, statsPollSeconds } from './balloon.js';
 import { markRunning, markStopped } from './disk-changes.js';
+import { onlineCpus, setVcpus } from './vcpus.js';
 import { loadMachineState, saveMachineState } from './memory-state.js';
-import { ExecLinks } from '../exec-link.js';
+import { ExecLinks, execdMissing } from '../exec-link.js';
 import { guestExec, Qga, QgaError } from './qga.js';
 import { pullFile, pushFile } from './qga-files.js';
 import { Qmp } from './qmp.js';
@@ -106,7 +108,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
     launchOptions: ['accel', 'profile', 'userData'],
     features: {
       exec: true,
-      interactiveExec: 'the QEMU guest agent (QGA) has no terminal; lodge console NAME is its terminal, and lodge exec without -t runs a command',
+      interactiveExec: true,
       pause: true,
       liveLimits: true,
       memoryBalloon: true,
@@ -309,6 +311,8 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
       accel,
       memoryBytes: this.engine.memoryBytes(spec),
       cpus: Math.max(1, Math.ceil(spec.limits.cpu ?? 1)),
+      // as many as the host has: a vCPU more than that only queues for the same cores
+      maxCpus: availableParallelism(),
       profile,
       boot: kernelBoot ? { kind: 'kernel', kernel: kernelBoot.kernel.vmlinuz, initrd: kernelBoot.initrd, init: spec.image.init } : { kind: 'firmware' },
       disk: p.disk,
@@ -375,10 +379,12 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   override async setLimits(spec: GuestSpec, limits: ResolvedLimits): Promise<LimitsAtNextStart | void> {
     const machine = (await this.observe(spec)).state === 'running' ? await this.started(spec) : undefined;
     if (!machine) return this.engine.setLimits(spec, limits);
-    // QEMU's vCPUs are made at boot (-smp, no hot-plug here): the CPU time it may use changes now, their count at its next start
+    // the CPU time it may use changes now (its cgroup); its vCPUs are plugged in or out (vcpus.ts), as far as its machine has room
     const vcpus = Math.max(1, Math.ceil(limits.cpu ?? 1));
-    const booted = (await this.qmp(spec, (q) => q.cpus())).length;
-    const later: LimitsAtNextStart = vcpus !== booted ? [{ limit: 'cpu', why: `it has ${booted} vCPU${booted === 1 ? '' : 's'} until then (QEMU makes them at boot); the CPU time it may use changed now` }] : [];
+    const { later: cpusLater, plugged, count } = await this.qmp(spec, (q) => setVcpus(q, vcpus, machine.accel !== 'tcg'), 30_000);
+    // a guest without an agent onlines them itself (a udev rule), or leaves them offline
+    if (plugged) await this.exec(spec, { command: onlineCpus(count) }).catch(() => undefined);
+    const later: LimitsAtNextStart = cpusLater ? [cpusLater] : [];
     if (limits.memoryBytes === undefined) {
       await this.engine.setLimits(spec, limits);
       return later;
@@ -562,12 +568,20 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
    * an earlier Lodge): such an exec runs whole, through the guest agent.
    */
   async execStream(spec: GuestSpec, request: ExecRequest): Promise<ExecProcess | undefined> {
-    const p = this.paths(spec);
-    if (!existsSync(p.exec)) return undefined;
+    return (await this.execdListens(spec)) ? this.execLinks.open(spec, this.paths(spec).exec, request) : undefined;
+  }
+
+  /** exec -t: on a terminal of the guest's own, through lodge-execd (QGA has none). */
+  async execTerminal(spec: GuestSpec, request: ExecRequest, size: TerminalSize): Promise<TerminalProcess> {
+    if (!(await this.execdListens(spec))) throw execdMissing(spec.name);
+    return this.execLinks.open(spec, this.paths(spec).exec, request, size);
+  }
+
+  /** Whether lodge-execd holds the guest's exec port open (QEMU knows when the guest has). */
+  private async execdListens(spec: GuestSpec): Promise<boolean> {
+    if (!existsSync(this.paths(spec).exec)) return false;
     const chardevs = await this.qmp(spec, (q) => q.execute<unknown>('query-chardev'));
-    const open = Array.isArray(chardevs) && chardevs.some((c: { label?: unknown; 'frontend-open'?: unknown }) => c?.label === 'lodge-exec' && c['frontend-open'] === true);
-    if (!open) return undefined;
-    return this.execLinks.open(spec, p.exec, request);
+    return Array.isArray(chardevs) && chardevs.some((c: { label?: unknown; 'frontend-open'?: unknown }) => c?.label === 'lodge-exec' && c['frontend-open'] === true);
   }
 
   exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
