@@ -47,6 +47,17 @@ async function echoTimes(argv: string[], env: NodeJS.ProcessEnv, lines: number):
   return times;
 }
 
+/** `argv cat` with `input` (of `megabytes`) on its stdin, counted on its stdout: MB/s. */
+async function throughCat(argv: string[], input: string, megabytes: number, env: NodeJS.ProcessEnv, side: string): Promise<number> {
+  const q = (words: string[]) => words.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+  let counted = '';
+  const ms = await timed(() => {
+    counted = spawnSync('sh', ['-c', `${q([...argv, 'cat'])} < ${q([input])} | wc -c`], { env, encoding: 'utf8' }).stdout.trim();
+  });
+  if (Number(counted) !== megabytes * 1024 * 1024) throw new Error(`${side}: ${counted} bytes came back, not ${megabytes} MB`);
+  return (megabytes / ms) * 1000;
+}
+
 export const execBench: Benchmark = async (ctx) => {
   const runs = ctx.options.runs ?? 5;
   const megabytes = Number(ctx.options.megabytes ?? 100);
@@ -68,18 +79,10 @@ export const execBench: Benchmark = async (ctx) => {
     runc: ['runc', '--root', path.join(d.stateDir, 'runtime'), 'exec', id!],
     ...(pod.available ? { podman: pod.peer.argv('exec', '-i', 'p1') } : {}),
   };
-  const q = (argv: string[]) => argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
   ctx.log(`(a) ${megabytes} MB through cat: stdin in, stdout out`);
   const through: Record<string, number[]> = {};
   for (let i = 0; i < runs; i++) {
-    for (const [side, argv] of Object.entries(sides)) {
-      let counted = '';
-      const ms = await timed(() => {
-        counted = spawnSync('sh', ['-c', `${q([...argv, 'cat'])} < ${q([input])} | wc -c`], { env, encoding: 'utf8' }).stdout.trim();
-      });
-      if (Number(counted) !== megabytes * 1024 * 1024) throw new Error(`${side}: ${counted} bytes came back, not ${megabytes} MB`);
-      (through[side] ??= []).push((megabytes / ms) * 1000);
-    }
+    for (const [side, argv] of Object.entries(sides)) (through[side] ??= []).push(await throughCat(argv, input, megabytes, env, side));
   }
   const mbps = (side: string) => series(`${side} exec cat`, 'MB/s', through[side]!);
   const throughput = compare(mbps('lodge'), mbps('runc'));
@@ -130,12 +133,7 @@ export const execBench: Benchmark = async (ctx) => {
   const guestEcho: Record<string, number[]> = {};
   for (let i = 0; i < runs; i++) {
     for (const [side, argv] of Object.entries(guests)) {
-      let counted = '';
-      const ms = await timed(() => {
-        counted = spawnSync('sh', ['-c', `${q([...argv, 'cat'])} < ${q([guestInput])} | wc -c`], { env, encoding: 'utf8' }).stdout.trim();
-      });
-      if (Number(counted) !== guestMegabytes * 1024 * 1024) throw new Error(`${side}: ${counted} bytes came back, not ${guestMegabytes} MB`);
-      (guestThrough[side] ??= []).push((guestMegabytes / ms) * 1000);
+      (guestThrough[side] ??= []).push(await throughCat(argv, guestInput, guestMegabytes, env, side));
       (guestEcho[side] ??= []).push(...(await echoTimes([...argv, 'sh', '-c', 'while read l; do echo "$l"; done'], env, 20)));
     }
   }

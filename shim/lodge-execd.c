@@ -52,6 +52,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent-child.h"
+#include "virtio-port.h"
+
 #define PORT_NAME "org.lodge.exec.0"
 #define HOST_MAGIC "\nLODGE-HOST/1\n"
 #define MAGIC "\nLODGE-EXEC/1\n"
@@ -180,21 +183,10 @@ static void failed(uint32_t id, int what, int err) {
 
 /* the child: a session of its own, default signals, the pipes (or the terminal) as 0, 1 and 2; failures go to `report` */
 static void spawn_child(char **argv, char **envp, const char *cwd, int in, int out, int err, int report) {
-  setsid();
-  if (isatty(in)) ioctl(in, TIOCSCTTY, 0);
-  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  dup2(in, 0);
-  dup2(out, 1);
-  dup2(err, 2);
+  become_command(in, out, err, envp);
   int what = 1;
   if (!*cwd || chdir(cwd) == 0) {
     what = 0;
-    /* execvpe searches this process's PATH: take the one the request gave */
-    for (char **e = envp; *e; e++)
-      if (!strncmp(*e, "PATH=", 5)) setenv("PATH", *e + 5, 1);
     execvpe(argv[0], argv, envp);
   }
   int e[2] = {what, errno};
@@ -388,23 +380,6 @@ static void reap(void) {
   }
 }
 
-static int find_port(char *dev, size_t size) {
-  DIR *d = opendir("/sys/class/virtio-ports");
-  if (!d) return -1;
-  struct dirent *e;
-  int found = 0;
-  while (!found && (e = readdir(d))) {
-    char file[300], name[64] = "";
-    snprintf(file, sizeof file, "/sys/class/virtio-ports/%.200s/name", e->d_name);
-    FILE *f = fopen(file, "re");
-    if (!f) continue;
-    if (fgets(name, sizeof name, f)) name[strcspn(name, "\n")] = 0;
-    fclose(f);
-    if (!strcmp(name, PORT_NAME)) found = snprintf(dev, size, "/dev/%.200s", e->d_name) > 0;
-  }
-  closedir(d);
-  return found ? 0 : 1;
-}
 
 /* a pv guest (LODGE_KIND=pv on its kernel's command line) speaks on its second serial line */
 static int paravirtual(void) {
@@ -423,16 +398,10 @@ int main(int argc, char **argv) {
     snprintf(dev, sizeof dev, "%s", argv[1]);
   } else if (paravirtual()) {
     snprintf(dev, sizeof dev, "/dev/ttyS1");
-  } else {
-    int r = 1;
-    for (int i = 0; i < 300 && (r = find_port(dev, sizeof dev)) == 1; i++) usleep(100000);
-    if (r) return 0;
+  } else if (wait_for_port(PORT_NAME, dev, sizeof dev)) {
+    return 0;
   }
-  for (int i = 0; i < 50 && (port = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0; i++) usleep(100000);
-  if (port < 0) {
-    fprintf(stderr, "lodge-execd: %s: %s\n", dev, strerror(errno));
-    return 1;
-  }
+  if ((port = open_port(dev, "lodge-execd")) < 0) return 1;
   signal(SIGPIPE, SIG_IGN);
   struct termios raw;
   if (tcgetattr(port, &raw) == 0) {

@@ -38,6 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent-child.h"
+#include "virtio-port.h"
+
 #define PORT_NAME "org.qemu.guest_agent.0"
 #define MAX_REQUEST (4 << 20)
 #define MAX_OUTPUT (16 << 20)
@@ -516,17 +519,7 @@ static char **string_array(const struct json *a, const char *first, int *bad) {
 }
 
 static void spawn_child(const char *path, char **argv, char **envp, int in, int out, int err, int report) {
-  setsid();
-  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  dup2(in, 0);
-  dup2(out, 1);
-  dup2(err, 2);
-  /* execvpe searches this process's PATH: take the one the request gave */
-  for (char **e = envp; e && *e; e++)
-    if (!strncmp(*e, "PATH=", 5)) setenv("PATH", *e + 5, 1);
+  become_command(in, out, err, envp);
   execvpe(path, argv, envp ? envp : environ);
   int e = errno;
   (void)!write(report, &e, sizeof e);
@@ -893,39 +886,15 @@ static void frame(struct framer *f, const char *data, size_t n) {
 
 /* ---- finding the port, and the main loop ---- */
 
-static int find_port(char *dev, size_t size) {
-  DIR *d = opendir("/sys/class/virtio-ports");
-  if (!d) return -1;
-  struct dirent *e;
-  int found = 0;
-  while (!found && (e = readdir(d))) {
-    char file[300], name[64] = "";
-    snprintf(file, sizeof file, "/sys/class/virtio-ports/%.200s/name", e->d_name);
-    FILE *f = fopen(file, "re");
-    if (!f) continue;
-    if (fgets(name, sizeof name, f)) name[strcspn(name, "\n")] = 0;
-    fclose(f);
-    if (!strcmp(name, PORT_NAME)) found = snprintf(dev, size, "/dev/%.200s", e->d_name) > 0;
-  }
-  closedir(d);
-  return found ? 0 : 1;
-}
 
 int main(int argc, char **argv) {
   char dev[256];
   if (argc > 1) {
     snprintf(dev, sizeof dev, "%s", argv[1]);
-  } else {
-    /* the port appears shortly after virtio_console is loaded; without virtio-serial there is nothing to serve */
-    int r = 1;
-    for (int i = 0; i < 300 && (r = find_port(dev, sizeof dev)) == 1; i++) usleep(100000);
-    if (r) return 0;
+  } else if (wait_for_port(PORT_NAME, dev, sizeof dev)) {
+    return 0; /* without virtio-serial there is nothing to serve */
   }
-  for (int i = 0; i < 50 && (port = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0; i++) usleep(100000);
-  if (port < 0) {
-    fprintf(stderr, "lodge-ga: %s: %s\n", dev, strerror(errno));
-    return 1;
-  }
+  if ((port = open_port(dev, "lodge-ga")) < 0) return 1;
   signal(SIGPIPE, SIG_IGN);
   if (!getenv("PATH")) setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   struct framer f = {0};

@@ -75,7 +75,7 @@ export function sizePayload(cols: number, rows: number): Buffer {
 /** Why the agent could not start a command: at its chdir or its exec, with errno and strerror's words. */
 export function parseFailure(payload: Buffer): { at: 'exec' | 'chdir'; errno: number; words: string } {
   if (payload.length < 5) throw new ExecLinkError('the exec agent sent a failure too short to read');
-  const words = payload.subarray(5).toString('utf8').replace(/[\x00-\x1f\x7f]/g, ' ').trim();
+  const words = payload.subarray(5, 5 + 300).toString('utf8').replace(/[\x00-\x1f\x7f]/g, ' ').trim();
   return { at: payload[0] === 1 ? 'chdir' : 'exec', errno: payload.readUInt32BE(1), words: words || 'an error without words' };
 }
 
