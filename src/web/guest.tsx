@@ -1,8 +1,8 @@
 /**
  * @module A guest's page: what it is, then tabs: its graphs of the last hour, its limits
  * (changed live), its NICs and port forwards, its operations, and its consoles: the serial
- * console, and the VGA screen where its kind has one (the driver's vga feature, as GET /1.0
- * says). The code of graphs (uPlot), terminal (xterm.js) and screen (noVNC) is loaded only
+ * console, a shell (exec -t) and the VGA screen where its kind has them (the driver's
+ * interactiveExec and vga features, as GET /1.0 says). The code of graphs (uPlot), terminal (xterm.js) and screen (noVNC) is loaded only
  * when its tab opens, so the list and the login stay small. The page follows lodged's events
  * for the guest; a console of one that is not running says so and offers to start it.
  */
@@ -17,14 +17,14 @@ import { GuestNetwork } from './guest-network.js';
 import { OperationsTable } from './operations.js';
 import type { Screen } from './screen.js';
 
-type Tab = 'graphs' | 'limits' | 'network' | 'operations' | 'console' | 'screen';
+type Tab = 'graphs' | 'limits' | 'network' | 'operations' | 'console' | 'shell' | 'screen';
 
 const at = (name: string) => `/1.0/guests/${encodeURIComponent(name)}`;
 const showing = (g: Guest) => g.state === 'running' || g.state === 'paused';
 
 export function GuestPage({ name }: { name: string }) {
   const [guest, setGuest] = useState<Guest | undefined>(undefined);
-  const [hasScreen, setHasScreen] = useState(false);
+  const [features, setFeatures] = useState<string[]>([]);
   const [error, setError] = useState('');
   const [tab, setTab] = useState<Tab>('graphs');
   const load = useCallback(() => call<Guest>('GET', at(name)).then(setGuest, (e: ApiError) => setError(e.message)), [name]);
@@ -37,12 +37,20 @@ export function GuestPage({ name }: { name: string }) {
   }, [load]);
   useEffect(() => {
     if (!guest) return;
-    call<HostInfo>('GET', '/1.0').then((host) => setHasScreen(host.drivers.some((d) => d.kind === guest.kind && d.features.includes('vga'))), () => setHasScreen(false));
+    call<HostInfo>('GET', '/1.0').then((host) => setFeatures(host.drivers.find((d) => d.kind === guest.kind)?.features ?? []), () => setFeatures([]));
   }, [guest?.kind]);
   if (error) return <p class="error" role="alert">{error}</p>;
   if (!guest) return <p aria-busy="true">Loading {name}…</p>;
-  const tabs: Array<[Tab, string]> = [['graphs', 'Graphs'], ['limits', 'Limits'], ['network', 'Network'], ['operations', 'Operations'], ['console', 'Console'], ...(hasScreen ? [['screen', 'Screen'] as [Tab, string]] : [])];
-  const consoleTab = tab === 'console' || tab === 'screen';
+  const tabs: Array<[Tab, string]> = [
+    ['graphs', 'Graphs'],
+    ['limits', 'Limits'],
+    ['network', 'Network'],
+    ['operations', 'Operations'],
+    ['console', 'Console'],
+    ...(features.includes('interactiveExec') ? [['shell', 'Shell'] as [Tab, string]] : []),
+    ...(features.includes('vga') ? [['screen', 'Screen'] as [Tab, string]] : []),
+  ];
+  const consoleTab = tab === 'console' || tab === 'shell' || tab === 'screen';
   return (
     <section aria-label={`Guest ${name}`}>
       <h1>{guest.name}</h1>
@@ -65,9 +73,11 @@ export function GuestPage({ name }: { name: string }) {
         {tab === 'operations' && <OperationsTable keep={(o) => o.target === name || o.target.startsWith(`${name}/`)} />}
         {consoleTab &&
           (!showing(guest) ? (
-            <Unavailable guest={guest} what={tab === 'console' ? 'serial console' : 'screen'} onStarted={load} />
+            <Unavailable guest={guest} what={tab === 'console' ? 'serial console' : tab === 'shell' ? 'shell' : 'screen'} onStarted={load} />
           ) : tab === 'console' ? (
             <SerialConsole name={name} />
+          ) : tab === 'shell' ? (
+            <SerialConsole name={name} shell />
           ) : (
             <VgaScreen name={name} onClosed={load} />
           ))}
@@ -101,7 +111,8 @@ function Unavailable({ guest, what, onStarted }: { guest: Guest; what: string; o
   );
 }
 
-function SerialConsole({ name }: { name: string }) {
+/** The serial console, or (`shell`) a shell run in the guest on a terminal, as exec -t runs it. */
+function SerialConsole({ name, shell = false }: { name: string; shell?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState('connecting…');
   useEffect(() => {
@@ -109,7 +120,7 @@ function SerialConsole({ name }: { name: string }) {
     let gone = false;
     import('./terminal.js').then(
       ({ openConsole }) => {
-        if (!gone) close = openConsole(box.current!, `${at(name)}/console`, setStatus);
+        if (!gone) close = shell ? openConsole(box.current!, `${at(name)}/exec?stdio=pty&command=sh`, setStatus, true) : openConsole(box.current!, `${at(name)}/console`, setStatus);
       },
       (e: Error) => setStatus(`the terminal failed to load: ${e.message}`),
     );
@@ -117,10 +128,10 @@ function SerialConsole({ name }: { name: string }) {
       gone = true;
       close?.();
     };
-  }, [name]);
+  }, [name, shell]);
   return (
     <div class="console">
-      <p class="console-status" role="status">Serial console: {status}</p>
+      <p class="console-status" role="status">{shell ? 'Shell' : 'Serial console'}: {status}</p>
       <div class="terminal" ref={box} />
     </div>
   );

@@ -5,7 +5,8 @@
  * busybox ct guests: a wrong password is refused at the field; the dashboard counts the
  * guests; the admin creates a guest through the wizard (a bad CPU count and memory size shown
  * at their fields first) and sees it reach running without a reload; its serial console
- * answers `hostname`, read from xterm's DOM and seen in its pixels; its page draws its graphs
+ * answers `hostname`, read from xterm's DOM and seen in its pixels, as does a shell on its
+ * Shell tab (exec -t), which says how it exited; its page draws its graphs
  * from lodged's history (sampled every second here) and changes its limits live; the images,
  * networks, operations, events and API pages show lodged's own data, reached by shortcuts; a
  * viewer's stop is refused with lodged's 403; two guests are stopped together. Each page's
@@ -117,6 +118,21 @@ test('the serial console answers hostname: as text in xterm\'s DOM, and as pixel
   assert.ok(ink > 0.002, `the row that says web1 is ${ink === 0 ? 'one colour' : `${(ink * 100).toFixed(2)}% ink`}: the text is not drawn`);
   assert.deepEqual(refused, []);
   await saveScreenshot(page, 'console');
+  await page.context().close();
+});
+
+test('the Shell tab runs a shell in the guest on a terminal (exec -t): it answers hostname, and says how it exited', async () => {
+  const page = await newPage('light');
+  await page.goto(`${url}#/guests`);
+  await logIn(page, 'admin', passwords.admin);
+  await row(page, 'web1').getByRole('link', { name: 'web1' }).click();
+  await page.getByRole('tab', { name: 'Shell' }).click();
+  await page.getByRole('status').filter({ hasText: 'Shell: connected' }).waitFor();
+  await page.keyboard.type('hostname\n');
+  await page.locator('.xterm-rows > div').filter({ hasText: /^\s*web1\s*$/ }).first().waitFor();
+  await saveScreenshot(page, 'shell');
+  await page.keyboard.type('exit 3\n');
+  await page.getByRole('status').filter({ hasText: 'Shell: closed: the shell exited with 3' }).waitFor();
   await page.context().close();
 });
 
