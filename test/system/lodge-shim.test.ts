@@ -45,6 +45,18 @@ function statusField(pid: number, field: string): bigint {
   return BigInt(`0x${line!.split(/\s+/)[1]}`);
 }
 
+/** The command's descriptors once its dynamic loader is done (ld.so holds its cache and libraries on 3 for a moment). */
+async function settledFds(pid: number): Promise<string[]> {
+  let last = '';
+  for (let i = 0; i < 40; i++) {
+    const now = readdirSync(`/proc/${pid}/fd`).sort().join(',');
+    if (now === last) break;
+    last = now;
+    await sleep(30);
+  }
+  return last.split(',');
+}
+
 async function waitForFile(file: string, timeoutMs: number): Promise<void> {
   for (const end = Date.now() + timeoutMs; !existsSync(file) && Date.now() < end; ) await sleep(20);
 }
@@ -58,7 +70,7 @@ test('the command starts with every signal at its default, none blocked, and onl
   try {
     assert.equal(statusField(main, 'SigIgn'), 0n, 'no signal ignored');
     assert.equal(statusField(main, 'SigBlk'), 0n, 'no signal blocked');
-    assert.deepEqual(readdirSync(`/proc/${main}/fd`).sort(), ['0', '1', '2']);
+    assert.deepEqual(await settledFds(main), ['0', '1', '2']);
     // the shim keeps only what it needs: no descriptor of its caller
     const shimFds = readdirSync(`/proc/${ok[1]}/fd`).map((fd) => readlinkSync(`/proc/${ok[1]}/fd/${fd}`));
     assert.deepEqual(shimFds.filter((f) => f.startsWith('pipe:')), [], 'the caller\'s pipe stays with the caller');
@@ -76,7 +88,7 @@ test('--channel: the command gets a line on fds 4 and 5, served on exec.sock onc
   const line = await runShim(dir, ['--channel', '--', 'sh', '-c', 'sleep 0.3; echo hello >&5; exec cat <&4 >&5']);
   const main = Number(/^ok \d+ (\d+)$/.exec(line)![1]);
   try {
-    assert.deepEqual(readdirSync(`/proc/${main}/fd`).sort(), ['0', '1', '2', '4', '5']);
+    assert.deepEqual(await settledFds(main), ['0', '1', '2', '4', '5']);
     assert.equal(existsSync(path.join(dir, 'exec.sock')), false, 'no socket before the command speaks');
     await waitForFile(path.join(dir, 'exec.sock'), 5000);
     const client = net.connect(path.join(dir, 'exec.sock'));
