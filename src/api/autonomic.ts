@@ -55,10 +55,30 @@ export const CpuStatus = Type.Object({
 });
 export type CpuStatus = Static<typeof CpuStatus>;
 
+const SideHealth = Type.Object({
+  state: StringEnum(['answers', 'silent', 'unknown'] as const),
+  how: Type.String({ description: 'in words: since when it is silent and why, or why it cannot be told' }),
+});
+
+export const HealthGuest = Type.Object({
+  name: Type.String(),
+  kind: Type.String(),
+  console: SideHealth,
+  agent: Type.Intersect([SideHealth, Type.Object({ name: Type.Optional(Type.String({ description: 'the agent asked: guest agent (QGA), lodge-execd' })) })]),
+});
+export type HealthGuest = Static<typeof HealthGuest>;
+
+export const HealthStatus = Type.Object({
+  everySeconds: Type.Number({ description: 'how often each running guest is asked (lodged --autonomic-health-every); a side is silent after two probes in a row without an answer' }),
+  guests: Type.Array(HealthGuest, { description: 'every running guest in the loop, once it has been probed' }),
+});
+export type HealthStatus = Static<typeof HealthStatus>;
+
 export const AutonomicStatus = Type.Object({
   paused: Type.Boolean({ description: 'the loop sees guests end and reads their memory and CPU but takes no action until resumed' }),
   memory: Type.Optional(MemoryStatus),
   cpu: Type.Optional(CpuStatus),
+  health: Type.Optional(HealthStatus),
   guests: Type.Array(AutonomicGuest, { description: 'every guest with a restart policy other than no' }),
   nextDue: Type.Optional(Type.String({ description: 'the earliest action to come' })),
 });

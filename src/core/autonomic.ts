@@ -11,6 +11,7 @@ import type { AutonomicGuest, AutonomicStatus } from '../api/autonomic.js';
 import type { Operation } from '../api/operations.js';
 import { decideRestart, type RestartHistory } from '../autonomic/restart-policy.js';
 import type { CpuWeigher } from './autonomic-cpu.js';
+import type { HealthWatch } from './autonomic-health.js';
 import type { MemoryBalancer } from './autonomic-memory.js';
 import type { Events } from './events.js';
 import type { GuestService } from './guests.js';
@@ -29,6 +30,8 @@ export interface AutonomicServiceDeps {
   memory?: MemoryBalancer;
   /** The loop's CPU weighting, paused and resumed with the rest. */
   cpu?: CpuWeigher;
+  /** The loop's health watch, which reports even while the loop is paused. */
+  health?: HealthWatch;
 }
 
 /** The loop's actions are operations whose action starts so. */
@@ -67,12 +70,14 @@ export class AutonomicService {
     this.looker = setInterval(() => void this.look(), this.deps.lookMs ?? 1000);
     this.deps.memory?.start(() => this.paused);
     this.deps.cpu?.start(() => this.paused);
+    this.deps.health?.start();
   }
 
   stop(): void {
     clearInterval(this.looker);
     this.deps.memory?.stop();
     this.deps.cpu?.stop();
+    this.deps.health?.stop();
     this.unsubscribe?.();
     for (const d of this.due.values()) clearTimeout(d.timer);
     this.due.clear();
@@ -131,7 +136,8 @@ export class AutonomicService {
     const next = Math.min(...[...this.due.values()].map((d) => d.at));
     const memory = this.deps.memory?.status();
     const cpu = this.deps.cpu?.status();
-    return { paused: this.paused, ...(memory ? { memory } : {}), ...(cpu ? { cpu } : {}), guests, ...(Number.isFinite(next) ? { nextDue: new Date(next).toISOString() } : {}) };
+    const health = this.deps.health?.status();
+    return { paused: this.paused, ...(memory ? { memory } : {}), ...(cpu ? { cpu } : {}), ...(health ? { health } : {}), guests, ...(Number.isFinite(next) ? { nextDue: new Date(next).toISOString() } : {}) };
   }
 
   /** The loop's last `limit` actions, newest first. */

@@ -11,7 +11,7 @@ import type { AutonomicPolicy, ExecPost, ExecRequest, Priority, ExecResult, Gues
 import type { Forward, ForwardPost } from '../api/networks.js';
 import type { Operation } from '../api/operations.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import { canAllocateMemory, canHotplugDisks, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type ExecProcess, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits, type TerminalProcess, type TerminalSize } from '../drivers/driver.js';
+import { canAllocateMemory, canHotplugDisks, canProbeHealth, canWeighCpu, hasFiles, hasMemory, hasRenaming, hasRootDiskChanges, hasVga, type RootDiskChanges, type AttachedDisk, type ConsolePaths, type ExecProcess, type FilePush, type GuestDriver, type GuestFileInfo, type GuestFiles, type GuestRef, type GuestSpec, type DriverInfo, type HealthProbe, type InteractiveCommand, type LimitsAtNextStart, type MemoryReading, type ObservedState, type OperationContext, type ResolvedLimits, type TerminalProcess, type TerminalSize } from '../drivers/driver.js';
 import { wholeInputExecProcess } from '../drivers/whole-input-exec.js';
 import { processAgeMs } from '../host/processes.js';
 import type { GuestVolumePost, Volume } from '../api/volumes.js';
@@ -89,6 +89,18 @@ export interface MemoryGuestView {
   /** What its cgroup counts, for a guest whose driver gives no reading. */
   usedBytes?: number;
 }
+
+/** A running guest as the autonomic loop's health watch sees it: see GuestService.healthGuests. */
+export interface HealthGuestView {
+  name: string;
+  kind: GuestKind;
+  /** Its engine's process: a new one is a new start, whose agent must answer again before its silence is news. */
+  pid?: number;
+  probe: HealthProbe;
+}
+
+/** Guests probed at once by the health watch. */
+const healthProbesAtOnce = 16;
 
 /** A running guest as the autonomic loop's CPU weighting sees it: see GuestService.cpuGuests. */
 export interface CpuGuestView {
@@ -419,6 +431,32 @@ export class GuestService {
       }),
     );
     return views.filter((v): v is CpuGuestView => v !== undefined);
+  }
+
+  /**
+   * Asks each running guest in the loop whether its console's holder and its agent answer (the
+   * autonomic loop's health watch), a few guests at a time: a probe of a silent agent waits
+   * seconds for nothing, and a host of a thousand guests must not open them all at once.
+   */
+  async healthGuests(): Promise<HealthGuestView[]> {
+    const running = this.deps.store.guests().filter((g) => g.state === 'running' && g.autonomic === 'on');
+    const views: HealthGuestView[] = [];
+    const probeOne = async (g: GuestRecord): Promise<void> => {
+      const { pid } = await this.refresh(g);
+      const driver = this.deps.drivers.existing(g.kind);
+      if (g.state !== 'running' || !driver || !canProbeHealth(driver)) return;
+      try {
+        views.push({ name: g.name, kind: g.kind, ...(pid !== undefined ? { pid } : {}), probe: await driver.probeHealth(this.spec(g)) });
+      } catch (e) {
+        this.deps.log(`autonomic: ${g.name}'s health cannot be probed: ${(e as Error).message}`);
+      }
+    };
+    const queue = [...running];
+    const worker = async () => {
+      for (let g = queue.shift(); g; g = queue.shift()) await probeOne(g);
+    };
+    await Promise.all(Array.from({ length: Math.min(healthProbesAtOnce, queue.length) }, worker));
+    return views;
   }
 
   /** Gives a running guest a new CPU weight, and nothing else (the autonomic loop's execute); outside its lock, as its memory allocation. */

@@ -16,6 +16,7 @@ import { poolDrivers, type PoolDriverName } from '../api/storage.js';
 import { Events } from '../core/events.js';
 import { AutonomicService } from '../core/autonomic.js';
 import { cpuWindowSeconds, CpuWeigher } from '../core/autonomic-cpu.js';
+import { healthEverySeconds, HealthWatch } from '../core/autonomic-health.js';
 import { guestMemoryBudget, MemoryBalancer } from '../core/autonomic-memory.js';
 import { GuestService } from '../core/guests.js';
 import { NetworkService } from '../core/networks.js';
@@ -51,7 +52,7 @@ const usage = `lodged: the Lodge host daemon
 
 Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]] [--default-pool-driver dir|btrfs]
               [--listen ADDRESS:PORT [--tls-cert FILE --tls-key FILE]] [--guest-memory SIZE] [--autonomic-dry-run]
-              [--history-interval SECONDS] [--autonomic-cpu-window SECONDS] [--autostart-delay SECONDS]
+              [--history-interval SECONDS] [--autonomic-cpu-window SECONDS] [--autonomic-health-every SECONDS] [--autostart-delay SECONDS]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
@@ -82,6 +83,10 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
   --autonomic-cpu-window SECONDS
                           how long a guest must keep a CPU busy before the loop lowers its CPU
                           weight (default 60); it gets its weight back after half as long quiet
+  --autonomic-health-every SECONDS
+                          how often the loop asks each running guest whether what holds its
+                          console and the agent in it answer (default 30); a side silent for two
+                          probes in a row is reported (lodge autonomic log), and so is its return
   --history-interval SECONDS
                           how often the in-memory history (GET /1.0/history, the console's
                           graphs) samples the host and each guest (default 10; it keeps the
@@ -170,6 +175,7 @@ async function main(): Promise<void> {
       'history-interval': { type: 'string' },
       'autostart-delay': { type: 'string' },
       'autonomic-cpu-window': { type: 'string' },
+      'autonomic-health-every': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -180,6 +186,7 @@ async function main(): Promise<void> {
   const uplink = await uplinkOption(values.uplink, values['resolv-conf']);
   const guestMemory = guestMemoryBudget(os.totalmem(), values['guest-memory']);
   const cpuWindow = cpuWindowSeconds(values['autonomic-cpu-window']);
+  const healthEvery = healthEverySeconds(values['autonomic-health-every']);
   const httpsAsked = httpsOptions(values);
   const poolDriver = values['default-pool-driver'];
   if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
@@ -236,7 +243,8 @@ async function main(): Promise<void> {
   // listening before reconcile: a guest that ended while lodged was down is restarted per its policy
   const memory = new MemoryBalancer({ guests, operations, log, budgetBytes: guestMemory, dryRun: values['autonomic-dry-run'] === true });
   const cpu = new CpuWeigher({ guests, operations, log, dryRun: values['autonomic-dry-run'] === true, windowMs: cpuWindow * 1000 });
-  const autonomic = new AutonomicService({ store, guests, operations, events, log, memory, cpu });
+  const health = new HealthWatch({ guests, operations, log, everyMs: healthEvery * 1000 });
+  const autonomic = new AutonomicService({ store, guests, operations, events, log, memory, cpu, health });
   autonomic.start();
   const toAutostart = await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });

@@ -366,6 +366,31 @@ export interface CpuWeighting {
   setCpuShares(guest: GuestRef, shares: number): Promise<void>;
 }
 
+/** One side of a running guest that lodged asks after: whether it answers, and if not, why. */
+export interface Answering {
+  answers: boolean;
+  why?: string;
+}
+
+/**
+ * What lodged asks of a running guest to tell it is still there (the autonomic loop's health
+ * watch): whether what holds its console answers (lodge-shim, and QEMU's monitor), and, where
+ * the kind has one, whether the agent in the guest does. `agent` undefined: none is known to
+ * run in it (a container; a pv guest whose lodge-execd has not spoken). A probe never takes a
+ * connection an exec or a file copy is using: that one is busy, and answers as long as it lasts.
+ */
+export interface HealthProbe {
+  /** Undefined where lodged cannot tell (a guest started by an earlier Lodge). */
+  console?: Answering;
+  agent?: Answering & { name: string };
+}
+
+export interface HealthProbing {
+  probeHealth(spec: GuestSpec): Promise<HealthProbe>;
+}
+
+export const canProbeHealth = (driver: GuestDriver): driver is GuestDriver & HealthProbing => 'probeHealth' in driver;
+
 export const canWeighCpu = (driver: GuestDriver): driver is GuestDriver & CpuWeighting => 'setCpuShares' in driver;
 
 export const canAllocateMemory = (driver: GuestDriver): driver is GuestDriver & MemoryAllocation => 'setMemoryAllocation' in driver;

@@ -13,7 +13,7 @@ import { Readable, Writable } from 'node:stream';
 import { LodgeError } from '../api/errors.js';
 import { execPath, type ExecRequest, type ExecSignal } from '../api/guests.js';
 import { withUntrustedSocket } from '../host/untrusted-file.js';
-import type { GuestRef, TerminalProcess, TerminalSize } from './driver.js';
+import type { Answering, GuestRef, TerminalProcess, TerminalSize } from './driver.js';
 import { cannotRun } from './exec-failure.js';
 import { encodeFrame, ExecAgentSilent, ExecLinkError, exitCode, FrameReader, type GuestFrame, guestFrame, greetEveryMs, hostFrame, hostMagic, maxFrameBytes, openPayload, parseFailure, sizePayload, u32, windowBytes } from './exec-frames.js';
 
@@ -67,14 +67,17 @@ export class ExecLink {
   /**
    * Connects to the port's socket (`path`: lodged's own name for it) and waits for the agent's
    * magic. `inputWindow`: the stdin a command may have in flight (a pv guest's serial line
-   * stalls once its terminal's buffer of 4 KiB overflows).
+   * stalls once its terminal's buffer of 4 KiB overflows). `greetAgain`: the magic is said
+   * again every 600 ms until answered (an agent halfway through a frame of an earlier link
+   * drops it after a second); a probe says it once, so that asking an agent that is stopped
+   * does not fill its line.
    */
-  static async connect(path: string, timeoutMs: number, inputWindow = windowBytes): Promise<ExecLink> {
+  static async connect(path: string, timeoutMs: number, inputWindow = windowBytes, greetAgain = true): Promise<ExecLink> {
     const link = new ExecLink(net.connect(path), Math.min(inputWindow, windowBytes));
     try {
       await new Promise<void>((resolve, reject) => {
         const greet = () => link.socket.write(hostMagic);
-        const again = setInterval(greet, greetEveryMs);
+        const again = greetAgain ? setInterval(greet, greetEveryMs) : undefined;
         const timer = setTimeout(() => reject(new ExecAgentSilent(`the exec agent did not answer in ${timeoutMs} ms`)), timeoutMs);
         const stop = () => {
           clearInterval(again);
@@ -277,12 +280,45 @@ export class ExecLinks {
 
   /** Starts `request` over the guest's link on `socket` (reached without following a link), made if none is up; with `terminal`, on a pty of the guest's. */
   async open(guest: GuestRef, socket: string, request: ExecRequest, terminal?: TerminalSize): Promise<TerminalProcess> {
+    const { shared, release } = this.share(guest, socket);
+    try {
+      const link = await shared.link;
+      const proc = link.open(guest.name, request, terminal);
+      void proc.exit.then(release, release);
+      return proc;
+    } catch (e) {
+      release();
+      if (e instanceof ExecAgentSilent) throw new LodgeError('UNAVAILABLE', `exec in ${guest.name}: its exec agent (lodge-execd) does not answer`, { cause: e });
+      if (e instanceof ExecLinkError) throw new LodgeError('ENGINE_FAILED', `exec in ${guest.name}: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+
+  /**
+   * Whether the guest's lodge-execd answers: the link its commands share while one runs (it
+   * answers as long as it lasts), or one made for the asking and closed, shared meanwhile by any
+   * exec that starts (the port serves one client at a time).
+   */
+  async ping(guest: GuestRef, socket: string): Promise<Answering> {
+    const { shared, release } = this.share(guest, socket, false);
+    try {
+      await shared.link;
+      return { answers: true };
+    } catch (e) {
+      return { answers: false, why: (e as Error).message };
+    } finally {
+      release();
+    }
+  }
+
+  /** The guest's link, made if none is up, and its release: the last user closes it. */
+  private share(guest: GuestRef, socket: string, greetAgain = true): { shared: SharedLink; release: () => void } {
     let shared = this.links.get(guest.id);
     if (!shared || shared.failed || shared.connected?.ended) {
       const made: SharedLink = {
         users: 0,
         failed: false,
-        link: withUntrustedSocket(socket, `the exec socket of ${guest.name}`, (name) => ExecLink.connect(name, this.syncMs, this.inputWindow)).then(
+        link: withUntrustedSocket(socket, `the exec socket of ${guest.name}`, (name) => ExecLink.connect(name, this.syncMs, this.inputWindow, greetAgain)).then(
           (link) => (made.connected = link),
           (e: Error) => {
             made.failed = true;
@@ -299,17 +335,7 @@ export class ExecLinks {
       if (this.links.get(guest.id) === mine) this.links.delete(guest.id);
       mine.link.then((link) => link.close(), () => {});
     };
-    try {
-      const link = await mine.link;
-      const proc = link.open(guest.name, request, terminal);
-      void proc.exit.then(release, release);
-      return proc;
-    } catch (e) {
-      release();
-      if (e instanceof ExecAgentSilent) throw new LodgeError('UNAVAILABLE', `exec in ${guest.name}: its exec agent (lodge-execd) does not answer`, { cause: e });
-      if (e instanceof ExecLinkError) throw new LodgeError('ENGINE_FAILED', `exec in ${guest.name}: ${e.message}`, { cause: e });
-      throw e;
-    }
+    return { shared: mine, release };
   }
 }
 

@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../lib/exec.js';
-import { checkPidFile, checkProcess, parseIdentity, readIdentity, readRecord, writeRecord, type CheckedProcess, type ProcessIdentity } from '../host/processes.js';
-import type { ConsolePaths, ObservedState } from './driver.js';
+import { checkPidFile, checkProcess, parseIdentity, processState, readIdentity, readRecord, writeRecord, type CheckedProcess, type ProcessIdentity } from '../host/processes.js';
+import type { Answering, ConsolePaths, ObservedState } from './driver.js';
 
 export interface ShimPaths {
   dir: string;
@@ -127,6 +127,21 @@ export function runningMain(paths: ShimPaths): ProcessIdentity | undefined {
 function shimMayRun(paths: ShimPaths): boolean {
   const shim = parseIdentity((readRecord(paths.processes) as { shim?: unknown } | undefined)?.shim);
   return !shim || checkProcess(shim).pid !== undefined;
+}
+
+/**
+ * Whether the lodge-shim that holds the guest's console is there to serve it: not when it has
+ * ended (its guest runs on without a console) nor while it is stopped (the console is frozen).
+ * Undefined for a guest whose start recorded no shim (an earlier Lodge's).
+ */
+export function shimAnswers(paths: ShimPaths): Answering | undefined {
+  const shim = parseIdentity((readRecord(paths.processes) as { shim?: unknown } | undefined)?.shim);
+  if (!shim) return undefined;
+  const checked = checkProcess(shim);
+  if (!checked.pid) return { answers: false, why: `lodge-shim, which holds its console, is gone (${checked.reason})` };
+  const state = processState(checked.pid);
+  if (state === 'T' || state === 't') return { answers: false, why: `lodge-shim (pid ${checked.pid}), which holds its console, is stopped` };
+  return { answers: true };
 }
 
 /** From files alone (the exit record, the identities, the pidfile): cheap enough for every guest on every list. */

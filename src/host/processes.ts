@@ -68,6 +68,15 @@ export function readIdentity(pid: number): ProcessIdentity | undefined {
   return { pid, bootId: bootId(), startTime: parsed.startTime };
 }
 
+/** The state of `pid` as /proc shows it (R, S, T for stopped...), or undefined if no such process exists. */
+export function processState(pid: number): string | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.state;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether `pid` runs: a zombie (ended, not yet reaped by its parent) does not. */
 export function isAlive(pid: number): boolean {
   return readIdentity(pid) !== undefined;

@@ -29,10 +29,20 @@ function printCpu(c: NonNullable<AutonomicStatus['cpu']>): void {
   );
 }
 
+function printHealth(h: NonNullable<AutonomicStatus['health']>): void {
+  process.stdout.write(`health: each running guest's console and agent asked every ${h.everySeconds} s; silent after two probes in a row without an answer\n`);
+  if (h.guests.length === 0) return;
+  printTable(
+    ['NAME', 'KIND', 'CONSOLE', 'AGENT'],
+    h.guests.map((g) => [g.name, g.kind, g.console.how, g.agent.name ? `${g.agent.name}: ${g.agent.how}` : g.agent.how]),
+  );
+}
+
 function printStatus(s: AutonomicStatus): void {
   process.stdout.write(`loop: ${s.paused ? 'paused (guests that end are seen, memory and CPU are read; restarts, memory moves and CPU weights wait for resume)' : 'running'}${s.nextDue ? `, next action due ${s.nextDue}` : ''}\n`);
   if (s.memory) printMemory(s.memory);
   if (s.cpu) printCpu(s.cpu);
+  if (s.health) printHealth(s.health);
   if (s.guests.length === 0) return void process.stdout.write('no guest has a restart policy (lodge launch --restart, lodge set --restart)\n');
   printTable(
     ['NAME', 'RESTART', 'STATE', 'RESTARTS', 'NEXT'],
@@ -41,11 +51,11 @@ function printStatus(s: AutonomicStatus): void {
 }
 
 export function register(program: Command, client: () => LodgeClient): void {
-  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies, memory balancing, CPU weights');
+  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies, memory balancing, CPU weights, health reports');
 
   autonomic
     .command('status')
-    .description("whether the loop runs, each running guest's memory floor, allocation and ceiling, its priority and CPU weight, the guests with a restart policy, their restarts and the next due")
+    .description("whether the loop runs, each running guest's memory floor, allocation and ceiling, its priority and CPU weight, whether its console and agent answer, the guests with a restart policy, their restarts and the next due")
     .option('--format <format>', 'table or json', 'table')
     .action(async (flags: { format: string }) => {
       const format = parseFormat(flags.format);

@@ -15,8 +15,8 @@ import { ExecError, run, spawnPiped } from '../../lib/exec.js';
 import { dnsDomain } from '../../network/dnsmasq.js';
 import { attachContainerNics } from '../../network/nic.js';
 import { overlayRoot, prepareOverlayRoot, removeOverlayRoot, upperDir } from '../../storage/overlay.js';
-import type { ConsolePaths, CpuWeighting, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, MemoryAllocation, MemoryReading, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
-import { consolePaths, observeShim, runningMain, shimPaths, startShim, waitForExit } from '../shim.js';
+import type { ConsolePaths, CpuWeighting, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, HealthProbe, HealthProbing, MemoryAllocation, MemoryReading, OperationContext, DriverProbe, GuestRef, GuestSpec, InteractiveCommand, ObservedState, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
+import { consolePaths, observeShim, runningMain, shimAnswers, shimPaths, startShim, waitForExit } from '../shim.js';
 import { cgroupResources, defaultIdMap, ociSpec, systemContainerCapabilities } from './oci-spec.js';
 import { hostnameFile, resolvConfFile, writeEtcFiles } from './identity.js';
 import { criuUnavailable } from '../../host/criu.js';
@@ -38,7 +38,7 @@ export interface CtDriverOptions {
 /** How long a `lodge exec` command may run (exec streaming, a later issue, will lift it). */
 const execTimeoutMs = 3_600_000;
 
-export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation, CpuWeighting {
+export class CtDriver implements GuestDriver, GuestFiles, HealthProbing, MemoryAllocation, CpuWeighting {
   readonly kind = 'ct' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'filesystem',
@@ -353,6 +353,12 @@ export class CtDriver implements GuestDriver, GuestFiles, MemoryAllocation, CpuW
 
   console(spec: GuestSpec): ConsolePaths {
     return consolePaths(shimPaths(path.join(spec.dir, 'shim')));
+  }
+
+  /** Its console's holder alone: a container has no agent (its processes are the host's). */
+  async probeHealth(spec: GuestSpec): Promise<HealthProbe> {
+    const console = shimAnswers(shimPaths(path.join(spec.dir, 'shim')));
+    return console ? { console } : {};
   }
 
   async memoryMechanism(): Promise<string> {

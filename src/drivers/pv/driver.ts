@@ -22,8 +22,9 @@ import type { ExecPost, ExecRequest, ExecResult } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
-import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome, TerminalProcess, TerminalSize } from '../driver.js';
+import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, HealthProbe, HealthProbing, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome, TerminalProcess, TerminalSize } from '../driver.js';
 import { ExecLinks, execdMissing } from '../exec-link.js';
+import { shimAnswers } from '../shim.js';
 import { wholeInputExecProcess } from '../whole-input-exec.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
 import { AgentChannel } from './agent.js';
@@ -52,7 +53,7 @@ const rootCow = 'root.cow';
 /** What the guest calls the disk of ubd N: /dev/ubda is the root. */
 const ubdDevice = (slot: number) => `/dev/ubd${String.fromCharCode(97 + slot)}`;
 
-export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting, DiskHotplug, GuestFiles, RootDiskChanges {
+export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting, DiskHotplug, GuestFiles, HealthProbing, RootDiskChanges {
   readonly kind = 'pv' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -367,6 +368,14 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
     if (existsSync(line)) return this.execLinks.open(spec, line, request);
     const agent = this.paths(spec).agent;
     return wholeInputExecProcess((stdin, stdout, stderr) => agent.execStreaming(spec.name, { ...request, stdin }, stdout, stderr), `exec in ${spec.name}`);
+  }
+
+  /** Its console's holder, and lodge-execd once it has spoken on its line (lodge-agent is not asked: that would start a process in the guest). */
+  async probeHealth(spec: GuestSpec): Promise<HealthProbe> {
+    const shim = this.engine.shim(spec);
+    const console = shimAnswers(shim);
+    const agent = existsSync(shim.execSocket) ? { name: 'lodge-execd', ...(await this.execLinks.ping(spec, shim.execSocket)) } : undefined;
+    return { ...(console ? { console } : {}), ...(agent ? { agent } : {}) };
   }
 
   /** exec -t: on a terminal of the guest's own, through lodge-execd (lodge-agent has none). */

@@ -33,9 +33,9 @@ import { fileDiskSource } from '../../storage/backup-store/disk.js';
 import { createDisk, createOverlay, qcow2OverBase, virtualSize } from '../../storage/qcow2.js';
 import { openQcow2 } from '../../storage/qcow2-reader.js';
 import type { ExecPost, ExecRequest, ExecResult } from '../../api/guests.js';
-import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, DriverProbe, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, GuestVga, LimitsAtNextStart, TerminalProcess, TerminalSize, MemoryAllocation, MemoryReading, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
+import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, DriverProbe, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestMemory, GuestSpec, Answering, HealthProbe, HealthProbing, GuestVga, LimitsAtNextStart, TerminalProcess, TerminalSize, MemoryAllocation, MemoryReading, ObservedState, RootDiskChanges, OperationContext, ResolvedLimits, StopOptions, StopOutcome } from '../driver.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
-import { waitForExit } from '../shim.js';
+import { shimAnswers, waitForExit } from '../shim.js';
 import { chooseAccel, probeAccel, type ProbeResult } from './accel.js';
 import { makeCloudSeed } from './cloud-seed.js';
 import { qemuArgv, volumeBlockdev, volumeDevice } from './argv.js';
@@ -100,7 +100,7 @@ const unplugTimeoutMs = 20_000;
  */
 const agentTimes = { syncMs: 5000, answerMs: 30_000, runMs: 3_600_000 } as const;
 
-export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting, DiskHotplug, GuestFiles, GuestMemory, GuestVga, MemoryAllocation, RootDiskChanges {
+export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting, DiskHotplug, GuestFiles, GuestMemory, HealthProbing, GuestVga, MemoryAllocation, RootDiskChanges {
   readonly kind = 'vm' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -575,6 +575,24 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   async execTerminal(spec: GuestSpec, request: ExecRequest, size: TerminalSize): Promise<TerminalProcess> {
     if (!(await this.execdListens(spec))) throw execdMissing(spec.name);
     return this.execLinks.open(spec, this.paths(spec).exec, request, size);
+  }
+
+  /**
+   * Its console's holder and QEMU's monitor (a QEMU that no longer answers it has stopped its
+   * main loop, the serial console's with it), and its guest agent where it has a port for one.
+   */
+  async probeHealth(spec: GuestSpec): Promise<HealthProbe> {
+    const held = shimAnswers(this.engine.shim(spec));
+    const console = held?.answers === false ? held : await this.qmp(spec, (q) => q.execute('query-status')).then(
+      (): Answering => held ?? { answers: true },
+      (e: Error): Answering => ({ answers: false, why: `QEMU does not answer its monitor: ${e.message}` }),
+    );
+    if (!existsSync(this.paths(spec).qga)) return console ? { console } : {};
+    const agent = await this.agent(spec, `guest-ping in ${spec.name}`, (qga) => qga.request('guest-ping', undefined, agentTimes.syncMs)).then(
+      () => ({ answers: true }),
+      (e: Error) => ({ answers: false, why: e.message }),
+    );
+    return { ...(console ? { console } : {}), agent: { name: 'guest agent', ...agent } };
   }
 
   /** Whether lodge-execd holds the guest's exec port open (QEMU knows when the guest has). */
