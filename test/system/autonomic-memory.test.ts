@@ -11,6 +11,9 @@
  * The same lodged weighs their CPU too, with a CPU window of 4 s (--autonomic-cpu-window): a
  * guest of high priority gets twice the weight, a guest that spins for the window drops to a
  * quarter of its weight, and gets it back once it has been quiet for half a window.
+ *
+ * Then a pv guest takes the grower's place: UML has no balloon, but its memory unplug (the
+ * mconsole's config mem=-N/+N) moves its memory live the same way.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -129,4 +132,32 @@ test('a guest that spins for the window drops to a quarter of its CPU weight and
   assert.match(back?.reason ?? '', /^grow has been quiet for 2 s \(at most \d+% of a CPU\); its shares 256 -> 1024, its normal priority's weight again$/);
   // its memory allocation was left as the memory balancing set it
   assert.ok((await memoryFile('grow', 'memory.limit_in_bytes')) > 192 * M);
+});
+
+test("a pv guest's memory moves live too, through UML's memory unplug: it starts at its share and is given memory back as it grows", { timeout: 120_000 }, async () => {
+  // grow goes: idle (a container) and a pv guest of the same ceiling share the budget
+  assert.equal(d.lodge(['delete', '--force', 'grow']).code, 0);
+  await d.launch('pgrow', { kind: 'pv', limits: { memory: '256M', memoryFloor: '64M' } });
+  const pv = async () => (await d.client.autonomic.status()).memory?.guests.find((g) => g.name === 'pgrow');
+  // once its mconsole is up, the newcomer gives back what its share leaves
+  await until('pgrow given its share', async () => (await pv())?.how === 'memory unplug' && (await pv())?.allocationBytes === 192 * M, 60_000);
+  const start = (await d.client.autonomic.log(1000)).find((o) => o.action === 'autonomic.memory' && o.target === 'pgrow');
+  assert.match(start?.reason ?? '', /: pgrow is given its fair share, 192MB of its 256MB ceiling \(memory unplug\)$/);
+  const available = async () => Number(/^MemAvailable:\s+(\d+) kB$/m.exec(await guestSh(d, 'pgrow', 'cat /proc/meminfo'))![1]) * 1024;
+  assert.ok((await available()) < 192 * M, `the guest's kernel counts the pages it gave up as taken: ${(await available()) / M} MiB available`);
+
+  // 120 MiB at once, then 4 MiB every 250 ms to 200 MiB: past what 192 MiB leaves it beside its kernel
+  const out = await guestSh(
+    d,
+    'pgrow',
+    'mkdir -p /hog && mount -t tmpfs -o size=300m hog /hog && dd if=/dev/zero of=/hog/base bs=1M count=120 2>/dev/null && ' +
+      'i=0; while [ $i -lt 20 ]; do dd if=/dev/zero of=/hog/f$i bs=1M count=4 2>/dev/null || exit 9; i=$((i+1)); sleep 0.25; done; du -sm /hog; grep oom_kill /proc/vmstat',
+  );
+  assert.match(out, /^200\s/, `everything it wrote is there: ${out}`);
+  assert.match(out, /^oom_kill 0$/m, 'no process of the guest was killed for want of memory');
+  const grown = await pv();
+  assert.ok(grown!.allocationBytes! > 200 * M && grown!.allocationBytes! <= 256 * M, `its allocation rose past what it holds, to at most its ceiling: ${grown!.allocationBytes! / M} MiB`);
+  const moves = (await d.client.autonomic.log(1000)).filter((o) => o.action === 'autonomic.memory' && o.target === 'pgrow' && /gave it to/.test(o.reason ?? ''));
+  assert.ok(moves.length >= 1 && moves.every((o) => o.status === 'success'), JSON.stringify(moves));
+  assert.match(moves.at(-1)!.reason!, /^pgrow used \d+% of its \d+MB (now|for \d+ s); took .*, gave it to pgrow \(memory unplug\): \d+MB -> \d+MB of its 256MB ceiling$/);
 });

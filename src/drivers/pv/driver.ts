@@ -22,7 +22,7 @@ import type { ExecPost, ExecRequest, ExecResult } from '../../api/guests.js';
 import { formatSize } from '../../api/sizes.js';
 import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
-import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, HealthProbe, HealthProbing, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome, TerminalProcess, TerminalSize } from '../driver.js';
+import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, HealthProbe, HealthProbing, MemoryAllocation, MemoryReading, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome, TerminalProcess, TerminalSize } from '../driver.js';
 import { ExecLinks, execdMissing } from '../exec-link.js';
 import { shimAnswers } from '../shim.js';
 import { wholeInputExecProcess } from '../whole-input-exec.js';
@@ -33,6 +33,7 @@ import { cowHeader, cowHeaderBytes, cowLayout, parseCowHeader } from './cow.js';
 import { markCowChanges } from './cow-changes.js';
 import { baseIdentity, openCowDisk, readCowFile, writeCowOverBase } from './cow-disk.js';
 import { Mconsole } from './mconsole.js';
+import { availableBytes, bootedMemoryBytes, memConfigChange, readUnplugged, writeUnplugged } from './memory-unplug.js';
 
 export interface PvDriverOptions {
   kernel: string;
@@ -53,7 +54,7 @@ const rootCow = 'root.cow';
 /** What the guest calls the disk of ubd N: /dev/ubda is the root. */
 const ubdDevice = (slot: number) => `/dev/ubd${String.fromCharCode(97 + slot)}`;
 
-export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting, DiskHotplug, GuestFiles, HealthProbing, RootDiskChanges {
+export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting, DiskHotplug, GuestFiles, HealthProbing, MemoryAllocation, RootDiskChanges {
   readonly kind = 'pv' as const;
   readonly capabilities: DriverCapabilities = {
     rootContent: 'block',
@@ -65,7 +66,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
       interactiveExec: true,
       pause: true,
       liveLimits: true,
-      memoryBalloon: "UML has no balloon: lower a pv guest's memory while it is stopped (a smaller cgroup under the running UML would wedge it)",
+      memoryBalloon: "UML has no balloon: lower a pv guest's memory while it is stopped (a smaller cgroup under the running UML would wedge it); below it, the autonomic loop moves its memory live (UML's memory unplug)",
       diskHotplug: true,
       volumeMount: 'a pv guest sees a volume as a disk (/dev/ubdb..), which it mounts itself',
       files: true,
@@ -368,6 +369,43 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
     if (existsSync(line)) return this.execLinks.open(spec, line, request);
     const agent = this.paths(spec).agent;
     return wholeInputExecProcess((stdin, stdout, stderr) => agent.execStreaming(spec.name, { ...request, stdin }, stdout, stderr), `exec in ${spec.name}`);
+  }
+
+  /** The autonomic loop moves its memory through UML's memory unplug (pv/memory-unplug.ts), once its mconsole is up. */
+  async memoryMechanism(spec: GuestSpec): Promise<string | undefined> {
+    return existsSync(this.paths(spec).mconsole) ? 'memory unplug' : undefined;
+  }
+
+  /** What it holds (what it booted with, less what it gave up) and uses (all of that its kernel does not count available). */
+  async memoryReading(spec: GuestSpec): Promise<MemoryReading | undefined> {
+    const held = await this.unplugged(spec);
+    if (!held) return undefined;
+    const meminfo = await (await this.mconsole(spec)).command('proc meminfo').catch(() => undefined);
+    const available = meminfo === undefined ? undefined : availableBytes(meminfo);
+    if (available === undefined) return undefined;
+    const allocationBytes = held.bootedBytes - held.bytes;
+    return { allocationBytes, usedBytes: Math.max(0, allocationBytes - available) };
+  }
+
+  /** Unplugs or plugs back the difference, never past what it booted with; its cgroup stays sized for that. */
+  async setMemoryAllocation(spec: GuestSpec, bytes: number): Promise<void> {
+    const held = await this.unplugged(spec);
+    if (!held) throw new LodgeError('CONFLICT', `${spec.name} is not running: its memory is what it starts with`);
+    const target = held.bootedBytes - Math.min(bytes, held.bootedBytes);
+    const change = memConfigChange(held.bytes, target);
+    if (!change) return;
+    await (await this.mconsole(spec)).config('mem', change);
+    writeUnplugged(held.file, held.pid, target);
+  }
+
+  /** The running engine's memory as it booted and what it holds unplugged; undefined while it does not run. */
+  private async unplugged(spec: GuestSpec): Promise<{ pid: number; bootedBytes: number; bytes: number; file: string } | undefined> {
+    const observed = await this.engine.observe(spec);
+    const pid = observed.state === 'running' ? observed.pid : undefined;
+    const bootedBytes = pid === undefined ? undefined : bootedMemoryBytes(pid);
+    if (pid === undefined || bootedBytes === undefined) return undefined;
+    const file = path.join(this.engine.shim(spec).dir, 'memory-unplugged.json');
+    return { pid, bootedBytes, bytes: readUnplugged(file, pid), file };
   }
 
   /** Its console's holder, and lodge-execd once it has spoken on its line (lodge-agent is not asked: that would start a process in the guest). */
