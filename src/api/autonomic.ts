@@ -74,11 +74,24 @@ export const HealthStatus = Type.Object({
 });
 export type HealthStatus = Static<typeof HealthStatus>;
 
+export const ksmModes = ['off', 'auto', 'always'] as const;
+export type KsmMode = (typeof ksmModes)[number];
+
+export const KsmStatus = Type.Object({
+  mode: StringEnum(ksmModes, { description: 'lodged --ksm: off (vm memory not offered to KSM), auto (ksmd runs while vm guests run and the budget is overcommitted), always (whenever a vm runs)' }),
+  available: Type.Boolean({ description: "the host's kernel has KSM" }),
+  running: Type.Boolean({ description: "the host's ksmd runs (it may have been started by another lodged, or by the administrator)" }),
+  savedBytes: Type.Optional(Type.Integer({ description: 'memory KSM saves on the host now (its pages_sharing), for every process that offers it' })),
+  how: Type.String({ description: 'why ksmd runs or not, in words' }),
+});
+export type KsmStatus = Static<typeof KsmStatus>;
+
 export const AutonomicStatus = Type.Object({
   paused: Type.Boolean({ description: 'the loop sees guests end and reads their memory and CPU but takes no action until resumed' }),
   memory: Type.Optional(MemoryStatus),
   cpu: Type.Optional(CpuStatus),
   health: Type.Optional(HealthStatus),
+  ksm: Type.Optional(KsmStatus),
   guests: Type.Array(AutonomicGuest, { description: 'every guest with a restart policy other than no' }),
   nextDue: Type.Optional(Type.String({ description: 'the earliest action to come' })),
 });

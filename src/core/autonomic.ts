@@ -12,6 +12,7 @@ import type { Operation } from '../api/operations.js';
 import { decideRestart, type RestartHistory } from '../autonomic/restart-policy.js';
 import type { CpuWeigher } from './autonomic-cpu.js';
 import type { HealthWatch } from './autonomic-health.js';
+import type { KsmPolicy } from './autonomic-ksm.js';
 import type { MemoryBalancer } from './autonomic-memory.js';
 import type { Events } from './events.js';
 import type { GuestService } from './guests.js';
@@ -32,6 +33,8 @@ export interface AutonomicServiceDeps {
   cpu?: CpuWeigher;
   /** The loop's health watch, which reports even while the loop is paused. */
   health?: HealthWatch;
+  /** The loop's KSM policy, paused and resumed with the rest. */
+  ksm?: KsmPolicy;
 }
 
 /** The loop's actions are operations whose action starts so. */
@@ -71,6 +74,7 @@ export class AutonomicService {
     this.deps.memory?.start(() => this.paused);
     this.deps.cpu?.start(() => this.paused);
     this.deps.health?.start();
+    this.deps.ksm?.start(() => this.paused);
   }
 
   stop(): void {
@@ -78,6 +82,7 @@ export class AutonomicService {
     this.deps.memory?.stop();
     this.deps.cpu?.stop();
     this.deps.health?.stop();
+    this.deps.ksm?.stop();
     this.unsubscribe?.();
     for (const d of this.due.values()) clearTimeout(d.timer);
     this.due.clear();
@@ -137,7 +142,8 @@ export class AutonomicService {
     const memory = this.deps.memory?.status();
     const cpu = this.deps.cpu?.status();
     const health = this.deps.health?.status();
-    return { paused: this.paused, ...(memory ? { memory } : {}), ...(cpu ? { cpu } : {}), ...(health ? { health } : {}), guests, ...(Number.isFinite(next) ? { nextDue: new Date(next).toISOString() } : {}) };
+    const ksm = this.deps.ksm?.status();
+    return { paused: this.paused, ...(memory ? { memory } : {}), ...(cpu ? { cpu } : {}), ...(health ? { health } : {}), ...(ksm ? { ksm } : {}), guests, ...(Number.isFinite(next) ? { nextDue: new Date(next).toISOString() } : {}) };
   }
 
   /** The loop's last `limit` actions, newest first. */

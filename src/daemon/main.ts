@@ -17,6 +17,9 @@ import { Events } from '../core/events.js';
 import { AutonomicService } from '../core/autonomic.js';
 import { cpuWindowSeconds, CpuWeigher } from '../core/autonomic-cpu.js';
 import { healthEverySeconds, HealthWatch } from '../core/autonomic-health.js';
+import { KsmPolicy } from '../core/autonomic-ksm.js';
+import { KsmWants } from '../host/ksm.js';
+import { ksmModes, type KsmMode } from '../api/autonomic.js';
 import { guestMemoryBudget, MemoryBalancer } from '../core/autonomic-memory.js';
 import { GuestService } from '../core/guests.js';
 import { NetworkService } from '../core/networks.js';
@@ -52,7 +55,8 @@ const usage = `lodged: the Lodge host daemon
 
 Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink [--resolv-conf FILE]] [--default-pool-driver dir|btrfs]
               [--listen ADDRESS:PORT [--tls-cert FILE --tls-key FILE]] [--guest-memory SIZE] [--autonomic-dry-run]
-              [--history-interval SECONDS] [--autonomic-cpu-window SECONDS] [--autonomic-health-every SECONDS] [--autostart-delay SECONDS]
+              [--history-interval SECONDS] [--autonomic-cpu-window SECONDS] [--autonomic-health-every SECONDS] [--ksm off|auto|always]
+              [--autostart-delay SECONDS]
 
   --socket PATH           unix socket of the API (default /run/lodge/lodge.sock; clients find it via LODGE_SOCKET)
   --state-dir DIR         database, images and guests (default /var/lib/lodge)
@@ -87,6 +91,11 @@ Usage: lodged [--socket PATH] [--state-dir DIR] [--no-default-network] [--uplink
                           how often the loop asks each running guest whether what holds its
                           console and the agent in it answer (default 30); a side silent for two
                           probes in a row is reported (lodge autonomic log), and so is its return
+  --ksm off|auto|always   the host's KSM merges vm guests' identical pages: auto (the default) runs
+                          ksmd while vm guests run and their ceilings overcommit the guest memory
+                          budget, always whenever a vm runs; off keeps guests' pages apart (pages
+                          shared between guests are a side channel). A ksmd lodged started stops
+                          when no lodged on the host wants it; one the administrator started is left
   --history-interval SECONDS
                           how often the in-memory history (GET /1.0/history, the console's
                           graphs) samples the host and each guest (default 10; it keeps the
@@ -176,6 +185,7 @@ async function main(): Promise<void> {
       'autostart-delay': { type: 'string' },
       'autonomic-cpu-window': { type: 'string' },
       'autonomic-health-every': { type: 'string' },
+      ksm: { type: 'string', default: 'auto' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -187,6 +197,8 @@ async function main(): Promise<void> {
   const guestMemory = guestMemoryBudget(os.totalmem(), values['guest-memory']);
   const cpuWindow = cpuWindowSeconds(values['autonomic-cpu-window']);
   const healthEvery = healthEverySeconds(values['autonomic-health-every']);
+  const ksmMode = values.ksm as KsmMode;
+  if (!(ksmModes as readonly string[]).includes(ksmMode)) throw new Error(`--ksm: "${values.ksm}" is not off, auto or always`);
   const httpsAsked = httpsOptions(values);
   const poolDriver = values['default-pool-driver'];
   if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
@@ -221,7 +233,7 @@ async function main(): Promise<void> {
   // vm kernels are Debian's packages unpacked, the same for every lodged on the host: a cache, not state
   const kernelCacheDir = '/var/cache/lodge/kernels';
   const busybox = '/bin/busybox';
-  const vm = await drivers.add(new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', scratchDir: dirs.tmp, kernelCacheDir, busybox, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20 }));
+  const vm = await drivers.add(new VmDriver({ qemu: '/usr/bin/qemu-system-x86_64', scratchDir: dirs.tmp, kernelCacheDir, busybox, shimBinary, cgroupParent: '/lodge', consoleLogBytes: 1 << 20, mergeable: ksmMode !== 'off' }));
   for (const info of [ct, pv, vm]) log(`${info.kind}: ${info.available ? '' : 'UNAVAILABLE: '}${info.engine}`);
 
   if (uplink) {
@@ -244,7 +256,8 @@ async function main(): Promise<void> {
   const memory = new MemoryBalancer({ guests, operations, log, budgetBytes: guestMemory, dryRun: values['autonomic-dry-run'] === true });
   const cpu = new CpuWeigher({ guests, operations, log, dryRun: values['autonomic-dry-run'] === true, windowMs: cpuWindow * 1000 });
   const health = new HealthWatch({ guests, operations, log, everyMs: healthEvery * 1000 });
-  const autonomic = new AutonomicService({ store, guests, operations, events, log, memory, cpu, health });
+  const ksm = new KsmPolicy({ guests, operations, log, mode: ksmMode, budgetBytes: guestMemory, wants: new KsmWants(stateDir), dryRun: values['autonomic-dry-run'] === true });
+  const autonomic = new AutonomicService({ store, guests, operations, events, log, memory, cpu, health, ksm });
   autonomic.start();
   const toAutostart = await guests.reconcile();
   const snapshots = new SnapshotService({ store, guests, storage, drivers, operations, events, log });

@@ -18,10 +18,15 @@
  * grows 4 MiB every 500 ms, not every 250 ms as bench/autonomic.ts does: its balloon reports
  * what it uses once a second and the loop reads once a second, so the loop sees it short up to
  * two seconds late, and at 16 MiB/s the last 15 % of its share (29 MiB) may be gone by then.
+ *
+ * The same lodged runs the KSM policy (--ksm auto, the default): while the vm runs and the
+ * budget is overcommitted it starts the host's ksmd, its guest RAM offered to it (QEMU's
+ * mem-merge), and once the vm is gone it stops the ksmd it started. The host's ksmd is put back
+ * as it was found, whatever happens.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { guestPid, guestSh, hostCgroup, requireProgram, TestDaemon } from './harness.js';
 
@@ -34,7 +39,13 @@ before(async () => {
   await d.buildBusybox();
 });
 
-after(() => d.cleanup());
+const ksmRun = () => Number(readFileSync('/sys/kernel/mm/ksm/run', 'utf8').trim());
+const ksmAtStart = ksmRun();
+
+after(async () => {
+  await d.cleanup();
+  if (ksmRun() !== ksmAtStart) writeFileSync('/sys/kernel/mm/ksm/run', `${ksmAtStart}\n`);
+});
 
 /** The ct's cgroup limit. */
 async function ctLimit(name: string): Promise<number> {
@@ -112,4 +123,28 @@ test('a vm that grows past its share gets memory through its balloon from an idl
   assert.match(status.stdout, /memory: guest budget 384MB, overcommitted/);
   assert.match(status.stdout, new RegExp(`\\bidle +ct +64MB +${idleLimit / M}MB +256MB +\\S+ +cgroup limit`));
   assert.match(status.stdout, new RegExp(`\\bgrow +vm +128MB +${growAllocation / M}MB +384MB +\\S+ +balloon`));
+});
+
+test("KSM: ksmd runs while the vm runs and the budget is overcommitted, the vm's memory offered to it; it stops with the vm", { timeout: 60_000 }, async () => {
+  const ksm = async () => (await d.client.autonomic.status()).ksm!;
+  const qemu = await guestPid(d, 'grow');
+  // its guest RAM is mergeable (madvise MADV_MERGEABLE: "mg" in its mapping's flags)
+  assert.match(readFileSync(`/proc/${qemu}/smaps`, 'utf8'), /^VmFlags:.* mg\b/m);
+  if (ksmAtStart !== 0) {
+    // the host's administrator runs (or unmerges with) ksmd: Lodge leaves it as it is
+    await until('the status says why', async () => /administrator/.test((await ksm()).how), 15_000);
+    return;
+  }
+  await until('ksmd started', async () => ksmRun() === 1, 15_000);
+  const started = (await d.client.autonomic.log(1000)).find((o) => o.action === 'autonomic.ksm');
+  assert.equal(started?.status, 'success');
+  assert.equal(started?.reason, 'the guest memory budget is overcommitted and 1 vm guest run: ksmd merges their identical pages; ksmd started');
+  assert.equal((await ksm()).running, true);
+  const status = d.lodge(['autonomic', 'status']);
+  assert.match(status.stdout, /^ksm \(auto\): ksmd runs.*: the guest memory budget is overcommitted and 1 vm guest run/m);
+
+  assert.equal(d.lodge(['delete', '--force', 'grow']).code, 0);
+  await until('ksmd stopped', async () => ksmRun() === 0, 15_000);
+  const stopped = (await d.client.autonomic.log(1000)).find((o) => o.action === 'autonomic.ksm');
+  assert.equal(stopped?.reason, 'no vm guest runs (only their memory is mergeable); ksmd stopped');
 });

@@ -43,6 +43,7 @@ function printStatus(s: AutonomicStatus): void {
   if (s.memory) printMemory(s.memory);
   if (s.cpu) printCpu(s.cpu);
   if (s.health) printHealth(s.health);
+  if (s.ksm) process.stdout.write(`ksm (${s.ksm.mode}): ${s.ksm.available ? `${s.ksm.running ? 'ksmd runs' : 'ksmd is stopped'}${s.ksm.savedBytes ? `, saving ${size(s.ksm.savedBytes)}` : ''}: ${s.ksm.how}` : s.ksm.how}\n`);
   if (s.guests.length === 0) return void process.stdout.write('no guest has a restart policy (lodge launch --restart, lodge set --restart)\n');
   printTable(
     ['NAME', 'RESTART', 'STATE', 'RESTARTS', 'NEXT'],
@@ -51,7 +52,7 @@ function printStatus(s: AutonomicStatus): void {
 }
 
 export function register(program: Command, client: () => LodgeClient): void {
-  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies, memory balancing, CPU weights, health reports');
+  const autonomic = program.command('autonomic').description('the loop that manages guests on its own: restart policies, memory balancing, CPU weights, health reports, KSM');
 
   autonomic
     .command('status')

@@ -7,6 +7,7 @@ const base: QemuArgvInput = {
   name: 'vm1',
   accel: { accel: 'tcg', cpu: 'max' },
   memoryBytes: 256 * 1024 * 1024,
+  mergeable: true,
   cpus: 2,
   maxCpus: 4,
   profile: 'virtio',
@@ -26,7 +27,8 @@ test('a TCG guest on q35 with its CPU model, memory, vCPUs, kernel, disk, QMP an
   const argv = qemuArgv(base);
   assert.equal(after(argv, '-accel'), 'tcg,tb-size=128');
   assert.equal(after(argv, '-cpu'), 'max');
-  assert.equal(after(argv, '-machine'), 'q35');
+  assert.equal(after(argv, '-machine'), 'q35,mem-merge=on');
+  assert.equal(after(qemuArgv({ ...base, mergeable: false }), '-machine'), 'q35,mem-merge=off', 'lodged --ksm off');
   assert.equal(after(argv, '-m'), '256M');
   assert.equal(after(argv, '-smp'), '2,maxcpus=4', 'room to plug vCPUs in while it runs');
   assert.equal(after(argv, '-serial'), 'stdio');

@@ -10,6 +10,8 @@ export interface QemuArgvInput {
   name: string;
   accel: { accel: 'tcg' | 'kvm'; cpu: string };
   memoryBytes: number;
+  /** Its memory offered to KSM (QEMU's mem-merge): off where lodged --ksm off keeps guests' pages apart. */
+  mergeable: boolean;
   cpus: number;
   /** How many vCPUs it may have plugged in while it runs. */
   maxCpus: number;
@@ -98,7 +100,7 @@ export function qemuArgv(i: QemuArgvInput): string[] {
     '-name', `guest=${i.name}`,
     '-nodefaults', '-no-user-config',
     // q35, not microvm: under TCG microvm hangs in early boot about one time in five (no HPET or PM timer)
-    '-machine', 'q35',
+    '-machine', `q35,mem-merge=${i.mergeable ? 'on' : 'off'}`,
     '-accel', i.accel.accel === 'tcg' ? `tcg,tb-size=${tcgCacheMib}` : 'kvm',
     '-cpu', i.accel.cpu,
     '-m', `${Math.floor(i.memoryBytes / mib)}M`,

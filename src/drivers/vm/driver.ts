@@ -57,6 +57,8 @@ export interface VmDriverOptions {
   shimBinary: string;
   cgroupParent: string;
   consoleLogBytes: number;
+  /** Guests' memory offered to KSM (QEMU's mem-merge, its default); lodged --ksm off says no. */
+  mergeable?: boolean;
 }
 
 const mib = 1024 * 1024;
@@ -310,6 +312,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
       name: spec.name,
       accel,
       memoryBytes: this.engine.memoryBytes(spec),
+      mergeable: this.options.mergeable ?? true,
       cpus: Math.max(1, Math.ceil(spec.limits.cpu ?? 1)),
       // as many as the host has: a vCPU more than that only queues for the same cores
       maxCpus: availableParallelism(),
