@@ -8,7 +8,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CpuWeighting, GuestRef } from '../drivers/driver.js';
-import { CpuWeigher, cpuWindowSeconds } from './autonomic-cpu.js';
+import { CpuWeigher } from './autonomic-cpu.js';
 import { FakeDriver } from './fake-driver.test-support.js';
 import { settled, setup, type Harness } from './guest-harness.test-support.js';
 
@@ -120,10 +120,4 @@ test('paused, in dry run, or out of the loop, no weight is set', async (t) => {
   await off.run(15);
   assert.equal(off.fake.writes, 0);
   assert.match(off.weigher.status().guests.find((g) => g.name === 'spin')?.how ?? '', /out of the loop \(--autonomic off/);
-});
-
-test('lodged --autonomic-cpu-window takes whole seconds from 2 to 3600', () => {
-  assert.equal(cpuWindowSeconds(undefined), 60);
-  assert.equal(cpuWindowSeconds('4'), 4);
-  for (const bad of ['1', '1.5', 'x', '3601']) assert.throws(() => cpuWindowSeconds(bad), /--autonomic-cpu-window: .* is not a number of seconds from 2 to 3600/);
 });

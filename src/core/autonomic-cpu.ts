@@ -33,15 +33,7 @@ interface Tracked {
 }
 
 export const cpuAction = 'autonomic.cpu';
-const defaultWindowMs = 60_000;
-
-/** lodged --autonomic-cpu-window: whole seconds from 2 (tests) to an hour. */
-export function cpuWindowSeconds(asked: string | undefined): number {
-  if (asked === undefined) return defaultWindowMs / 1000;
-  const n = Number(asked);
-  if (!Number.isInteger(n) || n < 2 || n > 3600) throw new Error(`--autonomic-cpu-window: "${asked}" is not a number of seconds from 2 to 3600`);
-  return n;
-}
+export const defaultCpuWindowMs = 60_000;
 
 export class CpuWeigher {
   private readonly deps: CpuWeigherDeps;
@@ -57,7 +49,7 @@ export class CpuWeigher {
 
   constructor(deps: CpuWeigherDeps) {
     this.deps = deps;
-    this.windowMs = deps.windowMs ?? defaultWindowMs;
+    this.windowMs = deps.windowMs ?? defaultCpuWindowMs;
     this.quietMs = this.windowMs / 2;
     this.everyMs = Math.min(5000, Math.max(250, this.windowMs / 12));
     this.last = { windowSeconds: this.windowMs / 1000, dryRun: deps.dryRun, guests: [] };

@@ -20,15 +20,7 @@ export interface HealthWatchDeps {
 }
 
 export const healthAction = 'autonomic.health';
-const defaultEveryMs = 30_000;
-
-/** lodged --autonomic-health-every: whole seconds from 1 (tests) to an hour. */
-export function healthEverySeconds(asked: string | undefined): number {
-  if (asked === undefined) return defaultEveryMs / 1000;
-  const n = Number(asked);
-  if (!Number.isInteger(n) || n < 1 || n > 3600) throw new Error(`--autonomic-health-every: "${asked}" is not a number of seconds from 1 to 3600`);
-  return n;
-}
+export const defaultHealthEveryMs = 30_000;
 
 export class HealthWatch {
   private readonly deps: HealthWatchDeps;
@@ -39,7 +31,7 @@ export class HealthWatch {
 
   constructor(deps: HealthWatchDeps) {
     this.deps = deps;
-    this.everyMs = deps.everyMs ?? defaultEveryMs;
+    this.everyMs = deps.everyMs ?? defaultHealthEveryMs;
   }
 
   start(): void {

@@ -15,8 +15,9 @@ import { guestKinds } from '../api/common.js';
 import { poolDrivers, type PoolDriverName } from '../api/storage.js';
 import { Events } from '../core/events.js';
 import { AutonomicService } from '../core/autonomic.js';
-import { cpuWindowSeconds, CpuWeigher } from '../core/autonomic-cpu.js';
-import { healthEverySeconds, HealthWatch } from '../core/autonomic-health.js';
+import { CpuWeigher, defaultCpuWindowMs } from '../core/autonomic-cpu.js';
+import { defaultHealthEveryMs, HealthWatch } from '../core/autonomic-health.js';
+import { secondsOption } from '../lib/seconds-option.js';
 import { KsmPolicy } from '../core/autonomic-ksm.js';
 import { KsmWants } from '../host/ksm.js';
 import { ksmModes, type KsmMode } from '../api/autonomic.js';
@@ -151,22 +152,6 @@ async function uplinkOption(uplink: boolean | undefined, resolvConf: string | un
   return { resolvConf: file };
 }
 
-/** --autostart-delay, in milliseconds. */
-function autostartDelay(value: string | undefined): number {
-  if (value === undefined) return 2000;
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) throw new Error(`--autostart-delay: "${value}" is not a number of seconds from 0 to 3600`);
-  return seconds * 1000;
-}
-
-/** --history-interval, in milliseconds: at least a second (a reading of every guest costs more than nothing). */
-function historyInterval(value: string | undefined): number {
-  if (value === undefined) return defaultHistoryIntervalMs;
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 3600) throw new Error(`--history-interval: "${value}" is not a number of seconds from 1 to 3600`);
-  return seconds * 1000;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -195,15 +180,16 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('lodged must run as root (it makes namespaces, mounts and cgroups)');
   const uplink = await uplinkOption(values.uplink, values['resolv-conf']);
   const guestMemory = guestMemoryBudget(os.totalmem(), values['guest-memory']);
-  const cpuWindow = cpuWindowSeconds(values['autonomic-cpu-window']);
-  const healthEvery = healthEverySeconds(values['autonomic-health-every']);
+  // the CPU window and the health probes take whole seconds down to what tests use; a history sample at least a second apart (a reading of every guest costs more than nothing)
+  const cpuWindowMs = secondsOption('--autonomic-cpu-window', values['autonomic-cpu-window'], defaultCpuWindowMs, { min: 2, max: 3600, whole: true });
+  const healthEveryMs = secondsOption('--autonomic-health-every', values['autonomic-health-every'], defaultHealthEveryMs, { min: 1, max: 3600, whole: true });
   const ksmMode = values.ksm as KsmMode;
   if (!(ksmModes as readonly string[]).includes(ksmMode)) throw new Error(`--ksm: "${values.ksm}" is not off, auto or always`);
   const httpsAsked = httpsOptions(values);
   const poolDriver = values['default-pool-driver'];
   if (poolDriver !== undefined && !(poolDrivers as readonly string[]).includes(poolDriver)) throw new Error(`--default-pool-driver: "${poolDriver}" is not dir or btrfs`);
-  const historyIntervalMs = historyInterval(values['history-interval']);
-  const autostartDelayMs = autostartDelay(values['autostart-delay']);
+  const historyIntervalMs = secondsOption('--history-interval', values['history-interval'], defaultHistoryIntervalMs, { min: 1, max: 3600 });
+  const autostartDelayMs = secondsOption('--autostart-delay', values['autostart-delay'], 2000, { min: 0, max: 3600 });
   const stateDir = path.resolve(values['state-dir']);
   const socketPath = path.resolve(values.socket);
   const dirs = { guests: path.join(stateDir, 'guests'), images: path.join(stateDir, 'images'), runtime: path.join(stateDir, 'runtime'), tmp: path.join(stateDir, 'tmp'), storage: path.join(stateDir, 'storage') };
@@ -254,8 +240,8 @@ async function main(): Promise<void> {
   const guests = new GuestService({ store, drivers, images, operations, events, networks, storage, volumes, guestsDir: dirs.guests, hostMemoryBytes: os.totalmem(), log });
   // listening before reconcile: a guest that ended while lodged was down is restarted per its policy
   const memory = new MemoryBalancer({ guests, operations, log, budgetBytes: guestMemory, dryRun: values['autonomic-dry-run'] === true });
-  const cpu = new CpuWeigher({ guests, operations, log, dryRun: values['autonomic-dry-run'] === true, windowMs: cpuWindow * 1000 });
-  const health = new HealthWatch({ guests, operations, log, everyMs: healthEvery * 1000 });
+  const cpu = new CpuWeigher({ guests, operations, log, dryRun: values['autonomic-dry-run'] === true, windowMs: cpuWindowMs });
+  const health = new HealthWatch({ guests, operations, log, everyMs: healthEveryMs });
   const ksm = new KsmPolicy({ guests, operations, log, mode: ksmMode, budgetBytes: guestMemory, wants: new KsmWants(stateDir), dryRun: values['autonomic-dry-run'] === true });
   const autonomic = new AutonomicService({ store, guests, operations, events, log, memory, cpu, health, ksm });
   autonomic.start();
