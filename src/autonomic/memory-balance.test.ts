@@ -99,3 +99,14 @@ test("the budget keeps the host's reserve: 1 GiB, or a tenth of a larger host's 
   assert.equal(defaultGuestMemory(24 * 1024 * M), 22118 * M);
   assert.equal(defaultGuestMemory(4 * 1024 * M), 3 * 1024 * M);
 });
+
+test('what the budget has free goes back to the guests under their fair share, the furthest under first', () => {
+  // idle gave its memory for a newcomer counted at its ceiling until it could be read; now it holds its share
+  const plan = planMemory(384 * M, [ct('idle', 64, 1), ct('vm', 192, 60, { mechanism: 'balloon' })]);
+  assert.deepEqual(plan.moves.map((m) => [m.guest, m.fromBytes / M, m.toBytes / M]), [['idle', 64, 192]]);
+  assert.equal(plan.moves[0]!.reason, 'the guest memory budget (384MB) has 128MB free: idle gets back towards its fair share (cgroup limit): 64MB -> 192MB of its 256MB ceiling');
+  // less free (20) than both lack (shares of 133): the one furthest under first, and the budget holds
+  const short = planMemory(400 * M, [ct('a', 100, 1), ct('b', 80, 1), ct('c', 200, 100)]);
+  assert.deepEqual(short.moves.map((m) => [m.guest, m.toBytes / M]), [['b', 100]]);
+  assert.equal(total(short.allocations), 400 * M);
+});

@@ -8,7 +8,8 @@
  * (overcommit), a guest new to the loop is given its fair share of the budget; a guest is short
  * when it uses most of its allocation and gets memory from what the budget has free, then from
  * idle guests (those that use well under theirs), never taking one below its floor or what it
- * uses plus a margin, nor giving one past its ceiling, nor exceeding the budget.
+ * uses plus a margin, nor giving one past its ceiling, nor exceeding the budget. What the
+ * budget has free after that goes back to the guests under their fair share.
  */
 import { formatSize } from '../api/sizes.js';
 
@@ -143,6 +144,17 @@ export function planMemory(budgetBytes: number, guests: readonly MemoryGuest[]):
     if (got === 0) continue;
     const why = `${s.name} used ${percent(s)}% of its ${size(now)} ${duration(s.shortForMs ?? 0)}`;
     set(s, now + got, `${why}; took ${sources.join(' and ')}, gave it to ${s.name} (${s.mechanism}): ${size(now)} -> ${size(now + got)} of its ${size(s.ceilingBytes)} ceiling`, takes);
+  }
+
+  // what the budget still has free goes back to the guests left under their fair share (by a
+  // guest that came and was counted at its ceiling until it could be read, or one that stopped)
+  const under = (g: MemoryGuest) => fairShare(budgetBytes, guests.length, g) - alloc.get(g.name)!;
+  for (const g of live.filter((g) => !shortNames.has(g.name) && under(g) > 0).sort((a, b) => under(b) - under(a))) {
+    const free = down(budgetBytes - used());
+    const back = Math.min(under(g), free);
+    if (back <= 0) break;
+    const from = alloc.get(g.name)!;
+    set(g, from + back, `the guest memory budget (${size(budgetBytes)}) has ${size(free)} free: ${g.name} gets back towards its fair share (${g.mechanism}): ${size(from)} -> ${size(from + back)} of its ${size(g.ceilingBytes)} ceiling`);
   }
   return { allocations: alloc, moves, overcommitted: true };
 }

@@ -12,9 +12,9 @@
  * reason, and lodge autonomic status shows the vm's floor, allocation and ceiling, by balloon.
  *
  * The loop is paused until the vm's balloon first reports: before that the vm counts at its
- * ceiling, and the loop would take what the budget cannot hold from the ct down to its floor;
- * once the vm had its share the budget would have free what the vm later grows into, and the ct
- * would never give to it (a move from one kind to the other is what this test is for). The vm
+ * ceiling, and the loop takes what the budget cannot hold from the ct down to its floor, to
+ * give it back once the vm has its share; paused, the start is one move, and the ct holds its
+ * share when the vm grows (a move from one kind to the other is what this test is for). The vm
  * grows 4 MiB every 500 ms, not every 250 ms as bench/autonomic.ts does: its balloon reports
  * what it uses once a second and the loop reads once a second, so the loop sees it short up to
  * two seconds late, and at 16 MiB/s the last 15 % of its share (29 MiB) may be gone by then.
