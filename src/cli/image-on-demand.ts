@@ -19,5 +19,5 @@ export async function buildIfMissing(client: LodgeClient, image: string): Promis
   );
   if (!missing) return;
   process.stderr.write(`Image ${image} is not built here: building it first (lodge image build ${image})\n`);
-  await waitFor(client, await client.images.build({ name: image }), `Building ${image}`);
+  await waitFor(client, client.images.build({ name: image }), `Building ${image}`);
 }

@@ -22,25 +22,34 @@ export function countdownText(step: string, deadline: Deadline, now: number): st
   return left > 0 ? `${step}: ${deadline.what} in ${left} s` : `${step}: ${deadline.what} now`;
 }
 
-/** `deadline`: counted down on a terminal. */
-export async function waitFor(client: LodgeClient, started: Operation, label: string, deadline?: Deadline): Promise<Operation> {
-  // the bar library loads only for a terminal: scripts do not pay its start time
-  const cliProgress = process.stderr.isTTY ? (await import('cli-progress')).default : undefined;
-  const bar = cliProgress
-    ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {step}`, stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
-    : undefined;
-  bar?.start(100, started.progress, { step: started.step });
-  let op = started;
+/**
+ * `starting`: the request that starts the operation, so that a Ctrl-C while it is on its way
+ * cancels the operation as soon as lodged has answered with it. `deadline`: counted down on a terminal.
+ */
+export async function waitFor(client: LodgeClient, starting: Operation | Promise<Operation>, label: string, deadline?: Deadline): Promise<Operation> {
+  let op: Operation | undefined;
   let interrupted = false;
+  let bar: { stop(): void; start(total: number, value: number, payload: object): void; update(value: number, payload: object): void } | undefined;
+  const cancel = (o: Operation) => {
+    process.stderr.write(`\ncancelling ${o.action} of ${o.target} (Ctrl-C again to stop waiting; lodged then goes on alone)\n`);
+    client.operations.cancel(o.id).catch((e: Error) => process.stderr.write(`cannot cancel: ${e.message}\n`));
+  };
   const onInterrupt = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
     bar?.stop();
-    process.stderr.write(`\ncancelling ${op.action} of ${op.target} (Ctrl-C again to stop waiting; lodged then goes on alone)\n`);
-    client.operations.cancel(op.id).catch((e: Error) => process.stderr.write(`cannot cancel: ${e.message}\n`));
+    if (op) cancel(op);
   };
   process.on('SIGINT', onInterrupt);
   try {
+    op = await starting;
+    if (interrupted) cancel(op);
+    // the bar library loads only for a terminal: scripts do not pay its start time
+    const cliProgress = process.stderr.isTTY && !interrupted ? (await import('cli-progress')).default : undefined;
+    bar = cliProgress
+      ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {step}`, stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+      : undefined;
+    bar?.start(100, op.progress, { step: op.step });
     while (op.status === 'running') {
       op = await client.operations.wait(op.id, bar ? 0.2 : 3600);
       if (!interrupted) bar?.update(op.progress, { step: deadline ? countdownText(op.step, deadline, Date.now()) : op.step });

@@ -64,7 +64,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .action(async (guest: string, flags: { store?: string }) => {
       const c = client();
       const store = await storeOf(c, flags.store);
-      await waitFor(c, await c.backups.create(guest, { store }), `Backing up ${guest}`);
+      await waitFor(c, c.backups.create(guest, { store }), `Backing up ${guest}`);
       const b = (await c.backups.list(store, guest)).filter((x) => x.finished).at(-1);
       process.stderr.write(`${guest} is backed up to ${store} as ${b?.id}: ${size(b?.sizeBytes)}, ${size(b?.readBytes)} read, ${size(b?.storedBytes)} new in the store\n`);
     });
@@ -130,7 +130,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       if (flags.to || flags.sameOwner) throw new LodgeError('BAD_REQUEST', '--to and --same-owner are for --files: give --files too');
       const name = flags.as ?? guest;
       const body = { name, ...(flags.over ? { over: true } : {}), ...(flags.start ? { start: true } : {}) };
-      await waitFor(c, await c.backups.restore(await storeOf(c, flags.store), guest, id, body), `Restoring ${guest} from ${id}`);
+      await waitFor(c, c.backups.restore(await storeOf(c, flags.store), guest, id, body), `Restoring ${guest} from ${id}`);
       process.stderr.write(`${name} is ${flags.over ? 'put back as' : 'made from'} backup ${guest}/${id}${flags.start ? ' and running' : ''}\n`);
     });
 

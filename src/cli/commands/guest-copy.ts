@@ -31,7 +31,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     )
     .action(async (source: string, name: string, flags: { snapshot?: string; start?: boolean }) => {
       const c = client();
-      await waitFor(c, await c.guests.copy(source, { name, ...(flags.snapshot ? { snapshot: flags.snapshot } : {}), ...(flags.start ? { start: true } : {}) }), `Copying ${source} to ${name}`);
+      await waitFor(c, c.guests.copy(source, { name, ...(flags.snapshot ? { snapshot: flags.snapshot } : {}), ...(flags.start ? { start: true } : {}) }), `Copying ${source} to ${name}`);
       process.stderr.write(`${name} is ${flags.start ? 'running' : `made (lodge start ${name})`}\n`);
     });
 }

@@ -16,7 +16,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .action(async (names: string[], flags: { force?: boolean }) => {
       const c = client();
       for (const name of names) {
-        await waitFor(c, await c.guests.delete(name, flags.force ?? false), `Deleting ${name}`);
+        await waitFor(c, c.guests.delete(name, flags.force ?? false), `Deleting ${name}`);
         process.stderr.write(`${name} is deleted\n`);
       }
     });

@@ -97,7 +97,7 @@ export function register(program: Command, client: () => LodgeClient): void {
       };
       const c = client();
       await buildIfMissing(c, image);
-      const op = await c.guests.launch({
+      const launching = c.guests.launch({
         name,
         image,
         kind: flags.kind as GuestKind,
@@ -112,7 +112,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         ...(flags.autostart ? { autostart: true } : {}),
         ...(autostartOrder !== undefined ? { autostartOrder } : {}),
       });
-      await waitFor(c, op, `Launching ${name}`);
+      await waitFor(c, launching, `Launching ${name}`);
       if (waitSeconds !== undefined && flags.start) await waitUntilReady(c, name, waitSeconds);
       process.stderr.write(`${name} ${flags.start ? (flags.wait ? 'is running and answers exec' : 'is running') : 'is created (stopped)'}\n`);
     });

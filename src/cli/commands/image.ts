@@ -47,7 +47,7 @@ export function register(program: Command, client: () => LodgeClient): void {
         throw new LodgeError('BAD_REQUEST', `cannot build "${name}": Lodge builds ${buildableImages.join(' and ')}; import anything else with lodge image import`);
       }
       const c = client();
-      await waitFor(c, await c.images.build({ name: name as (typeof buildableImages)[number] }), `Building ${name}`);
+      await waitFor(c, c.images.build({ name: name as (typeof buildableImages)[number] }), `Building ${name}`);
       process.stderr.write(`image ${name} is ready\n`);
     });
 

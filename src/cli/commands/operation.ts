@@ -45,7 +45,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .argument('<id>')
     .action(async (id: string) => {
       const c = client();
-      const op = await waitFor(c, await c.operations.get(id), `Waiting for ${id.slice(0, 8)}`);
+      const op = await waitFor(c, c.operations.get(id), `Waiting for ${id.slice(0, 8)}`);
       process.stderr.write(`${op.action} of ${op.target}: ${op.status}${op.result ? ` (${op.result})` : ''}\n`);
     });
 

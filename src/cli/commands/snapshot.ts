@@ -47,7 +47,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .option('--stateful', "keep the running guest's memory too (kinds with the statefulSnapshot feature: lodge host)")
     .action(async (guest: string, name: string | undefined, flags: { stateful?: boolean }) => {
       const c = client();
-      const op = await waitFor(c, await c.snapshots.create(guest, { ...(name ? { name } : {}), ...(flags.stateful ? { stateful: true } : {}) }), `Snapshotting ${guest}`);
+      const op = await waitFor(c, c.snapshots.create(guest, { ...(name ? { name } : {}), ...(flags.stateful ? { stateful: true } : {}) }), `Snapshotting ${guest}`);
       const taken = name ?? (await c.snapshots.list(guest)).at(-1)?.name;
       const ms = op.timings?.reduce((sum, t) => sum + t.ms, 0);
       process.stderr.write(`${guest} has snapshot ${taken}${ms !== undefined ? ` (${Math.round(ms)} ms)` : ''}\n`);
@@ -94,7 +94,7 @@ export function register(program: Command, client: () => LodgeClient): void {
     .argument('<name>')
     .action(async (guest: string, name: string) => {
       const c = client();
-      await waitFor(c, await c.snapshots.restore(guest, name), `Restoring ${guest} from ${name}`);
+      await waitFor(c, c.snapshots.restore(guest, name), `Restoring ${guest} from ${name}`);
       process.stderr.write(`${guest} is as snapshot ${name} keeps it\n`);
     });
 
