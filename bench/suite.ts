@@ -22,6 +22,7 @@ const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark>
     about: "the loop's memory balancing on and paused: six guests of mixed kinds over a small budget (--budget-mb, 1280), two growing past their share (--grow-mb, 96), two idle, two spinning (--spin, 4000000); OOM kills, stalls, spin times",
     load: async () => (await import('./autonomic.js')).autonomic,
   },
+  ksm: { about: 'host memory held by vm guests (--vms, 3, of --vm-mb, 256) after --wait (120) s with the KSM policy on (--ksm always) against off', load: async () => (await import('./ksm.js')).ksm },
   exec: { about: "lodge exec against runc exec and podman exec -i of the same rootfs: MB through cat's stdin and stdout (--megabytes, 100), a line's round trip through a shell", load: async () => (await import('./exec.js')).execBench },
   api: { about: "requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest; a metrics scrape's latency", load: async () => (await import('./api.js')).api },
 };
@@ -47,6 +48,8 @@ Options:
   --budget-mb N       autonomic: the guest memory budget (default 1280)
   --grow-mb N         autonomic: how far past its share each grower writes (default 96)
   --spin N            autonomic: what each spinner counts to (default 4000000)
+  --vms N, --vm-mb N, --wait S
+                      ksm: how many vm guests, of what memory, measured after how long (3, 256, 120)
   --pool dir|btrfs    the driver of the private lodged's default pool (default: what lodged
                       chooses, btrfs where it can): guests' roots live there
 
