@@ -24,6 +24,7 @@ const benchmarks: Record<string, { about: string; load: () => Promise<Benchmark>
   },
   ksm: { about: 'host memory held by vm guests (--vms, 3, of --vm-mb, 256) after --wait (120) s with the KSM policy on (--ksm always) against off', load: async () => (await import('./ksm.js')).ksm },
   exec: { about: "lodge exec against runc exec and podman exec -i of the same rootfs: MB through cat's stdin and stdout (--megabytes, 100), a line's round trip through a shell", load: async () => (await import('./exec.js')).execBench },
+  web: { about: 'the web console in Chromium: the guest list and the dashboard drawn with no guest and with --count (1000) running containers, and the bytes of the first page', load: async () => (await import('./web.js')).web },
   api: { about: "requests per second and latency of GET /1.0/guests with 1000 guests, and of one guest; a metrics scrape's latency", load: async () => (await import('./api.js')).api },
 };
 
