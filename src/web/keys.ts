@@ -1,9 +1,10 @@
 /**
- * @module "Type this text" on a guest's screen: each character as the key a US keyboard
+ * @module Keys a guest's screen sends that the reader's own keyboard cannot (the browser or
+ * their desktop takes them first): "type this text", each character as the key a US keyboard
  * types it with (its X keysym, its KeyboardEvent code, and whether Shift is held), so that
- * a guest without an agent gets real key presses. QEMU takes the code as a scancode when it
- * can (its extended key events), else the keysym: Shift is pressed as a person would, so
- * both give the guest the same character.
+ * a guest without an agent gets real key presses; and combinations such as Ctrl-Alt-F2. QEMU
+ * takes the code as a scancode when it can (its extended key events), else the keysym: Shift
+ * is pressed as a person would, so both give the guest the same character.
  */
 
 export interface Stroke {
@@ -42,3 +43,21 @@ function stroke(c: string): Stroke {
 export function strokes(text: string): Stroke[] {
   return [...text.replace(/\r\n?/g, '\n')].map(stroke);
 }
+
+/** A key as noVNC sends it: its X keysym and its KeyboardEvent code. */
+export type Key = readonly [keysym: number, code: string];
+
+const ctrl: Key = [0xffe3, 'ControlLeft'];
+const alt: Key = [0xffe9, 'AltLeft'];
+const fn = (n: number): Key => [0xffbe + n - 1, `F${n}`];
+
+/** Combinations held down together in this order and let go in the other (Ctrl-Alt-Del has noVNC's own). */
+export const combinations: ReadonlyArray<{ label: string; keys: readonly Key[] }> = [
+  ...[1, 2, 3, 4, 5, 6, 7].map((n) => ({ label: `Ctrl-Alt-F${n}`, keys: [ctrl, alt, fn(n)] })),
+  { label: 'Ctrl-Alt-Backspace', keys: [ctrl, alt, [0xff08, 'Backspace']] },
+  { label: 'Alt-Tab', keys: [alt, [0xff09, 'Tab']] },
+  { label: 'Alt-F4', keys: [alt, fn(4)] },
+  { label: 'Ctrl-Esc', keys: [ctrl, [0xff1b, 'Escape']] },
+  { label: 'Print Screen', keys: [[0xff61, 'PrintScreen']] },
+  { label: 'Windows key', keys: [[0xffeb, 'MetaLeft']] },
+];

@@ -1,8 +1,9 @@
 /**
  * @module The web console's entry: the page is one document, its pages chosen by the
  * address's fragment (#/dashboard, #/guests, #/guests/NAME, #/new, #/images, ...), so that
- * lodged serves one file for all of them and a reload keeps the page. Who is logged in is
- * asked of lodged at load.
+ * lodged serves one file for all of them and a reload keeps the page; a console popped out
+ * (#/guests/NAME/screen) is the same document showing that console alone. Who is logged in
+ * is asked of lodged at load.
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -11,6 +12,7 @@ import { ApiError, call, sessionEnded } from './api.js';
 import { CreatePage } from './create.js';
 import { DashboardPage } from './dashboard.js';
 import { EventsPage } from './events.js';
+import { type ConsoleKind, ConsoleWindow, consoleKinds } from './guest-console.js';
 import { GuestPage } from './guest.js';
 import { GuestsPage } from './guests.js';
 import { ImagesPage } from './images.js';
@@ -30,11 +32,12 @@ const pages = {
   api: { title: 'API', view: () => <ApiDocPage /> },
 } as const;
 type Page = keyof typeof pages;
-type Route = { page: Page } | { page: 'guest'; name: string };
+type Route = { page: Page } | { page: 'guest'; name: string } | { page: 'console'; name: string; kind: ConsoleKind };
 
 function route(hash: string): Route {
-  const m = /^#\/guests\/([^/]+)$/.exec(hash);
-  if (m) return { page: 'guest', name: decodeURIComponent(m[1]!) };
+  const m = /^#\/guests\/([^/]+)(?:\/([a-z]+))?$/.exec(hash);
+  if (m && m[2] === undefined) return { page: 'guest', name: decodeURIComponent(m[1]!) };
+  if (m && Object.hasOwn(consoleKinds, m[2]!)) return { page: 'console', name: decodeURIComponent(m[1]!), kind: m[2] as ConsoleKind };
   const page = hash.slice(2);
   return page in pages ? { page: page as Page } : { page: 'dashboard' };
 }
@@ -62,6 +65,7 @@ function App() {
     await call('POST', '/1.0/logout').catch(() => {});
     setSession('out');
   };
+  if (here.page === 'console') return <ConsoleWindow key={`${here.name}/${here.kind}`} name={here.name} kind={here.kind} />;
   const current = here.page === 'guest' ? 'guests' : here.page;
   return (
     <>

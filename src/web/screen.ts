@@ -5,10 +5,14 @@
  * inline script or stylesheet, so the page's CSP stays as it is.
  */
 import RFB from '@novnc/novnc';
-import { keysyms, strokes } from './keys.js';
+import { type Key, keysyms, strokes } from './keys.js';
 
 export interface Screen {
   ctrlAltDel(): void;
+  /** Holds `keys` down in order, then lets them go in the other. */
+  press(keys: readonly Key[]): void;
+  /** Scales the screen to fit its box (as it opens), or shows it at the guest's own size, scrolled. */
+  scaleToFit(fit: boolean): void;
   /** Types `text` as key presses; throws, typing nothing, when a character has no key. */
   type(text: string): void;
   close(): void;
@@ -32,6 +36,15 @@ export function openScreen(box: HTMLElement, path: string, onStatus: (status: st
   });
   return {
     ctrlAltDel: () => rfb.sendCtrlAltDel(),
+    press(keys) {
+      for (const [keysym, code] of keys) rfb.sendKey(keysym, code, true);
+      for (const [keysym, code] of [...keys].reverse()) rfb.sendKey(keysym, code, false);
+      rfb.focus();
+    },
+    scaleToFit(fit) {
+      rfb.scaleViewport = fit;
+      rfb.focus();
+    },
     type(text) {
       for (const { keysym, code, shift } of strokes(text)) {
         if (shift) rfb.sendKey(keysyms.shift, 'ShiftLeft', true);

@@ -4,7 +4,8 @@
  * Its Screen tab draws the guest's screen through noVNC over lodged's /vga WebSocket (the
  * canvas is not one colour, and no CSP refusal is logged); text typed there reaches a shell on
  * the guest's first virtual terminal as key presses (what it runs shows on the serial console);
- * Ctrl-Alt-Del reaches the guest's kernel, which restarts the machine; stopped, the guest's tab
+ * other combinations switch its virtual terminals; unscaled it shows at its own size; it pops
+ * out into a window of its own; Ctrl-Alt-Del reaches the guest's kernel, which restarts the machine; stopped, the guest's tab
  * says why the screen is unavailable and offers to start it (and /vga refuses it with lodged's 409). /vga carries VNC in binary frames and ends on a text frame; an upgrade without a
  * session, or from another origin, is refused.
  */
@@ -92,6 +93,36 @@ test('text typed on the screen reaches the guest as key presses: a shell on its 
   assert.ok(inkAfter > inkBefore + 0.001, `the screen's ink went from ${(inkBefore * 100).toFixed(2)}% to ${(inkAfter * 100).toFixed(2)}%`);
   await page.evaluate(() => scrollTo(0, 0));
   await saveScreenshot(page, 'vga');
+});
+
+test("other combinations reach the guest (Ctrl-Alt-F2 shows its second virtual terminal, Ctrl-Alt-F1 the first again); unscaled, the screen shows at the guest's own size; it pops out into a window of its own", async () => {
+  // opening tty2 makes the kernel allocate it: a switch to a terminal nobody opened is refused
+  await guestSh(d, 'v1', 'echo on-tty2 > /dev/tty2');
+  const active = () => guestSh(d, 'v1', 'cat /sys/class/tty/tty0/active');
+  for (const n of [2, 1]) {
+    await page.getByLabel('Send keys').selectOption(`Ctrl-Alt-F${n}`);
+    assert.equal(await until(active, (a) => a === `tty${n}\n`, 10_000), `tty${n}\n`, `Ctrl-Alt-F${n} switched the guest's terminal`);
+  }
+  // unscaled, the canvas is drawn at its own size; scaled, it fills its box's height or width
+  const sizes = () => canvas().evaluate((c: HTMLCanvasElement) => ({ own: c.width, shown: c.getBoundingClientRect().width, box: c.parentElement!.getBoundingClientRect() }));
+  await page.getByLabel('Scale to fit').uncheck();
+  const own = await until(sizes, (s) => Math.abs(s.shown - s.own) < 1, 5000);
+  assert.ok(Math.abs(own.shown - own.own) < 1, `unscaled, the ${own.own}-pixel screen is shown ${own.shown} wide`);
+  await page.getByLabel('Scale to fit').check();
+  const fitted = await until(sizes, (s) => Math.abs(s.shown - s.own) >= 1, 5000);
+  const canvasBox = (await canvas().boundingBox())!;
+  assert.ok(Math.abs(canvasBox.height - fitted.box.height) < 2 || Math.abs(canvasBox.width - fitted.box.width) < 2, `scaled, the canvas is ${canvasBox.width}x${canvasBox.height} in a ${fitted.box.width}x${fitted.box.height} box`);
+
+  const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByRole('button', { name: 'Pop out' }).click()]);
+  try {
+    await popup.getByRole('status').filter({ hasText: 'Screen: connected' }).waitFor({ timeout: 15_000 });
+    const ink = await until(async () => inkShare(decodePng(await popup.locator('.screen canvas').screenshot())), (i) => i > 0.002, 10_000);
+    assert.ok(ink > 0.002, `the popped-out screen is ${ink === 0 ? 'one colour' : `${(ink * 100).toFixed(2)}% ink`}`);
+    assert.equal(await popup.getByRole('tab').count(), 0, 'the window holds the screen alone');
+    assert.equal(await popup.getByRole('button', { name: 'Pop out' }).count(), 0);
+  } finally {
+    await popup.close();
+  }
 });
 
 test('/vga speaks VNC in binary frames and ends on a text frame; an upgrade without a session, or with one from another origin, is refused', async () => {
