@@ -67,6 +67,7 @@ export const Forward = Type.Object({
   hostPort: Type.Integer(),
   guestPort: Type.Integer(),
   guestAddress: Type.String({ description: "the guest's eth0 address, where connections go" }),
+  network: Type.String({ description: "the network of the guest's eth0" }),
 });
 export type Forward = Static<typeof Forward>;
 

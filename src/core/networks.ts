@@ -366,7 +366,7 @@ export class NetworkService {
   forwards(guest?: { id: number }): Forward[] {
     return this.deps.store.forwards(guest?.id).flatMap((f) => {
       const eth0 = this.deps.store.nics({ guestId: f.guestId })[0];
-      return eth0 ? [{ guest: f.guest, proto: f.proto, hostPort: f.hostPort, guestPort: f.guestPort, guestAddress: eth0.address }] : [];
+      return eth0 ? [{ guest: f.guest, proto: f.proto, hostPort: f.hostPort, guestPort: f.guestPort, guestAddress: eth0.address, network: eth0.network }] : [];
     });
   }
 

@@ -3,13 +3,12 @@
  * its guests counted by state and kind, the latest operations, and the guests that use the most
  * of each resource. Figures are read again at each sample of the history; counts as events come.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { GuestKind } from '../api/common.js';
 import type { Guest, GuestState } from '../api/guests.js';
-import type { GuestNow, HostHistory } from '../api/history.js';
 import { type ApiError, call } from './api.js';
-import { bytes, cpus, percent, rate } from './format.js';
-import { useLive } from './live.js';
+import { bytes, cpus, guestFigures, percent } from './format.js';
+import { useHostHistory, useLive } from './live.js';
 import { OperationsTable } from './operations.js';
 
 // the API's lists as types only (the console downloads no schema code): the compiler checks that each is whole
@@ -32,39 +31,10 @@ function Gauge({ label, used, whole, text }: { label: string; used: number | nul
   );
 }
 
-const resources: Array<{ id: keyof Omit<GuestNow, 'name' | 'kind'>; title: string; format: (n: number | null) => string }> = [
-  { id: 'cpu', title: 'CPU', format: cpus },
-  { id: 'memoryBytes', title: 'Memory', format: bytes },
-  { id: 'diskBytesPerSecond', title: 'Disk I/O', format: rate },
-  { id: 'networkBytesPerSecond', title: 'Network', format: rate },
-];
-
 export function DashboardPage() {
-  const [history, setHistory] = useState<HostHistory | undefined>(undefined);
   const [guests, setGuests] = useState<Guest[] | undefined>(undefined);
   const [error, setError] = useState('');
-  useEffect(() => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let gone = false;
-    const load = () =>
-      call<HostHistory>('GET', '/1.0/history').then(
-        (h) => {
-          if (gone) return;
-          setHistory(h);
-          timer = setTimeout(load, Math.max(h.intervalSeconds, 1) * 1000);
-        },
-        (e: ApiError) => {
-          if (gone) return;
-          setError(e.message);
-          timer = setTimeout(load, 5000);
-        },
-      );
-    void load();
-    return () => {
-      gone = true;
-      clearTimeout(timer);
-    };
-  }, []);
+  const history = useHostHistory(setError);
   useLive(() => call<Guest[]>('GET', '/1.0/guests').then(setGuests, (e: ApiError) => setError(e.message)), [], (e) => e.type === 'lifecycle');
 
   const count = (kind: string | undefined, state: string | undefined) => (guests ?? []).filter((g) => (!kind || g.kind === kind) && (!state || g.state === state)).length;
@@ -104,7 +74,7 @@ export function DashboardPage() {
       )}
       <h2>Using the most</h2>
       <div class="cards">
-        {resources.map((r) => {
+        {guestFigures.map((r) => {
           const top = (history?.guests ?? []).filter((g) => g[r.id] !== null).sort((a, b) => b[r.id]! - a[r.id]!).slice(0, 5);
           return (
             <div class="card" key={r.id} data-top={r.id}>

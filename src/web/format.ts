@@ -2,6 +2,7 @@
  * @module How the console writes figures: bytes in binary units, rates per second, CPUs,
  * and times as a person reads them. One place, so every page says the same thing the same way.
  */
+import type { GuestNow } from '../api/history.js';
 
 const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -28,3 +29,11 @@ export function when(iso: string): string {
   const d = new Date(iso);
   return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
 }
+
+/** A running guest's latest figures, as the dashboard's "most used" and the guest list's columns show them. */
+export const guestFigures: Array<{ id: keyof Omit<GuestNow, 'name' | 'kind'>; title: string; format: (n: number | null) => string }> = [
+  { id: 'cpu', title: 'CPU', format: cpus },
+  { id: 'memoryBytes', title: 'Memory', format: bytes },
+  { id: 'diskBytesPerSecond', title: 'Disk I/O', format: rate },
+  { id: 'networkBytesPerSecond', title: 'Network', format: rate },
+];

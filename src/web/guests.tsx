@@ -2,6 +2,8 @@
  * @module The guests list, live: it follows lodged's events and reads the list again when
  * something happened (at most a few times a second), so states change without a reload.
  * A filter box narrows it (kind:ct state:running image:... network:... or words of a name).
+ * Each running guest's CPU, memory, disk and network figures come from lodged's history at
+ * each of its samples; a click on a figure's heading puts the guests that use most of it first.
  * Guests chosen with their boxes are started, stopped, restarted or deleted together; each refusal is shown
  * with the guest it concerns, and so is an operation that fails later (a launch from the
  * wizard, a start the engine refused), as its event says.
@@ -9,8 +11,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { GuestAction, Guest } from '../api/guests.js';
 import type { Event as LodgeEvent, Operation } from '../api/operations.js';
+import type { GuestNow } from '../api/history.js';
 import { type ApiError, call, followEvents } from './api.js';
+import { guestFigures } from './format.js';
 import { passes } from './guest-filter.js';
+import { useHostHistory } from './live.js';
+
+type Figure = (typeof guestFigures)[number]['id'];
 
 /** The fewest milliseconds between two reads of the list, however many events come. */
 const refreshGapMs = 250;
@@ -20,6 +27,8 @@ export function GuestsPage() {
   const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
   const [errors, setErrors] = useState<string[]>([]);
   const [filter, setFilter] = useState('');
+  const [sortBy, setSortBy] = useState<Figure | undefined>(undefined);
+  const history = useHostHistory((message) => setErrors([message]));
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   useEffect(() => {
@@ -70,7 +79,10 @@ export function GuestsPage() {
   };
 
   if (!guests) return <p aria-busy="true">Loading guests…</p>;
+  const now = new Map<string, GuestNow>((history?.guests ?? []).map((g) => [g.name, g]));
+  const figure = (name: string, id: Figure) => now.get(name)?.[id] ?? null;
   const shown = guests.filter((g) => passes(g, filter));
+  if (sortBy) shown.sort((a, b) => (figure(b.name, sortBy) ?? -1) - (figure(a.name, sortBy) ?? -1));
   const all = shown.length > 0 && shown.every((g) => chosen.has(g.name));
   return (
     <section aria-label="Guests">
@@ -98,6 +110,11 @@ export function GuestsPage() {
               <th>State</th>
               <th>Image</th>
               <th>Addresses</th>
+              {guestFigures.map((f) => (
+                <th key={f.id} class="figure-column" aria-sort={sortBy === f.id ? 'descending' : undefined}>
+                  <button type="button" class="link" title={`Most ${f.title.toLowerCase()} first`} onClick={() => setSortBy(sortBy === f.id ? undefined : f.id)}>{f.title}</button>
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody>
@@ -109,6 +126,9 @@ export function GuestsPage() {
                 <td><span class={`state state-${g.state}`} title={g.stateReason}>{g.state}</span></td>
                 <td>{g.image}</td>
                 <td>{(g.nics ?? []).map((n) => n.address.split('/')[0]).join(', ')}</td>
+                {guestFigures.map((f) => (
+                  <td key={f.id} class="figure-column" data-figure={f.id}>{f.format(figure(g.name, f.id))}</td>
+                ))}
               </tr>
             ))}
           </tbody>

@@ -1,11 +1,12 @@
 /**
- * @module Reads something again whenever lodged's events say anything happened (at most a
- * few times a second, however many events come), and once when the stream (re)opens: how
- * a page stays live without polling.
+ * @module How a page stays live: it reads something again whenever lodged's events say
+ * anything happened (at most a few times a second, however many events come, and once when
+ * the stream (re)opens), and figures at each sample of the history lodged keeps.
  */
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { HostHistory } from '../api/history.js';
 import type { Event as LodgeEvent } from '../api/operations.js';
-import { followEvents } from './api.js';
+import { type ApiError, call, followEvents } from './api.js';
 
 /** The fewest milliseconds between two reads, however many events come. */
 const refreshGapMs = 250;
@@ -29,4 +30,32 @@ export function useLive(load: () => unknown, deps: unknown[], matters: (e: Lodge
       pending.current = undefined;
     };
   }, deps);
+}
+
+/** The host's last hour and each running guest's latest figures, read again at each of lodged's samples. */
+export function useHostHistory(onError: (message: string) => void): HostHistory | undefined {
+  const [history, setHistory] = useState<HostHistory | undefined>(undefined);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let gone = false;
+    const load = () =>
+      call<HostHistory>('GET', '/1.0/history').then(
+        (h) => {
+          if (gone) return;
+          setHistory(h);
+          timer = setTimeout(load, Math.max(h.intervalSeconds, 1) * 1000);
+        },
+        (e: ApiError) => {
+          if (gone) return;
+          onError(e.message);
+          timer = setTimeout(load, 5000);
+        },
+      );
+    void load();
+    return () => {
+      gone = true;
+      clearTimeout(timer);
+    };
+  }, []);
+  return history;
 }

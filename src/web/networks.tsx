@@ -1,11 +1,13 @@
 /**
  * @module Networks: the list with the guests on each, a form to create one (a refusal shown at
- * the field lodged names) and a delete (refused while a guest uses it, as lodged says).
+ * the field lodged names) and a delete (refused while a guest uses it, as lodged says); then
+ * the port forwards to the guests on them.
  */
 import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import type { Network, NetworksPost } from '../api/networks.js';
 import { type ApiError, call } from './api.js';
+import { Forwards } from './forwards.js';
 import { useLive } from './live.js';
 
 const fields = { name: 'name', subnet: 'subnet' } as const;
@@ -60,6 +62,7 @@ export function NetworksPage() {
         <button type="submit">Create</button>
       </form>
       {(['name', 'subnet'] as const).map((f) => errors[f] && <p key={f} id={`net-${f}-error`} class="field-error" role="alert">{errors[f]}</p>)}
+      <Forwards guests={[...new Set((networks ?? []).flatMap((n) => n.guests))].sort()} />
     </section>
   );
 }

@@ -170,6 +170,7 @@ test('a port forward from the host side reaches a server in a guest, and goes wi
   assert.equal(add.code, 0, add.stderr);
   assert.match(add.stderr, /tcp port 8080 goes to web \(10\.50\.0\.\d+:80\)/);
   assert.match(d.lodge(['forward', 'list', 'web']).stdout, /tcp\s+8080\s+web \(10\.50\.0\.\d+\)\s+80/);
+  assert.match(d.lodge(['forward', 'list']).stdout, /tcp\s+8080\s+web \(10\.50\.0\.\d+\)\s+80\s+n1/, "without a guest, every guest's forwards, with their network");
   // the namespace's own address on the bridge: a host address, so the forward applies
   const got = d.inNetns(['curl', '-s', '--max-time', '5', 'http://10.50.0.1:8080/']);
   assert.equal(got.stdout.trim(), 'served-by-web', got.stderr);

@@ -8,7 +8,9 @@
  * answers `hostname`, read from xterm's DOM and seen in its pixels, as does a shell on its
  * Shell tab (exec -t), which says how it exited; its page draws its graphs
  * from lodged's history (sampled every second here) and changes its limits live; the images,
- * networks, operations, events and API pages show lodged's own data, reached by shortcuts; a
+ * networks (with a port forward added and removed there), operations, events and API pages
+ * show lodged's own data, reached by shortcuts; a
+ * list shows each running guest's figures from lodged's history and sorts by them; a
  * viewer's stop is refused with lodged's 403; two guests are stopped together. Each page's
  * screenshot lands in docs/screenshots/.
  */
@@ -193,7 +195,22 @@ test('shortcuts reach the images, networks, operations, events and API pages, ea
   const network = admin.locator('tr[data-network=default]');
   await network.locator('.network-guests', { hasText: 'web1' }).waitFor();
   assert.deepEqual((await network.locator('.network-guests').innerText()).split(', ').sort(), ['b1', 'b2', 'web1']);
+  // a port forward to a guest on a network: a bad port refused at its field, then one added, shown with its network, and removed
+  const form = admin.getByRole('form', { name: 'Add a port forward' });
+  await form.getByLabel('Guest').selectOption('web1');
+  await form.getByLabel('Host port').fill('http');
+  await form.getByLabel('Guest port').fill('80');
+  await form.getByRole('button', { name: 'Add forward' }).click();
+  await admin.locator('#fwd-hostPort-error', { hasText: 'hostPort' }).waitFor();
+  await form.getByLabel('Host port').fill('18080');
+  await form.getByRole('button', { name: 'Add forward' }).click();
+  const forward = admin.locator('tr[data-forward="tcp/18080"]');
+  await forward.filter({ hasText: 'web1' }).filter({ hasText: 'default' }).waitFor();
+  assert.deepEqual((await d.client.networks.forwards()).map((f) => [f.guest, f.hostPort, f.guestPort, f.network]), [['web1', 18080, 80, 'default']]);
   await saveScreenshot(admin, 'networks', live);
+  await forward.getByRole('button', { name: 'Remove' }).click();
+  await forward.waitFor({ state: 'detached' });
+  assert.deepEqual(await d.client.networks.forwards(), []);
 
   await admin.keyboard.type('go');
   await admin.locator('tr', { hasText: 'guest.launch' }).filter({ hasText: 'web1' }).locator('.status-success').waitFor();
@@ -212,6 +229,20 @@ test('shortcuts reach the images, networks, operations, events and API pages, ea
   assert.match(await history.innerText(), /viewer/);
   assert.match(await admin.locator('[data-endpoint="PUT /1.0/guests/{name}/state"]').innerText(), /admin/);
   await saveScreenshot(admin, 'api');
+});
+
+test("the list shows each running guest's CPU, memory, disk and network from lodged's history, and puts the one holding most memory first when asked", async () => {
+  await admin.goto(`${url}#/guests`);
+  const memory = (guest: string) => row(admin, guest).locator('[data-figure=memoryBytes]');
+  for (const guest of ['b1', 'b2', 'web1']) await memory(guest).filter({ hasText: /^[\d.]+ (KiB|MiB)$/ }).waitFor({ timeout: 10_000 });
+  assert.match(await row(admin, 'web1').locator('[data-figure=cpu]').innerText(), /^[\d.]+(%| CPU)$/);
+  assert.match(await row(admin, 'web1').locator('[data-figure=networkBytesPerSecond]').innerText(), /^[\d.]+ (B|KiB|MiB)\/s$/);
+  await admin.getByRole('button', { name: 'Memory' }).click();
+  const unit = { KiB: 2 ** 10, MiB: 2 ** 20 } as Record<string, number>;
+  const held = await admin.locator('tbody [data-figure=memoryBytes]').evaluateAll((cells) => cells.map((c) => (c as HTMLElement).innerText));
+  const bytes = held.map((t) => Number(t.split(' ')[0]) * unit[t.split(' ')[1]!]!);
+  assert.deepEqual(bytes, [...bytes].sort((a, b) => b - a), `sorted by memory: ${held.join(', ')}`);
+  assert.equal(await admin.locator('th[aria-sort=descending]').innerText(), 'Memory');
 });
 
 test("a viewer's stop is refused, showing lodged's 403; the admin stops two guests at once", async () => {

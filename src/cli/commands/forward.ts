@@ -53,14 +53,14 @@ Examples:
   forward
     .command('list')
     .alias('ls')
-    .description("a guest's port forwards")
-    .argument('<name>', 'the guest')
+    .description("a guest's port forwards, or every guest's")
+    .argument('[name]', 'the guest (every guest when left out)')
     .option('--format <format>', 'table or json', 'table')
-    .action(async (name: string, flags: { format: string }) => {
+    .action(async (name: string | undefined, flags: { format: string }) => {
       const format = parseFormat(flags.format);
       const forwards = await client().networks.forwards(name);
       if (format === 'json') return printJson(forwards);
-      printTable(['PROTO', 'HOST PORT', 'GUEST', 'GUEST PORT'], forwards.map((f) => [f.proto, String(f.hostPort), `${f.guest} (${f.guestAddress})`, String(f.guestPort)]));
+      printTable(['PROTO', 'HOST PORT', 'GUEST', 'GUEST PORT', 'NETWORK'], forwards.map((f) => [f.proto, String(f.hostPort), `${f.guest} (${f.guestAddress})`, String(f.guestPort), f.network]));
     });
 
   forward

@@ -1,6 +1,6 @@
 /**
- * @module /1.0/networks: list, create, inspect, delete; and a guest's port forwards under
- * /1.0/guests/NAME/forwards.
+ * @module /1.0/networks: list, create, inspect, delete; a guest's port forwards under
+ * /1.0/guests/NAME/forwards, and all of the host's at /1.0/forwards.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -34,6 +34,8 @@ export function networkRoutes(app: FastifyInstance, { networks, guests }: Server
       return reply.status(204).send();
     },
   );
+
+  app.get('/1.0/forwards', { schema: { tags: ['networks'], summary: "Every port forward of the host's guests, with each guest's network", response: { 200: ForwardList } } }, () => networks.forwards());
 
   app.get<{ Params: NameParams }>(
     '/1.0/guests/:name/forwards',
