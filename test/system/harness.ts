@@ -367,12 +367,12 @@ export function execChild(d: TestDaemon, args: string[]) {
 }
 
 /**
- * What lodge exec does the same in every kind: lines seen as they are written, `throughMiB`
+ * What lodge exec does the same in every kind: lines seen as they are written, 50 MiB
  * through stdin and back (far past every window and pipe buffer on the way), Ctrl-C to the
  * command, 127 for a missing one, options on either side of the name and the command without
  * --, and a command that ends however much is still piped in.
  */
-export async function assertExecStreams(d: TestDaemon, name: string, throughMiB = 50): Promise<void> {
+export async function assertExecStreams(d: TestDaemon, name: string): Promise<void> {
   const ticks = execChild(d, [name, '--', 'sh', '-c', 'for i in 1 2 3; do echo tick $i; sleep 1; done']);
   assert.equal(await ticks.exit, 0, ticks.stderr());
   const at = ticks.lines.map((l) => l.at);
@@ -380,7 +380,7 @@ export async function assertExecStreams(d: TestDaemon, name: string, throughMiB 
   assert.deepEqual(ticks.lines.map((l) => l.line), ['tick 1', 'tick 2', 'tick 3']);
   assert.ok(at[2]! - at[0]! >= 1500, `lines came together, not as written: ${at.map((t) => t - at[0]!)}`);
 
-  const input = Buffer.alloc(throughMiB * 1024 * 1024);
+  const input = Buffer.alloc(50 * 1024 * 1024);
   for (let i = 0; i < input.length; i += 4) input.writeUInt32LE((i * 2654435761) >>> 0, i);
   const cat = spawn(process.execPath, [lodgeBin, 'exec', name, '--', 'cat'], { env: { ...process.env, LODGE_SOCKET: d.socket } });
   const chunks: Buffer[] = [];
