@@ -197,7 +197,7 @@ test('shortcuts reach the images, networks, operations, events and API pages, ea
   assert.deepEqual((await network.locator('.network-guests').innerText()).split(', ').sort(), ['b1', 'b2', 'web1']);
   // a port forward to a guest on a network: a bad port refused at its field, then one added, shown with its network, and removed
   const form = admin.getByRole('form', { name: 'Add a port forward' });
-  await form.getByLabel('Guest').selectOption('web1');
+  await form.getByLabel('Guest', { exact: true }).selectOption('web1');
   await form.getByLabel('Host port').fill('http');
   await form.getByLabel('Guest port').fill('80');
   await form.getByRole('button', { name: 'Add forward' }).click();
