@@ -24,6 +24,7 @@ import { run } from '../../lib/exec.js';
 import { readUntrustedHead } from '../../host/untrusted-file.js';
 import type { AttachedDisk, CpuWeighting, DiskHotplug, DriverCapabilities, ExecProcess, FilePush, GuestDriver, GuestFileInfo, GuestFiles, GuestSpec, HealthProbe, HealthProbing, MemoryAllocation, MemoryReading, DriverProbe, ObservedState, OperationContext, RootDiskChanges, StopOptions, StopOutcome, TerminalProcess, TerminalSize } from '../driver.js';
 import { ExecLinks, execdMissing } from '../exec-link.js';
+import { runWhole } from '../stream-exec-whole.js';
 import { shimAnswers } from '../shim.js';
 import { wholeInputExecProcess } from '../whole-input-exec.js';
 import { EngineDriver, EngineProcess, untilDeadline } from '../engine-process.js';
@@ -353,9 +354,16 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
     await (await this.mconsole(spec)).go();
   }
 
+  /**
+   * Through lodge-execd where it has spoken on its line, as a stream whose input is sent at once;
+   * else through lodge-agent, which looks for requests only a few times a second once idle.
+   */
   async exec(spec: GuestSpec, request: ExecPost): Promise<ExecResult> {
     await this.secureDir(spec);
-    return this.paths(spec).agent.exec(spec.name, request);
+    const line = this.engine.shim(spec).execSocket;
+    if (!existsSync(line)) return this.paths(spec).agent.exec(spec.name, request);
+    const { stdin, ...streamed } = request;
+    return runWhole(await this.execLinks.open(spec, line, streamed), stdin, `exec in ${spec.name}`, request.command[0]!);
   }
 
   /**
