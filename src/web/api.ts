@@ -16,9 +16,9 @@ export class ApiError extends Error {
     this.code = code;
   }
 
-  /** The field a validation message names ("limits.memory: ..."), for the form to show it there. */
+  /** The field a validation message names ("limits.memory: ...", "query parameter name: ..."), for the form to show it there. */
   get field(): string | undefined {
-    return this.code === 'BAD_REQUEST' ? /^([a-zA-Z][\w.]*): /.exec(this.message)?.[1] : undefined;
+    return this.code === 'BAD_REQUEST' ? /^(?:query parameter )?([a-zA-Z][\w.]*): /.exec(this.message)?.[1] : undefined;
   }
 }
 
@@ -32,8 +32,12 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   } catch (e) {
     throw new ApiError(0, 'UNREACHABLE', `cannot reach lodged: ${(e as Error).message}`);
   }
-  const text = await res.text();
-  if (!res.ok) {
+  return answer<T>(res.status, path, await res.text());
+}
+
+/** What lodged answered `path` with: its JSON, or its error rebuilt (a 401 ends the session, but for a login). */
+export function answer<T>(status: number, path: string, text: string): T {
+  if (status < 200 || status > 299) {
     let error: ErrorBody['error'] | undefined;
     try {
       error = (JSON.parse(text) as ErrorBody).error;
@@ -41,8 +45,8 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
       // not lodged's error body: said as it came
     }
     // a refused login is the login page's to show
-    if (res.status === 401 && path !== '/1.0/login') dispatchEvent(new Event(sessionEnded));
-    throw new ApiError(res.status, error?.code ?? 'INTERNAL', error?.message ?? `lodged answered ${res.status}: ${text.slice(0, 200)}`);
+    if (status === 401 && path !== '/1.0/login') dispatchEvent(new Event(sessionEnded));
+    throw new ApiError(status, error?.code ?? 'INTERNAL', error?.message ?? `lodged answered ${status}: ${text.slice(0, 200)}`);
   }
   return (text ? JSON.parse(text) : undefined) as T;
 }

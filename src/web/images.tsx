@@ -1,14 +1,17 @@
 /**
  * @module Images: the list, a build of one Lodge knows how to make (its progress shown live
- * with the image operations), and a delete (lodged refuses one that guests still use, and
- * says so).
+ * with the image operations), an import of a file from the reader's machine (a rootfs
+ * tarball, a qcow2 or raw disk, an ISO: its upload's progress, then the import's), and a
+ * delete (lodged refuses one that guests still use, and says so).
  */
 import { useState } from 'preact/hooks';
-import type { Image, ImagesBuildPost } from '../api/images.js';
-import { type ApiError, call } from './api.js';
+import { type Image, type ImagesBuildPost, importFormats } from '../api/images.js';
+import type { Operation } from '../api/operations.js';
+import { type ApiError, call, errorsAt, waitFor } from './api.js';
 import { bytes, when } from './format.js';
 import { useLive } from './live.js';
 import { OperationsTable } from './operations.js';
+import { upload } from './upload.js';
 
 // the images lodged can build, as the API's type says (the compiler checks that the list is whole)
 const buildable: Record<ImagesBuildPost['name'], true> = { busybox: true, 'debian/12': true, 'debian/12-cloud': true, 'busybox-iso': true };
@@ -50,8 +53,59 @@ export function ImagesPage() {
           </tbody>
         </table>
       )}
+      <ImageImport />
       <h2>Builds and imports</h2>
       <OperationsTable keep={(o) => o.action.startsWith('image.')} limit={10} />
     </section>
+  );
+}
+
+const importFields = { name: 'name', format: 'format' } as const;
+
+/** A file of the reader's sent to POST /1.0/images/import, its bytes counted as they go; lodged's refusal shown at its field. */
+function ImageImport() {
+  const [sent, setSent] = useState<{ bytes: number; of: number } | undefined>(undefined);
+  const [done, setDone] = useState('');
+  const [errors, setErrors] = useState<Partial<Record<keyof typeof importFields | 'form', string>>>({});
+  const send = async (e: SubmitEvent) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    const file = data.get('file');
+    setErrors({});
+    setDone('');
+    if (!(file instanceof File) || file.size === 0) return setErrors({ form: 'choose a file to import' });
+    const query = new URLSearchParams({ name: String(data.get('name') ?? '').trim(), format: String(data.get('format')) });
+    setSent({ bytes: 0, of: file.size });
+    try {
+      const op = await upload<Operation>(`/1.0/images/import?${query}`, file, (bytes, of) => setSent({ bytes, of }));
+      const ended = await waitFor(op);
+      if (ended.status !== 'success') throw new Error(`import ${query.get('name')}: ${ended.error?.message ?? ended.status}`);
+      setDone(`${query.get('name')} is imported.`);
+      form.reset();
+    } catch (err) {
+      setErrors(errorsAt(importFields, err));
+    }
+    setSent(undefined);
+  };
+  const invalid = (f: keyof typeof importFields) => (errors[f] ? { 'aria-invalid': 'true' as const, 'aria-describedby': `import-${f}-error` } : {});
+  return (
+    <>
+      <h2>Import an image</h2>
+      <form class="toolbar inline-form" onSubmit={send} aria-label="Import an image" noValidate>
+        <input type="file" name="file" aria-label="Image file" accept=".tar,.tar.gz,.tgz,.tar.xz,.tar.zst,.qcow2,.img,.raw,.iso" />
+        <input name="name" aria-label="Image name" placeholder="name" {...invalid('name')} />
+        <select name="format" aria-label="Format" {...invalid('format')}>{importFormats.map((f) => <option key={f} value={f}>{f}</option>)}</select>
+        <button type="submit" disabled={sent !== undefined}>Import</button>
+      </form>
+      {sent && (
+        <p role="status" class="upload-progress">
+          <progress max={sent.of} value={sent.bytes} /> {sent.bytes < sent.of ? `${bytes(sent.bytes)} of ${bytes(sent.of)} sent` : `${bytes(sent.of)} sent; importing…`}
+        </p>
+      )}
+      {done && <p role="status">{done}</p>}
+      {(['name', 'format'] as const).map((f) => errors[f] && <p key={f} id={`import-${f}-error`} class="field-error" role="alert">{errors[f]}</p>)}
+      {errors.form && <p class="error" role="alert">{errors.form}</p>}
+    </>
   );
 }

@@ -8,7 +8,8 @@
  * answers `hostname`, read from xterm's DOM and seen in its pixels, as does a shell on its
  * Shell tab (exec -t), which says how it exited; its page draws its graphs
  * from lodged's history (sampled every second here) and changes its limits live; the images,
- * networks (with a port forward added and removed there), operations, events and API pages
+ * networks (with a port forward added and removed there), an image imported by upload (its
+ * progress seen, a bad name and a file that is no image refused), operations, events and API pages
  * show lodged's own data, reached by shortcuts; a
  * list shows each running guest's figures from lodged's history and sorts by them; a
  * viewer's stop is refused with lodged's 403; two guests are stopped together. Each page's
@@ -16,6 +17,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { decodePng, inkShare } from './png.js';
 import { addUser as addUserTo, launchChromium, logIn, newPage as newPageOf, saveScreenshot } from './browser.js';
@@ -229,6 +234,45 @@ test('shortcuts reach the images, networks, operations, events and API pages, ea
   assert.match(await history.innerText(), /viewer/);
   assert.match(await admin.locator('[data-endpoint="PUT /1.0/guests/{name}/state"]').innerText(), /admin/);
   await saveScreenshot(admin, 'api');
+});
+
+test('an image imported by upload shows its progress, then is listed; a file that is no image is refused with lodged\'s words, leaving none', async () => {
+  const dir = mkdtempSync('/tmp/lodge-web-upload-');
+  try {
+    // a rootfs of busybox and a few megabytes of noise, so that the upload, slowed to 4 MB/s, takes a second or two
+    mkdirSync(path.join(dir, 'root/bin'), { recursive: true });
+    copyFileSync('/bin/busybox', path.join(dir, 'root/bin/busybox'));
+    symlinkSync('busybox', path.join(dir, 'root/bin/sh'));
+    writeFileSync(path.join(dir, 'root/noise'), randomBytes(6 * 1024 * 1024));
+    execFileSync('tar', ['-C', path.join(dir, 'root'), '-cf', path.join(dir, 'mini.tar'), '.']);
+    writeFileSync(path.join(dir, 'junk.tar'), randomBytes(64 * 1024));
+
+    await admin.goto(`${url}#/images`);
+    const cdp = await admin.context().newCDPSession(admin);
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * 1024 * 1024 });
+    const form = admin.getByRole('form', { name: 'Import an image' });
+    await form.getByLabel('Image file').setInputFiles(path.join(dir, 'mini.tar'));
+    await form.getByLabel('Image name').fill('no good');
+    await form.getByRole('button', { name: 'Import' }).click();
+    await admin.locator('#import-name-error').filter({ hasText: 'query parameter name' }).waitFor();
+    await form.getByLabel('Image name').fill('mini');
+    await form.getByRole('button', { name: 'Import' }).click();
+    await admin.locator('.upload-progress').filter({ hasText: /MiB of [\d.]+ MiB sent/ }).waitFor({ timeout: 10_000 });
+    await admin.getByRole('status').filter({ hasText: 'mini is imported.' }).waitFor({ timeout: 60_000 });
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await admin.locator('tr[data-image=mini]').waitFor();
+    await saveScreenshot(admin, 'images-import', live);
+
+    await form.getByLabel('Image file').setInputFiles(path.join(dir, 'junk.tar'));
+    await form.getByLabel('Image name').fill('junk');
+    await form.getByRole('button', { name: 'Import' }).click();
+    await admin.getByRole('alert').filter({ hasText: 'junk' }).waitFor({ timeout: 30_000 });
+    assert.deepEqual((await d.client.images.list()).map((i) => i.name).filter((n) => n === 'junk'), [], 'no half-imported image');
+    await admin.locator('tr[data-image=mini]').getByRole('button', { name: 'Delete' }).click();
+    await admin.locator('tr[data-image=mini]').waitFor({ state: 'detached' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("the list shows each running guest's CPU, memory, disk and network from lodged's history, and puts the one holding most memory first when asked", async () => {
