@@ -1,8 +1,8 @@
 /**
  * @module A guest's page: what it is, then tabs: its graphs of the last hour, its limits
- * (changed live), its NICs and port forwards, its operations, and its consoles: the serial
- * console, a shell (exec -t) and the VGA screen where its kind has them (the driver's
- * interactiveExec and vga features, as GET /1.0 says). The code of graphs (uPlot) is loaded
+ * (changed live), its NICs and port forwards, its snapshots, backups and volumes, its
+ * operations, and its consoles: the serial console, a shell (exec -t) and the VGA screen
+ * where its kind has them (the driver's interactiveExec and vga features, as GET /1.0 says). The code of graphs (uPlot) is loaded
  * only when its tab opens, as the consoles' is, so the list and the login stay small. The
  * page follows lodged's events for the guest.
  */
@@ -13,9 +13,10 @@ import { type ConsoleKind, GuestConsole, useGuest } from './guest-console.js';
 import { GuestGraphs } from './guest-graphs.js';
 import { GuestLimits } from './guest-limits.js';
 import { GuestNetwork } from './guest-network.js';
+import { GuestStorage } from './guest-storage.js';
 import { OperationsTable } from './operations.js';
 
-type Tab = 'graphs' | 'limits' | 'network' | 'operations' | ConsoleKind;
+type Tab = 'graphs' | 'limits' | 'network' | 'storage' | 'operations' | ConsoleKind;
 
 export function GuestPage({ name }: { name: string }) {
   const { guest, setGuest, error, load } = useGuest(name);
@@ -31,6 +32,7 @@ export function GuestPage({ name }: { name: string }) {
     ['graphs', 'Graphs'],
     ['limits', 'Limits'],
     ['network', 'Network'],
+    ['storage', 'Storage'],
     ['operations', 'Operations'],
     ['console', 'Console'],
     ...(features.includes('interactiveExec') ? [['shell', 'Shell'] as [Tab, string]] : []),
@@ -55,6 +57,7 @@ export function GuestPage({ name }: { name: string }) {
         {tab === 'graphs' && <GuestGraphs name={name} />}
         {tab === 'limits' && <GuestLimits guest={guest} onChanged={setGuest} />}
         {tab === 'network' && <GuestNetwork guest={guest} />}
+        {tab === 'storage' && <GuestStorage guest={guest} />}
         {tab === 'operations' && <OperationsTable keep={(o) => o.target === name || o.target.startsWith(`${name}/`)} />}
         {(tab === 'console' || tab === 'shell' || tab === 'screen') && <GuestConsole key={tab} guest={guest} kind={tab} onChanged={load} />}
       </div>

@@ -12,7 +12,8 @@
  * progress seen, a bad name and a file that is no image refused), operations, events and API pages
  * show lodged's own data, reached by shortcuts; a
  * list shows each running guest's figures from lodged's history and sorts by them; a
- * viewer's stop is refused with lodged's 403; two guests are stopped together. Each page's
+ * viewer's stop is refused with lodged's 403; two guests are stopped together; a stopped
+ * guest's Storage tab takes and deletes a snapshot, backs it up, attaches and detaches a volume. Each page's
  * screenshot lands in docs/screenshots/.
  */
 import { after, before, test } from 'node:test';
@@ -308,4 +309,46 @@ test("a viewer's stop is refused, showing lodged's 403; the admin stops two gues
   assert.equal(await admin.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the list changed without a reload');
   await waitForState(d, 'b2', 'stopped', 5000);
   await stateOf(admin, 'web1', 'running');
+});
+
+test("a stopped guest's Storage tab takes a snapshot (a bad name refused at its field), backs it up, attaches and detaches a volume, and deletes the snapshot", async () => {
+  const store = mkdtempSync('/tmp/lodge-web-store-');
+  try {
+    assert.equal(d.lodge(['backup-store', 'create', 'web', path.join(store, 'backups')]).code, 0);
+    const made = d.lodge(['volume', 'create', 'webdata', '--size', '64M']);
+    assert.equal(made.code, 0, made.stderr);
+    await admin.goto(`${url}#/guests/b2`);
+    await admin.getByRole('tab', { name: 'Storage' }).click();
+    const snapshots = admin.getByRole('form', { name: 'Take a snapshot' });
+    await snapshots.getByLabel('Snapshot name').fill('bad name');
+    await snapshots.getByRole('button', { name: 'Take snapshot' }).click();
+    await admin.locator('#snapshot-name-error').filter({ hasText: 'name' }).waitFor();
+    await snapshots.getByLabel('Snapshot name').fill('before');
+    await snapshots.getByRole('button', { name: 'Take snapshot' }).click();
+    await admin.locator('tr[data-snapshot=before]').filter({ hasText: 'stopped' }).waitFor();
+
+    await admin.getByRole('button', { name: 'Back up now' }).click();
+    await admin.locator('tr[data-backup]').filter({ hasText: 'web' }).waitFor({ timeout: 60_000 });
+    const backups = await d.client.backups.list('web', 'b2');
+    assert.equal(backups.length, 1);
+    assert.ok(backups[0]!.finished);
+
+    const attach = admin.getByRole('form', { name: 'Attach a volume' });
+    await attach.getByLabel('Volume').selectOption('webdata');
+    await attach.getByLabel('Mount path').fill('/data');
+    await attach.getByRole('button', { name: 'Attach' }).click();
+    await admin.locator('tr[data-volume=webdata]').filter({ hasText: '/data' }).waitFor();
+    assert.equal((await d.client.volumes.get('webdata')).attachedTo?.guest, 'b2');
+    await saveScreenshot(admin, 'storage', live);
+    await admin.locator('tr[data-volume=webdata]').getByRole('button', { name: 'Detach' }).click();
+    await admin.locator('tr[data-volume=webdata]').waitFor({ state: 'detached' });
+    assert.equal((await d.client.volumes.get('webdata')).attachedTo, undefined);
+
+    await admin.locator('tr[data-snapshot=before]').getByRole('button', { name: 'Delete' }).click();
+    await admin.locator('tr[data-snapshot=before]').waitFor({ state: 'detached' });
+    assert.deepEqual(await d.client.snapshots.list('b2'), []);
+  } finally {
+    d.lodge(['volume', 'delete', 'webdata']);
+    rmSync(store, { recursive: true, force: true });
+  }
 });
