@@ -253,24 +253,32 @@ test("UML's user cannot put a link where lodged chmods, writes or sends; a link 
 });
 
 /**
- * Runs a 4-second command in the pv guest and, once its agent has taken it, replaces its
- * stdout answer with what `replace` makes, as a hostile guest could.
+ * Runs a 4-second command in the pv guest through lodge-agent (lodge-execd's line moved aside,
+ * as in an image without it: the agent still copies files) and, once the agent has taken it,
+ * replaces its stdout answer with what `replace` makes, as a hostile guest could.
  */
 async function execWithReplacedAnswer(replace: (file: string) => void): Promise<{ error: Error | undefined; ms: number }> {
-  const responses = path.join(await pvDir(), 'agent', 'responses');
-  const t0 = Date.now();
-  const exec = d.client.guests.exec('hp', { command: ['sh', '-c', 'echo start; sleep 4; echo end'] }).then(() => undefined, (e: Error) => e);
-  let out: string | undefined;
-  for (let i = 0; i < 300 && !out; i++) {
-    out = readdirSync(responses).find((f) => f.endsWith('.out'));
-    if (!out) await sleep(50);
+  const pv = await pvDir();
+  const responses = path.join(pv, 'agent', 'responses');
+  const line = path.join(path.dirname(pv), 'shim', 'exec.sock');
+  renameSync(line, `${line}.aside`);
+  try {
+    const t0 = Date.now();
+    const exec = d.client.guests.exec('hp', { command: ['sh', '-c', 'echo start; sleep 4; echo end'] }).then(() => undefined, (e: Error) => e);
+    let out: string | undefined;
+    for (let i = 0; i < 300 && !out; i++) {
+      out = readdirSync(responses).find((f) => f.endsWith('.out'));
+      if (!out) await sleep(50);
+    }
+    assert.ok(out, 'the agent took the command');
+    rmSync(path.join(responses, out));
+    replace(path.join(responses, out));
+    await stillServing();
+    const error = await Promise.race([exec, sleep(30_000).then(() => new Error('the exec did not end in 30 s'))]);
+    return { error, ms: Date.now() - t0 };
+  } finally {
+    renameSync(`${line}.aside`, line);
   }
-  assert.ok(out, 'the agent took the command');
-  rmSync(path.join(responses, out));
-  replace(path.join(responses, out));
-  await stillServing();
-  const error = await Promise.race([exec, sleep(30_000).then(() => new Error('the exec did not end in 30 s'))]);
-  return { error, ms: Date.now() - t0 };
 }
 
 test("a FIFO as the agent's answer fails that exec at once, and lodged keeps serving", async () => {
