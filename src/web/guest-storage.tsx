@@ -13,6 +13,7 @@ import type { Volume } from '../api/volumes.js';
 import { type ApiError, call, errorsAt, waitFor } from './api.js';
 import { bytes, when } from './format.js';
 import { useLive } from './live.js';
+import { aboutGuest } from './operations.js';
 
 /** Runs an action that answers an operation (or nothing) to its end; throws the operation's failure as an error. */
 async function act(method: string, path: string, body?: unknown): Promise<void> {
@@ -58,7 +59,7 @@ function Snapshots({ guest }: { guest: Guest }) {
   const [nameError, setNameError] = useState('');
   const { error, setError, busy, run } = useActions();
   const load = () => call<Snapshot[]>('GET', at).then(setSnapshots, (e: ApiError) => setError(e.message));
-  useLive(load, [guest.name], (e) => e.type === 'operation' && e.target.startsWith(guest.name));
+  useLive(load, [guest.name], (e) => e.type === 'operation' && aboutGuest(guest.name, e.target));
   const take = (e: SubmitEvent) => {
     e.preventDefault();
     const form = e.currentTarget as HTMLFormElement;
@@ -128,7 +129,7 @@ function Backups({ guest }: { guest: Guest }) {
       setError((e as ApiError).message);
     }
   };
-  useLive(load, [guest.name], (e) => e.type === 'operation' && (e.action.startsWith('backup.') || e.target.startsWith(guest.name)));
+  useLive(load, [guest.name], (e) => e.type === 'operation' && (e.action.startsWith('backup.') || aboutGuest(guest.name, e.target)));
   const backUp = (e: SubmitEvent) => {
     e.preventDefault();
     const store = String(new FormData(e.currentTarget as HTMLFormElement).get('store') ?? '');

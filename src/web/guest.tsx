@@ -14,7 +14,7 @@ import { GuestGraphs } from './guest-graphs.js';
 import { GuestLimits } from './guest-limits.js';
 import { GuestNetwork } from './guest-network.js';
 import { GuestStorage } from './guest-storage.js';
-import { OperationsTable } from './operations.js';
+import { aboutGuest, OperationsTable } from './operations.js';
 
 type Tab = 'graphs' | 'limits' | 'network' | 'storage' | 'operations' | ConsoleKind;
 
@@ -58,7 +58,7 @@ export function GuestPage({ name }: { name: string }) {
         {tab === 'limits' && <GuestLimits guest={guest} onChanged={setGuest} />}
         {tab === 'network' && <GuestNetwork guest={guest} />}
         {tab === 'storage' && <GuestStorage guest={guest} />}
-        {tab === 'operations' && <OperationsTable keep={(o) => o.target === name || o.target.startsWith(`${name}/`)} />}
+        {tab === 'operations' && <OperationsTable keep={(o) => aboutGuest(name, o.target)} />}
         {(tab === 'console' || tab === 'shell' || tab === 'screen') && <GuestConsole key={tab} guest={guest} kind={tab} onChanged={load} />}
       </div>
     </section>

@@ -9,6 +9,9 @@ import { type ApiError, call } from './api.js';
 import { when } from './format.js';
 import { useLive } from './live.js';
 
+/** Whether an operation's target is the guest `name` or something of it (NAME/SNAPSHOT). */
+export const aboutGuest = (name: string, target: string) => target === name || target.startsWith(`${name}/`);
+
 /** The operations whose target `keep` accepts (all of them when not given), newest first, read again as events come. */
 export function OperationsTable({ keep, limit }: { keep?: (op: Operation) => boolean; limit?: number }) {
   const [ops, setOps] = useState<Operation[] | undefined>(undefined);
