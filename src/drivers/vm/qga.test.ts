@@ -137,3 +137,22 @@ test('garbage or a flood from the agent ends the connection with a QgaError, and
     agent.close();
   }
 });
+
+test('a failed connection is read until the guest is quiet, then hung up: closed under a flood, QEMU would leave the port throttled for good', async () => {
+  let flooding: NodeJS.Timeout | undefined;
+  let closedAt = 0;
+  const agent = await fakeAgent('drain.sock', (_r, c) => {
+    c.on('close', () => (closedAt = Date.now()));
+    flooding = setInterval(() => c.write('y'.repeat(4096)), 5);
+  });
+  const qga = await Qga.connect(agent.path, 2000);
+  await assert.rejects(qga.request('guest-info', undefined, 300), /did not answer guest-info in 300 ms/);
+  qga.close();
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(closedAt, 0, 'still read while the guest sends');
+  clearInterval(flooding);
+  const quietFrom = Date.now();
+  while (!closedAt && Date.now() - quietFrom < 5000) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(closedAt > 0 && closedAt - quietFrom < 1500, `hung up ${closedAt - quietFrom} ms after the guest went quiet`);
+  agent.close();
+});

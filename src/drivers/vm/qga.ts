@@ -7,6 +7,12 @@
  * before its answer, and everything before that byte is dropped. The agent runs inside the
  * guest: what it sends is untrusted. A line past the cap, a line that is not a JSON object,
  * or an answer not given in time ends the connection with a QgaError, and nothing else.
+ *
+ * Such a connection is hung up only once the guest has gone quiet on it: QEMU stops writing
+ * to a full socket (it throttles the port) and lets go only when the socket drains, and a
+ * connection closed while the port is throttled leaves it throttled for good (QEMU 7.2's
+ * virtio-console forgets its watch on close): no agent of that guest would be heard again
+ * until it restarts. A guest that floods the port for longer than `drainMs` is hung up anyway.
  */
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
@@ -89,6 +95,7 @@ export class Qga {
   private queue: Promise<unknown> = Promise.resolve();
   /** Why the connection ended, once it has. */
   ended: Error | undefined;
+  private hungUp = false;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
@@ -109,7 +116,7 @@ export class Qga {
         }
       } catch (e) {
         fail(e instanceof QgaError ? e : new QgaError(`the guest agent: ${(e as Error).message}`));
-        socket.destroy();
+        this.hangUp();
       }
     });
     socket.on('error', fail);
@@ -161,8 +168,8 @@ export class Qga {
     if (this.ended) return Promise.reject(this.ended);
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.socket.destroy();
         reject((this.ended ??= new QgaError(`the guest agent did not answer ${command} in ${timeoutMs} ms`)));
+        this.hangUp();
       }, timeoutMs);
       this.waiting = {
         resolve: (a) => {
@@ -177,10 +184,34 @@ export class Qga {
     });
   }
 
+  /** Closes a connection in use; one that has failed is being hung up already. */
   close(): void {
-    this.socket.destroy();
+    if (!this.ended) this.socket.destroy();
+  }
+
+  /** Reads and drops what the guest still sends until it has been quiet for `quietMs`, then closes: see the module's words. */
+  private hangUp(quietMs = 500): void {
+    if (this.hungUp || this.socket.destroyed) return;
+    this.hungUp = true;
+    let quiet: NodeJS.Timeout | undefined;
+    const close = () => {
+      clearTimeout(quiet);
+      clearTimeout(limit);
+      this.socket.destroy();
+    };
+    const limit = setTimeout(close, drainMs).unref();
+    const rearm = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(close, quietMs).unref();
+    };
+    this.socket.on('data', rearm);
+    this.socket.on('close', close);
+    rearm();
   }
 }
+
+/** The longest a failed connection is read for before it is hung up even though the guest still sends. */
+const drainMs = 30_000;
 
 /** The agent's error as one short line: its description, cut, without control characters. */
 function describeError(error: Answer['error']): string {
