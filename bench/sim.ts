@@ -20,8 +20,15 @@ const { values } = parseArgs({
     policy: { type: 'string', multiple: true },
     traces: { type: 'string', default: fileURLToPath(new URL('../shared/data/planetlab', repo)) },
     hosts: { type: 'string', default: '800' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(`npm run sim -- [--day YYYYMMDD]... [--policy P]... [--traces DIR] [--hosts N]
+Replays each day of the PlanetLab traces under each policy (${Object.keys(policies).join(', ')}),
+prints the medians over the days beside the paper's Table V and writes bench/results/sim.json.`);
+  process.exit(0);
+}
 
 /** Table V of Beloglazov & Buyya (2012): medians over the 10 days. */
 const paper: Record<string, Omit<Metrics, 'slatahPooled' | 'pdmPooled'>> = {

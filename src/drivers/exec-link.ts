@@ -15,6 +15,7 @@ import { execPath, type ExecRequest, type ExecSignal } from '../api/guests.js';
 import { withUntrustedSocket } from '../host/untrusted-file.js';
 import type { Answering, GuestRef, TerminalProcess, TerminalSize } from './driver.js';
 import { cannotRun } from './exec-failure.js';
+import { hangUpWhenQuiet } from './port-hangup.js';
 import { encodeFrame, ExecAgentSilent, ExecLinkError, exitCode, FrameReader, type GuestFrame, guestFrame, greetEveryMs, hostFrame, hostMagic, maxFrameBytes, openPayload, parseFailure, sizePayload, u32, windowBytes } from './exec-frames.js';
 
 interface Channel {
@@ -43,6 +44,8 @@ export class ExecLink {
   /** Why the link ended, once it has. */
   ended: Error | undefined;
   private synced: () => void = () => {};
+  /** While connecting: told why the link ended before the agent answered. */
+  private endedEarly: (why: Error) => void = () => {};
 
   private readonly inputWindow: number;
 
@@ -57,7 +60,7 @@ export class ExecLink {
         if (!wasSynced && this.reader.isSynced) this.synced();
         for (const f of frames) this.receive(f);
       } catch (e) {
-        this.end(e instanceof ExecLinkError ? e : new ExecLinkError(`the exec agent: ${(e as Error).message}`));
+        this.end(e instanceof ExecLinkError ? e : new ExecLinkError(`the exec agent: ${(e as Error).message}`), true);
       }
     });
     socket.on('error', (e) => this.end(new ExecLinkError(`the exec port: ${e.message}`)));
@@ -87,15 +90,15 @@ export class ExecLink {
           stop();
           resolve();
         };
-        link.socket.once('close', () => {
+        link.endedEarly = (why) => {
           stop();
-          reject(link.ended ?? new ExecLinkError("the exec port's connection closed"));
-        });
+          reject(why);
+        };
         greet();
       });
       return link;
     } catch (e) {
-      link.close();
+      link.end(e as Error, true);
       throw e;
     }
   }
@@ -250,11 +253,13 @@ export class ExecLink {
     c.settle(code);
   }
 
-  /** Ends the link: every command still on it fails with `why`. */
-  private end(why: Error): void {
+  /** Ends the link: every command still on it fails with `why`; a guest that broke the protocol or never answered is hung up on once quiet. */
+  private end(why: Error, whenQuiet = false): void {
     if (this.ended) return;
     this.ended = why;
-    this.socket.destroy();
+    this.endedEarly(why);
+    if (whenQuiet) hangUpWhenQuiet(this.socket);
+    else this.socket.destroy();
     for (const [id, c] of [...this.channels]) this.finish(id, c, why);
   }
 }

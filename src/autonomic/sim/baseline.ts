@@ -38,9 +38,11 @@ function overloadedWith(s: Scratch, d: Detector, h: number, v: number): boolean 
 
 /**
  * PABFD: the host whose power grows least by taking `v`, among hosts that fit it and that it
- * would not overload. As in CloudSim, a host's power before and after is reckoned from its
- * load when the decision began (VMs placed during the decision do not change it; an idle
- * host counts its idle power), and a host idle then is not checked for overload. Hosts
+ * would not overload. As in CloudSim when the paper was written, a host's power before and
+ * after is reckoned from its load when the decision began (VMs placed during the decision do
+ * not change it; an idle host counts its idle power), and a host idle then is not checked for
+ * overload; CloudSim counts the VMs placed meanwhile since October 2012 (its issue 37, in
+ * 3.0.2), which spreads VMs and changes every figure (README, Autonomic management). Hosts
  * empty since the start are alike, so only the first of each type is weighed.
  */
 export function bestFit(s: Scratch, d: Detector, v: number, excluded: Uint8Array): number {

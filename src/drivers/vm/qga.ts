@@ -7,18 +7,14 @@
  * before its answer, and everything before that byte is dropped. The agent runs inside the
  * guest: what it sends is untrusted. A line past the cap, a line that is not a JSON object,
  * or an answer not given in time ends the connection with a QgaError, and nothing else.
- *
- * Such a connection is hung up only once the guest has gone quiet on it: QEMU stops writing
- * to a full socket (it throttles the port) and lets go only when the socket drains, and a
- * connection closed while the port is throttled leaves it throttled for good (QEMU 7.2's
- * virtio-console forgets its watch on close): no agent of that guest would be heard again
- * until it restarts. A guest that floods the port for longer than `drainMs` is hung up anyway.
+ * Such a connection is hung up only once the guest has gone quiet on it (port-hangup.ts).
  */
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import { LodgeError } from '../../api/errors.js';
 import { execOutputCapBytes, execPath, type ExecPost, type ExecResult } from '../../api/guests.js';
 import { cannotRun } from '../exec-failure.js';
+import { hangUpWhenQuiet } from '../port-hangup.js';
 
 export class QgaError extends Error {}
 
@@ -189,29 +185,12 @@ export class Qga {
     if (!this.ended) this.socket.destroy();
   }
 
-  /** Reads and drops what the guest still sends until it has been quiet for `quietMs`, then closes: see the module's words. */
-  private hangUp(quietMs = 500): void {
-    if (this.hungUp || this.socket.destroyed) return;
+  private hangUp(): void {
+    if (this.hungUp) return;
     this.hungUp = true;
-    let quiet: NodeJS.Timeout | undefined;
-    const close = () => {
-      clearTimeout(quiet);
-      clearTimeout(limit);
-      this.socket.destroy();
-    };
-    const limit = setTimeout(close, drainMs).unref();
-    const rearm = () => {
-      clearTimeout(quiet);
-      quiet = setTimeout(close, quietMs).unref();
-    };
-    this.socket.on('data', rearm);
-    this.socket.on('close', close);
-    rearm();
+    hangUpWhenQuiet(this.socket);
   }
 }
-
-/** The longest a failed connection is read for before it is hung up even though the guest still sends. */
-const drainMs = 30_000;
 
 /** The agent's error as one short line: its description, cut, without control characters. */
 function describeError(error: Answer['error']): string {
