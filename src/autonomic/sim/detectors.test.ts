@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostTypes, vmTypes } from '../planner/model.js';
-import { linearFit, localRegression, threshold } from './detectors.js';
+import { linearFit, localRegression, threshold, tricubeWeights } from './detectors.js';
 import { Scratch } from './scratch.js';
 
 /** One G5 host holding VMs of the 2500-MIPS type with the given utilisation per sample, decided at `sample`. */
@@ -12,9 +12,23 @@ function host(utils: number[][], sample: number): Scratch {
   return s;
 }
 
-test('a least-squares fit recovers a line over x = 1..n', () => {
-  const [a, b] = linearFit([5, 8, 11, 14]);
-  assert.ok(Math.abs(a - 2) < 1e-12 && Math.abs(b - 3) < 1e-12);
+test('a least-squares fit recovers a line over x = 1..n, weighted or not', () => {
+  for (const w of [undefined, tricubeWeights(4)]) {
+    const [a, b] = linearFit([5, 8, 11, 14], w);
+    assert.ok(Math.abs(a - 2) < 1e-12 && Math.abs(b - 3) < 1e-12);
+  }
+});
+
+test("LR's tricube weights are CloudSim's 1/k taken as standard deviations: k², the newest 1, the three oldest alike", () => {
+  const w = tricubeWeights(10);
+  const k = (i: number) => (1 - ((9 - i) / 9) ** 3) ** 3;
+  assert.equal(w[9], 1);
+  assert.ok(Math.abs(w[5]! - k(5) ** 2) < 1e-15);
+  assert.deepEqual([w[0], w[1]], [w[2], w[2]]);
+  assert.ok(w.every((x, i) => i < 3 || x > w[i - 1]!), 'newer samples weigh more');
+  // a load that sat flat and jumped at the end: the weighted fit follows the jump, least squares hardly
+  const y = [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.5, 0.7];
+  assert.ok(linearFit(y, w)[1] > 2 * linearFit(y)[1]);
 });
 
 test('THR: overloaded strictly above the threshold of requested CPU now', () => {

@@ -1,6 +1,6 @@
 /**
- * @module Host overload detection of Beloglazov & Buyya (2012) as CloudSim implements it:
- * a static threshold on the requested CPU now (THR), and local regression (LR) over the
+ * @module Host overload detection of Beloglazov & Buyya (2012) as CloudSim ran it for the
+ * paper: a static threshold on the requested CPU now (THR), and local regression (LR) over the
  * host's last 10 samples, projected one migration ahead and scaled by a safety parameter,
  * falling back to a 0.7 threshold while the history is shorter than 10.
  */
@@ -19,25 +19,44 @@ export function threshold(limit: number): Detector {
 
 const lrPoints = 10;
 
-/** Least-squares intercept and slope of y over x = 1..n. */
-export function linearFit(y: readonly number[]): [number, number] {
-  const n = y.length;
-  const mx = (n + 1) / 2;
-  const my = y.reduce((a, b) => a + b, 0) / n;
+/**
+ * The weight of each of `n` samples (the last is the newest) in LR's fit. CloudSim gives its
+ * regression 1/k, k the tricube of a sample's distance from the newest (the two oldest take
+ * the third's), and the regression library of the paper's time (Flanagan's) takes those as
+ * the samples' standard deviations: each weighs k². CloudSim 3.0.3 moved to Apache Commons
+ * Math and, misreading Flanagan's rule for zero weights, has fitted without weights since;
+ * the paper's LR migrations come back only with them (README, Autonomic management).
+ */
+export function tricubeWeights(n: number): number[] {
+  const top = n - 1;
+  const k = Array.from({ length: n }, (_, i) => (1 - ((top - Math.max(i, 2)) / top) ** 3) ** 3);
+  return k.map((x) => x * x);
+}
+
+/** Weighted least-squares intercept and slope of y over x = 1..n. */
+export function linearFit(y: readonly number[], w: readonly number[] = y.map(() => 1)): [number, number] {
+  let sw = 0;
+  let sx = 0;
+  let sy = 0;
+  y.forEach((v, i) => {
+    sw += w[i]!;
+    sx += w[i]! * (i + 1);
+    sy += w[i]! * v;
+  });
+  const mx = sx / sw;
+  const my = sy / sw;
   let sxy = 0;
   let sxx = 0;
   y.forEach((v, i) => {
-    sxy += (i + 1 - mx) * (v - my);
-    sxx += (i + 1 - mx) ** 2;
+    sxy += w[i]! * (i + 1 - mx) * (v - my);
+    sxx += w[i]! * (i + 1 - mx) ** 2;
   });
   const slope = sxy / sxx;
   return [my - slope * mx, slope];
 }
 
-/**
- * CloudSim names this "local regression" but its tricube weights are all positive, so its
- * weighted fit reduces to ordinary least squares; that is what is computed here.
- */
+const weights = tricubeWeights(lrPoints);
+
 export function localRegression(safety: number, fallback: Detector = threshold(0.7)): Detector {
   return {
     name: `LR-${safety}`,
@@ -45,7 +64,7 @@ export function localRegression(safety: number, fallback: Detector = threshold(0
       const hist = s.hostHistory(h);
       if (hist.length < lrPoints) return fallback.overloaded(s, h);
       const y = hist.slice(0, lrPoints).reverse();
-      const [a, b] = linearFit(y);
+      const [a, b] = linearFit(y, weights);
       const host = s.hosts[h]!;
       const maxRam = Math.max(...s.guests[h]!.map((v) => s.vms[v]!.type.ramMb));
       const intervals = Math.ceil(migrationSeconds(maxRam, host.bwMbit) / sampleSeconds);
