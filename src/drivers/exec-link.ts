@@ -49,9 +49,12 @@ export class ExecLink {
 
   private readonly inputWindow: number;
 
-  private constructor(socket: net.Socket, inputWindow: number) {
+  private readonly qemuPort: boolean;
+
+  private constructor(socket: net.Socket, inputWindow: number, qemuPort: boolean) {
     this.socket = socket;
     this.inputWindow = inputWindow;
+    this.qemuPort = qemuPort;
     socket.on('data', (chunk: Buffer) => {
       if (this.ended) return;
       try {
@@ -73,10 +76,13 @@ export class ExecLink {
    * stalls once its terminal's buffer of 4 KiB overflows). `greetAgain`: the magic is said
    * again every 600 ms until answered (an agent halfway through a frame of an earlier link
    * drops it after a second); a probe says it once, so that asking an agent that is stopped
-   * does not fill its line.
+   * does not fill its line. `qemuPort`: the socket is a QEMU virtio-serial port's, and a link
+   * that fails is hung up only once the guest is quiet (port-hangup.ts); lodge-shim's relay of
+   * a pv guest's line takes a new link only once the last is gone.
    */
-  static async connect(path: string, timeoutMs: number, inputWindow = windowBytes, greetAgain = true): Promise<ExecLink> {
-    const link = new ExecLink(net.connect(path), Math.min(inputWindow, windowBytes));
+  static async connect(path: string, timeoutMs: number, options: LinkOptions = {}): Promise<ExecLink> {
+    const { inputWindow = windowBytes, greetAgain = true, qemuPort = false } = options;
+    const link = new ExecLink(net.connect(path), Math.min(inputWindow, windowBytes), qemuPort);
     try {
       await new Promise<void>((resolve, reject) => {
         const greet = () => link.socket.write(hostMagic);
@@ -258,10 +264,17 @@ export class ExecLink {
     if (this.ended) return;
     this.ended = why;
     this.endedEarly(why);
-    if (whenQuiet) hangUpWhenQuiet(this.socket);
+    if (whenQuiet && this.qemuPort) hangUpWhenQuiet(this.socket);
     else this.socket.destroy();
     for (const [id, c] of [...this.channels]) this.finish(id, c, why);
   }
+}
+
+/** How a link is made and ended: see ExecLink.connect. */
+export interface LinkOptions {
+  inputWindow?: number;
+  greetAgain?: boolean;
+  qemuPort?: boolean;
 }
 
 /** A guest's link while commands run over it; `failed` and `connected` are read without waiting. */
@@ -276,11 +289,11 @@ interface SharedLink {
 export class ExecLinks {
   private readonly links = new Map<string, SharedLink>();
   private readonly syncMs: number;
-  private readonly inputWindow: number | undefined;
+  private readonly options: LinkOptions;
 
-  constructor(syncMs: number, inputWindow?: number) {
+  constructor(syncMs: number, options: LinkOptions = {}) {
     this.syncMs = syncMs;
-    this.inputWindow = inputWindow;
+    this.options = options;
   }
 
   /** Starts `request` over the guest's link on `socket` (reached without following a link), made if none is up; with `terminal`, on a pty of the guest's. */
@@ -323,7 +336,7 @@ export class ExecLinks {
       const made: SharedLink = {
         users: 0,
         failed: false,
-        link: withUntrustedSocket(socket, `the exec socket of ${guest.name}`, (name) => ExecLink.connect(name, this.syncMs, this.inputWindow, greetAgain)).then(
+        link: withUntrustedSocket(socket, `the exec socket of ${guest.name}`, (name) => ExecLink.connect(name, this.syncMs, { ...this.options, greetAgain })).then(
           (link) => (made.connected = link),
           (e: Error) => {
             made.failed = true;

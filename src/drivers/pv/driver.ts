@@ -83,7 +83,7 @@ export class PvDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   protected readonly engine: EngineProcess;
   private unix: typeof UnixDgram | undefined;
   /** The links to lodge-execd that guests' streamed execs share; stdin kept within what the guest's serial line buffers. */
-  private readonly execLinks = new ExecLinks(5000, 3 * 1024);
+  private readonly execLinks = new ExecLinks(5000, { inputWindow: 3 * 1024 });
 
   constructor(options: PvDriverOptions) {
     super();

@@ -133,7 +133,7 @@ export class VmDriver extends EngineDriver implements GuestDriver, CpuWeighting,
   /** Per guest id, the agent connection its execs share: QEMU serves one client at a time on the agent's socket. */
   private readonly agents = new Map<string, AgentConnection>();
   /** The links to lodge-execd that guests' streamed execs share. */
-  private readonly execLinks = new ExecLinks(agentTimes.syncMs);
+  private readonly execLinks = new ExecLinks(agentTimes.syncMs, { qemuPort: true });
 
   constructor(options: VmDriverOptions) {
     super();
