@@ -328,7 +328,8 @@ test("a stopped guest's Storage tab takes a snapshot (a bad name refused at its 
     await admin.locator('tr[data-snapshot=before]').filter({ hasText: 'stopped' }).waitFor();
 
     await admin.getByRole('button', { name: 'Back up now' }).click();
-    await admin.locator('tr[data-backup]').filter({ hasText: 'web' }).waitFor({ timeout: 60_000 });
+    // the row shows while the backup is written ("not finished"), and again once it is done
+    await admin.locator('tr[data-backup]').filter({ hasText: 'web', hasNotText: 'not finished' }).waitFor({ timeout: 60_000 });
     const backups = await d.client.backups.list('web', 'b2');
     assert.equal(backups.length, 1);
     assert.ok(backups[0]!.finished);
