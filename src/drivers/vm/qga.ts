@@ -91,7 +91,6 @@ export class Qga {
   private queue: Promise<unknown> = Promise.resolve();
   /** Why the connection ended, once it has. */
   ended: Error | undefined;
-  private hungUp = false;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
@@ -112,7 +111,7 @@ export class Qga {
         }
       } catch (e) {
         fail(e instanceof QgaError ? e : new QgaError(`the guest agent: ${(e as Error).message}`));
-        this.hangUp();
+        hangUpWhenQuiet(socket);
       }
     });
     socket.on('error', fail);
@@ -165,7 +164,7 @@ export class Qga {
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject((this.ended ??= new QgaError(`the guest agent did not answer ${command} in ${timeoutMs} ms`)));
-        this.hangUp();
+        hangUpWhenQuiet(this.socket);
       }, timeoutMs);
       this.waiting = {
         resolve: (a) => {
@@ -183,12 +182,6 @@ export class Qga {
   /** Closes a connection in use; one that has failed is being hung up already. */
   close(): void {
     if (!this.ended) this.socket.destroy();
-  }
-
-  private hangUp(): void {
-    if (this.hungUp) return;
-    this.hungUp = true;
-    hangUpWhenQuiet(this.socket);
   }
 }
 
