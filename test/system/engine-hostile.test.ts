@@ -15,6 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as UnixDgram from 'unix-dgram';
 import type { LodgeError } from '../../src/api/errors.js';
+import { statsTimeoutMs } from '../../src/drivers/vm/driver.js';
 import { guestPid, requireProgram, TestDaemon } from './harness.js';
 
 const d = new TestDaemon();
@@ -57,14 +58,14 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   return { value, ms: Date.now() - t0 };
 }
 
-/** lodged still answers: the list and a get of the other guest, each in a few seconds. */
+/** lodged still answers: the list and a get of the other guest, each in a few seconds (bounds against a hang, with room for a loaded machine). */
 async function stillServing(): Promise<void> {
   const list = await timed(() => d.client.guests.list());
-  assert.ok(list.ms < 4000, `list answered in ${list.ms} ms`);
+  assert.ok(list.ms < 10_000, `list answered in ${list.ms} ms`);
   assert.deepEqual(list.value.map((g) => g.name).sort(), ['hp', 'hv']);
   const cli = timedSync(() => d.lodge(['list']));
   assert.equal(cli.value.code, 0, cli.value.stderr);
-  assert.ok(cli.ms < 6000, `lodge list answered in ${cli.ms} ms`);
+  assert.ok(cli.ms < 12_000, `lodge list answered in ${cli.ms} ms`);
 }
 function timedSync<T>(fn: () => T): { value: T; ms: number } {
   const t0 = Date.now();
@@ -170,9 +171,11 @@ test('a SIGSTOPped QEMU: get and list answer in a few seconds, its counters unav
   process.kill(pid, 'SIGSTOP');
   try {
     const got = await timed(() => d.client.guests.get('hv'));
-    assert.ok(got.ms < 4000, `get answered in ${got.ms} ms`);
+    // QEMU was waited for only as long as the counters' own timeout: the time bound is only against a hang,
+    // as a loaded CI machine can take seconds more to answer
+    assert.match(got.value.machine?.statsUnavailable ?? '', new RegExp(`(no QMP greeting|no answer) .*in ${statsTimeoutMs} ms`));
+    assert.ok(got.ms < 15_000, `get answered in ${got.ms} ms`);
     assert.equal(got.value.state, 'running');
-    assert.match(got.value.machine?.statsUnavailable ?? '', /no QMP greeting|no answer/);
     assert.match(d.lodge(['info', 'hv']).stdout, /vCPU time:\s+unavailable: /);
     await stillServing();
   } finally {
@@ -304,7 +307,7 @@ test('a SIGSTOPped UML: get and list answer in a few seconds', async () => {
   process.kill(pid, 'SIGSTOP');
   try {
     const got = await timed(() => d.client.guests.get('hp'));
-    assert.ok(got.ms < 4000, `get answered in ${got.ms} ms`);
+    assert.ok(got.ms < 10_000, `get answered in ${got.ms} ms`);
     assert.equal(got.value.state, 'running');
     await stillServing();
   } finally {

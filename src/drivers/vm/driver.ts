@@ -89,7 +89,7 @@ type MachineRecord = Omit<Machine, 'stats' | 'statsUnavailable'>;
 const OldMachineRecord = Type.Omit(Machine, ['stats', 'statsUnavailable']);
 
 /** How long lodge info waits for a running QEMU's counters: a wedged one must not hold up the answer. */
-const statsTimeoutMs = 1500;
+export const statsTimeoutMs = 1500;
 
 /** A volume's serial number in the guest (at most 20 characters): its name, as /dev/disk/by-id shows it. */
 const diskSerial = (disk: AttachedDisk) => disk.name.slice(0, 20);
