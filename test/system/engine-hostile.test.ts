@@ -99,7 +99,7 @@ test('garbage, endless lines or a link on the QMP socket fail the counters, not 
       const server = await make(qmp);
       try {
         const got = await timed(() => d.client.guests.get('hv'));
-        assert.ok(got.ms < 4000, `${what}: get answered in ${got.ms} ms`);
+        assert.ok(got.ms < 10_000, `${what}: get answered in ${got.ms} ms`);
         assert.equal(got.value.state, 'running');
         assert.equal(got.value.machine?.stats, undefined, what);
         assert.match(got.value.machine?.statsUnavailable ?? '', why, what);
