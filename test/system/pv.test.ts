@@ -75,7 +75,7 @@ test('exec through the API goes through its agent, which leaves nothing of the e
 });
 
 test('lodge exec streams in a pv guest through lodge-execd on its second serial line, as in a container', { timeout: 300_000 }, async () => {
-  // 50 MB each way, as in the other kinds: some 25 s here (its serial line takes 3 KiB at a time)
+  // 50 MB each way, as in the other kinds: some 95 s here, UML's kernel busy a whole core moving about 1 MB a second on its serial line
   await assertExecStreams(d, 'pv1');
 });
 
