@@ -75,7 +75,8 @@ test('exec through the API goes through its agent, which leaves nothing of the e
 });
 
 test('lodge exec streams in a pv guest through lodge-execd on its second serial line, as in a container', { timeout: 300_000 }, async () => {
-  // 50 MB each way, as in the other kinds: some 95 s here, UML's kernel busy a whole core moving about 1 MB a second on its serial line
+  // 50 MB each way, as in the other kinds: some 95 s here, UML's kernel busy a whole core moving about 1 MB a second
+  // on its serial line (its chan_interrupt, arch/um/drivers/chan_kern.c, reads the host fd one byte per read())
   await assertExecStreams(d, 'pv1');
 });
 
