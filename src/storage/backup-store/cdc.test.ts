@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { CdcStream, cdcParams, type CdcParams } from './cdc.js';
+import { seededBytes } from './seeded-bytes.test-support.js';
 
 const KiB = 1024;
 
@@ -15,7 +15,7 @@ function cut(data: Buffer, p = cdcParams(16 * KiB, 64 * KiB, 256 * KiB)): Buffer
 }
 
 test('chunks stay within min and max, cover the data, and average near the target', () => {
-  const data = randomBytes(8 * 1024 * KiB);
+  const data = seededBytes('sizes', 8 * 1024 * KiB);
   const chunks = cut(data);
   assert.ok(Buffer.concat(chunks).equals(data));
   for (const c of chunks.slice(0, -1)) assert.ok(c.length >= 16 * KiB && c.length <= 256 * KiB, String(c.length));
@@ -24,8 +24,8 @@ test('chunks stay within min and max, cover the data, and average near the targe
 });
 
 test('an insertion moves only the chunks around it', () => {
-  const data = randomBytes(4 * 1024 * KiB);
-  const edited = Buffer.concat([data.subarray(0, 1000 * KiB), randomBytes(100), data.subarray(1000 * KiB)]);
+  const data = seededBytes('insertion', 4 * 1024 * KiB);
+  const edited = Buffer.concat([data.subarray(0, 1000 * KiB), seededBytes('inserted', 100), data.subarray(1000 * KiB)]);
   const a = new Set(cut(data).map((c) => c.toString('base64')));
   const b = cut(edited);
   const changed = b.filter((c) => !a.has(c.toString('base64'))).length;
@@ -33,9 +33,9 @@ test('an insertion moves only the chunks around it', () => {
 });
 
 test('another gear seed cuts elsewhere (an encrypted store does not reveal boundaries of known data)', () => {
-  const data = randomBytes(2 * 1024 * KiB);
+  const data = seededBytes('gear', 2 * 1024 * KiB);
   const a = cut(data).map((c) => c.length);
-  const b = cut(data, cdcParams(16 * KiB, 64 * KiB, 256 * KiB, randomBytes(32))).map((c) => c.length);
+  const b = cut(data, cdcParams(16 * KiB, 64 * KiB, 256 * KiB, seededBytes('another gear', 32))).map((c) => c.length);
   assert.notDeepEqual(a, b);
 });
 
@@ -59,8 +59,8 @@ function cutBothWays(p: CdcParams, parts: (Buffer | number)[]): { holes: (Buffer
   return { holes, read };
 }
 
-/** Random data (some of it zeros, as allocated zeros are) and holes of every length around the chunk sizes. */
-function randomParts(p: CdcParams, seed: number): (Buffer | number)[] {
+/** Seeded data (some of it zeros, as allocated zeros are) and holes of every length around the chunk sizes. */
+function seededParts(p: CdcParams, seed: number): (Buffer | number)[] {
   let s = seed;
   const next = (n: number) => {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
@@ -71,7 +71,7 @@ function randomParts(p: CdcParams, seed: number): (Buffer | number)[] {
   for (let i = 0; i < 40; i++) {
     const size = sizes[next(sizes.length)]! + next(3);
     if (next(2) === 0) parts.push(size);
-    else parts.push(next(5) === 0 ? Buffer.alloc(size) : randomBytes(size));
+    else parts.push(next(5) === 0 ? Buffer.alloc(size) : seededBytes(`part ${seed}.${i}`, size));
   }
   return parts;
 }
@@ -89,7 +89,7 @@ test('holes are cut exactly as the same zeros read, and chunks lying all in a ho
     assert.equal(where, zeros, `seed ${seed}`);
     let unmade = 0;
     for (let r = 1; r <= 30; r++) {
-      const { holes, read } = cutBothWays(p, randomParts(p, r));
+      const { holes, read } = cutBothWays(p, seededParts(p, r));
       assert.deepEqual(
         holes.map((c) => (typeof c === 'number' ? c : c.length)),
         read.map((c) => c.length),
@@ -104,7 +104,7 @@ test('holes are cut exactly as the same zeros read, and chunks lying all in a ho
 
 test("with a store's chunk sizes, a hole of a terabyte is cut without being made, as the same zeros read would be", () => {
   const p = cdcParams(512 * KiB, 1024 * KiB, 8 * 1024 * KiB);
-  const { holes, read } = cutBothWays(p, [randomBytes(3 * 1024 * KiB), 21 * 1024 * KiB, randomBytes(100 * KiB), 2 * 1024 * KiB, randomBytes(5 * 1024 * KiB), 9 * 1024 * KiB]);
+  const { holes, read } = cutBothWays(p, [seededBytes('a', 3 * 1024 * KiB), 21 * 1024 * KiB, seededBytes('b', 100 * KiB), 2 * 1024 * KiB, seededBytes('c', 5 * 1024 * KiB), 9 * 1024 * KiB]);
   assert.deepEqual(
     holes.map((c) => (typeof c === 'number' ? c : c.length)),
     read.map((c) => c.length),
@@ -113,7 +113,7 @@ test("with a store's chunk sizes, a hole of a terabyte is cut without being made
   const started = performance.now();
   let made = 0;
   let length = 0;
-  for (const c of s.append(randomBytes(KiB))) length += c.length;
+  for (const c of s.append(seededBytes('d', KiB))) length += c.length;
   for (const c of s.zeros(2 ** 40)) {
     if (typeof c !== 'number') made++;
     length += typeof c === 'number' ? c : c.length;
